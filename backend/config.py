@@ -1,0 +1,145 @@
+"""Settings: defaults, then ``config.toml`` in the user config dir, then ``LIVEDESK_*`` env vars, then flags.
+
+Example ``~/.config/livedesk/config.toml``::
+
+    [broker]
+    host = "127.0.0.1"
+    port = 4002
+    client_id = 1
+
+    [sim]
+    seed = 7
+    speed = 1.0
+
+    [guard]
+    max_order_notional = 250000
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP = "livedesk"
+
+
+class ConfigError(ValueError):
+    """The settings file or an override is invalid."""
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """Where the IB API lives and who we are to it."""
+
+    host: str = "127.0.0.1"
+    port: int = 4002
+    client_id: int = 1
+    fallback_client_id: int = 11
+    account: str = ""
+    timeout: float = 4.0
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    """The embedded simulated gateway."""
+
+    seed: int = 7
+    speed: float = 1.0
+    account: str = "DU0000001"
+    state_file: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every LiveDesk setting."""
+
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
+    sim: SimSettings = field(default_factory=SimSettings)
+    guard: dict[str, float] = field(default_factory=dict)
+    theme: str = "livedesk-dark"
+    log_level: str = "INFO"
+
+
+def config_dir() -> Path:
+    """The user config directory (``LIVEDESK_CONFIG_DIR`` overrides)."""
+    return Path(os.environ.get("LIVEDESK_CONFIG_DIR") or platformdirs.user_config_dir(APP))
+
+
+def state_dir() -> Path:
+    """The user state directory for logs (``LIVEDESK_STATE_DIR`` overrides)."""
+    return Path(os.environ.get("LIVEDESK_STATE_DIR") or platformdirs.user_state_dir(APP))
+
+
+def data_dir() -> Path:
+    """The user data directory for the journal (``LIVEDESK_DATA_DIR`` overrides)."""
+    return Path(os.environ.get("LIVEDESK_DATA_DIR") or platformdirs.user_data_dir(APP))
+
+
+def _coerce(section: str, cls: type, raw: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(
+                f"unknown setting [{section}] {key}; known: {', '.join(sorted(known))}"
+            )
+        typ = type(getattr(cls(), key))
+        try:
+            values[key] = typ(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"[{section}] {key} = {value!r} is not a valid {typ.__name__}"
+            ) from exc
+    return cls(**values)
+
+
+def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Settings from the TOML file (if present) and environment overrides."""
+    path = path or config_dir() / "config.toml"
+    env = dict(os.environ) if env is None else env
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    broker = dict(raw.get("broker", {}))
+    sim = dict(raw.get("sim", {}))
+    for key in ("host", "port", "client_id", "account"):
+        if f"LIVEDESK_{key.upper()}" in env:
+            broker[key] = env[f"LIVEDESK_{key.upper()}"]
+    if "LIVEDESK_SEED" in env:
+        sim["seed"] = env["LIVEDESK_SEED"]
+    guard = raw.get("guard", {})
+    if not isinstance(guard, dict) or not all(isinstance(v, int | float) for v in guard.values()):
+        raise ConfigError("[guard] takes numeric limits only")
+    top = {k: v for k, v in raw.items() if k not in ("broker", "sim", "guard")}
+    settings = Settings(
+        _coerce("broker", BrokerSettings, broker), _coerce("sim", SimSettings, sim), dict(guard)
+    )
+    for key in ("theme", "log_level"):
+        if key in top:
+            settings = replace(settings, **{key: str(top.pop(key))})
+    if top:
+        raise ConfigError(f"unknown settings: {', '.join(sorted(top))}")
+    return settings
+
+
+def setup_logging(level: str = "INFO", filename: str = "livedesk.log") -> Path:
+    """Log to a rotating file in the user state dir; returns its path."""
+    directory = state_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / filename
+    handler = RotatingFileHandler(path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    return path

@@ -1,0 +1,325 @@
+"""The pre-trade guard every order passes, the trading state and the live-account guard.
+
+Pure and synchronous: the caller (``TradingApp``) gathers prices, positions and account
+values into an ``OrderIntent`` and sends nothing unless ``PreTradeGuard.check`` allows it.
+
+Rules, in order of the reasons reported:
+- account: read-only refuses everything; a non-paper account (id not starting "DU")
+  refuses everything unless started live and confirmed by the typed account id;
+- HALTED allows only cancels; REDUCING allows only orders that shrink ``abs(position)``
+  without flipping its sign;
+- a market order needs a usable reference price (denied, not waved through); a limit
+  order needs one too, to check its collar;
+- order notional (``qty * multiplier * max(|limit|, |reference|)``) <= max_order_notional;
+- post-trade position weight and gross leverage (against NetLiquidation), for orders
+  that add exposure (a reducing order is never blocked by them);
+- limit-price collar: ``|limit - mid| <= limit_collar * |mid|``; for BAG combos, whose
+  prices may be zero or negative, the allowed distance is at least ``min_combo_collar``;
+- orders per minute over a sliding 60 s window (only allowed orders count).
+Cancels skip the state and limits (the kill switch must always work).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ib_async.util import UNSET_DOUBLE
+
+RATE_WINDOW_SECONDS = 60.0
+
+
+class TradingState(enum.StrEnum):
+    """ACTIVE trades freely, REDUCING only shrinks positions, HALTED only cancels."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+@dataclass(frozen=True)
+class GuardLimits:
+    """Pre-trade limits (from settings; these defaults suit a small paper account)."""
+
+    max_order_notional: float = 250_000.0
+    max_position_weight: float = 0.25
+    max_gross_leverage: float = 2.0
+    max_orders_per_minute: int = 120
+    limit_collar: float = 0.05
+    min_combo_collar: float = 0.10
+    nlv_max_age: float = 600.0  # IB refreshes account values every 3 minutes
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"guard limit {f.name} must be a number, got {value!r}")
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"guard limit {f.name} must be finite and > 0, got {value!r}")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> GuardLimits:
+        """Limits from a settings table; unknown keys are an error, missing keys default."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown guard limit(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        return cls(**dict(data))
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """Everything the guard needs to judge one order (or cancel)."""
+
+    action: str = ""
+    quantity: float = 0.0
+    order_type: str = "MKT"
+    limit_price: float | None = None
+    contract: str = ""
+    sec_type: str = "STK"
+    multiplier: float = 1.0
+    reference_price: float | None = None
+    position: float = 0.0
+    nlv: float | None = None
+    gross_exposure: float = 0.0
+    is_cancel: bool = False
+
+
+@dataclass(frozen=True)
+class GuardDecision:
+    """The verdict; ``reasons`` explains every refusal (empty when allowed)."""
+
+    allowed: bool
+    reasons: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+@dataclass(frozen=True)
+class AccountGuard:
+    """Paper accounts (id "DU…") trade; live ones need ``live=True`` and the typed id."""
+
+    account: str
+    live: bool = False
+    confirmed_account: str | None = None
+    readonly: bool = False
+
+    @property
+    def is_paper(self) -> bool:
+        return self.account.startswith("DU")
+
+    def check(self) -> list[str]:
+        """Reasons to refuse any order on this session (empty when orders may be sent)."""
+        if self.readonly:
+            return ["session is read-only: no orders or cancels are sent"]
+        if not self.account:
+            return ["account id unknown: no managed account reported yet"]
+        if self.is_paper:
+            return []
+        if not self.live:
+            return [
+                f"account {self.account} is a live account (paper ids start with DU): "
+                "restart with live=True to trade it"
+            ]
+        if (self.confirmed_account or "").strip() != self.account:
+            return [
+                f"live account {self.account} not confirmed: type the account id exactly "
+                f"(got {self.confirmed_account!r})"
+            ]
+        return []
+
+
+StateListener = Callable[[TradingState, str], None]
+
+
+def _usable(price: float | None, allow_non_positive: bool) -> bool:
+    if price is None or isinstance(price, bool) or not isinstance(price, int | float):
+        return False
+    if not math.isfinite(price) or abs(price) >= UNSET_DOUBLE:
+        return False
+    return allow_non_positive or price > 0
+
+
+class PreTradeGuard:
+    """One place every order passes: trading state, limits and the account guard."""
+
+    def __init__(
+        self,
+        limits: GuardLimits | None = None,
+        account_guard: AccountGuard | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.limits = limits or GuardLimits()
+        self.account_guard = account_guard
+        self._clock = clock
+        self._state = TradingState.ACTIVE
+        self._state_reason = ""
+        self._sent: deque[float] = deque()
+        self._listeners: list[StateListener] = []
+
+    # ----------------------------------------------------------------- state
+
+    @property
+    def state(self) -> TradingState:
+        return self._state
+
+    @property
+    def state_reason(self) -> str:
+        return self._state_reason
+
+    def add_listener(self, listener: StateListener) -> None:
+        """Call ``listener(state, reason)`` on every state change."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: StateListener) -> None:
+        self._listeners.remove(listener)
+
+    def set_state(self, state: TradingState, reason: str = "") -> None:
+        """Change the trading state and tell the listeners (no call if unchanged)."""
+        state = TradingState(state)
+        if state == self._state and reason == self._state_reason:
+            return
+        self._state, self._state_reason = state, reason
+        for listener in list(self._listeners):
+            listener(state, reason)
+
+    def halt(self, reason: str) -> None:
+        """Kill-switch transition: HALTED, only cancels from now on."""
+        self.set_state(TradingState.HALTED, reason)
+
+    # ----------------------------------------------------------------- checks
+
+    def orders_in_window(self) -> int:
+        """Allowed orders in the last 60 s."""
+        cutoff = self._clock() - RATE_WINDOW_SECONDS
+        while self._sent and self._sent[0] <= cutoff:
+            self._sent.popleft()
+        return len(self._sent)
+
+    def check(self, intent: OrderIntent, record: bool = True) -> GuardDecision:
+        """Judge ``intent``; an allowed order counts toward the rate limit if ``record``."""
+        reasons = list(self.account_guard.check()) if self.account_guard else []
+        if intent.is_cancel:
+            return GuardDecision(not reasons, tuple(reasons))
+        reasons += self._order_reasons(intent)
+        if reasons:
+            return GuardDecision(False, tuple(reasons))
+        if record:
+            self._sent.append(self._clock())
+        return GuardDecision(True, ())
+
+    def _order_reasons(self, o: OrderIntent) -> list[str]:
+        qty = f"{o.quantity:g}" if isinstance(o.quantity, int | float) else repr(o.quantity)
+        label = f"{o.action} {qty} {o.contract}".strip()
+        if o.action not in ("BUY", "SELL"):
+            return [f"{label}: action must be BUY or SELL, got {o.action!r}"]
+        if not _usable(o.quantity, False):
+            return [f"{label}: quantity must be finite and > 0, got {o.quantity!r}"]
+        reasons = self._state_reasons(o, label)
+        reasons += self._price_reasons(o, label)
+        if reasons:
+            return reasons
+        reasons += self._exposure_reasons(o, label)
+        count = self.orders_in_window()
+        if count >= self.limits.max_orders_per_minute:
+            reasons.append(
+                f"{label}: order rate limit reached: {count} orders in the last 60 s "
+                f"(max_orders_per_minute {self.limits.max_orders_per_minute})"
+            )
+        return reasons
+
+    def _state_reasons(self, o: OrderIntent, label: str) -> list[str]:
+        if self._state == TradingState.HALTED:
+            why = f" ({self._state_reason})" if self._state_reason else ""
+            return [f"{label}: trading is HALTED{why}: only cancels are allowed"]
+        if self._state == TradingState.REDUCING and not _reduces(o):
+            after = o.position + _signed(o)
+            return [
+                f"{label}: trading is REDUCING: position would go from {o.position:g} to "
+                f"{after:g}; only orders that shrink a position without flipping it are allowed"
+            ]
+        return []
+
+    def _price_reasons(self, o: OrderIntent, label: str) -> list[str]:
+        is_bag = o.sec_type == "BAG"
+        has_ref = _usable(o.reference_price, allow_non_positive=is_bag)
+        if o.order_type == "MKT":
+            if has_ref:
+                return []
+            return [
+                f"{label}: market order has no usable reference price "
+                f"(got {o.reference_price!r}); denied rather than sent blind"
+            ]
+        if o.order_type != "LMT":
+            return [f"{label}: order type {o.order_type!r} is not supported by the guard"]
+        if not _usable(o.limit_price, allow_non_positive=is_bag):
+            return [f"{label}: limit price {o.limit_price!r} is not usable"]
+        if not has_ref:
+            return [
+                f"{label}: no usable mid (got {o.reference_price!r}) to check the limit "
+                f"price {o.limit_price:g} against the collar"
+            ]
+        mid, lmt = float(o.reference_price), float(o.limit_price)
+        allowed = self.limits.limit_collar * abs(mid)
+        if is_bag:
+            allowed = max(allowed, self.limits.min_combo_collar)
+        if abs(lmt - mid) > allowed + 1e-12:
+            return [
+                f"{label}: limit price {lmt:g} is {abs(lmt - mid):g} from the mid {mid:g}, "
+                f"outside the collar of {allowed:g} (limit_collar {self.limits.limit_collar:g})"
+            ]
+        return []
+
+    def _exposure_reasons(self, o: OrderIntent, label: str) -> list[str]:
+        lim = self.limits
+        price = abs(float(o.reference_price))
+        if o.order_type == "LMT":
+            price = max(price, abs(float(o.limit_price)))
+        unit_value = price * o.multiplier
+        reasons = []
+        notional = o.quantity * unit_value
+        if notional > lim.max_order_notional:
+            reasons.append(
+                f"{label}: order notional {notional:,.2f} exceeds max_order_notional "
+                f"{lim.max_order_notional:,.2f}"
+            )
+        if _reduces(o):
+            return reasons
+        if not _usable(o.nlv, False):
+            reasons.append(
+                f"{label}: NetLiquidation is {o.nlv!r}; cannot check position weight or leverage"
+            )
+            return reasons
+        after = o.position + _signed(o)
+        weight = abs(after) * unit_value / o.nlv
+        if weight > lim.max_position_weight:
+            reasons.append(
+                f"{label}: position weight after the order {weight:.1%} exceeds "
+                f"max_position_weight {lim.max_position_weight:.1%}"
+            )
+        gross_after = o.gross_exposure + (abs(after) - abs(o.position)) * unit_value
+        leverage = gross_after / o.nlv
+        if leverage > lim.max_gross_leverage:
+            reasons.append(
+                f"{label}: gross leverage after the order {leverage:.2f}x exceeds "
+                f"max_gross_leverage {lim.max_gross_leverage:.2f}x"
+            )
+        return reasons
+
+
+def _signed(o: OrderIntent) -> float:
+    return o.quantity if o.action == "BUY" else -o.quantity
+
+
+def _reduces(o: OrderIntent) -> bool:
+    """True if the order shrinks ``abs(position)`` without crossing zero."""
+    after = o.position + _signed(o)
+    return o.position != 0 and abs(after) < abs(o.position) and after * o.position >= 0

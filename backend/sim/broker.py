@@ -1,0 +1,387 @@
+"""The simulated broker: order book of record, executions and the account, with no I/O.
+
+The gateway's client sessions call :class:`SimBroker` and turn the events it emits into
+TWS messages. Everything here runs on simulated time supplied by the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from ib_async import CommissionReport, Contract, Execution, ExecutionFilter, Order
+
+from backend.sim.account import Holding, MarginFn, SimAccount, stock_margin
+from backend.sim.engine import SUPPORTED_TYPES, MatchingEngine, SimOrder, Touch
+from backend.sim.instruments import Instrument
+from backend.sim.market import MarketModel
+
+NEW_YORK = ZoneInfo("America/New_York")
+TIFS = frozenset({"DAY", "GTC"})
+
+
+class OrderReject(Exception):
+    """An order refused with an IB error code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """An order's state changed: send openOrder + orderStatus to its owner."""
+
+    order: SimOrder
+
+
+@dataclass(frozen=True)
+class FillEvent:
+    """One execution of an order, with its commission report."""
+
+    order: SimOrder
+    contract: Contract
+    execution: Execution
+    report: CommissionReport
+
+
+@dataclass(frozen=True)
+class PortfolioChanged:
+    """Positions or cash changed: push positions, portfolio and account values."""
+
+    con_ids: tuple[int, ...]
+
+
+Event = OrderUpdate | FillEvent | PortfolioChanged
+
+
+def ib_commission(inst: Instrument, qty: float, price: float) -> float:
+    """IB-style fixed commissions: per share with a minimum and a maximum, per contract for derivatives."""
+    from backend.orders import estimate_commission
+
+    return estimate_commission(inst.sec_type, qty, price, inst.multiplier)
+
+
+def execution_time(epoch: float) -> dt.datetime:
+    """An execution timestamp in New York time, as TWS reports it."""
+    return dt.datetime.fromtimestamp(epoch, NEW_YORK).replace(microsecond=0)
+
+
+@dataclass
+class SimBroker:
+    """Orders, executions and the account of the simulated gateway."""
+
+    market: MarketModel
+    account: SimAccount = field(default_factory=SimAccount)
+    engine: MatchingEngine = field(default_factory=MatchingEngine)
+    read_only: bool = False
+    next_perm_id: int = 1_000_001
+    next_exec_seq: int = 1
+    orders: dict[tuple[int, int], SimOrder] = field(default_factory=dict)
+    executions: list[FillEvent] = field(default_factory=list)
+    used_ids: dict[int, int] = field(default_factory=dict)
+    reject_next: list[str] = field(default_factory=list)
+    partial_next: int = 0
+    margin_for: Callable[[Holding], MarginFn] | None = None
+    on_change: Callable[[], None] | None = None
+
+    # ---- market access -------------------------------------------------------------
+    def instrument(self, con_id: int) -> Instrument | None:
+        """The instrument with this conId, if the simulated market lists it."""
+        return self.market.registry.by_con_id(con_id)
+
+    def touch(self, inst: Instrument, now: float) -> Touch:
+        """The top of book for ``inst`` at ``now``."""
+        q = self.market.quote(inst.con_id, now)
+        return Touch(q.bid, q.ask, q.bid_size, q.ask_size, q.last, inst.min_tick)
+
+    def mark(self, con_id: int, now: float) -> float:
+        """Mark price used for valuation (the last trade)."""
+        return self.market.last_price(con_id, now)
+
+    def marks(self, now: float) -> dict[int, float]:
+        """Mark prices of every holding."""
+        return {cid: self.mark(cid, now) for cid in self.account.holdings}
+
+    def _margin_fn(self, h: Holding) -> MarginFn:
+        return self.margin_for(h) if self.margin_for else stock_margin
+
+    def account_values(self, now: float) -> dict[str, float]:
+        """IB account values at ``now``."""
+        return self.account.values(self.marks(now), self._margin_fn)
+
+    def is_open(self, now: float) -> bool:
+        """Whether the simulated exchange is in its regular session."""
+        return self.market.session_open() <= now < self.market.session_close()
+
+    # ---- orders ------------------------------------------------------------------
+    def validate(
+        self, client_id: int, order_id: int, contract: Contract, order: Order, now: float
+    ) -> Instrument:
+        """Check an order as a gateway would; raise :class:`OrderReject` with IB's code."""
+        if self.read_only:
+            raise OrderReject(
+                321,
+                "Error validating request.-'bW' : cause - The API interface is currently in Read-Only mode.",
+            )
+        inst = self.instrument(contract.conId) if contract.conId else None
+        if inst is None:
+            found = self.market.registry.find(
+                contract.symbol, contract.secType or "STK", currency=contract.currency or None
+            )
+            if len(found) > 1:
+                raise OrderReject(
+                    200, f"The contract description specified for {contract.symbol} is ambiguous."
+                )
+            if not found:
+                raise OrderReject(200, "No security definition has been found for the request")
+            inst = found[0]
+        qty = float(order.totalQuantity)
+        if not math.isfinite(qty) or qty <= 0:
+            raise OrderReject(434, "The order size cannot be zero or negative.")
+        if order.action.upper() not in ("BUY", "SELL"):
+            raise OrderReject(
+                321, f"Error validating request.-'bK' : cause - Invalid side: {order.action!r}"
+            )
+        if order.orderType not in SUPPORTED_TYPES:
+            raise OrderReject(387, f"Unsupported order type: {order.orderType}")
+        tif = order.tif or "DAY"
+        if tif not in TIFS:
+            raise OrderReject(387, f"Unsupported time in force: {tif}")
+        for name, needed in (("lmtPrice", ("LMT", "STP LMT")), ("auxPrice", ("STP", "STP LMT"))):
+            if order.orderType in needed:
+                price = float(getattr(order, name))
+                if not math.isfinite(price) or price <= 0 or price >= 1e307:
+                    raise OrderReject(
+                        110,
+                        f"The price does not conform to the minimum price variation for this contract: {name}={price}",
+                    )
+        if self.reject_next:
+            raise OrderReject(201, f"Order rejected - reason:{self.reject_next.pop(0)}")
+        self._check_buying_power(inst, order, now)
+        return inst
+
+    def _check_buying_power(self, inst: Instrument, order: Order, now: float) -> None:
+        sign = 1 if order.action.upper() == "BUY" else -1
+        held = self.account.position(inst.con_id)
+        new_qty = held + sign * float(order.totalQuantity)
+        if abs(new_qty) <= abs(held) and new_qty * held >= 0:
+            return  # reducing exposure never needs margin
+        prices = self.marks(now)
+        price = self.mark(inst.con_id, now)
+        prices[inst.con_id] = price
+        trial = SimAccount(
+            self.account.account_id,
+            cash=self.account.cash,
+            holdings={
+                k: Holding(h.con_id, h.qty, h.avg_cost, h.realized, h.multiplier)
+                for k, h in self.account.holdings.items()
+            },
+        )
+        trial.apply_fill(inst.con_id, new_qty - held, price, inst.multiplier, 0.0)
+        nlv = trial.net_liquidation(prices)
+        need = trial.margin(prices, self._margin_fn).initial
+        if need > nlv:
+            raise OrderReject(
+                201,
+                "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED "
+                f"POSITION YOUR EQUITY WITH LOAN VALUE [{nlv:,.2f} USD] MUST EXCEED THE INITIAL "
+                f"MARGIN [{need:,.2f} USD]",
+            )
+
+    def place(
+        self, client_id: int, order_id: int, contract: Contract, order: Order, now: float
+    ) -> list[Event]:
+        """Accept a new order or modify a working one; returns the events to publish."""
+        existing = self.orders.get((client_id, order_id))
+        if existing is not None and not existing.is_working:
+            raise OrderReject(103, f"Duplicate order id: {order_id}")
+        inst = self.validate(client_id, order_id, contract, order, now)
+        if existing is not None:
+            return self._modify(existing, order, now)
+        qualified = self._contract_of(inst)
+        order.orderId = order_id
+        order.clientId = client_id
+        order.permId = self.next_perm_id
+        order.tif = order.tif or "DAY"
+        self.next_perm_id += 1
+        so = SimOrder(order_id, client_id, order.permId, qualified, order, now)
+        so.status = "Submitted" if self.is_open(now) else "PreSubmitted"
+        if self.partial_next > 0:
+            self.partial_next -= 1
+            so.chunk = max(1.0, math.ceil(float(order.totalQuantity) / 3))
+        self.orders[(client_id, order_id)] = so
+        self.used_ids[client_id] = max(self.used_ids.get(client_id, 0), order_id)
+        events: list[Event] = [OrderUpdate(so)]
+        events += self._match(so, now)
+        self._changed()
+        return events
+
+    def _modify(self, so: SimOrder, new: Order, now: float) -> list[Event]:
+        if float(new.totalQuantity) < so.filled:
+            raise OrderReject(
+                10148, "OrderId that needs to be modified cannot be modified: quantity below filled"
+            )
+        if new.orderType != so.order.orderType:
+            raise OrderReject(105, "Order being modified does not match original order: order type")
+        for name in ("totalQuantity", "lmtPrice", "auxPrice", "tif", "outsideRth", "orderRef"):
+            setattr(so.order, name, getattr(new, name))
+        events: list[Event] = [OrderUpdate(so)]
+        events += self._match(so, now)
+        self._changed()
+        return events
+
+    def cancel(self, client_id: int, order_id: int) -> list[Event]:
+        """Cancel a working order; raise 10147 for an unknown id, 161 if it cannot be cancelled."""
+        so = self.orders.get((client_id, order_id))
+        if so is None:
+            raise OrderReject(10147, f"OrderId {order_id} that needs to be cancelled is not found.")
+        if not so.is_working:
+            raise OrderReject(
+                161,
+                f"Cancel attempted when order is not in a cancellable state. Order permId ={so.perm_id}",
+            )
+        so.status = "Cancelled"
+        self._changed()
+        return [OrderUpdate(so)]
+
+    def global_cancel(self) -> list[Event]:
+        """Cancel every working order of every client."""
+        events: list[Event] = []
+        for so in self.orders.values():
+            if so.is_working:
+                so.status = "Cancelled"
+                events.append(OrderUpdate(so))
+        if events:
+            self._changed()
+        return events
+
+    def working(self) -> list[SimOrder]:
+        """Orders that can still fill."""
+        return [o for o in self.orders.values() if o.is_working]
+
+    def step(self, now: float) -> list[Event]:
+        """Advance the book to ``now``: expire DAY orders at the close, match the rest."""
+        events: list[Event] = []
+        closed = now >= self.market.session_close()
+        for so in self.working():
+            if closed and so.order.tif == "DAY":
+                so.status = "Cancelled"
+                events.append(OrderUpdate(so))
+                continue
+            if so.status == "PreSubmitted" and self.is_open(now):
+                so.status = "Submitted"
+                events.append(OrderUpdate(so))
+            events += self._match(so, now)
+        if events:
+            self._changed()
+        return events
+
+    def _match(self, so: SimOrder, now: float) -> list[Event]:
+        if not self.is_open(now) or not so.is_working:
+            return []
+        inst = self.instrument(so.contract.conId)
+        events: list[Event] = []
+        while so.is_working:
+            fill = self.engine.next_fill(so, inst.con_id, self.touch(inst, now), now)
+            if fill is None:
+                break
+            events.append(self._execute(so, inst, fill[0], fill[1], now))
+            events.append(OrderUpdate(so))
+        if events:
+            events.append(PortfolioChanged((inst.con_id,)))
+        return events
+
+    def _execute(
+        self, so: SimOrder, inst: Instrument, qty: float, price: float, now: float
+    ) -> FillEvent:
+        so.book_fill(qty, price)
+        commission = ib_commission(inst, qty, price)
+        so.commission += commission
+        realized = self.account.apply_fill(
+            inst.con_id, so.sign * qty, price, inst.multiplier, commission
+        )
+        exec_id = f"{so.perm_id:08x}.{self.next_exec_seq:08x}.01.01"
+        self.next_exec_seq += 1
+        ex = Execution(
+            execId=exec_id,
+            time=execution_time(now),
+            acctNumber=self.account.account_id,
+            exchange=inst.primary_exchange if inst.sec_type == "STK" else inst.exchange,
+            side="BOT" if so.sign > 0 else "SLD",
+            shares=qty,
+            price=price,
+            permId=so.perm_id,
+            clientId=so.client_id,
+            orderId=so.order_id,
+            cumQty=so.filled,
+            avgPrice=so.avg_fill_price,
+            orderRef=so.order.orderRef or "",
+            lastLiquidity=2 if so.order.orderType == "LMT" else 1,
+        )
+        report = CommissionReport(
+            execId=exec_id,
+            commission=round(commission, 6),
+            currency=self.account.currency,
+            realizedPNL=realized if realized else 1.7976931348623157e308,
+            yield_=1.7976931348623157e308,
+            yieldRedemptionDate=0,
+        )
+        fe = FillEvent(so, so.contract, ex, report)
+        self.executions.append(fe)
+        return fe
+
+    def executions_matching(self, client_id: int, flt: ExecutionFilter) -> list[FillEvent]:
+        """Today's executions that pass an IB ExecutionFilter (client 0 sees every client's)."""
+        out = []
+        for fe in self.executions:
+            ex, c = fe.execution, fe.contract
+            if flt.clientId and ex.clientId != flt.clientId:
+                continue
+            if client_id and not flt.clientId and ex.clientId != client_id:
+                continue
+            if flt.acctCode and flt.acctCode != ex.acctNumber:
+                continue
+            if flt.symbol and flt.symbol.upper() != c.symbol:
+                continue
+            if flt.secType and flt.secType.upper() != c.secType:
+                continue
+            if flt.exchange and flt.exchange.upper() not in (ex.exchange, c.exchange):
+                continue
+            if flt.side and flt.side.upper()[0] != ex.side[0]:
+                continue
+            if flt.time and ex.time.strftime("%Y%m%d %H:%M:%S") < flt.time[:17]:
+                continue
+            out.append(fe)
+        return out
+
+    def _contract_of(self, inst: Instrument) -> Contract:
+        return contract_of(inst)
+
+    def _changed(self) -> None:
+        if self.on_change:
+            self.on_change()
+
+
+def contract_of(inst: Instrument) -> Contract:
+    """The fully qualified ib_async Contract of a simulated instrument."""
+    return Contract(
+        secType=inst.sec_type,
+        conId=inst.con_id,
+        symbol=inst.symbol,
+        lastTradeDateOrContractMonth=inst.last_trade_date,
+        strike=inst.strike,
+        right=inst.right,
+        multiplier=""
+        if inst.multiplier == 1 and inst.sec_type == "STK"
+        else f"{inst.multiplier:g}",
+        exchange=inst.exchange,
+        primaryExchange=inst.primary_exchange,
+        currency=inst.currency,
+        localSymbol=inst.local_symbol or inst.symbol,
+        tradingClass=inst.trading_class or inst.symbol,
+    )

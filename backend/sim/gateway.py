@@ -1,0 +1,239 @@
+"""`SimGateway`: the embedded simulated IB gateway, a loopback TCP server speaking TWS API v178.
+
+Usage::
+
+    async with SimGateway(port=0, seed=7) as gw:
+        ib = IB(); await ib.connectAsync("127.0.0.1", gw.port, clientId=1)
+
+One asyncio task (the *pulse*) advances the simulated market: it matches working orders,
+streams ticks, bar updates, PnL and account values to the connected client sessions.
+Tests use ``speed=0`` (a manual clock) and :meth:`SimGateway.advance`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from backend.sim.account import SimAccount
+from backend.sim.broker import Event, FillEvent, OrderUpdate, PortfolioChanged, SimBroker
+from backend.sim.clock import SimClock
+from backend.sim.faults import FaultHooks
+from backend.sim.history import HistoryBuilder
+from backend.sim.market import MarketModel
+from backend.sim.session import ClientSession
+from backend.sim.state import load_state, save_state
+
+log = logging.getLogger("livedesk.sim")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class SimGateway:
+    """The simulated gateway: market, broker, and the TCP server for API clients."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        seed: int = 7,
+        account: str = "DU0000001",
+        speed: float = 1.0,
+        state_file: str | Path | None = None,
+        read_only: bool = False,
+        allow_remote: bool = False,
+        market: MarketModel | None = None,
+        start_time: float | None = None,
+        tick_interval: float = 0.1,
+        account_interval: float = 1.0,
+        initial_cash: float = 1_000_000.0,
+        max_market_data_lines: int = 100,
+    ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise ValueError(
+                f"refusing to bind to non-loopback address {host!r} without allow_remote"
+            )
+        self.host = host
+        self._requested_port = port
+        self.seed = seed
+        self.market = market or MarketModel(seed=seed)
+        self.clock = SimClock(
+            start_time if start_time is not None else self.market.session_open(), speed
+        )
+        self.broker = SimBroker(
+            self.market, SimAccount(account, cash=initial_cash), read_only=read_only
+        )
+        self.history = HistoryBuilder(self.market)
+        self.state_file = Path(state_file) if state_file else None
+        self.tick_interval = tick_interval
+        self.account_interval = account_interval
+        self.max_market_data_lines = max_market_data_lines
+        self.sessions: dict[int, ClientSession] = {}
+        self.faults = FaultHooks(self)
+        self.silent = False
+        self._server: asyncio.base_events.Server | None = None
+        self._pulse: asyncio.Task | None = None
+        self._conn_tasks: set[asyncio.Task] = set()
+        self._last_account_push = 0.0
+        self.port = 0
+        if self.state_file and self.state_file.exists():
+            load_state(self.state_file, self.broker)
+        self.broker.on_change = self._persist
+
+    # ---- lifecycle ---------------------------------------------------------------
+    async def start(self) -> SimGateway:
+        """Bind and start serving; ``self.port`` is the bound port."""
+        self._server = await asyncio.start_server(
+            self._on_connect,
+            self.host,
+            self._requested_port or self.port,
+            reuse_address=True,
+            family=socket.AF_INET if ":" not in self.host else socket.AF_UNSPEC,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._pulse = asyncio.create_task(self._run_pulse(), name="sim-gateway-pulse")
+        log.info("sim gateway listening on %s:%d", self.host, self.port)
+        return self
+
+    async def stop(self) -> None:
+        """Close every connection, stop serving and persist the state."""
+        if self._pulse:
+            self._pulse.cancel()
+            await asyncio.gather(self._pulse, return_exceptions=True)
+            self._pulse = None
+        self.drop_all()
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        if self._conn_tasks:  # closed sockets end their sessions; cancel only stragglers
+            _, late = await asyncio.wait(list(self._conn_tasks), timeout=1.0)
+            for task in late:
+                task.cancel()
+        self._persist()
+
+    async def restart(self, downtime: float = 0.2) -> None:
+        """Simulate the daily restart: drop everyone, stop listening, come back on the same port."""
+        port = self.port
+        await self.stop()
+        await asyncio.sleep(downtime)
+        self._requested_port = port
+        self.silent = False
+        await self.start()
+
+    async def __aenter__(self) -> SimGateway:
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    async def serve_forever(self) -> None:
+        """Run until cancelled."""
+        if self._server is None:
+            await self.start()
+        await asyncio.Event().wait()
+
+    # ---- time --------------------------------------------------------------------
+    def now(self) -> float:
+        """Simulated time, epoch seconds."""
+        return self.clock.now()
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulated clock forward and process everything that happens meanwhile."""
+        end = self.clock.now() + seconds
+        while self.clock.now() < end:
+            self.clock.advance(min(1.0, end - self.clock.now()))
+            self.pulse()
+
+    # ---- the pulse ---------------------------------------------------------------
+    async def _run_pulse(self) -> None:
+        while True:
+            try:
+                self.pulse()
+            except Exception:  # never let one bad pulse kill the gateway
+                log.exception("sim gateway pulse failed")
+            await asyncio.sleep(self.tick_interval)
+
+    def pulse(self) -> None:
+        """One step: match orders, then stream to every session."""
+        now = self.now()
+        self.publish(self.broker.step(now))
+        if self.silent:
+            return
+        push_account = time.monotonic() - self._last_account_push >= self.account_interval
+        if push_account:
+            self._last_account_push = time.monotonic()
+        for s in list(self.sessions.values()):
+            s.stream(now, push_account)
+
+    def publish(self, events: Iterable[Event]) -> None:
+        """Route broker events to the sessions that should hear them."""
+        pending: dict[int, list] = {}
+        changed: set[int] = set()
+        for ev in events:
+            if isinstance(ev, FillEvent):
+                for s in self._audience(ev.order.client_id):
+                    s.send_exec(ev)
+                pending.setdefault(ev.order.perm_id, []).append(ev)
+            elif isinstance(ev, OrderUpdate):
+                for s in self._audience(ev.order.client_id):
+                    s.send_order(ev.order)
+                for fe in pending.pop(ev.order.perm_id, []):
+                    for s in self._audience(ev.order.client_id):
+                        s.send_commission(fe)
+            elif isinstance(ev, PortfolioChanged):
+                changed.update(ev.con_ids)
+        if changed:
+            for s in list(self.sessions.values()):
+                s.portfolio_changed(changed, self.now())
+
+    def _audience(self, client_id: int) -> list[ClientSession]:
+        out = [s for cid, s in self.sessions.items() if cid == client_id or cid == 0]
+        return out
+
+    # ---- connections ---------------------------------------------------------------
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._conn_tasks.add(task)
+        session = ClientSession(self, reader, writer)
+        try:
+            await session.run()
+        finally:
+            self._conn_tasks.discard(task)
+            if self.sessions.get(session.client_id) is session:
+                del self.sessions[session.client_id]
+
+    def register(self, session: ClientSession) -> bool:
+        """Claim a client id; False when another connection holds it (error 326)."""
+        if session.client_id in self.sessions:
+            return False
+        self.sessions[session.client_id] = session
+        return True
+
+    def drop_all(self) -> None:
+        """Close every client connection at once (socket drop)."""
+        for s in list(self.sessions.values()):
+            s.close()
+        self.sessions.clear()
+
+    def next_order_id(self) -> int:
+        """The next order id to hand out (above every id ever used)."""
+        return max(self.broker.used_ids.values(), default=0) + 1
+
+    def _persist(self) -> None:
+        if self.state_file:
+            save_state(self.state_file, self.broker)

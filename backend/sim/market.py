@@ -1,0 +1,522 @@
+"""Simulated market: one deterministic price path per instrument, pure numpy, no I/O.
+
+Everything the simulated gateway reports (daily history, 1-minute bars, ticks, quotes and the
+prices fills happen at) is read from the same pre-generated path, so they always agree.
+
+What is simulated, and how
+--------------------------
+Time runs over ``sessions``: the XNYS sessions (from ``exchange_calendars``, so holidays and
+early closes are real) ending with the *current* session.  Everything before the current
+session is history; the current session is the one the demo trades.
+
+**Daily returns** of a stock are a factor model (log returns, one row a session)::
+
+    r[t] = alpha[t] + beta * f_mkt[t] + gamma * f_sector[t] + idio * sqrt(v[t]) * e[t]
+           + (m[t] - m[t-1]) + jump[t]
+
+* ``f_mkt`` -- market factor: drift 7.5 %/yr, volatility 0.8 %/day times a GARCH(1,1)
+  volatility multiplier ``v[t]`` (so calm and turbulent regimes cluster).  ``v`` also scales
+  the sector factors and, with a square root, idiosyncratic risk.
+* ``f_sector`` -- one factor for each of the 11 sectors, 0.6 %/day.  ``beta`` is centred on a
+  typical beta for the sector (utilities 0.5 ... technology 1.2), ``gamma`` on 1; together they
+  make stocks of one sector more correlated with each other than with other sectors.
+* ``e`` and the factor innovations are Student-t with 4 degrees of freedom, scaled to unit
+  variance: fat tails.  ``idio`` is about 1.3 %/day, a little higher for illiquid names.
+* ``jump`` -- news and earnings: on about 4 sessions a year a normal jump of 4 %.
+* ``alpha`` -- a slowly varying expected return, an AR(1) with a half-life of 252 sessions and
+  a stationary spread of 15 %/yr across stocks.  A stock that did well over the past year
+  therefore tends to keep doing well next month: a 12-1 momentum signal has something to find.
+* ``m`` -- a transient mispricing, an AR(1) with an 8-session half-life carrying two fifths
+  of the idiosyncratic variance.  Its moves revert within weeks: short-term (1-week to
+  1-month) reversal.
+
+Instruments with sector 0 (SPY) are broad funds: beta 1, no sector, alpha or mispricing,
+tracking noise of 0.08 %/day, no jumps.  Price levels are anchored so that the last history
+close is within a few percent of the instrument's reference price
+(:func:`backend.sim.instruments.reference_price`, clipped to $12-$900; a seeded draw for
+instruments the table does not know); earlier prices follow from the returns.
+Each session opens with an overnight gap carrying a fifth of the day's return plus noise.
+The daily high and low are drawn from the exact law of the extremes of a Brownian bridge
+between the open and the close.  Volume is ``liquidity`` times the median dollar volume,
+divided by price, with lognormal noise and more volume on large moves and volatile days.
+All prices are kept unrounded internally and rounded to ``min_tick`` when reported.
+
+**1-minute bars** of a session are a Brownian bridge (Student-t steps) from the daily open to
+the daily close, its variance and volume spread over the session in a U shape (busy open and
+close), squeezed monotonically into the daily high-low range; one bar touches the daily high
+and one the daily low.  So minute bars open and close exactly at the day's open and close and
+stay within its range.  390 bars a session, fewer on early-close days.
+
+**Within a minute**, the trade price follows one of 256 fixed unit Brownian-bridge shapes
+(chosen by conId and minute) from the minute's open to its close, kept within the minute's
+high-low range: cheap to evaluate at any instant and always the same for the same instant.
+Before the open the price is the previous close, after the close the close.
+
+**Quotes** straddle the trade price.  The spread is ``0.2 + 4 / sqrt(liquidity)`` basis
+points, wider in the first minutes of the session and jittered second by second, at least
+one tick; bid and ask sit on the tick grid with ``bid <= last <= ask``.  Displayed sizes are
+round lots of 100 shares that grow with liquidity and vary second by second.
+
+**Determinism.**  Every random draw comes from a numpy ``SeedSequence(seed, spawn_key=...)``
+stream keyed by the session, a stream kind and the conId (and the day for minute bars).
+Results therefore depend only on ``(seed, session)``, never on call order or on which other
+instruments were generated.  Paths are generated lazily and cached per instrument.
+
+**Extending.**  Daily paths come from a :class:`PathProvider` chosen by ``sec_type``; the
+minute, tick and quote machinery works on any :class:`DailyPath`.  New asset classes (futures,
+options) register their own provider with :meth:`MarketModel.register_provider`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+
+from backend.sim.instruments import (
+    MEDIAN_DOLLAR_VOLUME,
+    Instrument,
+    InstrumentRegistry,
+    default_registry,
+    reference_price,
+)
+
+TRADING_DAYS = 252
+T_DF = 4.0
+_T_UNIT = math.sqrt((T_DF - 2.0) / T_DF)  # scales a Student-t draw to unit variance
+
+MARKET_DRIFT = 0.075 / TRADING_DAYS
+MARKET_VOL = 0.008
+SECTOR_VOL = 0.006
+IDIO_VOL = 0.013
+ETF_TRACKING_VOL = 0.0008
+GARCH_ALPHA, GARCH_BETA = 0.08, 0.90
+ALPHA_SPREAD = 0.15 / TRADING_DAYS
+ALPHA_HALF_LIFE = 252.0
+REVERSAL_HALF_LIFE = 8.0
+REVERSAL_SHARE = 0.4
+OVERNIGHT_SHARE = 0.2
+JUMP_RATE = 4.0 / TRADING_DAYS  # news / earnings jumps, about one a quarter
+JUMP_VOL = 0.04
+SECTOR_BETA = {1: 1.1, 2: 1.05, 3: 1.05, 4: 1.1, 5: 0.65, 6: 0.85, 7: 1.15, 8: 1.2, 9: 1.0}
+SECTOR_BETA |= {10: 0.5, 11: 0.75}
+
+SPREAD_BPS_FLOOR = 0.2
+SPREAD_BPS_LIQUIDITY = 4.0
+DISPLAY_LOTS = 3.0  # displayed round lots of a stock of liquidity 1
+LOT = 100
+
+_STREAM_FACTORS, _STREAM_DAILY, _STREAM_MINUTE, _STREAM_SHAPES = range(4)
+_SHAPES, _SHAPE_POINTS = 256, 60
+_NOISE_SIZE = 4096
+_NEW_YORK = ZoneInfo("America/New_York")
+
+DAILY_DTYPE = np.dtype(
+    [("date", "M8[D]"), ("open", "f8"), ("high", "f8"), ("low", "f8"), ("close", "f8"),
+     ("volume", "i8")]
+)  # fmt: skip
+MINUTE_DTYPE = np.dtype(
+    [("time", "i8"), ("open", "f8"), ("high", "f8"), ("low", "f8"), ("close", "f8"),
+     ("volume", "i8")]
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Top of book and last trade at one instant; ``volume`` is the session's cumulative."""
+
+    bid: float
+    ask: float
+    bid_size: int
+    ask_size: int
+    last: float
+    last_size: int
+    volume: int
+
+
+@dataclass(frozen=True)
+class DailyPath:
+    """Unrounded daily prices over ``MarketModel.sessions`` (last entry: current session)."""
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    intraday_vol: np.ndarray  # log-volatility of the open-to-close move, per session
+
+
+class PathProvider(Protocol):
+    """Makes the daily path of one instrument."""
+
+    def daily_path(self, inst: Instrument) -> DailyPath: ...
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+
+
+def _student_t(rng: np.random.Generator, size: int | tuple[int, ...]) -> np.ndarray:
+    return rng.standard_t(T_DF, size) * _T_UNIT
+
+
+def _ar1(shocks: np.ndarray, phi: float, start: float) -> np.ndarray:
+    """``x[t] = phi * x[t-1] + shocks[t]`` with ``x[-1] = start``, vectorised in chunks."""
+    out = np.empty_like(shocks)
+    chunk = max(1, int(27.0 / -math.log(phi)))  # keeps phi**-chunk below ~1e12
+    prev = start
+    for lo in range(0, len(shocks), chunk):
+        part = shocks[lo : lo + chunk]
+        powers = phi ** np.arange(1, len(part) + 1)
+        out[lo : lo + len(part)] = powers * (prev + np.cumsum(part / powers))
+        prev = out[lo + len(part) - 1]
+    return out
+
+
+def _clip(x: float, lo: float, hi: float) -> float:
+    return min(max(float(x), lo), hi)
+
+
+def _half_life_phi(half_life: float) -> float:
+    return 0.5 ** (1.0 / half_life)
+
+
+class EquityFactorModel:
+    """Daily paths of stocks and broad ETFs (sector 0) from the factor model above."""
+
+    def __init__(self, seed: int, session_key: int, n_days: int) -> None:
+        self._seed, self._key, self.n_days = seed, session_key, n_days
+        rng = _rng(seed, session_key, _STREAM_FACTORS)
+        shocks = _student_t(rng, (n_days, 12))
+        variance = np.empty(n_days)  # GARCH(1,1) variance multiplier, long-run mean 1
+        h = 1.0
+        for t in range(n_days):
+            variance[t] = h
+            h = (1.0 - GARCH_ALPHA - GARCH_BETA) + GARCH_ALPHA * h * shocks[t, 0] ** 2
+            h += GARCH_BETA * variance[t]
+        self.regime = np.sqrt(variance)
+        self.market = MARKET_DRIFT + MARKET_VOL * self.regime * shocks[:, 0]
+        self.sectors = SECTOR_VOL * self.regime[:, None] * shocks
+        self.sectors[:, 0] = 0.0  # column k is sector k; sector 0 means none
+
+    def daily_path(self, inst: Instrument) -> DailyPath:
+        """The daily path of ``inst``, from its own random stream."""
+        n = self.n_days
+        rng = _rng(self._seed, self._key, _STREAM_DAILY, inst.con_id)
+        liquidity = max(inst.liquidity, 1e-3)
+        loadings = rng.standard_normal(3)
+        eps = _student_t(rng, n)
+        alpha_shocks, mispricing_shocks, gap_noise, volume_noise = rng.standard_normal((4, n))
+        alpha_start, mispricing_start, level_noise = rng.standard_normal(3)
+        u_high, u_low = 1.0 - rng.random((2, n))
+        jump_draws, jump_sizes = rng.random(n), rng.standard_normal(n)
+        fallback_level = _clip(60.0 * math.exp(0.8 * rng.standard_normal()), 5.0, 900.0)
+
+        if inst.sector == 0:
+            beta, gamma, idio, alpha_sd, mispricing_share = 1.0, 0.0, ETF_TRACKING_VOL, 0.0, 0.0
+            jump_vol = 0.0
+        else:
+            beta = _clip(SECTOR_BETA.get(inst.sector, 1.0) + 0.2 * loadings[0], 0.3, 2.0)
+            gamma = _clip(1.0 + 0.25 * loadings[1], 0.4, 1.6)
+            idio = IDIO_VOL * math.exp(0.3 * loadings[2]) * liquidity**-0.08
+            idio = _clip(idio, 0.006, 0.04)
+            alpha_sd, mispricing_share, jump_vol = ALPHA_SPREAD, REVERSAL_SHARE, JUMP_VOL
+
+        phi_a = _half_life_phi(ALPHA_HALF_LIFE)
+        alpha = _ar1(
+            alpha_sd * math.sqrt(1 - phi_a**2) * alpha_shocks, phi_a, alpha_sd * alpha_start
+        )
+        phi_m = _half_life_phi(REVERSAL_HALF_LIFE)
+        m_sd = idio * math.sqrt(mispricing_share / (2.0 * (1.0 - phi_m)))
+        m_start = m_sd * mispricing_start
+        mispricing = _ar1(m_sd * math.sqrt(1 - phi_m**2) * mispricing_shocks, phi_m, m_start)
+        reversal = np.diff(mispricing, prepend=m_start)
+
+        v = self.regime
+        persistent_idio = idio * math.sqrt(1.0 - mispricing_share)
+        r = alpha + beta * self.market + gamma * self.sectors[:, inst.sector]
+        r += persistent_idio * np.sqrt(v) * eps + reversal
+        r += np.where(jump_draws < JUMP_RATE, jump_vol * jump_sizes, 0.0)
+        day_vol = np.sqrt(
+            (beta * MARKET_VOL * v) ** 2 + (gamma * SECTOR_VOL * v) ** 2 + idio**2 * v
+        )
+
+        log_close = np.cumsum(r)
+        level = _clip(reference_price(inst) or fallback_level, 12.0, 900.0)
+        log_close += math.log(level) + 0.03 * level_noise - log_close[max(n - 2, 0)]
+        gap = OVERNIGHT_SHARE * r + 0.2 * day_vol * gap_noise
+        log_open = log_close - r + gap
+        intraday_vol = day_vol * math.sqrt(1.0 - OVERNIGHT_SHARE**2)
+        mid, half_move = (log_open + log_close) / 2, np.abs(log_close - log_open) / 2
+        reach_up = np.sqrt(half_move**2 - 0.5 * intraday_vol**2 * np.log(u_high))
+        reach_down = np.sqrt(half_move**2 - 0.5 * intraday_vol**2 * np.log(u_low))
+
+        close = np.exp(log_close)
+        surprise = np.minimum(np.abs(r) / day_vol, 6.0) - 0.8
+        shares = liquidity * MEDIAN_DOLLAR_VOLUME / close
+        shares *= np.exp(0.3 * volume_noise + 0.3 * surprise) * np.sqrt(v)
+        return DailyPath(
+            open=np.exp(log_open),
+            high=np.exp(mid + reach_up),
+            low=np.exp(mid - reach_down),
+            close=close,
+            volume=np.maximum(np.rint(shares), LOT).astype(np.int64),
+            intraday_vol=intraday_vol,
+        )
+
+
+@lru_cache(maxsize=8)
+def _profiles(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """U-shaped variance and volume weights (each summing to 1) for an ``n``-minute session."""
+    k = np.arange(n, dtype=float)
+    variance = 1.0 + 2.0 * np.exp(-k / 15.0) + 0.8 * np.exp(-(n - 1 - k) / 20.0)
+    volume = 1.0 + 3.0 * np.exp(-k / 20.0) + 2.5 * np.exp(-(n - 1 - k) / 15.0)
+    return variance / variance.sum(), volume / volume.sum()
+
+
+def _minute_bars(
+    rng: np.random.Generator, path: DailyPath, day: int, n: int
+) -> tuple[np.ndarray, ...]:
+    """Open, high, low, close and volume arrays of one session's ``n`` minute bars."""
+    o, h, lo, c = path.open[day], path.high[day], path.low[day], path.close[day]
+    a, b, top, bottom = math.log(o), math.log(c), math.log(h), math.log(lo)
+    var_w, vol_w = _profiles(n)
+    sigma = float(path.intraday_vol[day])
+    step_sd = sigma * np.sqrt(var_w)
+    walk = np.cumsum(_student_t(rng, n) * step_sd)
+    cum_w = np.cumsum(var_w)
+    x = a + (b - a) * cum_w + walk - cum_w * walk[-1]
+    x[-1] = b
+    upper, lower = max(a, b), min(a, b)
+    peak, trough = x.max(), x.min()
+    if peak > upper:
+        above = x > upper
+        x[above] = upper + (x[above] - upper) * (top - upper) / (peak - upper)
+    if trough < lower:
+        below = x < lower
+        x[below] = lower - (lower - x[below]) * (lower - bottom) / (lower - trough)
+    opens = np.concatenate(([a], x[:-1]))
+    wicks = np.abs(rng.standard_normal((2, n))) * 0.3 * step_sd
+    highs = np.minimum(np.maximum(opens, x) + wicks[0], top)
+    lows = np.maximum(np.minimum(opens, x) - wicks[1], bottom)
+    highs[np.argmax(highs)] = top
+    lows[np.argmin(lows)] = bottom
+    opens, highs, lows, closes = np.exp(opens), np.exp(highs), np.exp(lows), np.exp(x)
+    opens[0], closes[-1] = o, c  # exact, so the bars round to the daily open and close
+    highs = np.minimum(np.maximum(highs, np.maximum(opens, closes)), h)
+    lows = np.maximum(np.minimum(lows, np.minimum(opens, closes)), lo)
+    highs[np.argmax(highs)], lows[np.argmin(lows)] = h, lo
+    weights = np.cumsum(vol_w * np.exp(0.3 * rng.standard_normal(n)))
+    cumulative = np.rint(weights / weights[-1] * path.volume[day]).astype(np.int64)
+    volumes = np.diff(cumulative, prepend=0)
+    return opens, highs, lows, closes, volumes
+
+
+def round_to_tick(prices: np.ndarray | float, tick: float) -> np.ndarray | float:
+    """Prices rounded to the nearest multiple of ``tick``."""
+    return np.round(np.round(np.asarray(prices) / tick) * tick, 8)
+
+
+class _SessionPath:
+    """The current session of one instrument as Python lists, for fast tick-time lookups."""
+
+    __slots__ = (
+        "con_id", "start", "n", "opens", "highs", "lows", "closes", "amps", "cum_volume",
+        "volumes", "prev_close", "tick", "spread_frac", "lots",
+    )  # fmt: skip
+
+    def __init__(
+        self, inst: Instrument, start: float, bars: tuple[np.ndarray, ...], prev_close: float
+    ):
+        opens, highs, lows, closes, volumes = bars
+        self.con_id, self.start, self.n = inst.con_id, start, len(opens)
+        self.opens, self.highs = opens.tolist(), highs.tolist()
+        self.lows, self.closes = lows.tolist(), closes.tolist()
+        self.amps = np.maximum(highs - lows - np.abs(closes - opens), 0.0).tolist()
+        self.volumes = volumes.tolist()
+        self.cum_volume = np.concatenate(([0], np.cumsum(volumes))).tolist()
+        self.prev_close, self.tick = prev_close, inst.min_tick
+        liquidity = max(inst.liquidity, 1e-3)
+        self.spread_frac = (SPREAD_BPS_FLOOR + SPREAD_BPS_LIQUIDITY / math.sqrt(liquidity)) * 1e-4
+        self.lots = DISPLAY_LOTS * math.sqrt(liquidity)
+
+    def state(self, t: float, shapes: list[list[float]]) -> tuple[float, int, int]:
+        """Unrounded trade price, minute index (-1 before the open, n after) and volume at t."""
+        elapsed = t - self.start
+        if elapsed < 0.0:
+            return self.prev_close, -1, 0
+        k = int(elapsed // 60.0)
+        if k >= self.n:
+            return self.closes[-1], self.n, self.cum_volume[-1]
+        u = (elapsed - 60.0 * k) / 60.0
+        o, c = self.opens[k], self.closes[k]
+        shape = shapes[(self.con_id * 40503 + k * 9973) % _SHAPES]
+        s = u * _SHAPE_POINTS
+        i = int(s)
+        bridge = shape[i] + (s - i) * (shape[i + 1] - shape[i])
+        price = o + (c - o) * u + self.amps[k] * bridge
+        price = min(max(price, self.lows[k]), self.highs[k])
+        return price, k, self.cum_volume[k] + int(self.volumes[k] * u)
+
+
+class MarketModel:
+    """Deterministic simulated market for a seed and a current XNYS session (see module doc).
+
+    ``session`` defaults to the latest XNYS session on or before today in New York; a date
+    that is not a session rolls back to the previous one.  ``sessions`` holds
+    ``history_sessions`` completed sessions (the daily history) followed by the current one.
+    """
+
+    def __init__(
+        self,
+        registry: InstrumentRegistry | None = None,
+        seed: int = 7,
+        session: date | None = None,
+        history_sessions: int = 520,
+    ) -> None:
+        if history_sessions < 1:
+            raise ValueError("history_sessions must be at least 1")
+        self.registry = registry if registry is not None else default_registry()
+        self.seed = seed
+        self.calendar = xcals.get_calendar("XNYS")
+        if session is None:
+            session = datetime.now(_NEW_YORK).date()
+        current = self.calendar.date_to_session(pd.Timestamp(session), direction="previous")
+        self.session: date = current.date()
+        self.sessions: pd.DatetimeIndex = self.calendar.sessions_window(
+            current, -(history_sessions + 1)
+        )
+        self._day_of = {ts.date(): i for i, ts in enumerate(self.sessions)}
+        session_key = self.session.toordinal()
+        self._providers: dict[str, PathProvider] = {
+            "STK": EquityFactorModel(seed, session_key, len(self.sessions))
+        }
+        shape_rng = _rng(seed, _STREAM_SHAPES)
+        steps = shape_rng.standard_normal((_SHAPES, _SHAPE_POINTS)) / math.sqrt(_SHAPE_POINTS)
+        walks = np.concatenate((np.zeros((_SHAPES, 1)), np.cumsum(steps, axis=1)), axis=1)
+        bridges = walks - np.linspace(0.0, 1.0, _SHAPE_POINTS + 1) * walks[:, -1:]
+        self._shapes: list[list[float]] = np.append(bridges, bridges[:, -1:], axis=1).tolist()
+        self._noise: list[float] = np.exp(0.35 * shape_rng.standard_normal(_NOISE_SIZE)).tolist()
+        self._open = self.calendar.session_open(current).timestamp()
+        self._close = self.calendar.session_close(current).timestamp()
+        self._daily: dict[int, DailyPath] = {}
+        self._daily_bars: dict[int, np.ndarray] = {}
+        self._current: dict[int, _SessionPath] = {}
+
+    def register_provider(self, sec_type: str, provider: PathProvider) -> None:
+        """Use ``provider`` for the daily paths of instruments of ``sec_type``."""
+        self._providers[sec_type] = provider
+
+    def session_open(self) -> float:
+        """Epoch seconds (UTC) of the current session's open."""
+        return self._open
+
+    def session_close(self) -> float:
+        """Epoch seconds (UTC) of the current session's close (early closes included)."""
+        return self._close
+
+    def daily_path(self, con_id: int) -> DailyPath:
+        """Unrounded daily path of an instrument over ``sessions`` (generated once, cached)."""
+        path = self._daily.get(con_id)
+        if path is None:
+            inst = self._instrument(con_id)
+            provider = self._providers.get(inst.sec_type)
+            if provider is None:
+                raise KeyError(f"no price model for secType {inst.sec_type}")
+            path = self._daily[con_id] = provider.daily_path(inst)
+        return path
+
+    def daily_bars(self, con_id: int) -> np.ndarray:
+        """Read-only ``DAILY_DTYPE`` bars of every history session before the current one."""
+        bars = self._daily_bars.get(con_id)
+        if bars is None:
+            path, tick = self.daily_path(con_id), self._instrument(con_id).min_tick
+            bars = np.empty(len(self.sessions) - 1, DAILY_DTYPE)
+            bars["date"] = self.sessions[:-1].values.astype("M8[D]")
+            for field in ("open", "high", "low", "close"):
+                bars[field] = round_to_tick(getattr(path, field)[:-1], tick)
+            bars["volume"] = path.volume[:-1]
+            bars.flags.writeable = False
+            self._daily_bars[con_id] = bars
+        return bars
+
+    def minute_bars(self, con_id: int, session: date) -> np.ndarray:
+        """``MINUTE_DTYPE`` bars (start epoch, OHLC, volume) of one session in ``sessions``.
+
+        For the current session this is the whole intraday path, including minutes still
+        in the future of the simulated clock.
+        """
+        day = self._day_of.get(pd.Timestamp(session).date())
+        if day is None:
+            raise ValueError(f"{session} is not one of the model's sessions")
+        start, bars = self._session_minutes(con_id, day)
+        tick = self._instrument(con_id).min_tick
+        out = np.empty(len(bars[0]), MINUTE_DTYPE)
+        out["time"] = int(start) + 60 * np.arange(len(out))
+        for field, values in zip(("open", "high", "low", "close"), bars[:4], strict=True):
+            out[field] = round_to_tick(values, tick)
+        out["volume"] = bars[4]
+        return out
+
+    def prev_close(self, con_id: int) -> float:
+        """Close of the last history session."""
+        path = self.daily_path(con_id)
+        return float(round_to_tick(path.close[-2], self._instrument(con_id).min_tick))
+
+    def last_price(self, con_id: int, t: float) -> float:
+        """Trade price at epoch ``t``, on the tick grid."""
+        path = self._session_path(con_id)
+        price = path.state(t, self._shapes)[0]
+        return round(round(price / path.tick) * path.tick, 8)
+
+    def quote(self, con_id: int, t: float) -> Quote:
+        """Bid, ask, displayed sizes, last trade and session volume at epoch ``t``."""
+        path = self._session_path(con_id)
+        price, minute, volume = path.state(t, self._shapes)
+        tick, noise, second = path.tick, self._noise, int(t)
+        mask = _NOISE_SIZE - 1
+        salt = con_id * 2654435761 + second * 40503
+        widening = 2.0 if minute < 0 else 1.0 + 1.5 * math.exp(-minute / 5.0)
+        spread = price * path.spread_frac * widening * noise[salt & mask]
+        n_ticks = max(1, round(spread / tick))
+        centre = price / tick
+        bid_ticks = math.floor(centre - n_ticks / 2 + 0.5)
+        lots = path.lots
+        return Quote(
+            bid=round(bid_ticks * tick, 8),
+            ask=round((bid_ticks + n_ticks) * tick, 8),
+            bid_size=LOT * max(1, round(lots * noise[(salt + 1) & mask])),
+            ask_size=LOT * max(1, round(lots * noise[(salt + 2) & mask])),
+            last=round(round(centre) * tick, 8),
+            last_size=LOT * max(1, round(0.5 * lots * noise[(salt + 3) & mask])),
+            volume=volume,
+        )
+
+    def _instrument(self, con_id: int) -> Instrument:
+        inst = self.registry.by_con_id(con_id)
+        if inst is None:
+            raise KeyError(f"unknown conId {con_id}")
+        return inst
+
+    def _session_minutes(self, con_id: int, day: int) -> tuple[float, tuple[np.ndarray, ...]]:
+        ts = self.sessions[day]
+        start = self.calendar.session_open(ts).timestamp()
+        n = round((self.calendar.session_close(ts).timestamp() - start) / 60.0)
+        rng = _rng(self.seed, self.session.toordinal(), _STREAM_MINUTE, con_id, day)
+        return start, _minute_bars(rng, self.daily_path(con_id), day, n)
+
+    def _session_path(self, con_id: int) -> _SessionPath:
+        path = self._current.get(con_id)
+        if path is None:
+            start, bars = self._session_minutes(con_id, len(self.sessions) - 1)
+            inst = self._instrument(con_id)
+            prev = float(self.daily_path(con_id).close[-2])
+            path = self._current[con_id] = _SessionPath(inst, start, bars, prev)
+        return path

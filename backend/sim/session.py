@@ -1,0 +1,814 @@
+"""One API client connection of the simulated gateway: handshake, requests, subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ib_async import Contract, ContractDetails, OrderState
+
+from backend.sim import messages as m
+from backend.sim import requests as rq
+from backend.sim.broker import FillEvent, OrderReject, contract_of
+from backend.sim.engine import SimOrder
+from backend.sim.faults import CONTROL_MSG_ID
+from backend.sim.history import NEW_YORK, HistoryError
+from backend.sim.instruments import Instrument
+from backend.sim.pacing import HistoricalPacer, MessagePacer
+from backend.sim.wire import SERVER_VERSION, FrameDecoder, FrameError, encode_frame, parse_handshake
+
+if TYPE_CHECKING:
+    from backend.sim.gateway import SimGateway
+
+log = logging.getLogger("livedesk.sim.session")
+
+# tick types
+BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE, OPEN = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    14,
+)
+LAST_TIMESTAMP = 45
+MIN_CLIENT_VERSION = 157
+SUMMARY_TAGS = (
+    "AccountType",
+    "NetLiquidation",
+    "TotalCashValue",
+    "SettledCash",
+    "AccruedCash",
+    "BuyingPower",
+    "EquityWithLoanValue",
+    "PreviousDayEquityWithLoanValue",
+    "GrossPositionValue",
+    "RegTEquity",
+    "RegTMargin",
+    "SMA",
+    "InitMarginReq",
+    "MaintMarginReq",
+    "AvailableFunds",
+    "ExcessLiquidity",
+    "Cushion",
+    "FullInitMarginReq",
+    "FullMaintMarginReq",
+    "FullAvailableFunds",
+    "FullExcessLiquidity",
+    "LookAheadNextChange",
+    "LookAheadInitMarginReq",
+    "LookAheadMaintMarginReq",
+    "LookAheadAvailableFunds",
+    "LookAheadExcessLiquidity",
+    "HighestSeverity",
+    "DayTradesRemaining",
+    "Leverage",
+)
+
+
+@dataclass
+class MarketDataSub:
+    """One reqMktData subscription and the last values sent."""
+
+    inst: Instrument
+    sent: dict[int, tuple] = field(default_factory=dict)
+
+
+@dataclass
+class BarSub:
+    """One keepUpToDate historical subscription."""
+
+    inst: Instrument
+    bar_size: str
+    format_date: int
+    midpoint: bool
+
+
+class ClientSession:
+    """Serves one API client over its socket."""
+
+    def __init__(
+        self, gw: SimGateway, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.gw = gw
+        self.reader = reader
+        self.writer = writer
+        self.client_id = -1
+        self.market_data_type = 1
+        self.mkt: dict[int, MarketDataSub] = {}
+        self.bars: dict[int, BarSub] = {}
+        self.account_updates = False
+        self.positions_sub = False
+        self.multi: dict[int, str] = {}
+        self.summary: dict[int, tuple[str, ...]] = {}
+        self.pnl: set[int] = set()
+        self.pnl_single: dict[int, int] = {}
+        self.pacer = MessagePacer()
+        self.hist_pacer = HistoricalPacer()
+        self.closed = False
+        self._handlers = {
+            rq.ReqMktData: self.on_mkt_data,
+            rq.CancelMktData: self.on_cancel_mkt_data,
+            rq.PlaceOrder: self.on_place_order,
+            rq.CancelOrder: self.on_cancel_order,
+            rq.ReqOpenOrders: self.on_open_orders,
+            rq.ReqAllOpenOrders: self.on_open_orders,
+            rq.ReqAutoOpenOrders: lambda r: None,
+            rq.ReqAccountUpdates: self.on_account_updates,
+            rq.ReqExecutions: self.on_executions,
+            rq.ReqIds: self.on_req_ids,
+            rq.ReqContractDetails: self.on_contract_details,
+            rq.ReqManagedAccts: self.on_managed,
+            rq.ReqHistoricalData: self.on_historical,
+            rq.CancelHistoricalData: self.on_cancel_historical,
+            rq.ReqCurrentTime: self.on_current_time,
+            rq.ReqGlobalCancel: self.on_global_cancel,
+            rq.ReqMarketDataType: self.on_market_data_type,
+            rq.ReqPositions: self.on_positions,
+            rq.CancelPositions: self.on_cancel_positions,
+            rq.ReqAccountSummary: self.on_account_summary,
+            rq.CancelAccountSummary: self.on_cancel_summary,
+            rq.ReqAccountUpdatesMulti: self.on_multi,
+            rq.CancelAccountUpdatesMulti: self.on_cancel_multi,
+            rq.ReqPositionsMulti: self.on_positions_multi,
+            rq.CancelPositionsMulti: lambda r: None,
+            rq.ReqPnL: self.on_pnl,
+            rq.CancelPnL: self.on_cancel_pnl,
+            rq.ReqPnLSingle: self.on_pnl_single,
+            rq.CancelPnLSingle: self.on_cancel_pnl_single,
+            rq.ReqCompletedOrders: self.on_completed,
+            rq.ReqHeadTimestamp: self.on_head_timestamp,
+            rq.CancelHeadTimestamp: lambda r: None,
+            rq.ReqUserInfo: self.on_user_info,
+        }
+
+    # ---- output ----------------------------------------------------------------------
+    def send(self, fields: list) -> None:
+        """Encode and write one message (dropped while the gateway is silent)."""
+        if self.closed or self.gw.silent:
+            return
+        self.writer.write(encode_frame(fields))
+
+    def send_error(self, req_id: int, code: int, msg: str, force: bool = False) -> None:
+        """Send an error or notice."""
+        if force and self.gw.silent:
+            return
+        self.send(m.error(req_id, code, msg))
+
+    def close(self) -> None:
+        """Drop the connection."""
+        if not self.closed:
+            self.closed = True
+            self.writer.close()
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    async def run(self) -> None:
+        """Handshake, then serve requests until the client goes away."""
+        try:
+            rest = await self._handshake()
+            if rest is None:
+                return
+            decoder = FrameDecoder()
+            pending = decoder.feed(rest)
+            while not self.closed:
+                for fields in pending:
+                    if self.closed:
+                        break
+                    await self._dispatch(fields)
+                data = await self.reader.read(65536)
+                if not data:
+                    break
+                pending = decoder.feed(data)
+        except FrameError as exc:
+            log.warning("dropping client %s: %s", self.client_id, exc)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.close()
+
+    async def _handshake(self) -> bytes | None:
+        prefix = await self.reader.readexactly(4)
+        if prefix != b"API\0":
+            raise FrameError("not an API client")
+        buf = b""
+        while (parsed := parse_handshake(buf)) is None:
+            chunk = await self.reader.read(4096)
+            if not chunk:
+                return None
+            buf += chunk
+        lo, hi, rest = parsed
+        if hi < MIN_CLIENT_VERSION:
+            self.writer.write(encode_frame(m.error(-1, 530, "Unsupported client version")))
+            return None
+        now = dt.datetime.fromtimestamp(self.gw.now(), NEW_YORK)
+        self.writer.write(
+            encode_frame([min(hi, SERVER_VERSION), now.strftime("%Y%m%d %H:%M:%S US/Eastern")])
+        )
+        return rest
+
+    async def _dispatch(self, fields: list[str]) -> None:
+        if fields and fields[0] == str(CONTROL_MSG_ID):
+            await self._control(fields[1:])
+            return
+        if self.gw.silent:
+            return
+        verdict = self.pacer.record(time.monotonic())
+        if verdict:
+            self.send_error(
+                -1,
+                100,
+                f"Max rate of messages per second has been exceeded:max=50 rec={len(self.pacer.times)} (1)",
+            )
+            if verdict == "disconnect":
+                log.warning("client %d disconnected for repeated pacing violations", self.client_id)
+                self.close()
+                return
+        try:
+            req = rq.parse_request(fields)
+        except rq.RequestError as exc:
+            self.send_error(exc.req_id, exc.code, exc.msg)
+            return
+        except Exception:  # a parser bug must not take the connection down
+            log.exception("could not parse request %s", fields[:2])
+            self.send_error(-1, 320, "Error reading request: malformed message")
+            return
+        if isinstance(req, rq.StartApi):
+            self._start_api(req)
+            return
+        if self.client_id < 0:
+            self.send_error(
+                -1, 321, "Error validating request: the API has not been started (startApi)"
+            )
+            return
+        handler = self._handlers.get(type(req))
+        if handler is None:
+            self.send_error(
+                -1, 321, f"Error validating request: {type(req).__name__} is not supported"
+            )
+            return
+        try:
+            handler(req)
+        except OrderReject as exc:
+            self.send_error(
+                getattr(req, "order_id", getattr(req, "req_id", -1)), exc.code, exc.message
+            )
+        except HistoryError as exc:
+            self.send_error(getattr(req, "req_id", -1), 321, f"Error validating request: {exc}")
+        except Exception:  # the gateway must never crash on a client's request
+            log.exception("request %s failed", type(req).__name__)
+            self.send_error(
+                getattr(req, "req_id", -1), 320, "Error reading request: internal error"
+            )
+
+    async def _control(self, fields: list[str]) -> None:
+        try:
+            reply = await self.gw.faults.control(fields[0] if fields else "status", fields[1:])
+            self.writer.write(encode_frame([CONTROL_MSG_ID, "ok", reply]))
+        except (ValueError, IndexError) as exc:
+            self.writer.write(encode_frame([CONTROL_MSG_ID, "error", str(exc)]))
+        await self.writer.drain()
+
+    def _start_api(self, req: rq.StartApi) -> None:
+        self.client_id = req.client_id
+        if not self.gw.register(self):
+            self.send_error(
+                -1,
+                326,
+                "Unable to connect as the client id is already in use. Retry with a unique client id.",
+            )
+            self.closed = True
+            asyncio.get_running_loop().call_later(0.05, self.writer.close)
+            return
+        self.send(m.managed_accounts([self.gw.broker.account.account_id]))
+        self.send(m.next_valid_id(self.gw.next_order_id()))
+        for code, text in (
+            (2104, "Market data farm connection is OK:usfarm"),
+            (2106, "HMDS data farm connection is OK:ushmds"),
+            (2158, "Sec-def data farm connection is OK:secdefnj"),
+        ):
+            self.send_error(-1, code, text)
+
+    # ---- contracts ---------------------------------------------------------------------
+    def resolve(self, c: Contract, req_id: int) -> Instrument:
+        """The one instrument a request's contract names; OrderReject(200) otherwise."""
+        reg = self.gw.market.registry
+        if c.conId:
+            inst = reg.by_con_id(c.conId)
+            if inst is None:
+                raise OrderReject(200, "No security definition has been found for the request")
+            return inst
+        found = self._candidates(c)
+        if not found:
+            raise OrderReject(200, "No security definition has been found for the request")
+        if len(found) > 1:
+            raise OrderReject(
+                200, f"The contract description specified for {c.symbol} is ambiguous."
+            )
+        return found[0]
+
+    def _candidates(self, c: Contract) -> list[Instrument]:
+        kw = {}
+        if c.lastTradeDateOrContractMonth:
+            kw["last_trade_date"] = c.lastTradeDateOrContractMonth
+        if c.strike:
+            kw["strike"] = float(c.strike)
+        if c.right:
+            kw["right"] = c.right[0].upper()
+        if c.localSymbol:
+            kw["local_symbol"] = c.localSymbol
+        if c.tradingClass:
+            kw["trading_class"] = c.tradingClass
+        return self.gw.market.registry.find(
+            c.symbol or "",
+            c.secType or None,
+            currency=c.currency or None,
+            exchange=None if c.exchange in ("", "SMART") else c.exchange,
+            **kw,
+        )
+
+    def details(self, inst: Instrument) -> ContractDetails:
+        """ContractDetails of an instrument, with its trading hours."""
+        day = self.gw.market.session
+        o = dt.datetime.fromtimestamp(self.gw.market.session_open(), NEW_YORK)
+        c = dt.datetime.fromtimestamp(self.gw.market.session_close(), NEW_YORK)
+        hours = f"{day:%Y%m%d}:{o:%H%M}-{day:%Y%m%d}:{c:%H%M}"
+        return ContractDetails(
+            contract=contract_of(inst),
+            marketName=inst.trading_class or inst.symbol,
+            minTick=inst.min_tick,
+            orderTypes="LMT,MKT,STP,STP LMT",
+            validExchanges=f"SMART,{inst.primary_exchange}"
+            if inst.sec_type == "STK"
+            else inst.exchange,
+            priceMagnifier=1,
+            longName=inst.long_name,
+            industry=inst.industry,
+            category=inst.category,
+            timeZoneId="US/Eastern",
+            tradingHours=hours,
+            liquidHours=hours,
+            aggGroup=1,
+            stockType="COMMON" if inst.sec_type == "STK" else "",
+            minSize=1.0,
+            sizeIncrement=1.0,
+            suggestedSizeIncrement=100.0 if inst.sec_type == "STK" else 1.0,
+            contractMonth=inst.last_trade_date[:6],
+            realExpirationDate=inst.last_trade_date,
+        )
+
+    def on_contract_details(self, req: rq.ReqContractDetails) -> None:
+        c = req.contract
+        if c.conId:
+            inst = self.gw.market.registry.by_con_id(c.conId)
+            found = [inst] if inst else []
+        else:
+            found = self._candidates(c)
+        if not found:
+            self.send_error(
+                req.req_id, 200, "No security definition has been found for the request"
+            )
+            return
+        for inst in found:
+            self.send(m.contract_details(req.req_id, self.details(inst)))
+        self.send(m.contract_details_end(req.req_id))
+
+    # ---- orders ------------------------------------------------------------------------
+    def on_place_order(self, req: rq.PlaceOrder) -> None:
+        if req.order.whatIf:
+            self._what_if(req)
+            return
+        try:
+            self.resolve(req.contract, req.order_id)
+            events = self.gw.broker.place(
+                self.client_id, req.order_id, req.contract, req.order, self.gw.now()
+            )
+        except OrderReject as exc:
+            self.send_error(req.order_id, exc.code, exc.message)
+            return
+        self.gw.publish(events)
+
+    def _what_if(self, req: rq.PlaceOrder) -> None:
+        broker = self.gw.broker
+        now = self.gw.now()
+        inst = self.resolve(req.contract, req.order_id)
+        before = broker.account_values(now)
+        from backend.sim.whatif import what_if_state
+
+        state = what_if_state(broker, inst, req.order, now, before)
+        order = req.order
+        order.orderId = req.order_id
+        order.clientId = self.client_id
+        self.send(m.open_order(contract_of(inst), order, state))
+
+    def on_cancel_order(self, req: rq.CancelOrder) -> None:
+        try:
+            events = self.gw.broker.cancel(self.client_id, req.order_id)
+        except OrderReject as exc:
+            self.send_error(req.order_id, exc.code, exc.message)
+            return
+        self.gw.publish(events)
+
+    def on_global_cancel(self, req: rq.ReqGlobalCancel) -> None:
+        self.gw.publish(self.gw.broker.global_cancel())
+
+    def send_order(self, so: SimOrder) -> None:
+        """openOrder + orderStatus for one order."""
+        state = OrderState(
+            status=so.status,
+            commission=so.commission if so.filled else 1.7976931348623157e308,
+            commissionCurrency=self.gw.broker.account.currency,
+            warningText="",
+        )
+        self.send(m.open_order(so.contract, so.order, state))
+        self.send(
+            m.order_status(
+                so.order_id,
+                so.status,
+                so.filled,
+                so.remaining,
+                so.avg_fill_price,
+                so.perm_id,
+                so.order.parentId,
+                so.last_fill_price,
+                so.client_id,
+                so.why_held,
+            )
+        )
+
+    def send_exec(self, fe: FillEvent, req_id: int = -1) -> None:
+        """execDetails for one execution."""
+        self.send(m.exec_details(req_id, fe.contract, fe.execution))
+
+    def send_commission(self, fe: FillEvent) -> None:
+        """commissionReport for one execution."""
+        r = fe.report
+        realized = None if r.realizedPNL >= 1e307 else r.realizedPNL
+        self.send(m.commission_report(r.execId, r.commission, r.currency, realized))
+
+    def on_open_orders(self, req) -> None:
+        for so in self.gw.broker.working():
+            if (
+                so.client_id == self.client_id
+                or self.client_id == 0
+                or isinstance(req, rq.ReqAllOpenOrders)
+            ):
+                self.send_order(so)
+        self.send(m.open_order_end())
+
+    def on_completed(self, req: rq.ReqCompletedOrders) -> None:
+        for so in self.gw.broker.orders.values():
+            if not so.is_working:
+                state = OrderState(
+                    status=so.status,
+                    completedStatus=so.status,
+                    completedTime=dt.datetime.fromtimestamp(so.submitted_at, NEW_YORK).strftime(
+                        "%Y%m%d %H:%M:%S America/New_York"
+                    ),
+                )
+                self.send(m.completed_order(so.contract, so.order, state))
+        self.send(m.completed_orders_end())
+
+    def on_executions(self, req: rq.ReqExecutions) -> None:
+        for fe in self.gw.broker.executions_matching(self.client_id, req.exec_filter):
+            self.send_exec(fe, req.req_id)
+            self.send_commission(fe)
+        self.send(m.exec_details_end(req.req_id))
+
+    def on_req_ids(self, req: rq.ReqIds) -> None:
+        self.send(m.next_valid_id(self.gw.next_order_id()))
+
+    def on_current_time(self, req: rq.ReqCurrentTime) -> None:
+        self.send(m.current_time(int(self.gw.now())))
+
+    def on_managed(self, req: rq.ReqManagedAccts) -> None:
+        self.send(m.managed_accounts([self.gw.broker.account.account_id]))
+
+    def on_user_info(self, req: rq.ReqUserInfo) -> None:
+        self.send([107, req.req_id, ""])
+
+    # ---- market data -------------------------------------------------------------------
+    def on_market_data_type(self, req: rq.ReqMarketDataType) -> None:
+        self.market_data_type = req.data_type
+
+    def on_mkt_data(self, req: rq.ReqMktData) -> None:
+        try:
+            inst = self.resolve(req.contract, req.req_id)
+        except OrderReject as exc:
+            self.send_error(req.req_id, exc.code, exc.message)
+            return
+        if not req.snapshot and len(self.mkt) >= self.gw.max_market_data_lines:
+            self.send_error(
+                req.req_id,
+                101,
+                f"Max number of tickers has been reached (max={self.gw.max_market_data_lines})",
+            )
+            return
+        sub = MarketDataSub(inst)
+        if self.market_data_type != 1:
+            self.send(m.market_data_type(req.req_id, self.market_data_type))
+        now = self.gw.now()
+        self._push_ticks(req.req_id, sub, now)
+        if req.snapshot or req.regulatory_snapshot:
+            self.send(m.tick_snapshot_end(req.req_id))
+        else:
+            self.mkt[req.req_id] = sub
+
+    def on_cancel_mkt_data(self, req: rq.CancelMktData) -> None:
+        self.mkt.pop(req.req_id, None)
+
+    def _push_ticks(self, req_id: int, sub: MarketDataSub, now: float) -> None:
+        market = self.gw.market
+        q = market.quote(sub.inst.con_id, now)
+        sent = sub.sent
+        if not sent:
+            prev = market.prev_close(sub.inst.con_id)
+            self.send(m.tick_price(req_id, CLOSE, prev, 0))
+        for tick, value in (
+            (BID, (q.bid, q.bid_size)),
+            (ASK, (q.ask, q.ask_size)),
+            (LAST, (q.last, q.last_size)),
+        ):
+            if sent.get(tick) != value:
+                sent[tick] = value
+                self.send(m.tick_price(req_id, tick, value[0], value[1]))
+        if sent.get(VOLUME) != q.volume:
+            sent[VOLUME] = q.volume
+            self.send(m.tick_size(req_id, VOLUME, q.volume))
+        if market.session_open() <= now:
+            day = self._day_range(sub.inst.con_id, now)
+            for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):
+                if sent.get(tick) != value:
+                    sent[tick] = value
+                    self.send(m.tick_price(req_id, tick, value, 0))
+
+    def _day_range(self, con_id: int, now: float) -> tuple[float, float, float]:
+        bar = self.gw.history.current_bar(con_id, "1 day", now)
+        return (bar.open, bar.high, bar.low) if bar else (math.nan, math.nan, math.nan)
+
+    def on_historical(self, req: rq.ReqHistoricalData) -> None:
+        try:
+            inst = self.resolve(req.contract, req.req_id)
+        except OrderReject as exc:
+            self.send_error(req.req_id, exc.code, exc.message)
+            return
+        what = req.what_to_show.upper()
+        if what not in ("TRADES", "MIDPOINT"):
+            self.send_error(
+                req.req_id,
+                162,
+                f"Historical Market Data Service error message:No data of type {what} is available",
+            )
+            return
+        if req.keep_up_to_date and req.end_date_time:
+            self.send_error(
+                req.req_id,
+                321,
+                "Error validating request.-'bP' : cause - End date not supported with live updates",
+            )
+            return
+        key = (inst.con_id, req.end_date_time, req.duration, req.bar_size, what, req.use_rth)
+        reason = self.hist_pacer.check(key, (inst.con_id, what), time.monotonic())
+        if reason:
+            self.send_error(
+                req.req_id,
+                162,
+                f"Historical Market Data Service error message:Pacing violation: {reason}",
+            )
+            return
+        from backend.sim.history import parse_end
+
+        now = self.gw.now()
+        end = parse_end(req.end_date_time, now)
+        bars = self.gw.history.bars(inst.con_id, end, req.duration, req.bar_size, now)
+        midpoint = what == "MIDPOINT"
+        rows = [b.fields(req.format_date, midpoint) for b in bars]
+        fmt_t = lambda t: dt.datetime.fromtimestamp(t, NEW_YORK).strftime("%Y%m%d %H:%M:%S")  # noqa: E731
+        start = fmt_t(bars[0].start) if bars else fmt_t(end)
+        self.send(m.historical_data(req.req_id, start, fmt_t(end), rows))
+        if req.keep_up_to_date:
+            self.bars[req.req_id] = BarSub(inst, req.bar_size, req.format_date, midpoint)
+
+    def on_cancel_historical(self, req: rq.CancelHistoricalData) -> None:
+        self.bars.pop(req.req_id, None)
+
+    def on_head_timestamp(self, req: rq.ReqHeadTimestamp) -> None:
+        inst = self.resolve(req.contract, req.req_id)
+        first = self.gw.market.daily_bars(inst.con_id)["date"][0]
+        self.send(m.head_timestamp(req.req_id, str(first).replace("-", "")[:8]))
+
+    # ---- account -----------------------------------------------------------------------
+    def on_positions(self, req: rq.ReqPositions) -> None:
+        self.positions_sub = True
+        acct = self.gw.broker.account
+        for h in acct.holdings.values():
+            inst = self.gw.market.registry.by_con_id(h.con_id)
+            self.send(m.position(acct.account_id, contract_of(inst), h.qty, h.avg_cost))
+        self.send(m.position_end())
+
+    def on_cancel_positions(self, req: rq.CancelPositions) -> None:
+        self.positions_sub = False
+
+    def on_positions_multi(self, req: rq.ReqPositionsMulti) -> None:
+        acct = self.gw.broker.account
+        for h in acct.holdings.values():
+            inst = self.gw.market.registry.by_con_id(h.con_id)
+            self.send(
+                m.position_multi(
+                    req.req_id,
+                    acct.account_id,
+                    req.model_code,
+                    contract_of(inst),
+                    h.qty,
+                    h.avg_cost,
+                )
+            )
+        self.send(m.position_multi_end(req.req_id))
+
+    def on_account_updates(self, req: rq.ReqAccountUpdates) -> None:
+        acct = self.gw.broker.account
+        if req.account and req.account != acct.account_id:
+            self.send_error(-1, 321, f"Error validating request: unknown account {req.account}")
+            return
+        self.account_updates = req.subscribe
+        if req.subscribe:
+            now = self.gw.now()
+            self._send_account_values(now)
+            for h in acct.holdings.values():
+                self._send_portfolio_item(h.con_id, now)
+            self.send(
+                m.account_update_time(dt.datetime.fromtimestamp(now, NEW_YORK).strftime("%H:%M"))
+            )
+            self.send(m.account_download_end(acct.account_id))
+
+    def _send_account_values(self, now: float) -> None:
+        acct = self.gw.broker.account
+        values = self.gw.broker.account_values(now)
+        self.send(m.account_value("AccountType", "INDIVIDUAL", "", acct.account_id))
+        self.send(m.account_value("AccountCode", acct.account_id, "", acct.account_id))
+        for key, value in values.items():
+            self.send(m.account_value(key, f"{value:.2f}", acct.currency, acct.account_id))
+        self.send(m.account_value("CashBalance", f"{acct.cash:.2f}", "BASE", acct.account_id))
+
+    def _send_portfolio_item(self, con_id: int, now: float) -> None:
+        broker = self.gw.broker
+        h = broker.account.holdings.get(con_id)
+        inst = self.gw.market.registry.by_con_id(con_id)
+        if h is None or inst is None:
+            return
+        price = broker.mark(con_id, now)
+        value = h.qty * price * h.multiplier
+        unreal = value - h.qty * h.avg_cost
+        self.send(
+            m.portfolio_value(
+                contract_of(inst),
+                h.qty,
+                price,
+                value,
+                h.avg_cost,
+                unreal,
+                h.realized,
+                broker.account.account_id,
+            )
+        )
+
+    def on_multi(self, req: rq.ReqAccountUpdatesMulti) -> None:
+        acct = self.gw.broker.account
+        self.multi[req.req_id] = req.model_code
+        self._send_multi(req.req_id, self.gw.now())
+        self.send(m.account_update_multi_end(req.req_id))
+        del acct
+
+    def _send_multi(self, req_id: int, now: float) -> None:
+        acct = self.gw.broker.account
+        for key, value in self.gw.broker.account_values(now).items():
+            self.send(
+                m.account_update_multi(
+                    req_id, acct.account_id, self.multi[req_id], key, f"{value:.2f}", acct.currency
+                )
+            )
+
+    def on_cancel_multi(self, req: rq.CancelAccountUpdatesMulti) -> None:
+        self.multi.pop(req.req_id, None)
+
+    def on_account_summary(self, req: rq.ReqAccountSummary) -> None:
+        tags = tuple(t for t in req.tags if t)
+        self.summary[req.req_id] = tags
+        self._send_summary(req.req_id, self.gw.now())
+        self.send(m.account_summary_end(req.req_id))
+
+    def _send_summary(self, req_id: int, now: float) -> None:
+        acct = self.gw.broker.account
+        values = self.gw.broker.account_values(now)
+        values["Leverage"] = values.get("Leverage-S", 0.0)
+        wanted = self.summary[req_id]
+        for tag in SUMMARY_TAGS:
+            if wanted and "All" not in wanted and tag not in wanted:
+                continue
+            if tag == "AccountType":
+                self.send(m.account_summary(req_id, acct.account_id, tag, "INDIVIDUAL", ""))
+            elif tag in values:
+                self.send(
+                    m.account_summary(
+                        req_id, acct.account_id, tag, f"{values[tag]:.2f}", acct.currency
+                    )
+                )
+
+    def on_cancel_summary(self, req: rq.CancelAccountSummary) -> None:
+        self.summary.pop(req.req_id, None)
+
+    def on_pnl(self, req: rq.ReqPnL) -> None:
+        self.pnl.add(req.req_id)
+        self._send_pnl(req.req_id, self.gw.now())
+
+    def _send_pnl(self, req_id: int, now: float) -> None:
+        v = self.gw.broker.account_values(now)
+        self.send(m.pnl(req_id, v["DailyPnL"], v["UnrealizedPnL"], v["RealizedPnL"]))
+
+    def on_cancel_pnl(self, req: rq.CancelPnL) -> None:
+        self.pnl.discard(req.req_id)
+
+    def on_pnl_single(self, req: rq.ReqPnLSingle) -> None:
+        if self.gw.market.registry.by_con_id(req.con_id) is None:
+            self.send_error(
+                req.req_id, 200, "No security definition has been found for the request"
+            )
+            return
+        self.pnl_single[req.req_id] = req.con_id
+        self._send_pnl_single(req.req_id, self.gw.now())
+
+    def _send_pnl_single(self, req_id: int, now: float) -> None:
+        broker = self.gw.broker
+        con_id = self.pnl_single[req_id]
+        h = broker.account.holdings.get(con_id)
+        qty = h.qty if h else 0.0
+        price = broker.mark(con_id, now)
+        mult = h.multiplier if h else 1.0
+        value = qty * price * mult
+        unreal = value - qty * h.avg_cost if h else 0.0
+        realized = h.realized if h else 0.0
+        prev = self.gw.market.prev_close(con_id)
+        daily = qty * (price - prev) * mult + realized
+        self.send(m.pnl_single(req_id, qty, daily, unreal, realized, value))
+
+    def on_cancel_pnl_single(self, req: rq.CancelPnLSingle) -> None:
+        self.pnl_single.pop(req.req_id, None)
+
+    # ---- streaming ---------------------------------------------------------------------
+    def portfolio_changed(self, con_ids: set[int], now: float) -> None:
+        """Push position, portfolio and account updates after fills."""
+        acct = self.gw.broker.account
+        for con_id in con_ids:
+            h = acct.holdings.get(con_id)
+            inst = self.gw.market.registry.by_con_id(con_id)
+            if self.positions_sub and h is not None:
+                self.send(m.position(acct.account_id, contract_of(inst), h.qty, h.avg_cost))
+            if self.account_updates:
+                self._send_portfolio_item(con_id, now)
+        if self.account_updates:
+            self._send_account_values(now)
+        for req_id in self.multi:
+            self._send_multi(req_id, now)
+        for req_id, con_id in self.pnl_single.items():
+            if con_id in con_ids:
+                self._send_pnl_single(req_id, now)
+
+    def stream(self, now: float, push_account: bool) -> None:
+        """Periodic streaming: ticks, bar updates, and (every account interval) PnL/values."""
+        if self.client_id < 0 or self.closed:
+            return
+        for req_id, sub in self.mkt.items():
+            self._push_ticks(req_id, sub, now)
+        for req_id, bs in self.bars.items():
+            bar = self.gw.history.current_bar(bs.inst.con_id, bs.bar_size, now)
+            if bar is not None:
+                self.send(
+                    m.historical_data_update(
+                        req_id, bar.count, bar.fields(bs.format_date, bs.midpoint)
+                    )
+                )
+        if not push_account:
+            return
+        for req_id in self.pnl:
+            self._send_pnl(req_id, now)
+        for req_id in self.pnl_single:
+            self._send_pnl_single(req_id, now)
+        if self.account_updates:
+            acct = self.gw.broker.account
+            for con_id in acct.holdings:
+                self._send_portfolio_item(con_id, now)
+            self._send_account_values(now)
+            self.send(
+                m.account_update_time(dt.datetime.fromtimestamp(now, NEW_YORK).strftime("%H:%M"))
+            )
+        for req_id in self.summary:
+            self._send_summary(req_id, now)

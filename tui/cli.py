@@ -1,0 +1,178 @@
+"""The ``livedesk`` command and its sub-commands.
+
+Heavy modules (Textual, zipline, empyrical, the simulated market) are imported only by the
+sub-command that needs them, so ``livedesk --help`` and ``--version`` stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from backend.sim.faults import COMMANDS
+
+
+def _version() -> str:
+    try:
+        return version("livedesk")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    p = argparse.ArgumentParser(
+        prog="livedesk",
+        description="LiveDesk: run trading strategies live on Interactive Brokers from the terminal. "
+        "With no sub-command, starts the demo on the embedded simulated gateway.",
+    )
+    p.add_argument("--version", action="version", version=f"livedesk {_version()}")
+    p.add_argument("--config", help="settings file (default: config.toml in the user config dir)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    g = sub.add_parser("sim-gateway", help="run the simulated IB gateway (TWS API on loopback)")
+    g.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    g.add_argument("--port", type=int, default=4002, help="port (0 picks a free one; default 4002)")
+    g.add_argument("--seed", type=int, default=None, help="market seed (default from settings: 7)")
+    g.add_argument("--account", default=None, help="account id (default DU0000001, a paper id)")
+    g.add_argument(
+        "--speed", type=float, default=None, help="simulated seconds per real second (0 = frozen)"
+    )
+    g.add_argument(
+        "--state", metavar="FILE", help="persist positions, cash, orders and fills in FILE"
+    )
+    g.add_argument("--read-only", action="store_true", help="reject orders like a read-only API")
+    g.add_argument(
+        "--allow-remote", action="store_true", help="allow binding to a non-loopback address"
+    )
+
+    c = sub.add_parser("sim-control", help="send a fault/control command to a running sim gateway")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=4002)
+    c.add_argument("action", choices=COMMANDS, help="what to do")
+    c.add_argument(
+        "args", nargs="*", help="arguments (error: CODE [MESSAGE]; reject-next: REASON; partial: N)"
+    )
+
+    r = sub.add_parser("report", help="live metrics, equity/drawdown and slippage from the journal")
+    r.add_argument("--since", help="only data since this date (YYYY-MM-DD)")
+    r.add_argument("--strategy", help="one strategy only")
+    r.add_argument("--csv", metavar="DIR", help="also export the tables and series as CSV into DIR")
+    r.add_argument("--journal", help="journal file (default: in the user data dir)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``livedesk`` script."""
+    args = build_parser().parse_args(argv)
+    from backend.config import ConfigError, load_settings, setup_logging
+
+    try:
+        from pathlib import Path
+
+        settings = load_settings(Path(args.config) if args.config else None)
+    except ConfigError as exc:
+        print(f"livedesk: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    if args.command == "sim-gateway":
+        return _sim_gateway(args, settings)
+    if args.command == "sim-control":
+        return _sim_control(args)
+    if args.command == "report":
+        from backend.report import run_report
+
+        return run_report(
+            since=args.since, strategy=args.strategy, csv_dir=args.csv, journal=args.journal
+        )
+    return _demo(settings)
+
+
+def _sim_gateway(args: argparse.Namespace, settings) -> int:
+    from backend.sim.gateway import SimGateway
+
+    async def run() -> None:
+        try:
+            gw = SimGateway(
+                args.host,
+                args.port,
+                seed=args.seed if args.seed is not None else settings.sim.seed,
+                account=args.account or settings.sim.account,
+                speed=args.speed if args.speed is not None else settings.sim.speed,
+                state_file=args.state or settings.sim.state_file or None,
+                read_only=args.read_only,
+                allow_remote=args.allow_remote,
+            )
+        except ValueError as exc:
+            print(f"livedesk sim-gateway: {exc}", file=sys.stderr)
+            raise SystemExit(2) from exc
+        try:
+            await gw.start()
+        except OSError as exc:
+            print(
+                f"livedesk sim-gateway: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+                file=sys.stderr,
+            )
+            raise SystemExit(1) from exc
+        print(f"listening on {gw.host}:{gw.port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await gw.stop()
+
+    try:
+        asyncio.run(run())
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _sim_control(args: argparse.Namespace) -> int:
+    from backend.sim.control import send_control
+
+    try:
+        ok, text = asyncio.run(send_control(args.host, args.port, args.action, args.args))
+    except OSError as exc:
+        print(f"livedesk sim-control: cannot reach {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    print(text)
+    return 0 if ok else 2
+
+
+def _demo(settings) -> int:
+    """Bare ``livedesk``: the console on the embedded demo gateway."""
+    try:
+        from tui.app import run_demo
+    except ImportError:
+        run_demo = None
+    if run_demo is not None:
+        return run_demo(settings)
+    from backend.sim.gateway import SimGateway
+
+    async def run() -> None:
+        gw = SimGateway(port=0, seed=settings.sim.seed, speed=settings.sim.speed)
+        await gw.start()
+        print(
+            f"LiveDesk demo: simulated IB gateway listening on 127.0.0.1:{gw.port} "
+            f"(paper account {gw.broker.account.account_id}). The console is not built yet; "
+            "connect ib_async to this port. Ctrl-C to stop.",
+            flush=True,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await gw.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
