@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--allow-remote", action="store_true", help="allow binding to a non-loopback address"
     )
+    g.add_argument(
+        "--tick-interval", type=float, default=0.1, help="seconds between streaming passes (0.1)"
+    )
 
     c = sub.add_parser("sim-control", help="send a fault/control command to a running sim gateway")
     c.add_argument("--host", default="127.0.0.1")
@@ -105,6 +108,7 @@ def _sim_gateway(args: argparse.Namespace, settings) -> int:
                 state_file=args.state or settings.sim.state_file or None,
                 read_only=args.read_only,
                 allow_remote=args.allow_remote,
+                tick_interval=args.tick_interval,
             )
         except ValueError as exc:
             print(f"livedesk sim-gateway: {exc}", file=sys.stderr)

@@ -197,9 +197,15 @@ class SimGateway:
                         s.send_commission(fe)
             elif isinstance(ev, PortfolioChanged):
                 changed.update(ev.con_ids)
+        for s in list(self.sessions.values()):
+            s.flush()  # order and fill messages leave before the slower account pushes
         if changed:
-            for s in list(self.sessions.values()):
-                s.portfolio_changed(changed, self.now())
+            asyncio.get_running_loop().call_soon(self._push_portfolio, changed)
+
+    def _push_portfolio(self, con_ids: set[int]) -> None:
+        now = self.now()
+        for s in list(self.sessions.values()):
+            s.portfolio_changed(con_ids, now)
 
     def _audience(self, client_id: int) -> list[ClientSession]:
         out = [s for cid, s in self.sessions.items() if cid == client_id or cid == 0]

@@ -133,6 +133,7 @@ class HistoryBuilder:
 
     def __init__(self, market: MarketModel) -> None:
         self.market = market
+        self._range_cache: dict[tuple[int, int], tuple[float, float, float]] = {}
 
     def bars(self, con_id: int, end: float, duration: str, bar_size: str, now: float) -> list[Bar]:
         """Bars ending at or before ``end`` and covering ``duration``."""
@@ -147,6 +148,25 @@ class HistoryBuilder:
         for day in sessions:
             out += self._intraday(con_id, day, step, start, end)
         return out
+
+    def day_range(self, con_id: int, now: float) -> tuple[float, float, float]:
+        """Open, high and low of the current session up to ``now`` (cached per minute)."""
+        start = self.market.session_open()
+        minute = int((now - start) // 60)
+        key = (con_id, minute)
+        hit = self._range_cache.get(key)
+        if hit is None:
+            mb = self.market.minute_bars(con_id, self.market.session)[: max(minute, 0)]
+            if len(mb):
+                hit = (float(mb["open"][0]), float(mb["high"].max()), float(mb["low"].min()))
+            else:
+                hit = (math.nan, -math.inf, math.inf)
+            if len(self._range_cache) > 100_000:
+                self._range_cache.clear()
+            self._range_cache[key] = hit
+        last = self.market.last_price(con_id, now)
+        o = hit[0] if not math.isnan(hit[0]) else last
+        return o, max(hit[1], last), min(hit[2], last)
 
     def current_bar(self, con_id: int, bar_size: str, now: float) -> Bar | None:
         """The bar containing ``now`` (for keepUpToDate), built up to now."""

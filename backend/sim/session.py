@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from backend.sim.engine import SimOrder
 from backend.sim.faults import CONTROL_MSG_ID
 from backend.sim.history import NEW_YORK, HistoryError
 from backend.sim.instruments import Instrument
+from backend.sim.market import Quote
 from backend.sim.pacing import HistoricalPacer, MessagePacer
 from backend.sim.wire import SERVER_VERSION, FrameDecoder, FrameError, encode_frame, parse_handshake
 
@@ -82,6 +82,7 @@ class MarketDataSub:
 
     inst: Instrument
     sent: dict[int, tuple] = field(default_factory=dict)
+    last: Quote | None = None
 
 
 @dataclass
@@ -116,6 +117,7 @@ class ClientSession:
         self.pacer = MessagePacer()
         self.hist_pacer = HistoricalPacer()
         self.closed = False
+        self._out: list[bytes] = []
         self._handlers = {
             rq.ReqMktData: self.on_mkt_data,
             rq.CancelMktData: self.on_cancel_mkt_data,
@@ -157,7 +159,15 @@ class ClientSession:
         """Encode and write one message (dropped while the gateway is silent)."""
         if self.closed or self.gw.silent:
             return
-        self.writer.write(encode_frame(fields))
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._out.append(encode_frame(fields))
+
+    def flush(self) -> None:
+        """Write every frame queued in this loop iteration with one socket write."""
+        if self._out and not self.closed:
+            self.writer.write(b"".join(self._out))
+        self._out.clear()
 
     def send_error(self, req_id: int, code: int, msg: str, force: bool = False) -> None:
         """Send an error or notice."""
@@ -166,8 +176,9 @@ class ClientSession:
         self.send(m.error(req_id, code, msg))
 
     def close(self) -> None:
-        """Drop the connection."""
+        """Drop the connection (frames already queued are sent first)."""
         if not self.closed:
+            self.flush()
             self.closed = True
             self.writer.close()
 
@@ -286,6 +297,7 @@ class ClientSession:
                 326,
                 "Unable to connect as the client id is already in use. Retry with a unique client id.",
             )
+            self.flush()
             self.closed = True
             asyncio.get_running_loop().call_later(0.05, self.writer.close)
             return
@@ -529,6 +541,10 @@ class ClientSession:
     def _push_ticks(self, req_id: int, sub: MarketDataSub, now: float) -> None:
         market = self.gw.market
         q = market.quote(sub.inst.con_id, now)
+        if q == sub.last:
+            return
+        last_moved = sub.last is None or q.last != sub.last.last
+        sub.last = q
         sent = sub.sent
         if not sent:
             prev = market.prev_close(sub.inst.con_id)
@@ -544,16 +560,12 @@ class ClientSession:
         if sent.get(VOLUME) != q.volume:
             sent[VOLUME] = q.volume
             self.send(m.tick_size(req_id, VOLUME, q.volume))
-        if market.session_open() <= now:
-            day = self._day_range(sub.inst.con_id, now)
+        if last_moved and market.session_open() <= now:
+            day = self.gw.history.day_range(sub.inst.con_id, now)
             for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):
                 if sent.get(tick) != value:
                     sent[tick] = value
                     self.send(m.tick_price(req_id, tick, value, 0))
-
-    def _day_range(self, con_id: int, now: float) -> tuple[float, float, float]:
-        bar = self.gw.history.current_bar(con_id, "1 day", now)
-        return (bar.open, bar.high, bar.low) if bar else (math.nan, math.nan, math.nan)
 
     def on_historical(self, req: rq.ReqHistoricalData) -> None:
         try:

@@ -37,6 +37,13 @@ def fmt(value: object) -> str:
     other floats use the shortest text that round-trips, integral ones without ".0"
     (so they also parse where the decoder expects an int).
     """
+    t = type(value)  # fast paths first: this runs for every field of every tick
+    if t is str:
+        return value  # type: ignore[return-value]
+    if t is int:
+        return str(value)
+    if t is float:
+        return _fmt_float(value)  # type: ignore[arg-type]
     if value is None:
         return ""
     if isinstance(value, str):
@@ -65,10 +72,11 @@ def _fmt_float(x: float) -> str:
 def encode_frame(fields: Sequence) -> bytes:
     """Encode fields as one length-prefixed frame of NUL-terminated text."""
     parts = [fmt(f) for f in fields]
-    for p in parts:
-        if "\0" in p:
-            raise ValueError(f"field contains NUL: {p!r}")
-    payload = "".join(p + "\0" for p in parts).encode()
+    text = "\0".join(parts)
+    if parts and text.count("\0") != len(parts) - 1:
+        bad = next(p for p in parts if "\0" in p)
+        raise ValueError(f"field contains NUL: {bad!r}")
+    payload = (text + "\0").encode() if parts else b""
     return _LEN.pack(len(payload)) + payload
 
 

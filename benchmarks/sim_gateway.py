@@ -1,0 +1,159 @@
+"""Benchmarks of the simulated gateway, driven by the unmodified ib_async client over loopback.
+
+Prints: connect + start-up sync time, market-order round trip (placeOrder → Filled seen by
+ib_async, 1,000 orders paced under ib_async's 45 requests/s), ticks/s delivered to one
+client with 200 subscriptions, and the gateway's memory with 500+ instruments and two years
+of history.  Run: ``python benchmarks/sim_gateway.py [--orders N] [--seconds S]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import statistics
+import sys
+import time
+import tracemalloc
+
+from ib_async import IB, MarketOrder, Stock
+
+from backend.sim.gateway import SimGateway
+from backend.sim.instruments import default_registry
+from backend.sim.market import MarketModel
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
+
+
+async def bench_connect(market: MarketModel, n: int = 20) -> list[float]:
+    times = []
+    async with SimGateway(
+        port=0, market=market, speed=0, start_time=market.session_open() + 3600
+    ) as gw:
+        for i in range(n):
+            ib = IB()
+            t0 = time.perf_counter()
+            await ib.connectAsync("127.0.0.1", gw.port, clientId=100 + i)
+            times.append(time.perf_counter() - t0)
+            ib.disconnect()
+            await asyncio.sleep(0.01)
+    return times
+
+
+async def bench_round_trip(port: int, orders: int) -> list[float]:
+    ib = IB()
+    await ib.connectAsync("127.0.0.1", port, clientId=1)
+    [c] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
+    rtts: list[float] = []
+    for i in range(orders):
+        done = asyncio.get_running_loop().create_future()
+        t0 = time.perf_counter()
+        trade = ib.placeOrder(c, MarketOrder("BUY" if i % 2 == 0 else "SELL", 1))
+
+        def on_status(t, fut=done):
+            if t.orderStatus.status == "Filled" and not fut.done():
+                fut.set_result(time.perf_counter())
+
+        trade.statusEvent += on_status
+        rtts.append(await asyncio.wait_for(done, 5) - t0)
+        await asyncio.sleep(max(0.0, 1 / 44 - (time.perf_counter() - t0)))  # under 45 req/s
+    ib.disconnect()
+    return rtts
+
+
+class GatewayProcess:
+    """``livedesk sim-gateway`` in its own process, as a user runs it."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.port = 0
+
+    async def __aenter__(self) -> GatewayProcess:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "sim-gateway",
+            "--port",
+            "0",
+            *self.args,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        line = (await asyncio.wait_for(self.proc.stdout.readline(), 60)).decode()
+        self.port = int(line.rsplit(":", 1)[1])
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.proc.terminate()
+        await self.proc.wait()
+
+
+async def bench_ticks(port: int, subs: int, seconds: float) -> float:
+    """Ticks/s seen by one ib_async client subscribed to ``subs`` stocks."""
+    ib = IB()
+    await ib.connectAsync("127.0.0.1", port, clientId=1)
+    stocks = [i for i in default_registry() if i.sec_type == "STK" and i.currency == "USD"]
+    count = 0
+
+    def on_pending(tickers):
+        nonlocal count
+        count += sum(len(t.ticks) for t in tickers)
+
+    for inst in stocks[:subs]:
+        ib.reqMktData(Stock(conId=inst.con_id, exchange="SMART"))
+    await asyncio.sleep(1.0)
+    ib.pendingTickersEvent += on_pending
+    t0 = time.perf_counter()
+    await asyncio.sleep(seconds)
+    rate = count / (time.perf_counter() - t0)
+    ib.disconnect()
+    return rate
+
+
+def bench_memory() -> tuple[int, float, float]:
+    gc.collect()
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    market = MarketModel(seed=11)
+    for inst in market.registry:
+        market.daily_bars(inst.con_id)
+        market.quote(inst.con_id, market.session_open() + 60)
+    elapsed = time.perf_counter() - t0
+    current, _peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return len(market.registry), current / 2**20, elapsed
+
+
+async def main(args: argparse.Namespace) -> None:
+    logging.getLogger("ib_async").setLevel(logging.CRITICAL)
+    market = MarketModel(seed=7)
+    c = await bench_connect(market)
+    print(
+        f"connect + full start-up sync: median {statistics.median(c) * 1e3:.1f} ms, "
+        f"p90 {pct(c, 90) * 1e3:.1f} ms over {len(c)} connects (target < 50 ms)"
+    )
+    async with GatewayProcess("--speed", "0") as gw:
+        r = await bench_round_trip(gw.port, args.orders)
+    print(
+        f"market-order round trip placeOrder -> Filled: median {statistics.median(r) * 1e3:.2f} ms, "
+        f"p99 {pct(r, 99) * 1e3:.2f} ms over {len(r)} orders (targets < 2 ms, < 10 ms)"
+    )
+    async with GatewayProcess("--speed", "30", "--tick-interval", "0") as gw:
+        rate = await bench_ticks(gw.port, 200, args.seconds)
+    print(f"ticks delivered, 200 subscriptions: {rate:,.0f} ticks/s (target >= 50,000)")
+    n, mib, secs = bench_memory()
+    print(
+        f"gateway market memory: {n} instruments, 2 years daily + today's intraday: {mib:.1f} MiB "
+        f"(built in {secs:.2f} s)"
+    )
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--orders", type=int, default=1000)
+    p.add_argument("--seconds", type=float, default=5.0)
+    asyncio.run(main(p.parse_args()))
