@@ -12,6 +12,10 @@ samples go to the ``samples`` table one row each; every ``compact_every`` rows o
 are moved, in one transaction, into a ``sample_blocks`` row holding a float64 blob. Reading
 a series concatenates the blocks and the remaining rows (1e6 samples in a few tens of ms).
 
+:meth:`Journal.append_samples` writes samples of several series together with named JSON
+states (e.g. the risk engine's return-sampler baselines) in one transaction, so a restart
+resumes from a state that always matches the samples on disk.
+
 Fills are unique by IB ``execId``: a re-delivered execution is ignored and
 :meth:`Journal.record_fill` returns False. The commission (IB sends it later, in a separate
 report) updates the fill's row.
@@ -128,6 +132,15 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    """
+    ALTER TABLE fills ADD COLUMN arrival_mid REAL;
+    ALTER TABLE fills ADD COLUMN multiplier REAL;
+    CREATE TABLE states (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
 ]
 
 _SAMPLE_COLUMNS = 4  # t, total_pnl, nlv, ret
@@ -135,10 +148,10 @@ _BULK_BLOCK = 65536
 
 
 def default_journal_path() -> Path:
-    """``<user data dir>/livedesk/journal.sqlite3`` (created on first use)."""
-    from platformdirs import user_data_dir
+    """``journal.sqlite3`` in the user data dir (``LIVEDESK_DATA_DIR`` overrides it)."""
+    from backend.config import data_dir
 
-    return Path(user_data_dir("livedesk")) / "journal.sqlite3"
+    return data_dir() / "journal.sqlite3"
 
 
 class Samples(NamedTuple):
@@ -278,6 +291,36 @@ class Journal:
                 self._insert_block(db, key, block[start : start + _BULK_BLOCK])
             self._hot[key] = 0
 
+    def append_samples(
+        self,
+        rows: Sequence[tuple[str, float, float, float, float]],
+        states: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Append ``(key, t, total_pnl, nlv, ret)`` rows and save named states, atomically.
+
+        Everything is one transaction, so a consumer's state (e.g. a return sampler's
+        baseline) never disagrees with the samples it produced, whatever the crash point.
+        """
+        now = time.time()
+        with self._lock:
+            with self._tx() as db:
+                db.executemany(
+                    "INSERT INTO samples (key, t, total_pnl, nlv, ret) VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO states (name, value, updated_at) VALUES (?, ?, ?)",
+                    [
+                        (name, json.dumps(dict(v), sort_keys=True), now)
+                        for name, v in (states or {}).items()
+                    ],
+                )
+            for key, *_ in rows:
+                self._hot[key] = self._hot.get(key, 0) + 1
+            for key in {r[0] for r in rows}:
+                if self._hot[key] >= self.compact_every:
+                    self.compact(key)
+
     def compact(self, key: str = "account") -> None:
         """Move the row-per-sample tail of series ``key`` into one block (atomic)."""
         with self._tx() as db:
@@ -328,6 +371,12 @@ class Journal:
                 "SELECT key FROM sample_blocks UNION SELECT key FROM samples ORDER BY key"
             ).fetchall()
         return [r[0] for r in rows]
+
+    def state(self, name: str) -> dict[str, Any] | None:
+        """The state saved under ``name`` by :meth:`append_samples`, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM states WHERE name = ?", (name,)).fetchone()
+        return None if row is None else json.loads(row[0])
 
     # ------------------------------------------------------------------- orders
     def record_order(
@@ -427,12 +476,19 @@ class Journal:
         symbol: str | None = None,
         con_id: int | None = None,
         commission: float | None = None,
+        arrival_mid: float | None = None,
+        multiplier: float | None = None,
     ) -> bool:
-        """Journal an execution; False (and nothing written) when ``exec_id`` is known."""
+        """Journal an execution; False (and nothing written) when ``exec_id`` is known.
+
+        ``arrival_mid`` and ``multiplier``, when given, let execution quality be rebuilt
+        from the fill alone (otherwise the arrival mid comes from the matching order).
+        """
         with self._tx() as db:
             cur = db.execute(
                 "INSERT OR IGNORE INTO fills (exec_id, order_id, perm_id, strategy, symbol,"
-                " con_id, side, qty, price, t, commission) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " con_id, side, qty, price, t, commission, arrival_mid, multiplier)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     exec_id,
                     order_id,
@@ -445,6 +501,8 @@ class Journal:
                     price,
                     t,
                     commission,
+                    arrival_mid,
+                    multiplier,
                 ),
             )
             return cur.rowcount > 0
@@ -601,6 +659,12 @@ class Journal:
             dates=None if row[1] is None else json.loads(row[1]),
             metrics=json.loads(row[2]),
         )
+
+    def backtest_strategies(self) -> list[str]:
+        """Names of the strategies with a registered backtest, sorted."""
+        with self._lock:
+            rows = self._db.execute("SELECT strategy FROM backtest_refs ORDER BY strategy")
+            return [r[0] for r in rows.fetchall()]
 
     # ------------------------------------------------------------------ helpers
     @staticmethod

@@ -2,8 +2,10 @@
 
 Prints: connect + start-up sync time, market-order round trip (placeOrder → Filled seen by
 ib_async, 1,000 orders paced under ib_async's 45 requests/s), ticks/s delivered to one
-client with 200 subscriptions, and the gateway's memory with 500+ instruments and two years
-of history.  Run: ``python benchmarks/sim_gateway.py [--orders N] [--seconds S]``.
+client with 200 subscriptions, ticks/s with 200 *option* subscriptions (tickOptionComputation
+messages counted as ticks), the time to answer ``reqSecDefOptParams`` plus 100 option
+``reqContractDetails``, and the gateway's memory with 500+ instruments and two years of
+history.  Run: ``python benchmarks/sim_gateway.py [--orders N] [--seconds S]``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 import time
 import tracemalloc
 
-from ib_async import IB, MarketOrder, Stock
+from ib_async import IB, Contract, MarketOrder, Option, Stock
 
 from backend.sim.gateway import SimGateway
 from backend.sim.instruments import default_registry
@@ -114,6 +116,86 @@ async def bench_ticks(port: int, subs: int, seconds: float) -> float:
     return rate
 
 
+def option_universe(market: MarketModel, n: int = 200) -> list[int]:
+    """conIds of ``n`` listed options near the money: SPY, then the other chains."""
+    out: list[int] = []
+    plan = [("SPY", 20, 2)] + [(s, 10, 1) for s in ("AAPL", "MSFT", "NVDA", "AMZN", "JPM", "XOM")]
+    for symbol, strikes, n_exp in plan:
+        chain = market.options.chain(symbol)
+        und = market.prev_close(chain.underlying.con_id)
+        near = sorted(chain.strikes, key=lambda k: abs(k - und))[:strikes]
+        for expiry in chain.expiry_texts[1 : 1 + n_exp]:
+            for k in near:
+                for right in ("C", "P"):
+                    [inst] = market.registry.find(
+                        symbol, "OPT", last_trade_date=expiry, strike=k, right=right
+                    )
+                    out.append(inst.con_id)
+    return out[:n]
+
+
+async def bench_option_ticks(port: int, con_ids: list[int], seconds: float) -> float:
+    """Ticks/s (price, size and option-computation messages) for option subscriptions."""
+    ib = IB()
+    await ib.connectAsync("127.0.0.1", port, clientId=2)
+    count = 0
+    greeks = ib.wrapper.tickOptionComputation
+
+    def counting_greeks(*args):
+        nonlocal count
+        count += 1
+        greeks(*args)
+
+    ib.wrapper.tickOptionComputation = counting_greeks  # the decoder looks it up per message
+
+    def on_pending(tickers):
+        nonlocal count
+        count += sum(len(t.ticks) for t in tickers)
+
+    for con_id in con_ids:
+        ib.reqMktData(Contract(conId=con_id, exchange="SMART"))
+    await asyncio.sleep(1.0)
+    ib.pendingTickersEvent += on_pending
+    count = 0
+    t0 = time.perf_counter()
+    await asyncio.sleep(seconds)
+    rate = count / (time.perf_counter() - t0)
+    ib.disconnect()
+    return rate
+
+
+async def bench_chain_details(market: MarketModel, n: int = 100) -> tuple[float, int]:
+    """Seconds spent waiting for reqSecDefOptParams and ``n`` option reqContractDetails.
+
+    Requests go one at a time; the pauses that keep the client under IB's 50 messages/s
+    are not counted, only the round trips.
+    """
+    async with SimGateway(
+        port=0, market=market, speed=0, start_time=market.session_open() + 3600
+    ) as gw:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", gw.port, clientId=3)
+        ib.client.MaxRequests = 0  # time the gateway, not ib_async's 45 requests/s throttle
+        [spy] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
+        await asyncio.sleep(1.0)
+        t0 = time.perf_counter()
+        chains = await ib.reqSecDefOptParamsAsync("SPY", "", "STK", spy.conId)
+        elapsed = time.perf_counter() - t0
+        chain = next(c for c in chains if c.exchange == "SMART")
+        strikes = sorted(chain.strikes, key=lambda k: abs(k - market.prev_close(spy.conId)))
+        found = 0
+        for i in range(n):
+            if i % 40 == 39:
+                await asyncio.sleep(1.0)  # stay under 50 messages/s (not timed)
+            expiry = chain.expirations[i % len(chain.expirations)]
+            option = Option("SPY", expiry, strikes[i // 2 % len(strikes)], "CP"[i % 2], "SMART")
+            t0 = time.perf_counter()
+            found += len(await ib.reqContractDetailsAsync(option))
+            elapsed += time.perf_counter() - t0
+        ib.disconnect()
+    return elapsed, found
+
+
 def bench_memory() -> tuple[int, float, float]:
     gc.collect()
     tracemalloc.start()
@@ -145,6 +227,17 @@ async def main(args: argparse.Namespace) -> None:
     async with GatewayProcess("--speed", "30", "--tick-interval", "0") as gw:
         rate = await bench_ticks(gw.port, 200, args.seconds)
     print(f"ticks delivered, 200 subscriptions: {rate:,.0f} ticks/s (target >= 50,000)")
+    async with GatewayProcess("--speed", "30", "--tick-interval", "0") as gw:
+        rate = await bench_option_ticks(gw.port, option_universe(market), args.seconds)
+    print(
+        f"ticks delivered, 200 option subscriptions (greeks included): {rate:,.0f} ticks/s "
+        "(target >= 30,000)"
+    )
+    elapsed, found = await bench_chain_details(market)
+    print(
+        f"reqSecDefOptParams + 100 option reqContractDetails: {elapsed * 1e3:.0f} ms "
+        f"({found} contracts, sum of sequential round trips)"
+    )
     n, mib, secs = bench_memory()
     print(
         f"gateway market memory: {n} instruments, 2 years daily + today's intraday: {mib:.1f} MiB "

@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 MIN_INTERVAL = 3.0
 
@@ -135,6 +137,36 @@ class ReturnSampler:
         self._prev_close = self._nlv
         self._closed = True
         return SamplerOutput(flushed, daily)
+
+    def state(self) -> dict[str, Any]:
+        """The sampler's state as plain values (JSON-serialisable), for :meth:`from_state`."""
+        return {
+            "interval": self.interval,
+            "session": None if self._session is None else self._session.isoformat(),
+            "closed": self._closed,
+            "last_t": self._last_t,
+            "held": None if self._held is None else list(self._held),
+            "base_pnl": self._base_pnl,
+            "base_nlv": self._base_nlv,
+            "nlv": self._nlv,
+            "prev_close": self._prev_close,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> ReturnSampler:
+        """A sampler resuming exactly where the one that produced ``state`` stood."""
+        sampler = cls(state["interval"])
+        session = state["session"]
+        sampler._session = None if session is None else dt.date.fromisoformat(session)
+        sampler._closed = bool(state["closed"])
+        sampler._last_t = float(state["last_t"])
+        held = state["held"]
+        sampler._held = None if held is None else (float(held[0]), float(held[1]))
+        sampler._base_pnl = float(state["base_pnl"])
+        sampler._base_nlv = float(state["base_nlv"])
+        sampler._nlv = float(state["nlv"])
+        sampler._prev_close = float(state["prev_close"])
+        return sampler
 
     def _emit(self, t: float, pnl: float) -> IntradayReturn | None:
         prev_nlv = self._base_nlv

@@ -9,8 +9,8 @@ Conventions follow IB's reporting:
 * Margin (documented in the README's "simulated market model"): stocks need 50 % of the
   absolute market value as initial margin and 25 % (long) / 30 % (short) as maintenance
   margin; buying power is available funds divided by the initial rate (2× for Reg-T).
-  Derivative margin is supplied per instrument by a ``margin_fn`` hook so futures and
-  options can plug in their own rules.
+  Derivative margin comes from a portfolio model (:mod:`backend.sim.margin`) passed to
+  :meth:`SimAccount.values`, or per instrument from a ``margin_fn`` hook.
 """
 
 from __future__ import annotations
@@ -127,11 +127,17 @@ class SimAccount:
         return Margin(init, maint)
 
     def values(
-        self, prices: Mapping[int, float], margin_fn: Callable[[Holding], MarginFn]
+        self,
+        prices: Mapping[int, float],
+        margin_fn: Callable[[Holding], MarginFn],
+        margin: Margin | None = None,
     ) -> dict[str, float]:
-        """The account values IB reports (NetLiquidation, BuyingPower, …)."""
+        """The account values IB reports (NetLiquidation, BuyingPower, …).
+
+        ``margin`` overrides the per-holding ``margin_fn`` total (portfolio margin models).
+        """
         nlv = self.net_liquidation(prices)
-        m = self.margin(prices, margin_fn)
+        m = margin if margin is not None else self.margin(prices, margin_fn)
         available = nlv - m.initial
         if self.session_start_nlv is None:
             self.session_start_nlv = nlv
@@ -166,6 +172,20 @@ class SimAccount:
         self.holdings = {k: h for k, h in self.holdings.items() if h.qty != 0}
         self.commissions_today = 0.0
         self.session_start_nlv = self.net_liquidation(prices)
+
+    def copy(self) -> SimAccount:
+        """An independent copy (for what-if and margin trials)."""
+        return SimAccount(
+            self.account_id,
+            self.currency,
+            self.cash,
+            {
+                k: Holding(h.con_id, h.qty, h.avg_cost, h.realized, h.multiplier)
+                for k, h in self.holdings.items()
+            },
+            self.session_start_nlv,
+            self.commissions_today,
+        )
 
     def _open(self) -> list[Holding]:
         return [h for h in self.holdings.values() if h.qty != 0]

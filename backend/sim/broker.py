@@ -14,22 +14,18 @@ from zoneinfo import ZoneInfo
 
 from ib_async import CommissionReport, Contract, Execution, ExecutionFilter, Order
 
+from backend.sim import combos
 from backend.sim.account import Holding, MarginFn, SimAccount, stock_margin
 from backend.sim.engine import SUPPORTED_TYPES, MatchingEngine, SimOrder, Touch
+from backend.sim.errors import OrderReject, no_definition, rejected
 from backend.sim.instruments import Instrument
+from backend.sim.margin import MarginModel
 from backend.sim.market import MarketModel
+
+__all__ = ["OrderReject", "SimBroker", "contract_of"]
 
 NEW_YORK = ZoneInfo("America/New_York")
 TIFS = frozenset({"DAY", "GTC"})
-
-
-class OrderReject(Exception):
-    """An order refused with an IB error code."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -88,6 +84,13 @@ class SimBroker:
     partial_next: int = 0
     margin_for: Callable[[Holding], MarginFn] | None = None
     on_change: Callable[[], None] | None = None
+    margin_model: MarginModel | None = None
+    settlement: str = "physical"
+    settled_session: object = None
+
+    def __post_init__(self) -> None:
+        if self.margin_model is None:
+            self.margin_model = MarginModel(self.instrument)
 
     # ---- market access -------------------------------------------------------------
     def instrument(self, con_id: int) -> Instrument | None:
@@ -110,9 +113,29 @@ class SimBroker:
     def _margin_fn(self, h: Holding) -> MarginFn:
         return self.margin_for(h) if self.margin_for else stock_margin
 
-    def account_values(self, now: float) -> dict[str, float]:
-        """IB account values at ``now``."""
-        return self.account.values(self.marks(now), self._margin_fn)
+    def account_values(self, now: float, account: SimAccount | None = None) -> dict[str, float]:
+        """IB account values at ``now`` (of ``account``, a trial copy, when given)."""
+        acct = account or self.account
+        prices = {cid: self.mark(cid, now) for cid in acct.holdings}
+        return acct.values(prices, self._margin_fn, margin=self.margin_of(acct, prices, now))
+
+    def margin_of(self, account: SimAccount, prices: dict[int, float], now: float):
+        """Portfolio margin of ``account`` (see :mod:`backend.sim.margin`)."""
+        if self.margin_for is not None:
+            return account.margin(prices, self._margin_fn)
+        return self.margin_model.margin(
+            account.holdings.values(), prices, lambda cid: self.mark(cid, now)
+        )
+
+    def expired(self, inst: Instrument, now: float | None = None) -> bool:
+        """Whether a dated contract can no longer trade (its last day is over)."""
+        if not inst.last_trade_date:
+            return False
+        last = inst.last_trade_date[:8]
+        today = f"{self.market.session:%Y%m%d}"
+        if last < today:
+            return True
+        return last == today and now is not None and now >= self.market.session_close()
 
     def is_open(self, now: float) -> bool:
         """Whether the simulated exchange is in its regular session."""
@@ -123,11 +146,9 @@ class SimBroker:
         self, client_id: int, order_id: int, contract: Contract, order: Order, now: float
     ) -> Instrument:
         """Check an order as a gateway would; raise :class:`OrderReject` with IB's code."""
-        if self.read_only:
-            raise OrderReject(
-                321,
-                "Error validating request.-'bW' : cause - The API interface is currently in Read-Only mode.",
-            )
+        self._check_read_only()
+        if contract.secType == "BAG":
+            raise ValueError("use validate_combo for BAG contracts")
         inst = self.instrument(contract.conId) if contract.conId else None
         if inst is None:
             found = self.market.registry.find(
@@ -138,8 +159,31 @@ class SimBroker:
                     200, f"The contract description specified for {contract.symbol} is ambiguous."
                 )
             if not found:
-                raise OrderReject(200, "No security definition has been found for the request")
+                raise no_definition()
             inst = found[0]
+        if self.expired(inst, now):
+            raise rejected(f"The contract {inst.local_symbol or inst.symbol} has expired")
+        self._check_order(order)
+        if self.reject_next:
+            raise OrderReject(201, f"Order rejected - reason:{self.reject_next.pop(0)}")
+        self._check_buying_power(
+            [(inst, self._side(order) * float(order.totalQuantity), self.mark(inst.con_id, now))],
+            now,
+        )
+        return inst
+
+    def _check_read_only(self) -> None:
+        if self.read_only:
+            raise OrderReject(
+                321,
+                "Error validating request.-'bW' : cause - The API interface is currently in Read-Only mode.",
+            )
+
+    @staticmethod
+    def _side(order: Order) -> int:
+        return 1 if order.action.upper() == "BUY" else -1
+
+    def _check_order(self, order: Order, combo: bool = False) -> None:
         qty = float(order.totalQuantity)
         if not math.isfinite(qty) or qty <= 0:
             raise OrderReject(434, "The order size cannot be zero or negative.")
@@ -153,6 +197,8 @@ class SimBroker:
         if tif not in TIFS:
             raise OrderReject(387, f"Unsupported time in force: {tif}")
         for name, needed in (("lmtPrice", ("LMT", "STP LMT")), ("auxPrice", ("STP", "STP LMT"))):
+            if combo:
+                break
             if order.orderType in needed:
                 price = float(getattr(order, name))
                 if not math.isfinite(price) or price <= 0 or price >= 1e307:
@@ -160,31 +206,47 @@ class SimBroker:
                         110,
                         f"The price does not conform to the minimum price variation for this contract: {name}={price}",
                     )
+
+    def validate_combo(self, contract: Contract, order: Order, now: float) -> list[combos.Leg]:
+        """Check a BAG order against IB's combo rules; raise :class:`OrderReject`."""
+        self._check_read_only()
+        legs = combos.resolve_legs(contract, self.instrument, lambda i: self.expired(i, now))
+        self._check_order(order, combo=True)
+        combos.check_order(legs, order)
         if self.reject_next:
             raise OrderReject(201, f"Order rejected - reason:{self.reject_next.pop(0)}")
-        self._check_buying_power(inst, order, now)
-        return inst
-
-    def _check_buying_power(self, inst: Instrument, order: Order, now: float) -> None:
-        sign = 1 if order.action.upper() == "BUY" else -1
-        held = self.account.position(inst.con_id)
-        new_qty = held + sign * float(order.totalQuantity)
-        if abs(new_qty) <= abs(held) and new_qty * held >= 0:
-            return  # reducing exposure never needs margin
-        prices = self.marks(now)
-        price = self.mark(inst.con_id, now)
-        prices[inst.con_id] = price
-        trial = SimAccount(
-            self.account.account_id,
-            cash=self.account.cash,
-            holdings={
-                k: Holding(h.con_id, h.qty, h.avg_cost, h.realized, h.multiplier)
-                for k, h in self.account.holdings.items()
-            },
+        side, qty = self._side(order), float(order.totalQuantity)
+        self._check_buying_power(
+            [
+                (leg.inst, side * leg.sign * leg.ratio * qty, self.mark(leg.inst.con_id, now))
+                for leg in legs
+            ],
+            now,
         )
-        trial.apply_fill(inst.con_id, new_qty - held, price, inst.multiplier, 0.0)
+        return legs
+
+    def trial(
+        self, fills: list[tuple[Instrument, float, float]], commission: bool = False
+    ) -> SimAccount:
+        """A copy of the account after hypothetical fills ``(instrument, signed qty, price)``."""
+        trial = self.account.copy()
+        for inst, signed, price in fills:
+            fee = ib_commission(inst, abs(signed), price) if commission else 0.0
+            trial.apply_fill(inst.con_id, signed, price, inst.multiplier, fee)
+        return trial
+
+    def _check_buying_power(self, fills: list[tuple[Instrument, float, float]], now: float) -> None:
+        grows = False
+        for inst, signed, _ in fills:
+            held = self.account.position(inst.con_id)
+            new_qty = held + signed
+            grows = grows or not (abs(new_qty) <= abs(held) and new_qty * held >= 0)
+        if not grows:
+            return  # reducing exposure never needs margin
+        trial = self.trial(fills)
+        prices = {cid: self.mark(cid, now) for cid in trial.holdings}
         nlv = trial.net_liquidation(prices)
-        need = trial.margin(prices, self._margin_fn).initial
+        need = self.margin_of(trial, prices, now).initial
         if need > nlv:
             raise OrderReject(
                 201,
@@ -200,16 +262,20 @@ class SimBroker:
         existing = self.orders.get((client_id, order_id))
         if existing is not None and not existing.is_working:
             raise OrderReject(103, f"Duplicate order id: {order_id}")
-        inst = self.validate(client_id, order_id, contract, order, now)
+        legs: list[combos.Leg] = []
+        if contract.secType == "BAG":
+            legs = self.validate_combo(contract, order, now)
+            qualified = contract
+        else:
+            qualified = self._contract_of(self.validate(client_id, order_id, contract, order, now))
         if existing is not None:
             return self._modify(existing, order, now)
-        qualified = self._contract_of(inst)
         order.orderId = order_id
         order.clientId = client_id
         order.permId = self.next_perm_id
         order.tif = order.tif or "DAY"
         self.next_perm_id += 1
-        so = SimOrder(order_id, client_id, order.permId, qualified, order, now)
+        so = SimOrder(order_id, client_id, order.permId, qualified, order, now, legs=legs)
         so.status = "Submitted" if self.is_open(now) else "PreSubmitted"
         if self.partial_next > 0:
             self.partial_next -= 1
@@ -277,13 +343,67 @@ class SimBroker:
                 so.status = "Submitted"
                 events.append(OrderUpdate(so))
             events += self._match(so, now)
+        if closed and self.settled_session != self.market.session:
+            events += self.settle_expired(now)
         if events:
+            self._changed()
+        return events
+
+    def settle_expired(self, now: float, cash: bool | None = None) -> list[Event]:
+        """Settle options and futures whose last trading day ended at or before ``now``.
+
+        Options settle at intrinsic value: physically (``settlement="physical"``, the default)
+        into 100 shares per contract bought or sold at the strike, or in ``cash``; out-of-the-
+        money options expire worthless.  Futures are cash-settled at the final price.  Working
+        orders on the settled contracts are cancelled.  Runs once per session.
+        """
+        if now < self.market.session_close():
+            return []
+        self.settled_session = self.market.session
+        cash = self.settlement == "cash" if cash is None else cash
+        close = self.market.session_close()
+        events: list[Event] = []
+        changed: list[int] = []
+        for h in list(self.account.holdings.values()):
+            inst = self.instrument(h.con_id)
+            if h.qty == 0 or inst is None or not self.expired(inst, now):
+                continue
+            qty = h.qty
+            if inst.sec_type == "FUT":
+                final = self.market.last_price(inst.con_id, close)
+                self.account.apply_fill(inst.con_id, -qty, final, inst.multiplier, 0.0)
+            elif inst.sec_type == "OPT":
+                und = self.market.last_price(inst.underlying_con_id, close)
+                value = (
+                    max(und - inst.strike, 0.0)
+                    if inst.right == "C"
+                    else max(inst.strike - und, 0.0)
+                )
+                if cash or value <= 0:
+                    self.account.apply_fill(inst.con_id, -qty, value, inst.multiplier, 0.0)
+                else:
+                    self.account.apply_fill(inst.con_id, -qty, 0.0, inst.multiplier, 0.0)
+                    shares = qty * inst.multiplier * (1 if inst.right == "C" else -1)
+                    und_inst = self.instrument(inst.underlying_con_id)
+                    self.account.apply_fill(und_inst.con_id, shares, inst.strike, 1.0, 0.0)
+                    changed.append(und_inst.con_id)
+            else:
+                continue
+            changed.append(inst.con_id)
+        for so in self.working():
+            if any(leg.inst.con_id in changed for leg in so.legs) or so.contract.conId in changed:
+                so.status = "Cancelled"
+                events.append(OrderUpdate(so))
+        if changed:
+            events.append(PortfolioChanged(tuple(dict.fromkeys(changed))))
             self._changed()
         return events
 
     def _match(self, so: SimOrder, now: float) -> list[Event]:
         if not self.is_open(now) or not so.is_working:
             return []
+        if so.contract.secType == "BAG":
+            return self._match_combo(so, now)
         inst = self.instrument(so.contract.conId)
         events: list[Event] = []
         while so.is_working:
@@ -296,14 +416,56 @@ class SimBroker:
             events.append(PortfolioChanged((inst.con_id,)))
         return events
 
+    def _match_combo(self, so: SimOrder, now: float) -> list[Event]:
+        """Fill every leg of a BAG order at once, or nothing."""
+        if not so.legs:
+            so.legs = combos.resolve_legs(so.contract, self.instrument, lambda i: False)
+        prices = combos.fill_prices(self.market, so.legs, so.sign, so.order, now)
+        if prices is None:
+            return []
+        qty = so.remaining
+        events: list[Event] = []
+        fills = []
+        for leg, price in zip(so.legs, prices, strict=True):
+            leg_qty = leg.ratio * qty
+            side = so.sign * leg.sign
+            prior = [
+                f for f in self.executions if f.order is so and f.contract.conId == leg.inst.con_id
+            ]
+            cum = sum(f.execution.shares for f in prior) + leg_qty
+            avg = (
+                sum(f.execution.shares * f.execution.price for f in prior) + leg_qty * price
+            ) / cum
+            fills.append((leg, leg_qty, price, side, cum, avg))
+        so.book_fill(qty, combos.net_price(so.legs, prices))
+        for leg, leg_qty, price, side, cum, avg in fills:
+            events.append(self._record(so, leg.inst, leg_qty, price, side, now, cum, avg))
+        events.append(OrderUpdate(so))
+        events.append(PortfolioChanged(tuple(leg.inst.con_id for leg in so.legs)))
+        return events
+
     def _execute(
         self, so: SimOrder, inst: Instrument, qty: float, price: float, now: float
     ) -> FillEvent:
         so.book_fill(qty, price)
+        return self._record(so, inst, qty, price, so.sign, now, so.filled, so.avg_fill_price)
+
+    def _record(
+        self,
+        so: SimOrder,
+        inst: Instrument,
+        qty: float,
+        price: float,
+        side: int,
+        now: float,
+        cum_qty: float,
+        avg_price: float,
+    ) -> FillEvent:
+        """Book one execution of ``qty`` of ``inst`` (side +1 bought, -1 sold) for ``so``."""
         commission = ib_commission(inst, qty, price)
         so.commission += commission
         realized = self.account.apply_fill(
-            inst.con_id, so.sign * qty, price, inst.multiplier, commission
+            inst.con_id, side * qty, price, inst.multiplier, commission
         )
         exec_id = f"{so.perm_id:08x}.{self.next_exec_seq:08x}.01.01"
         self.next_exec_seq += 1
@@ -311,15 +473,15 @@ class SimBroker:
             execId=exec_id,
             time=execution_time(now),
             acctNumber=self.account.account_id,
-            exchange=inst.primary_exchange if inst.sec_type == "STK" else inst.exchange,
-            side="BOT" if so.sign > 0 else "SLD",
+            exchange=inst.primary_exchange if inst.sec_type in ("STK", "OPT") else inst.exchange,
+            side="BOT" if side > 0 else "SLD",
             shares=qty,
             price=price,
             permId=so.perm_id,
             clientId=so.client_id,
             orderId=so.order_id,
-            cumQty=so.filled,
-            avgPrice=so.avg_fill_price,
+            cumQty=cum_qty,
+            avgPrice=avg_price,
             orderRef=so.order.orderRef or "",
             lastLiquidity=2 if so.order.orderType == "LMT" else 1,
         )
@@ -331,7 +493,8 @@ class SimBroker:
             yield_=1.7976931348623157e308,
             yieldRedemptionDate=0,
         )
-        fe = FillEvent(so, so.contract, ex, report)
+        contract = so.contract if so.contract.conId == inst.con_id else contract_of(inst)
+        fe = FillEvent(so, contract, ex, report)
         self.executions.append(fe)
         return fe
 

@@ -1,7 +1,8 @@
 """Fault hooks of the simulated gateway, for tests and rehearsals.
 
 Python API: ``gw.faults.drop_all()``, ``go_silent()``, ``send_error(1100)``, ``restart()``,
-``reject_next_order("margin")``, ``force_partial_fills(2)``, ``market_data_type(3)``.
+``reject_next_order("margin")``, ``force_partial_fills(2)``,
+``set_market_data_fault("delayed" | "no-permission" | None, symbols)``.
 The same commands reach a running ``livedesk sim-gateway`` through ``livedesk sim-control``,
 which sends them in-band as a control frame (see :data:`CONTROL_MSG_ID`).
 """
@@ -9,6 +10,7 @@ which sends them in-band as a control frame (see :data:`CONTROL_MSG_ID`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,6 +40,22 @@ class FaultHooks:
 
     def __init__(self, gateway: SimGateway) -> None:
         self.gw = gateway
+        self._data_fault: tuple[str, frozenset[str] | None] | None = None
+
+    def set_market_data_fault(self, mode: str | None, symbols: Iterable[str] | None = None) -> None:
+        """Answer new reqMktData with ``"delayed"`` data (10167 + delayed type 3) or with
+        ``"no-permission"`` (354, no data), for ``symbols`` or every symbol; None clears it."""
+        if mode not in (None, "delayed", "no-permission"):
+            raise ValueError(f"unknown market data fault {mode!r}")
+        only = frozenset(s.upper() for s in symbols) if symbols else None
+        self._data_fault = (mode, only) if mode else None
+
+    def market_data_fault(self, symbol: str) -> str | None:
+        """The market-data fault that applies to ``symbol`` now, if any."""
+        if self._data_fault is None:
+            return None
+        mode, only = self._data_fault
+        return mode if only is None or symbol.upper() in only else None
 
     def drop_all(self) -> None:
         """Close every client socket at once."""

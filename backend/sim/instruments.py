@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 SECTORS: dict[int, str] = {
     1: "Energy",
@@ -206,16 +207,41 @@ class Instrument:
     last_trade_date: str = ""
     strike: float = 0.0
     right: str = ""
+    contract_month: str = ""
+    underlying_con_id: int = 0
+
+
+class DerivativeSource(Protocol):
+    """Lists derivatives on demand (futures, option chains) so they need not be enumerated."""
+
+    def resolve(self, con_id: int) -> Instrument | None:
+        """The instrument with this conId, if this source lists it."""
+        ...
+
+    def find(self, symbol: str, sec_type: str, fields: dict[str, object]) -> list[Instrument]:
+        """Listed instruments of ``sec_type`` on ``symbol`` matching ``fields``."""
+        ...
 
 
 class InstrumentRegistry:
-    """Instruments indexed by conId and by symbol."""
+    """Instruments indexed by conId and by symbol.
+
+    Iteration and ``len`` cover the base universe added with :meth:`add`; derivatives come
+    from :class:`DerivativeSource` objects (:meth:`add_source`) and are found by conId or by
+    an explicit ``sec_type`` of FUT or OPT.
+    """
 
     def __init__(self, instruments: list[Instrument] | None = None) -> None:
         self._by_con_id: dict[int, Instrument] = {}
         self._by_symbol: dict[str, list[Instrument]] = {}
+        self._sources: dict[str, DerivativeSource] = {}
+        self._derived: dict[int, Instrument] = {}
         for inst in instruments or []:
             self.add(inst)
+
+    def add_source(self, sec_type: str, source: DerivativeSource) -> None:
+        """List the instruments of ``sec_type`` through ``source``."""
+        self._sources[sec_type] = source
 
     def add(self, inst: Instrument) -> None:
         """Register ``inst``; its conId must be new."""
@@ -226,7 +252,16 @@ class InstrumentRegistry:
 
     def by_con_id(self, con_id: int) -> Instrument | None:
         """The instrument with this conId, or None."""
-        return self._by_con_id.get(con_id)
+        inst = self._by_con_id.get(con_id)
+        if inst is None and self._sources:
+            inst = self._derived.get(con_id)
+            if inst is None:
+                for source in self._sources.values():
+                    inst = source.resolve(con_id)
+                    if inst is not None:
+                        self._derived[con_id] = inst
+                        break
+        return inst
 
     def find(
         self,
@@ -243,6 +278,17 @@ class InstrumentRegistry:
         name :class:`Instrument` fields and must match exactly, except ``last_trade_date``,
         which matches as a prefix (``"202612"`` matches ``"20261218"``).
         """
+        source = self._sources.get(sec_type or "")
+        if source is not None:
+            found = source.find(symbol.upper(), sec_type, fields)
+            for inst in found:
+                self._derived.setdefault(inst.con_id, inst)
+            return [
+                i
+                for i in found
+                if (not currency or i.currency == currency)
+                and (not exchange or exchange in (i.exchange, i.primary_exchange))
+            ]
         matches = []
         for inst in self._by_symbol.get(symbol.upper(), []):
             if sec_type and inst.sec_type != sec_type:
@@ -345,3 +391,8 @@ def default_registry() -> InstrumentRegistry:
         replace(shop_usd, con_id=next_id + 1, primary_exchange="TSE", currency="CAD", liquidity=0.8)
     )
     return registry
+
+
+def matches_fields(inst: Instrument, fields: dict[str, object]) -> bool:
+    """Whether ``inst`` matches every field filter (the rules of :meth:`InstrumentRegistry.find`)."""
+    return all(_field_matches(inst, name, want) for name, want in fields.items())

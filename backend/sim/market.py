@@ -64,7 +64,11 @@ instruments were generated.  Paths are generated lazily and cached per instrumen
 
 **Extending.**  Daily paths come from a :class:`PathProvider` chosen by ``sec_type``; the
 minute, tick and quote machinery works on any :class:`DailyPath`.  New asset classes (futures,
-options) register their own provider with :meth:`MarketModel.register_provider`.
+options) register their own provider with :meth:`MarketModel.register_provider`, or a
+:class:`DerivedPricer` (:meth:`MarketModel.register_pricer`) when they are priced from other
+instruments on demand.  :mod:`backend.sim.futures` and :mod:`backend.sim.options` describe
+the NYMEX futures and the option chains every model lists (``install_derivatives=False``
+leaves them out).
 """
 
 from __future__ import annotations
@@ -154,9 +158,27 @@ class DailyPath:
 
 
 class PathProvider(Protocol):
-    """Makes the daily path of one instrument."""
+    """Makes the daily path of one instrument.
+
+    A provider may also define ``minute_bars(inst, day, n)`` returning the (open, high, low,
+    close, volume) arrays of session ``day``; otherwise minute bars are a Brownian bridge.
+    """
 
     def daily_path(self, inst: Instrument) -> DailyPath: ...
+
+
+class DerivedPricer(Protocol):
+    """Prices instruments from other instruments' paths on demand (options)."""
+
+    def quote(self, inst: Instrument, t: float) -> Quote: ...
+
+    def last_price(self, inst: Instrument, t: float) -> float: ...
+
+    def prev_close(self, inst: Instrument) -> float: ...
+
+    def daily_bars(self, inst: Instrument) -> np.ndarray: ...
+
+    def minute_bars(self, inst: Instrument, session: date) -> np.ndarray: ...
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -380,6 +402,7 @@ class MarketModel:
         seed: int = 7,
         session: date | None = None,
         history_sessions: int = 520,
+        install_derivatives: bool = True,
     ) -> None:
         if history_sessions < 1:
             raise ValueError("history_sessions must be at least 1")
@@ -409,6 +432,34 @@ class MarketModel:
         self._daily: dict[int, DailyPath] = {}
         self._daily_bars: dict[int, np.ndarray] = {}
         self._current: dict[int, _SessionPath] = {}
+        self._pricers: dict[str, DerivedPricer] = {}
+        self._spans: list[tuple[float, int]] | None = None
+        self.futures = None  # backend.sim.futures.FuturesModel, when listed
+        self.options = None  # backend.sim.options.OptionSource, when listed
+        self.options_pricer = None  # backend.sim.options.OptionPricer
+        if install_derivatives:
+            from backend.sim.derivatives import install
+
+            install(self)
+
+    def session_span(self, day: int) -> tuple[float, int]:
+        """Open (epoch seconds) and number of minutes of session number ``day``."""
+        if self._spans is None:
+            opens = self.calendar.opens.loc[self.sessions].values.astype("M8[s]").astype("i8")
+            closes = self.calendar.closes.loc[self.sessions].values.astype("M8[s]").astype("i8")
+            self._spans = list(
+                zip(opens.astype(float).tolist(), ((closes - opens) // 60).tolist(), strict=True)
+            )
+        return self._spans[day]
+
+    def register_pricer(self, sec_type: str, pricer: DerivedPricer) -> None:
+        """Price instruments of ``sec_type`` with ``pricer`` instead of a stored path."""
+        self._pricers[sec_type] = pricer
+
+    def _pricer(self, con_id: int) -> DerivedPricer | None:
+        if not self._pricers:
+            return None
+        return self._pricers.get(self._instrument(con_id).sec_type)
 
     def register_provider(self, sec_type: str, provider: PathProvider) -> None:
         """Use ``provider`` for the daily paths of instruments of ``sec_type``."""
@@ -437,6 +488,9 @@ class MarketModel:
         """Read-only ``DAILY_DTYPE`` bars of every history session before the current one."""
         bars = self._daily_bars.get(con_id)
         if bars is None:
+            pricer = self._pricer(con_id)
+            if pricer is not None:
+                return pricer.daily_bars(self._instrument(con_id))
             path, tick = self.daily_path(con_id), self._instrument(con_id).min_tick
             bars = np.empty(len(self.sessions) - 1, DAILY_DTYPE)
             bars["date"] = self.sessions[:-1].values.astype("M8[D]")
@@ -456,6 +510,9 @@ class MarketModel:
         day = self._day_of.get(pd.Timestamp(session).date())
         if day is None:
             raise ValueError(f"{session} is not one of the model's sessions")
+        pricer = self._pricer(con_id)
+        if pricer is not None:
+            return pricer.minute_bars(self._instrument(con_id), session)
         start, bars = self._session_minutes(con_id, day)
         tick = self._instrument(con_id).min_tick
         out = np.empty(len(bars[0]), MINUTE_DTYPE)
@@ -467,18 +524,31 @@ class MarketModel:
 
     def prev_close(self, con_id: int) -> float:
         """Close of the last history session."""
+        pricer = self._pricer(con_id)
+        if pricer is not None:
+            return pricer.prev_close(self._instrument(con_id))
         path = self.daily_path(con_id)
         return float(round_to_tick(path.close[-2], self._instrument(con_id).min_tick))
 
     def last_price(self, con_id: int, t: float) -> float:
         """Trade price at epoch ``t``, on the tick grid."""
-        path = self._session_path(con_id)
+        path = self._current.get(con_id)
+        if path is None:
+            pricer = self._pricer(con_id)
+            if pricer is not None:
+                return pricer.last_price(self._instrument(con_id), t)
+            path = self._session_path(con_id)
         price = path.state(t, self._shapes)[0]
         return round(round(price / path.tick) * path.tick, 8)
 
     def quote(self, con_id: int, t: float) -> Quote:
         """Bid, ask, displayed sizes, last trade and session volume at epoch ``t``."""
-        path = self._session_path(con_id)
+        path = self._current.get(con_id)
+        if path is None:
+            pricer = self._pricer(con_id)
+            if pricer is not None:
+                return pricer.quote(self._instrument(con_id), t)
+            path = self._session_path(con_id)
         price, minute, volume = path.state(t, self._shapes)
         tick, noise, second = path.tick, self._noise, int(t)
         mask = _NOISE_SIZE - 1
@@ -506,9 +576,11 @@ class MarketModel:
         return inst
 
     def _session_minutes(self, con_id: int, day: int) -> tuple[float, tuple[np.ndarray, ...]]:
-        ts = self.sessions[day]
-        start = self.calendar.session_open(ts).timestamp()
-        n = round((self.calendar.session_close(ts).timestamp() - start) / 60.0)
+        start, n = self.session_span(day)
+        inst = self._instrument(con_id)
+        hook = getattr(self._providers.get(inst.sec_type), "minute_bars", None)
+        if hook is not None:
+            return start, hook(inst, day, n)
         rng = _rng(self.seed, self.session.toordinal(), _STREAM_MINUTE, con_id, day)
         return start, _minute_bars(rng, self.daily_path(con_id), day, n)
 

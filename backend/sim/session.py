@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ib_async import Contract, ContractDetails, OrderState
 
+from backend.sim import combos
 from backend.sim import messages as m
 from backend.sim import requests as rq
 from backend.sim.broker import FillEvent, OrderReject, contract_of
@@ -42,6 +43,10 @@ BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE, OPEN = 
     14,
 )
 LAST_TIMESTAMP = 45
+BID_OPTION, ASK_OPTION, LAST_OPTION, MODEL_OPTION = 10, 11, 12, 13
+DELAYED_MSG = "Requested market data is not subscribed. Displaying delayed market data."
+NO_PERMISSION_MSG = "Requested market data is not subscribed."
+NYMEX_HOURS = "{prev:%Y%m%d}:1800-{day:%Y%m%d}:1700"
 MIN_CLIENT_VERSION = 157
 SUMMARY_TAGS = (
     "AccountType",
@@ -80,9 +85,10 @@ SUMMARY_TAGS = (
 class MarketDataSub:
     """One reqMktData subscription and the last values sent."""
 
-    inst: Instrument
-    sent: dict[int, tuple] = field(default_factory=dict)
+    inst: Instrument | None
+    sent: dict = field(default_factory=dict)
     last: Quote | None = None
+    legs: list[combos.Leg] | None = None
 
 
 @dataclass
@@ -152,6 +158,7 @@ class ClientSession:
             rq.ReqHeadTimestamp: self.on_head_timestamp,
             rq.CancelHeadTimestamp: lambda r: None,
             rq.ReqUserInfo: self.on_user_info,
+            rq.ReqSecDefOptParams: self.on_sec_def_opt_params,
         }
 
     # ---- output ----------------------------------------------------------------------
@@ -330,8 +337,11 @@ class ClientSession:
 
     def _candidates(self, c: Contract) -> list[Instrument]:
         kw = {}
-        if c.lastTradeDateOrContractMonth:
-            kw["last_trade_date"] = c.lastTradeDateOrContractMonth
+        when = c.lastTradeDateOrContractMonth
+        if when and c.secType == "FUT" and len(when) == 6:
+            kw["contract_month"] = when
+        elif when:
+            kw["last_trade_date"] = when
         if c.strike:
             kw["strike"] = float(c.strike)
         if c.right:
@@ -354,27 +364,41 @@ class ClientSession:
         o = dt.datetime.fromtimestamp(self.gw.market.session_open(), NEW_YORK)
         c = dt.datetime.fromtimestamp(self.gw.market.session_close(), NEW_YORK)
         hours = f"{day:%Y%m%d}:{o:%H%M}-{day:%Y%m%d}:{c:%H%M}"
+        liquid = hours
+        if inst.sec_type == "FUT":
+            prev = self.gw.market.sessions[-2].date()
+            hours = NYMEX_HOURS.format(prev=prev, day=day)
+        under = (
+            self.gw.market.registry.by_con_id(inst.underlying_con_id)
+            if inst.underlying_con_id
+            else None
+        )
+        exchanges = {
+            "STK": f"SMART,{inst.primary_exchange}",
+            "OPT": "SMART,CBOE,AMEX,ISE,PHLX",
+        }
         return ContractDetails(
             contract=contract_of(inst),
             marketName=inst.trading_class or inst.symbol,
             minTick=inst.min_tick,
             orderTypes="LMT,MKT,STP,STP LMT",
-            validExchanges=f"SMART,{inst.primary_exchange}"
-            if inst.sec_type == "STK"
-            else inst.exchange,
+            validExchanges=exchanges.get(inst.sec_type, inst.exchange),
+            underConId=inst.underlying_con_id,
+            underSymbol=under.symbol if under else "",
+            underSecType=under.sec_type if under else "",
             priceMagnifier=1,
             longName=inst.long_name,
             industry=inst.industry,
             category=inst.category,
             timeZoneId="US/Eastern",
             tradingHours=hours,
-            liquidHours=hours,
+            liquidHours=liquid,
             aggGroup=1,
             stockType="COMMON" if inst.sec_type == "STK" else "",
             minSize=1.0,
             sizeIncrement=1.0,
             suggestedSizeIncrement=100.0 if inst.sec_type == "STK" else 1.0,
-            contractMonth=inst.last_trade_date[:6],
+            contractMonth=inst.contract_month or inst.last_trade_date[:6],
             realExpirationDate=inst.last_trade_date,
         )
 
@@ -400,7 +424,8 @@ class ClientSession:
             self._what_if(req)
             return
         try:
-            self.resolve(req.contract, req.order_id)
+            if req.contract.secType != "BAG":
+                self.resolve(req.contract, req.order_id)
             events = self.gw.broker.place(
                 self.client_id, req.order_id, req.contract, req.order, self.gw.now()
             )
@@ -410,17 +435,30 @@ class ClientSession:
         self.gw.publish(events)
 
     def _what_if(self, req: rq.PlaceOrder) -> None:
+        from backend.sim.whatif import what_if_fills, what_if_state
+
         broker = self.gw.broker
         now = self.gw.now()
-        inst = self.resolve(req.contract, req.order_id)
-        before = broker.account_values(now)
-        from backend.sim.whatif import what_if_state
-
-        state = what_if_state(broker, inst, req.order, now, before)
         order = req.order
+        if req.contract.secType == "BAG":
+            legs = combos.resolve_legs(
+                req.contract, broker.instrument, lambda i: broker.expired(i, now)
+            )
+            combos.check_order(legs, order)
+            contract = req.contract
+            units = [(leg.inst, leg.sign * leg.ratio) for leg in legs]
+        else:
+            inst = self.resolve(req.contract, req.order_id)
+            contract = contract_of(inst)
+            units = [(inst, 1.0)]
+        qty = float(order.totalQuantity)
+        if not qty > 0:
+            raise OrderReject(434, "The order size cannot be zero or negative.")
+        before = broker.account_values(now)
+        state = what_if_state(broker, what_if_fills(broker, units, order, now), now, before)
         order.orderId = req.order_id
         order.clientId = self.client_id
-        self.send(m.open_order(contract_of(inst), order, state))
+        self.send(m.open_order(contract, order, state))
 
     def on_cancel_order(self, req: rq.CancelOrder) -> None:
         try:
@@ -513,10 +551,22 @@ class ClientSession:
         self.market_data_type = req.data_type
 
     def on_mkt_data(self, req: rq.ReqMktData) -> None:
+        legs = None
+        inst = None
         try:
-            inst = self.resolve(req.contract, req.req_id)
+            if req.contract.secType == "BAG":
+                broker, now = self.gw.broker, self.gw.now()
+                legs = combos.resolve_legs(
+                    req.contract, broker.instrument, lambda i: broker.expired(i, now)
+                )
+            else:
+                inst = self.resolve(req.contract, req.req_id)
         except OrderReject as exc:
             self.send_error(req.req_id, exc.code, exc.message)
+            return
+        fault = self.gw.faults.market_data_fault(req.contract.symbol)
+        if fault == "no-permission":
+            self.send_error(req.req_id, 354, NO_PERMISSION_MSG)
             return
         if not req.snapshot and len(self.mkt) >= self.gw.max_market_data_lines:
             self.send_error(
@@ -525,8 +575,11 @@ class ClientSession:
                 f"Max number of tickers has been reached (max={self.gw.max_market_data_lines})",
             )
             return
-        sub = MarketDataSub(inst)
-        if self.market_data_type != 1:
+        sub = MarketDataSub(inst, legs=legs)
+        if fault == "delayed":
+            self.send_error(req.req_id, 10167, DELAYED_MSG)
+            self.send(m.market_data_type(req.req_id, 3))
+        elif self.market_data_type != 1:
             self.send(m.market_data_type(req.req_id, self.market_data_type))
         now = self.gw.now()
         self._push_ticks(req.req_id, sub, now)
@@ -540,14 +593,20 @@ class ClientSession:
 
     def _push_ticks(self, req_id: int, sub: MarketDataSub, now: float) -> None:
         market = self.gw.market
-        q = market.quote(sub.inst.con_id, now)
+        if sub.legs is not None:
+            q = combos.combo_quote(market, sub.legs, now)
+        else:
+            q = market.quote(sub.inst.con_id, now)
         if q == sub.last:
             return
         last_moved = sub.last is None or q.last != sub.last.last
         sub.last = q
         sent = sub.sent
         if not sent:
-            prev = market.prev_close(sub.inst.con_id)
+            if sub.legs is not None:
+                prev = combos.combo_prev_close(market, sub.legs)
+            else:
+                prev = market.prev_close(sub.inst.con_id)
             self.send(m.tick_price(req_id, CLOSE, prev, 0))
         for tick, value in (
             (BID, (q.bid, q.bid_size)),
@@ -557,15 +616,74 @@ class ClientSession:
             if sent.get(tick) != value:
                 sent[tick] = value
                 self.send(m.tick_price(req_id, tick, value[0], value[1]))
+        if sub.legs is not None:
+            return
         if sent.get(VOLUME) != q.volume:
             sent[VOLUME] = q.volume
             self.send(m.tick_size(req_id, VOLUME, q.volume))
+        if sub.inst.sec_type == "OPT":
+            self._push_greeks(req_id, sub, now, q)
         if last_moved and market.session_open() <= now:
             day = self.gw.history.day_range(sub.inst.con_id, now)
             for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):
                 if sent.get(tick) != value:
                     sent[tick] = value
                     self.send(m.tick_price(req_id, tick, value, 0))
+
+    def _push_greeks(self, req_id: int, sub: MarketDataSub, now: float, q: Quote) -> None:
+        """tickOptionComputation for the bid, ask, last (implied vols) and the model."""
+        pricer = self.gw.market.options_pricer
+        st = pricer.state(sub.inst, now)
+        g = st.model
+        comps = [(MODEL_OPTION, st.vol, g)]
+        for tick, price in ((BID_OPTION, q.bid), (ASK_OPTION, q.ask), (LAST_OPTION, q.last)):
+            implied = pricer.implied(sub.inst, price, st) if price > 0 else None
+            if implied is not None:
+                comps.append((tick, implied[1], implied[0]))
+        for tick, vol, g in comps:
+            key = ("greeks", tick)
+            value = (vol, g)
+            if sub.sent.get(key) == value:
+                continue
+            sub.sent[key] = value
+            self.send(
+                m.tick_option_computation(
+                    req_id,
+                    tick,
+                    1,
+                    vol,
+                    g.delta,
+                    g.price,
+                    0.0,
+                    g.gamma,
+                    g.vega,
+                    g.theta,
+                    st.und_price,
+                )  # fmt: skip
+            )
+
+    def on_sec_def_opt_params(self, req: rq.ReqSecDefOptParams) -> None:
+        source = self.gw.market.options
+        chain = source.chain(req.underlying_symbol.upper()) if source else None
+        if chain is None or req.underlying_con_id not in (0, chain.underlying.con_id):
+            self.send_error(
+                req.req_id, 200, "No security definition has been found for the request"
+            )
+            return
+        und = chain.underlying
+        for exchange in ("SMART", "CBOE"):
+            self.send(
+                m.sec_def_opt_params(
+                    req.req_id,
+                    exchange,
+                    und.con_id,
+                    und.symbol,
+                    "100",
+                    chain.expiry_texts,
+                    list(chain.strikes),
+                )  # fmt: skip
+            )
+        self.send(m.sec_def_opt_params_end(req.req_id))
 
     def on_historical(self, req: rq.ReqHistoricalData) -> None:
         try:

@@ -1,35 +1,40 @@
-"""What-if orders: margin and commission impact of an order without placing it."""
+"""What-if orders: margin and commission impact of an order without placing it.
+
+The order is filled hypothetically at the current marks (every leg of a BAG at its own
+mark) on a copy of the account; margins come from :mod:`backend.sim.margin`.
+"""
 
 from __future__ import annotations
 
 from ib_async import Order, OrderState
 
-from backend.sim.account import Holding, SimAccount
 from backend.sim.broker import SimBroker, ib_commission
 from backend.sim.instruments import Instrument
 
 
+def what_if_fills(
+    broker: SimBroker, legs: list[tuple[Instrument, float]], order: Order, now: float
+) -> list[tuple[Instrument, float, float]]:
+    """Hypothetical fills ``(instrument, signed qty, price)`` of an order's legs.
+
+    ``legs`` holds ``(instrument, signed units per order unit)``: ``[(inst, 1)]`` for a
+    single contract, ``(leg, sign * ratio)`` for each BAG leg.
+    """
+    side = 1 if order.action.upper() == "BUY" else -1
+    qty = float(order.totalQuantity)
+    return [(inst, side * per_unit * qty, broker.mark(inst.con_id, now)) for inst, per_unit in legs]
+
+
 def what_if_state(
-    broker: SimBroker, inst: Instrument, order: Order, now: float, before: dict[str, float]
+    broker: SimBroker,
+    fills: list[tuple[Instrument, float, float]],
+    now: float,
+    before: dict[str, float],
 ) -> OrderState:
     """The OrderState TWS returns for a what-if order: margins before/change/after, commission."""
-    acct = broker.account
-    price = broker.mark(inst.con_id, now)
-    sign = 1 if order.action.upper() == "BUY" else -1
-    qty = float(order.totalQuantity)
-    trial = SimAccount(
-        acct.account_id,
-        cash=acct.cash,
-        holdings={
-            k: Holding(h.con_id, h.qty, h.avg_cost, h.realized, h.multiplier)
-            for k, h in acct.holdings.items()
-        },
-    )
-    commission = ib_commission(inst, qty, price)
-    trial.apply_fill(inst.con_id, sign * qty, price, inst.multiplier, commission)
-    prices = broker.marks(now)
-    prices[inst.con_id] = price
-    after = trial.values(prices, broker._margin_fn)
+    trial = broker.trial(fills, commission=True)
+    after = broker.account_values(now, trial)
+    commission = sum(ib_commission(inst, abs(q), p) for inst, q, p in fills)
 
     def money(x: float) -> str:
         return f"{x:.2f}"
@@ -48,6 +53,6 @@ def what_if_state(
         commission=commission,
         minCommission=commission,
         maxCommission=commission,
-        commissionCurrency=acct.currency,
+        commissionCurrency=broker.account.currency,
         warningText="",
     )

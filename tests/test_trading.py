@@ -1,0 +1,251 @@
+"""TradingApp against the simulated gateway over a real socket: primitives, guard, refusals."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+from ib_async import Ticker
+
+from backend.contracts import AmbiguousContract, UnknownContract, stock
+from backend.errors import AccountValueUnavailable, PriceUnavailable
+from backend.guard import GuardLimits, TradingState
+from backend.orders import limit
+from backend.orders import market as mkt
+from backend.sim.gateway import SimGateway
+from backend.trading import OrderRefused, TradingApp
+from tests.conftest import until
+
+
+@pytest.fixture
+async def app(gw: SimGateway, ib_log_guard):
+    a = await TradingApp.connect("127.0.0.1", gw.port, client_id=7)
+    yield a
+    a.disconnect()
+
+
+def sent_orders(gw: SimGateway) -> list:
+    return list(gw.broker.orders.values())
+
+
+async def settled(app: TradingApp, result) -> None:
+    await until(lambda: result.trade.isDone())
+    con_id = result.trade.contract.conId
+    await until(lambda: app.positions.get(con_id) is not None or result.trade.orderStatus.filled == 0)
+
+
+async def test_connect_exposes_account_state(app: TradingApp) -> None:
+    assert app.account == "DU0000001"
+    assert app.net_liquidation == pytest.approx(1_000_000)
+    assert app.positions == {}
+    assert app.ib.isConnected()
+    assert app.trading_state is TradingState.ACTIVE
+
+
+async def test_resolve_contract_unknown_and_ambiguous(app: TradingApp) -> None:
+    aapl = await app.resolve_contract(stock("AAPL"))
+    assert aapl.conId > 0 and aapl.symbol == "AAPL"
+    with pytest.raises(UnknownContract, match="NOPE1"):
+        await app.resolve_contract(stock("NOPE1"))
+    with pytest.raises(AmbiguousContract) as err:
+        await app.resolve_contract(stock("SHOP", currency=""))
+    assert "NYSE" in str(err.value) and "TSE" in str(err.value)
+
+
+async def test_order_value_sizes_from_the_mid(app: TradingApp, gw: SimGateway) -> None:
+    c = await app.resolve_contract(stock("MSFT"))
+    q = gw.market.quote(c.conId, gw.now())
+    mid = (q.bid + q.ask) / 2
+    result = await app.order_value(c, mkt, 5_000)
+    assert result.sent and result.plan.price == pytest.approx(mid) and result.plan.price_source == "mid"
+    assert result.order.totalQuantity == math.floor(5_000 / mid)
+    await settled(app, result)
+    assert app.positions[c.conId].position == math.floor(5_000 / mid)
+
+
+async def test_target_quantity_then_nothing_to_do(app: TradingApp, gw: SimGateway) -> None:
+    c = await app.resolve_contract(stock("AAPL"))
+    first = await app.order_target_quantity(c, mkt, 100)
+    await settled(app, first)
+    again = await app.order_target_quantity(c, mkt, 100)
+    assert not again.sent and again.trade is None and "already at target" in again.message
+    down = await app.order_target_quantity(c, mkt, 40)
+    assert down.order.action == "SELL" and down.order.totalQuantity == 60
+    await settled(app, down)
+    assert len(sent_orders(gw)) == 2
+
+
+async def test_target_value_percent_and_target_percent(app: TradingApp, gw: SimGateway) -> None:
+    c = await app.resolve_contract(stock("JPM"))
+    r = await app.order_target_value(c, mkt, 20_000)
+    await settled(app, r)
+    held = app.positions[c.conId].position
+    assert held * r.plan.price == pytest.approx(20_000, abs=r.plan.price)
+    p = await app.order_percent(c, mkt, 0.01)
+    assert p.plan.notional == pytest.approx(0.01 * app.net_liquidation, abs=p.plan.price)
+    await settled(app, p)
+    tp = await app.order_target_percent(c, mkt, 0.05)
+    await settled(app, tp)
+    value = app.positions[c.conId].position * tp.plan.price
+    assert value == pytest.approx(0.05 * app.net_liquidation, abs=2 * tp.plan.price)
+
+
+async def test_target_percent_twice_sends_one_order(app: TradingApp, gw: SimGateway) -> None:
+    c = await app.resolve_contract(stock("XOM"))
+    q = gw.market.quote(c.conId, gw.now())
+    passive = lambda action, qty: limit(action, qty, round(q.bid * 0.97, 2))  # noqa: E731 — rests
+    first = await app.order_target_percent(c, passive, 0.02)
+    assert first.sent
+    await until(lambda: first.trade.orderStatus.status == "Submitted")
+    second = await app.order_target_percent(c, passive, 0.02)
+    assert not second.sent and "already at target" in second.message
+    assert len(sent_orders(gw)) == 1
+
+
+async def test_partial_fill_in_flight_counts_once(app: TradingApp, gw: SimGateway) -> None:
+    c = await app.resolve_contract(stock("SPY"))
+    gw.faults.force_partial_fills(1)
+    first = await app.order_target_quantity(c, mkt, 30)
+    await until(lambda: first.trade.orderStatus.filled == 10)
+    second = await app.order_target_quantity(c, mkt, 30)
+    assert not second.sent
+    for _ in range(3):
+        gw.advance(1)
+    await until(lambda: first.trade.isDone())
+    await until(lambda: c.conId in app.positions and app.positions[c.conId].position == 30)
+    assert len(sent_orders(gw)) == 1
+
+
+async def test_dry_run_and_strategy_tag(app: TradingApp, gw: SimGateway) -> None:
+    c = await app.resolve_contract(stock("PSX"))
+    dry = await app.order_target_quantity(c, mkt, 25, dry_run=True, strategy="crack")
+    assert not dry.sent and dry.order.totalQuantity == 25 and dry.order.orderRef == "crack"
+    assert sent_orders(gw) == []
+    real = await app.order_target_quantity(c, mkt, 25, strategy="crack")
+    await settled(app, real)
+    assert sent_orders(gw)[0].order.orderRef == "crack"
+    assert gw.broker.executions[0].execution.orderRef == "crack"
+
+
+async def test_missing_price_refused_nothing_sent(app: TradingApp, gw: SimGateway) -> None:
+    c = await app.resolve_contract(stock("AMZN"))
+    app.price_timeout = 0.05
+    app._tickers[c.conId] = Ticker(contract=c)  # a feed that never delivered a usable price
+    with pytest.raises(PriceUnavailable, match="no usable price for AMZN"):
+        await app.order_value(c, mkt, 1_000)
+    with pytest.raises(PriceUnavailable):
+        await app.send_order(c, mkt("BUY", 1))
+    assert sent_orders(gw) == []
+
+
+async def test_stale_nlv_refused(app: TradingApp, gw: SimGateway) -> None:
+    c = await app.resolve_contract(stock("AAPL"))
+    app._nlv_time = time.monotonic() - 10_000
+    app.ib.accountValueEvent -= app._on_account_value  # no fresh value arrives
+    with pytest.raises(AccountValueUnavailable, match="stale"):
+        await app.order_target_percent(c, mkt, 0.05)
+    assert sent_orders(gw) == []
+
+
+async def test_zero_nlv_refused(market_model_gw) -> None:
+    gw = market_model_gw
+    app = await TradingApp.connect("127.0.0.1", gw.port, client_id=2)
+    try:
+        c = await app.resolve_contract(stock("AAPL"))
+        with pytest.raises(AccountValueUnavailable):
+            await app.order_percent(c, mkt, 0.05)
+        assert sent_orders(gw) == []
+    finally:
+        app.disconnect()
+
+
+@pytest.fixture
+async def market_model_gw(market):
+    async with SimGateway(port=0, market=market, speed=0, initial_cash=0.0,
+                          start_time=market.session_open() + 600) as gw:
+        yield gw
+
+
+async def test_guard_limits_refuse_with_reasons(gw: SimGateway) -> None:
+    app = await TradingApp.connect("127.0.0.1", gw.port, client_id=8,
+                                   limits=GuardLimits(max_order_notional=1_000.0, limit_collar=0.01))
+    try:
+        c = await app.resolve_contract(stock("AAPL"))
+        with pytest.raises(OrderRefused, match="notional"):
+            await app.order_value(c, mkt, 5_000)
+        q = gw.market.quote(c.conId, gw.now())
+        with pytest.raises(OrderRefused, match="collar"):
+            await app.send_order(c, limit("BUY", 1, round(q.bid * 0.5, 2)))
+        assert sent_orders(gw) == []
+    finally:
+        app.disconnect()
+
+
+@pytest.mark.parametrize("account", ["U1234567"])
+async def test_live_account_needs_flag_and_typed_confirmation(market, account: str) -> None:
+    async with SimGateway(port=0, market=market, speed=0, account=account,
+                          start_time=market.session_open() + 600) as gw:
+        for kwargs in ({}, {"live": True}, {"live": True, "confirm_account": "U999"}):
+            app = await TradingApp.connect("127.0.0.1", gw.port, client_id=3, **kwargs)
+            try:
+                c = await app.resolve_contract(stock("AAPL"))
+                with pytest.raises(OrderRefused, match="live"):
+                    await app.order_target_quantity(c, mkt, 1)
+            finally:
+                app.disconnect()
+        assert sent_orders(gw) == []
+        app = await TradingApp.connect("127.0.0.1", gw.port, client_id=4, live=True, confirm_account=account)
+        try:
+            c = await app.resolve_contract(stock("AAPL"))
+            r = await app.order_target_quantity(c, mkt, 1)
+            await settled(app, r)
+            assert len(sent_orders(gw)) == 1
+        finally:
+            app.disconnect()
+
+
+async def test_read_only_refuses_everything(gw: SimGateway) -> None:
+    app = await TradingApp.connect("127.0.0.1", gw.port, client_id=5, readonly=True)
+    try:
+        c = await app.resolve_contract(stock("AAPL"))
+        with pytest.raises(OrderRefused, match="read-only"):
+            await app.order_value(c, mkt, 1_000)
+        with pytest.raises(OrderRefused, match="read-only"):
+            await app.cancel_all()
+        assert sent_orders(gw) == []
+    finally:
+        app.disconnect()
+
+
+async def test_rebalance_sells_first_and_flattens_untargeted(app: TradingApp, gw: SimGateway) -> None:
+    a, m, j = [await app.resolve_contract(stock(s)) for s in ("AAPL", "MSFT", "JPM")]
+    start = await app.rebalance({a: 0.05, m: 0.05})
+    for t in start.trades:
+        await until(lambda t=t: t.isDone())
+    await until(lambda: {a.conId, m.conId} <= set(app.positions))
+    plan = await app.rebalance({m: 0.02, j: 0.03}, dry_run=True)
+    legs = {leg.key: leg.plan.delta for leg in plan.plan.orders}
+    assert [leg.plan.delta < 0 for leg in plan.plan.orders] == [True, True, False]  # sells first
+    assert legs[a.conId] == -app.positions[a.conId].position and legs[j.conId] > 0
+    assert all(not r.sent for r in plan.results) and len(sent_orders(gw)) == 2
+    done = await app.rebalance({m: 0.02, j: 0.03}, what_if=True)
+    assert done.plan.margin_change is not None and done.plan.margin_change < 0
+    for t in done.trades:
+        await until(lambda t=t: t.isDone())
+    await until(lambda: a.conId not in app.positions and j.conId in app.positions)
+    again = await app.rebalance({m: 0.02, j: 0.03})
+    assert again.trades == []
+
+
+async def test_kill_switch_cancels_and_halts(app: TradingApp, gw: SimGateway) -> None:
+    c = await app.resolve_contract(stock("XOM"))
+    q = gw.market.quote(c.conId, gw.now())
+    trades = [(await app.send_order(c, limit("BUY", 1, round(q.bid * 0.97, 2)))).trade for _ in range(3)]
+    await until(lambda: all(t.orderStatus.status == "Submitted" for t in trades))
+    assert await app.kill_switch("test") == 3
+    await until(lambda: all(t.orderStatus.status == "Cancelled" for t in trades))
+    assert app.trading_state is TradingState.HALTED
+    with pytest.raises(OrderRefused, match="HALTED"):
+        await app.order_target_quantity(c, mkt, 5)
+    assert not gw.broker.working()
