@@ -126,13 +126,29 @@ class TradingApp:
     ) -> TradingApp:
         """Connect, sync (positions, orders, account values) and return a ready app."""
         ib = IB()
-        app = cls(ib, readonly=readonly, live=live, confirm_account=confirm_account, limits=limits, bus=bus)
+        app = cls(
+            ib,
+            readonly=readonly,
+            live=live,
+            confirm_account=confirm_account,
+            limits=limits,
+            bus=bus,
+        )
         try:
-            await ib.connectAsync(host, port, clientId=client_id, timeout=timeout, readonly=readonly,
-                                  account=account, raiseSyncErrors=True)
+            await ib.connectAsync(
+                host,
+                port,
+                clientId=client_id,
+                timeout=timeout,
+                readonly=readonly,
+                account=account,
+                raiseSyncErrors=True,
+            )
         except (ConnectionError, OSError, asyncio.TimeoutError) as exc:
             ib.disconnect()
-            raise ConnectionError(f"cannot connect to the IB API at {host}:{port} (client id {client_id}): {exc}") from exc
+            raise ConnectionError(
+                f"cannot connect to the IB API at {host}:{port} (client id {client_id}): {exc}"
+            ) from exc
         if app.net_liquidation_or_none() is not None:
             app._nlv_time = time.monotonic()
         return app
@@ -155,7 +171,12 @@ class TradingApp:
     @property
     def account_guard(self) -> AccountGuard:
         """Paper / live / read-only verdict for this session."""
-        return AccountGuard(self.account, live=self.live, confirmed_account=self.confirm_account, readonly=self.readonly)
+        return AccountGuard(
+            self.account,
+            live=self.live,
+            confirmed_account=self.confirm_account,
+            readonly=self.readonly,
+        )
 
     @property
     def positions(self) -> dict[int, Position]:
@@ -184,7 +205,9 @@ class TradingApp:
 
     def checked_nlv(self) -> float:
         """NetLiquidation that is present, positive and fresh — or AccountValueUnavailable."""
-        return sizing.check_nlv(self.net_liquidation_or_none(), self.nlv_age(), self.guard.limits.nlv_max_age)
+        return sizing.check_nlv(
+            self.net_liquidation_or_none(), self.nlv_age(), self.guard.limits.nlv_max_age
+        )
 
     def _on_account_value(self, value) -> None:
         if value.tag == "NetLiquidation":
@@ -194,7 +217,10 @@ class TradingApp:
     async def resolve_contract(self, contract: Contract | ComboSpec) -> Contract:
         """A fully qualified contract; front month for futures without a month; BAG for a spread."""
         if isinstance(contract, ComboSpec):
-            legs = [(await self.resolve_contract(leg.contract), leg.ratio, leg.action) for leg in contract.legs]
+            legs = [
+                (await self.resolve_contract(leg.contract), leg.ratio, leg.action)
+                for leg in contract.legs
+            ]
             return build_bag(legs, today=dt.date.today(), exchange=contract.exchange)
         await self.pacing.acquire()
         details = await self.ib.reqContractDetailsAsync(contract)
@@ -216,6 +242,17 @@ class TradingApp:
             t = self.ib.reqMktData(contract, "", False, False)
             self._tickers[contract.conId] = t
         return t
+
+    def marks(self) -> dict[int, float]:
+        """Current mid (else last) of every streaming ticker, by conId; unusable prices left out."""
+        out = {}
+        for con_id, t in self._tickers.items():
+            price = t.midpoint()
+            if not sizing.is_usable_price(price):
+                price = t.last
+            if sizing.is_usable_price(price):
+                out[con_id] = price
+        return out
 
     async def quote(self, contract: Contract) -> Quote:
         """The sizing price: mid, else last, else previous close (waits up to ``price_timeout``)."""
@@ -243,10 +280,17 @@ class TradingApp:
     def _intent(self, contract: Contract, order: Order, ref: float | None) -> OrderIntent:
         lmt = order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None
         return OrderIntent(
-            action=order.action, quantity=float(order.totalQuantity), order_type=order.orderType,
-            limit_price=lmt, contract=describe(contract), sec_type=contract.secType,
-            multiplier=multiplier_of(contract), reference_price=ref, position=self._position(contract),
-            nlv=self.net_liquidation_or_none(), gross_exposure=self._gross_exposure(),
+            action=order.action,
+            quantity=float(order.totalQuantity),
+            order_type=order.orderType,
+            limit_price=lmt,
+            contract=describe(contract),
+            sec_type=contract.secType,
+            multiplier=multiplier_of(contract),
+            reference_price=ref,
+            position=self._position(contract),
+            nlv=self.net_liquidation_or_none(),
+            gross_exposure=self._gross_exposure(),
         )
 
     async def send_order(
@@ -260,7 +304,11 @@ class TradingApp:
             raise UnknownContract(describe(contract), "resolve it with resolve_contract() first")
         try:
             q = await self.quote(contract)
-            ref, bid, ask = q.price, self._tickers[contract.conId].bid, self._tickers[contract.conId].ask
+            ref, bid, ask = (
+                q.price,
+                self._tickers[contract.conId].bid,
+                self._tickers[contract.conId].ask,
+            )
         except PriceUnavailable:
             if order.orderType in ("MKT", "STP"):
                 raise
@@ -274,17 +322,41 @@ class TradingApp:
             return OrderResult(None, order, None, False, "dry run: order checked, not sent")
         await self.pacing.acquire()
         trade = self.ib.placeOrder(contract, order)
-        mid = (bid + ask) / 2 if sizing.is_usable_price(bid) and sizing.is_usable_price(ask) else None
-        self.bus.publish(OrderSent(
-            time.time(), order.orderId, order.permId, order.orderRef or "", contract.conId, contract.symbol,
-            order.action, float(order.totalQuantity), order.orderType,
-            order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None,
-            bid if sizing.is_usable_price(bid) else None, ask if sizing.is_usable_price(ask) else None, mid,
-        ))
-        return OrderResult(None, order, trade, True, f"sent {order.action} {order.totalQuantity:g} {describe(contract)}")
+        mid = (
+            (bid + ask) / 2 if sizing.is_usable_price(bid) and sizing.is_usable_price(ask) else None
+        )
+        self.bus.publish(
+            OrderSent(
+                time.time(),
+                order.orderId,
+                order.permId,
+                order.orderRef or "",
+                contract.conId,
+                contract.symbol,
+                order.action,
+                float(order.totalQuantity),
+                order.orderType,
+                order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None,
+                bid if sizing.is_usable_price(bid) else None,
+                ask if sizing.is_usable_price(ask) else None,
+                mid,
+            )
+        )
+        return OrderResult(
+            None,
+            order,
+            trade,
+            True,
+            f"sent {order.action} {order.totalQuantity:g} {describe(contract)}",
+        )
 
     async def _execute(
-        self, contract: Contract, plan: OrderPlan, order_type: OrderType, strategy: str, dry_run: bool
+        self,
+        contract: Contract,
+        plan: OrderPlan,
+        order_type: OrderType,
+        strategy: str,
+        dry_run: bool,
     ) -> OrderResult:
         if plan.is_empty:
             log.info("nothing sent for %s: %s", describe(contract), plan.reason)
@@ -301,43 +373,92 @@ class TradingApp:
             raise UnknownContract(describe(contract), "resolve it with resolve_contract() first")
         return await self.quote(contract), multiplier_of(contract)
 
-    async def order_value(self, contract: Contract, order_type: OrderType, value: float, *,
-                          dry_run: bool = False, strategy: str = "") -> OrderResult:
+    async def order_value(
+        self,
+        contract: Contract,
+        order_type: OrderType,
+        value: float,
+        *,
+        dry_run: bool = False,
+        strategy: str = "",
+    ) -> OrderResult:
         """Buy (value > 0) or sell (value < 0) ``value`` dollars of ``contract``."""
         q, mult = await self._sizing_inputs(contract)
-        return await self._execute(contract, sizing.plan_order_value(value, q, mult), order_type, strategy, dry_run)
+        return await self._execute(
+            contract, sizing.plan_order_value(value, q, mult), order_type, strategy, dry_run
+        )
 
-    async def order_target_quantity(self, contract: Contract, order_type: OrderType, target: float, *,
-                                    dry_run: bool = False, strategy: str = "") -> OrderResult:
+    async def order_target_quantity(
+        self,
+        contract: Contract,
+        order_type: OrderType,
+        target: float,
+        *,
+        dry_run: bool = False,
+        strategy: str = "",
+    ) -> OrderResult:
         """Trade the difference between ``target`` and position + working orders."""
         q, mult = await self._sizing_inputs(contract)
-        plan = sizing.plan_order_target_quantity(target, q, mult, self._position(contract), self._working(contract))
+        plan = sizing.plan_order_target_quantity(
+            target, q, mult, self._position(contract), self._working(contract)
+        )
         return await self._execute(contract, plan, order_type, strategy, dry_run)
 
-    async def order_target_value(self, contract: Contract, order_type: OrderType, target: float, *,
-                                 dry_run: bool = False, strategy: str = "") -> OrderResult:
+    async def order_target_value(
+        self,
+        contract: Contract,
+        order_type: OrderType,
+        target: float,
+        *,
+        dry_run: bool = False,
+        strategy: str = "",
+    ) -> OrderResult:
         """Move the position to ``target`` dollars."""
         q, mult = await self._sizing_inputs(contract)
-        plan = sizing.plan_order_target_value(target, q, mult, self._position(contract), self._working(contract))
+        plan = sizing.plan_order_target_value(
+            target, q, mult, self._position(contract), self._working(contract)
+        )
         return await self._execute(contract, plan, order_type, strategy, dry_run)
 
-    async def order_percent(self, contract: Contract, order_type: OrderType, percent: float, *,
-                            dry_run: bool = False, strategy: str = "") -> OrderResult:
+    async def order_percent(
+        self,
+        contract: Contract,
+        order_type: OrderType,
+        percent: float,
+        *,
+        dry_run: bool = False,
+        strategy: str = "",
+    ) -> OrderResult:
         """Trade ``percent`` of NetLiquidation worth of ``contract``."""
         q, mult = await self._sizing_inputs(contract)
         plan = sizing.plan_order_percent(percent, self.checked_nlv(), q, mult)
         return await self._execute(contract, plan, order_type, strategy, dry_run)
 
-    async def order_target_percent(self, contract: Contract, order_type: OrderType, percent: float, *,
-                                   dry_run: bool = False, strategy: str = "") -> OrderResult:
+    async def order_target_percent(
+        self,
+        contract: Contract,
+        order_type: OrderType,
+        percent: float,
+        *,
+        dry_run: bool = False,
+        strategy: str = "",
+    ) -> OrderResult:
         """Move the position to ``percent`` of NetLiquidation."""
         q, mult = await self._sizing_inputs(contract)
-        plan = sizing.plan_order_target_percent(percent, self.checked_nlv(), q, mult,
-                                                self._position(contract), self._working(contract))
+        plan = sizing.plan_order_target_percent(
+            percent, self.checked_nlv(), q, mult, self._position(contract), self._working(contract)
+        )
         return await self._execute(contract, plan, order_type, strategy, dry_run)
 
-    async def rebalance(self, targets: Mapping[Contract, float], order_type: OrderType = market, *,
-                        dry_run: bool = False, strategy: str = "", what_if: bool = False) -> RebalanceResult:
+    async def rebalance(
+        self,
+        targets: Mapping[Contract, float],
+        order_type: OrderType = market,
+        *,
+        dry_run: bool = False,
+        strategy: str = "",
+        what_if: bool = False,
+    ) -> RebalanceResult:
         """Plan every delta first, then send sells before buys; held contracts not targeted go to 0."""
         refusals = self.account_guard.check()
         if refusals:
@@ -346,7 +467,9 @@ class TradingApp:
         contracts: dict[int, Contract] = {}
         for c in targets:
             if not c.conId:
-                raise UnknownContract(describe(c), "resolve every target with resolve_contract() first")
+                raise UnknownContract(
+                    describe(c), "resolve every target with resolve_contract() first"
+                )
             contracts[c.conId] = c
         for con_id, p in self.positions.items():
             if con_id not in contracts:
@@ -355,12 +478,22 @@ class TradingApp:
                     c.exchange = "SMART"
                 contracts[con_id] = c
         weights = {c.conId: w for c, w in targets.items()}
-        quotes = dict(zip(contracts, await asyncio.gather(*(self._quote_or_none(c) for c in contracts.values()))))
+        quotes = dict(
+            zip(
+                contracts,
+                await asyncio.gather(*(self._quote_or_none(c) for c in contracts.values())),
+            )
+        )
         missing = [describe(contracts[k]) for k, q in quotes.items() if q is None]
         if missing:
-            raise PriceUnavailable(f"no usable price for {', '.join(missing)}; nothing planned or sent")
+            raise PriceUnavailable(
+                f"no usable price for {', '.join(missing)}; nothing planned or sent"
+            )
         plan = sizing.plan_rebalance(
-            weights, {k: p.position for k, p in self.positions.items()}, quotes, nlv,
+            weights,
+            {k: p.position for k, p in self.positions.items()},
+            quotes,
+            nlv,
             multipliers={k: multiplier_of(c) for k, c in contracts.items()},
             working={k: self._working(c) for k, c in contracts.items()},
             sec_types={k: c.secType for k, c in contracts.items()},
@@ -369,7 +502,9 @@ class TradingApp:
             plan = await self._with_margin(plan, contracts, order_type)
         results = []
         for leg in plan.orders:
-            results.append(await self._execute(contracts[leg.key], leg.plan, order_type, strategy, dry_run))
+            results.append(
+                await self._execute(contracts[leg.key], leg.plan, order_type, strategy, dry_run)
+            )
         return RebalanceResult(plan, tuple(results), contracts)
 
     async def _quote_or_none(self, contract: Contract) -> Quote | None:
@@ -378,13 +513,17 @@ class TradingApp:
         except PriceUnavailable:
             return None
 
-    async def _with_margin(self, plan: RebalancePlan, contracts: Mapping[int, Contract], order_type: OrderType) -> RebalancePlan:
+    async def _with_margin(
+        self, plan: RebalancePlan, contracts: Mapping[int, Contract], order_type: OrderType
+    ) -> RebalancePlan:
         from dataclasses import replace
 
         change = 0.0
         for leg in plan.orders:
             await self.pacing.acquire()
-            state = await self.ib.whatIfOrderAsync(contracts[leg.key], order_type(leg.plan.action, leg.plan.quantity))
+            state = await self.ib.whatIfOrderAsync(
+                contracts[leg.key], order_type(leg.plan.action, leg.plan.quantity)
+            )
             try:
                 change += float(state.initMarginChange)
             except (TypeError, ValueError):

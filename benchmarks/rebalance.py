@@ -25,8 +25,9 @@ N = 40
 
 
 async def one_run(market_model: MarketModel, warm: bool) -> tuple[float, float, list[int]]:
-    async with SimGateway(port=0, market=market_model, speed=1.0,
-                          start_time=market_model.session_open() + 3600) as gw:
+    async with SimGateway(
+        port=0, market=market_model, speed=1.0, start_time=market_model.session_open() + 3600
+    ) as gw:
         app = await TradingApp.connect("127.0.0.1", gw.port, client_id=1)
         errors: list[int] = []
         app.ib.errorEvent += lambda req_id, code, msg, c: errors.append(code)
@@ -50,11 +51,15 @@ async def main() -> None:
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
     mm = MarketModel(seed=7)
     sent, filled, pacing = await one_run(mm, warm=True)
-    print(f"rebalance, {N} orders, quotes streaming: plan + send {sent:.3f} s, all filled "
-          f"{filled:.3f} s, pacing errors: {len(pacing)} (target <= 1.5 s, none)")
+    print(
+        f"rebalance, {N} orders, quotes streaming: plan + send {sent:.3f} s, all filled "
+        f"{filled:.3f} s, pacing errors: {len(pacing)} (target <= 1.5 s, none)"
+    )
     sent, filled, pacing = await one_run(mm, warm=False)
-    print(f"rebalance, {N} orders, cold (resolve {N} contracts + subscribe {N} quotes inside the "
-          f"timing): {sent:.3f} s, all filled {filled:.3f} s, pacing errors: {len(pacing)}")
+    print(
+        f"rebalance, {N} orders, cold (resolve {N} contracts + subscribe {N} quotes inside the "
+        f"timing): {sent:.3f} s, all filled {filled:.3f} s, pacing errors: {len(pacing)}"
+    )
 
 
 if __name__ == "__main__":

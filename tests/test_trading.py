@@ -32,7 +32,9 @@ def sent_orders(gw: SimGateway) -> list:
 async def settled(app: TradingApp, result) -> None:
     await until(lambda: result.trade.isDone())
     con_id = result.trade.contract.conId
-    await until(lambda: app.positions.get(con_id) is not None or result.trade.orderStatus.filled == 0)
+    await until(
+        lambda: app.positions.get(con_id) is not None or result.trade.orderStatus.filled == 0
+    )
 
 
 async def test_connect_exposes_account_state(app: TradingApp) -> None:
@@ -58,7 +60,11 @@ async def test_order_value_sizes_from_the_mid(app: TradingApp, gw: SimGateway) -
     q = gw.market.quote(c.conId, gw.now())
     mid = (q.bid + q.ask) / 2
     result = await app.order_value(c, mkt, 5_000)
-    assert result.sent and result.plan.price == pytest.approx(mid) and result.plan.price_source == "mid"
+    assert (
+        result.sent
+        and result.plan.price == pytest.approx(mid)
+        and result.plan.price_source == "mid"
+    )
     assert result.order.totalQuantity == math.floor(5_000 / mid)
     await settled(app, result)
     assert app.positions[c.conId].position == math.floor(5_000 / mid)
@@ -162,14 +168,19 @@ async def test_zero_nlv_refused(market_model_gw) -> None:
 
 @pytest.fixture
 async def market_model_gw(market):
-    async with SimGateway(port=0, market=market, speed=0, initial_cash=0.0,
-                          start_time=market.session_open() + 600) as gw:
+    async with SimGateway(
+        port=0, market=market, speed=0, initial_cash=0.0, start_time=market.session_open() + 600
+    ) as gw:
         yield gw
 
 
 async def test_guard_limits_refuse_with_reasons(gw: SimGateway) -> None:
-    app = await TradingApp.connect("127.0.0.1", gw.port, client_id=8,
-                                   limits=GuardLimits(max_order_notional=1_000.0, limit_collar=0.01))
+    app = await TradingApp.connect(
+        "127.0.0.1",
+        gw.port,
+        client_id=8,
+        limits=GuardLimits(max_order_notional=1_000.0, limit_collar=0.01),
+    )
     try:
         c = await app.resolve_contract(stock("AAPL"))
         with pytest.raises(OrderRefused, match="notional"):
@@ -184,8 +195,9 @@ async def test_guard_limits_refuse_with_reasons(gw: SimGateway) -> None:
 
 @pytest.mark.parametrize("account", ["U1234567"])
 async def test_live_account_needs_flag_and_typed_confirmation(market, account: str) -> None:
-    async with SimGateway(port=0, market=market, speed=0, account=account,
-                          start_time=market.session_open() + 600) as gw:
+    async with SimGateway(
+        port=0, market=market, speed=0, account=account, start_time=market.session_open() + 600
+    ) as gw:
         for kwargs in ({}, {"live": True}, {"live": True, "confirm_account": "U999"}):
             app = await TradingApp.connect("127.0.0.1", gw.port, client_id=3, **kwargs)
             try:
@@ -195,7 +207,9 @@ async def test_live_account_needs_flag_and_typed_confirmation(market, account: s
             finally:
                 app.disconnect()
         assert sent_orders(gw) == []
-        app = await TradingApp.connect("127.0.0.1", gw.port, client_id=4, live=True, confirm_account=account)
+        app = await TradingApp.connect(
+            "127.0.0.1", gw.port, client_id=4, live=True, confirm_account=account
+        )
         try:
             c = await app.resolve_contract(stock("AAPL"))
             r = await app.order_target_quantity(c, mkt, 1)
@@ -218,7 +232,9 @@ async def test_read_only_refuses_everything(gw: SimGateway) -> None:
         app.disconnect()
 
 
-async def test_rebalance_sells_first_and_flattens_untargeted(app: TradingApp, gw: SimGateway) -> None:
+async def test_rebalance_sells_first_and_flattens_untargeted(
+    app: TradingApp, gw: SimGateway
+) -> None:
     a, m, j = [await app.resolve_contract(stock(s)) for s in ("AAPL", "MSFT", "JPM")]
     start = await app.rebalance({a: 0.05, m: 0.05})
     for t in start.trades:
@@ -241,7 +257,9 @@ async def test_rebalance_sells_first_and_flattens_untargeted(app: TradingApp, gw
 async def test_kill_switch_cancels_and_halts(app: TradingApp, gw: SimGateway) -> None:
     c = await app.resolve_contract(stock("XOM"))
     q = gw.market.quote(c.conId, gw.now())
-    trades = [(await app.send_order(c, limit("BUY", 1, round(q.bid * 0.97, 2)))).trade for _ in range(3)]
+    trades = [
+        (await app.send_order(c, limit("BUY", 1, round(q.bid * 0.97, 2)))).trade for _ in range(3)
+    ]
     await until(lambda: all(t.orderStatus.status == "Submitted" for t in trades))
     assert await app.kill_switch("test") == 3
     await until(lambda: all(t.orderStatus.status == "Cancelled" for t in trades))

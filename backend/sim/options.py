@@ -49,7 +49,7 @@ import numpy as np
 
 from backend.sim import blackscholes as bs
 from backend.sim.instruments import Instrument, matches_fields
-from backend.sim.market import _NEW_YORK, DAILY_DTYPE, LOT, MINUTE_DTYPE, Quote, round_to_tick
+from backend.sim.market import _NEW_YORK, DAILY_DTYPE, MINUTE_DTYPE, Quote, round_to_tick
 
 if TYPE_CHECKING:
     from backend.sim.market import MarketModel
@@ -257,6 +257,13 @@ class OptionPricer:
         m = np.log(inst.strike / np.asarray(s)) / np.sqrt(np.maximum(t, 1 / 52))
         return atm * np.clip(1 + SKEW * m + SMILE * m * m, 0.7, 2.5)
 
+    def vol_at(self, inst: Instrument, s: float, t: float) -> float:
+        """Scalar :meth:`vol` (the streaming hot path)."""
+        base = self._base_vol.get(inst.underlying_con_id) or self.base_vol(inst.underlying_con_id)
+        atm = base * (0.95 + 0.12 * (1 - math.exp(-t / 0.5)))
+        m = math.log(inst.strike / s) / math.sqrt(max(t, 1 / 52))
+        return atm * min(max(1 + SKEW * m + SMILE * m * m, 0.7), 2.5)
+
     def expiry_time(self, inst: Instrument) -> float:
         """Epoch seconds of the 16:00 New York close of the expiry day."""
         when = self._close_time.get(inst.last_trade_date)
@@ -273,7 +280,7 @@ class OptionPricer:
             return hit[1]
         s = self.market.last_price(inst.underlying_con_id, t)
         years = max(self.expiry_time(inst) - t, 0.0) / YEAR
-        vol = float(self.vol(inst, s, years))
+        vol = self.vol_at(inst, s, years)
         call = inst.right == "C"
         g = bs.greeks(call, s, inst.strike, years, RATE, vol)
         mid = g.price
@@ -305,14 +312,24 @@ class OptionPricer:
         return st
 
     def _volume(self, inst: Instrument, t: float, z: float) -> int:
-        und_volume = self.market.quote(inst.underlying_con_id, t).volume
-        return int(und_volume * 2e-4 * math.exp(-z) / LOT) * 10
+        m = self.market
+        done = min(max((t - m.session_open()) / (m.session_close() - m.session_open()), 0.0), 1.0)
+        return int(done * 2000 * math.sqrt(max(inst.liquidity, 0.01)) * math.exp(-z))
 
     def implied(
         self, inst: Instrument, price: float, st: OptionState
     ) -> tuple[bs.Greeks, float] | None:
-        """Greeks at the volatility implied by ``price`` (None when none is)."""
+        """Greeks at the volatility implied by ``price`` (None when none is).
+
+        Quoted prices sit within a few ticks of the model price, so one Newton step from the
+        model volatility (then a bisection-safe solve only when that step fails) is enough.
+        """
         call = inst.right == "C"
+        g = st.model
+        if g.vega > 1e-6:
+            iv = st.vol + (price - g.price) / (g.vega * 100.0)
+            if 0.2 * st.vol < iv < 5.0 * st.vol:
+                return bs.greeks(call, st.und_price, inst.strike, st.expiry_t, RATE, iv), iv
         iv = bs.implied_vol(call, price, st.und_price, inst.strike, st.expiry_t, RATE, st.vol)
         if math.isnan(iv):
             return None

@@ -1,0 +1,166 @@
+"""`RiskFeed`: wires a TradingApp's live ib_async events into the journal and the RiskEngine.
+
+* Orders sent (:class:`backend.events.OrderSent`) are journalled with their arrival bid/ask.
+* Executions are attributed to a strategy by ``orderRef`` and fed to the engine with the
+  arrival mid of their order, so slippage is measured fill by fill; commission reports follow.
+* ``reqPnL`` updates (about once a second) feed the account's return series together with
+  NetLiquidation; the engine's sampler keeps one sample per interval.
+* Per-strategy PnL: each strategy's fills form its own book (cash and positions), marked at
+  the live mid (last fill price when no quote streams). A strategy's equity is the account's
+  NetLiquidation when the feed started plus that PnL — documented so its returns are read as
+  "return on the whole account's capital".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from backend.events import Event, OrderSent
+from backend.risk.engine import RiskEngine
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def ny_session(t: float) -> dt.date:
+    """The New York calendar date of epoch ``t`` (the trading session it belongs to)."""
+    return dt.datetime.fromtimestamp(t, NEW_YORK).date()
+
+
+@dataclass
+class StrategyBook:
+    """One strategy's cash and positions, built from its fills."""
+
+    cash: float = 0.0
+    positions: dict[int, float] = field(default_factory=dict)
+    multipliers: dict[int, float] = field(default_factory=dict)
+    last_price: dict[int, float] = field(default_factory=dict)
+
+    def fill(
+        self,
+        con_id: int,
+        signed_qty: float,
+        price: float,
+        multiplier: float,
+        commission: float = 0.0,
+    ) -> None:
+        """Book one execution."""
+        self.cash -= signed_qty * price * multiplier + commission
+        self.positions[con_id] = self.positions.get(con_id, 0.0) + signed_qty
+        self.multipliers[con_id] = multiplier
+        self.last_price[con_id] = price
+
+    def pnl(self, marks: dict[int, float]) -> float:
+        """Cash plus positions at ``marks`` (last fill price where no mark is known)."""
+        value = sum(
+            q * marks.get(c, self.last_price[c]) * self.multipliers[c]
+            for c, q in self.positions.items()
+        )
+        return self.cash + value
+
+
+class RiskFeed:
+    """Subscribes to a TradingApp's events and keeps the RiskEngine and journal current."""
+
+    def __init__(self, app, engine: RiskEngine, clock: Callable[[], float] = time.time) -> None:
+        self.app = app
+        self.engine = engine
+        self.clock = clock
+        self.books: dict[str, StrategyBook] = {}
+        self._arrival: dict[int, float | None] = {}
+        self._start_nlv: float | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._pnl = None
+
+    def start(self) -> None:
+        """Start listening (call once connected)."""
+        ib = self.app.ib
+        self._unsubscribe = self.app.bus.subscribe(self._on_event)
+        ib.execDetailsEvent += self._on_exec
+        ib.commissionReportEvent += self._on_commission
+        ib.pnlEvent += self._on_pnl
+        self._pnl = ib.reqPnL(self.app.account)
+
+    def stop(self) -> None:
+        """Stop listening and cancel the PnL subscription."""
+        ib = self.app.ib
+        if self._unsubscribe:
+            self._unsubscribe()
+        ib.execDetailsEvent -= self._on_exec
+        ib.commissionReportEvent -= self._on_commission
+        ib.pnlEvent -= self._on_pnl
+        if self._pnl is not None and ib.isConnected():
+            ib.cancelPnL(self.app.account)
+        self._pnl = None
+
+    # ---- handlers ------------------------------------------------------------------
+    def _on_event(self, ev: Event) -> None:
+        if isinstance(ev, OrderSent):
+            self._arrival[ev.order_id] = ev.mid
+            self.engine.journal.record_order(
+                ev.order_id,
+                action=ev.action,
+                qty=ev.quantity,
+                order_type=ev.order_type,
+                client_id=self.app.ib.client.clientId,
+                perm_id=ev.perm_id or None,
+                order_ref=ev.strategy or None,
+                strategy=ev.strategy or None,
+                symbol=ev.symbol,
+                con_id=ev.con_id,
+                limit_price=ev.limit_price,
+                bid=ev.bid,
+                ask=ev.ask,
+                t=ev.t,
+            )
+
+    def _on_exec(self, trade, fill) -> None:
+        ex, c = fill.execution, fill.contract
+        strategy = ex.orderRef or trade.order.orderRef or ""
+        mult = float(c.multiplier or 1) if c.secType != "STK" else 1.0
+        counted = self.engine.on_fill(
+            strategy or None,
+            ex.execId,
+            ex.side,
+            ex.shares,
+            ex.price,
+            self._arrival.get(ex.orderId),
+            None,
+            mult,
+            self.clock(),
+            order_id=ex.orderId,
+            perm_id=ex.permId,
+            symbol=c.symbol,
+            con_id=c.conId,
+        )
+        if counted and strategy:
+            sign = 1.0 if ex.side in ("BOT", "BUY") else -1.0
+            self.books.setdefault(strategy, StrategyBook()).fill(
+                c.conId, sign * ex.shares, ex.price, mult
+            )
+
+    def _on_commission(self, trade, fill, report) -> None:
+        self.engine.on_commission(report.execId, report.commission)
+        strategy = fill.execution.orderRef or trade.order.orderRef
+        if strategy in self.books:
+            self.books[strategy].cash -= report.commission
+
+    def _on_pnl(self, pnl) -> None:
+        nlv = self.app.net_liquidation
+        if not all(math.isfinite(x) for x in (pnl.dailyPnL, nlv)) or nlv <= 0:
+            return  # an incomplete update is not a sample
+        t = self.clock()
+        session = ny_session(t)
+        unreal = pnl.unrealizedPnL if math.isfinite(pnl.unrealizedPnL) else 0.0
+        real = pnl.realizedPnL if math.isfinite(pnl.realizedPnL) else 0.0
+        self.engine.on_pnl(t, pnl.dailyPnL, unreal, real, nlv, session)
+        if self._start_nlv is None:
+            self._start_nlv = nlv
+        marks = self.app.marks()
+        for name, book in self.books.items():
+            value = book.pnl(marks)
+            self.engine.on_strategy_pnl(name, t, value, self._start_nlv + value, session)
