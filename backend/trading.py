@@ -144,7 +144,7 @@ class TradingApp:
                 account=account,
                 raiseSyncErrors=True,
             )
-        except (ConnectionError, OSError, asyncio.TimeoutError) as exc:
+        except (ConnectionError, OSError, TimeoutError) as exc:
             ib.disconnect()
             raise ConnectionError(
                 f"cannot connect to the IB API at {host}:{port} (client id {client_id}): {exc}"
@@ -482,6 +482,7 @@ class TradingApp:
             zip(
                 contracts,
                 await asyncio.gather(*(self._quote_or_none(c) for c in contracts.values())),
+                strict=True,
             )
         )
         missing = [describe(contracts[k]) for k, q in quotes.items() if q is None]
