@@ -434,7 +434,8 @@ async def test_delayed_no_permission_and_line_limit(gw: SimGateway, ib: IB) -> N
     gw.advance(2)
     await asyncio.sleep(0.05)
     assert math.isnan(denied.last) and math.isnan(denied.bid)
-    gw.faults.set_market_data_fault(None)
+    assert (await gw.faults.control("market-data", ["live"])).startswith("ok")
+    assert gw.faults.market_data_fault("MSFT") is None
     gw.max_market_data_lines = 1
     ib.reqMktData(spy)
     await until(lambda: 101 in codes)

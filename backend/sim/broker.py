@@ -86,7 +86,7 @@ class SimBroker:
     on_change: Callable[[], None] | None = None
     margin_model: MarginModel | None = None
     settlement: str = "physical"
-    settled_session: object = None
+    settled_session: dt.date | None = None
 
     def __post_init__(self) -> None:
         if self.margin_model is None:

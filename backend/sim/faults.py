@@ -32,7 +32,10 @@ DEFAULT_MESSAGES = {
     354: "Requested market data is not subscribed.",
 }
 
-COMMANDS = ("drop", "silent", "resume", "error", "restart", "reject-next", "partial", "status")
+COMMANDS = (
+    "drop", "silent", "resume", "error", "restart", "reject-next", "partial", "market-data",
+    "status",
+)  # fmt: skip
 
 
 class FaultHooks:
@@ -99,6 +102,9 @@ class FaultHooks:
             asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self.restart()))
         elif command == "reject-next":
             self.reject_next_order(" ".join(args) or "Simulated rejection")
+        elif command == "market-data":
+            mode = args[0] if args else "live"
+            self.set_market_data_fault(None if mode == "live" else mode, args[1:] or None)
         elif command == "partial":
             self.force_partial_fills(int(args[0]) if args else 1)
         elif command != "status":
