@@ -267,3 +267,20 @@ async def test_kill_switch_cancels_and_halts(app: TradingApp, gw: SimGateway) ->
     with pytest.raises(OrderRefused, match="HALTED"):
         await app.order_target_quantity(c, mkt, 5)
     assert not gw.broker.working()
+
+
+async def test_futures_use_their_multiplier(app: TradingApp, gw: SimGateway) -> None:
+    from backend.contracts import future
+
+    cl = await app.resolve_contract(future("CL"))
+    assert cl.secType == "FUT" and cl.multiplier == "1000" and cl.lastTradeDateOrContractMonth
+    q = await app.quote(cl)
+    r = await app.order_value(cl, mkt, 150_000, strategy="crack")
+    assert r.order.totalQuantity == math.floor(150_000 / (q.price * 1000))
+    await settled(app, r)
+    t = await app.order_target_quantity(cl, mkt, 3, strategy="crack")
+    assert t.order.totalQuantity == 3 - r.order.totalQuantity
+    await settled(app, t)
+    await until(lambda: app.positions[cl.conId].position == 3)
+    again = await app.order_target_quantity(cl, mkt, 3)
+    assert not again.sent
