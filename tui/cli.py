@@ -149,13 +149,7 @@ def _sim_control(args: argparse.Namespace) -> int:
 
 
 def _demo(settings) -> int:
-    """Bare ``livedesk``: the console on the embedded demo gateway."""
-    try:
-        from tui.app import run_demo
-    except ImportError:
-        run_demo = None
-    if run_demo is not None:
-        return run_demo(settings)
+    """Bare ``livedesk``: the demo — the embedded simulated gateway (the console builds on it)."""
     from backend.sim.gateway import SimGateway
 
     async def run() -> None:

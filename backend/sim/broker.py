@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from ib_async import CommissionReport, Contract, Execution, ExecutionFilter, Order
 
+from backend.orders import estimate_commission
 from backend.sim import combos
 from backend.sim.account import Holding, MarginFn, SimAccount, stock_margin
 from backend.sim.engine import SUPPORTED_TYPES, MatchingEngine, SimOrder, Touch
@@ -57,8 +58,6 @@ Event = OrderUpdate | FillEvent | PortfolioChanged
 
 def ib_commission(inst: Instrument, qty: float, price: float) -> float:
     """IB-style fixed commissions: per share with a minimum and a maximum, per contract for derivatives."""
-    from backend.orders import estimate_commission
-
     return estimate_commission(inst.sec_type, qty, price, inst.multiplier)
 
 
