@@ -48,6 +48,17 @@ __all__ = [
 ]
 
 
+def contract_key(contract: Contract) -> Hashable:
+    """conId, or for a BAG (IB gives every BAG one conId) its legs."""
+    if contract.secType == "BAG":
+        return ("BAG", *sorted((leg.conId, leg.ratio, leg.action) for leg in contract.comboLegs))
+    return contract.conId
+
+
+def _finite(x: float) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x) and abs(x) < sizing.UNSET_DOUBLE
+
+
 class OrderRefused(SizingError):
     """The pre-trade or account guard refused an order; ``reasons`` says why."""
 
@@ -104,7 +115,10 @@ class TradingApp:
         self.bus = bus or EventBus()
         self.price_timeout = price_timeout
         self.guard = PreTradeGuard(limits or GuardLimits())
-        self._tickers: dict[int, Ticker] = {}
+        self._tickers: dict[Hashable, Ticker] = {}
+        self._bag_multipliers: dict[Hashable, float] = {}
+        self.today: Callable[[], dt.date] = dt.date.today
+        """The trading date (expiry checks, front months); tests pin it to the simulated session."""
         self._nlv_time: float | None = None
         ib.accountValueEvent += self._on_account_value
 
@@ -221,14 +235,18 @@ class TradingApp:
                 (await self.resolve_contract(leg.contract), leg.ratio, leg.action)
                 for leg in contract.legs
             ]
-            return build_bag(legs, today=dt.date.today(), exchange=contract.exchange)
+            bag = build_bag(legs, today=self.today(), exchange=contract.exchange)
+            mults = {multiplier_of(c) for c, _, _ in legs}
+            if len(mults) == 1:  # a combo is priced per unit of its legs' multiplier
+                self._bag_multipliers[contract_key(bag)] = mults.pop()
+            return bag
         await self.pacing.acquire()
         details = await self.ib.reqContractDetailsAsync(contract)
         label = describe(contract)
         if not details:
             raise UnknownContract(label, "the gateway has no security definition for it")
         if contract.secType == "FUT" and not contract.lastTradeDateOrContractMonth:
-            return front_month(details, dt.date.today()).contract
+            return front_month(details, self.today()).contract
         if len(details) > 1:
             raise AmbiguousContract(label, [d.contract for d in details])
         return details[0].contract
@@ -236,22 +254,47 @@ class TradingApp:
     # ---- prices --------------------------------------------------------------------
     async def ticker(self, contract: Contract) -> Ticker:
         """A streaming ticker for ``contract`` (subscribed once, then reused)."""
-        t = self._tickers.get(contract.conId)
+        key = contract_key(contract)
+        t = self._tickers.get(key)
         if t is None:
             await self.pacing.acquire()
             t = self.ib.reqMktData(contract, "", False, False)
-            self._tickers[contract.conId] = t
+            self._tickers[key] = t
         return t
+
+    def multiplier(self, contract: Contract) -> float:
+        """The contract multiplier; a BAG's is its legs' (a combo is priced per unit of them)."""
+        if contract.secType == "BAG":
+            return self._bag_multipliers.get(contract_key(contract), 1.0)
+        return multiplier_of(contract)
+
+    async def _reference(self, contract: Contract) -> tuple[float, float, float]:
+        """(reference price, bid, ask). A BAG's mid may be zero or negative (a credit)."""
+        if contract.secType != "BAG":
+            q = await self.quote(contract)
+            t = self._tickers[contract_key(contract)]
+            return q.price, t.bid, t.ask
+        t = await self.ticker(contract)
+        deadline = time.monotonic() + self.price_timeout
+        while not (_finite(t.bid) and _finite(t.ask)):
+            if time.monotonic() >= deadline:
+                raise PriceUnavailable(
+                    f"no usable combo quote for {describe(contract)}: bid {t.bid}, ask {t.ask}"
+                )
+            await asyncio.sleep(0.01)
+        return (t.bid + t.ask) / 2, t.bid, t.ask
 
     def marks(self) -> dict[int, float]:
         """Current mid (else last) of every streaming ticker, by conId; unusable prices left out."""
         out = {}
-        for con_id, t in self._tickers.items():
+        for key, t in self._tickers.items():
+            if not isinstance(key, int):
+                continue
             price = t.midpoint()
             if not sizing.is_usable_price(price):
                 price = t.last
             if sizing.is_usable_price(price):
-                out[con_id] = price
+                out[key] = price
         return out
 
     async def quote(self, contract: Contract) -> Quote:
@@ -286,7 +329,7 @@ class TradingApp:
             limit_price=lmt,
             contract=describe(contract),
             sec_type=contract.secType,
-            multiplier=multiplier_of(contract),
+            multiplier=self.multiplier(contract),
             reference_price=ref,
             position=self._position(contract),
             nlv=self.net_liquidation_or_none(),
@@ -303,12 +346,7 @@ class TradingApp:
         if contract.secType != "BAG" and not contract.conId:
             raise UnknownContract(describe(contract), "resolve it with resolve_contract() first")
         try:
-            q = await self.quote(contract)
-            ref, bid, ask = (
-                q.price,
-                self._tickers[contract.conId].bid,
-                self._tickers[contract.conId].ask,
-            )
+            ref, bid, ask = await self._reference(contract)
         except PriceUnavailable:
             if order.orderType in ("MKT", "STP"):
                 raise
@@ -322,9 +360,7 @@ class TradingApp:
             return OrderResult(None, order, None, False, "dry run: order checked, not sent")
         await self.pacing.acquire()
         trade = self.ib.placeOrder(contract, order)
-        mid = (
-            (bid + ask) / 2 if sizing.is_usable_price(bid) and sizing.is_usable_price(ask) else None
-        )
+        mid = (bid + ask) / 2 if _finite(bid) and _finite(ask) else None
         self.bus.publish(
             OrderSent(
                 time.time(),
@@ -337,8 +373,8 @@ class TradingApp:
                 float(order.totalQuantity),
                 order.orderType,
                 order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None,
-                bid if sizing.is_usable_price(bid) else None,
-                ask if sizing.is_usable_price(ask) else None,
+                bid if _finite(bid) else None,
+                ask if _finite(ask) else None,
                 mid,
             )
         )
@@ -371,7 +407,7 @@ class TradingApp:
             raise OrderRefused(refusals)
         if not contract.conId:
             raise UnknownContract(describe(contract), "resolve it with resolve_contract() first")
-        return await self.quote(contract), multiplier_of(contract)
+        return await self.quote(contract), self.multiplier(contract)
 
     async def order_value(
         self,

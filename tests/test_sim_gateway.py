@@ -379,3 +379,32 @@ async def test_garbage_frames_do_not_hurt_the_gateway(gw: SimGateway, ib: IB) ->
     trade = ib.placeOrder(c, MarketOrder("BUY", 1))
     await until(lambda: trade.isDone())
     assert trade.orderStatus.status == "Filled"
+
+
+async def test_stop_limit_and_day_orders_expire_at_the_close_gtc_survive(
+    gw: SimGateway, ib: IB
+) -> None:
+    c = await qualified(ib, "MSFT")
+    last = gw.market.last_price(c.conId, gw.now())
+    q = gw.market.quote(c.conId, gw.now())
+    stop_limit = Order(
+        action="BUY",
+        totalQuantity=5,
+        orderType="STP LMT",
+        auxPrice=round(last * 0.9, 2),
+        lmtPrice=round(q.ask * 1.01, 2),
+    )
+    sl = ib.placeOrder(c, stop_limit)  # trigger already passed: trades as a marketable limit
+    await until(lambda: sl.isDone())
+    assert sl.orderStatus.status == "Filled" and sl.fills[0].execution.price <= stop_limit.lmtPrice
+    day = ib.placeOrder(c, LimitOrder("BUY", 1, round(q.bid * 0.96, 2)))
+    gtc_order = LimitOrder("BUY", 1, round(q.bid * 0.96, 2), tif="GTC")
+    gtc = ib.placeOrder(c, gtc_order)
+    await until(
+        lambda: day.orderStatus.status == "Submitted" and gtc.orderStatus.status == "Submitted"
+    )
+    gw.clock.advance(gw.market.session_close() - gw.now() + 1)
+    gw.pulse()
+    await until(lambda: day.orderStatus.status == "Cancelled")
+    assert gtc.orderStatus.status == "Submitted"
+    assert [o.order.tif for o in gw.broker.working()] == ["GTC"]

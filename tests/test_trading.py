@@ -284,3 +284,44 @@ async def test_futures_use_their_multiplier(app: TradingApp, gw: SimGateway) -> 
     await until(lambda: app.positions[cl.conId].position == 3)
     again = await app.order_target_quantity(cl, mkt, 3)
     assert not again.sent
+
+
+async def test_spread_resolves_to_a_bag_and_trades_through_the_guard(
+    app: TradingApp, gw: SimGateway
+) -> None:
+    from backend.contracts import ComboError, combo_leg, option, spread
+    from tests.conftest import TEST_SESSION
+
+    app.today = lambda: TEST_SESSION
+    spy = await app.resolve_contract(stock("SPY"))
+    chains = await app.ib.reqSecDefOptParamsAsync("SPY", "", "STK", spy.conId)
+    chain = next(c for c in chains if c.exchange == "SMART")
+    expiry = sorted(e for e in chain.expirations if e > TEST_SESSION.strftime("%Y%m%d"))[0]
+    last = gw.market.last_price(spy.conId, gw.now())
+    strike = min(chain.strikes, key=lambda k: abs(k - last))
+    straddle = spread(
+        [
+            combo_leg(option("SPY", expiry, strike, "C"), 1, "BUY"),
+            combo_leg(option("SPY", expiry, strike, "P"), 1, "BUY"),
+        ]
+    )
+    bag = await app.resolve_contract(straddle)
+    assert (
+        bag.secType == "BAG"
+        and len(bag.comboLegs) == 2
+        and all(leg.conId > 0 for leg in bag.comboLegs)
+    )
+    assert app.multiplier(bag) == 100
+    r = await app.send_order(bag, mkt("BUY", 1), strategy="options")
+    await until(lambda: r.trade.isDone())
+    assert r.trade.orderStatus.status == "Filled" and len(r.trade.fills) == 2
+    with pytest.raises(ComboError):
+        await app.resolve_contract(
+            spread(
+                [
+                    combo_leg(option("SPY", expiry, strike, "C"), 1, "BUY"),
+                    combo_leg(option("SPY", expiry, strike, "C"), 1, "SELL"),
+                ]
+            )
+        )
+    assert len(sent_orders(gw)) == 1
