@@ -266,7 +266,7 @@ class SimBroker:
             legs = self.validate_combo(contract, order, now)
             qualified = contract
         else:
-            qualified = self._contract_of(self.validate(client_id, order_id, contract, order, now))
+            qualified = contract_of(self.validate(client_id, order_id, contract, order, now))
         if existing is not None:
             return self._modify(existing, order, now)
         order.orderId = order_id
@@ -520,9 +520,6 @@ class SimBroker:
                 continue
             out.append(fe)
         return out
-
-    def _contract_of(self, inst: Instrument) -> Contract:
-        return contract_of(inst)
 
     def _changed(self) -> None:
         if self.on_change:

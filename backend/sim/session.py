@@ -812,11 +812,9 @@ class ClientSession:
         )
 
     def on_multi(self, req: rq.ReqAccountUpdatesMulti) -> None:
-        acct = self.gw.broker.account
         self.multi[req.req_id] = req.model_code
         self._send_multi(req.req_id, self.gw.now())
         self.send(m.account_update_multi_end(req.req_id))
-        del acct
 
     def _send_multi(self, req_id: int, now: float) -> None:
         acct = self.gw.broker.account
