@@ -408,3 +408,18 @@ async def test_stop_limit_and_day_orders_expire_at_the_close_gtc_survive(
     await until(lambda: day.orderStatus.status == "Cancelled")
     assert gtc.orderStatus.status == "Submitted"
     assert [o.order.tif for o in gw.broker.working()] == ["GTC"]
+
+
+async def test_repeated_pacing_violations_disconnect(gw: SimGateway, ib: IB, ib_log_guard) -> None:
+    codes = []
+    ib.errorEvent += lambda req_id, code, msg, con: codes.append(code)
+    dropped = asyncio.Event()
+    ib.disconnectedEvent += dropped.set
+    ib.client.MaxRequests = 0
+    for _ in range(3):
+        for _ in range(60):
+            ib.client.reqCurrentTime()
+        await asyncio.sleep(1.05)
+    await asyncio.wait_for(dropped.wait(), 3)
+    assert codes.count(100) >= 2
+    assert 1 not in gw.sessions
