@@ -53,6 +53,23 @@ def _contract11(c: Contract, exchange: str) -> list:
     ]
 
 
+def _order_head(o: Order) -> list:
+    """The order fields that follow the contract in openOrder and completedOrder."""
+    return [
+        o.action,
+        o.totalQuantity,
+        o.orderType,
+        o.lmtPrice,
+        o.auxPrice,
+        o.tif,
+        o.ocaGroup,
+        o.account,
+        o.openClose,
+        int(o.origin),
+        o.orderRef,
+    ]
+
+
 def _tag_values(params: Sequence[TagValue] | None) -> list:
     params = params or []
     out: list = [len(params)]
@@ -434,28 +451,8 @@ def open_order(contract: Contract, order: Order, state: OrderState) -> Fields:
     fields: list = [
         5,
         int(o.orderId),
-        int(c.conId),
-        c.symbol,
-        c.secType,
-        c.lastTradeDateOrContractMonth,
-        c.strike,
-        c.right,
-        c.multiplier,
-        c.exchange,
-        c.currency,
-        c.localSymbol,
-        c.tradingClass,
-        o.action,
-        o.totalQuantity,
-        o.orderType,
-        o.lmtPrice,
-        o.auxPrice,
-        o.tif,
-        o.ocaGroup,
-        o.account,
-        o.openClose,
-        int(o.origin),
-        o.orderRef,
+        *_contract11(c, c.exchange),
+        *_order_head(o),
         int(o.clientId),
         int(o.permId),
         o.outsideRth,
@@ -581,28 +578,8 @@ def completed_order(contract: Contract, order: Order, state: OrderState) -> Fiel
     o, c, st = order, contract, state
     fields: list = [
         101,
-        int(c.conId),
-        c.symbol,
-        c.secType,
-        c.lastTradeDateOrContractMonth,
-        c.strike,
-        c.right,
-        c.multiplier,
-        c.exchange,
-        c.currency,
-        c.localSymbol,
-        c.tradingClass,
-        o.action,
-        o.totalQuantity,
-        o.orderType,
-        o.lmtPrice,
-        o.auxPrice,
-        o.tif,
-        o.ocaGroup,
-        o.account,
-        o.openClose,
-        int(o.origin),
-        o.orderRef,
+        *_contract11(c, c.exchange),
+        *_order_head(o),
         int(o.permId),
         o.outsideRth,
         o.hidden,
