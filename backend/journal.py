@@ -149,7 +149,7 @@ _BULK_BLOCK = 65536
 
 def default_journal_path() -> Path:
     """``journal.sqlite3`` in the user data dir (``LIVEDESK_DATA_DIR`` overrides it)."""
-    from backend.config import data_dir
+    from livedesk.backend.config import data_dir
 
     return data_dir() / "journal.sqlite3"
 

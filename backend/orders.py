@@ -27,7 +27,7 @@ from typing import NamedTuple
 from ib_async import Contract, LimitOrder, MarketOrder, Order, Trade
 from ib_async.util import UNSET_DOUBLE
 
-from backend.errors import (
+from livedesk.backend.errors import (
     AccountValueUnavailable,
     OrderInputError,
     PriceUnavailable,

@@ -1,6 +1,6 @@
 """``livedesk report``: live metrics versus backtest, equity, drawdown and slippage, from the journal.
 
-The report rebuilds a :class:`~backend.risk.engine.RiskEngine` from the journal (only data
+The report rebuilds a :class:`~livedesk.backend.risk.engine.RiskEngine` from the journal (only data
 from ``--since`` on when given: intraday samples and fills from that date at 00:00 UTC,
 daily returns of sessions from that date) and prints, per key (the account and each
 strategy, or the one ``--strategy``): the metric table (intraday, live daily, backtest,
@@ -24,9 +24,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from backend.journal import Journal, default_journal_path
-from backend.risk.engine import ACCOUNT, RiskEngine, RiskRow, series_name, session_time
-from backend.risk.execution import distribution
+from livedesk.backend.journal import Journal, default_journal_path
+from livedesk.backend.risk.engine import ACCOUNT, RiskEngine, RiskRow, series_name, session_time
+from livedesk.backend.risk.execution import distribution
 
 PERCENT_METRICS = frozenset(
     "cum_returns annual_return annual_volatility max_drawdown current_drawdown "

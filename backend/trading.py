@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 from ib_async import IB, Contract, Order, Position, Ticker, Trade
 
-from backend import orders as sizing
-from backend.broker.pacing import PacingScheduler
-from backend.contracts import (
+from livedesk.backend import orders as sizing
+from livedesk.backend.broker.pacing import PacingScheduler
+from livedesk.backend.contracts import (
     AmbiguousContract,
     ComboSpec,
     UnknownContract,
@@ -30,10 +30,16 @@ from backend.contracts import (
     front_month,
     multiplier_of,
 )
-from backend.errors import AccountValueUnavailable, PriceUnavailable, SizingError
-from backend.events import EventBus, OrderSent
-from backend.guard import AccountGuard, GuardLimits, OrderIntent, PreTradeGuard, TradingState
-from backend.orders import OrderPlan, Quote, RebalancePlan, market
+from livedesk.backend.errors import AccountValueUnavailable, PriceUnavailable, SizingError
+from livedesk.backend.events import EventBus, OrderSent
+from livedesk.backend.guard import (
+    AccountGuard,
+    GuardLimits,
+    OrderIntent,
+    PreTradeGuard,
+    TradingState,
+)
+from livedesk.backend.orders import OrderPlan, Quote, RebalancePlan, market
 
 log = logging.getLogger("livedesk.trading")
 

@@ -14,12 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-from backend.contracts import stock
-from backend.orders import market
-from backend.sim.gateway import SimGateway
-from backend.sim.instruments import default_registry
-from backend.sim.market import MarketModel
-from backend.trading import TradingApp
+from livedesk.backend.contracts import stock
+from livedesk.backend.orders import market
+from livedesk.backend.sim.gateway import SimGateway
+from livedesk.backend.sim.instruments import default_registry
+from livedesk.backend.sim.market import MarketModel
+from livedesk.backend.trading import TradingApp
 
 N = 40
 

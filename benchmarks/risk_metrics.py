@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.journal import Journal
-from backend.risk.downsample import MinMaxDownsampler, downsample_minmax
-from backend.risk.metrics import StreamingRiskMetrics
+from livedesk.backend.journal import Journal
+from livedesk.backend.risk.downsample import MinMaxDownsampler, downsample_minmax
+from livedesk.backend.risk.metrics import StreamingRiskMetrics
 
 ANNUALIZATION = 252 * 4680  # 5-second samples over 6.5-hour sessions
 

@@ -21,9 +21,9 @@ import tracemalloc
 
 from ib_async import IB, Contract, MarketOrder, Option, Stock
 
-from backend.sim.gateway import SimGateway
-from backend.sim.instruments import default_registry
-from backend.sim.market import MarketModel
+from livedesk.backend.sim.gateway import SimGateway
+from livedesk.backend.sim.instruments import default_registry
+from livedesk.backend.sim.market import MarketModel
 
 
 def pct(values: list[float], q: float) -> float:
@@ -78,7 +78,7 @@ class GatewayProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tui.cli",
+            "livedesk.tui.cli",
             "sim-gateway",
             "--port",
             "0",

@@ -71,7 +71,7 @@ TEST_SESSION = dt.date(2026, 11, 20)
 @pytest.fixture(scope="session")
 def market():
     """One simulated market for the whole test run (paths are generated lazily and cached)."""
-    from backend.sim.market import MarketModel
+    from livedesk.backend.sim.market import MarketModel
 
     return MarketModel(seed=7, session=TEST_SESSION)
 
@@ -89,7 +89,7 @@ async def until(predicate, timeout: float = 3.0, interval: float = 0.005) -> Non
 @pytest.fixture
 async def gw(market, tmp_path):
     """A running simulated gateway on a free loopback port, clock stopped one hour after the open."""
-    from backend.sim.gateway import SimGateway
+    from livedesk.backend.sim.gateway import SimGateway
 
     gateway = SimGateway(
         port=0,

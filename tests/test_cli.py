@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from ib_async import IB, MarketOrder, Stock
 
-from backend.config import ConfigError, load_settings
+from livedesk.backend.config import ConfigError, load_settings
 from tests.conftest import until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
+        [sys.executable, "-m", "livedesk.tui.cli", *args],
         cwd=ROOT,
         env=cli_env(tmp_path),
         capture_output=True,
@@ -92,7 +92,7 @@ async def test_sim_gateway_process_trades_controls_and_stops_cleanly(
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tui.cli",
+        "livedesk.tui.cli",
         "sim-gateway",
         "--port",
         "0",
@@ -118,7 +118,7 @@ async def test_sim_gateway_process_trades_controls_and_stops_cleanly(
         ctl = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tui.cli",
+            "livedesk.tui.cli",
             "sim-control",
             "--port",
             str(port),
@@ -134,7 +134,7 @@ async def test_sim_gateway_process_trades_controls_and_stops_cleanly(
         ctl = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tui.cli",
+            "livedesk.tui.cli",
             "sim-control",
             "--port",
             str(port),
@@ -164,9 +164,10 @@ async def test_sim_gateway_process_trades_controls_and_stops_cleanly(
 
 def test_backend_never_imports_textual_or_tui() -> None:
     code = (
-        "import sys, backend.trading, backend.sim.gateway, backend.risk.engine, backend.risk.live, "
-        "backend.report, backend.journal, backend.config; "
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'tui')]; "
+        "import sys, livedesk.backend.trading, livedesk.backend.sim.gateway, livedesk.backend.risk.engine, "
+        "livedesk.backend.risk.live, livedesk.backend.report, livedesk.backend.journal, "
+        "livedesk.backend.config; "
+        "bad = [m for m in sys.modules if m.split('.')[0] == 'textual' or m.startswith('livedesk.tui')]; "
         "print(bad); raise SystemExit(1 if bad else 0)"
     )
     r = subprocess.run(

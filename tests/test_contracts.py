@@ -8,7 +8,7 @@ import math
 import pytest
 from ib_async import ComboLeg, Contract, ContractDetails, Future, Option, Stock
 
-from backend.contracts import (
+from livedesk.backend.contracts import (
     AmbiguousContract,
     ComboError,
     ComboSpec,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from backend.risk.divergence import (
+from livedesk.backend.risk.divergence import (
     COMPARED_METRICS,
     bootstrap_max_drawdowns,
     compare,
@@ -15,7 +15,7 @@ from backend.risk.divergence import (
     sharpe_divergence,
     sharpe_standard_error,
 )
-from backend.risk.metrics import StreamingRiskMetrics
+from livedesk.backend.risk.metrics import StreamingRiskMetrics
 
 PERIODS = 252
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.risk.downsample import MinMaxDownsampler, downsample_minmax
+from livedesk.backend.risk.downsample import MinMaxDownsampler, downsample_minmax
 
 
 def expected_buckets(x: np.ndarray, size: int) -> tuple[list[float], list[float]]:

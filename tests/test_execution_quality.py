@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from backend.journal import Journal
-from backend.risk.execution import (
+from livedesk.backend.journal import Journal
+from livedesk.backend.risk.execution import (
     FillCost,
     annualised_drag_bps,
     commission_bps,

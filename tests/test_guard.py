@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.guard import (
+from livedesk.backend.guard import (
     AccountGuard,
     GuardLimits,
     OrderIntent,

@@ -12,13 +12,13 @@ import textwrap
 import numpy as np
 import pytest
 
-from backend.journal import MIGRATIONS, Journal, default_journal_path
-from backend.risk.metrics import StreamingRiskMetrics
+from livedesk.backend.journal import MIGRATIONS, Journal, default_journal_path
+from livedesk.backend.risk.metrics import StreamingRiskMetrics
 
 WRITER = textwrap.dedent(
     """
     import sys
-    from backend.journal import Journal
+    from livedesk.backend.journal import Journal
 
     j = Journal(sys.argv[1], compact_every=37)
     i = 0

@@ -10,8 +10,13 @@ from hypothesis import strategies as st
 from ib_async import Contract, LimitOrder, MarketOrder, Order, OrderStatus, Trade
 from ib_async.contract import ComboLeg
 
-from backend.errors import AccountValueUnavailable, OrderInputError, PriceUnavailable, SizingError
-from backend.orders import (
+from livedesk.backend.errors import (
+    AccountValueUnavailable,
+    OrderInputError,
+    PriceUnavailable,
+    SizingError,
+)
+from livedesk.backend.orders import (
     Quote,
     build_order,
     check_nlv,

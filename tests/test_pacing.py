@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from backend.broker.pacing import PacingScheduler
+from livedesk.backend.broker.pacing import PacingScheduler
 
 
 class VirtualTime:

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend.journal import Journal
-from backend.report import fmt, run_report
-from backend.risk.engine import RiskEngine
-from backend.risk.metrics import StreamingRiskMetrics
+from livedesk.backend.journal import Journal
+from livedesk.backend.report import fmt, run_report
+from livedesk.backend.risk.engine import RiskEngine
+from livedesk.backend.risk.metrics import StreamingRiskMetrics
 
 DAYS = [dt.date(2026, 3, 2) + dt.timedelta(days=k) for k in range(6)]
 OPEN = 14.5 * 3600  # 09:30 ET as seconds after 00:00 UTC (winter)
@@ -182,7 +182,7 @@ def test_cli_report_subprocess(journal_path, tmp_path):
     )
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "report", "--journal", str(journal_path)],
+        [sys.executable, "-m", "livedesk.tui.cli", "report", "--journal", str(journal_path)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -192,7 +192,7 @@ def test_cli_report_subprocess(journal_path, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "== Strategy mom ==" in proc.stdout and "slippage per fill" in proc.stdout
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "report", "--since", "bad"],
+        [sys.executable, "-m", "livedesk.tui.cli", "report", "--since", "bad"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from backend.journal import Journal
-from backend.risk.engine import (
+from livedesk.backend.journal import Journal
+from livedesk.backend.risk.engine import (
     ACCOUNT,
     RiskEngine,
     intraday_periods_per_year,
@@ -18,7 +18,7 @@ from backend.risk.engine import (
     series_name,
     session_time,
 )
-from backend.risk.metrics import StreamingRiskMetrics
+from livedesk.backend.risk.metrics import StreamingRiskMetrics
 
 D1, D2, D3 = dt.date(2026, 11, 18), dt.date(2026, 11, 19), dt.date(2026, 11, 20)
 
@@ -289,7 +289,7 @@ def test_restore_of_a_million_samples_is_fast(tmp_path):
 def test_restore_upgrades_a_version_1_journal_and_matches_fills_to_orders(tmp_path):
     import sqlite3
 
-    from backend.journal import MIGRATIONS
+    from livedesk.backend.journal import MIGRATIONS
 
     path = tmp_path / "old.sqlite3"
     raw = sqlite3.connect(path)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from backend.contracts import stock
-from backend.journal import Journal
-from backend.orders import market as mkt
-from backend.risk.engine import RiskEngine
-from backend.risk.live import RiskFeed
-from backend.sim.gateway import SimGateway
-from backend.trading import TradingApp
+from livedesk.backend.contracts import stock
+from livedesk.backend.journal import Journal
+from livedesk.backend.orders import market as mkt
+from livedesk.backend.risk.engine import RiskEngine
+from livedesk.backend.risk.live import RiskFeed
+from livedesk.backend.sim.gateway import SimGateway
+from livedesk.backend.trading import TradingApp
 from tests.conftest import until
 
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.risk.metrics import StreamingRiskMetrics
-from backend.risk.returns import ReturnSampler
+from livedesk.backend.risk.metrics import StreamingRiskMetrics
+from livedesk.backend.risk.returns import ReturnSampler
 
 ep = pytest.importorskip("empyrical")
 SP500 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sp500_daily_2013_2018.csv.gz"

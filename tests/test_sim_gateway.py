@@ -8,7 +8,7 @@ import math
 import pytest
 from ib_async import IB, Contract, ExecutionFilter, LimitOrder, MarketOrder, Order, Stock, StopOrder
 
-from backend.sim.gateway import SimGateway
+from livedesk.backend.sim.gateway import SimGateway
 from tests.conftest import until
 
 

@@ -37,8 +37,8 @@ from ib_async.decoder import Decoder
 from ib_async.objects import BarData, BarDataList, OptionChain, PnL, PnLSingle
 from ib_async.order import OrderComboLeg, PriceCondition, TimeCondition, VolumeCondition
 
-from backend.sim import messages as m
-from backend.sim.wire import (
+from livedesk.backend.sim import messages as m
+from livedesk.backend.sim.wire import (
     SERVER_VERSION,
     UNSET_DOUBLE,
     UNSET_INT,

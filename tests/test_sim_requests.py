@@ -36,9 +36,9 @@ from ib_async.contract import DeltaNeutralContract
 from ib_async.objects import ExecutionFilter
 from ib_async.order import OrderComboLeg, PriceCondition, TimeCondition, VolumeCondition
 
-from backend.sim import messages as m
-from backend.sim import requests as rq
-from backend.sim.wire import (
+from livedesk.backend.sim import messages as m
+from livedesk.backend.sim import requests as rq
+from livedesk.backend.sim.wire import (
     SERVER_VERSION,
     UNSET_DOUBLE,
     FrameDecoder,

@@ -8,13 +8,13 @@ import time
 import pytest
 from ib_async import Ticker
 
-from backend.contracts import AmbiguousContract, UnknownContract, stock
-from backend.errors import AccountValueUnavailable, PriceUnavailable
-from backend.guard import GuardLimits, TradingState
-from backend.orders import limit
-from backend.orders import market as mkt
-from backend.sim.gateway import SimGateway
-from backend.trading import OrderRefused, TradingApp
+from livedesk.backend.contracts import AmbiguousContract, UnknownContract, stock
+from livedesk.backend.errors import AccountValueUnavailable, PriceUnavailable
+from livedesk.backend.guard import GuardLimits, TradingState
+from livedesk.backend.orders import limit
+from livedesk.backend.orders import market as mkt
+from livedesk.backend.sim.gateway import SimGateway
+from livedesk.backend.trading import OrderRefused, TradingApp
 from tests.conftest import until
 
 
@@ -270,7 +270,7 @@ async def test_kill_switch_cancels_and_halts(app: TradingApp, gw: SimGateway) ->
 
 
 async def test_futures_use_their_multiplier(app: TradingApp, gw: SimGateway) -> None:
-    from backend.contracts import future
+    from livedesk.backend.contracts import future
 
     cl = await app.resolve_contract(future("CL"))
     assert cl.secType == "FUT" and cl.multiplier == "1000" and cl.lastTradeDateOrContractMonth
@@ -289,7 +289,7 @@ async def test_futures_use_their_multiplier(app: TradingApp, gw: SimGateway) -> 
 async def test_spread_resolves_to_a_bag_and_trades_through_the_guard(
     app: TradingApp, gw: SimGateway
 ) -> None:
-    from backend.contracts import ComboError, combo_leg, option, spread
+    from livedesk.backend.contracts import ComboError, combo_leg, option, spread
     from tests.conftest import TEST_SESSION
 
     app.today = lambda: TEST_SESSION

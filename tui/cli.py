@@ -12,7 +12,7 @@ import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from backend.sim.faults import COMMANDS
+from livedesk.backend.sim.faults import COMMANDS
 
 
 def _version() -> str:
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``livedesk`` script."""
     args = build_parser().parse_args(argv)
-    from backend.config import ConfigError, load_settings, setup_logging
+    from livedesk.backend.config import ConfigError, load_settings, setup_logging
 
     try:
         from pathlib import Path
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sim-control":
         return _sim_control(args)
     if args.command == "report":
-        from backend.report import run_report
+        from livedesk.backend.report import run_report
 
         return run_report(
             since=args.since, strategy=args.strategy, csv_dir=args.csv, journal=args.journal
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _sim_gateway(args: argparse.Namespace, settings) -> int:
-    from backend.sim.gateway import SimGateway
+    from livedesk.backend.sim.gateway import SimGateway
 
     async def run() -> None:
         try:
@@ -137,7 +137,7 @@ def _sim_gateway(args: argparse.Namespace, settings) -> int:
 
 
 def _sim_control(args: argparse.Namespace) -> int:
-    from backend.sim.control import send_control
+    from livedesk.backend.sim.control import send_control
 
     try:
         ok, text = asyncio.run(send_control(args.host, args.port, args.action, args.args))
@@ -150,7 +150,7 @@ def _sim_control(args: argparse.Namespace) -> int:
 
 def _demo(settings) -> int:
     """Bare ``livedesk``: the demo — the embedded simulated gateway (the console builds on it)."""
-    from backend.sim.gateway import SimGateway
+    from livedesk.backend.sim.gateway import SimGateway
 
     async def run() -> None:
         gw = SimGateway(port=0, seed=settings.sim.seed, speed=settings.sim.speed)

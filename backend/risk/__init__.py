@@ -1,11 +1,11 @@
 """Risk: streaming metrics, return sampling, divergence tests, execution quality, the engine."""
 
-from backend.risk.divergence import DivergenceRow, compare
-from backend.risk.downsample import MinMaxDownsampler, downsample_minmax
-from backend.risk.engine import ACCOUNT, FillRecord, RiskEngine, RiskRow
-from backend.risk.execution import ExecutionSummary
-from backend.risk.metrics import StreamingRiskMetrics
-from backend.risk.returns import ReturnSampler
+from livedesk.backend.risk.divergence import DivergenceRow, compare
+from livedesk.backend.risk.downsample import MinMaxDownsampler, downsample_minmax
+from livedesk.backend.risk.engine import ACCOUNT, FillRecord, RiskEngine, RiskRow
+from livedesk.backend.risk.execution import ExecutionSummary
+from livedesk.backend.risk.metrics import StreamingRiskMetrics
+from livedesk.backend.risk.returns import ReturnSampler
 
 __all__ = [
     "ACCOUNT",

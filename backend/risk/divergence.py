@@ -179,7 +179,7 @@ def compare(
 ) -> list[DivergenceRow]:
     """Rows of (metric, live, backtest, live − backtest, flag) for the metrics in both dicts.
 
-    ``live`` is typically a :class:`~backend.risk.metrics.StreamingRiskMetrics` snapshot over
+    ``live`` is typically a :class:`~livedesk.backend.risk.metrics.StreamingRiskMetrics` snapshot over
     daily returns and ``backtest`` the registered summary metrics. The Sharpe row is tested
     when ``live_returns`` are given; the drawdown row when ``backtest_returns`` are given
     (over the horizon of ``live_returns``, or ``live["n"]``).

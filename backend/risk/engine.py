@@ -19,7 +19,7 @@ Daily reset
     ``dailyPnL`` restarts from zero when a session ends. Each observation carries its session
     date; the first sample of a new session is measured against a zero PnL baseline (it
     already holds the overnight move), never against the previous session's last PnL, so
-    the reset produces no spurious return. See :mod:`backend.risk.returns`.
+    the reset produces no spurious return. See :mod:`livedesk.backend.risk.returns`.
 
 Series compared with the backtest
     The *daily* series, one close-to-close return ``NLV_close(d) / NLV_close(d-1) - 1`` per
@@ -34,7 +34,7 @@ Intraday annualization
 
 Journal first
     Every emitted sample (intraday and daily) and the sampler's state are written to the
-    :class:`~backend.journal.Journal` in one transaction *before* any metric is updated; if
+    :class:`~livedesk.backend.journal.Journal` in one transaction *before* any metric is updated; if
     the write fails the sampler is rolled back and nothing changes, so the next observation
     recomputes the same PnL change. Fills are journalled (deduplicated by ``execId``) before
     they count. :meth:`RiskEngine.restore` rebuilds every series, metric and sampler baseline
@@ -54,10 +54,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from backend.journal import Journal
-from backend.risk.divergence import COMPARED_METRICS, compare
-from backend.risk.downsample import MinMaxDownsampler
-from backend.risk.execution import (
+from livedesk.backend.journal import Journal
+from livedesk.backend.risk.divergence import COMPARED_METRICS, compare
+from livedesk.backend.risk.downsample import MinMaxDownsampler
+from livedesk.backend.risk.execution import (
     ExecutionSummary,
     FillCost,
     annualised_drag_bps,
@@ -66,8 +66,8 @@ from backend.risk.execution import (
     side_sign,
     slippage_bps,
 )
-from backend.risk.metrics import StreamingRiskMetrics
-from backend.risk.returns import ReturnSampler, SamplerOutput
+from livedesk.backend.risk.metrics import StreamingRiskMetrics
+from livedesk.backend.risk.returns import ReturnSampler, SamplerOutput
 
 ACCOUNT = "account"
 SESSION_SECONDS = 23_400  # 09:30-16:00, one regular trading session
@@ -131,7 +131,7 @@ class FillRecord:
     multiplier: float
 
     def cost(self) -> FillCost:
-        """Slippage and commission of this fill (see :mod:`backend.risk.execution`)."""
+        """Slippage and commission of this fill (see :mod:`livedesk.backend.risk.execution`)."""
         return FillCost(
             exec_id=self.exec_id,
             strategy=self.strategy,
@@ -528,7 +528,7 @@ class RiskEngine:
     def view(self) -> list[RiskRow]:
         """Risk table rows for every key: live daily metric, backtest, difference, flag.
 
-        Flags come from :func:`backend.risk.divergence.compare` (Sharpe band once two daily
+        Flags come from :func:`livedesk.backend.risk.divergence.compare` (Sharpe band once two daily
         returns exist; bootstrapped drawdown once one does) and are cached until the key's
         daily series or its reference changes. Keys without a reference show NaN backtests.
         """

@@ -132,7 +132,7 @@ def fill_costs(
 ) -> list[FillCost]:
     """Costs of journalled fills, each matched to its order's arrival mid.
 
-    ``orders`` and ``fills`` are rows as returned by :class:`backend.journal.Journal`; a fill
+    ``orders`` and ``fills`` are rows as returned by :class:`livedesk.backend.journal.Journal`; a fill
     is matched by ``perm_id`` when both carry one, else by ``order_id`` (latest order wins).
     ``multipliers`` maps ``con_id`` to the contract multiplier (default 1).
     """

@@ -1,6 +1,6 @@
 """`RiskFeed`: wires a TradingApp's live ib_async events into the journal and the RiskEngine.
 
-* Orders sent (:class:`backend.events.OrderSent`) are journalled with their arrival bid/ask.
+* Orders sent (:class:`livedesk.backend.events.OrderSent`) are journalled with their arrival bid/ask.
 * Executions are attributed to a strategy by ``orderRef`` and fed to the engine with the
   arrival mid of their order, so slippage is measured fill by fill; commission reports follow.
 * ``reqPnL`` updates (about once a second) feed the account's return series together with
@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from backend.events import Event, OrderSent
-from backend.risk.engine import RiskEngine
+from livedesk.backend.events import Event, OrderSent
+from livedesk.backend.risk.engine import RiskEngine
 
 NEW_YORK = ZoneInfo("America/New_York")
 

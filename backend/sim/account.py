@@ -9,7 +9,7 @@ Conventions follow IB's reporting:
 * Margin (documented in the README's "simulated market model"): stocks need 50 % of the
   absolute market value as initial margin and 25 % (long) / 30 % (short) as maintenance
   margin; buying power is available funds divided by the initial rate (2× for Reg-T).
-  Derivative margin comes from a portfolio model (:mod:`backend.sim.margin`) passed to
+  Derivative margin comes from a portfolio model (:mod:`livedesk.backend.sim.margin`) passed to
   :meth:`SimAccount.values`, or per instrument from a ``margin_fn`` hook.
 """
 

@@ -14,14 +14,14 @@ from zoneinfo import ZoneInfo
 
 from ib_async import CommissionReport, Contract, Execution, ExecutionFilter, Order
 
-from backend.orders import estimate_commission
-from backend.sim import combos
-from backend.sim.account import Holding, MarginFn, SimAccount, stock_margin
-from backend.sim.engine import SUPPORTED_TYPES, MatchingEngine, SimOrder, Touch
-from backend.sim.errors import OrderReject, no_definition, rejected
-from backend.sim.instruments import Instrument
-from backend.sim.margin import MarginModel
-from backend.sim.market import MarketModel
+from livedesk.backend.orders import estimate_commission
+from livedesk.backend.sim import combos
+from livedesk.backend.sim.account import Holding, MarginFn, SimAccount, stock_margin
+from livedesk.backend.sim.engine import SUPPORTED_TYPES, MatchingEngine, SimOrder, Touch
+from livedesk.backend.sim.errors import OrderReject, no_definition, rejected
+from livedesk.backend.sim.instruments import Instrument
+from livedesk.backend.sim.margin import MarginModel
+from livedesk.backend.sim.market import MarketModel
 
 __all__ = ["OrderReject", "SimBroker", "contract_of"]
 
@@ -119,7 +119,7 @@ class SimBroker:
         return acct.values(prices, self._margin_fn, margin=self.margin_of(acct, prices, now))
 
     def margin_of(self, account: SimAccount, prices: dict[int, float], now: float):
-        """Portfolio margin of ``account`` (see :mod:`backend.sim.margin`)."""
+        """Portfolio margin of ``account`` (see :mod:`livedesk.backend.sim.margin`)."""
         if self.margin_for is not None:
             return account.margin(prices, self._margin_fn)
         return self.margin_model.margin(

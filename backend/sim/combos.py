@@ -38,10 +38,10 @@ from dataclasses import dataclass
 
 from ib_async import Contract, Order
 
-from backend.sim.errors import no_definition, rejected
-from backend.sim.instruments import Instrument
-from backend.sim.market import MarketModel, Quote
-from backend.sim.wire import UNSET_DOUBLE
+from livedesk.backend.sim.errors import no_definition, rejected
+from livedesk.backend.sim.instruments import Instrument
+from livedesk.backend.sim.market import MarketModel, Quote
+from livedesk.backend.sim.wire import UNSET_DOUBLE
 
 COMBO_TYPES = frozenset({"MKT", "LMT"})
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import struct
 
-from backend.sim.faults import CONTROL_MSG_ID
-from backend.sim.wire import SERVER_VERSION, FrameDecoder, encode_frame
+from livedesk.backend.sim.faults import CONTROL_MSG_ID
+from livedesk.backend.sim.wire import SERVER_VERSION, FrameDecoder, encode_frame
 
 
 async def send_control(

@@ -1,4 +1,4 @@
-"""Wires futures and option chains into a :class:`~backend.sim.market.MarketModel`."""
+"""Wires futures and option chains into a :class:`~livedesk.backend.sim.market.MarketModel`."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from backend.sim import futures, options
+from livedesk.backend.sim import futures, options
 
 if TYPE_CHECKING:
-    from backend.sim.market import MarketModel
+    from livedesk.backend.sim.market import MarketModel
 
 
 def install(market: MarketModel) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from backend.sim.gateway import SimGateway
+    from livedesk.backend.sim.gateway import SimGateway
 
 CONTROL_MSG_ID = 9001
 """A message id no TWS client uses; a frame with it carries one control command."""

@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from backend.sim.instruments import Instrument, matches_fields
-from backend.sim.market import (
+from livedesk.backend.sim.instruments import Instrument, matches_fields
+from livedesk.backend.sim.market import (
     LOT,
     DailyPath,
     _ar1,
@@ -59,7 +59,7 @@ from backend.sim.market import (
 )
 
 if TYPE_CHECKING:
-    from backend.sim.market import MarketModel
+    from livedesk.backend.sim.market import MarketModel
 
 FUT_CON_ID_BASE = 900_000_000
 MONTH_CODES = "FGHJKMNQUVXZ"

@@ -20,14 +20,14 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from backend.sim.account import SimAccount
-from backend.sim.broker import Event, FillEvent, OrderUpdate, PortfolioChanged, SimBroker
-from backend.sim.clock import SimClock
-from backend.sim.faults import FaultHooks
-from backend.sim.history import HistoryBuilder
-from backend.sim.market import MarketModel
-from backend.sim.session import ClientSession
-from backend.sim.state import load_state, save_state
+from livedesk.backend.sim.account import SimAccount
+from livedesk.backend.sim.broker import Event, FillEvent, OrderUpdate, PortfolioChanged, SimBroker
+from livedesk.backend.sim.clock import SimClock
+from livedesk.backend.sim.faults import FaultHooks
+from livedesk.backend.sim.history import HistoryBuilder
+from livedesk.backend.sim.market import MarketModel
+from livedesk.backend.sim.session import ClientSession
+from livedesk.backend.sim.state import load_state, save_state
 
 log = logging.getLogger("livedesk.sim")
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from backend.sim.market import MarketModel
+from livedesk.backend.sim.market import MarketModel
 
 NEW_YORK = ZoneInfo("America/New_York")
 UTC = dt.UTC

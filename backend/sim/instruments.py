@@ -14,7 +14,7 @@ The default universe (:func:`default_registry`) holds 508 instruments:
 
 ``liquidity`` is the dollar volume relative to the median stock (1.0 = median, SPY about 200);
 the market model uses it for spreads, displayed sizes and traded volume.  Instruments are
-plain data: price paths live in :mod:`backend.sim.market`, keyed by conId.
+plain data: price paths live in :mod:`livedesk.backend.sim.market`, keyed by conId.
 """
 
 from __future__ import annotations

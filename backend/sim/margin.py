@@ -37,8 +37,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from backend.sim.account import Holding, Margin, stock_margin
-from backend.sim.instruments import Instrument
+from livedesk.backend.sim.account import Holding, Margin, stock_margin
+from livedesk.backend.sim.instruments import Instrument
 
 FUTURES_MARGIN: dict[str, tuple[float, float]] = {
     "CL": (6000.0, 5500.0),

@@ -33,7 +33,7 @@ session is history; the current session is the one the demo trades.
 Instruments with sector 0 (SPY) are broad funds: beta 1, no sector, alpha or mispricing,
 tracking noise of 0.08 %/day, no jumps.  Price levels are anchored so that the last history
 close is within a few percent of the instrument's reference price
-(:func:`backend.sim.instruments.reference_price`, clipped to $12-$900; a seeded draw for
+(:func:`livedesk.backend.sim.instruments.reference_price`, clipped to $12-$900; a seeded draw for
 instruments the table does not know); earlier prices follow from the returns.
 Each session opens with an overnight gap carrying a fifth of the day's return plus noise.
 The daily high and low are drawn from the exact law of the extremes of a Brownian bridge
@@ -66,7 +66,7 @@ instruments were generated.  Paths are generated lazily and cached per instrumen
 minute, tick and quote machinery works on any :class:`DailyPath`.  New asset classes (futures,
 options) register their own provider with :meth:`MarketModel.register_provider`, or a
 :class:`DerivedPricer` (:meth:`MarketModel.register_pricer`) when they are priced from other
-instruments on demand.  :mod:`backend.sim.futures` and :mod:`backend.sim.options` describe
+instruments on demand.  :mod:`livedesk.backend.sim.futures` and :mod:`livedesk.backend.sim.options` describe
 the NYMEX futures and the option chains every model lists (``install_derivatives=False``
 leaves them out).
 """
@@ -84,7 +84,7 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
-from backend.sim.instruments import (
+from livedesk.backend.sim.instruments import (
     MEDIAN_DOLLAR_VOLUME,
     Instrument,
     InstrumentRegistry,
@@ -434,11 +434,11 @@ class MarketModel:
         self._current: dict[int, _SessionPath] = {}
         self._pricers: dict[str, DerivedPricer] = {}
         self._spans: list[tuple[float, int]] | None = None
-        self.futures = None  # backend.sim.futures.FuturesModel, when listed
-        self.options = None  # backend.sim.options.OptionSource, when listed
-        self.options_pricer = None  # backend.sim.options.OptionPricer
+        self.futures = None  # livedesk.backend.sim.futures.FuturesModel, when listed
+        self.options = None  # livedesk.backend.sim.options.OptionSource, when listed
+        self.options_pricer = None  # livedesk.backend.sim.options.OptionPricer
         if install_derivatives:
-            from backend.sim.derivatives import install
+            from livedesk.backend.sim.derivatives import install
 
             install(self)
 

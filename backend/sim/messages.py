@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from ib_async import ComboLeg, Contract, ContractDetails, Execution, Order, OrderState
 from ib_async.contract import TagValue
 
-from backend.sim.wire import UNSET_DOUBLE, UNSET_DOUBLE_TEXT
+from livedesk.backend.sim.wire import UNSET_DOUBLE, UNSET_DOUBLE_TEXT
 
 Bar = tuple[str, float, float, float, float, float, float, int]
 """(date, open, high, low, close, volume, wap, count) of one historical bar."""

@@ -35,7 +35,7 @@ move with their underlying tick for tick and nothing is stored per option:
 
 At expiry (the close of the expiry session) options settle at intrinsic value: physically
 into 100 shares per contract at the strike by default, or in cash (see
-:meth:`backend.sim.broker.SimBroker.settle_expired`).
+:meth:`livedesk.backend.sim.broker.SimBroker.settle_expired`).
 """
 
 from __future__ import annotations
@@ -47,12 +47,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from backend.sim import blackscholes as bs
-from backend.sim.instruments import Instrument, matches_fields
-from backend.sim.market import _NEW_YORK, DAILY_DTYPE, MINUTE_DTYPE, Quote, round_to_tick
+from livedesk.backend.sim import blackscholes as bs
+from livedesk.backend.sim.instruments import Instrument, matches_fields
+from livedesk.backend.sim.market import _NEW_YORK, DAILY_DTYPE, MINUTE_DTYPE, Quote, round_to_tick
 
 if TYPE_CHECKING:
-    from backend.sim.market import MarketModel
+    from livedesk.backend.sim.market import MarketModel
 
 UNDERLYINGS = ("SPY", "AAPL", "MSFT", "NVDA", "AMZN", "JPM", "XOM", "PSX")
 OPT_CON_ID_BASE = 1 << 30

@@ -27,7 +27,7 @@ from ib_async.contract import DeltaNeutralContract, TagValue
 from ib_async.objects import ExecutionFilter
 from ib_async.order import OrderComboLeg, OrderCondition
 
-from backend.sim.wire import UNSET_DOUBLE, UNSET_INT
+from livedesk.backend.sim.wire import UNSET_DOUBLE, UNSET_INT
 
 READ_ERROR = 320
 UNKNOWN_ID = 505

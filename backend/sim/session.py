@@ -11,20 +11,26 @@ from typing import TYPE_CHECKING
 
 from ib_async import Contract, ContractDetails, OrderState
 
-from backend.sim import combos
-from backend.sim import messages as m
-from backend.sim import requests as rq
-from backend.sim.broker import FillEvent, OrderReject, contract_of
-from backend.sim.engine import SimOrder
-from backend.sim.faults import CONTROL_MSG_ID
-from backend.sim.history import NEW_YORK, HistoryError
-from backend.sim.instruments import Instrument
-from backend.sim.market import Quote
-from backend.sim.pacing import HistoricalPacer, MessagePacer
-from backend.sim.wire import SERVER_VERSION, FrameDecoder, FrameError, encode_frame, parse_handshake
+from livedesk.backend.sim import combos
+from livedesk.backend.sim import messages as m
+from livedesk.backend.sim import requests as rq
+from livedesk.backend.sim.broker import FillEvent, OrderReject, contract_of
+from livedesk.backend.sim.engine import SimOrder
+from livedesk.backend.sim.faults import CONTROL_MSG_ID
+from livedesk.backend.sim.history import NEW_YORK, HistoryError
+from livedesk.backend.sim.instruments import Instrument
+from livedesk.backend.sim.market import Quote
+from livedesk.backend.sim.pacing import HistoricalPacer, MessagePacer
+from livedesk.backend.sim.wire import (
+    SERVER_VERSION,
+    FrameDecoder,
+    FrameError,
+    encode_frame,
+    parse_handshake,
+)
 
 if TYPE_CHECKING:
-    from backend.sim.gateway import SimGateway
+    from livedesk.backend.sim.gateway import SimGateway
 
 log = logging.getLogger("livedesk.sim.session")
 
@@ -435,7 +441,7 @@ class ClientSession:
         self.gw.publish(events)
 
     def _what_if(self, req: rq.PlaceOrder) -> None:
-        from backend.sim.whatif import what_if_fills, what_if_state
+        from livedesk.backend.sim.whatif import what_if_fills, what_if_state
 
         broker = self.gw.broker
         now = self.gw.now()
@@ -715,7 +721,7 @@ class ClientSession:
                 f"Historical Market Data Service error message:Pacing violation: {reason}",
             )
             return
-        from backend.sim.history import parse_end
+        from livedesk.backend.sim.history import parse_end
 
         now = self.gw.now()
         end = parse_end(req.end_date_time, now)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from ib_async import ComboLeg, CommissionReport, Contract, Execution, Order, OrderComboLeg, TagValue
 
-from backend.sim.account import Holding
-from backend.sim.broker import FillEvent, SimBroker
-from backend.sim.engine import SimOrder
+from livedesk.backend.sim.account import Holding
+from livedesk.backend.sim.broker import FillEvent, SimBroker
+from livedesk.backend.sim.engine import SimOrder
 
 VERSION = 1
 

@@ -1,15 +1,15 @@
 """What-if orders: margin and commission impact of an order without placing it.
 
 The order is filled hypothetically at the current marks (every leg of a BAG at its own
-mark) on a copy of the account; margins come from :mod:`backend.sim.margin`.
+mark) on a copy of the account; margins come from :mod:`livedesk.backend.sim.margin`.
 """
 
 from __future__ import annotations
 
 from ib_async import Order, OrderState
 
-from backend.sim.broker import SimBroker, ib_commission
-from backend.sim.instruments import Instrument
+from livedesk.backend.sim.broker import SimBroker, ib_commission
+from livedesk.backend.sim.instruments import Instrument
 
 
 def what_if_fills(
