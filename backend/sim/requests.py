@@ -1,9 +1,11 @@
 """Parsing of client -> server requests as ``ib_async.client.Client`` 2.1.0 sends them.
 
-``parse_request(fields)`` turns one decoded frame into a typed, frozen request object, or
-raises ``RequestError`` carrying the IB error to answer with. Layouts follow ``client.py``
-at server version 178, including every version- and value-dependent branch of
-``placeOrder``, so the whole order (not only its prefix) is recovered.
+``parse_request(fields, proto=...)`` turns one decoded frame into a typed, frozen request
+object, or raises ``RequestError`` carrying the IB error to answer with. Layouts follow the
+clients' ``client.py`` (``ib_async``, ``ib_insync``, ``ibapi``) at the session's negotiated
+version (:class:`~livedesk.backend.sim.versions.Protocol`), including every version- and
+value-dependent branch of ``placeOrder``, so the whole order (not only its prefix) is
+recovered. Gated fields are listed in the ``*_GATED`` tables, one row per gate.
 
 Empty numeric fields take the ib_async default (the client sends unset values as "");
 anything else that is not a finite number raises ``RequestError`` (code 320).
@@ -27,6 +29,7 @@ from ib_async.contract import DeltaNeutralContract, TagValue
 from ib_async.objects import ExecutionFilter
 from ib_async.order import OrderComboLeg, OrderCondition
 
+from livedesk.backend.sim.versions import REQUEST_GATES, Protocol
 from livedesk.backend.sim.wire import UNSET_DOUBLE, UNSET_INT
 
 READ_ERROR = 320
@@ -49,10 +52,11 @@ class RequestError(Exception):
 class _Cursor:
     """Reads typed fields in order; the first id read becomes the error's reqId."""
 
-    def __init__(self, fields: list[str], start: int) -> None:
+    def __init__(self, fields: list[str], start: int, proto: Protocol) -> None:
         self._f = fields
         self._i = start
         self.req_id = -1
+        self.proto = proto
 
     def fail(self, what: str) -> RequestError:
         return RequestError(READ_ERROR, f"Error reading request: {what}", self.req_id)
@@ -475,7 +479,9 @@ def _req_mkt_data(c: _Cursor) -> Request:
 
 def _cancel_order(c: _Cursor) -> Request:
     c.integer("version")
-    return CancelOrder(c.req("orderId"), c.text("manualCancelOrderTime"))
+    order_id = c.req("orderId")
+    manual = c.text("manualCancelOrderTime") if c.proto.manual_order_time else ""
+    return CancelOrder(order_id, manual)
 
 
 def _req_account_updates(c: _Cursor) -> Request:
@@ -510,7 +516,8 @@ def _req_contract_details(c: _Cursor) -> Request:
     contract.includeExpired = c.flag("includeExpired")
     contract.secIdType = c.text("secIdType")
     contract.secId = c.text("secId")
-    contract.issuerId = c.text("issuerId")
+    if c.proto.issuer_id:
+        contract.issuerId = c.text("issuerId")
     return ReqContractDetails(req_id, contract)
 
 
@@ -669,13 +676,39 @@ def _order_conditions(c: _Cursor, o: Order) -> None:
         _set(c, o, "conditionsIgnoreRth:b conditionsCancelOrder:b")
 
 
+_FA_GATED: tuple[tuple[str, bool, str], ...] = (
+    # (gate, read while the gate is open?, fields): faProfile is sent until 177
+    ("fa_profile_desupport", False, "faProfile:s"),
+)
+
+_ORDER_END_GATED: tuple[tuple[str, bool, str], ...] = (
+    ("order_duration", True, "duration:I"),
+    ("post_to_ats", True, "postToAts:I"),
+    ("auto_cancel_parent", True, "autoCancelParent:b"),
+    ("advanced_order_reject", True, "advancedErrorOverride:s"),
+    ("manual_order_time", True, "manualOrderTime:s"),
+)
+"""placeOrder's closing fields before the peg-best/peg-mid block, in wire order."""
+
+
+def _set_gated(c: _Cursor, o: object, rows: tuple[tuple[str, bool, str], ...]) -> None:
+    for gate, when_open, spec in rows:
+        if c.proto.has(gate) == when_open:
+            _set(c, o, spec)
+
+
 def _order_tail(c: _Cursor, contract: Contract, o: Order) -> None:
     c.text("sharesAllocation")  # deprecated, always empty
     _set(
         c,
         o,
-        "discretionaryAmt:f goodAfterTime:s goodTillDate:s faGroup:s faMethod:s "
-        "faPercentage:s modelCode:s shortSaleSlot:i designatedLocation:s exemptCode:i "
+        "discretionaryAmt:f goodAfterTime:s goodTillDate:s faGroup:s faMethod:s faPercentage:s",
+    )
+    _set_gated(c, o, _FA_GATED)
+    _set(
+        c,
+        o,
+        "modelCode:s shortSaleSlot:i designatedLocation:s exemptCode:i "
         "ocaType:i rule80A:s settlingFirm:s allOrNone:b minQty:I percentOffset:F "
         "eTradeOnly:b firmQuoteOnly:b nbboPriceCap:F auctionStrategy:i startingPrice:F "
         "stockRefPrice:F delta:F stockRangeLower:F stockRangeUpper:F "
@@ -736,9 +769,15 @@ def _order_tail(c: _Cursor, contract: Contract, o: Order) -> None:
         o,
         "cashQty:F mifid2DecisionMaker:s mifid2DecisionAlgo:s mifid2ExecutionTrader:s "
         "mifid2ExecutionAlgo:s dontUseAutoPriceForHedge:b isOmsContainer:b "
-        "discretionaryUpToLimitPrice:b usePriceMgmtAlgo:b duration:I postToAts:I "
-        "autoCancelParent:b advancedErrorOverride:s manualOrderTime:s",
+        "discretionaryUpToLimitPrice:b usePriceMgmtAlgo:b",
     )
+    _set_gated(c, o, _ORDER_END_GATED)
+    if c.proto.peg_best_mid_offsets:
+        _peg_best_mid(c, contract, o)
+
+
+def _peg_best_mid(c: _Cursor, contract: Contract, o: Order) -> None:
+    """The peg-best / peg-mid offsets block (from its gate on; value-dependent)."""
     if contract.exchange == "IBKRATS":
         _set(c, o, "minTradeQty:I")
     if o.orderType in {"PEG BEST", "PEGBEST"}:
@@ -793,16 +832,23 @@ def _parse_simple(c: _Cursor, cls: type[Request], versioned: bool, ids: tuple[st
     return cls(*(c.req() for _ in ids))
 
 
-def parse_request(fields: list[str]) -> Request:
-    """Parse one client message (its fields, message id first) into a typed request.
+def parse_request(fields: list[str], *, proto: Protocol) -> Request:
+    """Parse one client message (its fields, message id first) by ``proto``'s layout.
 
-    Raises RequestError: 505 for a missing or unsupported message id, 320 for a
-    malformed request (with the request's id when it was read before the fault).
+    Raises RequestError: 505 for a missing or unsupported message id (or one that does
+    not exist at the negotiated version), 320 for a malformed request (with the
+    request's id when it was read before the fault).
     """
     if not fields or not _INT_RE.fullmatch(fields[0]):
         raise RequestError(UNKNOWN_ID, "Fatal Error: Unknown message id.")
     msg_id = int(fields[0])
-    c = _Cursor(fields, 1)
+    gate = REQUEST_GATES.get(msg_id)
+    if gate is not None and not proto.has(gate):
+        raise RequestError(
+            UNKNOWN_ID,
+            f"Fatal Error: Unknown message id {msg_id} at server version {proto.version}.",
+        )
+    c = _Cursor(fields, 1, proto)
     if msg_id in _SIMPLE:
         req = _parse_simple(c, *_SIMPLE[msg_id])
     elif msg_id in _PARSERS:
