@@ -98,9 +98,10 @@ class Protocol:
         return self._size(shares, lot)
 
     def _size(self, shares: float, unit: int) -> float | int:
-        x = shares / unit if unit != 1 else shares
+        if unit != 1:
+            return int(round(shares / unit))  # sizes in lots are whole lots
         # before fractional sizes the decoders read sizes with int()
-        return x if self.fractional_size else int(round(x))
+        return shares if self.fractional_size else int(round(shares))
 
 
 @cache
