@@ -999,3 +999,36 @@ async def test_ib_async_refused_when_it_insists_on_more_than_178(gw) -> None:
         await ib.connectAsync("127.0.0.1", gw.port, clientId=9, timeout=2)
     assert 530 in errors
     assert not ib.isConnected()
+
+
+def _other_requests(lib: str) -> list[tuple[Any, type]]:
+    """(send, expected request type) for the ungated requests a notebook sends."""
+    if lib == "ibapi":
+        from ibapi.execution import ExecutionFilter as IbFilter
+
+        contract = _ibapi_contract()
+        flt = IbFilter()
+    else:
+        mod = pytest.importorskip(lib)
+        contract = _ib_contract(lib)
+        flt = mod.ExecutionFilter()
+    hist = ("", "1 D", "1 min", "TRADES", 1, 1, False, [])
+    return [
+        (lambda c: c.reqMktData(4, contract, "", False, False, []), rq.ReqMktData),
+        (lambda c: c.reqHistoricalData(5, contract, *hist), rq.ReqHistoricalData),
+        (lambda c: c.reqExecutions(6, flt), rq.ReqExecutions),
+        (lambda c: c.reqPnL(7, ACCOUNT, ""), rq.ReqPnL),
+        (lambda c: c.reqSecDefOptParams(8, "SPY", "", "STK", 756733), rq.ReqSecDefOptParams),
+        (lambda c: c.reqAccountUpdates(True, ACCOUNT), rq.ReqAccountUpdates),
+        (lambda c: c.reqPositions(), rq.ReqPositions),
+        (lambda c: c.reqOpenOrders(), rq.ReqOpenOrders),
+        (lambda c: c.reqCompletedOrders(False), rq.ReqCompletedOrders),
+        (lambda c: c.reqAccountSummary(9, "All", "NetLiquidation"), rq.ReqAccountSummary),
+    ]
+
+
+@pytest.mark.parametrize(("lib", "v"), list(_request_cases()))
+def test_notebook_requests_parse_at_every_version(lib: str, v: int) -> None:
+    for send, kind in _other_requests(lib):
+        [fields] = _client_frames(lib, v, send)
+        assert isinstance(rq.parse_request(fields, proto=protocol(v)), kind)
