@@ -677,6 +677,13 @@ def test_every_message_decodes_at_its_version(lib: str, v: int) -> None:
     assert problems == []
 
 
+def test_ibs_decoder_reads_every_message_at_every_supported_version() -> None:
+    """Between the four sampled versions too (e.g. 163's size tick, 158's duration)."""
+    pytest.importorskip("ibapi.decoder", reason="ibapi-stable is a test dependency")
+    for v in range(MIN_VERSION, MAX_VERSION + 1):
+        test_every_message_decodes_at_its_version("ibapi", v)
+
+
 @pytest.mark.parametrize("v", [157, 166])
 def test_user_info_does_not_exist_before_167(v: int) -> None:
     with pytest.raises(ValueError):
