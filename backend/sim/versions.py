@@ -4,7 +4,7 @@ A TWS client announces a range ``v<min>..<max>``; the server answers with the hi
 version both sides know and from then on *both* sides lay out every message by that
 version's rules. IB names each layout change ``MIN_SERVER_VER_<FEATURE>`` (``ibapi``'s
 ``server_versions.py``). This module is the only place that knows those numbers: the
-encoders (``messages``, ``order_messages``) and the request parser (``requests``) ask a
+encoders (``messages``, ``order_messages``) and the parsers (``requests``, ``order_requests``) ask a
 :class:`Protocol` by feature name, never compare version numbers themselves.
 
 The supported range is :data:`MIN_VERSION` … :data:`MAX_VERSION` (157 … 178): 157 is the
