@@ -281,7 +281,7 @@ class Session:
         self.thread.join(5)
 
 
-def run_notebook(host: str, port: int, client_id: int = 11, timeout: float = 5.0) -> dict:
+def run_notebook(host: str, port: int, client_id: int = 11, timeout: float = 10.0) -> dict:
     """Drive the notebook scenario; return what it saw (JSON-serialisable)."""
     collector = _LogCollector()
     logger = logging.getLogger("ibapi")
