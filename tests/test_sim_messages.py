@@ -38,6 +38,7 @@ from ib_async.objects import BarData, BarDataList, OptionChain, PnL, PnLSingle
 from ib_async.order import OrderComboLeg, PriceCondition, TimeCondition, VolumeCondition
 
 from livedesk.backend.sim import messages as m
+from livedesk.backend.sim.versions import LATEST
 from livedesk.backend.sim.wire import (
     SERVER_VERSION,
     UNSET_DOUBLE,
@@ -176,7 +177,7 @@ WRAPPED_SAMPLES = [
     m.managed_accounts([ACCOUNT]),
     m.current_time(1_700_000_000),
     m.market_data_type(3, 3),
-    m.tick_size(3, 8, 1500.0),
+    m.tick_size(3, 8, 1500.0, proto=LATEST),
     m.tick_string(3, 84, "Q"),
     m.tick_generic(3, 46, 3.0),
     m.tick_req_params(3, 0.01, "9c0001", 3),
@@ -199,7 +200,7 @@ WRAPPED_SAMPLES = [
     m.exec_details_end(10),
     m.head_timestamp(11, "20040102"),
     m.sec_def_opt_params_end(12),
-    m.user_info(13, "brand"),
+    m.user_info(13, "brand", proto=LATEST),
 ]
 
 
@@ -236,7 +237,7 @@ async def test_error_fails_pending_request_and_reports(env):
     errors = []
     env.ib.errorEvent += lambda *args: errors.append(args[:3])
     fut = env.wrapper.startReq(5)
-    env.feed(m.error(5, 200, "No security definition has been found"))
+    env.feed(m.error(5, 200, "No security definition has been found", proto=LATEST))
     assert errors == [(5, 200, "No security definition has been found")]
     with pytest.raises(Exception, match="200"):
         fut.result()
@@ -244,7 +245,7 @@ async def test_error_fails_pending_request_and_reports(env):
 
 def test_error_carries_advanced_reject_json(env):
     calls = env.spy("error")
-    env.feed(m.error(-1, 2104, "Market data farm connection is OK:usfarm", '{"a":1}'))
+    env.feed(m.error(-1, 2104, "Market data farm connection is OK:usfarm", '{"a":1}', proto=LATEST))
     assert calls == [(-1, 2104, "Market data farm connection is OK:usfarm", '{"a":1}')]
 
 
@@ -254,14 +255,14 @@ def test_error_carries_advanced_reject_json(env):
 def test_tick_price_and_size_update_ticker(env):
     t = env.ticker(3)
     env.feed(
-        m.tick_price(3, 1, 189.5, 300),
-        m.tick_price(3, 2, 189.52, 200, 0),
-        m.tick_price(3, 4, 189.51, 50),
-        m.tick_price(3, 9, 187.0),
-        m.tick_price(3, 6, 190.25),
-        m.tick_price(3, 7, 186.5),
-        m.tick_size(3, 8, 1_234_567),
-        m.tick_size(3, 0, 400),
+        m.tick_price(3, 1, 189.5, 300, proto=LATEST),
+        m.tick_price(3, 2, 189.52, 200, 0, proto=LATEST),
+        m.tick_price(3, 4, 189.51, 50, proto=LATEST),
+        m.tick_price(3, 9, 187.0, proto=LATEST),
+        m.tick_price(3, 6, 190.25, proto=LATEST),
+        m.tick_price(3, 7, 186.5, proto=LATEST),
+        m.tick_size(3, 8, 1_234_567, proto=LATEST),
+        m.tick_size(3, 0, 400, proto=LATEST),
     )
     assert (t.bid, t.bidSize, t.ask, t.askSize) == (189.5, 400, 189.52, 200)
     assert (t.last, t.lastSize, t.close, t.high, t.low) == (189.51, 50, 187.0, 190.25, 186.5)
@@ -365,7 +366,7 @@ def _full_details() -> ContractDetails:
 async def test_contract_details_round_trip_every_field(env):
     cd = _full_details()
     fut = env.wrapper.startReq(4)
-    env.feed(m.contract_details(4, cd), m.contract_details_end(4))
+    env.feed(m.contract_details(4, cd, proto=LATEST), m.contract_details_end(4))
     [got] = fut.result()
     for f in dataclasses.fields(ContractDetails):
         if f.name != "contract":
@@ -377,7 +378,7 @@ async def test_contract_details_for_plain_stock(env):
     c = Stock("MSFT", "SMART", "USD", conId=272093, primaryExchange="NASDAQ", tradingClass="NMS")
     cd = ContractDetails(contract=c, minTick=0.01, longName="MICROSOFT CORP", stockType="COMMON")
     fut = env.wrapper.startReq(8)
-    env.feed(m.contract_details(8, cd), m.contract_details_end(8))
+    env.feed(m.contract_details(8, cd, proto=LATEST), m.contract_details_end(8))
     [got] = fut.result()
     assert got.contract.conId == 272093 and got.contract.primaryExchange == "NASDAQ"
     assert (got.longName, got.stockType, got.minTick, got.lastTradeTime) == (
@@ -509,7 +510,7 @@ def test_fill_sequence_yields_trade_with_fill_and_commission(env):
     order = _order(MarketOrder("BUY", 100), 1, 1001)
     order.orderRef = "strat-a"
     filled_events, commission_events = [], []
-    env.feed(m.open_order(AAPL, order, OrderState(status="Submitted")))
+    env.feed(m.open_order(AAPL, order, OrderState(status="Submitted"), proto=LATEST))
     [trade] = env.ib.trades()
     trade.filledEvent += filled_events.append
     trade.commissionReportEvent += lambda t, f, r: commission_events.append(r)
@@ -537,8 +538,8 @@ def test_fill_sequence_yields_trade_with_fill_and_commission(env):
         lastLiquidity=2,
     )
     env.feed(
-        m.exec_details(-1, AAPL, execution),
-        m.open_order(AAPL, order, OrderState(status="Filled")),
+        m.exec_details(-1, AAPL, execution, proto=LATEST),
+        m.open_order(AAPL, order, OrderState(status="Filled"), proto=LATEST),
         m.order_status(1, "Filled", 100, 0, 150.25, 1001, 0, 150.25, 1),
         m.commission_report(execution.execId, 1.0, "USD", None),
     )
@@ -605,7 +606,7 @@ def test_commission_report_with_realized_pnl(env):
 )
 def test_open_order_common_types(env, order):
     order = _order(order, 12, 2012, client_id=3)
-    env.feed(m.open_order(AAPL, order, OrderState(status="PreSubmitted")))
+    env.feed(m.open_order(AAPL, order, OrderState(status="PreSubmitted"), proto=LATEST))
     [trade] = env.ib.trades()
     got = trade.order
     for name in ("orderType", "action", "tif", "outsideRth", "parentId", "ocaGroup", "ocaType"):
@@ -636,7 +637,7 @@ def _bag() -> tuple[Contract, Order]:
 
 def test_bag_open_order_with_legs_and_leg_prices(env):
     bag, order = _bag()
-    env.feed(m.open_order(bag, order, OrderState(status="Submitted")))
+    env.feed(m.open_order(bag, order, OrderState(status="Submitted"), proto=LATEST))
     [trade] = env.ib.trades()
     assert trade.contract.secType == "BAG" and trade.contract.comboLegsDescrip == "111|1,222|-1"
     assert trade.contract.comboLegs == bag.comboLegs
@@ -650,8 +651,8 @@ async def test_open_orders_request_and_end(env):
     bag, order = _bag()
     stock_order = _order(MarketOrder("SELL", 5), 22, 3022)
     env.feed(
-        m.open_order(bag, order, OrderState(status="Submitted")),
-        m.open_order(AAPL, stock_order, OrderState(status="PreSubmitted")),
+        m.open_order(bag, order, OrderState(status="Submitted"), proto=LATEST),
+        m.open_order(AAPL, stock_order, OrderState(status="PreSubmitted"), proto=LATEST),
         m.open_order_end(),
     )
     trades = fut.result()
@@ -676,7 +677,7 @@ async def test_what_if_open_order_resolves_margin_request(env):
         maxCommission=1.5,
         commissionCurrency="USD",
     )
-    env.feed(m.open_order(AAPL, order, state))
+    env.feed(m.open_order(AAPL, order, state, proto=LATEST))
     got = fut.result()
     assert (got.initMarginChange, got.maintMarginChange, got.initMarginAfter) == (
         "3750.0",
@@ -859,7 +860,7 @@ def test_open_order_round_trips_every_field(env):
         commissionCurrency="USD",
         warningText="careful",
     )
-    env.feed(m.open_order(contract, order, state))
+    env.feed(m.open_order(contract, order, state, proto=LATEST))
     [(order_id, got_contract, got, got_state)] = calls
     assert order_id == order.orderId
     _assert_order_fields(got, order, NOT_IN_OPEN_ORDER)
@@ -873,7 +874,7 @@ async def test_completed_order_round_trips_every_field(env):
     fut = env.wrapper.startReq("completedOrders")
     order, contract = _distinct_order(), _distinct_contract()
     state = OrderState(status="Filled", completedTime="20240102 10:00:02", completedStatus="Done")
-    env.feed(m.completed_order(contract, order, state), m.completed_orders_end())
+    env.feed(m.completed_order(contract, order, state, proto=LATEST), m.completed_orders_end())
     [trade] = fut.result()
     _assert_order_fields(trade.order, order, NOT_IN_COMPLETED_ORDER)
     _assert_contract_fields(trade.contract, contract)
@@ -885,7 +886,9 @@ async def test_completed_plain_order(env):
     fut = env.wrapper.startReq("completedOrders")
     order = _order(LimitOrder("SELL", 10, 200.0), 0, 4040)
     env.feed(
-        m.completed_order(AAPL, order, OrderState(status="Cancelled", completedStatus="x")),
+        m.completed_order(
+            AAPL, order, OrderState(status="Cancelled", completedStatus="x"), proto=LATEST
+        ),
         m.completed_orders_end(),
     )
     [trade] = fut.result()
@@ -918,7 +921,11 @@ async def test_exec_details_answer_reqexecutions(env):
         pendingPriceRevision=True,
     )
     naive = dataclasses.replace(ex, execId="e2", time=dt.datetime(2024, 1, 2, 15, 0, 0))
-    env.feed(m.exec_details(10, AAPL, ex), m.exec_details(10, AAPL, naive), m.exec_details_end(10))
+    env.feed(
+        m.exec_details(10, AAPL, ex, proto=LATEST),
+        m.exec_details(10, AAPL, naive, proto=LATEST),
+        m.exec_details_end(10),
+    )
     fills = fut.result()
     assert [f.execution.execId for f in fills] == ["e1", "e2"]
     got = fills[0].execution
@@ -941,8 +948,8 @@ async def test_historical_data_daily_and_intraday(env):
     fut_d = env.wrapper.startReq(11)
     fut_i = env.wrapper.startReq(12)
     env.feed(
-        m.historical_data(11, "20231201", "20240103", daily),
-        m.historical_data(12, "20240102 09:30:00", "20240102 09:40:00", intraday),
+        m.historical_data(11, "20231201", "20240103", daily, proto=LATEST),
+        m.historical_data(12, "20240102 09:30:00", "20240102 09:40:00", intraday, proto=LATEST),
     )
     [bar] = fut_d.result()
     assert bar == BarData(
@@ -960,10 +967,10 @@ async def test_historical_data_daily_and_intraday(env):
 
 async def test_historical_data_empty_and_nan(env):
     fut = env.wrapper.startReq(13)
-    env.feed(m.historical_data(13, "a", "b", []))
+    env.feed(m.historical_data(13, "a", "b", [], proto=LATEST))
     assert fut.result() == []
     with pytest.raises(ValueError, match="close"):
-        m.historical_data(13, "", "", [("20240102", 1, 1, 1, math.nan, 1, 1, 1)])
+        m.historical_data(13, "", "", [("20240102", 1, 1, 1, math.nan, 1, 1, 1)], proto=LATEST)
 
 
 def test_historical_data_update_keeps_bars_current(env):
@@ -973,8 +980,12 @@ def test_historical_data_update_keeps_bars_current(env):
     updates = []
     bars.updateEvent += lambda b, new: updates.append(new)
     env.feed(
-        m.historical_data_update(14, 12, ("20240102 09:30:00", 1, 2.5, 0.5, 2.0, 150, 1.4, 12)),
-        m.historical_data_update(14, 3, ("20240102 09:35:00", 2.0, 2.2, 1.9, 2.1, 30, 2.05, 3)),
+        m.historical_data_update(
+            14, 12, ("20240102 09:30:00", 1, 2.5, 0.5, 2.0, 150, 1.4, 12), proto=LATEST
+        ),
+        m.historical_data_update(
+            14, 3, ("20240102 09:35:00", 2.0, 2.2, 1.9, 2.1, 30, 2.05, 3), proto=LATEST
+        ),
     )
     assert updates == [False, True]
     assert bars[0] == BarData(dt.datetime(2024, 1, 2, 9, 30), 1, 2.5, 0.5, 2.0, 150, 1.4, 12)
@@ -1007,7 +1018,7 @@ async def test_sec_def_opt_params(env):
 async def test_user_info_resolves_request(env):
     calls = env.spy("userInfo")
     fut = env.wrapper.startReq(13)
-    env.feed(m.user_info(13, "brand"))
+    env.feed(m.user_info(13, "brand", proto=LATEST))
     assert fut.done() and calls == [(13, "brand")]
 
 

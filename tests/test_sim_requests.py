@@ -38,6 +38,7 @@ from ib_async.order import OrderComboLeg, PriceCondition, TimeCondition, VolumeC
 
 from livedesk.backend.sim import messages as m
 from livedesk.backend.sim import requests as rq
+from livedesk.backend.sim.versions import LATEST
 from livedesk.backend.sim.wire import (
     SERVER_VERSION,
     UNSET_DOUBLE,
@@ -102,7 +103,7 @@ def sent(ib: IB) -> list[rq.Request]:
     """Parse everything the client has sent so far."""
     frames = FrameDecoder().feed(bytes(ib.client.conn.data))
     ib.client.conn.data.clear()
-    return [rq.parse_request(f) for f in frames]
+    return [rq.parse_request(f, proto=LATEST) for f in frames]
 
 
 def only(ib: IB) -> rq.Request:
@@ -495,7 +496,7 @@ def test_simple_requests(ib, call, expected):
 )
 def test_malformed_requests_raise_request_error(fields, code, req_id):
     with pytest.raises(rq.RequestError) as info:
-        rq.parse_request(fields)
+        rq.parse_request(fields, proto=LATEST)
     assert (info.value.code, info.value.req_id) == (code, req_id)
 
 
@@ -504,13 +505,13 @@ def test_bad_price_in_order_names_order_id(ib):
     [fields] = FrameDecoder().feed(bytes(ib.client.conn.data))
     fields[19] = "nan"  # lmtPrice
     with pytest.raises(rq.RequestError) as info:
-        rq.parse_request(fields)
+        rq.parse_request(fields, proto=LATEST)
     assert (info.value.code, info.value.req_id) == (320, 31)
     assert "lmtPrice" in info.value.msg
 
 
 def test_empty_numbers_take_defaults():
-    req = rq.parse_request(["94", "7", "", "", ""])
+    req = rq.parse_request(["94", "7", "", "", ""], proto=LATEST)
     assert req == rq.ReqPnLSingle(7, "", "", 0)
 
 
@@ -573,7 +574,7 @@ class MiniGateway:
             self.reply(handshake_reply(SERVER_VERSION, "20240102 10:00:00 UTC"))
             return
         for fields in self.frames.feed(data):
-            req = rq.parse_request(fields)
+            req = rq.parse_request(fields, proto=LATEST)
             self.requests.append(req)
             self.reply(*self.answer(req))
 
@@ -583,7 +584,7 @@ class MiniGateway:
                 return [
                     m.managed_accounts([ACCOUNT]),
                     m.next_valid_id(1),
-                    m.error(-1, 2104, "Market data farm connection is OK:usfarm"),
+                    m.error(-1, 2104, "Market data farm connection is OK:usfarm", proto=LATEST),
                 ]
             case rq.ReqPositions():
                 return [m.position(ACCOUNT, AAPL, 100, 150.0), m.position_end()]
@@ -667,7 +668,7 @@ field_text = st.one_of(
 @given(ids, st.lists(field_text, max_size=60))
 def test_fuzz_parse_request_only_raises_request_error(msg_id, rest):
     try:
-        rq.parse_request([str(msg_id), *rest])
+        rq.parse_request([str(msg_id), *rest], proto=LATEST)
     except rq.RequestError:
         pass
 
@@ -697,7 +698,7 @@ def test_fuzz_mutated_place_order(data):
             value = data.draw(field_text)
             fields[i : i + (op == "replace")] = [value]
     try:
-        rq.parse_request(fields)
+        rq.parse_request(fields, proto=LATEST)
     except rq.RequestError:
         pass
 
@@ -711,7 +712,7 @@ def test_fuzz_frame_decoder_and_handshake(data, chunk):
             for fields in dec.feed(data[i : i + chunk]):
                 assert all(isinstance(f, str) for f in fields)
                 try:
-                    rq.parse_request(fields)
+                    rq.parse_request(fields, proto=LATEST)
                 except rq.RequestError:
                     pass
     except FrameError:

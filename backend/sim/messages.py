@@ -1,81 +1,44 @@
-"""Encoders for server -> client messages at server version 178.
+"""Encoders for server -> client messages, laid out by the negotiated server version.
 
 Each function returns the message's fields (message id first) for ``wire.encode_frame``.
-Layouts mirror ``ib_async.decoder.Decoder`` 2.1.0 field for field: a handler whose
-unpacking does not match drops the message silently, so every encoder here has a
-conformance test that feeds it through the real decoder.
+Encoders whose layout changes within the supported range take the session's
+:class:`~livedesk.backend.sim.versions.Protocol` as the keyword ``proto``; the others are
+the same at every supported version. Layouts mirror the clients' decoders (``ib_async``,
+``ib_insync``, ``ibapi``) field for field: a handler whose unpacking does not match drops
+the message silently, so every encoder has a conformance test per version that feeds it
+through the real decoders.
 
 Numbers that the decoder converts without a fallback (``float(x)`` rather than
 ``float(x or 0)``) must not be NaN; those encoders raise ValueError instead of emitting
-a message ib_async would drop.
+a message the client would drop. The order and execution encoders live in
+``order_messages`` and are re-exported here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import astuple
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from collections.abc import Iterable
 
-from ib_async import ComboLeg, Contract, ContractDetails, Execution, Order, OrderState
-from ib_async.contract import TagValue
+from ib_async import Contract, ContractDetails
 
-from livedesk.backend.sim.wire import UNSET_DOUBLE, UNSET_DOUBLE_TEXT
+from livedesk.backend.sim.message_fields import contract11, strict, tag_values
+from livedesk.backend.sim.order_messages import (  # noqa: F401  (re-exported)
+    commission_report,
+    completed_order,
+    completed_orders_end,
+    exec_details,
+    exec_details_end,
+    format_exec_time,
+    open_order,
+    open_order_end,
+    order_status,
+)
+from livedesk.backend.sim.versions import Protocol
 
 Bar = tuple[str, float, float, float, float, float, float, int]
 """(date, open, high, low, close, volume, wap, count) of one historical bar."""
 
 Fields = list
-
-
-def _strict(x: float, what: str) -> float:
-    """A float for a field the decoder parses without a fallback for empty text."""
-    if x is None or math.isnan(x):
-        raise ValueError(f"{what} must be a number, got {x!r}")
-    return x
-
-
-def _contract11(c: Contract, exchange: str) -> list:
-    """The 11 contract fields shared by position, portfolio, execution messages."""
-    return [
-        int(c.conId),
-        c.symbol,
-        c.secType,
-        c.lastTradeDateOrContractMonth,
-        c.strike,
-        c.right,
-        c.multiplier,
-        exchange,
-        c.currency,
-        c.localSymbol,
-        c.tradingClass,
-    ]
-
-
-def _order_head(o: Order) -> list:
-    """The order fields that follow the contract in openOrder and completedOrder."""
-    return [
-        o.action,
-        o.totalQuantity,
-        o.orderType,
-        o.lmtPrice,
-        o.auxPrice,
-        o.tif,
-        o.ocaGroup,
-        o.account,
-        o.openClose,
-        int(o.origin),
-        o.orderRef,
-    ]
-
-
-def _tag_values(params: Sequence[TagValue] | None) -> list:
-    params = params or []
-    out: list = [len(params)]
-    for p in params:
-        out += [p.tag, p.value]
-    return out
 
 
 # --- connection and errors -------------------------------------------------------------
@@ -93,9 +56,18 @@ def managed_accounts(accounts: list[str]) -> Fields:
     return [15, 1, ",".join(accounts)]
 
 
-def error(req_id: int, code: int, msg: str, advanced_json: str = "") -> Fields:
-    """errorMsg (4); req_id -1 for notices not tied to a request or order."""
-    return [4, 2, int(req_id), int(code), msg, advanced_json]
+def error(
+    req_id: int, code: int, msg: str, advanced_json: str = "", *, proto: Protocol | None
+) -> Fields:
+    """errorMsg (4); req_id -1 for notices not tied to a request or order.
+
+    ``proto`` None is the layout before any version is agreed (a handshake refusal):
+    the clients' decoders then read it with server version 0, without the json field.
+    """
+    fields: list = [4, 2, int(req_id), int(code), msg]
+    if proto is not None and proto.advanced_order_reject:
+        fields.append(advanced_json)
+    return fields
 
 
 def current_time(epoch: int) -> Fields:
@@ -112,15 +84,25 @@ def market_data_type(req_id: int, data_type: int) -> Fields:
 
 
 def tick_price(
-    req_id: int, tick_type: int, price: float, size: float = 0.0, attrib_mask: int = 0
+    req_id: int,
+    tick_type: int,
+    price: float,
+    size: float = 0.0,
+    attrib_mask: int = 0,
+    *,
+    proto: Protocol,
+    sec_type: str = "",
 ) -> Fields:
-    """tickPrice (1) with its size; ib_async combines both into one priceSizeTick."""
-    return [1, 6, int(req_id), int(tick_type), price, size, int(attrib_mask)]
+    """tickPrice (1) with its size in shares (sent in the version's size unit)."""
+    wire_size = proto.tick_size(size, sec_type)
+    return [1, 6, int(req_id), int(tick_type), price, wire_size, int(attrib_mask)]
 
 
-def tick_size(req_id: int, tick_type: int, size: float) -> Fields:
-    """tickSize (2)."""
-    return [2, 6, int(req_id), int(tick_type), size]
+def tick_size(
+    req_id: int, tick_type: int, size: float, *, proto: Protocol, sec_type: str = ""
+) -> Fields:
+    """tickSize (2), ``size`` in shares (sent in the version's size unit)."""
+    return [2, 6, int(req_id), int(tick_type), proto.tick_size(size, sec_type)]
 
 
 def tick_string(req_id: int, tick_type: int, value: str) -> Fields:
@@ -182,8 +164,13 @@ def tick_option_computation(
 # --- contract details ------------------------------------------------------------------
 
 
-def contract_details(req_id: int, cd: ContractDetails) -> Fields:
-    """contractDetails (10) for a non-bond contract."""
+def contract_details(req_id: int, cd: ContractDetails, *, proto: Protocol) -> Fields:
+    """contractDetails (10) for a non-bond contract.
+
+    Before size rules (164) the message carries a version field and the market-data size
+    multiplier, and at 163 a size tick; from 164 on minSize, sizeIncrement and
+    suggestedSizeIncrement close it.
+    """
     c = cd.contract
     if c is None:
         raise ValueError("ContractDetails.contract is required")
@@ -192,8 +179,8 @@ def contract_details(req_id: int, cd: ContractDetails) -> Fields:
         last = f"{last} {cd.lastTradeTime}"
         if cd.timeZoneId:
             last = f"{last} {cd.timeZoneId}"
-    fields: list = [
-        10,
+    fields: list = [10] if proto.size_rules else [10, 8]
+    fields += [
         int(req_id),
         c.symbol,
         c.secType,
@@ -207,6 +194,10 @@ def contract_details(req_id: int, cd: ContractDetails) -> Fields:
         c.tradingClass,
         int(c.conId),
         cd.minTick,
+    ]
+    if not proto.size_rules:
+        fields.append(proto.md_size_multiplier(c.secType))
+    fields += [
         c.multiplier,
         cd.orderTypes,
         cd.validExchanges,
@@ -225,7 +216,7 @@ def contract_details(req_id: int, cd: ContractDetails) -> Fields:
         cd.evRule,
         cd.evMultiplier,
     ]
-    fields += _tag_values(cd.secIdList)
+    fields += tag_values(cd.secIdList)
     fields += [
         int(cd.aggGroup),
         cd.underSymbol,
@@ -233,10 +224,11 @@ def contract_details(req_id: int, cd: ContractDetails) -> Fields:
         cd.marketRuleIds,
         cd.realExpirationDate,
         cd.stockType,
-        cd.minSize,
-        cd.sizeIncrement,
-        cd.suggestedSizeIncrement,
     ]
+    if proto.size_rules:
+        fields += [cd.minSize, cd.sizeIncrement, cd.suggestedSizeIncrement]
+    elif proto.fractional_size:
+        fields.append(cd.sizeIncrement)  # the size tick of version 163
     return fields
 
 
@@ -250,7 +242,7 @@ def contract_details_end(req_id: int) -> Fields:
 
 def position(account: str, contract: Contract, pos: float, avg_cost: float) -> Fields:
     """position (61): one row of the reqPositions answer."""
-    return [61, 3, account, *_contract11(contract, contract.exchange), pos, avg_cost]
+    return [61, 3, account, *contract11(contract, contract.exchange), pos, avg_cost]
 
 
 def position_end() -> Fields:
@@ -267,7 +259,7 @@ def position_multi(
         1,
         int(req_id),
         account,
-        *_contract11(contract, contract.exchange),
+        *contract11(contract, contract.exchange),
         pos,
         avg_cost,
         model_code,
@@ -306,8 +298,8 @@ def portfolio_value(
     return [
         7,
         8,
-        *_contract11(contract, contract.primaryExchange),
-        *(_strict(v, k) for k, v in nums.items()),
+        *contract11(contract, contract.primaryExchange),
+        *(strict(v, k) for k, v in nums.items()),
         account,
     ]
 
@@ -356,438 +348,45 @@ def pnl_single(
     return [95, int(req_id), pos, daily, unrealized, realized, value]
 
 
-# --- orders ----------------------------------------------------------------------------
-
-
-def _combo_legs(c: Contract) -> list:
-    legs: list[ComboLeg] = c.comboLegs or []
-    out: list = [len(legs)]
-    for leg in legs:
-        out += [
-            int(leg.conId),
-            int(leg.ratio),
-            leg.action,
-            leg.exchange,
-            int(leg.openClose),
-            int(leg.shortSaleSlot),
-            leg.designatedLocation,
-            int(leg.exemptCode),
-        ]
-    return out
-
-
-def _order_combo_legs(o: Order) -> list:
-    legs = o.orderComboLegs or []
-    return [len(legs), *(leg.price for leg in legs)]
-
-
-def _scale(o: Order) -> list:
-    out: list = [o.scaleInitLevelSize, o.scaleSubsLevelSize, o.scalePriceIncrement]
-    if 0 < o.scalePriceIncrement < UNSET_DOUBLE:
-        out += [
-            o.scalePriceAdjustValue,
-            o.scalePriceAdjustInterval,
-            o.scaleProfitOffset,
-            o.scaleAutoReset,
-            o.scaleInitPosition,
-            o.scaleInitFillQty,
-            o.scaleRandomPercent,
-        ]
-    return out
-
-
-def _hedge(o: Order) -> list:
-    return [o.hedgeType, o.hedgeParam] if o.hedgeType else [o.hedgeType]
-
-
-def _delta_neutral_contract(c: Contract) -> list:
-    dnc = c.deltaNeutralContract
-    return [True, int(dnc.conId), dnc.delta, dnc.price] if dnc else [False]
-
-
-def _algo(o: Order) -> list:
-    return [o.algoStrategy, *_tag_values(o.algoParams)] if o.algoStrategy else [""]
-
-
-def _pegged(o: Order) -> list:
-    if o.orderType not in {"PEG BENCH", "PEGBENCH"}:
-        return []
-    return [
-        int(o.referenceContractId),
-        o.isPeggedChangeAmountDecrease,
-        o.peggedChangeAmount,
-        o.referenceChangeAmount,
-        o.referenceExchangeId,
-    ]
-
-
-def _conditions(o: Order) -> list:
-    out: list = [len(o.conditions)]
-    if o.conditions:
-        for cond in o.conditions:
-            out += list(astuple(cond))
-        out += [o.conditionsIgnoreRth, o.conditionsCancelOrder]
-    return out
-
-
-def _peg_best_mid(o: Order) -> list:
-    return [
-        o.minTradeQty,
-        o.minCompeteSize,
-        o.competeAgainstBestOffset,
-        o.midOffsetAtWhole,
-        o.midOffsetAtHalf,
-    ]
-
-
-def _margin(text: str) -> str:
-    """OrderState margin strings: TWS sends the unset double when there is no value."""
-    return text if text else UNSET_DOUBLE_TEXT
-
-
-def open_order(contract: Contract, order: Order, state: OrderState) -> Fields:
-    """openOrder (5): the full order as TWS echoes it (orderId, clientId, permId from order)."""
-    o, c, st = order, contract, state
-    fields: list = [
-        5,
-        int(o.orderId),
-        *_contract11(c, c.exchange),
-        *_order_head(o),
-        int(o.clientId),
-        int(o.permId),
-        o.outsideRth,
-        o.hidden,
-        o.discretionaryAmt,
-        o.goodAfterTime,
-        "",  # deprecated sharesAllocation
-        o.faGroup,
-        o.faMethod,
-        o.faPercentage,
-        o.modelCode,
-        o.goodTillDate,
-        o.rule80A,
-        o.percentOffset,
-        o.settlingFirm,
-        int(o.shortSaleSlot),
-        o.designatedLocation,
-        int(o.exemptCode),
-        int(o.auctionStrategy),
-        o.startingPrice,
-        o.stockRefPrice,
-        o.delta,
-        o.stockRangeLower,
-        o.stockRangeUpper,
-        o.displaySize,
-        o.blockOrder,
-        o.sweepToFill,
-        o.allOrNone,
-        o.minQty,
-        o.ocaType,
-        o.eTradeOnly,
-        o.firmQuoteOnly,
-        o.nbboPriceCap,
-        int(o.parentId),
-        o.triggerMethod,
-        o.volatility,
-        o.volatilityType,
-        o.deltaNeutralOrderType,
-        o.deltaNeutralAuxPrice,
-    ]
-    if o.deltaNeutralOrderType:
-        fields += [
-            int(o.deltaNeutralConId),
-            o.deltaNeutralSettlingFirm,
-            o.deltaNeutralClearingAccount,
-            o.deltaNeutralClearingIntent,
-            o.deltaNeutralOpenClose,
-            o.deltaNeutralShortSale,
-            int(o.deltaNeutralShortSaleSlot),
-            o.deltaNeutralDesignatedLocation,
-        ]
-    fields += [
-        o.continuousUpdate,
-        o.referencePriceType,
-        o.trailStopPrice,
-        o.trailingPercent,
-        o.basisPoints,
-        o.basisPointsType,
-        c.comboLegsDescrip,
-        *_combo_legs(c),
-        *_order_combo_legs(o),
-        *_tag_values(o.smartComboRoutingParams),
-        *_scale(o),
-        *_hedge(o),
-        o.optOutSmartRouting,
-        o.clearingAccount,
-        o.clearingIntent,
-        o.notHeld,
-        *_delta_neutral_contract(c),
-        *_algo(o),
-        o.solicited,
-        o.whatIf,
-        st.status,
-        _margin(st.initMarginBefore),
-        _margin(st.maintMarginBefore),
-        _margin(st.equityWithLoanBefore),
-        _margin(st.initMarginChange),
-        _margin(st.maintMarginChange),
-        _margin(st.equityWithLoanChange),
-        _margin(st.initMarginAfter),
-        _margin(st.maintMarginAfter),
-        _margin(st.equityWithLoanAfter),
-        st.commission,
-        st.minCommission,
-        st.maxCommission,
-        st.commissionCurrency,
-        st.warningText,
-        o.randomizeSize,
-        o.randomizePrice,
-        *_pegged(o),
-        *_conditions(o),
-        o.adjustedOrderType,
-        o.triggerPrice,
-        o.trailStopPrice,
-        o.lmtPriceOffset,
-        o.adjustedStopPrice,
-        o.adjustedStopLimitPrice,
-        o.adjustedTrailingAmount,
-        int(o.adjustableTrailingUnit),
-        o.softDollarTier.name,
-        o.softDollarTier.val,
-        o.softDollarTier.displayName,
-        o.cashQty,
-        o.dontUseAutoPriceForHedge,
-        o.isOmsContainer,
-        o.discretionaryUpToLimitPrice,
-        o.usePriceMgmtAlgo,
-        o.duration,
-        o.postToAts,
-        o.autoCancelParent,
-        *_peg_best_mid(o),
-    ]
-    return fields
-
-
-def open_order_end() -> Fields:
-    """openOrderEnd (53): ends reqOpenOrders / reqAllOpenOrders."""
-    return [53, 1]
-
-
-def completed_order(contract: Contract, order: Order, state: OrderState) -> Fields:
-    """completedOrder (101): a filled or cancelled order (state.completedTime/Status)."""
-    o, c, st = order, contract, state
-    fields: list = [
-        101,
-        *_contract11(c, c.exchange),
-        *_order_head(o),
-        int(o.permId),
-        o.outsideRth,
-        o.hidden,
-        o.discretionaryAmt,
-        o.goodAfterTime,
-        o.faGroup,
-        o.faMethod,
-        o.faPercentage,
-        o.modelCode,
-        o.goodTillDate,
-        o.rule80A,
-        o.percentOffset,
-        o.settlingFirm,
-        int(o.shortSaleSlot),
-        o.designatedLocation,
-        int(o.exemptCode),
-        o.startingPrice,
-        o.stockRefPrice,
-        o.delta,
-        o.stockRangeLower,
-        o.stockRangeUpper,
-        o.displaySize,
-        o.sweepToFill,
-        o.allOrNone,
-        o.minQty,
-        o.ocaType,
-        o.triggerMethod,
-        o.volatility,
-        o.volatilityType,
-        o.deltaNeutralOrderType,
-        o.deltaNeutralAuxPrice,
-    ]
-    if o.deltaNeutralOrderType:
-        fields += [
-            int(o.deltaNeutralConId),
-            o.deltaNeutralShortSale,
-            int(o.deltaNeutralShortSaleSlot),
-            o.deltaNeutralDesignatedLocation,
-        ]
-    fields += [
-        o.continuousUpdate,
-        o.referencePriceType,
-        o.trailStopPrice,
-        o.trailingPercent,
-        c.comboLegsDescrip,
-        *_combo_legs(c),
-        *_order_combo_legs(o),
-        *_tag_values(o.smartComboRoutingParams),
-        *_scale(o),
-        *_hedge(o),
-        o.clearingAccount,
-        o.clearingIntent,
-        o.notHeld,
-        *_delta_neutral_contract(c),
-        *_algo(o),
-        o.solicited,
-        st.status,
-        o.randomizeSize,
-        o.randomizePrice,
-        *_pegged(o),
-        *_conditions(o),
-        o.trailStopPrice,
-        o.lmtPriceOffset,
-        o.cashQty,
-        o.dontUseAutoPriceForHedge,
-        o.isOmsContainer,
-        o.autoCancelDate,
-        o.filledQuantity,
-        int(o.refFuturesConId),
-        o.autoCancelParent,
-        o.shareholder,
-        o.imbalanceOnly,
-        o.routeMarketableToBbo,
-        int(o.parentPermId),
-        st.completedTime,
-        st.completedStatus,
-        *_peg_best_mid(o),
-    ]
-    return fields
-
-
-def completed_orders_end() -> Fields:
-    """completedOrdersEnd (102)."""
-    return [102]
-
-
-def order_status(
-    order_id: int,
-    status: str,
-    filled: float,
-    remaining: float,
-    avg_fill_price: float,
-    perm_id: int,
-    parent_id: int,
-    last_fill_price: float,
-    client_id: int,
-    why_held: str = "",
-    mkt_cap_price: float = 0.0,
-) -> Fields:
-    """orderStatus (3); no version field at this server version."""
-    return [
-        3,
-        int(order_id),
-        status,
-        filled,
-        remaining,
-        avg_fill_price,
-        int(perm_id),
-        int(parent_id),
-        last_fill_price,
-        int(client_id),
-        why_held,
-        mkt_cap_price,
-    ]
-
-
-# --- executions ------------------------------------------------------------------------
-
-
-def format_exec_time(t: datetime) -> str:
-    """``YYYYmmdd HH:MM:SS <IANA zone>``; naive datetimes are taken as UTC."""
-    tz = t.tzinfo
-    if isinstance(tz, ZoneInfo):
-        return f"{t:%Y%m%d %H:%M:%S} {tz.key}"
-    utc = t.replace(tzinfo=UTC) if tz is None else t.astimezone(UTC)
-    return f"{utc:%Y%m%d %H:%M:%S} UTC"
-
-
-def exec_details(req_id: int, contract: Contract, execution: Execution) -> Fields:
-    """execDetails (11); req_id -1 for live fills, the reqExecutions id otherwise."""
-    ex = execution
-    return [
-        11,
-        int(req_id),
-        int(ex.orderId),
-        *_contract11(contract, contract.exchange),
-        ex.execId,
-        format_exec_time(ex.time),
-        ex.acctNumber,
-        ex.exchange,
-        ex.side,
-        ex.shares,
-        ex.price,
-        int(ex.permId),
-        int(ex.clientId),
-        int(ex.liquidation),
-        ex.cumQty,
-        ex.avgPrice,
-        ex.orderRef,
-        ex.evRule,
-        ex.evMultiplier,
-        ex.modelCode,
-        int(ex.lastLiquidity),
-        ex.pendingPriceRevision,
-    ]
-
-
-def exec_details_end(req_id: int) -> Fields:
-    """execDetailsEnd (55)."""
-    return [55, 1, int(req_id)]
-
-
-def commission_report(
-    exec_id: str,
-    commission: float,
-    currency: str,
-    realized_pnl: float | None = None,
-    yield_: float = UNSET_DOUBLE,
-    yield_redemption_date: int = 0,
-) -> Fields:
-    """commissionReport (59); realized_pnl None (an opening fill) is sent as unset.
-
-    ib_async turns an unset realizedPNL or yield into 0.0.
-    """
-    realized = UNSET_DOUBLE if realized_pnl is None else realized_pnl
-    return [59, 1, exec_id, commission, currency, realized, yield_, int(yield_redemption_date)]
-
-
 # --- historical data -------------------------------------------------------------------
 
 
-def _bar_numbers(bar: Bar) -> list:
+def _bar_numbers(bar: Bar, proto: Protocol, sec_type: str) -> list:
     """Validate one bar's numbers (the decoder has no fallback for empty ones)."""
     date, *nums, count = bar
     names = ("open", "high", "low", "close", "volume", "wap")
-    return [
-        date,
-        *(_strict(v, f"bar {date} {n}") for n, v in zip(names, nums, strict=True)),
-        int(count),
-    ]
+    o, h, low, c, volume, wap = (
+        strict(v, f"bar {date} {n}") for n, v in zip(names, nums, strict=True)
+    )
+    return [date, o, h, low, c, proto.bar_volume(volume, sec_type), wap, int(count)]
 
 
-def historical_data(req_id: int, start: str, end: str, bars: Iterable[Bar]) -> Fields:
-    """historicalData (17): all bars at once; ib_async ends the request on it."""
+def historical_data(
+    req_id: int,
+    start: str,
+    end: str,
+    bars: Iterable[Bar],
+    *,
+    proto: Protocol,
+    sec_type: str = "",
+) -> Fields:
+    """historicalData (17): all bars at once (volumes in shares, sent in the version's unit)."""
     bars = list(bars)
     fields: list = [17, int(req_id), start, end, len(bars)]
     for bar in bars:
-        fields += _bar_numbers(bar)
+        fields += _bar_numbers(bar, proto, sec_type)
     return fields
 
 
-def historical_data_update(req_id: int, bar_count: int, bar: Bar) -> Fields:
+def historical_data_update(
+    req_id: int, bar_count: int, bar: Bar, *, proto: Protocol, sec_type: str = ""
+) -> Fields:
     """historicalDataUpdate (90) for keepUpToDate.
 
     ``bar_count`` fills the wire's barCount slot (ib_async's ``BarData.barCount``);
     the tuple's own count element is not sent.
     """
-    date, o, h, low, c, volume, wap, _count = bar
+    date, o, h, low, c, volume, wap, _count = _bar_numbers(bar, proto, sec_type)
     return [90, int(req_id), int(bar_count), date, o, c, h, low, wap, volume]
 
 
@@ -819,7 +418,7 @@ def sec_def_opt_params(
         len(expirations),
         *expirations,
         len(strikes),
-        *(_strict(s, "strike") for s in strikes),
+        *(strict(s, "strike") for s in strikes),
     ]
 
 
@@ -828,6 +427,8 @@ def sec_def_opt_params_end(req_id: int) -> Fields:
     return [76, int(req_id)]
 
 
-def user_info(req_id: int, white_branding_id: str = "") -> Fields:
-    """userInfo (107): answer to reqUserInfo."""
+def user_info(req_id: int, white_branding_id: str = "", *, proto: Protocol) -> Fields:
+    """userInfo (107): answer to reqUserInfo (a message that exists from version 167)."""
+    if not proto.user_info:
+        raise ValueError(f"userInfo does not exist at server version {proto.version}")
     return [107, int(req_id), white_branding_id]

@@ -21,8 +21,8 @@ from livedesk.backend.sim.history import NEW_YORK, HistoryError
 from livedesk.backend.sim.instruments import Instrument
 from livedesk.backend.sim.market import Quote
 from livedesk.backend.sim.pacing import HistoricalPacer, MessagePacer
+from livedesk.backend.sim.versions import LATEST, Protocol, VersionRefused, negotiate, protocol
 from livedesk.backend.sim.wire import (
-    SERVER_VERSION,
     FrameDecoder,
     FrameError,
     encode_frame,
@@ -53,7 +53,6 @@ BID_OPTION, ASK_OPTION, LAST_OPTION, MODEL_OPTION = 10, 11, 12, 13
 DELAYED_MSG = "Requested market data is not subscribed. Displaying delayed market data."
 NO_PERMISSION_MSG = "Requested market data is not subscribed."
 NYMEX_HOURS = "{prev:%Y%m%d}:1800-{day:%Y%m%d}:1700"
-MIN_CLIENT_VERSION = 157
 SUMMARY_TAGS = (
     "AccountType",
     "NetLiquidation",
@@ -117,6 +116,7 @@ class ClientSession:
         self.reader = reader
         self.writer = writer
         self.client_id = -1
+        self.proto: Protocol = LATEST  # the negotiated version's rules, set at the handshake
         self.market_data_type = 1
         self.mkt: dict[int, MarketDataSub] = {}
         self.bars: dict[int, BarSub] = {}
@@ -186,7 +186,7 @@ class ClientSession:
         """Send an error or notice."""
         if force and self.gw.silent:
             return
-        self.send(m.error(req_id, code, msg))
+        self.send(m.error(req_id, code, msg, proto=self.proto))
 
     def close(self) -> None:
         """Drop the connection (frames already queued are sent first)."""
@@ -231,13 +231,15 @@ class ClientSession:
                 return None
             buf += chunk
         lo, hi, rest = parsed
-        if hi < MIN_CLIENT_VERSION:
-            self.writer.write(encode_frame(m.error(-1, 530, "Unsupported client version")))
+        try:
+            version = negotiate(lo, hi)
+        except VersionRefused as exc:
+            log.warning("refusing client v%d..v%d: %s", lo, hi, exc)
+            self.writer.write(encode_frame(m.error(-1, exc.code, str(exc), proto=None)))
             return None
+        self.proto = protocol(version)
         now = dt.datetime.fromtimestamp(self.gw.now(), NEW_YORK)
-        self.writer.write(
-            encode_frame([min(hi, SERVER_VERSION), now.strftime("%Y%m%d %H:%M:%S US/Eastern")])
-        )
+        self.writer.write(encode_frame([version, now.strftime("%Y%m%d %H:%M:%S US/Eastern")]))
         return rest
 
     async def _dispatch(self, fields: list[str]) -> None:
@@ -258,7 +260,7 @@ class ClientSession:
                 self.close()
                 return
         try:
-            req = rq.parse_request(fields)
+            req = rq.parse_request(fields, proto=self.proto)
         except rq.RequestError as exc:
             self.send_error(exc.req_id, exc.code, exc.msg)
             return
@@ -421,7 +423,7 @@ class ClientSession:
             )
             return
         for inst in found:
-            self.send(m.contract_details(req.req_id, self.details(inst)))
+            self.send(m.contract_details(req.req_id, self.details(inst), proto=self.proto))
         self.send(m.contract_details_end(req.req_id))
 
     # ---- orders ------------------------------------------------------------------------
@@ -464,7 +466,7 @@ class ClientSession:
         state = what_if_state(broker, what_if_fills(broker, units, order, now), now, before)
         order.orderId = req.order_id
         order.clientId = self.client_id
-        self.send(m.open_order(contract, order, state))
+        self.send(m.open_order(contract, order, state, proto=self.proto))
 
     def on_cancel_order(self, req: rq.CancelOrder) -> None:
         try:
@@ -485,7 +487,7 @@ class ClientSession:
             commissionCurrency=self.gw.broker.account.currency,
             warningText="",
         )
-        self.send(m.open_order(so.contract, so.order, state))
+        self.send(m.open_order(so.contract, so.order, state, proto=self.proto))
         self.send(
             m.order_status(
                 so.order_id,
@@ -503,7 +505,7 @@ class ClientSession:
 
     def send_exec(self, fe: FillEvent, req_id: int = -1) -> None:
         """execDetails for one execution."""
-        self.send(m.exec_details(req_id, fe.contract, fe.execution))
+        self.send(m.exec_details(req_id, fe.contract, fe.execution, proto=self.proto))
 
     def send_commission(self, fe: FillEvent) -> None:
         """commissionReport for one execution."""
@@ -531,7 +533,7 @@ class ClientSession:
                         "%Y%m%d %H:%M:%S America/New_York"
                     ),
                 )
-                self.send(m.completed_order(so.contract, so.order, state))
+                self.send(m.completed_order(so.contract, so.order, state, proto=self.proto))
         self.send(m.completed_orders_end())
 
     def on_executions(self, req: rq.ReqExecutions) -> None:
@@ -550,7 +552,7 @@ class ClientSession:
         self.send(m.managed_accounts([self.gw.broker.account.account_id]))
 
     def on_user_info(self, req: rq.ReqUserInfo) -> None:
-        self.send([107, req.req_id, ""])
+        self.send(m.user_info(req.req_id, proto=self.proto))
 
     # ---- market data -------------------------------------------------------------------
     def on_market_data_type(self, req: rq.ReqMarketDataType) -> None:
@@ -608,12 +610,14 @@ class ClientSession:
         last_moved = sub.last is None or q.last != sub.last.last
         sub.last = q
         sent = sub.sent
+        # sizes go out in the negotiated version's unit (lots of 100 shares before 159)
+        units = {"proto": self.proto, "sec_type": "BAG" if sub.inst is None else sub.inst.sec_type}
         if not sent:
             if sub.legs is not None:
                 prev = combos.combo_prev_close(market, sub.legs)
             else:
                 prev = market.prev_close(sub.inst.con_id)
-            self.send(m.tick_price(req_id, CLOSE, prev, 0))
+            self.send(m.tick_price(req_id, CLOSE, prev, 0, **units))
         for tick, value in (
             (BID, (q.bid, q.bid_size)),
             (ASK, (q.ask, q.ask_size)),
@@ -621,12 +625,12 @@ class ClientSession:
         ):
             if sent.get(tick) != value:
                 sent[tick] = value
-                self.send(m.tick_price(req_id, tick, value[0], value[1]))
+                self.send(m.tick_price(req_id, tick, value[0], value[1], **units))
         if sub.legs is not None:
             return
         if sent.get(VOLUME) != q.volume:
             sent[VOLUME] = q.volume
-            self.send(m.tick_size(req_id, VOLUME, q.volume))
+            self.send(m.tick_size(req_id, VOLUME, q.volume, **units))
         if sub.inst.sec_type == "OPT":
             self._push_greeks(req_id, sub, now, q)
         if last_moved and market.session_open() <= now:
@@ -634,7 +638,7 @@ class ClientSession:
             for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):
                 if sent.get(tick) != value:
                     sent[tick] = value
-                    self.send(m.tick_price(req_id, tick, value, 0))
+                    self.send(m.tick_price(req_id, tick, value, 0, **units))
 
     def _push_greeks(self, req_id: int, sub: MarketDataSub, now: float, q: Quote) -> None:
         """tickOptionComputation for the bid, ask, last (implied vols) and the model."""
@@ -730,7 +734,11 @@ class ClientSession:
         rows = [b.fields(req.format_date, midpoint) for b in bars]
         fmt_t = lambda t: dt.datetime.fromtimestamp(t, NEW_YORK).strftime("%Y%m%d %H:%M:%S")  # noqa: E731
         start = fmt_t(bars[0].start) if bars else fmt_t(end)
-        self.send(m.historical_data(req.req_id, start, fmt_t(end), rows))
+        self.send(
+            m.historical_data(
+                req.req_id, start, fmt_t(end), rows, proto=self.proto, sec_type=inst.sec_type
+            )
+        )
         if req.keep_up_to_date:
             self.bars[req.req_id] = BarSub(inst, req.bar_size, req.format_date, midpoint)
 
@@ -927,7 +935,11 @@ class ClientSession:
             if bar is not None:
                 self.send(
                     m.historical_data_update(
-                        req_id, bar.count, bar.fields(bs.format_date, bs.midpoint)
+                        req_id,
+                        bar.count,
+                        bar.fields(bs.format_date, bs.midpoint),
+                        proto=self.proto,
+                        sec_type=bs.inst.sec_type,
                     )
                 )
         if not push_account:

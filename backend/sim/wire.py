@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 SERVER_VERSION = 178
+"""The highest server version the gateway speaks (the range and its gates: ``versions``)."""
 UNSET_DOUBLE = 1.7976931348623157e308
 UNSET_INT = 2**31 - 1
 UNSET_DOUBLE_TEXT = "1.7976931348623157E308"
