@@ -5,32 +5,39 @@ account guard (paper / live / read-only) and the pre-trade guard, and every requ
 gateway goes through the shared :class:`PacingScheduler`. Refusals raise before anything is
 sent: :class:`OrderRefused` (guard), :class:`PriceUnavailable`, :class:`AccountValueUnavailable`,
 :class:`UnknownContract` / :class:`AmbiguousContract`.
+
+Current position = the broker's position + executions not yet reflected in it + working
+orders (:mod:`livedesk.backend.ledger`), so a primitive called from inside a fill callback
+— between an order's ``Filled`` status and the position update that follows — still sends
+one order, not two.
 """
 
 from __future__ import annotations
 
-import asyncio
+import copy
 import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 
-from ib_async import IB, Contract, Order, Position, Ticker, Trade
+from ib_async import IB, Contract, Order, Position, Ticker
 
 from livedesk.backend import orders as sizing
+from livedesk.backend.bags import BagBook, BagLeg, unit_values
 from livedesk.backend.broker.pacing import PacingScheduler
 from livedesk.backend.contracts import (
     AmbiguousContract,
     ComboSpec,
+    ContractError,
     UnknownContract,
     build_bag,
     describe,
     front_month,
     multiplier_of,
+    new_york_today,
 )
-from livedesk.backend.errors import AccountValueUnavailable, PriceUnavailable, SizingError
+from livedesk.backend.errors import AccountValueUnavailable, PriceUnavailable
 from livedesk.backend.events import EventBus, OrderSent
 from livedesk.backend.guard import (
     AccountGuard,
@@ -39,7 +46,17 @@ from livedesk.backend.guard import (
     PreTradeGuard,
     TradingState,
 )
-from livedesk.backend.orders import OrderPlan, Quote, RebalancePlan, market
+from livedesk.backend.ledger import Exposure, PositionLedger
+from livedesk.backend.marketdata import MarketData, contract_key, finite
+from livedesk.backend.orders import OrderPlan, Quote, market
+from livedesk.backend.rebalancing import Rebalancer
+from livedesk.backend.trade_results import (
+    OrderRefused,
+    OrderResult,
+    RebalanceRefused,
+    RebalanceResult,
+    WhatIfUnavailable,
+)
 
 log = logging.getLogger("livedesk.trading")
 
@@ -49,53 +66,12 @@ __all__ = [
     "OrderRefused",
     "OrderResult",
     "PriceUnavailable",
+    "RebalanceRefused",
     "RebalanceResult",
     "TradingApp",
+    "WhatIfUnavailable",
+    "contract_key",
 ]
-
-
-def contract_key(contract: Contract) -> Hashable:
-    """conId, or for a BAG (IB gives every BAG one conId) its legs."""
-    if contract.secType == "BAG":
-        return ("BAG", *sorted((leg.conId, leg.ratio, leg.action) for leg in contract.comboLegs))
-    return contract.conId
-
-
-def _finite(x: float) -> bool:
-    return isinstance(x, int | float) and math.isfinite(x) and abs(x) < sizing.UNSET_DOUBLE
-
-
-class OrderRefused(SizingError):
-    """The pre-trade or account guard refused an order; ``reasons`` says why."""
-
-    def __init__(self, reasons: list[str] | tuple[str, ...]) -> None:
-        self.reasons = tuple(reasons)
-        super().__init__("order refused: " + "; ".join(self.reasons))
-
-
-@dataclass(frozen=True)
-class OrderResult:
-    """What a primitive did: the plan, the order (if any), the trade (if sent) and why."""
-
-    plan: OrderPlan | None
-    order: Order | None
-    trade: Trade | None
-    sent: bool
-    message: str
-
-
-@dataclass(frozen=True)
-class RebalanceResult:
-    """A rebalance: the full plan and the trades sent (sells first)."""
-
-    plan: RebalancePlan
-    results: tuple[OrderResult, ...] = ()
-    contracts: Mapping[Hashable, Contract] = field(default_factory=dict)
-
-    @property
-    def trades(self) -> list[Trade]:
-        """Trades actually sent."""
-        return [r.trade for r in self.results if r.trade is not None]
 
 
 class TradingApp:
@@ -119,13 +95,16 @@ class TradingApp:
         self.confirm_account = confirm_account
         self.pacing = pacing or PacingScheduler()
         self.bus = bus or EventBus()
-        self.price_timeout = price_timeout
         self.guard = PreTradeGuard(limits or GuardLimits())
-        self._tickers: dict[Hashable, Ticker] = {}
-        self._bag_multipliers: dict[Hashable, float] = {}
-        self.today: Callable[[], dt.date] = dt.date.today
-        """The trading date (expiry checks, front months); tests pin it to the simulated session."""
+        self.market_data = MarketData(ib, self.pacing, price_timeout)
+        self.bags = BagBook()
+        self.ledger = PositionLedger(ib, lambda: self.account)
+        self.what_if_timeout = 5.0
+        """Seconds to wait for the gateway's what-if (margin preview) answer."""
+        self.today: Callable[[], dt.date] = new_york_today
+        """The trading date (New York) for expiry checks and front months; tests pin it."""
         self._nlv_time: float | None = None
+        self._rebalancer = Rebalancer(self)
         ib.accountValueEvent += self._on_account_value
 
     # ---- lifecycle -----------------------------------------------------------------
@@ -169,16 +148,23 @@ class TradingApp:
             raise ConnectionError(
                 f"cannot connect to the IB API at {host}:{port} (client id {client_id}): {exc}"
             ) from exc
+        app.ledger.sync()
         if app.net_liquidation_or_none() is not None:
             app._nlv_time = time.monotonic()
         return app
 
+    @classmethod
+    async def from_settings(cls, settings, **kwargs) -> TradingApp:
+        """Connect with :class:`livedesk.backend.config.Settings`: its broker and ``[guard]``."""
+        b = settings.broker
+        kwargs.setdefault("limits", settings.guard_limits())
+        kwargs.setdefault("timeout", b.timeout)
+        kwargs.setdefault("account", b.account)
+        return await cls.connect(b.host, b.port, b.client_id, **kwargs)
+
     def disconnect(self) -> None:
         """Cancel market data and close the connection."""
-        for t in self._tickers.values():
-            if self.ib.isConnected():
-                self.ib.cancelMktData(t.contract)
-        self._tickers.clear()
+        self.market_data.cancel_all()
         self.ib.disconnect()
 
     # ---- account -------------------------------------------------------------------
@@ -200,8 +186,15 @@ class TradingApp:
 
     @property
     def positions(self) -> dict[int, Position]:
-        """Open positions by conId (ib_async Position objects)."""
+        """Open positions by conId, as the broker last reported them (ib_async Positions)."""
         return {p.contract.conId: p for p in self.ib.positions(self.account) if p.position != 0}
+
+    def exposure(self, contract: Contract) -> Exposure:
+        """Held (broker position + executions not yet in it) and working quantity.
+
+        A BAG's is in whole combo units of its legs. Exact from inside fill callbacks.
+        """
+        return self.ledger.exposure(contract)
 
     def net_liquidation_or_none(self) -> float | None:
         """NetLiquidation from the account values, or None when not reported."""
@@ -235,17 +228,24 @@ class TradingApp:
 
     # ---- contracts -----------------------------------------------------------------
     async def resolve_contract(self, contract: Contract | ComboSpec) -> Contract:
-        """A fully qualified contract; front month for futures without a month; BAG for a spread."""
+        """A fully qualified contract; front month for futures without a month; BAG for a spread.
+
+        A BAG passed in (not built here) has each leg resolved by conId.
+        """
         if isinstance(contract, ComboSpec):
             legs = [
                 (await self.resolve_contract(leg.contract), leg.ratio, leg.action)
                 for leg in contract.legs
             ]
             bag = build_bag(legs, today=self.today(), exchange=contract.exchange)
-            mults = {multiplier_of(c) for c, _, _ in legs}
-            if len(mults) == 1:  # a combo is priced per unit of its legs' multiplier
-                self._bag_multipliers[contract_key(bag)] = mults.pop()
+            self.bags.register(bag, {c.conId: c for c, _, _ in legs})
             return bag
+        if contract.secType == "BAG":
+            await self.bag_legs(contract)
+            return contract
+        return await self._details(contract)
+
+    async def _details(self, contract: Contract) -> Contract:
         await self.pacing.acquire()
         details = await self.ib.reqContractDetailsAsync(contract)
         label = describe(contract)
@@ -257,90 +257,137 @@ class TradingApp:
             raise AmbiguousContract(label, [d.contract for d in details])
         return details[0].contract
 
+    async def bag_legs(self, bag: Contract) -> tuple[BagLeg, ...]:
+        """The resolved legs of a BAG (each leg resolved by conId the first time)."""
+        legs = self.bags.legs(bag)
+        if legs is not None:
+            return legs
+        if not bag.comboLegs:
+            raise UnknownContract(describe(bag), "a BAG needs combo legs")
+        no_id = [i + 1 for i, leg in enumerate(bag.comboLegs) if not leg.conId]
+        if no_id:
+            raise UnknownContract(
+                describe(bag), f"combo leg(s) {no_id} have no conId; build it with spread()"
+            )
+        resolved = {}
+        for leg in bag.comboLegs:
+            resolved[leg.conId] = await self.resolve_contract(Contract(conId=leg.conId))
+        return self.bags.register(bag, resolved)
+
     # ---- prices --------------------------------------------------------------------
+    @property
+    def price_timeout(self) -> float:
+        """Seconds a sizing quote waits for a usable price."""
+        return self.market_data.price_timeout
+
+    @price_timeout.setter
+    def price_timeout(self, value: float) -> None:
+        self.market_data.price_timeout = value
+
     async def ticker(self, contract: Contract) -> Ticker:
-        """A streaming ticker for ``contract`` (subscribed once, then reused)."""
-        key = contract_key(contract)
-        t = self._tickers.get(key)
-        if t is None:
-            await self.pacing.acquire()
-            t = self.ib.reqMktData(contract, "", False, False)
-            self._tickers[key] = t
-        return t
+        """A streaming ticker for ``contract`` (subscribed once, shared, then reused)."""
+        return await self.market_data.ticker(contract)
 
-    def multiplier(self, contract: Contract) -> float:
-        """The contract multiplier; a BAG's is its legs' (a combo is priced per unit of them)."""
-        if contract.secType == "BAG":
-            return self._bag_multipliers.get(contract_key(contract), 1.0)
-        return multiplier_of(contract)
+    def cancel_market_data(self, contract: Contract) -> bool:
+        """Stop streaming ``contract``; False if it was not subscribed."""
+        return self.market_data.cancel(contract)
 
-    async def _reference(self, contract: Contract) -> tuple[float, float, float]:
-        """(reference price, bid, ask). A BAG's mid may be zero or negative (a credit)."""
-        if contract.secType != "BAG":
-            q = await self.quote(contract)
-            t = self._tickers[contract_key(contract)]
-            return q.price, t.bid, t.ask
-        t = await self.ticker(contract)
-        deadline = time.monotonic() + self.price_timeout
-        while not (_finite(t.bid) and _finite(t.ask)):
-            if time.monotonic() >= deadline:
-                raise PriceUnavailable(
-                    f"no usable combo quote for {describe(contract)}: bid {t.bid}, ask {t.ask}"
-                )
-            await asyncio.sleep(0.01)
-        return (t.bid + t.ask) / 2, t.bid, t.ask
+    async def quote(self, contract: Contract, *, pin: bool = True) -> Quote:
+        """The sizing price: mid, else last, else previous close (waits up to ``price_timeout``)."""
+        return await self.market_data.quote(contract, pin=pin)
 
     def marks(self) -> dict[int, float]:
         """Current mid (else last) of every streaming ticker, by conId; unusable prices left out."""
-        out = {}
-        for key, t in self._tickers.items():
-            if not isinstance(key, int):
-                continue
-            price = t.midpoint()
-            if not sizing.is_usable_price(price):
-                price = t.last
-            if sizing.is_usable_price(price):
-                out[key] = price
+        return self.market_data.marks()
+
+    def multiplier(self, contract: Contract) -> float:
+        """The contract multiplier; a BAG's is its legs' common one (ContractError if mixed)."""
+        if contract.secType != "BAG":
+            return multiplier_of(contract)
+        common = self.bags.common_multiplier(contract)
+        if common is None:
+            raise ContractError(
+                f"{describe(contract)}: legs unresolved or with different multipliers; "
+                "its unit value comes from the legs (see TradingApp.combo_unit_values)"
+            )
+        return common
+
+    async def combo_unit_values(self, bag: Contract, pin: bool = True) -> tuple[float, float]:
+        """(net, gross) dollar value of one unit of ``bag`` from its legs' prices."""
+        legs = await self.bag_legs(bag)
+        prices = {}
+        for leg in legs:
+            prices[leg.contract.conId] = (await self.quote(leg.contract, pin=pin)).price
+        return unit_values(legs, prices)
+
+    async def _reference(self, contract: Contract) -> tuple[float, float, float]:
+        """(reference price, bid, ask). A BAG's mid may be zero or negative (a credit)."""
+        if contract.secType == "BAG":
+            return await self.market_data.combo_quote(contract)
+        q = await self.quote(contract)
+        t = self.market_data.tickers[contract_key(contract)]
+        return q.price, t.bid, t.ask
+
+    # ---- exposure ------------------------------------------------------------------
+    def unit_values(self) -> dict[int, float]:
+        """Dollar value of one unit (price x multiplier) of every contract we can price."""
+        out: dict[int, float] = {}
+        for p in self.ib.positions(self.account):
+            if finite(p.avgCost) and p.avgCost:
+                out[p.contract.conId] = abs(p.avgCost)  # IB's avgCost includes the multiplier
+        for t in self.ib.openTrades():
+            c, lmt = t.contract, t.order.lmtPrice
+            if c.secType != "BAG" and c.conId not in out and sizing.is_usable_price(lmt):
+                out[c.conId] = lmt * multiplier_of(c)
+        for item in self.ib.portfolio(self.account):
+            if sizing.is_usable_price(item.marketPrice):
+                out[item.contract.conId] = item.marketPrice * multiplier_of(item.contract)
+        marks = self.market_data.marks()
+        for key, t in self.market_data.tickers.items():
+            if key in marks:
+                out[key] = marks[key] * multiplier_of(t.contract)
         return out
 
-    async def quote(self, contract: Contract) -> Quote:
-        """The sizing price: mid, else last, else previous close (waits up to ``price_timeout``)."""
-        t = await self.ticker(contract)
-        deadline = time.monotonic() + self.price_timeout
-        while True:
-            try:
-                return sizing.usable_price(t.bid, t.ask, t.last, t.close, label=describe(contract))
-            except PriceUnavailable:
-                if time.monotonic() >= deadline:
-                    raise
-            await asyncio.sleep(0.01)
+    def gross_exposure(self, snapshot: Mapping[int, Exposure] | None = None) -> float:
+        """Gross exposure of held positions and working orders, at the latest prices."""
+        snap = self.ledger.snapshot() if snapshot is None else snapshot
+        values = self.unit_values()
+        return sum(abs(e.total) * values.get(k, 0.0) for k, e in snap.items())
 
     # ---- orders --------------------------------------------------------------------
-    def _working(self, contract: Contract) -> float:
-        return sizing.working_quantity(self.ib.openTrades(), contract)
-
     def _position(self, contract: Contract) -> float:
-        p = self.positions.get(contract.conId)
-        return p.position if p else 0.0
+        return self.exposure(contract).held
 
-    def _gross_exposure(self) -> float:
-        return sum(abs(i.marketValue) for i in self.ib.portfolio(self.account))
+    def _working(self, contract: Contract) -> float:
+        return self.exposure(contract).working
 
-    def _intent(self, contract: Contract, order: Order, ref: float | None) -> OrderIntent:
-        lmt = order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None
+    async def _intent(self, contract: Contract, order: Order, ref: float | None) -> OrderIntent:
+        unit_notional = None
+        if contract.secType == "BAG":
+            unit_notional = (await self.combo_unit_values(contract))[1]
+        snap = self.ledger.snapshot()
+        exp = self.ledger.exposure(contract, snap)
+        typ = order.orderType
         return OrderIntent(
             action=order.action,
             quantity=float(order.totalQuantity),
-            order_type=order.orderType,
-            limit_price=lmt,
+            order_type=typ,
+            limit_price=order.lmtPrice if typ in ("LMT", "STP LMT") else None,
+            stop_price=order.auxPrice if typ in ("STP", "STP LMT") else None,
             contract=describe(contract),
             sec_type=contract.secType,
-            multiplier=self.multiplier(contract),
+            multiplier=1.0 if contract.secType == "BAG" else multiplier_of(contract),
+            unit_notional=unit_notional,
             reference_price=ref,
-            position=self._position(contract),
+            position=exp.held,
+            working=exp.working,
             nlv=self.net_liquidation_or_none(),
-            gross_exposure=self._gross_exposure(),
+            gross_exposure=self.gross_exposure(snap),
         )
+
+    def _check_contract(self, contract: Contract) -> None:
+        if contract.secType != "BAG" and not contract.conId:
+            raise UnknownContract(describe(contract), "resolve it with resolve_contract() first")
 
     async def send_order(
         self, contract: Contract, order: Order, *, strategy: str = "", dry_run: bool = False
@@ -349,8 +396,9 @@ class TradingApp:
         refusals = self.account_guard.check()
         if refusals:
             raise OrderRefused(refusals)
-        if contract.secType != "BAG" and not contract.conId:
-            raise UnknownContract(describe(contract), "resolve it with resolve_contract() first")
+        self._check_contract(contract)
+        if contract.secType == "BAG":
+            await self.bag_legs(contract)
         try:
             ref, bid, ask = await self._reference(contract)
         except PriceUnavailable:
@@ -359,14 +407,24 @@ class TradingApp:
             ref = bid = ask = None
         if strategy:
             order.orderRef = strategy
-        decision = self.guard.check(self._intent(contract, order, ref), record=not dry_run)
+        decision = self.guard.check(await self._intent(contract, order, ref), record=not dry_run)
         if not decision:
             raise OrderRefused(decision.reasons)
         if dry_run:
             return OrderResult(None, order, None, False, "dry run: order checked, not sent")
         await self.pacing.acquire()
         trade = self.ib.placeOrder(contract, order)
-        mid = (bid + ask) / 2 if _finite(bid) and _finite(ask) else None
+        self._publish_sent(contract, order, bid, ask)
+        return OrderResult(
+            None,
+            order,
+            trade,
+            True,
+            f"sent {order.action} {order.totalQuantity:g} {describe(contract)}",
+        )
+
+    def _publish_sent(self, contract: Contract, order: Order, bid, ask) -> None:
+        mid = (bid + ask) / 2 if finite(bid) and finite(ask) else None
         self.bus.publish(
             OrderSent(
                 time.time(),
@@ -379,27 +437,21 @@ class TradingApp:
                 float(order.totalQuantity),
                 order.orderType,
                 order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None,
-                bid if _finite(bid) else None,
-                ask if _finite(ask) else None,
+                bid if finite(bid) else None,
+                ask if finite(ask) else None,
                 mid,
             )
         )
-        return OrderResult(
-            None,
-            order,
-            trade,
-            True,
-            f"sent {order.action} {order.totalQuantity:g} {describe(contract)}",
-        )
 
-    async def _execute(
+    async def execute_plan(
         self,
         contract: Contract,
         plan: OrderPlan,
         order_type: OrderType,
-        strategy: str,
-        dry_run: bool,
+        strategy: str = "",
+        dry_run: bool = False,
     ) -> OrderResult:
+        """Send the order of a sizing plan through :meth:`send_order` (nothing if empty)."""
         if plan.is_empty:
             log.info("nothing sent for %s: %s", describe(contract), plan.reason)
             return OrderResult(plan, None, None, False, f"nothing sent: {plan.reason}")
@@ -408,12 +460,19 @@ class TradingApp:
         return OrderResult(plan, result.order, result.trade, result.sent, result.message)
 
     async def _sizing_inputs(self, contract: Contract) -> tuple[Quote, float]:
+        """The sizing price and multiplier; a BAG's from its legs when they differ."""
         refusals = self.account_guard.check()
         if refusals:
             raise OrderRefused(refusals)
-        if not contract.conId:
-            raise UnknownContract(describe(contract), "resolve it with resolve_contract() first")
-        return await self.quote(contract), self.multiplier(contract)
+        self._check_contract(contract)
+        if contract.secType != "BAG":
+            return await self.quote(contract), self.multiplier(contract)
+        await self.bag_legs(contract)
+        common = self.bags.common_multiplier(contract)
+        if common is not None:
+            return await self.quote(contract), common
+        net, _ = await self.combo_unit_values(contract)
+        return Quote(net, "legs"), 1.0
 
     async def order_value(
         self,
@@ -426,7 +485,7 @@ class TradingApp:
     ) -> OrderResult:
         """Buy (value > 0) or sell (value < 0) ``value`` dollars of ``contract``."""
         q, mult = await self._sizing_inputs(contract)
-        return await self._execute(
+        return await self.execute_plan(
             contract, sizing.plan_order_value(value, q, mult), order_type, strategy, dry_run
         )
 
@@ -439,12 +498,11 @@ class TradingApp:
         dry_run: bool = False,
         strategy: str = "",
     ) -> OrderResult:
-        """Trade the difference between ``target`` and position + working orders."""
+        """Trade the difference between ``target`` and held + working quantity."""
         q, mult = await self._sizing_inputs(contract)
-        plan = sizing.plan_order_target_quantity(
-            target, q, mult, self._position(contract), self._working(contract)
-        )
-        return await self._execute(contract, plan, order_type, strategy, dry_run)
+        exp = self.exposure(contract)
+        plan = sizing.plan_order_target_quantity(target, q, mult, exp.held, exp.working)
+        return await self.execute_plan(contract, plan, order_type, strategy, dry_run)
 
     async def order_target_value(
         self,
@@ -457,10 +515,9 @@ class TradingApp:
     ) -> OrderResult:
         """Move the position to ``target`` dollars."""
         q, mult = await self._sizing_inputs(contract)
-        plan = sizing.plan_order_target_value(
-            target, q, mult, self._position(contract), self._working(contract)
-        )
-        return await self._execute(contract, plan, order_type, strategy, dry_run)
+        exp = self.exposure(contract)
+        plan = sizing.plan_order_target_value(target, q, mult, exp.held, exp.working)
+        return await self.execute_plan(contract, plan, order_type, strategy, dry_run)
 
     async def order_percent(
         self,
@@ -474,7 +531,7 @@ class TradingApp:
         """Trade ``percent`` of NetLiquidation worth of ``contract``."""
         q, mult = await self._sizing_inputs(contract)
         plan = sizing.plan_order_percent(percent, self.checked_nlv(), q, mult)
-        return await self._execute(contract, plan, order_type, strategy, dry_run)
+        return await self.execute_plan(contract, plan, order_type, strategy, dry_run)
 
     async def order_target_percent(
         self,
@@ -487,10 +544,11 @@ class TradingApp:
     ) -> OrderResult:
         """Move the position to ``percent`` of NetLiquidation."""
         q, mult = await self._sizing_inputs(contract)
+        exp = self.exposure(contract)
         plan = sizing.plan_order_target_percent(
-            percent, self.checked_nlv(), q, mult, self._position(contract), self._working(contract)
+            percent, self.checked_nlv(), q, mult, exp.held, exp.working
         )
-        return await self._execute(contract, plan, order_type, strategy, dry_run)
+        return await self.execute_plan(contract, plan, order_type, strategy, dry_run)
 
     async def rebalance(
         self,
@@ -500,78 +558,23 @@ class TradingApp:
         dry_run: bool = False,
         strategy: str = "",
         what_if: bool = False,
+        cancel_stray: bool = True,
     ) -> RebalanceResult:
-        """Plan every delta first, then send sells before buys; held contracts not targeted go to 0."""
-        refusals = self.account_guard.check()
-        if refusals:
-            raise OrderRefused(refusals)
-        nlv = self.checked_nlv()
-        contracts: dict[int, Contract] = {}
-        for c in targets:
-            if not c.conId:
-                raise UnknownContract(
-                    describe(c), "resolve every target with resolve_contract() first"
-                )
-            contracts[c.conId] = c
-        for con_id, p in self.positions.items():
-            if con_id not in contracts:
-                c = p.contract
-                if not c.exchange:
-                    c.exchange = "SMART"
-                contracts[con_id] = c
-        weights = {c.conId: w for c, w in targets.items()}
-        quotes = dict(
-            zip(
-                contracts,
-                await asyncio.gather(*(self._quote_or_none(c) for c in contracts.values())),
-                strict=True,
-            )
+        """Move the book to ``targets`` (weights of NetLiquidation); see :mod:`rebalancing`.
+
+        Every delta is planned and the whole book checked by the guard before anything is
+        sent (a refusal raises :class:`RebalanceRefused` naming the legs); sells go first;
+        held contracts not targeted go to 0 and, with ``cancel_stray``, working orders on
+        contracts outside the targets are cancelled.
+        """
+        return await self._rebalancer.run(
+            targets, order_type, dry_run, strategy, what_if, cancel_stray
         )
-        missing = [describe(contracts[k]) for k, q in quotes.items() if q is None]
-        if missing:
-            raise PriceUnavailable(
-                f"no usable price for {', '.join(missing)}; nothing planned or sent"
-            )
-        plan = sizing.plan_rebalance(
-            weights,
-            {k: p.position for k, p in self.positions.items()},
-            quotes,
-            nlv,
-            multipliers={k: multiplier_of(c) for k, c in contracts.items()},
-            working={k: self._working(c) for k, c in contracts.items()},
-            sec_types={k: c.secType for k, c in contracts.items()},
-        )
-        if what_if:
-            plan = await self._with_margin(plan, contracts, order_type)
-        results = []
-        for leg in plan.orders:
-            results.append(
-                await self._execute(contracts[leg.key], leg.plan, order_type, strategy, dry_run)
-            )
-        return RebalanceResult(plan, tuple(results), contracts)
 
-    async def _quote_or_none(self, contract: Contract) -> Quote | None:
-        try:
-            return await self.quote(contract)
-        except PriceUnavailable:
-            return None
-
-    async def _with_margin(
-        self, plan: RebalancePlan, contracts: Mapping[int, Contract], order_type: OrderType
-    ) -> RebalancePlan:
-        from dataclasses import replace
-
-        change = 0.0
-        for leg in plan.orders:
-            await self.pacing.acquire()
-            state = await self.ib.whatIfOrderAsync(
-                contracts[leg.key], order_type(leg.plan.action, leg.plan.quantity)
-            )
-            try:
-                change += float(state.initMarginChange)
-            except (TypeError, ValueError):
-                return plan
-        return replace(plan, margin_change=change)
+    def position_contract(self, con_id: int) -> Contract | None:
+        """A copy of the contract of a broker position (never ib_async's cached object)."""
+        p = self.ib.wrapper.positions.get(self.account, {}).get(con_id)
+        return copy.copy(p.contract) if p is not None else None
 
     # ---- safety --------------------------------------------------------------------
     async def cancel_all(self) -> int:

@@ -137,7 +137,9 @@ async def test_dry_run_and_strategy_tag(app: TradingApp, gw: SimGateway) -> None
 async def test_missing_price_refused_nothing_sent(app: TradingApp, gw: SimGateway) -> None:
     c = await app.resolve_contract(stock("AMZN"))
     app.price_timeout = 0.05
-    app._tickers[c.conId] = Ticker(contract=c)  # a feed that never delivered a usable price
+    app.market_data.tickers[c.conId] = Ticker(
+        contract=c
+    )  # a feed that never delivered a usable price
     with pytest.raises(PriceUnavailable, match="no usable price for AMZN"):
         await app.order_value(c, mkt, 1_000)
     with pytest.raises(PriceUnavailable):
