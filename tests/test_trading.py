@@ -29,12 +29,16 @@ def sent_orders(gw: SimGateway) -> list:
     return list(gw.broker.orders.values())
 
 
+def broker_position(app: TradingApp, con_id: int) -> float:
+    p = app.positions.get(con_id)
+    return p.position if p is not None else 0.0
+
+
 async def settled(app: TradingApp, result) -> None:
+    """The order is done and the broker's position message reflects all of its fills."""
     await until(lambda: result.trade.isDone())
-    con_id = result.trade.contract.conId
-    await until(
-        lambda: app.positions.get(con_id) is not None or result.trade.orderStatus.filled == 0
-    )
+    c = result.trade.contract
+    await until(lambda: app.exposure(c).held == broker_position(app, c.conId))
 
 
 async def test_connect_exposes_account_state(app: TradingApp) -> None:
