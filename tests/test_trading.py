@@ -131,6 +131,7 @@ async def test_dry_run_and_strategy_tag(app: TradingApp, gw: SimGateway) -> None
     c = await app.resolve_contract(stock("PSX"))
     dry = await app.order_target_quantity(c, mkt, 25, dry_run=True, strategy="crack")
     assert not dry.sent and dry.order.totalQuantity == 25 and dry.order.orderRef == "crack"
+    await app.ib.reqCurrentTimeAsync()  # anything sent has reached the gateway
     assert sent_orders(gw) == []
     real = await app.order_target_quantity(c, mkt, 25, strategy="crack")
     await settled(app, real)
@@ -148,6 +149,7 @@ async def test_missing_price_refused_nothing_sent(app: TradingApp, gw: SimGatewa
         await app.order_value(c, mkt, 1_000)
     with pytest.raises(PriceUnavailable):
         await app.send_order(c, mkt("BUY", 1))
+    await app.ib.reqCurrentTimeAsync()  # anything sent has reached the gateway
     assert sent_orders(gw) == []
 
 
@@ -157,6 +159,7 @@ async def test_stale_nlv_refused(app: TradingApp, gw: SimGateway) -> None:
     app.ib.accountValueEvent -= app._on_account_value  # no fresh value arrives
     with pytest.raises(AccountValueUnavailable, match="stale"):
         await app.order_target_percent(c, mkt, 0.05)
+    await app.ib.reqCurrentTimeAsync()  # anything sent has reached the gateway
     assert sent_orders(gw) == []
 
 
@@ -167,6 +170,7 @@ async def test_zero_nlv_refused(market_model_gw) -> None:
         c = await app.resolve_contract(stock("AAPL"))
         with pytest.raises(AccountValueUnavailable):
             await app.order_percent(c, mkt, 0.05)
+        await app.ib.reqCurrentTimeAsync()  # anything sent has reached the gateway
         assert sent_orders(gw) == []
     finally:
         app.disconnect()
@@ -194,6 +198,7 @@ async def test_guard_limits_refuse_with_reasons(gw: SimGateway) -> None:
         q = gw.market.quote(c.conId, gw.now())
         with pytest.raises(OrderRefused, match="collar"):
             await app.send_order(c, limit("BUY", 1, round(q.bid * 0.5, 2)))
+        await app.ib.reqCurrentTimeAsync()  # anything sent has reached the gateway
         assert sent_orders(gw) == []
     finally:
         app.disconnect()
@@ -233,6 +238,7 @@ async def test_read_only_refuses_everything(gw: SimGateway) -> None:
             await app.order_value(c, mkt, 1_000)
         with pytest.raises(OrderRefused, match="read-only"):
             await app.cancel_all()
+        await app.ib.reqCurrentTimeAsync()  # anything sent has reached the gateway
         assert sent_orders(gw) == []
     finally:
         app.disconnect()
