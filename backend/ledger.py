@@ -101,6 +101,8 @@ class PositionLedger:
 
     def sync(self) -> None:
         """Everything filled so far is in the positions just synced (connect, reconnect)."""
+        self._reflected.clear()  # a reconnect rebuilds ib_async's trades: forget the old ones
+        self._seen.clear()
         positions = self._broker_positions()
         con_ids = set(positions)
         for trade in self._ib.trades():

@@ -36,7 +36,7 @@ from ib_async import Bag, ComboLeg, Contract, MarketOrder, Order
 from livedesk.backend import orders as sizing
 from livedesk.backend.contracts import UnknownContract, describe, multiplier_of
 from livedesk.backend.errors import PriceUnavailable, SizingError
-from livedesk.backend.guard import OrderIntent
+from livedesk.backend.exposure import order_intent
 from livedesk.backend.ledger import Exposure
 from livedesk.backend.orders import Quote, RebalancePlan
 from livedesk.backend.trade_results import (
@@ -186,22 +186,15 @@ class Rebalancer:
         for leg in plan.orders:
             e = snap.get(leg.key, Exposure())
             order = order_type(leg.plan.action, leg.plan.quantity)
-            typ = order.orderType
             intents.append(
-                OrderIntent(
-                    action=order.action,
-                    quantity=float(order.totalQuantity),
-                    order_type=typ,
-                    limit_price=order.lmtPrice if typ in ("LMT", "STP LMT") else None,
-                    stop_price=order.auxPrice if typ in ("STP", "STP LMT") else None,
-                    contract=describe(contracts[leg.key]),
-                    sec_type=contracts[leg.key].secType,
-                    multiplier=leg.plan.multiplier,
-                    reference_price=quotes[leg.key].price,
-                    position=e.held,
-                    working=e.working,
+                order_intent(
+                    contracts[leg.key],
+                    order,
+                    quotes[leg.key].price,
+                    e,
                     nlv=nlv,
                     gross_exposure=gross,
+                    multiplier=leg.plan.multiplier,
                 )
             )
             gross += (abs(e.total + leg.plan.delta) - abs(e.total)) * values[leg.key]

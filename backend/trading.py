@@ -24,21 +24,16 @@ from collections.abc import Callable, Mapping
 from ib_async import IB, Contract, Order, Position, Ticker
 
 from livedesk.backend import orders as sizing
-from livedesk.backend.bags import BagBook, BagLeg, unit_values
+from livedesk.backend.bags import BagLeg, unit_values
 from livedesk.backend.broker.pacing import PacingScheduler
 from livedesk.backend.contracts import (
-    AmbiguousContract,
     ComboSpec,
-    ContractError,
-    UnknownContract,
-    build_bag,
     describe,
-    front_month,
-    multiplier_of,
     new_york_today,
 )
 from livedesk.backend.errors import AccountValueUnavailable, PriceUnavailable
 from livedesk.backend.events import EventBus, OrderSent
+from livedesk.backend.exposure import ExposureView, order_intent
 from livedesk.backend.guard import (
     AccountGuard,
     GuardLimits,
@@ -48,8 +43,10 @@ from livedesk.backend.guard import (
 )
 from livedesk.backend.ledger import Exposure, PositionLedger
 from livedesk.backend.marketdata import MarketData, contract_key, finite
-from livedesk.backend.orders import OrderPlan, Quote, market
+from livedesk.backend.orders import Quote, market
+from livedesk.backend.primitives import OrderPrimitives
 from livedesk.backend.rebalancing import Rebalancer
+from livedesk.backend.resolver import ContractResolver
 from livedesk.backend.trade_results import (
     OrderRefused,
     OrderResult,
@@ -74,7 +71,7 @@ __all__ = [
 ]
 
 
-class TradingApp:
+class TradingApp(OrderPrimitives):
     """The broker layer every strategy and the console use."""
 
     def __init__(
@@ -97,8 +94,10 @@ class TradingApp:
         self.bus = bus or EventBus()
         self.guard = PreTradeGuard(limits or GuardLimits())
         self.market_data = MarketData(ib, self.pacing, price_timeout)
-        self.bags = BagBook()
+        self.contracts = ContractResolver(ib, self.pacing, lambda: self.today())
+        self.bags = self.contracts.bags
         self.ledger = PositionLedger(ib, lambda: self.account)
+        self.exposures = ExposureView(ib, lambda: self.account, self.ledger, self.market_data)
         self.what_if_timeout = 5.0
         """Seconds to wait for the gateway's what-if (margin preview) answer."""
         self.today: Callable[[], dt.date] = new_york_today
@@ -232,47 +231,11 @@ class TradingApp:
 
         A BAG passed in (not built here) has each leg resolved by conId.
         """
-        if isinstance(contract, ComboSpec):
-            legs = [
-                (await self.resolve_contract(leg.contract), leg.ratio, leg.action)
-                for leg in contract.legs
-            ]
-            bag = build_bag(legs, today=self.today(), exchange=contract.exchange)
-            self.bags.register(bag, {c.conId: c for c, _, _ in legs})
-            return bag
-        if contract.secType == "BAG":
-            await self.bag_legs(contract)
-            return contract
-        return await self._details(contract)
-
-    async def _details(self, contract: Contract) -> Contract:
-        await self.pacing.acquire()
-        details = await self.ib.reqContractDetailsAsync(contract)
-        label = describe(contract)
-        if not details:
-            raise UnknownContract(label, "the gateway has no security definition for it")
-        if contract.secType == "FUT" and not contract.lastTradeDateOrContractMonth:
-            return front_month(details, self.today()).contract
-        if len(details) > 1:
-            raise AmbiguousContract(label, [d.contract for d in details])
-        return details[0].contract
+        return await self.contracts.resolve(contract)
 
     async def bag_legs(self, bag: Contract) -> tuple[BagLeg, ...]:
         """The resolved legs of a BAG (each leg resolved by conId the first time)."""
-        legs = self.bags.legs(bag)
-        if legs is not None:
-            return legs
-        if not bag.comboLegs:
-            raise UnknownContract(describe(bag), "a BAG needs combo legs")
-        no_id = [i + 1 for i, leg in enumerate(bag.comboLegs) if not leg.conId]
-        if no_id:
-            raise UnknownContract(
-                describe(bag), f"combo leg(s) {no_id} have no conId; build it with spread()"
-            )
-        resolved = {}
-        for leg in bag.comboLegs:
-            resolved[leg.conId] = await self.resolve_contract(Contract(conId=leg.conId))
-        return self.bags.register(bag, resolved)
+        return await self.contracts.bag_legs(bag)
 
     # ---- prices --------------------------------------------------------------------
     @property
@@ -302,15 +265,7 @@ class TradingApp:
 
     def multiplier(self, contract: Contract) -> float:
         """The contract multiplier; a BAG's is its legs' common one (ContractError if mixed)."""
-        if contract.secType != "BAG":
-            return multiplier_of(contract)
-        common = self.bags.common_multiplier(contract)
-        if common is None:
-            raise ContractError(
-                f"{describe(contract)}: legs unresolved or with different multipliers; "
-                "its unit value comes from the legs (see TradingApp.combo_unit_values)"
-            )
-        return common
+        return self.contracts.multiplier(contract)
 
     async def combo_unit_values(self, bag: Contract, pin: bool = True) -> tuple[float, float]:
         """(net, gross) dollar value of one unit of ``bag`` from its legs' prices."""
@@ -331,63 +286,27 @@ class TradingApp:
     # ---- exposure ------------------------------------------------------------------
     def unit_values(self) -> dict[int, float]:
         """Dollar value of one unit (price x multiplier) of every contract we can price."""
-        out: dict[int, float] = {}
-        for p in self.ib.positions(self.account):
-            if finite(p.avgCost) and p.avgCost:
-                out[p.contract.conId] = abs(p.avgCost)  # IB's avgCost includes the multiplier
-        for t in self.ib.openTrades():
-            c, lmt = t.contract, t.order.lmtPrice
-            if c.secType != "BAG" and c.conId not in out and sizing.is_usable_price(lmt):
-                out[c.conId] = lmt * multiplier_of(c)
-        for item in self.ib.portfolio(self.account):
-            if sizing.is_usable_price(item.marketPrice):
-                out[item.contract.conId] = item.marketPrice * multiplier_of(item.contract)
-        marks = self.market_data.marks()
-        for key, t in self.market_data.tickers.items():
-            if key in marks:
-                out[key] = marks[key] * multiplier_of(t.contract)
-        return out
+        return self.exposures.unit_values()
 
     def gross_exposure(self, snapshot: Mapping[int, Exposure] | None = None) -> float:
         """Gross exposure of held positions and working orders, at the latest prices."""
-        snap = self.ledger.snapshot() if snapshot is None else snapshot
-        values = self.unit_values()
-        return sum(abs(e.total) * values.get(k, 0.0) for k, e in snap.items())
+        return self.exposures.gross_exposure(snapshot)
 
     # ---- orders --------------------------------------------------------------------
-    def _position(self, contract: Contract) -> float:
-        return self.exposure(contract).held
-
-    def _working(self, contract: Contract) -> float:
-        return self.exposure(contract).working
-
     async def _intent(self, contract: Contract, order: Order, ref: float | None) -> OrderIntent:
         unit_notional = None
         if contract.secType == "BAG":
             unit_notional = (await self.combo_unit_values(contract))[1]
         snap = self.ledger.snapshot()
-        exp = self.ledger.exposure(contract, snap)
-        typ = order.orderType
-        return OrderIntent(
-            action=order.action,
-            quantity=float(order.totalQuantity),
-            order_type=typ,
-            limit_price=order.lmtPrice if typ in ("LMT", "STP LMT") else None,
-            stop_price=order.auxPrice if typ in ("STP", "STP LMT") else None,
-            contract=describe(contract),
-            sec_type=contract.secType,
-            multiplier=1.0 if contract.secType == "BAG" else multiplier_of(contract),
-            unit_notional=unit_notional,
-            reference_price=ref,
-            position=exp.held,
-            working=exp.working,
+        return order_intent(
+            contract,
+            order,
+            ref,
+            self.ledger.exposure(contract, snap),
             nlv=self.net_liquidation_or_none(),
             gross_exposure=self.gross_exposure(snap),
+            unit_notional=unit_notional,
         )
-
-    def _check_contract(self, contract: Contract) -> None:
-        if contract.secType != "BAG" and not contract.conId:
-            raise UnknownContract(describe(contract), "resolve it with resolve_contract() first")
 
     async def send_order(
         self, contract: Contract, order: Order, *, strategy: str = "", dry_run: bool = False
@@ -414,7 +333,7 @@ class TradingApp:
             return OrderResult(None, order, None, False, "dry run: order checked, not sent")
         await self.pacing.acquire()
         trade = self.ib.placeOrder(contract, order)
-        self._publish_sent(contract, order, bid, ask)
+        self.bus.publish(order_sent(contract, order, bid, ask))
         return OrderResult(
             None,
             order,
@@ -422,133 +341,6 @@ class TradingApp:
             True,
             f"sent {order.action} {order.totalQuantity:g} {describe(contract)}",
         )
-
-    def _publish_sent(self, contract: Contract, order: Order, bid, ask) -> None:
-        mid = (bid + ask) / 2 if finite(bid) and finite(ask) else None
-        self.bus.publish(
-            OrderSent(
-                time.time(),
-                order.orderId,
-                order.permId,
-                order.orderRef or "",
-                contract.conId,
-                contract.symbol,
-                order.action,
-                float(order.totalQuantity),
-                order.orderType,
-                order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None,
-                bid if finite(bid) else None,
-                ask if finite(ask) else None,
-                mid,
-            )
-        )
-
-    async def execute_plan(
-        self,
-        contract: Contract,
-        plan: OrderPlan,
-        order_type: OrderType,
-        strategy: str = "",
-        dry_run: bool = False,
-    ) -> OrderResult:
-        """Send the order of a sizing plan through :meth:`send_order` (nothing if empty)."""
-        if plan.is_empty:
-            log.info("nothing sent for %s: %s", describe(contract), plan.reason)
-            return OrderResult(plan, None, None, False, f"nothing sent: {plan.reason}")
-        order = sizing.build_order(plan, order_type, strategy)
-        result = await self.send_order(contract, order, strategy=strategy, dry_run=dry_run)
-        return OrderResult(plan, result.order, result.trade, result.sent, result.message)
-
-    async def _sizing_inputs(self, contract: Contract) -> tuple[Quote, float]:
-        """The sizing price and multiplier; a BAG's from its legs when they differ."""
-        refusals = self.account_guard.check()
-        if refusals:
-            raise OrderRefused(refusals)
-        self._check_contract(contract)
-        if contract.secType != "BAG":
-            return await self.quote(contract), self.multiplier(contract)
-        await self.bag_legs(contract)
-        common = self.bags.common_multiplier(contract)
-        if common is not None:
-            return await self.quote(contract), common
-        net, _ = await self.combo_unit_values(contract)
-        return Quote(net, "legs"), 1.0
-
-    async def order_value(
-        self,
-        contract: Contract,
-        order_type: OrderType,
-        value: float,
-        *,
-        dry_run: bool = False,
-        strategy: str = "",
-    ) -> OrderResult:
-        """Buy (value > 0) or sell (value < 0) ``value`` dollars of ``contract``."""
-        q, mult = await self._sizing_inputs(contract)
-        return await self.execute_plan(
-            contract, sizing.plan_order_value(value, q, mult), order_type, strategy, dry_run
-        )
-
-    async def order_target_quantity(
-        self,
-        contract: Contract,
-        order_type: OrderType,
-        target: float,
-        *,
-        dry_run: bool = False,
-        strategy: str = "",
-    ) -> OrderResult:
-        """Trade the difference between ``target`` and held + working quantity."""
-        q, mult = await self._sizing_inputs(contract)
-        exp = self.exposure(contract)
-        plan = sizing.plan_order_target_quantity(target, q, mult, exp.held, exp.working)
-        return await self.execute_plan(contract, plan, order_type, strategy, dry_run)
-
-    async def order_target_value(
-        self,
-        contract: Contract,
-        order_type: OrderType,
-        target: float,
-        *,
-        dry_run: bool = False,
-        strategy: str = "",
-    ) -> OrderResult:
-        """Move the position to ``target`` dollars."""
-        q, mult = await self._sizing_inputs(contract)
-        exp = self.exposure(contract)
-        plan = sizing.plan_order_target_value(target, q, mult, exp.held, exp.working)
-        return await self.execute_plan(contract, plan, order_type, strategy, dry_run)
-
-    async def order_percent(
-        self,
-        contract: Contract,
-        order_type: OrderType,
-        percent: float,
-        *,
-        dry_run: bool = False,
-        strategy: str = "",
-    ) -> OrderResult:
-        """Trade ``percent`` of NetLiquidation worth of ``contract``."""
-        q, mult = await self._sizing_inputs(contract)
-        plan = sizing.plan_order_percent(percent, self.checked_nlv(), q, mult)
-        return await self.execute_plan(contract, plan, order_type, strategy, dry_run)
-
-    async def order_target_percent(
-        self,
-        contract: Contract,
-        order_type: OrderType,
-        percent: float,
-        *,
-        dry_run: bool = False,
-        strategy: str = "",
-    ) -> OrderResult:
-        """Move the position to ``percent`` of NetLiquidation."""
-        q, mult = await self._sizing_inputs(contract)
-        exp = self.exposure(contract)
-        plan = sizing.plan_order_target_percent(
-            percent, self.checked_nlv(), q, mult, exp.held, exp.working
-        )
-        return await self.execute_plan(contract, plan, order_type, strategy, dry_run)
 
     async def rebalance(
         self,
@@ -596,3 +388,23 @@ class TradingApp:
     def trading_state(self) -> TradingState:
         """ACTIVE, REDUCING or HALTED."""
         return self.guard.state
+
+
+def order_sent(contract: Contract, order: Order, bid, ask) -> OrderSent:
+    """The :class:`OrderSent` event of an order just placed, with the arrival quote."""
+    mid = (bid + ask) / 2 if finite(bid) and finite(ask) else None
+    return OrderSent(
+        time.time(),
+        order.orderId,
+        order.permId,
+        order.orderRef or "",
+        contract.conId,
+        contract.symbol,
+        order.action,
+        float(order.totalQuantity),
+        order.orderType,
+        order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None,
+        bid if finite(bid) else None,
+        ask if finite(ask) else None,
+        mid,
+    )

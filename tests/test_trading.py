@@ -118,8 +118,10 @@ async def test_partial_fill_in_flight_counts_once(app: TradingApp, gw: SimGatewa
     gw.faults.force_partial_fills(1)
     first = await app.order_target_quantity(c, mkt, 30)
     await until(lambda: first.trade.orderStatus.filled == 10)
+    # The position message for the first 10 may still be on its way (the cause of this
+    # test's old flakiness under load): held + working must be 30 either way.
     second = await app.order_target_quantity(c, mkt, 30)
-    assert not second.sent
+    assert not second.sent and second.plan.current == 30
     for _ in range(3):
         gw.advance(1)
     await until(lambda: first.trade.isDone())
