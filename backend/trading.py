@@ -278,8 +278,8 @@ class TradingApp(OrderPrimitives):
     async def _reference(self, contract: Contract) -> tuple[float, float, float]:
         """(reference price, bid, ask). A BAG's mid may be zero or negative (a credit)."""
         if contract.secType == "BAG":
-            return await self.market_data.combo_quote(contract)
-        q = await self.quote(contract)
+            return await self.market_data.combo_quote(contract, pin=False)
+        q = await self.quote(contract, pin=False)  # kept unless a transient block ends
         t = self.market_data.tickers[contract_key(contract)]
         return q.price, t.bid, t.ask
 
@@ -296,7 +296,7 @@ class TradingApp(OrderPrimitives):
     async def _intent(self, contract: Contract, order: Order, ref: float | None) -> OrderIntent:
         unit_notional = None
         if contract.secType == "BAG":
-            unit_notional = (await self.combo_unit_values(contract))[1]
+            unit_notional = (await self.combo_unit_values(contract, pin=False))[1]
         snap = self.ledger.snapshot()
         return order_intent(
             contract,

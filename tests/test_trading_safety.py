@@ -378,6 +378,10 @@ async def test_rebalance_quotes_and_dead_quotes_are_cancelled(
     await app.rebalance({kept: 0.01, cs[0]: 0.01, cs[1]: 0.01}, dry_run=True)
     await round_trip(app)
     assert gateway_lines(gw) == [kept.conId]
+    sent = await app.rebalance({kept: 0.01, cs[0]: 0.01, cs[1]: 0.01})
+    assert len(sent.trades) == 3
+    await round_trip(app)
+    assert gateway_lines(gw) == [kept.conId]
     gw.faults.set_market_data_fault("no-permission", ["XOM"])
     app.price_timeout = 0.05
     with pytest.raises(Exception, match="no usable price for XOM"):
