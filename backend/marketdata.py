@@ -5,7 +5,7 @@ request runs as its own task and concurrent callers await that same task (so a c
 cancelled while the pacing scheduler makes it wait never leaves the others without a
 ticker, nor a second request behind). Subscriptions opened only for one operation (the
 quotes of a rebalance) are cancelled when it ends; a sizing quote that never got a usable
-price cancels the subscription it opened.
+price cancels the subscription it opened. Cancels go out in the background, paced.
 """
 
 from __future__ import annotations
@@ -59,6 +59,10 @@ class MarketData:
         self._pending: dict[Hashable, asyncio.Task[Ticker]] = {}
         self._scopes: list[set[Hashable]] = []
         self._pinned: set[Hashable] = set()
+        self._doomed: dict[Hashable, Ticker] = {}
+        self._cancel_worker: asyncio.Task[None] | None = None
+        self.cancel_spacing = 0.05
+        """Seconds between two background cancels."""
 
     async def ticker(self, contract: Contract, *, pin: bool = True) -> Ticker:
         """The streaming ticker of ``contract``: one ``reqMktData`` however many callers.
@@ -70,6 +74,8 @@ class MarketData:
         if pin:
             self._pinned.add(key)
         t = self.tickers.get(key)
+        if t is None and key in self._doomed:  # its cancel has not gone out: keep the line
+            t = self.tickers[key] = self._doomed.pop(key)
         if t is not None:
             return t
         task = self._pending.get(key)
@@ -88,7 +94,12 @@ class MarketData:
         return t
 
     def cancel(self, contract: Contract) -> bool:
-        """Cancel the subscription of ``contract``; False if there was none."""
+        """Cancel the subscription of ``contract``; False if there was none.
+
+        Cancels are sent in the background, paced (``cancel_spacing`` apart and through the
+        pacing scheduler), so the end of a large rebalance does not burst; a contract asked
+        for again before its cancel went out keeps its line.
+        """
         return self._cancel_key(contract_key(contract))
 
     def _cancel_key(self, key: Hashable) -> bool:
@@ -96,14 +107,37 @@ class MarketData:
         t = self.tickers.pop(key, None)
         if t is None:
             return False
-        if self.ib.isConnected():
-            self.ib.cancelMktData(t.contract)
+        self._doomed[key] = t
+        if self._cancel_worker is None or self._cancel_worker.done():
+            self._cancel_worker = asyncio.ensure_future(self._send_cancels())
         return True
 
+    async def _send_cancels(self) -> None:
+        while self._doomed:
+            await asyncio.sleep(self.cancel_spacing)
+            await self.pacing.acquire()
+            if not self._doomed:
+                return
+            key = next(iter(self._doomed))
+            t = self._doomed.pop(key)
+            if self.ib.isConnected():
+                self.ib.cancelMktData(t.contract)
+
+    async def drain(self) -> None:
+        """Wait until every cancel requested so far has been sent."""
+        if self._cancel_worker is not None:
+            await asyncio.shield(self._cancel_worker)
+
     def cancel_all(self) -> None:
-        """Cancel every subscription (on disconnect)."""
-        for key in list(self.tickers):
-            self._cancel_key(key)
+        """Cancel every subscription now, unpaced (on disconnect)."""
+        if self._cancel_worker is not None:
+            self._cancel_worker.cancel()
+        for table in (self.tickers, self._doomed):
+            for t in table.values():
+                if self.ib.isConnected():
+                    self.ib.cancelMktData(t.contract)
+            table.clear()
+        self._pinned.clear()
 
     @contextlib.contextmanager
     def transient(self) -> Iterator[set[Hashable]]:

@@ -263,8 +263,8 @@ class Rebalancer:
             raise WhatIfUnavailable(
                 f"what-if for {label}: no answer within {app.what_if_timeout:g} s"
             ) from None
-        except (ConnectionError, OSError, ValueError) as exc:
-            raise WhatIfUnavailable(f"what-if for {label} failed: {exc}") from exc
+        except Exception as exc:  # ib_async's request errors, a dropped connection, ...
+            raise WhatIfUnavailable(f"what-if for {label} failed: {exc!r}") from exc
         raw = getattr(state, "initMarginChange", None)
         try:
             value = float(raw)

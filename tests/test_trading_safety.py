@@ -375,17 +375,27 @@ async def test_rebalance_quotes_and_dead_quotes_are_cancelled(
     kept = await app.resolve_contract(stock("AAPL"))
     await app.quote(kept)  # the caller's own subscription stays
     cs = [await app.resolve_contract(stock(s)) for s in ("MSFT", "JPM")]
+    log: list[str] = []
+    acquire, cancel = app.pacing.acquire, app.ib.cancelMktData
+    app.pacing.acquire = lambda *a, **k: log.append("acquire") or acquire(*a, **k)
+    app.ib.cancelMktData = lambda c: log.append("cancel") or cancel(c)
     await app.rebalance({kept: 0.01, cs[0]: 0.01, cs[1]: 0.01}, dry_run=True)
+    await app.market_data.drain()
+    tail = log[-4:]  # two cancels, each after its own pacing slot
+    assert sorted(tail) == ["acquire", "acquire", "cancel", "cancel"]
+    assert all(tail[: i + 1].count("acquire") >= tail[: i + 1].count("cancel") for i in range(4))
     await round_trip(app)
     assert gateway_lines(gw) == [kept.conId]
     sent = await app.rebalance({kept: 0.01, cs[0]: 0.01, cs[1]: 0.01})
     assert len(sent.trades) == 3
+    await app.market_data.drain()
     await round_trip(app)
     assert gateway_lines(gw) == [kept.conId]
     gw.faults.set_market_data_fault("no-permission", ["XOM"])
     app.price_timeout = 0.05
     with pytest.raises(Exception, match="no usable price for XOM"):
         await app.quote(await app.resolve_contract(stock("XOM")))
+    await app.market_data.drain()
     await round_trip(app)
     assert gateway_lines(gw) == [kept.conId] and len(app.market_data.tickers) == 1
 
