@@ -20,6 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from ib_async import IB, Contract, Order, Position, Ticker
 
@@ -54,6 +55,9 @@ from livedesk.backend.trade_results import (
     RebalanceResult,
     WhatIfUnavailable,
 )
+
+if TYPE_CHECKING:
+    from livedesk.backend.config import Settings
 
 log = logging.getLogger("livedesk.trading")
 
@@ -153,7 +157,7 @@ class TradingApp(OrderPrimitives):
         return app
 
     @classmethod
-    async def from_settings(cls, settings, **kwargs) -> TradingApp:
+    async def from_settings(cls, settings: Settings, **kwargs) -> TradingApp:
         """Connect with :class:`livedesk.backend.config.Settings`: its broker and ``[guard]``."""
         b = settings.broker
         kwargs.setdefault("limits", settings.guard_limits())

@@ -171,3 +171,18 @@ async def test_exposure_counts_each_stage_once(app: TradingApp, gw: SimGateway) 
         assert held + working == 30, (kind, broker, held, working, stages)
         assert held >= broker  # fills the broker has not reported yet are held
     assert stages[-1] == ("position", 30.0, 30.0, 0.0)
+
+
+async def test_reconnect_does_not_count_replayed_executions(
+    app: TradingApp, gw: SimGateway
+) -> None:
+    """At reconnect ib_async replays the day's executions and positions: count them once."""
+    c = await app.resolve_contract(stock("MSFT"))
+    first = await app.order_target_quantity(c, mkt, 40)
+    await until(lambda: first.trade.isDone() and c.conId in app.positions)
+    app.ib.disconnect()
+    await app.ib.connectAsync("127.0.0.1", gw.port, clientId=7, timeout=5)
+    assert any(f.execution.orderId == first.order.orderId for f in app.ib.fills())  # replayed
+    assert app.exposure(c).held == 40 and app.exposure(c).working == 0
+    again = await app.order_target_quantity(c, mkt, 40)
+    assert not again.sent and len(orders_for(gw, c)) == 1
