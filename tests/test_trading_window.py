@@ -17,6 +17,7 @@ import pytest
 from ib_async import Trade
 
 from livedesk.backend.contracts import combo_leg, future, option, spread, stock
+from livedesk.backend.ledger import Exposure
 from livedesk.backend.orders import market as mkt
 from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.trading import TradingApp
@@ -186,3 +187,23 @@ async def test_reconnect_does_not_count_replayed_executions(
     assert app.exposure(c).held == 40 and app.exposure(c).working == 0
     again = await app.order_target_quantity(c, mkt, 40)
     assert not again.sent and len(orders_for(gw, c)) == 1
+
+
+async def test_day_orders_cancelled_at_the_close_stop_counting(
+    app: TradingApp, gw: SimGateway
+) -> None:
+    """At the session close a resting DAY order is cancelled: it no longer counts as working."""
+    from livedesk.backend.orders import limit
+
+    c = await app.resolve_contract(stock("JPM"))
+    q = gw.market.quote(c.conId, gw.now())
+    passive = lambda action, qty: limit(action, qty, round(q.bid * 0.97, 2))  # noqa: E731
+    first = await app.order_target_quantity(c, passive, 50)
+    await until(lambda: first.trade.orderStatus.status == "Submitted")
+    assert app.exposure(c) == Exposure(0.0, 50.0)
+    assert not (await app.order_target_quantity(c, passive, 50)).sent
+    gw.clock.advance(gw.market.session_close() - gw.now() + 1)
+    gw.pulse()
+    await until(lambda: first.trade.orderStatus.status == "Cancelled")
+    assert app.exposure(c) == Exposure(0.0, 0.0)
+    assert [o.status for o in orders_for(gw, c)] == ["Cancelled"]
