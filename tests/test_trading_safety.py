@@ -198,6 +198,25 @@ async def test_rebalance_failing_half_way_returns_what_was_sent(
     assert sorted(o.contract.symbol for o in gateway_orders(gw)) == ["AAPL", "MSFT"]
 
 
+async def test_kill_switch_mid_rebalance_stops_it_and_keeps_what_was_sent(
+    app: TradingApp, gw: SimGateway
+) -> None:
+    cs = [await app.resolve_contract(stock(s)) for s in ("AAPL", "MSFT", "JPM")]
+    place = app.ib.placeOrder
+
+    def place_then_halt(contract, order):
+        trade = place(contract, order)
+        app.guard.halt("risk limit hit")  # e.g. the risk engine halts after the first order
+        return trade
+
+    app.ib.placeOrder = place_then_halt
+    result = await app.rebalance({c: 0.02 for c in cs})
+    assert [t.contract.symbol for t in result.trades] == ["AAPL"]
+    assert "leg 2 of 3" in result.error and "HALTED (risk limit hit)" in result.error
+    await round_trip(app)
+    assert [o.contract.symbol for o in gateway_orders(gw)] == ["AAPL"]
+
+
 async def test_rebalance_reports_a_leg_the_gateway_rejected(
     app: TradingApp, gw: SimGateway
 ) -> None:
