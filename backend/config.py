@@ -66,6 +66,12 @@ class Settings:
     theme: str = "livedesk-dark"
     log_level: str = "INFO"
 
+    def guard_limits(self):
+        """The pre-trade limits of the ``[guard]`` section (defaults for missing keys)."""
+        from livedesk.backend.guard import GuardLimits
+
+        return GuardLimits.from_mapping(self.guard)
+
 
 def config_dir() -> Path:
     """The user config directory (``LIVEDESK_CONFIG_DIR`` overrides)."""
@@ -100,6 +106,23 @@ def _coerce(section: str, cls: type, raw: dict[str, Any]) -> Any:
     return cls(**values)
 
 
+def _guard_section(raw: object) -> dict[str, float]:
+    """The ``[guard]`` table checked key by key: ConfigError names the first bad one."""
+    from livedesk.backend.guard import GuardLimits
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[guard] must be a table of limits, got {raw!r}")
+    known = {f.name for f in fields(GuardLimits)}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting [guard] {key}; known: {', '.join(sorted(known))}")
+        try:
+            GuardLimits.from_mapping({key: value})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[guard] {key} = {value!r} is invalid: {exc}") from exc
+    return dict(raw)
+
+
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
     """Settings from the TOML file (if present) and environment overrides."""
     path = path or config_dir() / "config.toml"
@@ -117,9 +140,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
             broker[key] = env[f"LIVEDESK_{key.upper()}"]
     if "LIVEDESK_SEED" in env:
         sim["seed"] = env["LIVEDESK_SEED"]
-    guard = raw.get("guard", {})
-    if not isinstance(guard, dict) or not all(isinstance(v, int | float) for v in guard.values()):
-        raise ConfigError("[guard] takes numeric limits only")
+    guard = _guard_section(raw.get("guard", {}))
     top = {k: v for k, v in raw.items() if k not in ("broker", "sim", "guard")}
     settings = Settings(
         _coerce("broker", BrokerSettings, broker), _coerce("sim", SimSettings, sim), dict(guard)

@@ -13,10 +13,12 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from ib_async import Bag, ComboLeg, Contract, ContractDetails, Future, Option, Stock
 
 ACTIONS = ("BUY", "SELL")
+NEW_YORK = ZoneInfo("America/New_York")
 RIGHTS = {"C": "C", "CALL": "C", "P": "P", "PUT": "P"}
 _OPTION_TYPES = ("OPT", "FOP")
 _DATED_TYPES = ("OPT", "FOP", "FUT")
@@ -154,6 +156,12 @@ def spread(legs: Sequence[LegSpec], exchange: str = "SMART") -> ComboSpec:
 
 
 # --------------------------------------------------------------------------- resolution
+
+
+def new_york_today(now: dt.datetime | None = None) -> dt.date:
+    """The trading date: today's date in New York (US contracts expire and DAY orders end
+    by it), whatever the local time zone. ``now`` must be aware when given."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(NEW_YORK).date()
 
 
 def _parse_expiry(text: str) -> dt.date:

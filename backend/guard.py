@@ -6,15 +6,26 @@ values into an ``OrderIntent`` and sends nothing unless ``PreTradeGuard.check`` 
 Rules, in order of the reasons reported:
 - account: read-only refuses everything; a non-paper account (id not starting "DU")
   refuses everything unless started live and confirmed by the typed account id;
+- "position" below is the position *plus the working orders* of the same contract
+  (``OrderIntent.position + OrderIntent.working``), so resting orders cannot be stacked
+  past a limit;
 - HALTED allows only cancels; REDUCING allows only orders that shrink ``abs(position)``
   without flipping its sign;
-- a market order needs a usable reference price (denied, not waved through); a limit
-  order needs one too, to check its collar;
-- order notional (``qty * multiplier * max(|limit|, |reference|)``) <= max_order_notional;
-- post-trade position weight and gross leverage (against NetLiquidation), for orders
-  that add exposure (a reducing order is never blocked by them);
+- a market or stop order needs a usable reference price (denied, not waved through); a
+  limit or stop-limit order needs one too, to check its collar;
+- order notional (``qty * multiplier * max(|limit|, |stop|, |reference|)``, or for a
+  combo ``qty * unit_notional``, the sum of its legs' ``ratio * multiplier * |price|``)
+  <= max_order_notional;
+- post-trade position weight and gross leverage (against NetLiquidation; the gross
+  exposure counts the account's working orders), for orders that add exposure (a
+  reducing order is never blocked by them);
 - limit-price collar: ``|limit - mid| <= limit_collar * |mid|``; for BAG combos, whose
   prices may be zero or negative, the allowed distance is at least ``min_combo_collar``;
+- stop orders (STP, STP LMT): the stop must be on the far side of the mid (a BUY stop
+  above it, a SELL stop below it; otherwise it triggers at once) and within
+  ``stop_collar * |mid|`` of it; a stop-limit's limit must be within ``limit_collar`` of
+  its stop price (the price at which it starts to work) and not on the wrong side of it
+  by more than that;
 - orders per minute over a sliding 60 s window (only allowed orders count).
 Cancels skip the state and limits (the kill switch must always work).
 """
@@ -51,6 +62,7 @@ class GuardLimits:
     max_gross_leverage: float = 2.0
     max_orders_per_minute: int = 120
     limit_collar: float = 0.05
+    stop_collar: float = 0.25
     min_combo_collar: float = 0.10
     nlv_max_age: float = 600.0  # IB refreshes account values every 3 minutes
 
@@ -71,6 +83,12 @@ class GuardLimits:
             raise ValueError(
                 f"unknown guard limit(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
+        if "max_orders_per_minute" in data:
+            n = data["max_orders_per_minute"]
+            if isinstance(n, float) and n.is_integer():
+                data = {**data, "max_orders_per_minute": int(n)}
+            elif not isinstance(n, int) or isinstance(n, bool):
+                raise ValueError(f"guard limit max_orders_per_minute must be an integer, got {n!r}")
         return cls(**dict(data))
 
 
@@ -90,6 +108,12 @@ class OrderIntent:
     nlv: float | None = None
     gross_exposure: float = 0.0
     is_cancel: bool = False
+    working: float = 0.0
+    """Signed unfilled quantity of the other working orders of the same contract."""
+    stop_price: float | None = None
+    """The trigger (``auxPrice``) of a STP or STP LMT order."""
+    unit_notional: float | None = None
+    """Dollar exposure of one unit (a combo: its legs' ``ratio * multiplier * |price|``)."""
 
 
 @dataclass(frozen=True)
@@ -216,7 +240,21 @@ class PreTradeGuard:
             self._sent.append(self._clock())
         return GuardDecision(True, ())
 
-    def _order_reasons(self, o: OrderIntent) -> list[str]:
+    def check_batch(self, intents: list[OrderIntent]) -> list[GuardDecision]:
+        """Judge orders to be sent together, each as if the earlier ones were sent.
+
+        Nothing is recorded. The caller builds each intent with the exposure the earlier
+        orders leave (their working quantity and gross exposure); the rate limit counts
+        the earlier orders of the batch.
+        """
+        account = list(self.account_guard.check()) if self.account_guard else []
+        out = []
+        for queued, intent in enumerate(intents):
+            reasons = account + self._order_reasons(intent, queued)
+            out.append(GuardDecision(not reasons, tuple(reasons)))
+        return out
+
+    def _order_reasons(self, o: OrderIntent, queued: int = 0) -> list[str]:
         qty = f"{o.quantity:g}" if isinstance(o.quantity, int | float) else repr(o.quantity)
         label = f"{o.action} {qty} {o.contract}".strip()
         if o.action not in ("BUY", "SELL"):
@@ -228,7 +266,7 @@ class PreTradeGuard:
         if reasons:
             return reasons
         reasons += self._exposure_reasons(o, label)
-        count = self.orders_in_window()
+        count = self.orders_in_window() + queued
         if count >= self.limits.max_orders_per_minute:
             reasons.append(
                 f"{label}: order rate limit reached: {count} orders in the last 60 s "
@@ -241,9 +279,11 @@ class PreTradeGuard:
             why = f" ({self._state_reason})" if self._state_reason else ""
             return [f"{label}: trading is HALTED{why}: only cancels are allowed"]
         if self._state == TradingState.REDUCING and not _reduces(o):
-            after = o.position + _signed(o)
+            base = _base(o)
+            after = base + _signed(o)
+            working = f" (held {o.position:g}, working {o.working:+g})" if o.working else ""
             return [
-                f"{label}: trading is REDUCING: position would go from {o.position:g} to "
+                f"{label}: trading is REDUCING: position would go from {base:g}{working} to "
                 f"{after:g}; only orders that shrink a position without flipping it are allowed"
             ]
         return []
@@ -251,39 +291,80 @@ class PreTradeGuard:
     def _price_reasons(self, o: OrderIntent, label: str) -> list[str]:
         is_bag = o.sec_type == "BAG"
         has_ref = _usable(o.reference_price, allow_non_positive=is_bag)
-        if o.order_type == "MKT":
-            if has_ref:
-                return []
+        if o.order_type not in ("MKT", "LMT", "STP", "STP LMT"):
+            return [f"{label}: order type {o.order_type!r} is not supported by the guard"]
+        if o.order_type in ("MKT", "STP") and not has_ref:
+            kind = "market" if o.order_type == "MKT" else "stop"
             return [
-                f"{label}: market order has no usable reference price "
+                f"{label}: {kind} order has no usable reference price "
                 f"(got {o.reference_price!r}); denied rather than sent blind"
             ]
-        if o.order_type != "LMT":
-            return [f"{label}: order type {o.order_type!r} is not supported by the guard"]
-        if not _usable(o.limit_price, allow_non_positive=is_bag):
+        if o.order_type in ("LMT", "STP LMT") and not _usable(o.limit_price, is_bag):
             return [f"{label}: limit price {o.limit_price!r} is not usable"]
+        if o.order_type in ("STP", "STP LMT") and not _usable(o.stop_price, is_bag):
+            return [f"{label}: stop price {o.stop_price!r} is not usable"]
         if not has_ref:
             return [
-                f"{label}: no usable mid (got {o.reference_price!r}) to check the limit "
-                f"price {o.limit_price:g} against the collar"
+                f"{label}: no usable mid (got {o.reference_price!r}) to check the "
+                f"{o.order_type} prices against the collar"
             ]
-        mid, lmt = float(o.reference_price), float(o.limit_price)
-        allowed = self.limits.limit_collar * abs(mid)
+        mid = float(o.reference_price)
+        if o.order_type == "MKT":
+            return []
+        if o.order_type in ("STP", "STP LMT"):
+            return self._stop_reasons(o, label, mid, is_bag)
+        return self._collar(
+            label, "limit price", float(o.limit_price), ("the mid", mid), "limit_collar", is_bag
+        )
+
+    def _collar(
+        self,
+        label: str,
+        what: str,
+        price: float,
+        anchor: tuple[str, float],
+        setting: str,
+        is_bag: bool,
+    ) -> list[str]:
+        """``price`` within ``setting`` (a fraction) of the anchor price, else a reason."""
+        name, ref = anchor
+        collar = getattr(self.limits, setting)
+        allowed = collar * abs(ref)
         if is_bag:
             allowed = max(allowed, self.limits.min_combo_collar)
-        if abs(lmt - mid) > allowed + 1e-12:
+        if abs(price - ref) > allowed + 1e-12:
             return [
-                f"{label}: limit price {lmt:g} is {abs(lmt - mid):g} from the mid {mid:g}, "
-                f"outside the collar of {allowed:g} (limit_collar {self.limits.limit_collar:g})"
+                f"{label}: {what} {price:g} is {abs(price - ref):g} from {name} {ref:g}, "
+                f"outside the collar of {allowed:g} ({setting} {collar:g})"
             ]
         return []
+
+    def _stop_reasons(self, o: OrderIntent, label: str, mid: float, is_bag: bool) -> list[str]:
+        stop = float(o.stop_price)
+        side = 1 if o.action == "BUY" else -1
+        if side * (stop - mid) <= 0:
+            where = "at or below" if side > 0 else "at or above"
+            return [
+                f"{label}: {o.action} stop {stop:g} is {where} the mid {mid:g}: it would "
+                "trigger at once; send a market or limit order instead"
+            ]
+        reasons = self._collar(label, "stop price", stop, ("the mid", mid), "stop_collar", is_bag)
+        if o.order_type == "STP LMT":
+            lmt = float(o.limit_price)
+            anchor = ("the stop price", stop)
+            reasons += self._collar(label, "limit price", lmt, anchor, "limit_collar", is_bag)
+        return reasons
 
     def _exposure_reasons(self, o: OrderIntent, label: str) -> list[str]:
         lim = self.limits
         price = abs(float(o.reference_price))
-        if o.order_type == "LMT":
+        if o.order_type in ("LMT", "STP LMT"):
             price = max(price, abs(float(o.limit_price)))
+        if o.order_type in ("STP", "STP LMT"):
+            price = max(price, abs(float(o.stop_price)))
         unit_value = price * o.multiplier
+        if _usable(o.unit_notional, False):
+            unit_value = float(o.unit_notional)
         reasons = []
         notional = o.quantity * unit_value
         if notional > lim.max_order_notional:
@@ -298,14 +379,15 @@ class PreTradeGuard:
                 f"{label}: NetLiquidation is {o.nlv!r}; cannot check position weight or leverage"
             )
             return reasons
-        after = o.position + _signed(o)
+        base = _base(o)
+        after = base + _signed(o)
         weight = abs(after) * unit_value / o.nlv
         if weight > lim.max_position_weight:
             reasons.append(
                 f"{label}: position weight after the order {weight:.1%} exceeds "
                 f"max_position_weight {lim.max_position_weight:.1%}"
             )
-        gross_after = o.gross_exposure + (abs(after) - abs(o.position)) * unit_value
+        gross_after = o.gross_exposure + (abs(after) - abs(base)) * unit_value
         leverage = gross_after / o.nlv
         if leverage > lim.max_gross_leverage:
             reasons.append(
@@ -319,7 +401,13 @@ def _signed(o: OrderIntent) -> float:
     return o.quantity if o.action == "BUY" else -o.quantity
 
 
+def _base(o: OrderIntent) -> float:
+    """The position the order starts from: held plus the other working orders."""
+    return o.position + o.working
+
+
 def _reduces(o: OrderIntent) -> bool:
-    """True if the order shrinks ``abs(position)`` without crossing zero."""
-    after = o.position + _signed(o)
-    return o.position != 0 and abs(after) < abs(o.position) and after * o.position >= 0
+    """True if the order shrinks ``abs(position + working)`` without crossing zero."""
+    base = _base(o)
+    after = base + _signed(o)
+    return base != 0 and abs(after) < abs(base) and after * base >= 0

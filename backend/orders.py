@@ -429,6 +429,9 @@ class RebalancePlan:
     total_notional: float
     estimated_commission: float
     margin_change: float | None = None
+    margin_source: str = ""
+    """Where ``margin_change`` comes from: the gateway's what-if of the whole change, or a
+    sum of per-leg what-ifs (which ignores offsets between legs)."""
 
 
 def plan_rebalance(

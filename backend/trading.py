@@ -5,33 +5,36 @@ account guard (paper / live / read-only) and the pre-trade guard, and every requ
 gateway goes through the shared :class:`PacingScheduler`. Refusals raise before anything is
 sent: :class:`OrderRefused` (guard), :class:`PriceUnavailable`, :class:`AccountValueUnavailable`,
 :class:`UnknownContract` / :class:`AmbiguousContract`.
+
+Current position = the broker's position + executions not yet reflected in it + working
+orders (:mod:`livedesk.backend.ledger`), so a primitive called from inside a fill callback
+— between an order's ``Filled`` status and the position update that follows — still sends
+one order, not two.
 """
 
 from __future__ import annotations
 
-import asyncio
+import copy
 import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
-from ib_async import IB, Contract, Order, Position, Ticker, Trade
+from ib_async import IB, Contract, Order, Position, Ticker
 
 from livedesk.backend import orders as sizing
+from livedesk.backend.bags import BagLeg, unit_values
 from livedesk.backend.broker.pacing import PacingScheduler
 from livedesk.backend.contracts import (
-    AmbiguousContract,
     ComboSpec,
-    UnknownContract,
-    build_bag,
     describe,
-    front_month,
-    multiplier_of,
+    new_york_today,
 )
-from livedesk.backend.errors import AccountValueUnavailable, PriceUnavailable, SizingError
+from livedesk.backend.errors import AccountValueUnavailable, PriceUnavailable
 from livedesk.backend.events import EventBus, OrderSent
+from livedesk.backend.exposure import ExposureView, order_intent
 from livedesk.backend.guard import (
     AccountGuard,
     GuardLimits,
@@ -39,7 +42,22 @@ from livedesk.backend.guard import (
     PreTradeGuard,
     TradingState,
 )
-from livedesk.backend.orders import OrderPlan, Quote, RebalancePlan, market
+from livedesk.backend.ledger import Exposure, PositionLedger
+from livedesk.backend.marketdata import MarketData, contract_key, finite
+from livedesk.backend.orders import Quote, market
+from livedesk.backend.primitives import OrderPrimitives
+from livedesk.backend.rebalancing import Rebalancer
+from livedesk.backend.resolver import ContractResolver
+from livedesk.backend.trade_results import (
+    OrderRefused,
+    OrderResult,
+    RebalanceRefused,
+    RebalanceResult,
+    WhatIfUnavailable,
+)
+
+if TYPE_CHECKING:
+    from livedesk.backend.config import Settings
 
 log = logging.getLogger("livedesk.trading")
 
@@ -49,56 +67,15 @@ __all__ = [
     "OrderRefused",
     "OrderResult",
     "PriceUnavailable",
+    "RebalanceRefused",
     "RebalanceResult",
     "TradingApp",
+    "WhatIfUnavailable",
+    "contract_key",
 ]
 
 
-def contract_key(contract: Contract) -> Hashable:
-    """conId, or for a BAG (IB gives every BAG one conId) its legs."""
-    if contract.secType == "BAG":
-        return ("BAG", *sorted((leg.conId, leg.ratio, leg.action) for leg in contract.comboLegs))
-    return contract.conId
-
-
-def _finite(x: float) -> bool:
-    return isinstance(x, int | float) and math.isfinite(x) and abs(x) < sizing.UNSET_DOUBLE
-
-
-class OrderRefused(SizingError):
-    """The pre-trade or account guard refused an order; ``reasons`` says why."""
-
-    def __init__(self, reasons: list[str] | tuple[str, ...]) -> None:
-        self.reasons = tuple(reasons)
-        super().__init__("order refused: " + "; ".join(self.reasons))
-
-
-@dataclass(frozen=True)
-class OrderResult:
-    """What a primitive did: the plan, the order (if any), the trade (if sent) and why."""
-
-    plan: OrderPlan | None
-    order: Order | None
-    trade: Trade | None
-    sent: bool
-    message: str
-
-
-@dataclass(frozen=True)
-class RebalanceResult:
-    """A rebalance: the full plan and the trades sent (sells first)."""
-
-    plan: RebalancePlan
-    results: tuple[OrderResult, ...] = ()
-    contracts: Mapping[Hashable, Contract] = field(default_factory=dict)
-
-    @property
-    def trades(self) -> list[Trade]:
-        """Trades actually sent."""
-        return [r.trade for r in self.results if r.trade is not None]
-
-
-class TradingApp:
+class TradingApp(OrderPrimitives):
     """The broker layer every strategy and the console use."""
 
     def __init__(
@@ -119,13 +96,18 @@ class TradingApp:
         self.confirm_account = confirm_account
         self.pacing = pacing or PacingScheduler()
         self.bus = bus or EventBus()
-        self.price_timeout = price_timeout
         self.guard = PreTradeGuard(limits or GuardLimits())
-        self._tickers: dict[Hashable, Ticker] = {}
-        self._bag_multipliers: dict[Hashable, float] = {}
-        self.today: Callable[[], dt.date] = dt.date.today
-        """The trading date (expiry checks, front months); tests pin it to the simulated session."""
+        self.market_data = MarketData(ib, self.pacing, price_timeout)
+        self.contracts = ContractResolver(ib, self.pacing, lambda: self.today())
+        self.bags = self.contracts.bags
+        self.ledger = PositionLedger(ib, lambda: self.account)
+        self.exposures = ExposureView(ib, lambda: self.account, self.ledger, self.market_data)
+        self.what_if_timeout = 5.0
+        """Seconds to wait for the gateway's what-if (margin preview) answer."""
+        self.today: Callable[[], dt.date] = new_york_today
+        """The trading date (New York) for expiry checks and front months; tests pin it."""
         self._nlv_time: float | None = None
+        self._rebalancer = Rebalancer(self)
         ib.accountValueEvent += self._on_account_value
 
     # ---- lifecycle -----------------------------------------------------------------
@@ -169,16 +151,23 @@ class TradingApp:
             raise ConnectionError(
                 f"cannot connect to the IB API at {host}:{port} (client id {client_id}): {exc}"
             ) from exc
+        app.ledger.sync()
         if app.net_liquidation_or_none() is not None:
             app._nlv_time = time.monotonic()
         return app
 
+    @classmethod
+    async def from_settings(cls, settings: Settings, **kwargs) -> TradingApp:
+        """Connect with :class:`livedesk.backend.config.Settings`: its broker and ``[guard]``."""
+        b = settings.broker
+        kwargs.setdefault("limits", settings.guard_limits())
+        kwargs.setdefault("timeout", b.timeout)
+        kwargs.setdefault("account", b.account)
+        return await cls.connect(b.host, b.port, b.client_id, **kwargs)
+
     def disconnect(self) -> None:
         """Cancel market data and close the connection."""
-        for t in self._tickers.values():
-            if self.ib.isConnected():
-                self.ib.cancelMktData(t.contract)
-        self._tickers.clear()
+        self.market_data.cancel_all()
         self.ib.disconnect()
 
     # ---- account -------------------------------------------------------------------
@@ -200,8 +189,15 @@ class TradingApp:
 
     @property
     def positions(self) -> dict[int, Position]:
-        """Open positions by conId (ib_async Position objects)."""
+        """Open positions by conId, as the broker last reported them (ib_async Positions)."""
         return {p.contract.conId: p for p in self.ib.positions(self.account) if p.position != 0}
+
+    def exposure(self, contract: Contract) -> Exposure:
+        """Held (broker position + executions not yet in it) and working quantity.
+
+        A BAG's is in whole combo units of its legs. Exact from inside fill callbacks.
+        """
+        return self.ledger.exposure(contract)
 
     def net_liquidation_or_none(self) -> float | None:
         """NetLiquidation from the account values, or None when not reported."""
@@ -235,111 +231,85 @@ class TradingApp:
 
     # ---- contracts -----------------------------------------------------------------
     async def resolve_contract(self, contract: Contract | ComboSpec) -> Contract:
-        """A fully qualified contract; front month for futures without a month; BAG for a spread."""
-        if isinstance(contract, ComboSpec):
-            legs = [
-                (await self.resolve_contract(leg.contract), leg.ratio, leg.action)
-                for leg in contract.legs
-            ]
-            bag = build_bag(legs, today=self.today(), exchange=contract.exchange)
-            mults = {multiplier_of(c) for c, _, _ in legs}
-            if len(mults) == 1:  # a combo is priced per unit of its legs' multiplier
-                self._bag_multipliers[contract_key(bag)] = mults.pop()
-            return bag
-        await self.pacing.acquire()
-        details = await self.ib.reqContractDetailsAsync(contract)
-        label = describe(contract)
-        if not details:
-            raise UnknownContract(label, "the gateway has no security definition for it")
-        if contract.secType == "FUT" and not contract.lastTradeDateOrContractMonth:
-            return front_month(details, self.today()).contract
-        if len(details) > 1:
-            raise AmbiguousContract(label, [d.contract for d in details])
-        return details[0].contract
+        """A fully qualified contract; front month for futures without a month; BAG for a spread.
+
+        A BAG passed in (not built here) has each leg resolved by conId.
+        """
+        return await self.contracts.resolve(contract)
+
+    async def bag_legs(self, bag: Contract) -> tuple[BagLeg, ...]:
+        """The resolved legs of a BAG (each leg resolved by conId the first time)."""
+        return await self.contracts.bag_legs(bag)
 
     # ---- prices --------------------------------------------------------------------
+    @property
+    def price_timeout(self) -> float:
+        """Seconds a sizing quote waits for a usable price."""
+        return self.market_data.price_timeout
+
+    @price_timeout.setter
+    def price_timeout(self, value: float) -> None:
+        self.market_data.price_timeout = value
+
     async def ticker(self, contract: Contract) -> Ticker:
-        """A streaming ticker for ``contract`` (subscribed once, then reused)."""
-        key = contract_key(contract)
-        t = self._tickers.get(key)
-        if t is None:
-            await self.pacing.acquire()
-            t = self.ib.reqMktData(contract, "", False, False)
-            self._tickers[key] = t
-        return t
+        """A streaming ticker for ``contract`` (subscribed once, shared, then reused)."""
+        return await self.market_data.ticker(contract)
 
-    def multiplier(self, contract: Contract) -> float:
-        """The contract multiplier; a BAG's is its legs' (a combo is priced per unit of them)."""
-        if contract.secType == "BAG":
-            return self._bag_multipliers.get(contract_key(contract), 1.0)
-        return multiplier_of(contract)
+    def cancel_market_data(self, contract: Contract) -> bool:
+        """Stop streaming ``contract``; False if it was not subscribed."""
+        return self.market_data.cancel(contract)
 
-    async def _reference(self, contract: Contract) -> tuple[float, float, float]:
-        """(reference price, bid, ask). A BAG's mid may be zero or negative (a credit)."""
-        if contract.secType != "BAG":
-            q = await self.quote(contract)
-            t = self._tickers[contract_key(contract)]
-            return q.price, t.bid, t.ask
-        t = await self.ticker(contract)
-        deadline = time.monotonic() + self.price_timeout
-        while not (_finite(t.bid) and _finite(t.ask)):
-            if time.monotonic() >= deadline:
-                raise PriceUnavailable(
-                    f"no usable combo quote for {describe(contract)}: bid {t.bid}, ask {t.ask}"
-                )
-            await asyncio.sleep(0.01)
-        return (t.bid + t.ask) / 2, t.bid, t.ask
+    async def quote(self, contract: Contract, *, pin: bool = True) -> Quote:
+        """The sizing price: mid, else last, else previous close (waits up to ``price_timeout``)."""
+        return await self.market_data.quote(contract, pin=pin)
 
     def marks(self) -> dict[int, float]:
         """Current mid (else last) of every streaming ticker, by conId; unusable prices left out."""
-        out = {}
-        for key, t in self._tickers.items():
-            if not isinstance(key, int):
-                continue
-            price = t.midpoint()
-            if not sizing.is_usable_price(price):
-                price = t.last
-            if sizing.is_usable_price(price):
-                out[key] = price
-        return out
+        return self.market_data.marks()
 
-    async def quote(self, contract: Contract) -> Quote:
-        """The sizing price: mid, else last, else previous close (waits up to ``price_timeout``)."""
-        t = await self.ticker(contract)
-        deadline = time.monotonic() + self.price_timeout
-        while True:
-            try:
-                return sizing.usable_price(t.bid, t.ask, t.last, t.close, label=describe(contract))
-            except PriceUnavailable:
-                if time.monotonic() >= deadline:
-                    raise
-            await asyncio.sleep(0.01)
+    def multiplier(self, contract: Contract) -> float:
+        """The contract multiplier; a BAG's is its legs' common one (ContractError if mixed)."""
+        return self.contracts.multiplier(contract)
+
+    async def combo_unit_values(self, bag: Contract, pin: bool = True) -> tuple[float, float]:
+        """(net, gross) dollar value of one unit of ``bag`` from its legs' prices."""
+        legs = await self.bag_legs(bag)
+        prices = {}
+        for leg in legs:
+            prices[leg.contract.conId] = (await self.quote(leg.contract, pin=pin)).price
+        return unit_values(legs, prices)
+
+    async def _reference(self, contract: Contract) -> tuple[float, float, float]:
+        """(reference price, bid, ask). A BAG's mid may be zero or negative (a credit)."""
+        if contract.secType == "BAG":
+            return await self.market_data.combo_quote(contract, pin=False)
+        q = await self.quote(contract, pin=False)  # kept unless a transient block ends
+        t = self.market_data.tickers[contract_key(contract)]
+        return q.price, t.bid, t.ask
+
+    # ---- exposure ------------------------------------------------------------------
+    def unit_values(self) -> dict[int, float]:
+        """Dollar value of one unit (price x multiplier) of every contract we can price."""
+        return self.exposures.unit_values()
+
+    def gross_exposure(self, snapshot: Mapping[int, Exposure] | None = None) -> float:
+        """Gross exposure of held positions and working orders, at the latest prices."""
+        return self.exposures.gross_exposure(snapshot)
 
     # ---- orders --------------------------------------------------------------------
-    def _working(self, contract: Contract) -> float:
-        return sizing.working_quantity(self.ib.openTrades(), contract)
-
-    def _position(self, contract: Contract) -> float:
-        p = self.positions.get(contract.conId)
-        return p.position if p else 0.0
-
-    def _gross_exposure(self) -> float:
-        return sum(abs(i.marketValue) for i in self.ib.portfolio(self.account))
-
-    def _intent(self, contract: Contract, order: Order, ref: float | None) -> OrderIntent:
-        lmt = order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None
-        return OrderIntent(
-            action=order.action,
-            quantity=float(order.totalQuantity),
-            order_type=order.orderType,
-            limit_price=lmt,
-            contract=describe(contract),
-            sec_type=contract.secType,
-            multiplier=self.multiplier(contract),
-            reference_price=ref,
-            position=self._position(contract),
+    async def _intent(self, contract: Contract, order: Order, ref: float | None) -> OrderIntent:
+        unit_notional = None
+        if contract.secType == "BAG":
+            unit_notional = (await self.combo_unit_values(contract, pin=False))[1]
+        snap = self.ledger.snapshot()
+        return order_intent(
+            contract,
+            order,
+            ref,
+            self.ledger.exposure(contract, snap),
             nlv=self.net_liquidation_or_none(),
-            gross_exposure=self._gross_exposure(),
+            gross_exposure=self.gross_exposure(snap),
+            unit_notional=unit_notional,
         )
 
     async def send_order(
@@ -349,8 +319,9 @@ class TradingApp:
         refusals = self.account_guard.check()
         if refusals:
             raise OrderRefused(refusals)
-        if contract.secType != "BAG" and not contract.conId:
-            raise UnknownContract(describe(contract), "resolve it with resolve_contract() first")
+        self._check_contract(contract)
+        if contract.secType == "BAG":
+            await self.bag_legs(contract)
         try:
             ref, bid, ask = await self._reference(contract)
         except PriceUnavailable:
@@ -359,31 +330,14 @@ class TradingApp:
             ref = bid = ask = None
         if strategy:
             order.orderRef = strategy
-        decision = self.guard.check(self._intent(contract, order, ref), record=not dry_run)
+        decision = self.guard.check(await self._intent(contract, order, ref), record=not dry_run)
         if not decision:
             raise OrderRefused(decision.reasons)
         if dry_run:
             return OrderResult(None, order, None, False, "dry run: order checked, not sent")
         await self.pacing.acquire()
         trade = self.ib.placeOrder(contract, order)
-        mid = (bid + ask) / 2 if _finite(bid) and _finite(ask) else None
-        self.bus.publish(
-            OrderSent(
-                time.time(),
-                order.orderId,
-                order.permId,
-                order.orderRef or "",
-                contract.conId,
-                contract.symbol,
-                order.action,
-                float(order.totalQuantity),
-                order.orderType,
-                order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None,
-                bid if _finite(bid) else None,
-                ask if _finite(ask) else None,
-                mid,
-            )
-        )
+        self.bus.publish(order_sent(contract, order, bid, ask))
         return OrderResult(
             None,
             order,
@@ -391,106 +345,6 @@ class TradingApp:
             True,
             f"sent {order.action} {order.totalQuantity:g} {describe(contract)}",
         )
-
-    async def _execute(
-        self,
-        contract: Contract,
-        plan: OrderPlan,
-        order_type: OrderType,
-        strategy: str,
-        dry_run: bool,
-    ) -> OrderResult:
-        if plan.is_empty:
-            log.info("nothing sent for %s: %s", describe(contract), plan.reason)
-            return OrderResult(plan, None, None, False, f"nothing sent: {plan.reason}")
-        order = sizing.build_order(plan, order_type, strategy)
-        result = await self.send_order(contract, order, strategy=strategy, dry_run=dry_run)
-        return OrderResult(plan, result.order, result.trade, result.sent, result.message)
-
-    async def _sizing_inputs(self, contract: Contract) -> tuple[Quote, float]:
-        refusals = self.account_guard.check()
-        if refusals:
-            raise OrderRefused(refusals)
-        if not contract.conId:
-            raise UnknownContract(describe(contract), "resolve it with resolve_contract() first")
-        return await self.quote(contract), self.multiplier(contract)
-
-    async def order_value(
-        self,
-        contract: Contract,
-        order_type: OrderType,
-        value: float,
-        *,
-        dry_run: bool = False,
-        strategy: str = "",
-    ) -> OrderResult:
-        """Buy (value > 0) or sell (value < 0) ``value`` dollars of ``contract``."""
-        q, mult = await self._sizing_inputs(contract)
-        return await self._execute(
-            contract, sizing.plan_order_value(value, q, mult), order_type, strategy, dry_run
-        )
-
-    async def order_target_quantity(
-        self,
-        contract: Contract,
-        order_type: OrderType,
-        target: float,
-        *,
-        dry_run: bool = False,
-        strategy: str = "",
-    ) -> OrderResult:
-        """Trade the difference between ``target`` and position + working orders."""
-        q, mult = await self._sizing_inputs(contract)
-        plan = sizing.plan_order_target_quantity(
-            target, q, mult, self._position(contract), self._working(contract)
-        )
-        return await self._execute(contract, plan, order_type, strategy, dry_run)
-
-    async def order_target_value(
-        self,
-        contract: Contract,
-        order_type: OrderType,
-        target: float,
-        *,
-        dry_run: bool = False,
-        strategy: str = "",
-    ) -> OrderResult:
-        """Move the position to ``target`` dollars."""
-        q, mult = await self._sizing_inputs(contract)
-        plan = sizing.plan_order_target_value(
-            target, q, mult, self._position(contract), self._working(contract)
-        )
-        return await self._execute(contract, plan, order_type, strategy, dry_run)
-
-    async def order_percent(
-        self,
-        contract: Contract,
-        order_type: OrderType,
-        percent: float,
-        *,
-        dry_run: bool = False,
-        strategy: str = "",
-    ) -> OrderResult:
-        """Trade ``percent`` of NetLiquidation worth of ``contract``."""
-        q, mult = await self._sizing_inputs(contract)
-        plan = sizing.plan_order_percent(percent, self.checked_nlv(), q, mult)
-        return await self._execute(contract, plan, order_type, strategy, dry_run)
-
-    async def order_target_percent(
-        self,
-        contract: Contract,
-        order_type: OrderType,
-        percent: float,
-        *,
-        dry_run: bool = False,
-        strategy: str = "",
-    ) -> OrderResult:
-        """Move the position to ``percent`` of NetLiquidation."""
-        q, mult = await self._sizing_inputs(contract)
-        plan = sizing.plan_order_target_percent(
-            percent, self.checked_nlv(), q, mult, self._position(contract), self._working(contract)
-        )
-        return await self._execute(contract, plan, order_type, strategy, dry_run)
 
     async def rebalance(
         self,
@@ -500,78 +354,23 @@ class TradingApp:
         dry_run: bool = False,
         strategy: str = "",
         what_if: bool = False,
+        cancel_stray: bool = True,
     ) -> RebalanceResult:
-        """Plan every delta first, then send sells before buys; held contracts not targeted go to 0."""
-        refusals = self.account_guard.check()
-        if refusals:
-            raise OrderRefused(refusals)
-        nlv = self.checked_nlv()
-        contracts: dict[int, Contract] = {}
-        for c in targets:
-            if not c.conId:
-                raise UnknownContract(
-                    describe(c), "resolve every target with resolve_contract() first"
-                )
-            contracts[c.conId] = c
-        for con_id, p in self.positions.items():
-            if con_id not in contracts:
-                c = p.contract
-                if not c.exchange:
-                    c.exchange = "SMART"
-                contracts[con_id] = c
-        weights = {c.conId: w for c, w in targets.items()}
-        quotes = dict(
-            zip(
-                contracts,
-                await asyncio.gather(*(self._quote_or_none(c) for c in contracts.values())),
-                strict=True,
-            )
+        """Move the book to ``targets`` (weights of NetLiquidation); see :mod:`rebalancing`.
+
+        Every delta is planned and the whole book checked by the guard before anything is
+        sent (a refusal raises :class:`RebalanceRefused` naming the legs); sells go first;
+        held contracts not targeted go to 0 and, with ``cancel_stray``, working orders on
+        contracts outside the targets are cancelled.
+        """
+        return await self._rebalancer.run(
+            targets, order_type, dry_run, strategy, what_if, cancel_stray
         )
-        missing = [describe(contracts[k]) for k, q in quotes.items() if q is None]
-        if missing:
-            raise PriceUnavailable(
-                f"no usable price for {', '.join(missing)}; nothing planned or sent"
-            )
-        plan = sizing.plan_rebalance(
-            weights,
-            {k: p.position for k, p in self.positions.items()},
-            quotes,
-            nlv,
-            multipliers={k: multiplier_of(c) for k, c in contracts.items()},
-            working={k: self._working(c) for k, c in contracts.items()},
-            sec_types={k: c.secType for k, c in contracts.items()},
-        )
-        if what_if:
-            plan = await self._with_margin(plan, contracts, order_type)
-        results = []
-        for leg in plan.orders:
-            results.append(
-                await self._execute(contracts[leg.key], leg.plan, order_type, strategy, dry_run)
-            )
-        return RebalanceResult(plan, tuple(results), contracts)
 
-    async def _quote_or_none(self, contract: Contract) -> Quote | None:
-        try:
-            return await self.quote(contract)
-        except PriceUnavailable:
-            return None
-
-    async def _with_margin(
-        self, plan: RebalancePlan, contracts: Mapping[int, Contract], order_type: OrderType
-    ) -> RebalancePlan:
-        from dataclasses import replace
-
-        change = 0.0
-        for leg in plan.orders:
-            await self.pacing.acquire()
-            state = await self.ib.whatIfOrderAsync(
-                contracts[leg.key], order_type(leg.plan.action, leg.plan.quantity)
-            )
-            try:
-                change += float(state.initMarginChange)
-            except (TypeError, ValueError):
-                return plan
-        return replace(plan, margin_change=change)
+    def position_contract(self, con_id: int) -> Contract | None:
+        """A copy of the contract of a broker position (never ib_async's cached object)."""
+        p = self.ib.wrapper.positions.get(self.account, {}).get(con_id)
+        return copy.copy(p.contract) if p is not None else None
 
     # ---- safety --------------------------------------------------------------------
     async def cancel_all(self) -> int:
@@ -593,3 +392,23 @@ class TradingApp:
     def trading_state(self) -> TradingState:
         """ACTIVE, REDUCING or HALTED."""
         return self.guard.state
+
+
+def order_sent(contract: Contract, order: Order, bid, ask) -> OrderSent:
+    """The :class:`OrderSent` event of an order just placed, with the arrival quote."""
+    mid = (bid + ask) / 2 if finite(bid) and finite(ask) else None
+    return OrderSent(
+        time.time(),
+        order.orderId,
+        order.permId,
+        order.orderRef or "",
+        contract.conId,
+        contract.symbol,
+        order.action,
+        float(order.totalQuantity),
+        order.orderType,
+        order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None,
+        bid if finite(bid) else None,
+        ask if finite(ask) else None,
+        mid,
+    )

@@ -174,7 +174,90 @@ def test_limit_notional_uses_worse_of_limit_and_mid():
 
 
 def test_unsupported_order_type(guard):
-    assert "not supported" in only_reason(guard.check(intent(order_type="STP")))
+    assert "not supported" in only_reason(guard.check(intent(order_type="TRAIL")))
+
+
+@pytest.mark.parametrize(
+    ("kw", "allowed", "match"),
+    [
+        # mid 100, stop_collar 0.25, limit_collar 0.05 (defaults)
+        ({"action": "BUY", "stop_price": 110.0}, True, ""),
+        ({"action": "SELL", "stop_price": 90.0}, True, ""),
+        ({"action": "SELL", "stop_price": 75.0}, True, ""),  # exactly on the collar
+        ({"action": "BUY", "stop_price": 95.0}, False, "trigger at once"),
+        ({"action": "SELL", "stop_price": 100.0}, False, "trigger at once"),
+        ({"action": "SELL", "stop_price": 74.0}, False, "stop_collar"),
+        ({"action": "BUY", "stop_price": math.nan}, False, "stop price nan is not usable"),
+        ({"action": "BUY", "stop_price": 110.0, "reference_price": None}, False, "blind"),
+    ],
+)
+def test_stop_orders_pass_the_guard_with_their_rules(guard, kw, allowed, match):
+    decision = guard.check(intent(order_type="STP", **kw))
+    assert decision.allowed is allowed, decision.reasons
+    if match:
+        assert match in only_reason(decision)
+
+
+@pytest.mark.parametrize(
+    ("stop", "lmt", "allowed", "match"),
+    [
+        (110.0, 112.0, True, ""),  # limit 2 above its stop: within 5 % of 110 (5.5)
+        (110.0, 115.5, True, ""),  # exactly 5 % of the stop
+        (110.0, 116.0, False, "from the stop price 110"),
+        (110.0, None, False, "limit price None is not usable"),
+        (90.0, 89.0, False, "trigger at once"),  # a BUY stop below the mid
+    ],
+)
+def test_stop_limit_collars_its_limit_against_its_stop(guard, stop, lmt, allowed, match):
+    decision = guard.check(intent(order_type="STP LMT", stop_price=stop, limit_price=lmt))
+    assert decision.allowed is allowed, decision.reasons
+    if match:
+        assert match in only_reason(decision)
+
+
+def test_stop_notional_uses_the_highest_price(guard):
+    limits = GuardLimits(max_order_notional=1_150.0)
+    g = PreTradeGuard(limits, clock=Clock())
+    # 10 x max(mid 100, stop 110, limit 115) = 1,150: allowed; a 116 limit is 1,160
+    assert g.check(intent(order_type="STP LMT", stop_price=110.0, limit_price=115.0))
+    reason = only_reason(g.check(intent(order_type="STP LMT", stop_price=110.0, limit_price=115.5)))
+    assert "order notional 1,155.00 exceeds" in reason
+
+
+def test_reducing_counts_working_orders(guard):
+    guard.set_state(TradingState.REDUCING)
+    first = intent(action="SELL", quantity=100, position=100.0, working=0.0)
+    assert guard.check(first)
+    second = replace(first, working=-100.0)  # the first SELL 100 rests
+    assert "REDUCING" in only_reason(guard.check(second))
+    half = replace(first, quantity=50, working=-40.0)  # 100 - 40 - 50 = 10: still reduces
+    assert guard.check(half)
+
+
+def test_position_weight_counts_working_orders(guard):
+    # NLV 100,000, price 100: 200 shares = 20 %; the cap is 25 %
+    buy = intent(quantity=200, position=0.0)
+    assert guard.check(buy)
+    assert "position weight after the order 40.0%" in only_reason(
+        guard.check(replace(buy, working=200.0))
+    )
+
+
+def test_combo_unit_notional_replaces_price_times_multiplier(guard):
+    # a buy-write: 100 shares at 50 and one 100-multiplier call at 2 = 5,000 + 200 per unit
+    bag = intent(
+        sec_type="BAG", reference_price=48.0, quantity=10, multiplier=1.0, unit_notional=5_200.0
+    )
+    g = PreTradeGuard(GuardLimits(max_order_notional=50_000.0), clock=Clock())
+    assert "order notional 52,000.00 exceeds" in only_reason(g.check(replace(bag, nlv=1e9)))
+
+
+def test_check_batch_counts_earlier_orders_and_records_nothing():
+    g = PreTradeGuard(GuardLimits(max_orders_per_minute=2), clock=Clock())
+    decisions = g.check_batch([intent(), intent(), intent()])
+    assert [d.allowed for d in decisions] == [True, True, False]
+    assert "rate limit" in decisions[2].reasons[0]
+    assert g.orders_in_window() == 0
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -17,55 +19,83 @@ from livedesk.backend.risk.metrics import StreamingRiskMetrics
 
 WRITER = textwrap.dedent(
     """
-    import sys
+    import os, sys
     from livedesk.backend.journal import Journal
 
     j = Journal(sys.argv[1], compact_every=37)
+    ack = int(sys.argv[2])  # an unbuffered pipe: each line is written once it is durable
     i = 0
     while True:
         assert j.record_fill(f"e{i}", side="BOT", qty=1, price=100 + i, t=float(i),
                              strategy="s", order_id=i)
-        print(f"F {i}", flush=True)
+        os.write(ack, f"F {i}\\n".encode())
         j.record_sample(float(i), 10.0 * i, 1e6, i * 1e-6)
-        print(f"S {i}", flush=True)
+        os.write(ack, f"S {i}\\n".encode())
         if i % 5 == 4:
             assert not j.record_fill(f"e{i - 2}", side="BOT", qty=1, price=1, t=0.0)
         i += 1
     """
 )
 
+# Kill points: after this many acknowledged samples, plus a delay so SIGKILL lands at
+# different places inside the next transaction (and across compactions every 37 rows).
+KILL_POINTS = [(1, 0.0), (7, 0.0002), (36, 0.0), (37, 0.0001), (38, 0.0005), (74, 0.0)]
+KILL_POINTS += [(90 + 13 * k, 0.0003 * (k % 4)) for k in range(8)]
 
-def _acknowledged(output: str, kind: str) -> list[int]:
-    return [int(line.split()[1]) for line in output.splitlines() if line.startswith(kind + " ")]
+
+def _read_acks(fd: int, buffer: bytearray, until_samples: int | None) -> None:
+    """Read ack lines from ``fd`` into ``buffer`` until enough samples, or EOF."""
+    while until_samples is None or buffer.count(b"S ") < until_samples:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return
+        buffer += chunk
 
 
-@pytest.mark.parametrize("kill_after", [40, 170])
-def test_kill_9_mid_write_loses_nothing_acknowledged(tmp_path, kill_after):
+def _acknowledged(buffer: bytes, kind: str) -> set[int]:
+    """Ids acknowledged by complete lines (a line cut by the kill does not count)."""
+    complete = buffer[: buffer.rfind(b"\n") + 1].decode().splitlines()
+    return {int(line.split()[1]) for line in complete if line.startswith(kind + " ")}
+
+
+@pytest.mark.parametrize(("kill_after", "delay"), KILL_POINTS)
+def test_kill_9_mid_write_loses_nothing_acknowledged(tmp_path, kill_after, delay):
     path = tmp_path / "journal.sqlite3"
+    read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", WRITER, str(path), str(write_fd)], pass_fds=(write_fd,)
     )
-    seen = 0
-    for line in proc.stdout:
-        seen += line.startswith("S ")
-        if seen >= kill_after:
-            break
-    proc.send_signal(signal.SIGKILL)
-    rest, _ = proc.communicate(timeout=10)
+    os.close(write_fd)
+    acks = bytearray()
+    try:
+        _read_acks(read_fd, acks, kill_after)
+        if delay:
+            end = time.perf_counter() + delay
+            while time.perf_counter() < end:
+                pass
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        _read_acks(read_fd, acks, None)  # everything written before the kill, to EOF
+    finally:
+        os.close(read_fd)
+        if proc.poll() is None:
+            proc.kill()
     assert proc.returncode == -signal.SIGKILL
-    fills_ack = set(range(max(_acknowledged(rest, "F"), default=kill_after - 1) + 1))
-    samples_ack = set(range(max(_acknowledged(rest, "S"), default=kill_after - 1) + 1))
+    fills_ack, samples_ack = _acknowledged(acks, "F"), _acknowledged(acks, "S")
+    assert len(samples_ack) >= kill_after
+    assert fills_ack == set(range(len(fills_ack)))  # acknowledged in order, none skipped
 
     with Journal(path) as j:
         assert j.integrity_check() == "ok"
         exec_ids = [f["exec_id"] for f in j.fills()]
         assert len(exec_ids) == len(set(exec_ids)), "duplicate fills"
         got_fills = {int(e[1:]) for e in exec_ids}
-        assert fills_ack <= got_fills
-        assert len(got_fills - fills_ack) <= 1  # at most the one committed but not yet printed
+        assert fills_ack <= got_fills, sorted(fills_ack - got_fills)
+        assert len(got_fills - fills_ack) <= 1  # at most the one committed but not yet acked
         t = j.samples().t
         assert len(t) == len(set(t.tolist())), "duplicate samples"
         assert samples_ack <= set(t.astype(int).tolist())
+        assert len(t) - len(samples_ack) <= 1
         np.testing.assert_array_equal(t, np.arange(len(t)))  # in order, without a gap
         # The reopened journal keeps working and keeps deduplicating.
         assert not j.record_fill("e0", side="BOT", qty=1, price=1.0, t=0.0)

@@ -411,10 +411,10 @@ def test_rebalance_sells_first_and_zeroes_untargeted_holdings():
         ("AAA", 500),
     ]
     assert plan.total_notional == 100 * 50 + 250 * 20 + 500 * 100
-    expected_fees = sum(
-        estimate_commission("STK", leg.plan.quantity, leg.plan.price) for leg in plan.orders
-    )
-    assert plan.estimated_commission == pytest.approx(expected_fees)
+    # by hand, $0.005/share with a $1 minimum: BBB 100 sh -> $1.00 (minimum), CCC 250 sh
+    # -> $1.25, AAA 500 sh -> $2.50
+    assert [leg.commission for leg in plan.orders] == pytest.approx([1.0, 1.25, 2.5])
+    assert plan.estimated_commission == pytest.approx(4.75)
     assert plan.margin_change is None
 
 
@@ -484,6 +484,10 @@ def test_rebalance_properties(targets, holdings, nlv):
     for leg in plan.orders + plan.unchanged:
         if leg.key not in targets:
             assert holdings[leg.key] + leg.plan.delta == 0
-        assert leg.plan == plan_order_target_percent(
-            targets.get(leg.key, 0.0), nlv, quotes[leg.key], 1.0, holdings.get(leg.key, 0)
-        )
+        # independent formula: shares = weight * NLV / price, the nearest integer when
+        # within 1e-4 of it, else truncated toward zero; delta = shares - holding
+        exact = targets.get(leg.key, 0.0) * nlv / quotes[leg.key]
+        shares = round(exact) if abs(exact - round(exact)) <= 1e-4 else math.trunc(exact)
+        assert leg.plan.target == shares
+        assert leg.plan.delta == shares - holdings.get(leg.key, 0)
+        assert leg.plan.price == quotes[leg.key]

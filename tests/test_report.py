@@ -51,6 +51,48 @@ def journal_path(tmp_path) -> Path:
     return path
 
 
+def ref_returns(path: Path) -> np.ndarray:
+    with Journal(path) as j:
+        return j.backtest_reference("mom").returns
+
+
+def _expected_sharpe_flag(live: np.ndarray, backtest: np.ndarray) -> str:
+    """The Sharpe test written out independently (Mertens 2002 standard error, z = 1.96)."""
+    live, backtest = live[~np.isnan(live)], backtest[~np.isnan(backtest)]
+    sr_live = live.mean() / live.std(ddof=1) * np.sqrt(252)
+    sr0_annual = backtest.mean() / backtest.std(ddof=1) * np.sqrt(252)
+    sr0 = sr0_annual / np.sqrt(252)
+    dev = (backtest - backtest.mean()) / backtest.std()
+    skew, kurt = np.mean(dev**3), np.mean(dev**4)
+    se = np.sqrt((1 - skew * sr0 + (kurt - 1) / 4 * sr0**2) / live.size) * np.sqrt(252)
+    return "DIVERGES" if abs(sr_live - sr0_annual) > 1.96 * se else "ok"
+
+
+def _sharpe_flag(text: str, strategy: str = "mom") -> str:
+    section = text.split(f"== Strategy {strategy} ==")[1]
+    return next(ln for ln in section.splitlines() if ln.startswith("sharpe_ratio")).split()[-1]
+
+
+@pytest.mark.parametrize(
+    ("backtest", "flag"),
+    [
+        # a backtest earning 0.1 % a day with almost no noise (Sharpe ~ 160): the live
+        # record's Sharpe is far below the band
+        (lambda rng: 0.001 + 1e-5 * rng.standard_normal(250), "DIVERGES"),
+        # the live daily returns themselves, repeated, as the backtest: consistent
+        (None, "ok"),
+    ],
+)
+def test_divergence_flag_for_known_cases(journal_path, capsys, backtest, flag):
+    with Journal(journal_path) as j:
+        live = j.samples("daily:strategy:mom").ret
+        rets = np.tile(live, 50) if backtest is None else backtest(np.random.default_rng(3))
+        RiskEngine(j).set_backtest_reference("mom", rets)
+    assert _expected_sharpe_flag(live, rets) == flag  # the independent formula agrees
+    code, text, _ = _run(capsys, strategy="mom", journal=str(journal_path))
+    assert code == 0 and _sharpe_flag(text) == flag
+
+
 def _run(capsys, **kwargs) -> tuple[int, str, str]:
     out = io.StringIO()
     code = run_report(out=out, **kwargs)
@@ -77,7 +119,7 @@ def test_report_prints_tables_charts_and_histogram(journal_path, capsys):
     sharpe_line = next(line for line in mom.splitlines() if line.startswith("sharpe_ratio"))
     live, bt = m.snapshot()["sharpe_ratio"], ref["sharpe_ratio"]
     assert sharpe_line.split()[2:5] == [f"{live:.2f}", f"{bt:.2f}", f"{live - bt:+.2f}"]
-    assert sharpe_line.split()[-1] in ("ok", "DIVERGES")
+    assert sharpe_line.split()[-1] == _expected_sharpe_flag(daily, ref_returns(journal_path))
     assert f"execution: {len(DAYS) * FILLS_PER_DAY} fills" in mom
     # Deterministic output.
     assert _run(capsys, journal=str(journal_path))[1] == text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import time
 
 import numpy as np
 import pytest
@@ -271,19 +270,23 @@ def test_equity_sparkline_keeps_the_deepest_drawdown(journal):
     assert len(g2) <= 10 and min(dd2) == pytest.approx(min(dd))
 
 
-def test_restore_of_a_million_samples_is_fast(tmp_path):
-    n = 1_000_000
+def test_restore_of_many_samples_keeps_every_one(tmp_path):
+    """Restore reads every bulk-written sample back into the metrics (its speed at 1e6
+    samples is measured by ``benchmarks/risk_metrics.py``, not asserted here)."""
+    n = 200_000
     rng = np.random.default_rng(5)
+    r = rng.normal(0, 1e-4, n)
     with Journal(tmp_path / "big.sqlite3", synchronous="NORMAL") as j:
-        j.record_samples(
-            np.arange(n, dtype=float), np.zeros(n), np.full(n, 1e6), rng.normal(0, 1e-4, n)
-        )
+        j.record_samples(np.arange(n, dtype=float), np.zeros(n), np.full(n, 1e6), r)
         eng = RiskEngine(j)
-        start = time.perf_counter()
         eng.restore()
-        elapsed = time.perf_counter() - start
-    assert eng.snapshot()["intraday"]["n"] == n
-    assert elapsed < 1.0, f"restore took {elapsed:.2f} s"
+    snap = eng.snapshot()["intraday"]
+    assert snap["n"] == n
+    # independent expectations from numpy over the same returns
+    equity = np.cumprod(1.0 + r)
+    assert snap["cum_returns"] == pytest.approx(equity[-1] - 1.0, rel=1e-9)
+    peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
+    assert snap["max_drawdown"] == pytest.approx(float(np.min(equity / peak - 1.0)), rel=1e-9)
 
 
 def test_restore_upgrades_a_version_1_journal_and_matches_fills_to_orders(tmp_path):

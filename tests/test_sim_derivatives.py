@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 
 import numpy as np
@@ -232,7 +231,10 @@ async def test_short_iron_condor_net_limit(gw: SimGateway, ib: IB) -> None:
     resting = ib.placeOrder(combo, LimitOrder("BUY", 1, round(ticker.ask - 1.0, 2)))
     await until(lambda: resting.orderStatus.status == "Submitted")
     gw.advance(2)
-    await asyncio.sleep(0.05)
+    so = gw.broker.orders[(1, resting.order.orderId)]  # the gateway's own log, after advance
+    assert so.status == "Submitted" and so.filled == 0
+    assert not [e for e in gw.broker.executions if e.order is so]
+    await ib.reqCurrentTimeAsync()  # every message sent before the answer has been read
     assert resting.orderStatus.filled == 0 and not resting.fills
     ib.cancelOrder(resting.order)
     await until(lambda: resting.orderStatus.status == "Cancelled")
@@ -347,7 +349,7 @@ async def test_combo_rules_rejected(gw: SimGateway, ib: IB, case: str, code: int
     codes = errors_of(ib)
     ib.placeOrder(combo, order)
     await until(lambda: code in codes)
-    await asyncio.sleep(0.02)
+    await ib.reqCurrentTimeAsync()  # anything the gateway did after the error has been read
     assert not gw.broker.orders and not gw.broker.executions and not gw.broker.account.holdings
 
 
@@ -432,7 +434,8 @@ async def test_delayed_no_permission_and_line_limit(gw: SimGateway, ib: IB) -> N
     denied = ib.reqMktData(msft)
     await until(lambda: 354 in codes)
     gw.advance(2)
-    await asyncio.sleep(0.05)
+    assert not any(sub.inst and sub.inst.symbol == "MSFT" for sub in gw.sessions[1].mkt.values())
+    await ib.reqCurrentTimeAsync()  # every tick sent before the answer has been read
     assert math.isnan(denied.last) and math.isnan(denied.bid)
     assert (await gw.faults.control("market-data", ["live"])).startswith("ok")
     assert gw.faults.market_data_fault("MSFT") is None

@@ -81,7 +81,10 @@ async def test_limit_orders_passive_then_marketable(gw: SimGateway, ib: IB) -> N
     passive = ib.placeOrder(c, LimitOrder("BUY", 10, round(q.bid * 0.9, 2)))
     await until(lambda: passive.orderStatus.status == "Submitted")
     gw.advance(5)
-    await asyncio.sleep(0.05)
+    so = gw.broker.orders[(1, passive.order.orderId)]  # the gateway's own log, after advance
+    assert so.status == "Submitted" and so.filled == 0
+    assert not [e for e in gw.broker.executions if e.order is so]
+    await ib.reqCurrentTimeAsync()  # every message sent before the answer has been read
     assert passive.orderStatus.status == "Submitted" and passive.orderStatus.filled == 0
     marketable = ib.placeOrder(c, LimitOrder("BUY", 10, round(q.ask * 1.02, 2)))
     await until(lambda: marketable.isDone())
@@ -147,8 +150,11 @@ async def test_stop_order_triggers(gw: SimGateway, ib: IB) -> None:
     far = ib.placeOrder(c, StopOrder("BUY", 5, round(last * 3, 2)))
     await until(lambda: far.orderStatus.status == "Submitted")
     gw.advance(3)
-    await asyncio.sleep(0.05)
-    assert far.orderStatus.filled == 0
+    so = gw.broker.orders[(1, far.order.orderId)]
+    assert so.status == "Submitted" and not so.triggered and so.filled == 0
+    assert not [e for e in gw.broker.executions if e.order is so]
+    await ib.reqCurrentTimeAsync()
+    assert far.orderStatus.filled == 0 and not far.fills
 
 
 async def test_buying_power_rejection(gw: SimGateway, ib: IB) -> None:
