@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--tick-interval", type=float, default=0.1, help="seconds between streaming passes (0.1)"
     )
+    g.add_argument(
+        "--no-control",
+        action="store_true",
+        help="refuse sim-control fault commands (drop, silent, error, partial, ...)",
+    )
 
     c = sub.add_parser("sim-control", help="send a fault/control command to a running sim gateway")
     c.add_argument("--host", default="127.0.0.1")
@@ -109,6 +114,7 @@ def _sim_gateway(args: argparse.Namespace, settings) -> int:
                 read_only=args.read_only,
                 allow_remote=args.allow_remote,
                 tick_interval=args.tick_interval,
+                control=not args.no_control,
             )
         except ValueError as exc:
             print(f"livedesk sim-gateway: {exc}", file=sys.stderr)

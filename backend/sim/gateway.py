@@ -28,6 +28,7 @@ from livedesk.backend.sim.history import HistoryBuilder
 from livedesk.backend.sim.market import MarketModel
 from livedesk.backend.sim.session import ClientSession
 from livedesk.backend.sim.state import load_state, save_state
+from livedesk.backend.sim.transport import Connection, ConnectionLimits
 
 log = logging.getLogger("livedesk.sim")
 
@@ -62,6 +63,8 @@ class SimGateway:
         account_interval: float = 1.0,
         initial_cash: float = 1_000_000.0,
         max_market_data_lines: int = 100,
+        limits: ConnectionLimits | None = None,
+        control: bool = True,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(
@@ -82,12 +85,14 @@ class SimGateway:
         self.tick_interval = tick_interval
         self.account_interval = account_interval
         self.max_market_data_lines = max_market_data_lines
+        self.limits = limits or ConnectionLimits()
         self.sessions: dict[int, ClientSession] = {}
-        self.faults = FaultHooks(self)
+        self.connections: set[Connection] = set()
+        self.faults = FaultHooks(self, remote=control)
         self.silent = False
         self._server: asyncio.base_events.Server | None = None
         self._pulse: asyncio.Task | None = None
-        self._conn_tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task] = set()
         self._last_account_push = 0.0
         self.port = 0
         if self.state_file and self.state_file.exists():
@@ -97,8 +102,8 @@ class SimGateway:
     # ---- lifecycle ---------------------------------------------------------------
     async def start(self) -> SimGateway:
         """Bind and start serving; ``self.port`` is the bound port."""
-        self._server = await asyncio.start_server(
-            self._on_connect,
+        self._server = await asyncio.get_running_loop().create_server(
+            self._new_connection,
             self.host,
             self._requested_port or self.port,
             reuse_address=True,
@@ -120,9 +125,16 @@ class SimGateway:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        if self._conn_tasks:  # closed sockets end their sessions; cancel only stragglers
-            _, late = await asyncio.wait(list(self._conn_tasks), timeout=1.0)
-            for task in late:
+        for conn in list(self.connections):
+            conn.close()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 1.0
+        while self.connections and loop.time() < end:  # let closing sockets flush
+            await asyncio.sleep(0.005)
+        for conn in list(self.connections):
+            conn.drop("gateway stopping")
+        for task in list(self._tasks):
+            if task is not asyncio.current_task():
                 task.cancel()
         self._persist()
 
@@ -212,16 +224,8 @@ class SimGateway:
         return out
 
     # ---- connections ---------------------------------------------------------------
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        self._conn_tasks.add(task)
-        session = ClientSession(self, reader, writer)
-        try:
-            await session.run()
-        finally:
-            self._conn_tasks.discard(task)
-            if self.sessions.get(session.client_id) is session:
-                del self.sessions[session.client_id]
+    def _new_connection(self) -> Connection:
+        return Connection(self, self.limits, lambda conn: ClientSession(self, conn))
 
     def register(self, session: ClientSession) -> bool:
         """Claim a client id; False when another connection holds it (error 326)."""
@@ -229,6 +233,16 @@ class SimGateway:
             return False
         self.sessions[session.client_id] = session
         return True
+
+    def unregister(self, session: ClientSession) -> None:
+        """Release the client id ``session`` holds (its socket has closed)."""
+        if self.sessions.get(session.client_id) is session:
+            del self.sessions[session.client_id]
+
+    def track(self, task: asyncio.Task) -> None:
+        """Keep a background task (a control command) alive until it ends."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def drop_all(self) -> None:
         """Close every client connection at once (socket drop)."""

@@ -21,16 +21,11 @@ from livedesk.backend.sim.history import NEW_YORK, HistoryError
 from livedesk.backend.sim.instruments import Instrument
 from livedesk.backend.sim.market import Quote
 from livedesk.backend.sim.pacing import HistoricalPacer, MessagePacer
-from livedesk.backend.sim.wire import (
-    SERVER_VERSION,
-    FrameDecoder,
-    FrameError,
-    encode_frame,
-    parse_handshake,
-)
+from livedesk.backend.sim.wire import SERVER_VERSION, encode_frame
 
 if TYPE_CHECKING:
     from livedesk.backend.sim.gateway import SimGateway
+    from livedesk.backend.sim.transport import Connection
 
 log = logging.getLogger("livedesk.sim.session")
 
@@ -108,15 +103,20 @@ class BarSub:
 
 
 class ClientSession:
-    """Serves one API client over its socket."""
+    """Serves one API client: its requests, subscriptions and streams.
 
-    def __init__(
-        self, gw: SimGateway, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    The bytes (handshake, framing, limits, output buffer) are the job of its
+    :class:`~livedesk.backend.sim.transport.Connection`, which calls :meth:`on_handshake`,
+    :meth:`on_frame` and :meth:`on_closed`.  One socket carries one client id: a second
+    ``startApi`` is refused, and the id is released whenever the socket closes.
+    """
+
+    def __init__(self, gw: SimGateway, conn: Connection) -> None:
         self.gw = gw
-        self.reader = reader
-        self.writer = writer
+        self.conn = conn
         self.client_id = -1
+        self.started = False
+        self.conflated = 0
         self.market_data_type = 1
         self.mkt: dict[int, MarketDataSub] = {}
         self.bars: dict[int, BarSub] = {}
@@ -169,7 +169,7 @@ class ClientSession:
 
     # ---- output ----------------------------------------------------------------------
     def send(self, fields: list) -> None:
-        """Encode and write one message (dropped while the gateway is silent)."""
+        """Encode and queue one message (dropped while the gateway is silent)."""
         if self.closed or self.gw.silent:
             return
         if not self._out:
@@ -179,7 +179,7 @@ class ClientSession:
     def flush(self) -> None:
         """Write every frame queued in this loop iteration with one socket write."""
         if self._out and not self.closed:
-            self.writer.write(b"".join(self._out))
+            self.conn.write(b"".join(self._out))
         self._out.clear()
 
     def send_error(self, req_id: int, code: int, msg: str, force: bool = False) -> None:
@@ -193,60 +193,32 @@ class ClientSession:
         if not self.closed:
             self.flush()
             self.closed = True
-            self.writer.close()
+            self.conn.close()
 
-    # ---- lifecycle ---------------------------------------------------------------------
-    async def run(self) -> None:
-        """Handshake, then serve requests until the client goes away."""
-        try:
-            rest = await self._handshake()
-            if rest is None:
-                return
-            decoder = FrameDecoder()
-            pending = decoder.feed(rest)
-            while not self.closed:
-                for fields in pending:
-                    if self.closed:
-                        break
-                    await self._dispatch(fields)
-                data = await self.reader.read(65536)
-                if not data:
-                    break
-                pending = decoder.feed(data)
-        except FrameError as exc:
-            log.warning("dropping client %s: %s", self.client_id, exc)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self.close()
-
-    async def _handshake(self) -> bytes | None:
-        prefix = await self.reader.readexactly(4)
-        if prefix != b"API\0":
-            raise FrameError("not an API client")
-        buf = b""
-        while (parsed := parse_handshake(buf)) is None:
-            chunk = await self.reader.read(4096)
-            if not chunk:
-                return None
-            buf += chunk
-        lo, hi, rest = parsed
-        if hi < MIN_CLIENT_VERSION:
-            self.writer.write(encode_frame(m.error(-1, 530, "Unsupported client version")))
+    # ---- lifecycle (called by the connection) ------------------------------------------
+    def on_handshake(self, min_version: int, max_version: int) -> list | None:
+        """The reply to the client's version range, or None (after error 530) to refuse it."""
+        if max_version < MIN_CLIENT_VERSION:
+            self.conn.write_frames([m.error(-1, 530, "Unsupported client version")])
             return None
         now = dt.datetime.fromtimestamp(self.gw.now(), NEW_YORK)
-        self.writer.write(
-            encode_frame([min(hi, SERVER_VERSION), now.strftime("%Y%m%d %H:%M:%S US/Eastern")])
-        )
-        return rest
+        return [min(max_version, SERVER_VERSION), now.strftime("%Y%m%d %H:%M:%S US/Eastern")]
 
-    async def _dispatch(self, fields: list[str]) -> None:
+    def on_closed(self) -> None:
+        """The socket is gone (whatever way it closed): release the client id."""
+        self.closed = True
+        self._out.clear()
+        self.gw.unregister(self)
+
+    def on_frame(self, fields: list[str], arrival: float) -> None:
+        """Serve one request frame; ``arrival`` is when it was read off the socket."""
         if fields and fields[0] == str(CONTROL_MSG_ID):
-            await self._control(fields[1:])
+            self.conn.api_started()
+            self._control(fields[1:])
             return
         if self.gw.silent:
             return
-        verdict = self.pacer.record(time.monotonic())
+        verdict = self.pacer.record(arrival)
         if verdict:
             self.send_error(
                 -1,
@@ -269,7 +241,7 @@ class ClientSession:
         if isinstance(req, rq.StartApi):
             self._start_api(req)
             return
-        if self.client_id < 0:
+        if not self.started:
             self.send_error(
                 -1, 321, "Error validating request: the API has not been started (startApi)"
             )
@@ -294,15 +266,30 @@ class ClientSession:
                 getattr(req, "req_id", -1), 320, "Error reading request: internal error"
             )
 
-    async def _control(self, fields: list[str]) -> None:
+    def _control(self, fields: list[str]) -> None:
+        refusal = self.gw.faults.refusal(self.conn.peer)
+        if refusal:
+            self.conn.write_frames([[CONTROL_MSG_ID, "error", refusal]])
+            return
+        self.gw.track(asyncio.ensure_future(self._run_control(fields)))
+
+    async def _run_control(self, fields: list[str]) -> None:
         try:
             reply = await self.gw.faults.control(fields[0] if fields else "status", fields[1:])
-            self.writer.write(encode_frame([CONTROL_MSG_ID, "ok", reply]))
+            frame = [CONTROL_MSG_ID, "ok", reply]
         except (ValueError, IndexError) as exc:
-            self.writer.write(encode_frame([CONTROL_MSG_ID, "error", str(exc)]))
-        await self.writer.drain()
+            frame = [CONTROL_MSG_ID, "error", str(exc)]
+        self.conn.write_frames([frame])
 
     def _start_api(self, req: rq.StartApi) -> None:
+        if self.started:
+            self.send_error(
+                -1,
+                321,
+                "Error validating request: the API is already started on this connection "
+                f"(client id {self.client_id}); one client id per socket",
+            )
+            return
         self.client_id = req.client_id
         if not self.gw.register(self):
             self.send_error(
@@ -312,8 +299,10 @@ class ClientSession:
             )
             self.flush()
             self.closed = True
-            asyncio.get_running_loop().call_later(0.05, self.writer.close)
+            self.conn.close_later(0.05)
             return
+        self.started = True
+        self.conn.api_started()
         self.send(m.managed_accounts([self.gw.broker.account.account_id]))
         self.send(m.next_valid_id(self.gw.next_order_id()))
         for code, text in (
@@ -917,8 +906,16 @@ class ClientSession:
                 self._send_pnl_single(req_id, now)
 
     def stream(self, now: float, push_account: bool) -> None:
-        """Periodic streaming: ticks, bar updates, and (every account interval) PnL/values."""
-        if self.client_id < 0 or self.closed:
+        """Periodic streaming: ticks, bar updates, and (every account interval) PnL/values.
+
+        While the client's output is backed up (see :mod:`~livedesk.backend.sim.transport`)
+        the pass is skipped: subscriptions remember what was last queued, so the next pass
+        sends only the latest values and the superseded ones are never queued (conflation).
+        """
+        if not self.started or self.closed:
+            return
+        if self.conn.conflating:
+            self.conflated += 1
             return
         for req_id, sub in self.mkt.items():
             self._push_ticks(req_id, sub, now)
