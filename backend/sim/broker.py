@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from ib_async import CommissionReport, Contract, Execution, ExecutionFilter, Order
 
 from livedesk.backend.orders import estimate_commission
-from livedesk.backend.sim import combos
+from livedesk.backend.sim import combos, validation
 from livedesk.backend.sim.account import Holding, MarginFn, SimAccount, stock_margin
 from livedesk.backend.sim.engine import SUPPORTED_TYPES, MatchingEngine, SimOrder, Touch
 from livedesk.backend.sim.errors import OrderReject, no_definition, rejected
@@ -160,9 +160,12 @@ class SimBroker:
             if not found:
                 raise no_definition()
             inst = found[0]
+        validation.check_contract(contract, inst)
         if self.expired(inst, now):
             raise rejected(f"The contract {inst.local_symbol or inst.symbol} has expired")
         self._check_order(order)
+        validation.check_quantity(float(order.totalQuantity))
+        validation.check_prices(order, inst)
         if self.reject_next:
             raise OrderReject(201, f"Order rejected - reason:{self.reject_next.pop(0)}")
         self._check_buying_power(
@@ -211,6 +214,7 @@ class SimBroker:
         self._check_read_only()
         legs = combos.resolve_legs(contract, self.instrument, lambda i: self.expired(i, now))
         self._check_order(order, combo=True)
+        validation.check_quantity(float(order.totalQuantity))
         combos.check_order(legs, order)
         if self.reject_next:
             raise OrderReject(201, f"Order rejected - reason:{self.reject_next.pop(0)}")
@@ -261,6 +265,8 @@ class SimBroker:
         existing = self.orders.get((client_id, order_id))
         if existing is not None and not existing.is_working:
             raise OrderReject(103, f"Duplicate order id: {order_id}")
+        if existing is None:
+            validation.check_order_id(order_id, self.used_ids.get(client_id, 0))
         legs: list[combos.Leg] = []
         if contract.secType == "BAG":
             legs = self.validate_combo(contract, order, now)

@@ -33,6 +33,8 @@ READ_ERROR = 320
 UNKNOWN_ID = 505
 
 _INT_RE = re.compile(r"[+-]?\d{1,30}", re.ASCII)
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+"""TWS reads integer fields as signed 32-bit; anything outside is refused (320)."""
 _FLOAT_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
@@ -64,15 +66,19 @@ class _Cursor:
         self._i += 1
         return v
 
-    def integer(self, name: str, default: int = 0) -> int:
+    def integer(self, name: str, default: int = 0, bounded: bool = True) -> int:
         v = self.text(name)
         if v == "":
             return default
         if _INT_RE.fullmatch(v):
-            return int(v)
-        if _FLOAT_RE.fullmatch(v) and float(v).is_integer():
-            return int(float(v))
-        raise self.fail(f"{name}={v!r} is not an integer")
+            n = int(v)
+        elif _FLOAT_RE.fullmatch(v) and float(v).is_integer():
+            n = int(float(v))
+        else:
+            raise self.fail(f"{name}={v!r} is not an integer")
+        if bounded and not INT_MIN <= n <= INT_MAX:
+            raise self.fail(f"{name}={v} is outside the 32-bit integer range")
+        return n
 
     def number(self, name: str, default: float = 0.0) -> float:
         v = self.text(name)
@@ -94,9 +100,13 @@ class _Cursor:
             return int(v) != 0
         raise self.fail(f"{name}={v!r} is not a boolean")
 
-    def req(self, name: str = "reqId") -> int:
-        """Read the request (or order) id and remember it for error reports."""
-        self.req_id = self.integer(name, -1)
+    def req(self, name: str = "reqId", bounded: bool = True) -> int:
+        """Read the request (or order) id and remember it for error reports.
+
+        ``bounded=False`` (placeOrder's id) leaves the range check to order validation,
+        which answers an out-of-range order id with 103 as TWS does.
+        """
+        self.req_id = self.integer(name, -1, bounded)
         return self.req_id
 
     def count(self, name: str, limit: int = 10_000) -> int:
@@ -750,7 +760,7 @@ def _order_tail(c: _Cursor, contract: Contract, o: Order) -> None:
 
 
 def _place_order(c: _Cursor) -> Request:
-    order_id = c.req("orderId")
+    order_id = c.req("orderId", bounded=False)
     contract = c.contract()
     contract.secIdType = c.text("secIdType")
     contract.secId = c.text("secId")

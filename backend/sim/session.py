@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ib_async import Contract, ContractDetails, OrderState
 
-from livedesk.backend.sim import combos
+from livedesk.backend.sim import combos, validation
 from livedesk.backend.sim import messages as m
 from livedesk.backend.sim import requests as rq
 from livedesk.backend.sim.broker import FillEvent, OrderReject, contract_of
@@ -449,6 +449,8 @@ class ClientSession:
         qty = float(order.totalQuantity)
         if not qty > 0:
             raise OrderReject(434, "The order size cannot be zero or negative.")
+        if req.contract.secType != "BAG":
+            validation.check_order(req.contract, order, inst)
         before = broker.account_values(now)
         state = what_if_state(broker, what_if_fills(broker, units, order, now), now, before)
         order.orderId = req.order_id
