@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=None, help="simulated seconds per real second (0 = frozen)"
     )
     g.add_argument(
+        "--start",
+        metavar="YYYY-MM-DD[THH:MM]",
+        help="first simulated instant, New York time (a date alone: that session's open; "
+        "default: the open of the latest session)",
+    )
+    g.add_argument(
         "--state", metavar="FILE", help="persist positions, cash, orders and fills in FILE"
     )
     g.add_argument("--read-only", action="store_true", help="reject orders like a read-only API")
@@ -115,6 +121,7 @@ def _sim_gateway(args: argparse.Namespace, settings) -> int:
                 allow_remote=args.allow_remote,
                 tick_interval=args.tick_interval,
                 control=not args.no_control,
+                start=args.start,
             )
         except ValueError as exc:
             print(f"livedesk sim-gateway: {exc}", file=sys.stderr)

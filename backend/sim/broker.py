@@ -336,23 +336,43 @@ class SimBroker:
         return [o for o in self.orders.values() if o.is_working]
 
     def step(self, now: float) -> list[Event]:
-        """Advance the book to ``now``: expire DAY orders at the close, match the rest."""
+        """Advance the book to ``now``: working orders go live at the open and match.
+
+        The close and the next open (DAY expiry, settlement, the session roll) are the
+        :class:`~livedesk.backend.sim.rollover.SessionCycle`'s, which runs first.
+        """
         events: list[Event] = []
-        closed = now >= self.market.session_close()
+        if not self.is_open(now):
+            return events
         for so in self.working():
-            if closed and so.order.tif == "DAY":
-                so.status = "Cancelled"
-                events.append(OrderUpdate(so))
-                continue
-            if so.status == "PreSubmitted" and self.is_open(now):
+            if so.status == "PreSubmitted":
                 so.status = "Submitted"
                 events.append(OrderUpdate(so))
             events += self._match(so, now)
-        if closed and self.settled_session != self.market.session:
-            events += self.settle_expired(now)
         if events:
             self._changed()
         return events
+
+    def expire_day_orders(self, close: float) -> list[Event]:
+        """Cancel the DAY orders placed before the session's ``close`` (IB: "Cancelled");
+        orders placed after it are for the next session and keep working."""
+        events: list[Event] = []
+        for so in self.working():
+            if so.order.tif == "DAY" and so.submitted_at < close:
+                so.status = "Cancelled"
+                events.append(OrderUpdate(so))
+        if events:
+            self._changed()
+        return events
+
+    def roll_session(self, close: float) -> None:
+        """Start a new session's books (before the market rolls): daily PnL and realized PnL
+        restart from the marks at the last ``close``; finished orders and the previous
+        session's executions are dropped (the order-id watermark stays)."""
+        self.account.roll_session({cid: self.mark(cid, close) for cid in self.account.holdings})
+        self.orders = {key: so for key, so in self.orders.items() if so.is_working}
+        self.executions = []
+        self._changed()
 
     def settle_expired(self, now: float, cash: bool | None = None) -> list[Event]:
         """Settle options and futures whose last trading day ended at or before ``now``.

@@ -5,14 +5,17 @@ Usage::
     async with SimGateway(port=0, seed=7) as gw:
         ib = IB(); await ib.connectAsync("127.0.0.1", gw.port, clientId=1)
 
-One asyncio task (the *pulse*) advances the simulated market: it matches working orders,
-streams ticks, bar updates, PnL and account values to the connected client sessions.
-Tests use ``speed=0`` (a manual clock) and :meth:`SimGateway.advance`.
+One asyncio task (the *pulse*) advances the simulated market: it closes and opens sessions
+(:mod:`livedesk.backend.sim.rollover`), matches working orders, streams ticks, bar updates,
+PnL and account values to the connected client sessions.  The clock runs on across closes,
+nights, weekends and holidays.  ``start="YYYY-MM-DD[THH:MM]"`` (New York time) picks the
+first simulated instant.  Tests use ``speed=0`` (a manual clock) and :meth:`SimGateway.advance`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ipaddress
 import logging
 import socket
@@ -22,10 +25,12 @@ from pathlib import Path
 
 from livedesk.backend.sim.account import SimAccount
 from livedesk.backend.sim.broker import Event, FillEvent, OrderUpdate, PortfolioChanged, SimBroker
+from livedesk.backend.sim.calendar import start_session
 from livedesk.backend.sim.clock import SimClock
 from livedesk.backend.sim.faults import FaultHooks
 from livedesk.backend.sim.history import HistoryBuilder
 from livedesk.backend.sim.market import MarketModel
+from livedesk.backend.sim.rollover import SessionCycle
 from livedesk.backend.sim.session import ClientSession
 from livedesk.backend.sim.state import load_state, save_state
 from livedesk.backend.sim.transport import Connection, ConnectionLimits
@@ -58,6 +63,7 @@ class SimGateway:
         read_only: bool = False,
         allow_remote: bool = False,
         market: MarketModel | None = None,
+        start: str | dt.datetime | dt.date | None = None,
         start_time: float | None = None,
         tick_interval: float = 0.1,
         account_interval: float = 1.0,
@@ -73,13 +79,18 @@ class SimGateway:
         self.host = host
         self._requested_port = port
         self.seed = seed
-        self.market = market or MarketModel(seed=seed)
+        first_session = None
+        if start is not None:
+            first_session, start_epoch = start_session(start)
+            start_time = start_epoch if start_time is None else start_time
+        self.market = market or MarketModel(seed=seed, session=first_session)
         self.clock = SimClock(
             start_time if start_time is not None else self.market.session_open(), speed
         )
         self.broker = SimBroker(
             self.market, SimAccount(account, cash=initial_cash), read_only=read_only
         )
+        self.cycle = SessionCycle(self.broker)
         self.history = HistoryBuilder(self.market)
         self.state_file = Path(state_file) if state_file else None
         self.tick_interval = tick_interval
@@ -164,11 +175,21 @@ class SimGateway:
         """Simulated time, epoch seconds."""
         return self.clock.now()
 
-    def advance(self, seconds: float) -> None:
-        """Move the simulated clock forward and process everything that happens meanwhile."""
+    def advance(self, seconds: float, step: float = 1.0) -> None:
+        """Move the simulated clock forward and process everything that happens meanwhile.
+
+        The clock moves in ``step``-second pulses while the market is open; while it is
+        closed it jumps from one calendar boundary (open, close) to the next, since nothing
+        fills there, so advancing over nights and weekends is cheap.
+        """
+        if seconds < 0 or not step > 0:
+            raise ValueError("advance needs seconds >= 0 and step > 0")
         end = self.clock.now() + seconds
-        while self.clock.now() < end:
-            self.clock.advance(min(1.0, end - self.clock.now()))
+        while (now := self.clock.now()) < end:
+            target = now + step
+            if not self.broker.is_open(now):
+                target = max(target, self.cycle.next_boundary(now))
+            self.clock.advance(min(target, end) - now)
             self.pulse()
 
     # ---- the pulse ---------------------------------------------------------------
@@ -183,7 +204,8 @@ class SimGateway:
     def pulse(self) -> None:
         """One step: match orders, then stream to every session."""
         now = self.now()
-        self.publish(self.broker.step(now))
+        events = self.cycle.step(now)
+        self.publish(events + self.broker.step(now))
         if self.silent:
             return
         push_account = time.monotonic() - self._last_account_push >= self.account_interval

@@ -153,7 +153,7 @@ class HistoryBuilder:
         """Open, high and low of the current session up to ``now`` (cached per minute)."""
         start = self.market.session_open()
         minute = int((now - start) // 60)
-        key = (con_id, minute)
+        key = (con_id, int(start), minute)
         hit = self._range_cache.get(key)
         if hit is None:
             mb = self.market.minute_bars(con_id, self.market.session)[: max(minute, 0)]
