@@ -32,7 +32,7 @@ from livedesk.backend.sim.history import HistoryBuilder
 from livedesk.backend.sim.market import MarketModel
 from livedesk.backend.sim.rollover import SessionCycle
 from livedesk.backend.sim.session import ClientSession
-from livedesk.backend.sim.state import load_state, save_state
+from livedesk.backend.sim.state import StateStore
 from livedesk.backend.sim.transport import Connection, ConnectionLimits
 
 log = logging.getLogger("livedesk.sim")
@@ -106,8 +106,9 @@ class SimGateway:
         self._tasks: set[asyncio.Task] = set()
         self._last_account_push = 0.0
         self.port = 0
-        if self.state_file and self.state_file.exists():
-            load_state(self.state_file, self.broker)
+        self.store = StateStore(self.state_file) if self.state_file else None
+        if self.store is not None:
+            self.store.load(self.broker)
         self.broker.on_change = self._persist
 
     # ---- lifecycle ---------------------------------------------------------------
@@ -148,6 +149,8 @@ class SimGateway:
             if task is not asyncio.current_task():
                 task.cancel()
         self._persist()
+        if self.store is not None:
+            self.store.close()
 
     async def restart(self, downtime: float = 0.2) -> None:
         """Simulate the daily restart: drop everyone, stop listening, come back on the same port."""
@@ -277,5 +280,5 @@ class SimGateway:
         return max(self.broker.used_ids.values(), default=0) + 1
 
     def _persist(self) -> None:
-        if self.state_file:
-            save_state(self.state_file, self.broker)
+        if self.store is not None:
+            self.store.save(self.broker)
