@@ -415,8 +415,9 @@ class SimBroker:
             else:
                 continue
             changed.append(inst.con_id)
-        for so in self.working():
-            if any(leg.inst.con_id in changed for leg in so.legs) or so.contract.conId in changed:
+        gone = {cid for cid in changed if self.expired(self.instrument(cid), now)}
+        for so in self.working():  # orders on the settled contracts, not on their underlyings
+            if any(leg.inst.con_id in gone for leg in so.legs) or so.contract.conId in gone:
                 so.status = "Cancelled"
                 events.append(OrderUpdate(so))
         if changed:

@@ -301,6 +301,7 @@ class OptionPricer:
 
     def state(self, inst: Instrument, t: float) -> OptionState:
         """Quote, model volatility and greeks at epoch ``t`` (cached per instant)."""
+        t = min(t, self.market.session_close())  # after the close: the closing quote
         hit = self._state.get(inst.con_id)
         if hit is not None and hit[0] == t:
             return hit[1]

@@ -599,7 +599,8 @@ class ClientSession:
         last_moved = sub.last is None or q.last != sub.last.last
         sub.last = q
         sent = sub.sent
-        if not sent:
+        if sent.get("session") != market.session:  # first push, or a new session began
+            sent["session"] = market.session
             if sub.legs is not None:
                 prev = combos.combo_prev_close(market, sub.legs)
             else:
