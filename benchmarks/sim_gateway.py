@@ -6,12 +6,17 @@ client with 200 subscriptions, ticks/s with 200 *option* subscriptions (tickOpti
 messages counted as ticks), the time to answer ``reqSecDefOptParams`` plus 100 option
 ``reqContractDetails``, and the gateway's memory with 500+ instruments and two years of
 history.  Run: ``python benchmarks/sim_gateway.py [--orders N] [--seconds S]``.
+
+``--week`` runs only the continuous-calendar soak: a simulated week (``--week-days``, default
+7, from ``--week-start``) at ``--speed 3600`` with one trading client; wall time, the
+gateway's RSS at the start, the end and per simulated day, and the RSS trend (target: none).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import gc
 import logging
 import statistics
@@ -19,7 +24,7 @@ import sys
 import time
 import tracemalloc
 
-from ib_async import IB, Contract, MarketOrder, Option, Stock
+from ib_async import IB, Contract, LimitOrder, MarketOrder, Option, Stock
 
 from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.sim.instruments import default_registry
@@ -210,8 +215,88 @@ def bench_memory() -> tuple[int, float, float]:
     return len(market.registry), current / 2**20, elapsed
 
 
+def rss_mib(pid: int) -> float:
+    """Resident set size of process ``pid`` in MiB (Linux /proc)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        lines = fh.read().splitlines()
+    for line in lines:
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def bench_week(days: int, start: str, speed: float = 3600.0) -> None:
+    """A simulated week at ``--speed 3600`` with one trading client: wall time, the gateway's
+    RSS at the start, at each simulated midnight and at the end, and what traded each day."""
+    from zoneinfo import ZoneInfo
+
+    ny = ZoneInfo("America/New_York")
+    async with GatewayProcess("--speed", f"{speed:g}", "--start", start) as gw:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", gw.port, clientId=7)
+        codes: list[int] = []
+        ib.errorEvent += lambda req_id, code, msg, c: codes.append(code)
+        symbols = ("AAPL", "MSFT", "JPM", "XOM", "PSX", "NVDA", "AMZN", "SPY")
+        contracts = await ib.qualifyContractsAsync(*(Stock(s, "SMART", "USD") for s in symbols))
+        tickers = [ib.reqMktData(c) for c in contracts]
+        pnl = ib.reqPnL(ib.managedAccounts()[0])
+        rss0 = rss_mib(gw.proc.pid)
+        sim0 = (await ib.reqCurrentTimeAsync()).timestamp()
+        wall0 = time.perf_counter()
+        per_day: dict[str, dict] = {}
+        trades, i, sim = [], 0, sim0
+        while sim < sim0 + days * 86400:
+            await asyncio.sleep(0.25)  # 15 simulated minutes
+            sim = (await ib.reqCurrentTimeAsync()).timestamp()
+            day = dt.datetime.fromtimestamp(sim, ny).strftime("%a %Y-%m-%d")
+            row = per_day.setdefault(day, {"rss": [], "nlv": set(), "pnl": set(), "last": set()})
+            row["rss"].append(rss_mib(gw.proc.pid))
+            row["nlv"].update(v.value for v in ib.accountValues() if v.tag == "NetLiquidation")
+            row["pnl"].add(round(pnl.dailyPnL, 2))
+            row["last"].add(tickers[0].last)
+            c = contracts[i % len(contracts)]
+            trades.append((ib.placeOrder(c, MarketOrder("BUY" if i % 2 else "SELL", 10)), sim))
+            price = tickers[i % len(contracts)].last
+            if price == price and price > 0:
+                trades.append((ib.placeOrder(c, LimitOrder("BUY", 10, round(0.8 * price, 2))), sim))
+            i += 1
+        wall = time.perf_counter() - wall0
+        await asyncio.sleep(0.5)
+        rss1 = rss_mib(gw.proc.pid)
+        fills = [f for t, _ in trades for f in t.fills]
+        fill_days = {f.execution.time.astimezone(ny).strftime("%a %Y-%m-%d") for f in fills}
+        expired = sum(t.orderStatus.status == "Cancelled" and not t.fills for t, _ in trades)
+        print(
+            f"simulated week: {days} days from {start} (New York) at --speed {speed:g}, one "
+            f"ib_async client, {len(symbols)} quote subscriptions, reqPnL, a market order and "
+            f"a DAY limit order 20 % below the market every 15 simulated minutes"
+        )
+        print(
+            f"  wall {wall:.1f} s (ideal {days * 86400 / speed:.1f} s); {len(trades)} orders, "
+            f"{len(fills)} fills on {len(fill_days)} days, {expired} cancelled unfilled (DAY "
+            f"expiry at the close), errors {sorted(set(codes)) or 'none'}"
+        )
+        print(f"  gateway RSS: start {rss0:.1f} MiB, end {rss1:.1f} MiB")
+        rows = []
+        for day, row in per_day.items():
+            rows.append(max(row["rss"]))
+            traded = "fills" if day in fill_days else "no fills"
+            print(
+                f"  {day}: RSS max {max(row['rss']):.1f} MiB, {traded}, "
+                f"{len(row['nlv'])} NetLiquidation values, {len(row['pnl'])} dailyPnL values, "
+                f"{len(row['last'])} AAPL last prices"
+            )
+        if len(rows) >= 3:
+            slope = statistics.linear_regression(range(len(rows)), rows).slope
+            print(f"  RSS trend over the days: {slope:+.2f} MiB/day (target: no growth trend)")
+        ib.disconnect()
+
+
 async def main(args: argparse.Namespace) -> None:
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
+    if args.week:
+        await bench_week(args.week_days, args.week_start)
+        return
     market = MarketModel(seed=7)
     c = await bench_connect(market)
     print(
@@ -249,4 +334,9 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--orders", type=int, default=1000)
     p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--week", action="store_true", help="only the simulated week at --speed 3600")
+    p.add_argument("--week-days", type=int, default=7, help="simulated days of --week (7)")
+    p.add_argument(
+        "--week-start", default="2026-11-23T09:30", help="--start of --week (New York time)"
+    )
     asyncio.run(main(p.parse_args()))
