@@ -7,6 +7,10 @@ messages counted as ticks), the time to answer ``reqSecDefOptParams`` plus 100 o
 ``reqContractDetails``, and the gateway's memory with 500+ instruments and two years of
 history.  Run: ``python benchmarks/sim_gateway.py [--orders N] [--seconds S]``.
 
+``--state-round-trip`` runs only the persistence comparison: the same market-order round
+trip against ``livedesk sim-gateway`` without and with ``--state FILE`` (``--state-orders``
+orders each, default 750), median / p95 / max and the ratio of the medians (target ≤ 1.5).
+
 ``--week`` runs only the continuous-calendar soak: a simulated week (``--week-days``, default
 7, from ``--week-start``) at ``--speed 3600`` with one trading client; wall time, the
 gateway's RSS at the start, the end and per simulated day, and the RSS trend (target: none).
@@ -21,8 +25,10 @@ import gc
 import logging
 import statistics
 import sys
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 from ib_async import IB, Contract, LimitOrder, MarketOrder, Option, Stock
 
@@ -201,6 +207,28 @@ async def bench_chain_details(market: MarketModel, n: int = 100) -> tuple[float,
     return elapsed, found
 
 
+async def bench_state_round_trip(orders: int) -> dict[str, list[float]]:
+    """Round trips without and with ``--state`` (a fresh state file), same order flow."""
+    out: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, extra in (("no state", ()), ("--state", ("--state", str(Path(tmp) / "s.db")))):
+            async with GatewayProcess("--speed", "0", *extra) as gw:
+                out[label] = await bench_round_trip(gw.port, orders)
+    return out
+
+
+def print_state_round_trip(runs: dict[str, list[float]]) -> None:
+    for label, r in runs.items():
+        tail = r[-100:]
+        print(
+            f"round trip {label:>8}: median {statistics.median(r) * 1e3:.2f} ms, "
+            f"p95 {pct(r, 95) * 1e3:.2f} ms, max {max(r) * 1e3:.2f} ms over {len(r)} orders "
+            f"(last 100: median {statistics.median(tail) * 1e3:.2f} ms)"
+        )
+    base, state = (statistics.median(v) for v in runs.values())
+    print(f"round trip ratio --state / no state (medians): {state / base:.2f} (target <= 1.5)")
+
+
 def bench_memory() -> tuple[int, float, float]:
     gc.collect()
     tracemalloc.start()
@@ -297,6 +325,9 @@ async def main(args: argparse.Namespace) -> None:
     if args.week:
         await bench_week(args.week_days, args.week_start)
         return
+    if args.state_round_trip:
+        print_state_round_trip(await bench_state_round_trip(args.state_orders))
+        return
     market = MarketModel(seed=7)
     c = await bench_connect(market)
     print(
@@ -323,6 +354,7 @@ async def main(args: argparse.Namespace) -> None:
         f"reqSecDefOptParams + 100 option reqContractDetails: {elapsed * 1e3:.0f} ms "
         f"({found} contracts, sum of sequential round trips)"
     )
+    print_state_round_trip(await bench_state_round_trip(args.state_orders))
     n, mib, secs = bench_memory()
     print(
         f"gateway market memory: {n} instruments, 2 years daily + today's intraday: {mib:.1f} MiB "
@@ -334,6 +366,12 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--orders", type=int, default=1000)
     p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument(
+        "--state-round-trip",
+        action="store_true",
+        help="only the round trip without and with --state",
+    )
+    p.add_argument("--state-orders", type=int, default=750, help="orders per state run")
     p.add_argument("--week", action="store_true", help="only the simulated week at --speed 3600")
     p.add_argument("--week-days", type=int, default=7, help="simulated days of --week (7)")
     p.add_argument(

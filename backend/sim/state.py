@@ -3,12 +3,18 @@
 Positions, cash, working orders, today's executions and the order-id watermark live in a
 SQLite database in WAL mode.  Each change of the broker is one transaction that writes only
 what changed (the order that moved, the new executions, the holdings that changed, a few
-scalars), appended to the write-ahead log and fsynced (``synchronous=FULL``) before the
-gateway acknowledges the order — so a round trip with ``--state`` costs one small append,
-not a rewrite of the whole file.  Every ``checkpoint_every`` commits (and on close) the log
-is checkpointed into the database and truncated: the periodic compaction.  A kill at any
-point (mid-transaction, mid-checkpoint) leaves the last committed change on disk and
-nothing torn: SQLite rolls back an incomplete transaction when the file is next opened.
+scalars), appended to the write-ahead log before the gateway acknowledges the order — so a
+round trip with ``--state`` costs one small append, not a rewrite of the whole file.
+
+* **Kills.** A committed transaction is in the operating system's hands once ``save``
+  returns: a kill at any point (mid-transaction, mid-checkpoint) leaves the last committed
+  change on disk and nothing torn; SQLite rolls back an incomplete transaction when the file
+  is next opened.
+* **Power loss.** The log is fsynced by a background thread at most ``sync_interval``
+  (0.25 s) after a change, when it checkpoints the log into the database (the periodic
+  compaction; the log then restarts from its beginning, so it stays small).  A power cut
+  can lose at most that last fraction of a second, never consistency.  ``close`` (a clean
+  stop) checkpoints, fsyncs and truncates the log.
 
 Tables: ``meta(key, value)`` (JSON values: format version, account scalars, session,
 perm-id and execution sequences), ``used_ids(client_id, order_id)``,
@@ -22,8 +28,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 from ib_async import ComboLeg, CommissionReport, Contract, Execution, Order, OrderComboLeg, TagValue
@@ -31,6 +39,8 @@ from ib_async import ComboLeg, CommissionReport, Contract, Execution, Order, Ord
 from livedesk.backend.sim.account import Holding
 from livedesk.backend.sim.broker import FillEvent, SimBroker
 from livedesk.backend.sim.engine import SimOrder
+
+log = logging.getLogger("livedesk.sim.state")
 
 VERSION = 2
 JSON_VERSION = 1
@@ -140,11 +150,19 @@ class StateStore:
     (the first save after opening writes everything), :meth:`close` compacts and closes.
     """
 
-    def __init__(self, path: str | Path, checkpoint_every: int = 500) -> None:
+    def __init__(
+        self, path: str | Path, sync_interval: float = 0.25, checkpoint_every: int = 200
+    ) -> None:
         self.path = Path(path)
+        self.sync_interval = sync_interval
         self.checkpoint_every = checkpoint_every
         self.commits = 0
+        self.checkpoints = 0
         self._db: sqlite3.Connection | None = None
+        self._synced_commits = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._syncer: threading.Thread | None = None
         self._forget()
 
     def _forget(self) -> None:
@@ -163,14 +181,40 @@ class StateStore:
             db = sqlite3.connect(self.path, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
+                db.execute("PRAGMA synchronous=NORMAL")  # the syncer thread fsyncs
+                db.execute("PRAGMA wal_autocheckpoint=0")  # never inside a commit
+                db.execute("PRAGMA journal_size_limit=4194304")
                 db.executescript(_SCHEMA)
             except sqlite3.DatabaseError as exc:
                 db.close()
                 raise ValueError(f"{self.path} is not a sim gateway state file: {exc}") from exc
             self._db = db
             self._forget()
+            self._stop.clear()
+            self._syncer = threading.Thread(
+                target=self._sync_loop, name="sim-state-sync", daemon=True
+            )
+            self._syncer.start()
         return self._db
+
+    def _sync_loop(self) -> None:
+        """Background: checkpoint (fsync the log, copy it into the database) after changes."""
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stop.is_set():
+                self._wake.wait(self.sync_interval)
+                self._wake.clear()
+                commits = self.commits
+                if commits != self._synced_commits:
+                    try:
+                        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    except sqlite3.Error:
+                        log.exception("checkpoint of %s failed", self.path)
+                        continue
+                    self._synced_commits = commits
+                    self.checkpoints += 1
+        finally:
+            db.close()
 
     def _convert_json(self) -> None:
         """Read a version-1 JSON state file into a fresh database (the JSON is kept)."""
@@ -227,8 +271,14 @@ class StateStore:
             db.close()
 
     def close(self) -> None:
-        """Checkpoint the write-ahead log into the database and close the file."""
+        """Checkpoint the write-ahead log into the database, fsync, and close the file."""
+        if self._syncer is not None:
+            self._stop.set()
+            self._wake.set()
+            self._syncer.join()
+            self._syncer = None
         if self._db is not None:
+            self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
             self._db = None
@@ -250,8 +300,8 @@ class StateStore:
             self._forget()
             raise
         self.commits += 1
-        if self.commits % self.checkpoint_every == 0:
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if self.commits - self._synced_commits >= self.checkpoint_every:
+            self._wake.set()  # a burst of changes: compact now, not at the next interval
 
     def _write_meta(self, db: sqlite3.Connection, broker: SimBroker) -> None:
         meta = _meta(broker)
