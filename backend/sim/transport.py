@@ -10,7 +10,11 @@ requests; the :class:`~livedesk.backend.sim.session.ClientSession` it feeds know
 * **Frames** — a frame announcing more than ``max_frame`` bytes closes the connection as soon
   as its length prefix is read; a frame left incomplete for ``frame_timeout`` closes it too.
 * **Arrival times** — every frame carries the monotonic time its bytes were read off the
-  socket (``data_received``), which is what message pacing counts.
+  socket (``data_received``), which is what message pacing counts.  Frames are queued and
+  dispatched a few milliseconds' worth per event-loop iteration, so the socket is read
+  (and later frames stamped) while a burst is still being served: the gateway's own
+  processing time never makes a client look faster than it is.  A client that floods
+  faster than the gateway serves has its socket paused past ``max_queued_frames``.
 * **Output** — frames are written through :meth:`Connection.write`.  Above ``conflate_bytes``
   of unsent output the transport pauses writing and the session *conflates*: streaming
   updates (ticks, bars, PnL, account values) are not queued and the next pass sends only
@@ -22,7 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -53,6 +59,12 @@ class ConnectionLimits:
     """Unsent output above which streaming updates are conflated."""
     max_output_bytes: int = 8 << 20
     """Unsent output above which a client that does not read is disconnected."""
+    max_queued_frames: int = 5000
+    """Frames read but not yet served above which reading the socket pauses."""
+    dispatch_budget: float = 0.002
+    """Seconds of request serving per event-loop iteration before the socket is read again."""
+    send_buffer: int | None = None
+    """Kernel send buffer (SO_SNDBUF) of each client socket; None keeps the OS default."""
 
     def __post_init__(self) -> None:
         if not 0 < self.conflate_bytes <= self.max_output_bytes:
@@ -100,6 +112,9 @@ class Connection(asyncio.Protocol):
         self._decoder = FrameDecoder(max_frame=limits.max_frame)
         self._deadline: asyncio.TimerHandle | None = None
         self._frame_timer: asyncio.TimerHandle | None = None
+        self._inbox: deque[tuple[list[str], float]] = deque()
+        self._draining = False
+        self._reading_paused = False
 
     # ---- asyncio.Protocol ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -109,6 +124,9 @@ class Connection(asyncio.Protocol):
         if len(self.gw.connections) > self.limits.max_connections:
             self.drop(f"too many connections (max {self.limits.max_connections})")
             return
+        sock = transport.get_extra_info("socket")
+        if self.limits.send_buffer and sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer)
         self.transport.set_write_buffer_limits(
             high=self.limits.conflate_bytes, low=self.limits.conflate_bytes // 4
         )
@@ -132,11 +150,34 @@ class Connection(asyncio.Protocol):
         except FrameError as exc:
             self.drop(str(exc))
             return
-        for fields in frames:
-            if self.closed:
-                return
-            self.session.on_frame(fields, arrival)
+        if frames:
+            self._inbox.extend((fields, arrival) for fields in frames)
+            if not self._draining:
+                self._draining = True
+                asyncio.get_running_loop().call_soon(self._drain)
+            if len(self._inbox) > self.limits.max_queued_frames and not self._reading_paused:
+                self._reading_paused = True
+                self.transport.pause_reading()
         self._watch_partial_frame()
+
+    def _drain(self) -> None:
+        """Serve queued frames for at most ``dispatch_budget``, then let the loop read again."""
+        end = time.monotonic() + self.limits.dispatch_budget
+        inbox = self._inbox
+        while inbox and not self.closed:
+            fields, arrival = inbox.popleft()
+            self.session.on_frame(fields, arrival)
+            if time.monotonic() >= end:
+                break
+        if self.closed:
+            inbox.clear()
+        if inbox:
+            asyncio.get_running_loop().call_soon(self._drain)
+            return
+        self._draining = False
+        if self._reading_paused and not self.closed:
+            self._reading_paused = False
+            self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
