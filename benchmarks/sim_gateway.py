@@ -8,8 +8,9 @@ messages counted as ticks), the time to answer ``reqSecDefOptParams`` plus 100 o
 history.  Run: ``python benchmarks/sim_gateway.py [--orders N] [--seconds S]``.
 
 ``--state-round-trip`` runs only the persistence comparison: the same market-order round
-trip against ``livedesk sim-gateway`` without and with ``--state FILE`` (``--state-orders``
-orders each, default 750), median / p95 / max and the ratio of the medians (target ≤ 1.5).
+trip against two ``livedesk sim-gateway`` processes side by side, without and with
+``--state FILE``, orders interleaved (``--state-orders`` each, default 750): median / p95 /
+max and the ratio of the medians (target ≤ 1.5).
 
 ``--week`` runs only the continuous-calendar soak: a simulated week (``--week-days``, default
 7, from ``--week-start``) at ``--speed 3600`` with one trading client; wall time, the
@@ -208,13 +209,49 @@ async def bench_chain_details(market: MarketModel, n: int = 100) -> tuple[float,
 
 
 async def bench_state_round_trip(orders: int) -> dict[str, list[float]]:
-    """Round trips without and with ``--state`` (a fresh state file), same order flow."""
-    out: dict[str, list[float]] = {}
+    """Round trips without and with ``--state`` (a fresh state file), interleaved.
+
+    Two ``livedesk sim-gateway`` processes run side by side, one with ``--state``; one
+    client each places market orders in turn (A, B, A, B, ...), each client paced under
+    45 requests/s, so both see the same machine load at the same moments.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        for label, extra in (("no state", ()), ("--state", ("--state", str(Path(tmp) / "s.db")))):
-            async with GatewayProcess("--speed", "0", *extra) as gw:
-                out[label] = await bench_round_trip(gw.port, orders)
+        state = str(Path(tmp) / "state.db")
+        async with (
+            GatewayProcess("--speed", "0") as plain,
+            GatewayProcess("--speed", "0", "--state", state) as durable,
+        ):
+            clients = {}
+            for label, gw in (("no state", plain), ("--state", durable)):
+                ib = IB()
+                await ib.connectAsync("127.0.0.1", gw.port, clientId=1)
+                [c] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
+                clients[label] = (ib, c)
+            out: dict[str, list[float]] = {label: [] for label in clients}
+            for i in range(orders):
+                t_pair = time.perf_counter()
+                for label, (ib, c) in clients.items():
+                    out[label].append(await _one_round_trip(ib, c, "BUY" if i % 2 == 0 else "SELL"))
+                await asyncio.sleep(max(0.0, 1 / 44 - (time.perf_counter() - t_pair)))
+            for ib, _ in clients.values():
+                ib.disconnect()
     return out
+
+
+async def _one_round_trip(ib: IB, c: Contract, side: str) -> float:
+    """Seconds from placeOrder to the Filled status seen by ib_async."""
+    done = asyncio.get_running_loop().create_future()
+    t0 = time.perf_counter()
+    trade = ib.placeOrder(c, MarketOrder(side, 1))
+
+    def on_status(t) -> None:
+        if t.orderStatus.status == "Filled" and not done.done():
+            done.set_result(time.perf_counter())
+
+    trade.statusEvent += on_status
+    if trade.orderStatus.status == "Filled" and not done.done():
+        done.set_result(time.perf_counter())
+    return await asyncio.wait_for(done, 5) - t0
 
 
 def print_state_round_trip(runs: dict[str, list[float]]) -> None:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import itertools
 import json
 import logging
 import os
@@ -60,14 +62,23 @@ CREATE TABLE IF NOT EXISTS executions (
 """
 
 
-def _plain(obj) -> dict:
-    """Non-default fields of an ib_async dataclass as JSON-friendly values."""
-    out = {}
-    for f in dataclasses.fields(obj):
-        v = getattr(obj, f.name)
+@functools.cache
+def _defaults(cls: type) -> tuple[tuple[str, object], ...]:
+    """(field name, default value) of a dataclass, computed once per class."""
+    out = []
+    for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else None
         if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
             default = f.default_factory()  # type: ignore[misc]
+        out.append((f.name, default))
+    return tuple(out)
+
+
+def _plain(obj) -> dict:
+    """Non-default fields of an ib_async dataclass as JSON-friendly values."""
+    out = {}
+    for name, default in _defaults(type(obj)):
+        v = getattr(obj, name)
         if v == default:
             continue
         if isinstance(v, list):
@@ -76,7 +87,7 @@ def _plain(obj) -> dict:
             v = v.isoformat()
         elif dataclasses.is_dataclass(v):
             continue  # nested objects (soft-dollar tiers …) are not part of our state
-        out[f.name] = v
+        out[name] = v
     return out
 
 
@@ -171,6 +182,7 @@ class StateStore:
         self._used: dict[int, int] | None = None
         self._holdings: dict[int, tuple] | None = None
         self._orders: dict[tuple[int, int], tuple] | None = None
+        self._orders_seen: tuple[dict | None, int] = (None, 0)
         self._exec_ids: list[str] | None = None
 
     # ---- file --------------------------------------------------------------------------
@@ -323,7 +335,10 @@ class StateStore:
         self._used = used
 
     def _write_holdings(self, db: sqlite3.Connection, broker: SimBroker) -> None:
-        now = {cid: dataclasses.astuple(h) for cid, h in broker.account.holdings.items()}
+        now = {
+            cid: (h.qty, h.avg_cost, h.realized, h.multiplier)
+            for cid, h in broker.account.holdings.items()
+        }
         old = self._holdings
         if old is None:
             db.execute("DELETE FROM holdings")
@@ -343,14 +358,24 @@ class StateStore:
         self._holdings = now
 
     def _write_orders(self, db: sqlite3.Connection, broker: SimBroker) -> None:
-        working = {(o.client_id, o.order_id): o for o in broker.working()}
+        orders = broker.orders
         old = self._orders
         if old is None:
             db.execute("DELETE FROM orders")
             old = {}
+        if self._orders_seen[0] is orders and self._orders_seen[1] <= len(orders):
+            # only orders that were working, or were added since (the dict keeps insertion
+            # order), can be working now: no scan of the whole day's orders
+            new = itertools.islice(orders.items(), self._orders_seen[1], None)
+            candidates = [(k, orders[k]) for k in old if k in orders] + list(new)
+        else:
+            candidates = list(orders.items())
+        self._orders_seen = (orders, len(orders))
         now: dict[tuple[int, int], tuple] = {}
         rows = []
-        for key, so in working.items():
+        for key, so in candidates:
+            if not so.is_working:
+                continue
             fp = now[key] = _order_fingerprint(so)
             if old.get(key) != fp:
                 rows.append((*key, json.dumps(_order_state(so))))
