@@ -75,7 +75,7 @@ def test_round_trip_restores_everything(market, tmp_path) -> None:
 def test_each_change_writes_only_what_changed_and_the_log_is_compacted(market, tmp_path) -> None:
     path = tmp_path / "state.db"
     wal = Path(f"{path}-wal")
-    store = StateStore(path, checkpoint_every=50)
+    store = StateStore(path, sync_interval=1000, checkpoint_every=50)  # bursts only
     broker = trading_broker(market, store)
     aapl = stock(market, "AAPL")
     now = market.session_open() + 900
