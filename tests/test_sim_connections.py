@@ -130,6 +130,7 @@ async def limited(market):
             conflate_bytes=64 << 10,
             max_output_bytes=512 << 10,
             send_buffer=16 << 10,
+            close_grace=0.3,
         ),
     )
     await gw.start()
@@ -273,6 +274,23 @@ async def test_non_reading_client_is_conflated_then_dropped_memory_bounded(
     again = IB()  # its client id was released
     await again.connectAsync("127.0.0.1", gw.port, clientId=7, timeout=5)
     again.disconnect()
+
+
+async def test_closing_a_non_reader_is_bounded_in_time(limited: SimGateway) -> None:
+    gw = limited
+    lazy = await RawClient.connect(gw.port, rcvbuf=4096)
+    await lazy.start(8)
+    await until(lambda: 8 in gw.sessions)
+    await lazy.send(subscribe_all(gw.market, 40))
+    session = gw.sessions[8]
+    await until(lambda: len(session.mkt) == 40)
+    while not session.conn.conflating:  # its output is backed up
+        gw.advance(1)
+        await asyncio.sleep(0)
+    gw.faults.drop_all()  # a graceful close cannot deliver: aborted after the grace period
+    await until(lambda: session.conn not in gw.connections, timeout=2)
+    assert session.conn.close_reason == "did not read its last output"
+    lazy.close()
 
 
 # ---- connection limits --------------------------------------------------------------

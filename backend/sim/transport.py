@@ -65,6 +65,8 @@ class ConnectionLimits:
     """Seconds of request serving per event-loop iteration before the socket is read again."""
     send_buffer: int | None = None
     """Kernel send buffer (SO_SNDBUF) of each client socket; None keeps the OS default."""
+    close_grace: float = 2.0
+    """Seconds a closing socket may take to deliver its last output before it is aborted."""
 
     def __post_init__(self) -> None:
         if not 0 < self.conflate_bytes <= self.max_output_bytes:
@@ -259,17 +261,30 @@ class Connection(asyncio.Protocol):
         self.write(b"".join(encode_frame(f) for f in frames))
 
     def close(self) -> None:
-        """Close after the output already written has been sent."""
+        """Close after the output already written has been sent (aborted after a grace
+        period if the client does not read it, so the socket and its id are released)."""
         if not self.closed and self.transport is not None:
             self.closed = True
-            self.transport.close()
+            self._finish_close()
+
+    def _finish_close(self) -> None:
+        self.transport.close()
+        asyncio.get_running_loop().call_later(
+            self.limits.close_grace, self._abort_if_open, "did not read its last output"
+        )
+
+    def _abort_if_open(self, reason: str) -> None:
+        if self.transport is not None and self in self.gw.connections:
+            self.close_reason = reason
+            log.warning("aborting connection from %s: %s", _peer_text(self.peer), reason)
+            self.transport.abort()
 
     def close_later(self, delay: float) -> None:
         """Stop reading now, close after ``delay`` seconds (lets a final error go out)."""
         if self.transport is not None and not self.closed:
             self.closed = True
             self.transport.pause_reading()
-            asyncio.get_running_loop().call_later(delay, self.transport.close)
+            asyncio.get_running_loop().call_later(delay, self._finish_close)
 
     def drop(self, reason: str) -> None:
         """Abort the connection at once, logging why."""
