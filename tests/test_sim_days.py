@@ -223,6 +223,12 @@ async def check_thanksgiving(gw: SimGateway, ib: IB) -> None:
     nlv_open = gw.broker.account_values(gw.now())["NetLiquidation"]
     await until(lambda: pnl.dailyPnL == pytest.approx(nlv_open - nlv_wed_close, abs=0.01))
     assert pnl.dailyPnL != pytest.approx(nlv_open - 1_000_000.0, abs=1.0)  # reset, not cumulative
+    await until(
+        lambda: (
+            account_value(ib, "PreviousDayEquityWithLoanValue")
+            == pytest.approx(nlv_wed_close, abs=0.01)
+        )
+    )
     await run_to(gw, ny(FRI, 11, 0))
     await until(lambda: ticker.last != wed_close)  # quotes move again
     bars_fri = await daily_bars(ib, spy, 11)

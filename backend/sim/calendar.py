@@ -77,3 +77,51 @@ def start_session(value: str | dt.datetime | dt.date) -> tuple[dt.date, float]:
         return session.date(), cal.session_open(session).timestamp()
     session = cal.date_to_session(day, direction="previous")
     return session.date(), when.timestamp()
+
+
+class SessionWindow:
+    """The XNYS sessions a market knows: its history, the current session and sessions
+    generated ahead of it, with their opens and lengths.  :meth:`advance` makes the next one
+    current; :meth:`extend` generates more ahead (the calendar object widens as needed)."""
+
+    def __init__(self, session: dt.date, history: int) -> None:
+        self.calendar = xnys(session - dt.timedelta(days=history * 3 // 2 + 40), session)
+        current = self.calendar.date_to_session(pd.Timestamp(session), direction="previous")
+        self.index = history  # of the current session in ``all``
+        self.all = self.calendar.sessions_window(current, -(history + 1))
+        self._refresh()
+
+    @property
+    def sessions(self) -> pd.DatetimeIndex:
+        """The history sessions and the current one (last)."""
+        return self.all[: self.index + 1]
+
+    def day_of(self, session: dt.date) -> int | None:
+        """Index of ``session`` in ``all``, or None."""
+        return self._day_of.get(session)
+
+    def span(self, day: int) -> tuple[float, int]:
+        """Open (epoch seconds) and number of minutes of session number ``day``."""
+        return self._spans[day]
+
+    def extend(self, count: int) -> None:
+        """Know ``count`` sessions from the first history session on."""
+        first = self.all[0]
+        if self.calendar.sessions.get_loc(first) + count > len(self.calendar.sessions):
+            self.calendar = xnys(first.date(), self.calendar.last_session.date())
+        self.all = self.calendar.sessions_window(first, count)
+        self._refresh()
+
+    def advance(self) -> None:
+        """Make the next session current (call :meth:`extend` first if it is the last)."""
+        if self.index + 1 >= len(self.all):
+            raise IndexError("no session generated after the current one")
+        self.index += 1
+
+    def _refresh(self) -> None:
+        self._day_of = {ts.date(): i for i, ts in enumerate(self.all)}
+        opens = self.calendar.opens.loc[self.all].values.astype("M8[s]").astype("i8")
+        closes = self.calendar.closes.loc[self.all].values.astype("M8[s]").astype("i8")
+        self._spans = list(
+            zip(opens.astype(float).tolist(), ((closes - opens) // 60).tolist(), strict=True)
+        )

@@ -76,7 +76,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -84,7 +84,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from livedesk.backend.sim.calendar import xnys
+from livedesk.backend.sim.calendar import SessionWindow
 from livedesk.backend.sim.instruments import (
     MEDIAN_DOLLAR_VOLUME,
     Instrument,
@@ -460,18 +460,13 @@ class MarketModel:
         self.seed = seed
         if session is None:
             session = datetime.now(_NEW_YORK).date()
-        self.calendar = xnys(session - timedelta(days=history_sessions * 3 // 2 + 40), session)
-        current = self.calendar.date_to_session(pd.Timestamp(session), direction="previous")
-        self.session: date = current.date()
-        self.stream_key = self.session.toordinal()
+        self.window = SessionWindow(session, history_sessions)
+        self.stream_key = self.window.sessions[-1].toordinal()
         self.anchor = history_sessions - 1  # index of the session the price level is set on
-        self._cur = history_sessions  # index of the current session
-        self._all = self.calendar.sessions_window(current, -(history_sessions + 1))
-        self.sessions: pd.DatetimeIndex = self._all
         self._providers: dict[str, PathProvider] = {}
         self._paths: dict[int, DailyPath] = {}
         self.roll_hooks: list[Callable[[], None]] = []
-        self._generate(len(self._all) + DRAW_BLOCK)
+        self._generate(self.window.index + 1 + DRAW_BLOCK)
         shape_rng = _rng(seed, _STREAM_SHAPES)
         steps = shape_rng.standard_normal((_SHAPES, _SHAPE_POINTS)) / math.sqrt(_SHAPE_POINTS)
         walks = np.concatenate((np.zeros((_SHAPES, 1)), np.cumsum(steps, axis=1)), axis=1)
@@ -493,22 +488,18 @@ class MarketModel:
 
     # ---- the calendar ----------------------------------------------------------------
     @property
+    def calendar(self):
+        """The ``exchange_calendars`` XNYS calendar (its bounds widen as the market runs on)."""
+        return self.window.calendar
+
+    @property
     def generated(self) -> int:
         """Sessions whose paths exist: the history, the current one and some ahead."""
-        return len(self._all)
+        return len(self.window.all)
 
     def _generate(self, count: int) -> None:
         """Know ``count`` sessions from the first history session on (paths regenerate)."""
-        first = self._all[0]
-        if self.calendar.sessions.get_loc(first) + count > len(self.calendar.sessions):
-            self.calendar = xnys(first.date(), self.calendar.last_session.date())
-        self._all = self.calendar.sessions_window(first, count)
-        self._day_of = {ts.date(): i for i, ts in enumerate(self._all)}
-        opens = self.calendar.opens.loc[self._all].values.astype("M8[s]").astype("i8")
-        closes = self.calendar.closes.loc[self._all].values.astype("M8[s]").astype("i8")
-        self._spans = list(
-            zip(opens.astype(float).tolist(), ((closes - opens) // 60).tolist(), strict=True)
-        )
+        self.window.extend(count)
         self._providers["STK"] = EquityFactorModel(self.seed, self.stream_key, count, self.anchor)
         for provider in self._providers.values():
             reset = getattr(provider, "reset", None)
@@ -517,10 +508,11 @@ class MarketModel:
         self._paths.clear()
 
     def _enter(self) -> None:
-        """Make session number ``_cur`` the current one and drop the old session's caches."""
-        self.sessions = self._all[: self._cur + 1]
-        self.session = self.sessions[-1].date()
-        self._open, minutes = self.session_span(self._cur)
+        """Make the window's current session the market's and drop the old session's caches."""
+        self._cur = self.window.index
+        self.sessions: pd.DatetimeIndex = self.window.sessions
+        self.session: date = self.sessions[-1].date()
+        self._open, minutes = self.window.span(self._cur)
         self._close = self._open + 60.0 * minutes
         self._daily.clear()
         self._daily_bars.clear()
@@ -528,14 +520,14 @@ class MarketModel:
 
     def next_session_open(self) -> float:
         """Epoch seconds of the next session's open (the one :meth:`roll` makes current)."""
-        if self._cur + 1 >= len(self._all):
-            self._generate(len(self._all) + DRAW_BLOCK)
-        return self.session_span(self._cur + 1)[0]
+        if self._cur + 1 >= self.generated:
+            self._generate(self.generated + DRAW_BLOCK)
+        return self.window.span(self._cur + 1)[0]
 
     def roll(self) -> date:
         """Make the next XNYS session current; the current one joins the daily history."""
         self.next_session_open()
-        self._cur += 1
+        self.window.advance()
         self._enter()
         for hook in self.roll_hooks:
             hook()
@@ -543,7 +535,7 @@ class MarketModel:
 
     def session_span(self, day: int) -> tuple[float, int]:
         """Open (epoch seconds) and number of minutes of session number ``day``."""
-        return self._spans[day]
+        return self.window.span(day)
 
     def register_pricer(self, sec_type: str, pricer: DerivedPricer) -> None:
         """Price instruments of ``sec_type`` with ``pricer`` instead of a stored path."""
@@ -619,7 +611,7 @@ class MarketModel:
         For the current session this is the whole intraday path, including minutes still
         in the future of the simulated clock.
         """
-        day = self._day_of.get(pd.Timestamp(session).date())
+        day = self.window.day_of(pd.Timestamp(session).date())
         if day is None or day > self._cur:
             raise ValueError(f"{session} is not one of the model's sessions")
         pricer = self._pricer(con_id)
