@@ -124,7 +124,10 @@ class Connection(asyncio.Protocol):
         self.peer = transport.get_extra_info("peername")
         self.gw.connections.add(self)
         if len(self.gw.connections) > self.limits.max_connections:
-            self.drop(f"too many connections (max {self.limits.max_connections})")
+            self.close_reason = f"too many connections (max {self.limits.max_connections})"
+            _CAP_LOG.note(self.peer, self.close_reason)
+            self.closed = True
+            self.transport.abort()
             return
         sock = transport.get_extra_info("socket")
         if self.limits.send_buffer and sock is not None:
@@ -295,6 +298,27 @@ class Connection(asyncio.Protocol):
         log.warning("dropping connection from %s: %s", _peer_text(self.peer), reason)
         self.closed = True
         self.transport.abort()
+
+
+class _RateLimitedWarning:
+    """Logs a repeated refusal at most once a second, with the count of those not logged."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._last = -interval
+        self._suppressed = 0
+
+    def note(self, peer: tuple | None, reason: str) -> None:
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            self._suppressed += 1
+            return
+        more = f" (and {self._suppressed} more since)" if self._suppressed else ""
+        log.warning("refusing connection from %s: %s%s", _peer_text(peer), reason, more)
+        self._last, self._suppressed = now, 0
+
+
+_CAP_LOG = _RateLimitedWarning()
 
 
 def _peer_text(peer: tuple | None) -> str:
