@@ -1,4 +1,8 @@
-"""One API client connection of the simulated gateway: handshake, requests, subscriptions."""
+"""One API client of the simulated gateway: request dispatch, subscriptions and streams.
+
+The socket side — handshake bytes, framing limits, arrival timestamps, the output buffer and
+its backpressure — is :mod:`livedesk.backend.sim.transport`.
+"""
 
 from __future__ import annotations
 

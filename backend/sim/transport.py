@@ -171,7 +171,10 @@ class Connection(asyncio.Protocol):
         inbox = self._inbox
         while inbox and not self.closed:
             fields, arrival = inbox.popleft()
-            self.session.on_frame(fields, arrival)
+            try:
+                self.session.on_frame(fields, arrival)
+            except Exception:  # a bug serving one frame must not stall the connection
+                log.exception("serving a frame from %s failed", _peer_text(self.peer))
             if time.monotonic() >= end:
                 break
         if self.closed:
