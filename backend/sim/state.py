@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS orders (
     PRIMARY KEY (client_id, order_id)
 );
 CREATE TABLE IF NOT EXISTS executions (
-    seq INTEGER PRIMARY KEY, exec_id TEXT NOT NULL UNIQUE, data TEXT NOT NULL
+    seq INTEGER PRIMARY KEY, exec_id TEXT NOT NULL, data TEXT NOT NULL
 );
 """
 
