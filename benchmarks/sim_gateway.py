@@ -212,8 +212,9 @@ async def bench_state_round_trip(orders: int) -> dict[str, list[float]]:
     """Round trips without and with ``--state`` (a fresh state file), interleaved.
 
     Two ``livedesk sim-gateway`` processes run side by side, one with ``--state``; one
-    client each places market orders in turn (A, B, A, B, ...), each client paced under
-    45 requests/s, so both see the same machine load at the same moments.
+    client each places market orders in turn (A B, B A, A B, ...: who goes first
+    alternates), each client paced under 45 requests/s, so both see the same machine load
+    at the same moments.
     """
     with tempfile.TemporaryDirectory() as tmp:
         state = str(Path(tmp) / "state.db")
@@ -230,8 +231,11 @@ async def bench_state_round_trip(orders: int) -> dict[str, list[float]]:
             out: dict[str, list[float]] = {label: [] for label in clients}
             for i in range(orders):
                 t_pair = time.perf_counter()
-                for label, (ib, c) in clients.items():
-                    out[label].append(await _one_round_trip(ib, c, "BUY" if i % 2 == 0 else "SELL"))
+                pair = list(clients.items())
+                if i % 2:  # alternate who goes first: the second waits behind the first's pushes
+                    pair.reverse()
+                for label, (ib, c) in pair:
+                    out[label].append(await _one_round_trip(ib, c, "BUY" if i % 4 < 2 else "SELL"))
                 await asyncio.sleep(max(0.0, 1 / 44 - (time.perf_counter() - t_pair)))
             for ib, _ in clients.values():
                 ib.disconnect()
