@@ -81,19 +81,28 @@ def test_cli_rejects_a_bad_start_before_listening(tmp_path: Path) -> None:
 def test_roll_grows_history_and_never_rewrites_the_past() -> None:
     m = MarketModel(seed=11, session=WED, history_sessions=40)
     spy = m.registry.find("SPY")[0].con_id
-    first = m.daily_bars(spy).copy()
+    ho = m.registry.find("HO", "FUT", contract_month="202702")[0].con_id  # from minute paths
+    first, first_ho = m.daily_bars(spy).copy(), m.daily_bars(ho).copy()
     seen: list[tuple[dt.date, float, np.ndarray]] = []
+    ho_closes = []
     rolls = DRAW_BLOCK + 6  # past the generated horizon: the paths are extended once
     for _ in range(rolls):
         day = m.session
         minutes = m.minute_bars(spy, day).copy()
         seen.append((day, m.last_price(spy, m.session_close() + 1), minutes))
+        ho_closes.append(m.last_price(ho, m.session_close() + 1))
         nxt = m.next_session_open()
         assert nxt > m.session_close()
         assert m.roll() > day and m.session_open() == nxt
     bars = m.daily_bars(spy)
     assert len(bars) == len(first) + rolls and len(m.sessions) == 40 + 1 + rolls
     np.testing.assert_array_equal(bars[: len(first)], first)  # the history never changes
+    ho_bars = m.daily_bars(ho)
+    np.testing.assert_array_equal(ho_bars[: len(first_ho)], first_ho)
+    # HO February 2027 trades until 29 January, a deferred month until the January contract
+    # expires on 31 December: its history is what it quoted, across that roll too
+    listed = sum(day <= dt.date(2027, 1, 29) for day, _, _ in seen)
+    assert list(ho_bars["close"][len(first_ho) :][:listed]) == ho_closes[:listed]
     for i, (day, close, minutes) in enumerate(seen):
         bar = bars[len(first) + i]
         assert bar["date"] == np.datetime64(day)

@@ -39,7 +39,8 @@ signal ``C - kappa * PSX`` exists intraday and mean-reverts.  The distillate/gas
 are aggregated from their minute paths, so minute bars and daily bars agree.  Later contract
 months carry a contango of 0.3 % a month over the front; the product path is the front
 month's, so when the front rolls the new front continues the product path and each deferred
-month re-prices by one month of contango.
+month re-prices by one month of contango (history before the first session uses the first
+session's listing; a session's prices never change once quoted).
 """
 
 from __future__ import annotations
@@ -174,9 +175,6 @@ class FuturesSource:
         old = getattr(self, "contracts", {})
         self.contracts = {c.con_id: c for c in contracts}
         self.retired.update({k: c for k, c in old.items() if k not in self.contracts})
-        self.months = {
-            c.con_id: i % LISTED_MONTHS for i, c in enumerate(contracts)
-        }  # months after the front
 
     def resolve(self, con_id: int) -> Instrument | None:
         """The listed (or retired) contract with this conId."""
@@ -200,22 +198,34 @@ def _ou_bridge(rng: np.random.Generator, start: float, end: float, n: int) -> np
 class FuturesModel:
     """Daily and 1-minute paths of the listed futures (a PathProvider for ``FUT``)."""
 
-    def __init__(self, market: MarketModel, source: FuturesSource, psx_con_id: int) -> None:
+    def __init__(
+        self,
+        market: MarketModel,
+        source: FuturesSource,
+        psx_con_id: int,
+        holidays: np.ndarray | None = None,
+    ) -> None:
         self.market, self.source, self.psx = market, source, psx_con_id
+        self.holidays = business_holidays(market.calendar) if holidays is None else holidays
+        self.first_session = np.datetime64(market.session)  # the listing history is priced on
+        self._carries: dict[int, np.ndarray] = {}
         self._drivers: dict[str, np.ndarray] | None = None
         self._base: dict[str, DailyPath] = {}
+        self._ohlc: dict[str, list[tuple[float, float, float, float]]] = {"HO": [], "RB": []}
         self._minutes: dict[int, dict[str, tuple[np.ndarray, ...]]] = {}
 
     def reset(self) -> None:
-        """Forget the daily paths (the market generated more sessions)."""
+        """Forget the daily paths (the market generated more sessions; the daily OHLC of HO
+        and RB already aggregated stay, since a session's minutes never change)."""
         self._drivers = None
         self._base.clear()
+        self._carries.clear()
 
     # ---- PathProvider -----------------------------------------------------------------
     def daily_path(self, inst: Instrument) -> DailyPath:
         """The contract's daily path: its product's path with the contract's contango."""
         base = self._product_path(inst.symbol)
-        f = self._carry(inst)
+        f = self._carry(inst)[: len(base.open)]
         return DailyPath(
             base.open * f, base.high * f, base.low * f, base.close * f, base.volume,
             base.intraday_vol,
@@ -224,7 +234,7 @@ class FuturesModel:
     def minute_bars(self, inst: Instrument, day: int, n: int) -> tuple[np.ndarray, ...]:
         """The contract's 1-minute bars of session ``day``."""
         o, h, lo, c, v = self._product_minutes(inst.symbol, day, n)
-        f = self._carry(inst)
+        f = self._carry(inst)[day]
         return o * f, h * f, lo * f, c * f, v
 
     # ---- model ------------------------------------------------------------------------
@@ -232,8 +242,25 @@ class FuturesModel:
         """PSX loading of the crack spread ($/bbl per $ of PSX)."""
         return self._driver_arrays()["kappa"][0]
 
-    def _carry(self, inst: Instrument) -> float:
-        return math.exp(CONTANGO * self.source.months.get(inst.con_id, 0))
+    def _carry(self, inst: Instrument) -> np.ndarray:
+        """Contango factor of a contract on each generated session: 0.3 % for each month it
+        lies after that session's front month (the first session's listing for the history
+        before it), so a session's prices never change once it has been quoted."""
+        f = self._carries.get(inst.con_id)
+        if f is None:
+            days = np.maximum(self.market.window.all.values.astype("M8[D]"), self.first_session)
+            year, month = int(inst.contract_month[:4]), int(inst.contract_month[4:6])
+            ahead = year * 12 + month - 1 - self._front_months(inst.symbol, days)
+            f = self._carries[inst.con_id] = np.exp(CONTANGO * np.maximum(ahead, 0))
+        return f
+
+    def _front_months(self, symbol: str, days: np.ndarray) -> np.ndarray:
+        """The front month (``year * 12 + month - 1``) of ``symbol`` on each of ``days``."""
+        first = pd.Timestamp(days.min())
+        months = range(first.year * 12 + first.month - 1, int(str(days.max())[:4]) * 12 + 14)
+        ltds = [last_trade_date(symbol, k // 12, k % 12 + 1, self.holidays) for k in months]
+        pos = np.searchsorted(np.array(ltds, dtype="M8[D]"), days, side="left")
+        return np.asarray(months)[pos]
 
     def _driver_arrays(self) -> dict[str, np.ndarray]:
         if self._drivers is not None:
@@ -309,7 +336,11 @@ class FuturesModel:
             return self._base["CL"]
         m = self.market
         n = m.generated
-        days = [self._session_minutes(day, m.session_span(day)[1]) for day in range(n)]
+        for day in range(len(self._ohlc["HO"]), n):  # one day at a time: memory stays O(n)
+            minutes = self._session_minutes(day, m.session_span(day)[1])
+            for sym, ohlc in self._ohlc.items():
+                o, h, lo, c, _ = minutes[sym]
+                ohlc.append((float(o[0]), float(h.max()), float(lo.min()), float(c[-1])))
         n0 = min(n, m.anchor + 2)
         rng = _rng(m.seed, m.stream_key, _STREAM_FUTURES, 2)
         first = np.vstack((rng.standard_normal(n0), rng.standard_normal(n0)))
@@ -321,15 +352,10 @@ class FuturesModel:
             lambda g, k: g.standard_normal((2, k)),
         )
         for sym, volume_noise in zip(("HO", "RB"), noise, strict=True):
-            rows = [day[sym] for day in days]
+            ohlc = np.array(self._ohlc[sym][:n]).T
             vol = PRODUCTS[sym].daily_volume * np.exp(0.3 * volume_noise)
             self._base[sym] = DailyPath(
-                np.array([row[0][0] for row in rows]),
-                np.array([row[1].max() for row in rows]),
-                np.array([row[2].min() for row in rows]),
-                np.array([row[3][-1] for row in rows]),
-                np.maximum(np.rint(vol), LOT).astype(np.int64),
-                np.full(n, CL_VOL),
+                *ohlc, np.maximum(np.rint(vol), LOT).astype(np.int64), np.full(n, CL_VOL)
             )
         return self._base[symbol]
 
@@ -379,13 +405,7 @@ def install(market: MarketModel, holidays: np.ndarray) -> FuturesModel | None:
     contracts = listed_futures(market.session, holidays)
     source = FuturesSource(contracts)
     market.registry.add_source("FUT", source)
-    model = FuturesModel(market, source, psx[0].con_id)
+    model = FuturesModel(market, source, psx[0].con_id, holidays)
     market.register_provider("FUT", model)
-
-    def roll() -> None:
-        before = set(source.contracts)
-        source.relist(listed_futures(market.session, holidays))
-        market.forget_paths(before | set(source.contracts))  # months after the front changed
-
-    market.roll_hooks.append(roll)
+    market.roll_hooks.append(lambda: source.relist(listed_futures(market.session, holidays)))
     return model

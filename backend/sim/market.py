@@ -74,7 +74,7 @@ leaves them out).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -568,14 +568,6 @@ class MarketModel:
                 full.intraday_vol[:n],
             )  # fmt: skip
         return path
-
-    def forget_paths(self, con_ids: Iterable[int]) -> None:
-        """Drop the cached paths of ``con_ids`` (their provider now prices them differently)."""
-        for con_id in con_ids:
-            self._paths.pop(con_id, None)
-            self._daily.pop(con_id, None)
-            self._daily_bars.pop(con_id, None)
-            self._current.pop(con_id, None)
 
     def _full_path(self, con_id: int) -> DailyPath:
         """The daily path over every generated session (future ones included)."""
