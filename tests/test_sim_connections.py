@@ -502,6 +502,7 @@ def test_control_refused_from_a_remote_peer(market) -> None:
     assert gw.faults.refusal(("::1", 50000, 0, 0)) is None
 
 
+@pytest.mark.slow
 async def test_cli_no_control_refuses_sim_control(tmp_path) -> None:
     from tests.test_cli import ROOT, cli_env
 
