@@ -385,6 +385,23 @@ async def test_incomplete_frame_and_missing_start_api_time_out(limited: SimGatew
         c.close()
 
 
+async def test_frames_split_across_reads_do_not_time_out(limited: SimGateway) -> None:
+    gw = limited
+    c = await RawClient.connect(gw.port)
+    await c.start(6)
+    await until(lambda: 6 in gw.sessions)
+    ask = wire_bytes(lambda cl: cl.reqCurrentTime())
+    await c.send(ask[:-3])
+    for _ in range(12):  # 0.6 s, twice the frame timeout, always mid-frame between sends
+        await asyncio.sleep(0.05)
+        await c.send(ask[-3:] + ask[:-3])
+    await asyncio.sleep(0.05)
+    assert 6 in gw.sessions  # every frame completed in time: no timeout
+    await c.send(ask[-3:])
+    assert await c.read_until(lambda fs: sum(f[0] == "49" for f in fs) == 13)
+    c.close()
+
+
 # ---- sessions ------------------------------------------------------------------------
 async def test_second_start_api_on_a_socket_is_refused(gw: SimGateway) -> None:
     c = await RawClient.connect(gw.port)

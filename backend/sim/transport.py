@@ -163,7 +163,7 @@ class Connection(asyncio.Protocol):
             if len(self._inbox) > self.limits.max_queued_frames and not self._reading_paused:
                 self._reading_paused = True
                 self.transport.pause_reading()
-        self._watch_partial_frame()
+        self._watch_partial_frame(bool(frames))
 
     def _drain(self) -> None:
         """Serve queued frames for at most ``dispatch_budget``, then let the loop read again."""
@@ -230,12 +230,12 @@ class Connection(asyncio.Protocol):
             self._deadline.cancel()
             self._deadline = None
 
-    def _watch_partial_frame(self) -> None:
-        if self._decoder.pending == 0:
-            if self._frame_timer is not None:
-                self._frame_timer.cancel()
-                self._frame_timer = None
-        elif self._frame_timer is None:
+    def _watch_partial_frame(self, completed: bool) -> None:
+        """Time the frame now being received (restarted whenever a frame completes)."""
+        if self._frame_timer is not None and (completed or self._decoder.pending == 0):
+            self._frame_timer.cancel()
+            self._frame_timer = None
+        if self._decoder.pending and self._frame_timer is None:
             self._frame_timer = asyncio.get_running_loop().call_later(
                 self.limits.frame_timeout,
                 self.drop,
