@@ -182,6 +182,7 @@ async def check_thanksgiving(gw: SimGateway, ib: IB) -> None:
     assert ho_dec.lastTradeDateOrContractMonth == "20261130"
     fronts = await ib.reqContractDetailsAsync(Future("HO", exchange="NYMEX"))
     months_wed = sorted(d.contract.lastTradeDateOrContractMonth for d in fronts)
+    chain_wed = (await ib.reqSecDefOptParamsAsync("SPY", "", "STK", spy.conId))[0]
     pnl = ib.reqPnL(account)
     ticker = ib.reqMktData(spy)
     await until(lambda: ticker.last > 0 and ticker.close > 0)
@@ -272,6 +273,11 @@ async def check_thanksgiving(gw: SimGateway, ib: IB) -> None:
     await run_to(gw, ny(MON, 9, 30), step=1.0)
     await until(lambda: status(weekend) == "Filled")
     await run_to(gw, ny(MON, 10, 0))
+    chain_mon = (await ib.reqSecDefOptParamsAsync("SPY", "", "STK", spy.conId))[0]
+    assert "20261127" in chain_wed.expirations and "20261127" not in chain_mon.expirations
+    assert max(chain_mon.expirations) >= max(chain_wed.expirations)
+    assert set(chain_mon.expirations) - set(chain_wed.expirations)  # new expiries listed
+    assert set(chain_wed.strikes) <= set(chain_mon.strikes)  # listed strikes stay listed
     bars_mon = await daily_bars(ib, spy, 12)
     assert [b.date for b in bars_mon[-3:]] == [WED, FRI, MON] and len(bars_mon) == len(bars_fri) + 1
     cash_before = gw.broker.account.cash
