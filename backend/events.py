@@ -104,6 +104,15 @@ class Alert:
     code: int = 0
 
 
+def strategy_of(order_ref: str | None) -> str:
+    """The strategy name carried by an IB ``orderRef``: the part before ``#``.
+
+    An orderRef is ``name`` or ``name#key`` (the key makes a resend idempotent); every reader
+    of an orderRef goes through this one function.
+    """
+    return (order_ref or "").split("#", 1)[0]
+
+
 Event = OrderSent | OrderStatusChanged | Fill | Commission | PnLSample | ConnectionState | Alert
 Subscriber = Callable[[Event], object]
 

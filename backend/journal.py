@@ -141,6 +141,9 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    """
+    ALTER TABLE fills ADD COLUMN fill_mid REAL;
+    """,
 ]
 
 _SAMPLE_COLUMNS = 4  # t, total_pnl, nlv, ret
@@ -478,17 +481,19 @@ class Journal:
         commission: float | None = None,
         arrival_mid: float | None = None,
         multiplier: float | None = None,
+        fill_mid: float | None = None,
     ) -> bool:
         """Journal an execution; False (and nothing written) when ``exec_id`` is known.
 
         ``arrival_mid`` and ``multiplier``, when given, let execution quality be rebuilt
-        from the fill alone (otherwise the arrival mid comes from the matching order).
+        from the fill alone (otherwise the arrival mid comes from the matching order);
+        ``fill_mid`` is the mid when the fill arrived (it splits delay from spread and impact).
         """
         with self._tx() as db:
             cur = db.execute(
                 "INSERT OR IGNORE INTO fills (exec_id, order_id, perm_id, strategy, symbol,"
-                " con_id, side, qty, price, t, commission, arrival_mid, multiplier)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " con_id, side, qty, price, t, commission, arrival_mid, multiplier, fill_mid)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     exec_id,
                     order_id,
@@ -503,6 +508,7 @@ class Journal:
                     commission,
                     arrival_mid,
                     multiplier,
+                    fill_mid,
                 ),
             )
             return cur.rowcount > 0

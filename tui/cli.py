@@ -68,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--port", type=int, default=4002)
     c.add_argument("action", choices=COMMANDS, help="what to do")
     c.add_argument(
-        "args", nargs="*", help="arguments (error: CODE [MESSAGE]; reject-next: REASON; partial: N)"
+        "args",
+        nargs="*",
+        help="arguments (error: CODE [MESSAGE]; reject-next: REASON; partial: N; "
+        "impact: BPS of extra slippage on every fill; latency: MS of fill delay)",
     )
 
     r = sub.add_parser("report", help="live metrics, equity/drawdown and slippage from the journal")

@@ -392,8 +392,12 @@ class RiskEngine:
         perm_id: int | None = None,
         symbol: str | None = None,
         con_id: int | None = None,
+        fill_mid: float | None = None,
     ) -> bool:
-        """Journal an execution and count it; False for a re-delivered ``exec_id``."""
+        """Journal an execution and count it; False for a re-delivered ``exec_id``.
+
+        ``fill_mid`` (the mid when the fill arrived) is journalled for attribution.
+        """
         side_sign(side)  # rejects an unknown side before anything is written
         rec = FillRecord(
             exec_id,
@@ -422,6 +426,7 @@ class RiskEngine:
             commission=commission,
             arrival_mid=arrival_mid,
             multiplier=rec.multiplier,
+            fill_mid=fill_mid,
         )
         if new:
             self._add_fill(rec)

@@ -1,8 +1,10 @@
 """`RiskFeed`: wires a TradingApp's live ib_async events into the journal and the RiskEngine.
 
 * Orders sent (:class:`livedesk.backend.events.OrderSent`) are journalled with their arrival bid/ask.
-* Executions are attributed to a strategy by ``orderRef`` and fed to the engine with the
-  arrival mid of their order, so slippage is measured fill by fill; commission reports follow.
+* Executions are attributed to a strategy by ``orderRef`` (through
+  :func:`~livedesk.backend.events.strategy_of`) and fed to the engine with the arrival mid of
+  their order and the live mid when the fill arrives (journalled as ``fill_mid``, which splits
+  delay from spread and impact in the attribution); commission reports follow.
 * ``reqPnL`` updates (about once a second) feed the account's return series together with
   NetLiquidation; the engine's sampler keeps one sample per interval.
 * Per-strategy PnL: each strategy's fills form its own book (cash and positions), marked at
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from livedesk.backend.events import Event, OrderSent
+from livedesk.backend.events import Event, OrderSent, strategy_of
 from livedesk.backend.risk.engine import RiskEngine
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -109,19 +111,20 @@ class RiskFeed:
                 client_id=self.app.ib.client.clientId,
                 perm_id=ev.perm_id or None,
                 order_ref=ev.strategy or None,
-                strategy=ev.strategy or None,
+                strategy=strategy_of(ev.strategy) or None,
                 symbol=ev.symbol,
                 con_id=ev.con_id,
                 limit_price=ev.limit_price,
                 bid=ev.bid,
                 ask=ev.ask,
-                t=ev.t,
+                t=self.clock(),  # the fills' clock, so orders and fills share one time line
             )
 
     def _on_exec(self, trade, fill) -> None:
         ex, c = fill.execution, fill.contract
-        strategy = ex.orderRef or trade.order.orderRef or ""
+        strategy = strategy_of(ex.orderRef or trade.order.orderRef)
         mult = float(c.multiplier or 1) if c.secType != "STK" else 1.0
+        fill_mid = self.app.marks().get(c.conId)
         counted = self.engine.on_fill(
             strategy or None,
             ex.execId,
@@ -136,6 +139,7 @@ class RiskFeed:
             perm_id=ex.permId,
             symbol=c.symbol,
             con_id=c.conId,
+            fill_mid=fill_mid if fill_mid is not None and math.isfinite(fill_mid) else None,
         )
         if counted and strategy:
             sign = 1.0 if ex.side in ("BOT", "BUY") else -1.0
@@ -145,7 +149,7 @@ class RiskFeed:
 
     def _on_commission(self, trade, fill, report) -> None:
         self.engine.on_commission(report.execId, report.commission)
-        strategy = fill.execution.orderRef or trade.order.orderRef
+        strategy = strategy_of(fill.execution.orderRef or trade.order.orderRef)
         if strategy in self.books:
             self.books[strategy].cash -= report.commission
 

@@ -81,6 +81,7 @@ class SimBroker:
     used_ids: dict[int, int] = field(default_factory=dict)
     reject_next: list[str] = field(default_factory=list)
     partial_next: int = 0
+    latency: float = 0.0
     margin_for: Callable[[Holding], MarginFn] | None = None
     on_change: Callable[[], None] | None = None
     margin_model: MarginModel | None = None
@@ -282,6 +283,7 @@ class SimBroker:
         self.next_perm_id += 1
         so = SimOrder(order_id, client_id, order.permId, qualified, order, now, legs=legs)
         so.status = "Submitted" if self.is_open(now) else "PreSubmitted"
+        so.not_before = now + self.latency
         if self.partial_next > 0:
             self.partial_next -= 1
             so.chunk = max(1.0, math.ceil(float(order.totalQuantity) / 3))
@@ -426,8 +428,8 @@ class SimBroker:
         return events
 
     def _match(self, so: SimOrder, now: float) -> list[Event]:
-        if not self.is_open(now) or not so.is_working:
-            return []
+        if not self.is_open(now) or not so.is_working or now < so.not_before:
+            return []  # closed, done, or still in flight (the injected fill latency)
         if so.contract.secType == "BAG":
             return self._match_combo(so, now)
         inst = self.instrument(so.contract.conId)

@@ -8,8 +8,9 @@ time ``t`` it decides the next fill:
   several partial executions, as on a real exchange.
 * **Price** — a marketable order pays the touch (ask for a buy, bid for a sell) plus a
   square-root market impact ``impact_bps · sqrt(qty / displayed size)``, rounded to the
-  tick against the trader. A resting limit order fills at its limit once the last trade
-  goes through it.
+  tick against the trader, plus any injected ``extra_bps`` (``livedesk sim-control impact
+  BPS``) on every marketable fill, never through a limit price. A resting limit order fills
+  at its limit once the last trade goes through it.
 * **Order types** — MKT, LMT, STP (triggers on the last price, then trades as MKT) and
   STP LMT (triggers, then rests as LMT at ``lmtPrice``).
 * **Hours** — nothing fills outside the session; DAY orders are cancelled at the close.
@@ -47,6 +48,7 @@ class SimOrder:
     commission: float = 0.0
     why_held: str = ""
     legs: list = field(default_factory=list)
+    not_before: float = 0.0
 
     @property
     def remaining(self) -> float:
@@ -94,8 +96,9 @@ def round_against(price: float, tick: float, sign: int) -> float:
 class MatchingEngine:
     """Decides fills for working orders against the simulated book."""
 
-    def __init__(self, impact_bps: float = 5.0) -> None:
+    def __init__(self, impact_bps: float = 5.0, extra_bps: float = 0.0) -> None:
         self.impact_bps = impact_bps
+        self.extra_bps = extra_bps
         self._used: dict[tuple[int, int], tuple[int, float]] = {}
 
     def triggered(self, o: SimOrder, touch: Touch) -> bool:
@@ -146,6 +149,7 @@ class MatchingEngine:
     def _marketable_price(self, touch: Touch, side: int, qty: float, displayed: float) -> float:
         base = touch.ask if side > 0 else touch.bid
         impact = self.impact_bps * 1e-4 * math.sqrt(qty / max(displayed, 1.0))
+        impact += self.extra_bps * 1e-4
         return round_against(base * (1 + side * impact), touch.tick, side)
 
     def _consumed(self, con_id: int, side: int, second: int) -> float:

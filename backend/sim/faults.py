@@ -2,7 +2,10 @@
 
 Python API: ``gw.faults.drop_all()``, ``go_silent()``, ``send_error(1100)``, ``restart()``,
 ``reject_next_order("margin")``, ``force_partial_fills(2)``,
-``set_market_data_fault("delayed" | "no-permission" | None, symbols)``.
+``set_market_data_fault("delayed" | "no-permission" | None, symbols)``, and the run-time
+execution-cost controls ``set_impact(bps)`` (extra slippage against the trader on every
+marketable fill, on top of the model's spread and square-root impact) and
+``set_latency(ms)`` (an order can fill only that much simulated time after it arrived).
 The same commands reach a running ``livedesk sim-gateway`` through ``livedesk sim-control``,
 which sends them in-band as a control frame (see :data:`CONTROL_MSG_ID`).  Control frames
 are served only after a completed handshake, only from a loopback peer, and not at all
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -40,10 +44,12 @@ DEFAULT_MESSAGES = {
 MAX_PARTIAL_ORDERS = 1000
 MAX_TEXT = 256
 MAX_SYMBOLS = 100
+MAX_IMPACT_BPS = 1000.0
+MAX_LATENCY_MS = 600_000.0
 
 COMMANDS = (
     "drop", "silent", "resume", "error", "restart", "reject-next", "partial", "market-data",
-    "status",
+    "impact", "latency", "status",
 )  # fmt: skip
 
 
@@ -131,6 +137,24 @@ class FaultHooks:
             )
         self.gw.broker.partial_next = total
 
+    def set_impact(self, bps: float) -> None:
+        """Add ``bps`` (0..1000) of slippage against the trader to every marketable fill."""
+        self.gw.broker.engine.extra_bps = _bounded(bps, MAX_IMPACT_BPS, "impact: BPS")
+
+    def set_latency(self, ms: float) -> None:
+        """Delay every new order's fills by ``ms`` (0..600000) simulated milliseconds."""
+        self.gw.broker.latency = _bounded(ms, MAX_LATENCY_MS, "latency: MS") / 1000.0
+
+    @property
+    def impact_bps(self) -> float:
+        """The injected extra slippage, bps."""
+        return self.gw.broker.engine.extra_bps
+
+    @property
+    def latency_ms(self) -> float:
+        """The injected fill latency, milliseconds."""
+        return self.gw.broker.latency * 1000.0
+
     async def control(self, command: str, args: list[str]) -> str:
         """Run one control command (the CLI's ``sim-control``); returns a status line.
 
@@ -161,14 +185,40 @@ class FaultHooks:
             if len(args) > 1 or (args and not _is_int(args[0], 4)):
                 raise ValueError(f"usage: partial [N] (N an integer 1..{MAX_PARTIAL_ORDERS})")
             self.force_partial_fills(int(args[0]) if args else 1)
+        elif command in ("impact", "latency"):
+            unit = "BPS" if command == "impact" else "MS"
+            top = MAX_IMPACT_BPS if command == "impact" else MAX_LATENCY_MS
+            if len(args) != 1 or _number(args[0]) is None:
+                raise ValueError(f"usage: {command} {unit} (a number 0..{top:g})")
+            setter = self.set_impact if command == "impact" else self.set_latency
+            setter(_number(args[0]))
         elif command != "status":
             raise ValueError(f"unknown command {command!r}; one of: {', '.join(COMMANDS)}")
-        return f"ok {command}: clients={len(self.gw.sessions)} silent={self.gw.silent}"
+        line = f"ok {command}: clients={len(self.gw.sessions)} silent={self.gw.silent}"
+        if command in ("impact", "latency", "status"):
+            line += f" impact={self.impact_bps:g}bps latency={self.latency_ms:g}ms"
+        return line
 
 
 def _is_int(text: str, max_digits: int) -> bool:
     """Whether ``text`` is a plain non-negative integer of at most ``max_digits`` digits."""
     return text.isascii() and text.isdigit() and len(text) <= max_digits
+
+
+def _number(text: str) -> float | None:
+    """``text`` as a finite float (plain decimal notation, at most 16 characters), or None."""
+    if len(text) > 16 or not text.isascii() or not text.replace(".", "", 1).isdigit():
+        return None
+    return float(text)
+
+
+def _bounded(value: float, top: float, name: str) -> float:
+    """``value`` as a float in 0..top, or ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not (math.isfinite(value) and 0 <= value <= top):
+        raise ValueError(f"{name} must be 0..{top:g}, got {value!r}")
+    return float(value)
 
 
 def _check_text(text: str, name: str) -> None:
