@@ -7,7 +7,8 @@ strategy, or the one ``--strategy``): the metric table (intraday, live daily, ba
 difference, divergence flag), execution quality, an equity and a drawdown chart and a
 slippage histogram. Charts are drawn with plotext at a fixed size, without colours unless
 the output is a terminal, so the text is deterministic. ``--csv DIR`` also writes
-``metrics.csv``, ``equity.csv``, ``fills.csv`` and ``slippage.csv``.
+``metrics.csv``, ``equity.csv``, ``fills.csv`` and ``slippage.csv``. With ``--attribution`` the
+report is the live-vs-backtest attribution instead (:mod:`livedesk.backend.report_attribution`).
 
 Exit codes: 0 done (also for a journal with no data yet), 1 journal missing or unreadable,
 2 bad arguments (date, strategy).
@@ -83,14 +84,37 @@ def run_report(
     journal: str | None = None,
     out: TextIO | None = None,
     width: int = 100,
+    attribution: bool = False,
 ) -> int:
     """Print the report (see the module docstring); returns the process exit code."""
     out = sys.stdout if out is None else out
     try:
+        if attribution:
+            return _attribution(since, strategy, csv_dir, journal, out, width)
         return _report(since, strategy, csv_dir, journal, out, width)
     except ReportError as exc:
         print(f"livedesk report: {exc}", file=sys.stderr)
         return exc.code
+
+
+def _attribution(
+    since: str | None,
+    strategy: str | None,
+    csv_dir: str | None,
+    journal: str | None,
+    out: TextIO,
+    width: int,
+) -> int:
+    from livedesk.backend.report_attribution import AttributionError, attribution_report
+
+    since_t = parse_since(since)
+    with _open(journal) as j:
+        try:
+            return attribution_report(
+                j, out, strategy=strategy, since=since_t, csv_dir=csv_dir, width=width
+            )
+        except AttributionError as exc:
+            raise ReportError(str(exc), exc.code) from exc
 
 
 def _open(journal: str | None) -> Journal:

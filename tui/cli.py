@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--strategy", help="one strategy only")
     r.add_argument("--csv", metavar="DIR", help="also export the tables and series as CSV into DIR")
     r.add_argument("--journal", help="journal file (default: in the user data dir)")
+    r.add_argument(
+        "--attribution",
+        action="store_true",
+        help="explain live vs backtest: spread and impact, delay, commission, missed fills, "
+        "residual and model/regime, with a waterfall and the top trades",
+    )
     return p
 
 
@@ -103,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         from livedesk.backend.report import run_report
 
         return run_report(
-            since=args.since, strategy=args.strategy, csv_dir=args.csv, journal=args.journal
+            since=args.since,
+            strategy=args.strategy,
+            csv_dir=args.csv,
+            journal=args.journal,
+            attribution=args.attribution,
         )
     return _demo(settings)
 

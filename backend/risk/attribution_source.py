@@ -16,8 +16,8 @@ What the journal holds for a replay (all written while the strategy runs live):
 Window conventions: ``since``/``until`` are epoch seconds; orders, fills and decisions with
 ``since <= t < until`` belong to it. The end-of-window marks are given by the caller (live
 marks) or, from the journal alone, the latest mid recorded at or before the window end (a
-fill's mid, else its price, else a decision's mid). NLV is the account's first sampled
-NetLiquidation in the window (or the caller's). The backtest PnL is the NLV times the
+fill's mid, else its price, else a decision's mid). NLV is the account's sampled
+NetLiquidation at the window's start (:func:`start_nlv`, or the caller's). The backtest PnL is the NLV times the
 compounded backtest daily returns of the sessions inside the window.
 
 The measured live PnL is the strategy's sampled PnL change over the window when it started
@@ -180,6 +180,18 @@ def _sessions_between(dates: Sequence[str], since: float, until: float) -> np.nd
     return np.array([lo <= dt.date.fromisoformat(d[:10]) <= hi for d in dates], dtype=bool)
 
 
+def start_nlv(journal: Journal, t: float) -> float | None:
+    """The account's NetLiquidation at ``t``: the last sample at or before it, else the first
+    after it (None without any usable sample)."""
+    s = journal.samples(ACCOUNT)
+    ok = np.isfinite(s.nlv) & (s.nlv > 0)
+    before = s.nlv[ok & (s.t <= t)]
+    if before.size:
+        return float(before[-1])
+    after = s.nlv[ok]
+    return float(after[0]) if after.size else None
+
+
 def load(
     journal: Journal,
     strategy: str,
@@ -223,13 +235,9 @@ def load(
     marks = dict(_latest_marks(all_fills, all_decisions, hi))
     marks.update(end_marks or {})
     if nlv is None:
-        s = journal.samples(ACCOUNT, since=lo)
-        good = s.nlv[np.isfinite(s.nlv) & (s.nlv > 0)]
-        if not good.size:
-            raise ValueError(
-                f"no NetLiquidation sample from the window's start for {strategy!r}; pass nlv"
-            )
-        nlv = float(good[0])
+        nlv = start_nlv(journal, lo)
+        if nlv is None:
+            raise ValueError(f"no NetLiquidation sample in the journal for {strategy!r}; pass nlv")
     live = None
     if not start:
         pnl = journal.samples(series_name(strategy))
