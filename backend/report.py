@@ -160,10 +160,28 @@ def _report(
         color = bool(getattr(out, "isatty", lambda: False)())
         for key in keys:
             _print_key(engine, key, out, width, color)
+            why = divergence_why(j, engine, key, since_t)
+            if why:
+                print(f"why: {why}", file=out)
         if csv_dir is not None:
             written = export_csv(engine, j, keys, Path(csv_dir), since_t)
             print(f"\nWrote {', '.join(p.name for p in written)} to {csv_dir}", file=out)
     return 0
+
+
+def divergence_why(journal: Journal, engine: RiskEngine, key: str, since: float | None) -> str:
+    """The one-line reason of a strategy's raised divergence flag ("" when none is raised)."""
+    from livedesk.backend.risk.attribution_source import attribute_journal
+    from livedesk.backend.risk.divergence import divergence_reason
+
+    rows = [r for r in engine.view() if r.key == key]
+    if key == ACCOUNT or not any(r.flag for r in rows):
+        return ""
+    try:
+        per, _ = attribute_journal(journal, [key], since=since)
+    except ValueError:
+        per = {}
+    return divergence_reason(rows, per.get(key)) or ""
 
 
 def _has_data(engine: RiskEngine, key: str) -> bool:

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 
+import numpy as np
 import pytest
 
 from livedesk.backend.journal import Journal
 from livedesk.backend.report import run_report
-from livedesk.backend.risk.attribution import COMPONENTS
+from livedesk.backend.risk.attribution import (
+    COMPONENTS,
+    AttributionFill,
+    AttributionOrder,
+    IdealTrade,
+    attribute,
+)
 from livedesk.backend.risk.attribution_source import attribute_journal, decision_detail
 from livedesk.backend.risk.attribution_view import waterfall
+from livedesk.backend.risk.divergence import DivergenceRow, divergence_reason
+from livedesk.backend.risk.engine import RiskEngine
 from livedesk.tui.cli import main
 
 T0 = 1_790_000_000.0  # 2026-09-21 14:13 UTC
@@ -117,3 +127,52 @@ def test_cli_flag_reaches_the_attribution_report(journal_path, capsys) -> None:
         == 0
     )
     assert "== Strategy alpha ==" in capsys.readouterr().out
+
+
+def test_divergence_reason_names_the_flagged_metric_and_its_cause() -> None:
+
+    month = 365.25 / 12
+    # The seed example: 41 fills a month, 6 bps above the mid on $100,000 each; the backtest
+    # made $540 and live lost $2,460, so execution is 2,460 of the 3,000 gap (82 %).
+    orders = [
+        AttributionOrder(f"o{i}", 1, "PSX", "BUY", 1000, 0.0, 100.0, 1.0,
+                         (AttributionFill(1.0, 1000, 100.06, 0.0, 100.0),))
+        for i in range(41)
+    ]  # fmt: skip
+    ideal = [IdealTrade(0.0, 1, 1000, 100.0) for _ in range(41)]
+    a = attribute(orders, ideal, {1: 100.0}, nlv=1e6, window_days=month, backtest_pnl=540.0)
+    rows = [
+        DivergenceRow("annual_return", 0.02, 0.05, -0.03, None),
+        DivergenceRow("max_drawdown", -0.2, -0.1, -0.1, True),
+        DivergenceRow("sharpe_ratio", 0.9, 1.5, -0.6, True),
+    ]
+    assert divergence_reason(rows, a) == (
+        "live Sharpe 0.90 vs 1.50: execution explains 82 %: "
+        "6.0 bps/trade spread+impact × 41 trades/month"
+    )
+    assert divergence_reason(rows[:2], a).startswith("live max drawdown -0.20 vs -0.10")
+    assert divergence_reason([rows[0]], a) is None
+    assert "no attribution yet" in divergence_reason(rows, None)
+
+
+def test_report_prints_why_under_a_raised_flag(tmp_path, capsys) -> None:
+    path = tmp_path / "journal.sqlite3"
+    with Journal(path) as j:
+        eng = RiskEngine(j)
+        rng = np.random.default_rng(5)
+        day0 = 1_789_948_800.0  # 2026-09-21 00:00 UTC
+        for k in range(6):
+            day = dt.date(2026, 9, 21) + dt.timedelta(days=k)
+            for i in range(10):
+                t = day0 + k * 86400 + 14.5 * 3600 + 60 * i
+                pnl = float(rng.normal(-100, 300)) * (i + 1) / 10
+                eng.on_pnl(t, pnl, pnl, 0.0, NLV + pnl, day)
+                eng.on_strategy_pnl("alpha", t, pnl, NLV + pnl, day)
+            eng.close_session()
+        eng.set_backtest_reference("alpha", 0.002 + 1e-5 * rng.standard_normal(250))
+        _strategy(j, "alpha", 1, 11, 50.04, 51.0)
+    assert run_report(journal=str(path), strategy="alpha") == 0  # the plain report
+    out = capsys.readouterr().out
+    assert "DIVERGES" in out
+    [why] = [ln for ln in out.splitlines() if ln.startswith("why: ")]
+    assert why.startswith("why: live Sharpe ")

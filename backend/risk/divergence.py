@@ -19,6 +19,9 @@ lies outside ``SR0 ± z * se`` (two-sided; ``z = 1.96`` is a 5 % false-alarm rat
 long as the live record; the ``q`` quantile of those paths' drawdown depths is the deepest
 drawdown the backtest makes plausible over that horizon. The flag is raised when the live
 maximum drawdown is deeper. Drawdowns are negative fractions, as in empyrical.
+
+A raised flag says *why* in one line (:func:`divergence_reason`, from the key's attribution:
+execution, model/regime or the residual).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from livedesk.backend.risk.attribution import Attribution, explain
 
 # Metrics compared by :func:`compare`, in display order.
 COMPARED_METRICS = (
@@ -197,3 +202,27 @@ def compare(
             flag = drawdown_divergence(lv, backtest_returns, horizon, n_boot, q, seed).flag
         rows.append(DivergenceRow(metric, lv, bv, lv - bv, flag))
     return rows
+
+
+METRIC_NAMES = {"sharpe_ratio": "Sharpe", "max_drawdown": "max drawdown"}
+"""How :func:`divergence_reason` names a flagged metric."""
+
+
+def divergence_reason(rows: Sequence, attribution: Attribution | None) -> str | None:
+    """Why live diverges, in one line, for the first flagged row (the Sharpe row first).
+
+    ``rows`` are :class:`DivergenceRow` or risk-table rows (``metric``, ``live``,
+    ``backtest``, ``flag``); ``attribution`` is the same key's attribution over the live
+    window. None when nothing is flagged; without an attribution the line says so.
+    """
+    flagged = [r for r in rows if r.flag]
+    if not flagged:
+        return None
+    r = min(flagged, key=lambda r: r.metric != "sharpe_ratio")
+    name = METRIC_NAMES.get(r.metric, r.metric.replace("_", " "))
+    if attribution is None:
+        return (
+            f"live {name} {r.live:.2f} vs {r.backtest:.2f}: no attribution yet "
+            "(no recorded decisions and orders over the window)"
+        )
+    return explain(name, r.live, r.backtest, attribution)
