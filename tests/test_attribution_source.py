@@ -53,6 +53,8 @@ def journal_with_one_day(tmp_path) -> Journal:
         t=T0 + 10,
     )
     j.record_decision(run, "skip", {"reason": "stale bar"}, t=T0 + 20)
+    # A decision without a replay record (names, not conIds, and no mids) cannot be replayed.
+    j.record_decision(run, "decision", {"targets": {"PSX": 0.5}}, t=T0 + 30)
     j.record_order(
         7, action="BUY", qty=100, order_type="MKT", strategy="demo", symbol="C1", con_id=1,
         bid=49.99, ask=50.01, t=T0 + 10, order_ref="demo#k1",
@@ -72,7 +74,7 @@ def test_load_builds_orders_fills_decisions_and_marks(tmp_path) -> None:
         [o] = inputs.orders
         assert (o.arrival_mid, o.qty, o.filled) == (50.0, 100, 50)
         assert o.fills[0].mid == 50.02 and o.fills[0].commission == 1.0
-        assert [d.t for d in inputs.decisions] == [T0 + 10, T0 + 3600]  # the skip is not one
+        assert [d.t for d in inputs.decisions] == [T0 + 10, T0 + 3600]  # neither the skip nor the unreplayable
         assert inputs.end_marks == {1: 51.0}
         a = attribute_inputs(inputs)
     # Hand: ideal buys 100 at 50 → 100 × (51 − 50) = $100. Live: 50 × (51 − 50.05) − 1 = $46.5.

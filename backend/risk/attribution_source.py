@@ -3,10 +3,11 @@
 What the journal holds for a replay (all written while the strategy runs live):
 
 * **decisions** — rows of the strategy's runs (``runs``/``decisions`` tables) whose detail
-  carries ``targets`` (conId → signed quantity of its whole book), ``mids`` (conId → mid at
-  the decision), ``multipliers``, the signal's ``inputs`` and a ``bars`` reference (what
-  bars were read: symbols, bar size, end time, count — enough to re-request them). Write
-  one with :func:`decision_detail`; rows without ``targets`` (skips, errors) are ignored;
+  carries a ``replay`` record: ``targets`` (conId → signed quantity of its whole book),
+  ``mids`` (conId → mid at the decision), ``multipliers``, the signal's ``inputs`` and a
+  ``bars`` reference (what bars were read: symbols, bar size, end time, count — enough to
+  re-request them). Build it with :func:`replay_record` (or a whole detail with
+  :func:`decision_detail`); rows without one (skips, errors) are ignored;
 * **orders** — the arrival bid/ask/mid at submission (``orders`` table, via ``RiskFeed``);
 * **fills** — time, price, commission, multiplier and ``fill_mid``, the live mid when the
   fill arrived (``fills`` table, via ``RiskFeed``);
@@ -51,17 +52,19 @@ DECISION_KIND = "decision"
 DAY = 86400.0
 
 
-def decision_detail(
+REPLAY_KEY = "replay"
+"""The key of a decision detail holding what the replay needs."""
+
+
+def replay_record(
     inputs: Any,
     targets: Mapping[int, float],
     mids: Mapping[int, float],
     multipliers: Mapping[int, float] | None = None,
     bars: Mapping[str, Any] | None = None,
-    **extra: Any,
 ) -> dict[str, Any]:
-    """The journal detail of one decision, as :func:`load` reads it back (JSON-safe)."""
+    """What a decision journals for its replay (JSON-safe; conIds as strings)."""
     return {
-        **extra,
         "inputs": inputs,
         "targets": {str(c): float(q) for c, q in targets.items()},
         "mids": {str(c): float(m) for c, m in mids.items()},
@@ -70,9 +73,22 @@ def decision_detail(
     }
 
 
+def decision_detail(
+    inputs: Any,
+    targets: Mapping[int, float],
+    mids: Mapping[int, float],
+    multipliers: Mapping[int, float] | None = None,
+    bars: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A whole decision detail: ``extra`` fields plus the :func:`replay_record`."""
+    return {**extra, REPLAY_KEY: replay_record(inputs, targets, mids, multipliers, bars)}
+
+
 def decision_record(row: Mapping[str, Any]) -> DecisionRecord | None:
-    """A journal decision row as a :class:`DecisionRecord`; None when it chose no targets."""
-    d = row.get("detail") or {}
+    """A journal decision row as a :class:`DecisionRecord`; None without a replay record."""
+    detail = row.get("detail")
+    d = detail.get(REPLAY_KEY) if isinstance(detail, Mapping) else None
     if not isinstance(d, Mapping) or "targets" not in d:
         return None
 
