@@ -1,0 +1,81 @@
+"""The console's Attribution view (Pilot): waterfall and top trades per strategy, cycling, close."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("textual")
+
+from textual.app import App  # noqa: E402
+from textual.widgets import Static  # noqa: E402
+
+from livedesk.backend.journal import Journal  # noqa: E402
+from livedesk.backend.risk.attribution_source import attribute_journal  # noqa: E402
+from livedesk.tui.screens.attribution import AttributionScreen  # noqa: E402
+from tests.test_report_attribution import NLV, T0, _strategy  # noqa: E402
+
+
+class Host(App):
+    def __init__(self, source, strategy=None) -> None:
+        super().__init__()
+        self.source, self.strategy = source, strategy
+
+    def on_mount(self) -> None:
+        self.push_screen(AttributionScreen(self.source, self.strategy))
+
+
+def _text(screen, wid: str) -> str:
+    return str(screen.query_one(f"#{wid}", Static).render())
+
+
+@pytest.fixture
+def journal(tmp_path):
+    with Journal(tmp_path / "j.sqlite3") as j:
+        j.record_sample(T0, 0.0, NLV, 0.0)
+        _strategy(j, "alpha", 1, 11, 50.04, 51.0)
+        _strategy(j, "beta", 2, 12, 50.02, 49.0)
+        j.set_backtest_reference("alpha", [0.002], {"sharpe_ratio": 1.5}, ["2026-09-21"])
+        yield j
+
+
+async def test_view_shows_the_waterfall_and_top_trades_and_cycles(journal) -> None:
+    app = Host(lambda: attribute_journal(journal), "beta")
+    async with app.run_test(size=(140, 50)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, AttributionScreen)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.current is not None:
+                break
+        assert screen.current == "beta"
+        assert "Attribution — beta  (2/3)" in _text(screen, "attribution-title")
+        assert "live" in _text(screen, "attribution-waterfall")
+        # beta: spread −100 × 0.01 = −$1.00 (filled at 50.02, mid then 50.01).
+        assert "BETA #12 -1.00" in _text(screen, "attribution-top")
+        await pilot.press("right")
+        assert screen.current == "total"
+        await pilot.press("right")
+        assert screen.current == "alpha"
+        water = _text(screen, "attribution-waterfall")
+        assert water.splitlines()[1].startswith("backtest") and "model/regime" in water
+        await pilot.press("left")
+        assert screen.current == "total"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, AttributionScreen)
+
+
+async def test_view_says_when_it_cannot_attribute() -> None:
+    def failing():
+        raise ValueError("no NetLiquidation sample in the journal")
+
+    app = Host(failing)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.error:
+                break
+        assert "no NetLiquidation" in _text(screen, "attribution-title")
+        await pilot.press("right")  # nothing to cycle: no error
+        await pilot.press("q")
+        assert not isinstance(app.screen, AttributionScreen)

@@ -1,0 +1,115 @@
+"""The Attribution view (Risk pane, key ``a``): why live differs from the backtest.
+
+Per strategy (``[``/``]`` or ←/→ cycle through them, the total last): the components in $,
+bps of NLV and bps a year, the waterfall backtest → ideal → each cost → live, and the trades
+that contributed most to each component. The attribution is computed from the journal in a
+worker thread (it reads SQLite), so opening the view never blocks the console.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from livedesk.backend.risk.attribution import Attribution
+from livedesk.backend.risk.attribution_view import (
+    component_table,
+    top_trades_text,
+    waterfall_text,
+)
+
+Source = Callable[[], tuple[dict[str, Attribution], Attribution | None]]
+TOTAL = "total"
+
+
+class AttributionScreen(ModalScreen[None]):
+    """Waterfall and top trades of one strategy's attribution at a time."""
+
+    CSS_PATH = "attribution.tcss"
+    BINDINGS = [
+        Binding("escape,q", "close", "Close", id="attribution.close"),
+        Binding("right,bracketright", "cycle(1)", "Next", id="attribution.next"),
+        Binding("left,bracketleft", "cycle(-1)", "Previous", id="attribution.previous"),
+    ]
+
+    def __init__(self, source: Source, strategy: str | None = None) -> None:
+        super().__init__()
+        self.source = source
+        self.wanted = strategy
+        self.parts: dict[str, Attribution] = {}
+        self.order: list[str] = []
+        self.index = 0
+        self.error = ""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="attribution"):
+            yield Static("Attribution — computing…", id="attribution-title")
+            yield Static("", id="attribution-summary")
+            yield Static("Components", classes="attribution-section")
+            yield Static("", id="attribution-components")
+            yield Static("Waterfall (bps of NLV)", classes="attribution-section")
+            yield Static("", id="attribution-waterfall")
+            yield Static("Top trades per component (USD)", classes="attribution-section")
+            yield Static("", id="attribution-top")
+            yield Static("←/→ strategy · Esc closes", id="attribution-help")
+
+    def on_mount(self) -> None:
+        self.run_worker(self._load, thread=True, exclusive=True, group="attribution")
+
+    def _load(self) -> None:
+        try:
+            per, total = self.source()
+        except ValueError as exc:
+            self.app.call_from_thread(self._show_error, str(exc))
+            return
+        self.app.call_from_thread(self._loaded, per, total)
+
+    def _show_error(self, text: str) -> None:
+        self.error = text
+        self.query_one("#attribution-title", Static).update(f"Attribution — {text}")
+
+    def _loaded(self, per: dict[str, Attribution], total: Attribution | None) -> None:
+        self.parts = dict(per)
+        if total is not None and len(per) > 1:
+            self.parts[TOTAL] = total
+        self.order = list(self.parts)
+        if self.wanted in self.order:
+            self.index = self.order.index(self.wanted)
+        self._render_current()
+
+    @property
+    def current(self) -> str | None:
+        """The strategy shown (``total`` for all of them), or None before loading."""
+        return self.order[self.index] if self.order else None
+
+    def _render_current(self) -> None:
+        title = self.query_one("#attribution-title", Static)
+        if not self.order:
+            title.update("Attribution — no strategy orders or decisions recorded yet")
+            return
+        name = self.order[self.index]
+        a = self.parts[name]
+        title.update(f"Attribution — {name}  ({self.index + 1}/{len(self.order)})")
+        bt = "n/a" if a.backtest_pnl is None else f"{a.backtest_pnl:,.2f}"
+        self.query_one("#attribution-summary", Static).update(
+            f"{a.window_days:.2f} days · NLV {a.nlv:,.0f} · {a.trades} orders filled · "
+            f"PnL backtest {bt} · ideal {a.ideal_pnl:,.2f} · live {a.live_pnl:,.2f}"
+        )
+        self.query_one("#attribution-components", Static).update(Text(component_table(a)))
+        width = max(60, min(self.size.width - 8, 140))
+        self.query_one("#attribution-waterfall", Static).update(Text(waterfall_text(a, width)))
+        self.query_one("#attribution-top", Static).update(Text(top_trades_text(a)))
+
+    def action_cycle(self, step: int) -> None:
+        if self.order:
+            self.index = (self.index + step) % len(self.order)
+            self._render_current()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
