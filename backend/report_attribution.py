@@ -28,7 +28,8 @@ from livedesk.backend.risk.attribution_source import attribute_journal, strategi
 from livedesk.backend.risk.attribution_view import component_table, top_trades_text, waterfall_text
 
 SIGNALS: dict[str, Callable] = {}
-"""Strategy name → its pure signal function (the same object the live strategy calls)."""
+"""Strategy name → its replay signal (wrapping the same function object the strategy calls);
+filled from :func:`livedesk.backend.risk.replay_signals.strategy_signals` on first use."""
 
 TOTAL = "TOTAL"
 UNITS = ("usd", "bps", "annualised_bps")
@@ -60,13 +61,17 @@ def attribution_report(
     if not names:
         print(f"No strategy orders or decisions in {journal.path} to attribute.", file=out)
         return 0
+    if not SIGNALS:
+        from livedesk.backend.risk.replay_signals import strategy_signals
+
+        SIGNALS.update(strategy_signals())
     try:
         per, total = attribute_journal(journal, names, since=since, signals=SIGNALS)
     except ValueError as exc:
         raise AttributionError(f"cannot attribute: {exc}", 1) from exc
     print(f"LiveDesk attribution  journal: {journal.path}", file=out)
     for name, a in per.items():
-        replayed = "its signal function" if name in SIGNALS else "the recorded targets"
+        replayed = "its signal function" if a.signal is not None else "the recorded targets"
         print(f"\n== Strategy {name} ==", file=out)
         print(_summary(a) + f"; ideal path replayed through {replayed}", file=out)
         _print_one(a, out, width)

@@ -29,6 +29,7 @@ rebuilt PnL is used and the residual is reported as zero).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ from livedesk.backend.risk.attribution import (
 )
 from livedesk.backend.risk.engine import ACCOUNT, series_name
 
-DECISION_KIND = "decision"
+log = logging.getLogger("livedesk.attribution")
 DAY = 86400.0
 
 
@@ -316,7 +317,9 @@ def attribute_journal(
     """Per-strategy attributions over one common window, and their total (None if none).
 
     The window defaults to the earliest to the latest record of the strategies; each
-    strategy is replayed through its own signal in ``signals`` when given.
+    strategy is replayed through its own signal in ``signals`` when given (its recorded
+    targets when the recorded inputs do not fit the signal: logged, and the result's
+    ``signal`` is then None).
     """
     names = list(strategies) if strategies is not None else strategies_with_records(journal)
     if not names:
@@ -328,5 +331,14 @@ def attribute_journal(
     out = {}
     for name in names:
         inputs = load(journal, name, since=since, until=until, end_marks=end_marks, nlv=nlv)
-        out[name] = attribute_inputs(inputs, (signals or {}).get(name))
+        signal = (signals or {}).get(name)
+        try:
+            out[name] = attribute_inputs(inputs, signal)
+        except (KeyError, TypeError, IndexError) as exc:
+            if signal is None:
+                raise
+            log.warning(
+                "%s: replay through its signal failed (%r); recorded targets used", name, exc
+            )
+            out[name] = attribute_inputs(inputs, None)
     return out, combine(list(out.values()))

@@ -1,0 +1,74 @@
+"""The strategies' own signal code, wrapped for the attribution replay (inputs → conId targets).
+
+A live strategy journals, with each decision, the inputs its pure signal function saw
+(:func:`livedesk.backend.risk.attribution_source.replay_record`); the replay calls the very
+same function object on them and sizes its answer exactly as live does
+(``order_target_percent``: percent of NetLiquidation → whole shares at the decision's price).
+
+* ``crack-spread`` — :func:`livedesk.backend.strategies.crack_signal.evaluate` on the bars
+  (PSX, CL, HO, RB; the last ``2·window − 1`` aligned rows), the live position sign, the
+  threshold and window; target ``signal × weight`` of NLV in PSX.
+
+Strategy modules are imported only when a replay needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from livedesk.backend.orders import percent_to_value, value_to_quantity
+
+CRACK_COLUMNS = ("psx", "cl", "ho", "rb")
+
+
+def crack_spread_inputs(
+    bars,
+    position: int,
+    threshold: float,
+    window: int,
+    weight: float,
+    nlv: float,
+    price: float,
+    con_id: int,
+) -> dict[str, Any]:
+    """What ``crack-spread`` records for its replay: the signal's window of bars and sizing."""
+    rows = bars[list(CRACK_COLUMNS)].tail(2 * window - 1)
+    return {
+        "bars": [[round(float(x), 6) for x in row] for row in rows.to_numpy()],
+        "index": [str(t) for t in rows.index],
+        "position": int(position),
+        "threshold": float(threshold),
+        "window": int(window),
+        "weight": float(weight),
+        "nlv": float(nlv),
+        "price": float(price),
+        "con_id": int(con_id),
+    }
+
+
+class CrackSpreadReplay:
+    """Recorded crack-spread inputs → PSX target quantity, through the strategy's ``evaluate``."""
+
+    def __init__(self, evaluate: Callable | None = None) -> None:
+        if evaluate is None:
+            from livedesk.backend.strategies.crack_signal import evaluate
+        self.evaluate = evaluate
+
+    def __call__(self, inputs: Mapping[str, Any]) -> dict[int, float]:
+        import pandas as pd
+
+        frame = pd.DataFrame(inputs["bars"], columns=list(CRACK_COLUMNS))
+        s = self.evaluate(frame, inputs["position"], inputs["threshold"], inputs["window"])
+        value = percent_to_value(s.target * inputs["weight"], inputs["nlv"])
+        return {int(inputs["con_id"]): float(value_to_quantity(value, inputs["price"]))}
+
+
+def strategy_signals() -> dict[str, Callable]:
+    """Replay signals of the strategies whose code is installed, by strategy name."""
+    out: dict[str, Callable] = {}
+    try:
+        out["crack-spread"] = CrackSpreadReplay()
+    except ImportError:  # the strategy runtime is not installed
+        pass
+    return out
