@@ -171,3 +171,36 @@ def a_orders(journal, name):
 
 def order_times(journal, name):
     return [o["submitted_at"] for o in journal.orders(name)]
+
+
+async def test_a_cancelled_partial_fill_is_the_missed_part(gw, desk) -> None:
+    app, journal = desk
+    c = await app.resolve_contract(stock("AAPL"))
+    await app.quote(c)
+    q = gw.market.quote(c.conId, gw.now())
+    mid = (q.bid + q.ask) / 2
+    await until(lambda: app.marks().get(c.conId) == pytest.approx(mid))
+    run = journal.start_run("partial", t=gw.now())
+    inputs = {"step": 0, "con_id": c.conId, "mid": mid}
+    journal.record_decision(
+        run, "decision", decision_detail(inputs, {c.conId: 300}, {c.conId: mid}), t=gw.now()
+    )
+    gw.faults.force_partial_fills(1)  # three executions of 100, one per simulated second
+    trade = (await app.order_target_quantity(c, mkt, 300, strategy="partial")).trade
+    await until(lambda: trade.orderStatus.filled == 100)
+    # The dangerous window: one fill in, the rest working. Cancel it there.
+    app.ib.cancelOrder(trade.order)
+    await until(lambda: trade.isDone())
+    await until(lambda: len(journal.fills("partial")) == 1)
+    [row] = journal.fills("partial")
+    assert row["fill_mid"] == pytest.approx(mid)  # RiskFeed journals the mid at the fill
+    gw.advance(600)
+    end = gw.market.quote(c.conId, gw.now())
+    end_mid = (end.bid + end.ask) / 2
+    inputs_ = load(journal, "partial", end_marks={c.conId: end_mid})
+    a = attribute_inputs(inputs_)
+    assert trade.orderStatus.status == "Cancelled" and inputs_.orders[0].filled == 100
+    # By hand: the 200 shares never bought would have made 200 × (end mid − arrival mid).
+    assert a.usd["missed"] == pytest.approx(-200 * (end_mid - mid))
+    assert a.ideal_pnl == pytest.approx(300 * (end_mid - mid))
+    assert a.usd["spread_impact"] == pytest.approx(100 * (mid - row["price"]))
