@@ -29,7 +29,7 @@ class GatewayClock:
         *,
         max_age: float = 0.5,
         min_sleep: float = 0.02,
-        max_sleep: float = 5.0,
+        max_sleep: float = 30.0,
         mono: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
@@ -41,6 +41,7 @@ class GatewayClock:
         self.rate: float | None = None
         """Estimated gateway seconds per real second (None until two samples)."""
         self.requests = 0
+        self._last: tuple[float, float] | None = None
 
     @classmethod
     def of(cls, ib, **kw) -> GatewayClock:
@@ -62,9 +63,16 @@ class GatewayClock:
         self._last = (t, m)
         return dt.datetime.fromtimestamp(t, NEW_YORK)
 
+    def today(self) -> dt.date:
+        """The gateway's New York date at the last answer (the wall date before any)."""
+        last = self._last
+        if last is None:
+            return dt.datetime.now(NEW_YORK).date()
+        return dt.datetime.fromtimestamp(last[0], NEW_YORK).date()
+
     async def now(self) -> dt.datetime:
         """Gateway time (cached up to ``max_age`` real seconds, extrapolated at ``rate``)."""
-        last = getattr(self, "_last", None)
+        last = self._last
         if last is None or self._mono() - last[1] > self.max_age:
             return await self.refresh()
         t = last[0] + (self._mono() - last[1]) * (self.rate or 0.0)
@@ -78,7 +86,8 @@ class GatewayClock:
             if now >= target:
                 return True
             rate = self.rate if self.rate else 1.0
-            delay = min(self.max_sleep, max(self.min_sleep, (target - now) / rate))
+            cap = self.max_sleep if self.rate is not None else min(self.max_sleep, 1.0)
+            delay = min(cap, max(self.min_sleep, (target - now) / rate))
             if stop is None:
                 await asyncio.sleep(delay)
                 continue

@@ -104,6 +104,8 @@ class StrategyController:
         self.settings = settings
         self.dry_run = dry_run
         self.clock = clock or GatewayClock.of(app.ib)
+        if app.today == dt.date.today:  # trade on the gateway's date (front months, expiries)
+            app.today = self.clock.today
         self.config_errors: dict[str, str] = {}
         """Strategies left out because their ``[strategies.NAME]`` settings are invalid."""
         if strategies is None:

@@ -1,0 +1,140 @@
+"""Bar feeds: a history warm-up, then only new bars (``keepUpToDate``), and chunked history.
+
+:class:`BarFeed` holds one ``keepUpToDate`` subscription: the initial request returns the
+history, then the gateway streams the bar in progress and appends new ones, so an
+iteration reads the last bars from memory with **no** request. :func:`fetch_history`
+downloads a longer span in chunks that respect IB's historical-data pacing (at most
+``1 W`` of 1-minute bars per request, requests spaced so no six hit one contract in 2 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from ib_async import Contract
+
+from livedesk.backend.contracts import describe
+
+if TYPE_CHECKING:
+    from livedesk.backend.strategies.context import StrategyContext
+
+BAR_SECONDS = {"1 min": 60, "5 mins": 300, "15 mins": 900, "1 hour": 3600, "1 day": 86400}
+MAX_MINUTE_DAYS = 5
+"""IB serves at most one week (five sessions) of 1-minute bars per request."""
+
+
+class NoData(RuntimeError):
+    """The gateway returned no bars for a request."""
+
+
+def _epoch(d) -> float:
+    if isinstance(d, dt.datetime):
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=dt.UTC)
+        return d.timestamp()
+    return dt.datetime.combine(d, dt.time(), dt.UTC).timestamp()
+
+
+def bars_to_series(bars, now: float | None = None, step: int = 60, tail: int | None = None):
+    """Closes of completed bars (``start + step <= now``) as a Series on a UTC index."""
+    items = list(bars[-(tail + 1) :]) if tail else list(bars)
+    times = np.fromiter((_epoch(b.date) for b in items), dtype=float, count=len(items))
+    closes = np.fromiter((b.close for b in items), dtype=float, count=len(items))
+    if now is not None and len(times) and times[-1] + step > now:
+        times, closes = times[:-1], closes[:-1]
+    if tail and len(times) > tail:
+        times, closes = times[-tail:], closes[-tail:]
+    index = pd.to_datetime(times, unit="s", utc=True)
+    return pd.Series(closes, index=index)
+
+
+class BarFeed:
+    """One contract's bars: a history request kept up to date by the gateway."""
+
+    def __init__(self, contract: Contract, bars, bar_size: str) -> None:
+        self.contract = contract
+        self.bars = bars
+        self.bar_size = bar_size
+        self.step = BAR_SECONDS[bar_size]
+
+    @classmethod
+    async def open(
+        cls,
+        ctx: StrategyContext,
+        contract: Contract,
+        duration: str = "1 W",
+        bar_size: str = "1 min",
+        what: str = "TRADES",
+    ) -> BarFeed:
+        """Request ``duration`` of history with ``keepUpToDate=True``."""
+        bars = await ctx.bars(contract, duration, bar_size, what=what, keep_up_to_date=True)
+        if bars is None or len(bars) == 0:
+            raise NoData(f"no {bar_size} bars for {describe(contract)}")
+        return cls(contract, bars, bar_size)
+
+    def closes(self, now: float, tail: int) -> pd.Series:
+        """The last ``tail`` completed closes (no request)."""
+        return bars_to_series(self.bars, now, self.step, tail)
+
+    def last_start(self) -> float:
+        """Start epoch of the newest bar (possibly still in progress)."""
+        return _epoch(self.bars[-1].date) if len(self.bars) else -math.inf
+
+    def close(self, ctx: StrategyContext) -> None:
+        """Cancel the live updates."""
+        if ctx.app.ib.isConnected():
+            ctx.app.ib.cancelHistoricalData(self.bars)
+
+
+async def fetch_history(
+    ctx: StrategyContext,
+    contract: Contract,
+    days: int,
+    bar_size: str = "1 min",
+    what: str = "TRADES",
+    spacing: float = 0.4,
+    progress=None,
+) -> pd.DataFrame:
+    """``days`` sessions of bars in ``1 W`` chunks going back from now (OHLCV, UTC index)."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    chunk = MAX_MINUTE_DAYS if BAR_SECONDS[bar_size] < 86400 else 365
+    frames: list[pd.DataFrame] = []
+    end = ""
+    left = days
+    while left > 0:
+        n = min(left, chunk)
+        duration = f"{n} D" if bar_size != "1 day" else f"{n} D"
+        bars = await ctx.bars(contract, duration, bar_size, what=what, end=end)
+        if not bars:
+            break
+        frames.append(_frame(bars))
+        left -= n
+        if progress is not None:
+            progress(days - left, days)
+        first = _epoch(bars[0].date)
+        end = dt.datetime.fromtimestamp(first - 1, dt.UTC).strftime("%Y%m%d-%H:%M:%S")
+        if left > 0:
+            await asyncio.sleep(spacing)
+    if not frames:
+        raise NoData(f"no {bar_size} history for {describe(contract)}")
+    out = pd.concat(frames[::-1]).sort_index()
+    return out[~out.index.duplicated(keep="last")]
+
+
+def _frame(bars) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "open": [b.open for b in bars],
+            "high": [b.high for b in bars],
+            "low": [b.low for b in bars],
+            "close": [b.close for b in bars],
+            "volume": [float(b.volume) for b in bars],
+        },
+        index=pd.to_datetime([_epoch(b.date) for b in bars], unit="s", utc=True),
+    )
