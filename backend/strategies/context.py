@@ -97,6 +97,24 @@ class StrategyContext:
         """The gateway's time in New York (``reqCurrentTime``), cached briefly."""
         return await self.clock.now()
 
+    # ---- durable state --------------------------------------------------------------
+    def load_state(self, key: str) -> dict[str, Any] | None:
+        """A state saved by :meth:`save_state` (from the journal; survives restarts)."""
+        if self.journal is None:
+            return self.state.get(("durable", key))
+        value = self.journal.state(f"strategy:{self.strategy}:{key}")
+        return None if not value or value.get("cleared") else value
+
+    def save_state(self, key: str, value: dict[str, Any] | None) -> None:
+        """Save (journal, one transaction) a small JSON state; ``None`` clears it. Not in dry runs."""
+        if self.dry_run:
+            return
+        self.state[("durable", key)] = value
+        if self.journal is not None:
+            self.journal.append_samples(
+                [], states={f"strategy:{self.strategy}:{key}": value or {"cleared": True}}
+            )
+
     # ---- contracts and data --------------------------------------------------------
     async def resolve(self, contract: Contract | ComboSpec, key: Any = None) -> Contract:
         """``app.resolve_contract``, cached for the life of the context (by ``key``)."""
@@ -139,7 +157,7 @@ class StrategyContext:
         return await self.app.quote(contract)
 
     # ---- orders ----------------------------------------------------------------------
-    def _note(self, contract: Contract, result: OrderResult, fallback: str) -> OrderResult:
+    def _note(self, contract: Contract, result: OrderResult) -> OrderResult:
         if result.order is not None:
             self.orders.append(order_record(contract, result.order, result))
         return result
@@ -151,7 +169,7 @@ class StrategyContext:
         r = await self.app.order_target_percent(
             contract, order_type, percent, strategy=self.strategy, dry_run=self.dry_run
         )
-        return self._note(contract, r, "")
+        return self._note(contract, r)
 
     async def order_target_quantity(
         self, contract: Contract, quantity: float, order_type: OrderType = market
@@ -160,12 +178,12 @@ class StrategyContext:
         r = await self.app.order_target_quantity(
             contract, order_type, quantity, strategy=self.strategy, dry_run=self.dry_run
         )
-        return self._note(contract, r, "")
+        return self._note(contract, r)
 
     async def send_order(self, contract: Contract, order: Order) -> OrderResult:
         """Send one order (tagged, dry-run aware)."""
         r = await self.app.send_order(contract, order, strategy=self.strategy, dry_run=self.dry_run)
-        return self._note(contract, r, "")
+        return self._note(contract, r)
 
     def working_trades(self) -> list:
         """This strategy's working orders (``orderRef`` == name)."""

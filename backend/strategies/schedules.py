@@ -104,6 +104,11 @@ def _ny(t: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(t, NEW_YORK)
 
 
+def is_open(at: dt.datetime, calendar: str = "XNYS") -> bool:
+    """Whether ``at`` falls in the regular hours of a ``calendar`` session."""
+    return sessions(calendar).session_at(_epoch(at)) is not None
+
+
 @dataclass(frozen=True)
 class Monthly:
     """``offset_minutes`` after the close of the last session of every month.
