@@ -1,0 +1,249 @@
+"""``monthly-factor``: the zipline momentum Pipeline, rebalanced once a month on the whole book.
+
+After the close of the last XNYS session of each month (+ ``offset_minutes``) the
+strategy runs the Pipeline of :mod:`livedesk.backend.momentum.pipeline` on a bundle for the
+session after that month-end (its row ranks on the month-end close), picks the top-N
+longs and bottom-N shorts at ``1/N/2`` each (:func:`livedesk.backend.momentum.factor.pick`)
+and moves the account there with **one** ``TradingApp.rebalance`` plan: every delta
+planned first, sells before buys, and every held name that is not picked goes to zero —
+the strategy owns the account's stock book. ``--dry-run`` previews each planned order.
+
+Nothing is traded when the data cannot support a decision: a missing or stale bundle, too
+little history, an empty pipeline or fewer than 2N scores abort the run with the reason
+(never an empty target list that would flatten the book). A run date is rebalanced once:
+a second run for the same month-end sends nothing.
+
+With the demo bundle (``bundle = "demo"``), a bundle built for another session than the
+gateway's is rebuilt first (``refresh_demo``), so the Pipeline sees exactly the prices the
+simulated gateway trades. zipline is imported only when the strategy runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from livedesk.backend.bundles.paths import DEMO_BUNDLE, BundleError, check_name
+from livedesk.backend.contracts import describe, stock
+from livedesk.backend.momentum.factor import (
+    DEFAULT_N,
+    DEFAULT_TOP_K,
+    FactorDataError,
+    latest_month_end,
+    run_date_after,
+)
+from livedesk.backend.orders import market
+from livedesk.backend.strategies.base import Decision, Strategy, require
+from livedesk.backend.strategies.context import StrategyContext, order_record
+from livedesk.backend.strategies.registry import register
+from livedesk.backend.strategies.schedules import Monthly
+
+NEW_YORK = ZoneInfo("America/New_York")
+STATE_KEY = "last_rebalance"
+_engines: dict[tuple[str, str], Any] = {}
+_engine_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class MonthlyFactorParams:
+    """Parameters of ``monthly-factor`` (``[strategies.monthly-factor]``)."""
+
+    bundle: str = DEMO_BUNDLE
+    top_k: int = DEFAULT_TOP_K
+    n: int = DEFAULT_N
+    offset_minutes: float = 30.0
+    refresh_demo: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            check_name(self.bundle)
+        except BundleError as exc:
+            require(False, "bundle", str(exc))
+        require(1 <= self.n <= 250, "n", f"must be 1..250, got {self.n}")
+        require(
+            2 * self.n <= self.top_k <= 100_000,
+            "top_k",
+            f"must be at least 2n ({2 * self.n}) and at most 100000, got {self.top_k}",
+        )
+        require(
+            0 <= self.offset_minutes <= 960,
+            "offset_minutes",
+            f"must be 0..960 minutes, got {self.offset_minutes}",
+        )
+
+
+def factor_engine(bundle: str):
+    """The (cached) FactorEngine of the newest ingestion of ``bundle`` (imports zipline)."""
+    from livedesk.backend.bundles.store import bundle_info
+    from livedesk.backend.momentum.pipeline import FactorEngine
+
+    key = (bundle, bundle_info(bundle).latest)
+    with _engine_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            for old in [k for k in _engines if k[0] == bundle]:
+                del _engines[old]
+            engine = _engines[key] = FactorEngine(bundle)
+    return engine
+
+
+def gateway_session(now: dt.datetime) -> dt.date:
+    """The XNYS session the simulated gateway trades at ``now`` (latest on or before today)."""
+    from livedesk.backend.momentum.factor import xnys_calendar
+
+    day = pd.Timestamp(now.astimezone(dt.UTC)).tz_convert("America/New_York").date()
+    return xnys_calendar().date_to_session(pd.Timestamp(day), direction="previous").date()
+
+
+def refresh_demo_bundle(bundle: str, session: dt.date) -> str | None:
+    """Rebuild the demo bundle for ``session`` if it was built for another; returns a note."""
+    from livedesk.backend.bundles.ingest import ingest_demo
+    from livedesk.backend.bundles.store import bundle_info
+
+    try:
+        meta = bundle_info(bundle).meta
+    except BundleError:
+        return None
+    extra = meta.get("extra") or {}
+    if meta.get("kind") != "demo" or extra.get("session") == f"{session:%Y-%m-%d}":
+        return None
+    seed = int(extra.get("seed", 7))
+    ingest_demo(seed, session, name=bundle)
+    return f"demo bundle rebuilt for session {session:%Y-%m-%d} (seed {seed})"
+
+
+def compute_picks(bundle: str, run_date: pd.Timestamp, top_k: int, n: int):
+    """Run the Pipeline for ``run_date`` (CPU work: call it in a thread)."""
+    return factor_engine(bundle).run(run_date, top_k, n)
+
+
+@register
+class MonthlyFactor(Strategy):
+    """Momentum (12-1 minus 1 month, over daily-return vol): top-N long, bottom-N short, monthly."""
+
+    name: ClassVar[str] = "monthly-factor"
+    Params: ClassVar[type] = MonthlyFactorParams
+    description: ClassVar[str] = (
+        "zipline Pipeline momentum factor, top/bottom N of the K most liquid, monthly rebalance"
+    )
+
+    def make_schedule(self) -> Monthly:
+        return Monthly(offset_minutes=self.params.offset_minutes)
+
+    async def run_once(self, ctx: StrategyContext) -> Decision:
+        p = self.params
+        now = await ctx.now()
+        month_end = latest_month_end(now)
+        run_date = run_date_after(month_end)
+        day = f"{run_date:%Y-%m-%d}"
+        notes: list[str] = []
+        done = ctx.load_state(STATE_KEY)
+        if done and done.get("run_date") == day and not ctx.dry_run:
+            reason = f"already rebalanced for run date {day} (month-end {month_end:%Y-%m-%d})"
+            return Decision(now, f"no decision: {reason}", skipped_reason=reason)
+        try:
+            if p.refresh_demo and p.bundle == DEMO_BUNDLE:
+                note = await asyncio.to_thread(refresh_demo_bundle, p.bundle, gateway_session(now))
+                if note:
+                    notes.append(note)
+            result = await asyncio.to_thread(compute_picks, p.bundle, run_date, p.top_k, p.n)
+        except (FactorDataError, BundleError) as exc:
+            reason = f"nothing traded: {exc}"
+            return Decision(now, reason, skipped_reason=str(exc))
+        picks = result.picks
+        try:
+            contracts = await asyncio.gather(
+                *(ctx.resolve(stock(ib_symbol(s)), ("stk", s)) for s in picks.weights)
+            )
+        except Exception as exc:
+            reason = f"cannot resolve every pick, nothing traded: {exc}"
+            return Decision(now, reason, skipped_reason=reason)
+        targets = dict(zip(contracts, picks.weights.values(), strict=True))
+        rebalance = await ctx.app.rebalance(targets, market, dry_run=ctx.dry_run, strategy=ctx.name)
+        for contract_key, r in zip(
+            (leg.key for leg in rebalance.plan.orders), rebalance.results, strict=True
+        ):
+            if r.order is not None:
+                ctx.orders.append(order_record(rebalance.contracts[contract_key], r.order, r))
+        sent_all = all(r.sent for r in rebalance.results)
+        if not ctx.dry_run and sent_all:
+            ctx.save_state(
+                STATE_KEY,
+                {"run_date": day, "t": now.isoformat(), "orders": len(rebalance.results)},
+            )
+        mode = "planned (dry run)" if ctx.dry_run else "sent"
+        closing = sum(1 for leg in rebalance.plan.orders if leg.weight == 0.0)
+        summary = (
+            f"run date {day} (month-end {month_end:%Y-%m-%d} close): "
+            f"long {', '.join(picks.longs)}; short {', '.join(picks.shorts)}; "
+            f"{len(rebalance.plan.orders)} orders {mode}, {closing} closing names no longer picked"
+        )
+        if notes:
+            summary += "; " + "; ".join(notes)
+        values = {
+            "universe": float(picks.universe),
+            "scored": float(picks.scored),
+            "pipeline_seconds": round(result.seconds, 3),
+            "orders": float(len(rebalance.plan.orders)),
+            "notional": float(rebalance.plan.total_notional),
+            "est_commission": float(rebalance.plan.estimated_commission),
+        }
+        values |= {f"score {s}": v for s, v in picks.scores.items()}
+        return Decision(
+            now,
+            summary,
+            values,
+            {describe(c): w for c, w in targets.items()},
+            data_time=dt.datetime.combine(month_end.date(), dt.time(16), NEW_YORK),
+        )
+
+    # ---- backtest hook (``livedesk backtest monthly-factor``) -----------------------------
+    @classmethod
+    def add_backtest_arguments(cls, parser) -> None:
+        """``--start``, ``--end`` (YYYY-MM-DD) and ``--bundle`` of the backtest command."""
+        parser.add_argument("--start", help="first session (default: first with a full window)")
+        parser.add_argument("--end", help="last session (default: the bundle's last session)")
+        parser.add_argument("--bundle", help="bundle name (default: the strategy's, 'demo')")
+
+    @classmethod
+    def backtest(cls, params: MonthlyFactorParams, args, journal) -> list[str]:
+        """Run zipline ``run_algorithm``, store the reference in ``journal``; the lines to print.
+
+        Raises ConfigError with the reason when the dates or the bundle do not allow it.
+        """
+        from livedesk.backend.config import ConfigError
+        from livedesk.backend.momentum.backtest import run_backtest, store_reference
+
+        bundle = getattr(args, "bundle", None) or params.bundle
+        try:
+            start = _date_arg(getattr(args, "start", None), "--start")
+            end = _date_arg(getattr(args, "end", None), "--end")
+            result = run_backtest(bundle, start, end, top_k=params.top_k, n=params.n)
+        except (FactorDataError, BundleError, ValueError) as exc:
+            raise ConfigError(str(exc)) from exc
+        if journal is not None:
+            store_reference(journal, cls.name, result)
+        lines = result.lines()
+        if journal is not None:
+            lines.append(f"  stored as the backtest reference of {cls.name!r} in {journal.path}")
+        return lines
+
+
+def _date_arg(text: str | None, flag: str) -> pd.Timestamp | None:
+    if not text:
+        return None
+    try:
+        return pd.Timestamp(dt.date.fromisoformat(text))
+    except ValueError as exc:
+        raise ValueError(f"{flag} {text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def ib_symbol(symbol: str) -> str:
+    """A bundle symbol as IB spells it (share classes with a space: ``BRK.B`` → ``BRK B``)."""
+    return symbol.replace(".", " ").replace("-", " ").replace("/", " ")
