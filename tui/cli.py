@@ -12,6 +12,7 @@ import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
+from livedesk.backend.bundles.command import add_bundle_parser
 from livedesk.backend.sim.faults import COMMANDS
 
 
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--strategy", help="one strategy only")
     r.add_argument("--csv", metavar="DIR", help="also export the tables and series as CSV into DIR")
     r.add_argument("--journal", help="journal file (default: in the user data dir)")
+    add_bundle_parser(sub)
     return p
 
 
@@ -85,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         return _sim_gateway(args, settings)
     if args.command == "sim-control":
         return _sim_control(args)
+    if args.command == "bundle":
+        from livedesk.backend.bundles.command import run_bundle_command
+
+        return run_bundle_command(args, settings)
     if args.command == "report":
         from livedesk.backend.report import run_report
 
