@@ -27,6 +27,8 @@ from typing import Any
 
 import platformdirs
 
+from livedesk.backend.console.actions import validate_keymap
+
 APP = "livedesk"
 
 
@@ -65,6 +67,10 @@ class Settings:
     guard: dict[str, float] = field(default_factory=dict)
     theme: str = "livedesk-dark"
     log_level: str = "INFO"
+    keys: dict[str, str] = field(default_factory=dict)
+    """Console key overrides: binding id → key(s), from ``[keys]`` (validated at load)."""
+    broker_configured: bool = False
+    """True when ``[broker]`` or ``LIVEDESK_HOST`` / ``LIVEDESK_PORT`` names a broker."""
 
 
 def config_dir() -> Path:
@@ -120,13 +126,22 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     guard = raw.get("guard", {})
     if not isinstance(guard, dict) or not all(isinstance(v, int | float) for v in guard.values()):
         raise ConfigError("[guard] takes numeric limits only")
-    top = {k: v for k, v in raw.items() if k not in ("broker", "sim", "guard")}
+    keys = raw.get("keys", {})
+    if not isinstance(keys, dict):
+        raise ConfigError('[keys] must be a table of binding id = "key"')
+    try:
+        keys = validate_keymap(keys)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    top = {k: v for k, v in raw.items() if k not in ("broker", "sim", "guard", "keys")}
     settings = Settings(
         _coerce("broker", BrokerSettings, broker), _coerce("sim", SimSettings, sim), dict(guard)
     )
     for key in ("theme", "log_level"):
         if key in top:
             settings = replace(settings, **{key: str(top.pop(key))})
+    configured = bool(raw.get("broker")) or any(f"LIVEDESK_{k}" in env for k in ("HOST", "PORT"))
+    settings = replace(settings, keys=keys, broker_configured=configured)
     if top:
         raise ConfigError(f"unknown settings: {', '.join(sorted(top))}")
     return settings

@@ -1,0 +1,516 @@
+"""`LiveDeskApp`: the console. It only adapts: the session's data becomes widgets on a
+4 Hz timer (one repaint per pane per cycle, only the panes whose data changed), keys become
+calls of the session's async commands. No IB or risk logic lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.containers import Container
+from textual.widgets import Footer, Tab, Tabs
+
+from livedesk.backend.console.actions import ACTIONS, PANE_TITLES, PANES
+from livedesk.backend.console.session import ConsoleConnectError, ConsoleSession
+from livedesk.tui.bindings import bindings
+from livedesk.tui.commands import ConsoleCommands
+from livedesk.tui.screens.connect_failed import ConnectFailedScreen
+from livedesk.tui.screens.dialogs import ConfirmScreen, TypedConfirmScreen
+from livedesk.tui.screens.help import HelpScreen
+from livedesk.tui.themes import (
+    DEFAULT_THEME,
+    LIVEDESK_THEMES,
+    VARIABLES,
+    load_themes,
+    remember_theme,
+    remembered_theme,
+)
+from livedesk.tui.widgets.equity import EquityPane
+from livedesk.tui.widgets.header import HeaderBar
+from livedesk.tui.widgets.line_table import LineTable
+from livedesk.tui.widgets.log import LogPane
+from livedesk.tui.widgets.orders import OrdersPane
+from livedesk.tui.widgets.pane import Pane, TablePane
+from livedesk.tui.widgets.positions import PositionsPane
+from livedesk.tui.widgets.risk import RiskPane
+from livedesk.tui.widgets.strategies import StrategiesPane
+
+log = logging.getLogger("livedesk.tui")
+
+GRID_MIN_WIDTH = 140
+GRID_MIN_HEIGHT = 40
+KILL_WORD = "KILL"
+CANCEL_WORD = "CANCEL"
+SPEC = {a.id: a for a in ACTIONS}
+
+
+class LiveDeskApp(App[int]):
+    """The LiveDesk console."""
+
+    CSS_PATH = "console.tcss"
+    TITLE = "LiveDesk"
+    BINDINGS = bindings("app")
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+
+    def __init__(
+        self,
+        session: ConsoleSession,
+        *,
+        keymap: dict[str, str] | None = None,
+        theme_name: str | None = None,
+        theme_state: Path | None = None,
+        theme_dirs: list[Path] | None = None,
+        refresh_interval: float = 0.25,
+        auto_connect: bool = True,
+    ) -> None:
+        super().__init__()
+        self.animation_level = "none"
+        self.session = session
+        self.keymap_overrides = dict(keymap or {})
+        self.theme_state = theme_state
+        self.theme_dirs = theme_dirs or []
+        self.configured_theme = theme_name or DEFAULT_THEME
+        self.refresh_interval = refresh_interval
+        self.auto_connect = auto_connect
+        self.frozen = False
+        self.connected = False
+        self.status = f"connecting to {session.target.describe()}…"
+        self.active_pane = PANES[0]
+        self.grid = False
+        self.theme_errors: list[str] = []
+        self.exit_code = 0
+        self._closed = False
+        self._timer = None
+        self.set_keymap(self.keymap_overrides)
+
+    # ---- layout ---------------------------------------------------------------------
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLES)
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        yield Tabs(
+            *(Tab(f"{i} {PANE_TITLES[p]}", id=f"tab-{p}") for i, p in enumerate(PANES, 1)),
+            id="pane-tabs",
+        )
+        with Container(id="panes"):
+            # DOM order is the grid's order at 160x50 (see console.tcss)
+            yield PositionsPane()
+            yield EquityPane()
+            yield RiskPane()
+            yield StrategiesPane()
+            yield OrdersPane()
+            yield LogPane()
+        yield Footer()
+
+    def pane(self, name: str) -> Pane:
+        """The pane called ``name``."""
+        return self.query_one(f"#{name}", Pane)
+
+    def on_mount(self) -> None:
+        self._load_themes()
+        self._apply_layout(self.size.width, self.size.height)
+        self.query_one(HeaderBar).show(None, status=self.status)
+        self._timer = self.set_interval(self.refresh_interval, self.tick)
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self.pane(self.active_pane).focus_target().focus()
+        if self.auto_connect:
+            self.connect_session()
+
+    def on_resize(self, event) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        grid = width >= GRID_MIN_WIDTH and height >= GRID_MIN_HEIGHT
+        self.grid = grid
+        self.screen.set_class(grid, "-grid")
+        for name in PANES:
+            self.pane(name).set_class(name == self.active_pane, "-active")
+
+    # ---- themes ---------------------------------------------------------------------
+    def _load_themes(self) -> None:
+        themes, errors = load_themes(self.theme_dirs)
+        for theme in themes:
+            self.register_theme(theme)
+        self.theme_errors = errors
+        for e in errors:
+            log.warning("theme not loaded: %s", e)
+            self.notify(f"theme not loaded: {e}", severity="warning", timeout=10)
+        wanted = (remembered_theme(self.theme_state) if self.theme_state else None) or (
+            self.configured_theme
+        )
+        if wanted not in self.available_themes:
+            if wanted != DEFAULT_THEME:
+                message = f"unknown theme {wanted!r}: using {DEFAULT_THEME}"
+                log.warning(message)
+                self.notify(message, severity="warning", timeout=10)
+            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        self.theme = wanted
+
+    def _on_theme_changed(self, theme) -> None:
+        if self.theme_state is not None:
+            try:
+                remember_theme(self.theme_state, theme.name)
+            except OSError as exc:
+                log.warning("cannot remember the theme: %s", exc)
+
+    def use_theme(self, name: str) -> None:
+        """Switch to theme ``name`` (remembered for the next start)."""
+        if name in self.available_themes:
+            self.theme = name
+        else:
+            self.notify(f"theme {name!r} is not available", severity="error")
+
+    def action_next_theme(self) -> None:
+        """Cycle the LiveDesk themes."""
+        names = [n for n in LIVEDESK_THEMES if n in self.available_themes]
+        if names:
+            i = names.index(self.theme) if self.theme in names else -1
+            self.use_theme(names[(i + 1) % len(names)])
+
+    # ---- connection -----------------------------------------------------------------
+    @work(exclusive=True, group="connect", exit_on_error=False)
+    async def connect_session(self) -> None:
+        """Connect (first frame is already on screen); on failure show the failure screen."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self.session.connect()
+                break
+            except ConsoleConnectError as exc:
+                log.warning("connection failed: %s", exc)
+                self.status = "connection failed"
+                retry = await self.push_screen_wait(
+                    ConnectFailedScreen(exc.tried, exc.reason, attempt)
+                )
+                if not retry:
+                    await self.shutdown(1)
+                    return
+                self.status = f"connecting to {self.session.target.describe()}…"
+                self.tick(force=True)
+        self.connected = True
+        self.status = ""
+        self.set_class(self.session.badge == "LIVE", "-live")
+        self.tick(force=True)
+        if self.session.needs_live_confirmation:
+            account = self.session.app.account
+            typed = await self.push_screen_wait(
+                TypedConfirmScreen(
+                    "LIVE account",
+                    f"Account {account} is a LIVE account (paper ids start with DU). "
+                    "No order can be sent until you type the account id. "
+                    "Esc keeps the console read-only for orders.",
+                    account,
+                    "Unlock orders",
+                )
+            )
+            if typed and self.session.confirm_live(typed):
+                self.notify(f"LIVE account {account} unlocked for orders", severity="warning")
+            else:
+                self.notify("LIVE account locked: orders are refused", severity="warning")
+        elif self.session.badge == "LIVE":
+            self.notify("LIVE account without --live: every order is refused", severity="warning")
+
+    # ---- the refresh cycle ------------------------------------------------------------
+    def tick(self, force: bool = False) -> None:
+        """One refresh cycle: header always; panes unless frozen; toasts."""
+        s = self.session
+        header = self.query_one(HeaderBar)
+        try:
+            view = s.header()
+        except Exception:  # never let a view error stop the refresh cycle
+            log.exception("header view failed")
+            view = None
+        header.show(view, self.frozen, self.status)
+        while s.toasts:
+            e = s.toasts.popleft()
+            self.notify(
+                e.message,
+                title=e.source,
+                severity="error" if e.level == "error" else "warning",
+                timeout=8,
+            )
+        if not self.connected or (self.frozen and not force):
+            return
+        names = PANES if self.grid else (self.active_pane,)
+        for name in names:
+            try:
+                self.pane(name).refresh_from(s, force)
+            except Exception:
+                log.exception("pane %s refresh failed", name)
+
+    # ---- panes and focus --------------------------------------------------------------
+    def focused_pane(self) -> Pane:
+        """The pane holding the focus (else the active one)."""
+        node = self.focused
+        while node is not None:
+            if isinstance(node, Pane):
+                return node
+            node = node.parent
+        return self.pane(self.active_pane)
+
+    def action_show_pane(self, name: str) -> None:
+        """Jump to pane ``name`` (tabs: switch; grid: focus)."""
+        if name not in PANES:
+            return
+        self._activate(name)
+        self.query_one(Tabs).active = f"tab-{name}"
+        self.pane(name).focus_target().focus()
+
+    def _activate(self, name: str) -> None:
+        if name == self.active_pane:
+            return
+        self.active_pane = name
+        for p in PANES:
+            self.pane(p).set_class(p == name, "-active")
+        if self.connected and not self.frozen:
+            self.pane(name).refresh_from(self.session, True)
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tab is None or event.tab.id is None:
+            return
+        name = event.tab.id.removeprefix("tab-")
+        self._activate(name)
+        if self.focused is event.tabs or self.focused is None:
+            return
+        focused = self.focused_pane()
+        if focused.pane_id != name and not self.grid:
+            self.pane(name).focus_target().focus()
+
+    def on_descendant_focus(self, event) -> None:
+        pane = self.focused_pane()
+        if pane.pane_id != self.active_pane and self.grid:
+            self.active_pane = pane.pane_id
+            self.query_one(Tabs).active = f"tab-{pane.pane_id}"
+
+    # ---- global actions ---------------------------------------------------------------
+    def effective_keymap(self) -> dict[str, str]:
+        """Binding id → key(s), after the ``[keys]`` overrides."""
+        return {a.id: self.keymap_overrides.get(a.id, a.key) for a in ACTIONS}
+
+    def action_help(self) -> None:
+        """Help for the focused pane."""
+        pane = self.focused_pane()
+        self.push_screen(HelpScreen(pane.pane_id, pane.HELP, self.effective_keymap()))
+
+    def action_freeze(self) -> None:
+        """Freeze or resume screen updates (the header keeps its clock)."""
+        self.frozen = not self.frozen
+        self.notify("updates frozen: Z resumes" if self.frozen else "updates resumed")
+        if not self.frozen:
+            self.tick(force=True)
+        else:
+            self.tick()
+
+    def action_follow(self) -> None:
+        """Keep the focused table's cursor on its newest row (toggles)."""
+        pane = self.focused_pane()
+        if isinstance(pane, TablePane):
+            pane.table.follow = not pane.table.follow
+            self.notify(f"{pane.title}: follow {'on' if pane.table.follow else 'off'}")
+
+    def action_combo_builder(self) -> None:
+        """Open the option combo builder."""
+        try:
+            from livedesk.tui.screens.combo_builder import ComboBuilderScreen
+        except ImportError:
+            self.notify("combo builder not available", severity="warning")
+            return
+        if self.session.app is None:
+            self.notify("not connected yet", severity="warning")
+            return
+        self.push_screen(ComboBuilderScreen(self.session.app))
+
+    @work(group="commands", exit_on_error=False)
+    async def action_kill_switch(self) -> None:
+        """Typed confirmation, then cancel every order and halt every strategy."""
+        if self.session.app is None:
+            self.notify("not connected", severity="warning")
+            return
+        typed = await self.push_screen_wait(
+            TypedConfirmScreen(
+                "KILL SWITCH",
+                "Cancel every working order and halt every strategy. Trading stays HALTED "
+                f"(only cancels) until restart. Type {KILL_WORD} to confirm.",
+                KILL_WORD,
+                "Kill",
+            )
+        )
+        if typed != KILL_WORD:
+            self.notify("kill switch not engaged")
+            return
+        try:
+            n = await self.session.kill_switch()
+        except Exception as exc:
+            self.notify(f"kill switch error: {exc}", severity="error")
+            log.exception("kill switch failed")
+            return
+        self.notify(f"HALTED: {n} order(s) cancelled, strategies halted", severity="error")
+        self.tick(force=True)
+
+    @work(group="commands", exit_on_error=False)
+    async def action_quit_console(self) -> None:
+        """Quit; asks first only while strategies run or orders work."""
+        running = self.session.running_strategies() if self.connected else []
+        working = self.session.working_orders() if self.connected else []
+        if running or working:
+            parts = []
+            if running:
+                parts.append(f"{len(running)} strategy(ies) running: {', '.join(running)}")
+            if working:
+                parts.append(f"{len(working)} working order(s) stay at the broker")
+            ok = await self.push_screen_wait(
+                ConfirmScreen(
+                    "Quit LiveDesk?",
+                    "; ".join(parts) + ". Quitting stops the strategies (positions and "
+                    "orders are left as they are).",
+                    "Quit",
+                )
+            )
+            if not ok:
+                return
+        await self.shutdown(0)
+
+    async def shutdown(self, code: int = 0) -> None:
+        """Close the session (strategies, connection, sim gateway) and exit."""
+        await self._close_session()
+        self.exit(code)
+
+    async def _close_session(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.session.close()
+        except Exception:
+            log.exception("closing the session failed")
+
+    async def on_unmount(self) -> None:
+        await self._close_session()
+
+    # ---- commands the panes ask for -----------------------------------------------------
+    async def cancel_selected_order(self) -> None:
+        """``x``: cancel the order under the Orders cursor after a confirmation."""
+        table = self.pane("orders").table
+        row = table.cursor_row
+        if row is None:
+            self.notify("no order selected", severity="warning")
+            return
+        order = next((o for o in self.session.orders() if o.order_id == row.key), None)
+        if order is None or not order.working:
+            status = order.status if order else "gone"
+            self.notify(f"order {row.key} is {status}: nothing to cancel", severity="warning")
+            return
+        ok = await self.push_screen_wait(
+            ConfirmScreen(
+                f"Cancel order {order.order_id}?",
+                f"{order.side} {order.quantity:g} {order.contract} {order.order_type}"
+                f" — {order.status}, filled {order.filled:g}, remaining {order.remaining:g}"
+                + (f" ({order.strategy})" if order.strategy else ""),
+                "Cancel order",
+            )
+        )
+        if not ok:
+            return
+        try:
+            sent = await self.session.cancel_order(order.order_id)
+        except Exception as exc:
+            self.notify(f"cancel refused: {exc}", severity="error")
+            return
+        if sent:
+            self.notify(f"cancel sent for order {order.order_id}")
+        else:
+            self.notify(f"order {order.order_id} is no longer working", severity="warning")
+
+    async def cancel_all_orders(self) -> None:
+        """``C``: cancel every working order after typing CANCEL."""
+        working = self.session.working_orders()
+        if not working:
+            self.notify("no working orders", severity="warning")
+            return
+        typed = await self.push_screen_wait(
+            TypedConfirmScreen(
+                "Cancel ALL orders",
+                f"Cancel all {len(working)} working order(s). Type {CANCEL_WORD} to confirm.",
+                CANCEL_WORD,
+                "Cancel all",
+            )
+        )
+        if typed != CANCEL_WORD:
+            return
+        try:
+            n = await self.session.cancel_all()
+        except Exception as exc:
+            self.notify(f"cancel all refused: {exc}", severity="error")
+            return
+        self.notify(f"cancel sent for {n} order(s)")
+
+    def session_strategy_names(self) -> list[str]:
+        """Names of every strategy the controller knows."""
+        return [i.name for i in self.session.strategies()]
+
+    async def toggle_strategy(self, name: str | None) -> None:
+        """``space``: start a stopped strategy, stop a running one."""
+        c = self.session.controller
+        if c is None or name is None:
+            self.notify("no strategy selected", severity="warning")
+            return
+        try:
+            status = str(c.info(name).status)
+            if status in ("waiting", "running"):
+                await c.stop(name)
+                self.notify(f"{name} stopped")
+            else:
+                await c.start(name)
+                self.notify(f"{name} started")
+        except Exception as exc:
+            self.notify(f"{name}: {exc}", severity="error")
+        self.tick(force=True)
+
+    async def run_strategy_now(self, name: str | None) -> None:
+        """``r``: one iteration of the selected strategy now."""
+        c = self.session.controller
+        if c is None or name is None:
+            self.notify("no strategy selected", severity="warning")
+            return
+        self.notify(f"{name}: running now…")
+        try:
+            decision = await c.run_now(name)
+        except Exception as exc:
+            self.notify(f"{name} failed: {exc}", severity="error")
+            return
+        self.notify(f"{name}: {getattr(decision, 'summary', decision)}")
+        self.tick(force=True)
+
+    def open_strategy_detail(self, name: str | None) -> None:
+        """``enter``: the selected strategy's detail screen."""
+        if self.session.controller is None or name is None:
+            self.notify("no strategy selected", severity="warning")
+            return
+        from livedesk.tui.screens.strategy_detail import StrategyDetailScreen
+
+        self.push_screen(StrategyDetailScreen(self.session, name))
+
+    # ---- the palette --------------------------------------------------------------------
+    async def run_spec(self, action_id: str) -> None:
+        """Run the action ``action_id`` from the command palette, in its pane."""
+        spec = SPEC[action_id]
+        if spec.scope == "app":
+            await self.run_action(spec.action)
+            return
+        if spec.scope == "table":
+            pane = self.focused_pane()
+            if not isinstance(pane, TablePane):
+                pane = self.pane("positions")
+            self.action_show_pane(pane.pane_id)
+            await self.run_action(spec.action, pane.table)
+            return
+        self.action_show_pane(spec.scope)
+        await self.run_action(spec.action, self.pane(spec.scope))
+
+
+__all__ = ["LineTable", "LiveDeskApp"]
