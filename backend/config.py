@@ -67,6 +67,8 @@ class Settings:
     guard: dict[str, float] = field(default_factory=dict)
     theme: str = "livedesk-dark"
     log_level: str = "INFO"
+    strategies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``[strategies.NAME]`` tables, checked by ``livedesk.backend.strategies.create_strategy``."""
     keys: dict[str, str] = field(default_factory=dict)
     """Console key overrides: binding id → key(s), from ``[keys]`` (validated at load)."""
     broker_configured: bool = False
@@ -133,7 +135,14 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         keys = validate_keymap(keys)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    top = {k: v for k, v in raw.items() if k not in ("broker", "sim", "guard", "keys")}
+    strategies = raw.get("strategies", {})
+    if not isinstance(strategies, dict) or not all(
+        isinstance(v, dict) for v in strategies.values()
+    ):
+        raise ConfigError("[strategies] takes one [strategies.NAME] table per strategy")
+    top = {
+        k: v for k, v in raw.items() if k not in ("broker", "sim", "guard", "keys", "strategies")
+    }
     settings = Settings(
         _coerce("broker", BrokerSettings, broker), _coerce("sim", SimSettings, sim), dict(guard)
     )
@@ -142,6 +151,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
             settings = replace(settings, **{key: str(top.pop(key))})
     configured = bool(raw.get("broker")) or any(f"LIVEDESK_{k}" in env for k in ("HOST", "PORT"))
     settings = replace(settings, keys=keys, broker_configured=configured)
+    settings = replace(settings, strategies={k: dict(v) for k, v in strategies.items()})
     if top:
         raise ConfigError(f"unknown settings: {', '.join(sorted(top))}")
     return settings

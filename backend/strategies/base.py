@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from livedesk.backend.config import ConfigError
 
 if TYPE_CHECKING:
+    from livedesk.backend.strategies.backtest import BacktestResult
     from livedesk.backend.strategies.context import StrategyContext
     from livedesk.backend.strategies.schedules import Schedule
 
@@ -197,6 +198,12 @@ class Strategy(ABC):
     async def flatten(self, ctx: StrategyContext) -> list[dict[str, Any]]:
         """Close this strategy's positions; default: target 0 % of each held instrument."""
         return await ctx.flatten_positions()
+
+    async def backtest(
+        self, ctx: StrategyContext, days: int, cost_bps: float, progress=None
+    ) -> BacktestResult:
+        """Replay ``days`` of gateway history through the same signal code (optional)."""
+        raise NotImplementedError(f"{self.name} has no backtest replay")
 
     def param_values(self) -> dict[str, Any]:
         """The parameters as a plain dict."""

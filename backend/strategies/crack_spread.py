@@ -204,3 +204,9 @@ class CrackSpread(Strategy):
             await ctx.order_target_percent(psx, target)
             summary = f"{text}: go {side[s.target]} {p.symbol} ({target:+.0%} of NLV)"
         return Decision(now, summary, values, targets, data_time=data_time)
+
+    async def backtest(self, ctx: StrategyContext, days: int, cost_bps: float, progress=None):
+        """Bar-by-bar replay of the minute history (:mod:`.backtest_crack`)."""
+        from livedesk.backend.strategies.backtest_crack import backtest_crack
+
+        return await backtest_crack(self, ctx, days, cost_bps, progress)

@@ -398,3 +398,9 @@ class OptionsCombo(Strategy):
     def state_summary(self, ctx: StrategyContext) -> dict[str, Any] | None:
         """What the strategy holds (for the console)."""
         return ctx.load_state(STATE_KEY)
+
+    async def backtest(self, ctx: StrategyContext, days: int, cost_bps: float, progress=None):
+        """Simplified daily replay (:mod:`.backtest_options`)."""
+        from livedesk.backend.strategies.backtest_options import backtest_options
+
+        return await backtest_options(self, ctx, days, cost_bps, progress)

@@ -5,7 +5,7 @@
   horizon: annualised ``sqrt(252 * s2[T+1])``.
 * GARCH(1,1): ``s2[t] = omega + alpha * r[t-1]**2 + beta * s2[t-1]`` fitted by Gaussian
   maximum likelihood on the demeaned returns. **Written here with numpy + scipy**
-  (``scipy.optimize.minimize``, L-BFGS-B on unconstrained transforms that keep
+  (``scipy.optimize.minimize``, BFGS on unconstrained transforms that keep
   ``omega > 0``, ``alpha, beta >= 0``, ``alpha + beta < 1``); no ``arch`` package. scipy is
   imported lazily. The h-day forecast is the average of the expected variances over the next
   h days: ``VL + (s2[T+1] - VL) * (1 - p**h) / (h * (1 - p))``, ``p = alpha + beta``,
@@ -116,8 +116,12 @@ def _neg_loglik(x: np.ndarray, eps: np.ndarray, var: float) -> float:
     return 0.5 * float(np.sum(np.log(2 * np.pi * s2) + eps * eps / s2))
 
 
-def fit_garch(returns) -> GarchFit:
-    """Gaussian-MLE GARCH(1,1) of daily ``returns`` (numpy + scipy L-BFGS-B)."""
+START_POINTS = ((2.5, 2.0, 0.0), (4.0, -1.0, 0.0), (1.0, 0.0, 0.0))
+"""Optimiser starts (transformed): persistence ~0.92 / 0.98 / 0.73 with different alpha shares."""
+
+
+def fit_garch(returns, starts: int = 3) -> GarchFit:
+    """Gaussian-MLE GARCH(1,1) of daily ``returns`` (numpy + scipy BFGS, best of ``starts``)."""
     from scipy.optimize import minimize  # lazy: scipy is heavy
 
     r = np.asarray(returns, dtype=float)
@@ -130,8 +134,8 @@ def fit_garch(returns) -> GarchFit:
     if not var > 0:
         raise ValueError("returns have zero variance")
     best = None
-    for start in ((2.5, 2.0, 0.0), (4.0, -1.0, 0.0), (1.0, 0.0, 0.0)):  # a few starts
-        res = minimize(_neg_loglik, np.array(start), args=(eps, var), method="L-BFGS-B")
+    for start in START_POINTS[: max(1, starts)]:
+        res = minimize(_neg_loglik, np.array(start), args=(eps, var), method="BFGS")
         if best is None or res.fun < best.fun:
             best = res
     omega, alpha, beta = _unpack(best.x, var)
