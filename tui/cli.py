@@ -14,6 +14,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from livedesk.backend.bundles.command import add_bundle_parser
 from livedesk.backend.sim.faults import COMMANDS
+from livedesk.backend.strategies.command import COMMANDS as STRATEGY_COMMANDS
+from livedesk.backend.strategies.command import add_strategy_parsers
 
 
 def _version() -> str:
@@ -71,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--csv", metavar="DIR", help="also export the tables and series as CSV into DIR")
     r.add_argument("--journal", help="journal file (default: in the user data dir)")
     add_bundle_parser(sub)
+    add_strategy_parsers(sub)
     return p
 
 
@@ -116,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         from livedesk.backend.bundles.command import run_bundle_command
 
         return run_bundle_command(args, settings)
+    if args.command in STRATEGY_COMMANDS:
+        from livedesk.backend.strategies.command import run_strategy_command
+
+        return run_strategy_command(args, settings)
     if args.command == "report":
         from livedesk.backend.report import run_report
 

@@ -174,6 +174,8 @@ class Strategy(ABC):
     Params: ClassVar[type]
     """A frozen dataclass of parameters, every field with a default, checked in ``__post_init__``."""
     description: ClassVar[str] = ""
+    backtest_days: ClassVar[int] = 20
+    """Default ``livedesk backtest --days``."""
 
     def __init__(self, params: Any | None = None) -> None:
         self.params = params if params is not None else self.Params()

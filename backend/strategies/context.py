@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -48,13 +48,19 @@ def bars_frame(bars) -> pd.DataFrame:
     return df
 
 
-def order_record(contract: Contract, order: Order, result: OrderResult | None, note: str = ""):
+def order_record(
+    contract: Contract,
+    order: Order,
+    result: OrderResult | None,
+    note: str = "",
+    legs: Mapping[int, Contract] | None = None,
+):
     """One order as a JSON-safe dict (action, quantity, contract, type, limit, sent, message)."""
     lmt = order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None
     return {
         "action": order.action,
         "quantity": float(order.totalQuantity),
-        "contract": describe(contract),
+        "contract": describe(contract, legs),
         "order_type": order.orderType,
         "limit": None if lmt is None or not math.isfinite(lmt) else float(lmt),
         "sent": bool(result.sent) if result is not None else False,
@@ -159,7 +165,8 @@ class StrategyContext:
     # ---- orders ----------------------------------------------------------------------
     def _note(self, contract: Contract, result: OrderResult) -> OrderResult:
         if result.order is not None:
-            self.orders.append(order_record(contract, result.order, result))
+            legs = {c.conId: c for c in self._resolved.values() if c.secType != "BAG"}
+            self.orders.append(order_record(contract, result.order, result, legs=legs))
         return result
 
     async def order_target_percent(

@@ -23,7 +23,7 @@ import logging
 import math
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +106,8 @@ class StrategyController:
         self.clock = clock or GatewayClock.of(app.ib)
         if app.today == dt.date.today:  # trade on the gateway's date (front months, expiries)
             app.today = self.clock.today
+        self.listeners: list[Callable[[str, Decision], object]] = []
+        """Called with (name, decision) after each decision is journaled."""
         self.config_errors: dict[str, str] = {}
         """Strategies left out because their ``[strategies.NAME]`` settings are invalid."""
         if strategies is None:
@@ -393,6 +395,11 @@ class StrategyController:
         slot.last_decision = decision
         if not decision.skipped:
             slot.last_run = decision.t
+        for fn in list(self.listeners):
+            try:
+                fn(slot.strategy.name, decision)
+            except Exception:
+                log.exception("decision listener %r failed", fn)
 
     def _fail(self, slot: _Slot, exc: BaseException) -> None:
         name = slot.strategy.name

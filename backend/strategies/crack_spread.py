@@ -82,6 +82,7 @@ class CrackSpread(Strategy):
     description: ClassVar[str] = (
         "intraday relative value: PSX vs the NYMEX 3-2-1 crack (CL/HO/RB), 1-min bars"
     )
+    backtest_days: ClassVar[int] = 5
     params: CrackSpreadParams
 
     def make_schedule(self) -> Intraday:

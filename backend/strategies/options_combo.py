@@ -120,6 +120,7 @@ class OptionsCombo(Strategy):
     description: ClassVar[str] = (
         "event-driven: EWMA/GARCH vol forecast vs ATM implied; ATM straddle or 16-delta iron condor"
     )
+    backtest_days: ClassVar[int] = 250
     params: OptionsComboParams
 
     def make_schedule(self) -> Event:
