@@ -193,7 +193,7 @@ def _read_file(path: Path, symbol_from_name: bool) -> pd.DataFrame:
     if symbol_from_name or sym_col is None:
         df["symbol"] = _symbol_of(path)
     else:
-        df["symbol"] = df[sym_col].astype("string").str.strip().str.upper()
+        df["symbol"] = _by_unique(df[sym_col], lambda u: u.str.strip().str.upper())
     keep = [*REQUIRED, "symbol"] + [c for c in ("dividend", "split") if c in df.columns]
     df = df[keep].copy()
     df["file"] = path.name
@@ -218,12 +218,27 @@ def _text(col: pd.Series) -> Callable[[np.ndarray], list[str]]:
     return lambda idx: [str(v) for v in col.to_numpy()[idx]]
 
 
+def _by_unique(col: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``fn`` applied to the distinct values of ``col`` only (symbols and dates repeat a lot)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    mapped = fn(pd.Series(uniques, dtype="string")).to_numpy(dtype=object)
+    out = np.append(mapped, pd.NA)[np.where(codes < 0, len(mapped), codes)]
+    return pd.Series(out, index=col.index, dtype="string")
+
+
 def _parse_dates(col: pd.Series) -> pd.Series:
-    text = col.astype("string").str.strip()
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    parsed = _parse_date_values(pd.Series(uniques, dtype="string").str.strip())
+    values = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
+    return pd.Series(values[np.where(codes < 0, len(parsed), codes)], index=col.index)
+
+
+def _parse_date_values(text: pd.Series) -> pd.Series:
     dates = pd.to_datetime(text, format="ISO8601", errors="coerce")
     bad = dates.isna() & text.notna() & (text != "")
     if bad.any():
         dates[bad] = pd.to_datetime(text[bad], format="mixed", errors="coerce")
+    dates = pd.to_datetime(dates, errors="coerce")
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
     return dates.dt.normalize()
@@ -289,11 +304,11 @@ def validate(raw: pd.DataFrame, progress: Progress | None = None) -> CleanData:
     dates = _parse_dates(raw["date"])
     iss.refuse(dates.isna(), "missing or unparseable date '{}'", _text(raw["date"]))
     cal = _calendar()
-    in_range = (dates >= cal.first_session) & (dates <= cal.last_session)
-    is_session = pd.Series(False, index=raw.index)
-    is_session[in_range] = dates[in_range].isin(cal.sessions)
+    known = dates.notna().to_numpy()
+    is_session = np.zeros(len(raw), dtype=bool)
+    is_session[known] = pd.DatetimeIndex(dates[known]).isin(cal.sessions)
     iss.refuse(~is_session, "date {} is not an XNYS session", _text(raw["date"]))
-    symbol = raw["symbol"].astype("string").str.strip()
+    symbol = _by_unique(raw["symbol"], lambda u: u.str.strip())
     iss.refuse(symbol.isna() | (symbol == ""), "missing symbol")
 
     values: dict[str, pd.Series] = {}
@@ -320,8 +335,8 @@ def validate(raw: pd.DataFrame, progress: Progress | None = None) -> CleanData:
 
     key = pd.DataFrame({"s": symbol, "d": dates})
     ok = ~iss.refused
-    dup = pd.Series(False, index=raw.index)
-    dup[ok] = key[ok].duplicated(keep="first")
+    dup = np.zeros(len(raw), dtype=bool)
+    dup[ok] = key[ok].duplicated(keep="first").to_numpy()
     if dup.any():
         first_line = raw.loc[ok & ~dup, ["line"]].set_index(
             pd.MultiIndex.from_frame(key[ok & ~dup])

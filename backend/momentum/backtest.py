@@ -70,6 +70,8 @@ class BacktestResult:
     rebalances: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    held: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Symbols held at the start of each session (before its orders)."""
     costs: str = COSTS
 
     def lines(self) -> list[str]:
@@ -143,6 +145,7 @@ def run_backtest(
         raise FactorDataError(f"--end {end:%Y-%m-%d} must be after --start {start:%Y-%m-%d}")
     rebalances: list[str] = []
     skipped: list[str] = []
+    held: dict[str, tuple[str, ...]] = {}
 
     def initialize(context):
         attach_pipeline(make_pipeline(top_k), PIPELINE_NAME)
@@ -156,6 +159,10 @@ def run_backtest(
 
     def before_trading_start(context, data):
         context.frame = pipeline_output(PIPELINE_NAME)
+        day = pd.Timestamp(get_datetime()).tz_localize(None).normalize()
+        held[f"{day:%Y-%m-%d}"] = tuple(
+            sorted(a.symbol for a, p in context.portfolio.positions.items() if p.amount)
+        )
 
     def rebalance(context, data):
         day = pd.Timestamp(get_datetime()).tz_localize(None).normalize()
@@ -199,6 +206,7 @@ def run_backtest(
         rebalances,
         skipped,
         time.perf_counter() - t0,
+        held=held,
     )
 
 
