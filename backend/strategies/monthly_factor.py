@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -48,6 +49,14 @@ NEW_YORK = ZoneInfo("America/New_York")
 STATE_KEY = "last_rebalance"
 _engines: dict[tuple[str, str], Any] = {}
 _engine_lock = threading.Lock()
+_zipline_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livedesk-zipline")
+"""zipline's readers hold SQLite connections bound to the thread that opened them: every
+pipeline run and demo refresh happens on this one worker thread, off the event loop."""
+
+
+async def in_zipline_thread(fn, *args):
+    """Run ``fn(*args)`` on the zipline worker thread and await the result."""
+    return await asyncio.get_running_loop().run_in_executor(_zipline_thread, fn, *args)
 
 
 @dataclass(frozen=True)
@@ -149,10 +158,10 @@ class MonthlyFactor(Strategy):
             return Decision(now, f"no decision: {reason}", skipped_reason=reason)
         try:
             if p.refresh_demo and p.bundle == DEMO_BUNDLE:
-                note = await asyncio.to_thread(refresh_demo_bundle, p.bundle, gateway_session(now))
+                note = await in_zipline_thread(refresh_demo_bundle, p.bundle, gateway_session(now))
                 if note:
                     notes.append(note)
-            result = await asyncio.to_thread(compute_picks, p.bundle, run_date, p.top_k, p.n)
+            result = await in_zipline_thread(compute_picks, p.bundle, run_date, p.top_k, p.n)
         except (FactorDataError, BundleError) as exc:
             reason = f"nothing traded: {exc}"
             return Decision(now, reason, skipped_reason=str(exc))

@@ -178,8 +178,9 @@ class Intraday:
     """Every ``interval`` seconds from the open, during regular hours only.
 
     Runs fall at ``open + k * interval`` (k >= 1) strictly before the flatten time
-    ``close - flatten_before_close_min``; one more run is made at the flatten time itself
-    (the strategy goes flat then). Early closes and DST come from the calendar.
+    ``close - flatten_before_close_min``; when that is > 0 one more run is made at the
+    flatten time itself (the strategy goes flat then). Early closes and DST come from the
+    calendar.
     """
 
     interval: float = 60.0
@@ -215,7 +216,7 @@ class Intraday:
             run = open_ + k * self.interval
             if run < flat and run > t:
                 return _ny(run)
-            if flat > t and flat > open_:
+            if self.flatten_before_close_min and flat > t and flat > open_:
                 return _ny(flat)
             i += 1
         return None
