@@ -30,6 +30,7 @@ class GatewayClock:
         max_age: float = 0.5,
         min_sleep: float = 0.02,
         max_sleep: float = 30.0,
+        timeout: float = 10.0,
         mono: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
@@ -42,6 +43,8 @@ class GatewayClock:
         """Estimated gateway seconds per real second (None until two samples)."""
         self.requests = 0
         self._last: tuple[float, float] | None = None
+        self._inflight: asyncio.Future | None = None
+        self.timeout = timeout
 
     @classmethod
     def of(cls, ib, **kw) -> GatewayClock:
@@ -49,8 +52,15 @@ class GatewayClock:
         return cls(ib.reqCurrentTimeAsync, **kw)
 
     async def refresh(self) -> dt.datetime:
-        """Ask the gateway now (one request)."""
-        answer = await self._source()
+        """Ask the gateway now (one request; concurrent callers share it)."""
+        task = self._inflight
+        if task is None or task.done():
+            task = self._inflight = asyncio.ensure_future(self._ask())
+        return await asyncio.shield(task)
+
+    async def _ask(self) -> dt.datetime:
+        # ib_async keys reqCurrentTime by name: two at once would orphan the first
+        answer = await asyncio.wait_for(self._source(), self.timeout)
         self.requests += 1
         t, m = answer.timestamp(), self._mono()
         if self._sample is not None:

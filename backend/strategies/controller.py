@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from livedesk.backend.config import ConfigError
 from livedesk.backend.events import Alert, EventBus, StrategyState
+from livedesk.backend.guard import TradingState
 from livedesk.backend.strategies.base import Decision, Strategy, StrategyStatus
 from livedesk.backend.strategies.clock import NEW_YORK, GatewayClock
 from livedesk.backend.strategies.context import StrategyContext
@@ -224,7 +225,7 @@ class StrategyController:
         slot = self._slot(name)
         if slot.task is not None and not slot.task.done():
             return
-        if self.app.trading_state == "halted":
+        if self.app.trading_state == TradingState.HALTED:
             raise RuntimeError(
                 f"cannot start {name}: trading is halted ({self.app.guard.state_reason})"
             )
@@ -281,7 +282,7 @@ class StrategyController:
     async def run_now(self, name: str) -> Decision:
         """Run one iteration of ``name`` now (also when stopped); returns its decision."""
         slot = self._slot(name)
-        if self.app.trading_state == "halted":
+        if self.app.trading_state == TradingState.HALTED:
             raise RuntimeError(f"cannot run {name}: trading is halted")
         opened = slot.run_id is None
         self._open_run(slot)
