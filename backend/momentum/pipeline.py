@@ -101,9 +101,10 @@ class FactorEngine:
         """The first run date with a full factor window (``WINDOW`` sessions before it)."""
         inside = self.sessions[self.sessions >= self.first_session]
         if len(inside) <= WINDOW:
+            span = f" ({inside[0]:%Y-%m-%d}..{inside[-1]:%Y-%m-%d})" if len(inside) else ""
             raise FactorDataError(
-                f"bundle {self.bundle!r} has {len(inside)} sessions; the factor needs "
-                f"{WINDOW} before its first run date"
+                f"bundle {self.bundle!r} has {len(inside)} sessions{span}; the factor needs "
+                f"{WINDOW} sessions of closes before a run date: ingest a longer history"
             )
         return inside[WINDOW]
 
