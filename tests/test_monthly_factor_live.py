@@ -3,7 +3,6 @@ idempotent second run, data errors that abort without trading, and the backtest 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import math
 
@@ -16,7 +15,7 @@ from livedesk.backend.contracts import stock
 from livedesk.backend.journal import Journal
 from livedesk.backend.orders import market as mkt
 from livedesk.backend.strategies.context import StrategyContext
-from livedesk.backend.strategies.monthly_factor import MonthlyFactor, MonthlyFactorParams
+from livedesk.backend.strategies.monthly_factor import MonthlyFactor
 from livedesk.backend.strategies.registry import create_strategy
 from livedesk.backend.trading import TradingApp
 from tests.conftest import TEST_SESSION, until
@@ -26,20 +25,22 @@ RUN_DATE = pd.Timestamp("2026-11-02")  # the session after the October 2026 mont
 
 
 @pytest.fixture(scope="session")
-def demo_root(tmp_path_factory) -> str:
+def demo_root(tmp_path_factory, market) -> str:
     """The demo bundle of the test market (seed 7, TEST_SESSION), built once per session."""
     from livedesk.backend.bundles.ingest import ingest_demo
 
     root = str(tmp_path_factory.mktemp("demo-data"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LIVEDESK_DATA_DIR", root)
-        ingest_demo(7, TEST_SESSION)
+        ingest_demo(7, TEST_SESSION, market=market)  # the gateway's own market object
     return root
 
 
 @pytest.fixture
-def demo_env(demo_root, monkeypatch) -> str:
+def demo_env(demo_root, monkeypatch, tmp_path) -> str:
     monkeypatch.setenv("LIVEDESK_DATA_DIR", demo_root)
+    monkeypatch.setenv("LIVEDESK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LIVEDESK_CONFIG_DIR", str(tmp_path / "config"))
     return demo_root
 
 
@@ -227,29 +228,35 @@ async def test_missing_bundle_aborts_with_the_command_to_run(app, gw, tmp_path, 
     assert not gw.broker.orders
 
 
-def test_backtest_reference_is_stored_and_returned_by_the_journal(demo_env, tmp_path, market):
+def test_livedesk_backtest_stores_a_reference_the_journal_returns(
+    demo_env, tmp_path, market, capsys
+):
     from livedesk.backend.momentum.factor import xnys_calendar
+    from livedesk.tui.cli import main
 
-    journal = Journal(tmp_path / "j.sqlite3")
-    args = argparse.Namespace(start="2026-08-03", end="2026-10-30", bundle=None)
-    lines = MonthlyFactor.backtest(MonthlyFactorParams(), args, journal)
-    assert "commission $0.005/share" in "\n".join(lines) and "3 rebalances" in lines[0]
-    ref = journal.backtest_reference("monthly-factor")
-    assert ref is not None and ref.dates[0] == "2026-08-03" and ref.dates[-1] == "2026-10-30"
+    path = tmp_path / "j.sqlite3"
+    argv = ["backtest", "monthly-factor", "--start", "2026-08-03", "--end", "2026-10-30"]
+    assert main([*argv, "--bundle", "demo", "--journal", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "commission $0.005/share, $1 minimum" in out and "slippage 1 bps fixed" in out
+    assert "3 rebalances" in out and "bundle 'demo'" in out
+    with Journal(path) as journal:
+        ref = journal.backtest_reference("monthly-factor")
     sessions = xnys_calendar().sessions_in_range("2026-08-03", "2026-10-30")
-    assert ref.dates == [f"{d:%Y-%m-%d}" for d in sessions]
+    assert ref is not None and ref.dates == [f"{d:%Y-%m-%d}" for d in sessions]
     assert len(ref.returns) == len(sessions)
+    assert np.any(ref.returns != 0) and np.all(np.isfinite(ref.returns))
     wealth = float(np.prod(1.0 + ref.returns)) - 1.0
     assert ref.metrics["total_return"] == pytest.approx(wealth, rel=1e-9)
-    assert ref.metrics["rebalances"] == 3
-    assert np.any(ref.returns != 0) and np.all(np.isfinite(ref.returns))
+    assert ref.metrics["rebalances"] == 3 and ref.metrics["param.n"] == 10
     vol = float(np.std(ref.returns, ddof=1) * math.sqrt(252))
     assert ref.metrics["annual_volatility"] == pytest.approx(vol, rel=1e-9)
-    bad = argparse.Namespace(start="2025-01-02", end=None, bundle=None)
+
     first = market.sessions[253]  # 253 closes before it: the first full factor window
-    with pytest.raises(ConfigError, match=f"can start on {first:%Y-%m-%d} at the earliest"):
-        MonthlyFactor.backtest(MonthlyFactorParams(), bad, journal)
-    journal.close()
+    assert (
+        main(["backtest", "monthly-factor", "--start", "2025-01-02", "--journal", str(path)]) == 1
+    )
+    assert f"can start on {first:%Y-%m-%d} at the earliest" in capsys.readouterr().out
 
 
 def test_parameters_are_validated() -> None:

@@ -24,12 +24,20 @@ def ingest_demo(
     session: dt.date | None = None,
     name: str = DEMO_BUNDLE,
     progress: Progress | None = None,
+    market=None,
 ) -> IngestSummary:
-    """Bundle the simulated market's daily history for ``seed`` (the gateway's session by default)."""
+    """Bundle the simulated market's daily history for ``seed`` (the gateway's session by default).
+
+    ``market``: an existing ``MarketModel`` for that seed and session (its cached paths are
+    reused) instead of building one.
+    """
     check_name(name)
     if progress:
         progress("generating", 0, 1)
-    market = demo_market(seed, session)
+    if market is None:
+        market = demo_market(seed, session)
+    elif market.seed != seed or (session is not None and market.session != session):
+        raise BundleError("the market given is not the one of this seed and session")
     frames, specs = demo_frames(market)
     if progress:
         progress("generating", 1, 1)

@@ -8,19 +8,22 @@ with ``order_target_percent`` (held names no longer picked go to 0). Offline:
 ``benchmark_returns=None`` (zipline then uses a zero benchmark).
 
 Costs, stated in the output: commission IB fixed per share, $0.005 a share, $1 minimum
-(zipline ``PerShare``; IB's 1 % cap is not modelled); slippage a fixed 5 bps against the
-trade, fills capped at 10 % of the bar's volume (``FixedBasisPointsSlippage``). In daily
-mode an order placed on the run date fills at that session's close.
+(zipline ``PerShare``; IB's 1 % cap is not modelled); slippage a fixed ``slippage_bps``
+against the trade (the CLI's ``--cost-bps``, default 1), fills capped at 10 % of the bar's
+volume (``FixedBasisPointsSlippage``). In daily mode an order placed on the run date fills
+at that session's close.
 
 Imports zipline at module import: import lazily.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 import warnings
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -43,23 +46,30 @@ from livedesk.backend.bundles.paths import zipline_root_env
 from livedesk.backend.bundles.store import ensure_registered
 from livedesk.backend.momentum.factor import DEFAULT_N, DEFAULT_TOP_K, FactorDataError, pick
 from livedesk.backend.momentum.pipeline import FactorEngine, make_pipeline
+from livedesk.backend.strategies.backtest import BacktestResult as Reference
+from livedesk.backend.strategies.replay import summary_metrics
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
+NEW_YORK = ZoneInfo("America/New_York")
 PIPELINE_NAME = "monthly_factor"
 COMMISSION_PER_SHARE = 0.005
 COMMISSION_MIN = 1.0
-SLIPPAGE_BPS = 5.0
+SLIPPAGE_BPS = 1.0
 VOLUME_LIMIT = 0.10
-COSTS = (
-    f"commission ${COMMISSION_PER_SHARE}/share, ${COMMISSION_MIN:g} minimum (IB fixed, "
-    f"zipline PerShare); slippage {SLIPPAGE_BPS:g} bps fixed, fills capped at "
-    f"{VOLUME_LIMIT:.0%} of the bar's volume (FixedBasisPointsSlippage)"
-)
+
+
+def costs_text(slippage_bps: float) -> str:
+    """The commission and slippage model, as printed with the result."""
+    return (
+        f"commission ${COMMISSION_PER_SHARE}/share, ${COMMISSION_MIN:g} minimum (IB fixed, "
+        f"zipline PerShare); slippage {slippage_bps:g} bps fixed, fills capped at "
+        f"{VOLUME_LIMIT:.0%} of the bar's volume (FixedBasisPointsSlippage)"
+    )
 
 
 @dataclass
-class BacktestResult:
+class ZiplineRun:
     """Daily returns, summary metrics and what happened at each rebalance."""
 
     bundle: str
@@ -72,7 +82,7 @@ class BacktestResult:
     seconds: float = 0.0
     held: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Symbols held at the start of each session (before its orders)."""
-    costs: str = COSTS
+    costs: str = field(default_factory=lambda: costs_text(SLIPPAGE_BPS))
 
     def lines(self) -> list[str]:
         """The human summary."""
@@ -125,13 +135,25 @@ def run_backtest(
     top_k: int = DEFAULT_TOP_K,
     n: int = DEFAULT_N,
     capital: float = 1_000_000.0,
-) -> BacktestResult:
-    """Run the backtest from ``start`` (default: the first date with a full factor window)
-    to ``end`` (default: the bundle's last session)."""
+    days: int | None = None,
+    slippage_bps: float = SLIPPAGE_BPS,
+) -> ZiplineRun:
+    """Run the backtest from ``start`` to ``end`` (default: the bundle's last session).
+
+    Without ``start``: the last ``days`` sessions up to ``end``, but not before the first
+    date with a full factor window (the default when ``days`` is None too).
+    """
+    if not slippage_bps >= 0:
+        raise ValueError(f"slippage must be >= 0 bps, got {slippage_bps}")
     engine = FactorEngine(bundle)
     first = engine.first_run_date
-    start = first if start is None else pd.Timestamp(start).normalize()
     end = engine.last_session if end is None else pd.Timestamp(end).normalize()
+    if start is None:
+        start = first
+        if days:
+            upto = engine.sessions[engine.sessions <= end]
+            start = max(first, upto[-min(days, len(upto))])
+    start = pd.Timestamp(start).normalize()
     if start < first:
         raise FactorDataError(
             f"bundle {bundle!r} starts {engine.first_session:%Y-%m-%d}: the backtest can start "
@@ -153,7 +175,7 @@ def run_backtest(
             commission.PerShare(cost=COMMISSION_PER_SHARE, min_trade_cost=COMMISSION_MIN)
         )
         set_slippage(
-            slippage.FixedBasisPointsSlippage(basis_points=SLIPPAGE_BPS, volume_limit=VOLUME_LIMIT)
+            slippage.FixedBasisPointsSlippage(basis_points=slippage_bps, volume_limit=VOLUME_LIMIT)
         )
         schedule_function(rebalance, date_rules.month_start(), time_rules.market_open(minutes=30))
 
@@ -197,7 +219,7 @@ def run_backtest(
         )
     returns = perf["returns"].astype(float)
     returns.index = pd.DatetimeIndex(returns.index).tz_localize(None).normalize()
-    return BacktestResult(
+    return ZiplineRun(
         bundle,
         start,
         end,
@@ -207,16 +229,47 @@ def run_backtest(
         skipped,
         time.perf_counter() - t0,
         held=held,
+        costs=costs_text(slippage_bps),
     )
 
 
-def store_reference(journal, strategy: str, result: BacktestResult) -> None:
-    """Register ``result`` as ``strategy``'s backtest reference in the journal."""
-    metrics = dict(result.metrics)
-    metrics["rebalances"] = float(len(result.rebalances))
-    journal.set_backtest_reference(
-        strategy,
-        result.returns.to_numpy(dtype=float),
-        metrics,
-        dates=[f"{d:%Y-%m-%d}" for d in result.returns.index],
+class ZiplineReference(Reference):
+    """The runtime's backtest result, its summary stating the bundle, costs and skipped runs."""
+
+    def summary(self) -> str:
+        lines = [super().summary().replace(" trades", " rebalances")]
+        lines.append(f"  bundle {self.notes['bundle']!r}; costs: {self.notes['costs']}")
+        lines += [f"  skipped {s}" for s in self.notes["skipped"]]
+        return "\n".join(lines)
+
+
+def as_reference(
+    result: ZiplineRun, strategy: str, params: dict, cost_bps: float
+) -> ZiplineReference:
+    """What ``livedesk backtest`` stores as the strategy's backtest reference."""
+    daily = result.returns.to_numpy(dtype=float)
+    metrics = summary_metrics(daily) | {
+        "annual_return": result.metrics["annual_return"],
+        "annual_volatility": result.metrics["annual_volatility"],
+        "rebalances": float(len(result.rebalances)),
+    }
+    close = dt.time(16)
+    return ZiplineReference(
+        strategy=strategy,
+        dates=[d.date() for d in result.returns.index],
+        daily_returns=daily,
+        metrics=metrics,
+        params=params,
+        span_start=dt.datetime.combine(result.start.date(), close, NEW_YORK),
+        span_end=dt.datetime.combine(result.end.date(), close, NEW_YORK),
+        cost_bps=cost_bps,
+        bars=len(daily),
+        trades=len(result.rebalances),
+        notes={
+            "engine": "zipline run_algorithm (daily, offline, benchmark_returns=None)",
+            "bundle": result.bundle,
+            "costs": result.costs,
+            "rebalances": result.rebalances,
+            "skipped": result.skipped,
+        },
     )

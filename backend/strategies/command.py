@@ -48,6 +48,9 @@ def add_strategy_parsers(sub) -> None:
     b.add_argument(
         "--cost-bps", type=float, default=1.0, help="cost per fill in basis points (default 1)"
     )
+    b.add_argument("--start", help="first session YYYY-MM-DD (monthly-factor)")
+    b.add_argument("--end", help="last session YYYY-MM-DD (monthly-factor)")
+    b.add_argument("--bundle", help="zipline bundle (monthly-factor; default from its settings)")
     _connection_args(b)
 
 
@@ -77,6 +80,7 @@ def run_strategy_command(args: argparse.Namespace, settings) -> int:
             settings,
             days=args.days,
             cost_bps=args.cost_bps,
+            options={k: v for k in ("start", "end", "bundle") if (v := getattr(args, k, None))},
             host=args.host,
             port=args.port,
             client_id=args.client_id,

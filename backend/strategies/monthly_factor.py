@@ -142,6 +142,9 @@ class MonthlyFactor(Strategy):
         "zipline Pipeline momentum factor, top/bottom N of the K most liquid, monthly rebalance"
     )
 
+    backtest_days: ClassVar[int] = 252
+    """Default backtest span in sessions (the demo history allows one year of full windows)."""
+
     def make_schedule(self) -> Monthly:
         return Monthly(offset_minutes=self.params.offset_minutes)
 
@@ -212,43 +215,45 @@ class MonthlyFactor(Strategy):
             data_time=dt.datetime.combine(month_end.date(), dt.time(16), NEW_YORK),
         )
 
-    # ---- backtest hook (``livedesk backtest monthly-factor``) -----------------------------
-    @classmethod
-    def add_backtest_arguments(cls, parser) -> None:
-        """``--start``, ``--end`` (YYYY-MM-DD) and ``--bundle`` of the backtest command."""
-        parser.add_argument("--start", help="first session (default: first with a full window)")
-        parser.add_argument("--end", help="last session (default: the bundle's last session)")
-        parser.add_argument("--bundle", help="bundle name (default: the strategy's, 'demo')")
+    # ---- backtest (``livedesk backtest monthly-factor [--start --end --bundle]``) -----------
+    async def backtest(self, ctx: StrategyContext, days: int, cost_bps: float, progress=None):
+        """zipline ``run_algorithm`` on the bundle (:mod:`livedesk.backend.momentum.backtest`).
 
-    @classmethod
-    def backtest(cls, params: MonthlyFactorParams, args, journal) -> list[str]:
-        """Run zipline ``run_algorithm``, store the reference in ``journal``; the lines to print.
-
-        Raises ConfigError with the reason when the dates or the bundle do not allow it.
+        ``ctx.state["backtest_options"]`` may hold ``start`` / ``end`` (YYYY-MM-DD) and
+        ``bundle``; without ``start`` the span is the last ``days`` sessions (at most from the
+        first date with a full factor window). ``cost_bps`` is the slippage per fill;
+        commission is IB's per-share schedule. Raises FactorDataError/BundleError/ValueError
+        with the reason when the span or the bundle do not allow it.
         """
-        from livedesk.backend.config import ConfigError
-        from livedesk.backend.momentum.backtest import run_backtest, store_reference
+        from livedesk.backend.momentum.backtest import as_reference, run_backtest
 
-        bundle = getattr(args, "bundle", None) or params.bundle
-        try:
-            start = _date_arg(getattr(args, "start", None), "--start")
-            end = _date_arg(getattr(args, "end", None), "--end")
-            result = run_backtest(bundle, start, end, top_k=params.top_k, n=params.n)
-        except (FactorDataError, BundleError, ValueError) as exc:
-            raise ConfigError(str(exc)) from exc
-        if journal is not None:
-            store_reference(journal, cls.name, result)
-        lines = result.lines()
-        if journal is not None:
-            lines.append(f"  stored as the backtest reference of {cls.name!r} in {journal.path}")
-        return lines
+        options = ctx.state.get("backtest_options") or {}
+        bundle = options.get("bundle") or self.params.bundle
+        start = _date_arg(options.get("start"), "--start")
+        end = _date_arg(options.get("end"), "--end")
+        if progress is not None:
+            progress(0, 1, f"zipline run_algorithm on bundle {bundle!r}")
+        result = await in_zipline_thread(
+            lambda: run_backtest(
+                bundle,
+                start,
+                end,
+                top_k=self.params.top_k,
+                n=self.params.n,
+                days=days,
+                slippage_bps=cost_bps,
+            )
+        )
+        if progress is not None:
+            progress(1, 1, f"{len(result.rebalances)} rebalances in {result.seconds:.1f} s")
+        return as_reference(result, self.name, self.param_values(), cost_bps)
 
 
 def _date_arg(text: str | None, flag: str) -> pd.Timestamp | None:
     if not text:
         return None
     try:
-        return pd.Timestamp(dt.date.fromisoformat(text))
+        return pd.Timestamp(dt.date.fromisoformat(str(text)))
     except ValueError as exc:
         raise ValueError(f"{flag} {text!r} is not a date (YYYY-MM-DD)") from exc
 

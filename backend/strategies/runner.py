@@ -384,10 +384,15 @@ async def run_backtest(
     port: int | None = None,
     client_id: int | None = None,
     journal_path: Path | None = None,
+    options: dict[str, str] | None = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
-    """``livedesk backtest NAME``: replay and store the backtest reference."""
+    """``livedesk backtest NAME``: replay and store the backtest reference.
+
+    ``options`` (``--start``, ``--end``, ``--bundle``) reach the strategy as
+    ``ctx.state["backtest_options"]``; strategies that take no span ignore them.
+    """
     from livedesk.backend.strategies.backtest import store_reference
     from livedesk.backend.strategies.context import StrategyContext
     from livedesk.backend.strategies.registry import create_strategy, strategy_settings
@@ -418,6 +423,7 @@ async def run_backtest(
         async with session(settings, host, port, client_id, journal_path) as s:
             print(f"livedesk backtest {name}: {days} days from {s.where}", file=out, flush=True)
             ctx = StrategyContext(s.app, name, dry_run=True, journal=s.journal, bus=s.app.bus)
+            ctx.state["backtest_options"] = dict(options or {})
             s.app.today = ctx.clock.today
             await ctx.now()
             try:
