@@ -126,10 +126,10 @@ def xnys_sessions(first: pd.Timestamp, last: pd.Timestamp) -> pd.DatetimeIndex:
 
 
 def _calendar():
-    import exchange_calendars as xcals
-
     # zipline's own XNYS starts in 1990 (its get_calendar wrapper); match it.
-    return xcals.get_calendar("XNYS", start=pd.Timestamp("1990-01-01"))
+    from livedesk.backend.bundles.calendar import xnys_calendar
+
+    return xnys_calendar()
 
 
 # ---- reading ------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from livedesk.backend.bundles.calendar import xnys_calendar
+
 YEAR = 252
 MONTH = 21
 WINDOW = YEAR + 1
@@ -141,13 +143,6 @@ def month_end_sessions(sessions: pd.DatetimeIndex) -> pd.DatetimeIndex:
     month = s.year * 12 + s.month
     last = np.append(month[1:] != month[:-1], True)
     return s[last]
-
-
-def xnys_calendar():
-    """The XNYS calendar, from 1990 as zipline uses it."""
-    import exchange_calendars as xcals
-
-    return xcals.get_calendar("XNYS", start=pd.Timestamp("1990-01-01"))
 
 
 def latest_month_end(now: dt.datetime) -> pd.Timestamp:
