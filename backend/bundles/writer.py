@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from livedesk.backend.bundles.paths import (
@@ -142,7 +143,7 @@ def write_bundle(
 
     def bars():
         for i, s in enumerate(symbols):
-            yield sid_of[s], frames[s]
+            yield sid_of[s], _ctable(frames[s])
             if progress and (i % 10 == 0 or i == len(symbols) - 1):
                 progress("writing", i + 1, len(symbols))
 
@@ -170,7 +171,7 @@ def write_bundle(
         raise BundleError(f"bundle {name!r}: zipline wrote no ingestion folder at {folder}")
     summary.ingestion = folder.name
     summary.assets = len(symbols)
-    summary.sessions = len(pd.DatetimeIndex(sorted({d for f in frames.values() for d in f.index})))
+    summary.sessions = len(np.unique(np.concatenate([f.index.values for f in frames.values()])))
     summary.first_session = f"{first:%Y-%m-%d}"
     summary.last_session = f"{last:%Y-%m-%d}"
     summary.left_before_end = sum(1 for s in symbols if frames[s].index[-1] != last)
@@ -181,6 +182,27 @@ def write_bundle(
     (folder / META_FILE).write_text(json.dumps(asdict(summary), indent=2), encoding="utf-8")
     summary.bytes = dir_bytes(folder)
     return summary
+
+
+def _ctable(frame: pd.DataFrame):
+    """One asset's bars as the uint32 bcolz table zipline stores (prices x 1000, rounded).
+
+    zipline's own conversion first scans every value for uint32 overflow, one DataFrame at
+    a time (most of an ingest's time); the frames here are already validated (prices below
+    the limit, volumes clipped, no NaN), so the table is built directly.
+    """
+    from bcolz import ctable
+
+    prices = frame[["open", "high", "low", "close"]].to_numpy(dtype=float)
+    if not np.isfinite(prices).all():
+        raise BundleError("internal: a frame with a missing price reached the writer")
+    ohlc = np.rint(prices * 1000.0).astype(np.uint32)
+    day = frame.index.values.astype("datetime64[s]").astype(np.int64).astype(np.uint32)
+    volume = np.minimum(frame["volume"].to_numpy(dtype=float), 4_294_967_295).astype(np.uint32)
+    return ctable(
+        columns=[ohlc[:, 0], ohlc[:, 1], ohlc[:, 2], ohlc[:, 3], day, volume],
+        names=["open", "high", "low", "close", "day", "volume"],
+    )
 
 
 def not_ingestible(*_args, **_kwargs):
