@@ -82,8 +82,21 @@ class LiveDeskApp(App[int]):
         self.grid = False
         self.theme_errors: list[str] = []
         self.exit_code = 0
-        self._closed = False
+        self._session_closed = False
         self._timer = None
+        self.main_screen = None
+        self.header = HeaderBar(id="header")
+        self.panes: dict[str, Pane] = {
+            p.pane_id: p
+            for p in (
+                PositionsPane(),
+                OrdersPane(),
+                EquityPane(),
+                RiskPane(),
+                StrategiesPane(),
+                LogPane(),
+            )
+        }
         self.set_keymap(self.keymap_overrides)
 
     # ---- layout ---------------------------------------------------------------------
@@ -91,29 +104,26 @@ class LiveDeskApp(App[int]):
         return dict(VARIABLES)
 
     def compose(self) -> ComposeResult:
-        yield HeaderBar(id="header")
+        yield self.header
         yield Tabs(
             *(Tab(f"{i} {PANE_TITLES[p]}", id=f"tab-{p}") for i, p in enumerate(PANES, 1)),
             id="pane-tabs",
         )
         with Container(id="panes"):
             # DOM order is the grid's order at 160x50 (see console.tcss)
-            yield PositionsPane()
-            yield EquityPane()
-            yield RiskPane()
-            yield StrategiesPane()
-            yield OrdersPane()
-            yield LogPane()
+            for name in ("positions", "equity", "risk", "strategies", "orders", "log"):
+                yield self.panes[name]
         yield Footer()
 
     def pane(self, name: str) -> Pane:
         """The pane called ``name``."""
-        return self.query_one(f"#{name}", Pane)
+        return self.panes[name]
 
     def on_mount(self) -> None:
+        self.main_screen = self.screen
         self._load_themes()
         self._apply_layout(self.size.width, self.size.height)
-        self.query_one(HeaderBar).show(None, status=self.status)
+        self.header.show(None, status=self.status)
         self._timer = self.set_interval(self.refresh_interval, self.tick)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self.pane(self.active_pane).focus_target().focus()
@@ -126,7 +136,7 @@ class LiveDeskApp(App[int]):
     def _apply_layout(self, width: int, height: int) -> None:
         grid = width >= GRID_MIN_WIDTH and height >= GRID_MIN_HEIGHT
         self.grid = grid
-        self.screen.set_class(grid, "-grid")
+        (self.main_screen or self.screen).set_class(grid, "-grid")
         for name in PANES:
             self.pane(name).set_class(name == self.active_pane, "-active")
 
@@ -219,7 +229,9 @@ class LiveDeskApp(App[int]):
     def tick(self, force: bool = False) -> None:
         """One refresh cycle: header always; panes unless frozen; toasts."""
         s = self.session
-        header = self.query_one(HeaderBar)
+        header = self.header
+        if self._session_closed or not header.is_attached:
+            return
         try:
             view = s.header()
         except Exception:  # never let a view error stop the refresh cycle
@@ -267,11 +279,14 @@ class LiveDeskApp(App[int]):
         self.active_pane = name
         for p in PANES:
             self.pane(p).set_class(p == name, "-active")
-        if self.connected and not self.frozen:
-            self.pane(name).refresh_from(self.session, True)
+        if self.connected and not self.frozen and not self._session_closed and self.is_running:
+            try:
+                self.pane(name).refresh_from(self.session, True)
+            except Exception:  # e.g. a pane already torn down while quitting
+                log.exception("pane %s refresh failed", name)
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
-        if event.tab is None or event.tab.id is None:
+        if not self.is_running or event.tab is None or event.tab.id is None:
             return
         name = event.tab.id.removeprefix("tab-")
         self._activate(name)
@@ -282,6 +297,8 @@ class LiveDeskApp(App[int]):
             self.pane(name).focus_target().focus()
 
     def on_descendant_focus(self, event) -> None:
+        if not self.is_running:
+            return
         pane = self.focused_pane()
         if pane.pane_id != self.active_pane and self.grid:
             self.active_pane = pane.pane_id
@@ -378,12 +395,12 @@ class LiveDeskApp(App[int]):
     async def shutdown(self, code: int = 0) -> None:
         """Close the session (strategies, connection, sim gateway) and exit."""
         await self._close_session()
-        self.exit(code)
+        self.exit(code, return_code=code)
 
     async def _close_session(self) -> None:
-        if self._closed:
+        if self._session_closed:
             return
-        self._closed = True
+        self._session_closed = True
         try:
             await self.session.close()
         except Exception:

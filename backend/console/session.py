@@ -241,7 +241,8 @@ class ConsoleSession:
                 bus=self.bus,
             )
         except ConnectionError as exc:
-            raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", str(exc)) from exc
+            reason = str(exc.__cause__ or exc) or type(exc.__cause__ or exc).__name__
+            raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", reason) from exc
         except Exception as exc:  # an API error during the handshake (e.g. 326 client id in use)
             raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", str(exc)) from exc
         if self.controller_factory is None:

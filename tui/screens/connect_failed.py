@@ -24,8 +24,8 @@ class ConnectFailedScreen(Screen[bool]):
     """Shown instead of a traceback; ``r`` retries (dismiss True), ``q`` quits."""
 
     BINDINGS = [
-        Binding("r", "retry", "Retry", id="connect.retry"),
-        Binding("q", "quit_app", "Quit", id="connect.quit"),
+        Binding("r", "retry", "Retry", id="connect.retry", priority=True),
+        Binding("q", "quit_app", "Quit", id="connect.quit", priority=True),
     ]
 
     def __init__(self, tried: str, reason: str, attempt: int = 1) -> None:

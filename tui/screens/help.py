@@ -40,14 +40,15 @@ class HelpScreen(ModalScreen[None]):
         )
         with VerticalScroll(classes="dialog help"):
             yield Static(f"Help — {title}", classes="dialog-title")
-            yield Static(self.pane_help or "", classes="help-text")
-            yield Static(f"Keys in {title}:\n" + key_table(self.keymap, scopes))
-            yield Static("Everywhere:\n" + key_table(self.keymap, ("app",)))
+            yield Static(self.pane_help or "", classes="help-text", markup=False)
+            yield Static(f"Keys in {title}:\n" + key_table(self.keymap, scopes), markup=False)
+            yield Static("Everywhere:\n" + key_table(self.keymap, ("app",)), markup=False)
             yield Static(
                 "ctrl+p opens the command palette (every action and the themes). "
                 'Keys can be changed in [keys] of config.toml (binding id = "key"). '
                 "Esc closes this help.",
                 classes="help-text",
+                markup=False,
             )
 
     def action_close(self) -> None:

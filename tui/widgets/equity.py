@@ -51,8 +51,9 @@ class EquityPane(Pane, can_focus=True):
         self.query_one("#equity-caption", Static).update(
             f"Equity — {self.subject}, {self.window} ({view.samples} samples)"
         )
-        self.query_one("#equity-spark", Sparkline).data = list(view.equity)
-        self.query_one("#drawdown-spark", Sparkline).data = list(view.drawdown)
+        enough = view.samples >= 2  # one point would fill the line: draw from two on
+        self.query_one("#equity-spark", Sparkline).data = list(view.equity) if enough else []
+        self.query_one("#drawdown-spark", Sparkline).data = list(view.drawdown) if enough else []
         self.query_one("#equity-numbers", Static).update(
             f"equity {fmt.money(view.last)}   peak {fmt.money(view.peak)}"
         )

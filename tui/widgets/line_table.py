@@ -37,6 +37,8 @@ class Column:
     width: int
     align: str = "left"
     numeric: bool = False
+    flex: bool = False
+    """Takes the width left over when the table is narrower than the pane."""
 
 
 @dataclass(frozen=True)
@@ -301,18 +303,30 @@ class LineTable(ScrollView, can_focus=True):
             self._styles[name] = style
         return style
 
+    def _widths(self, width: int) -> list[int]:
+        widths = [c.width for c in self.columns]
+        extra = width - self.width_total
+        if extra > 0:
+            for i, c in enumerate(self.columns):
+                if c.flex:
+                    widths[i] += extra
+                    break
+        return widths
+
     def _header_strip(self, width: int, scroll_x: int) -> Strip:
         key = ("header", self.sort_column, self.sort_reverse, width, scroll_x)
         strip = self._cache.get(key)
         if strip is None:
             base = self.rich_style + self._style("header")
             segments = []
+            widths = self._widths(width)
             for i, col in enumerate(self.columns):
                 label = col.label
                 if i == self.sort_column:
                     label = ("▲" if self.sort_reverse else "▼") + label
-                segments.append(Segment(_fit(label, col.width, col.align) + " ", base))
-            strip = Strip(segments, self.width_total).crop_extend(scroll_x, scroll_x + width, base)
+                segments.append(Segment(_fit(label, widths[i], col.align) + " ", base))
+            total = sum(widths) + len(widths)
+            strip = Strip(segments, total).crop_extend(scroll_x, scroll_x + width, base)
             self._cache[key] = strip
         return strip
 

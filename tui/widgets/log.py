@@ -10,7 +10,7 @@ COLUMNS = (
     Column("time", "Time", 8),
     Column("level", "Level", 7),
     Column("source", "Source", 14),
-    Column("message", "Message", 160),
+    Column("message", "Message", 60, flex=True),
 )
 LEVEL_STYLE = {"error": "bad", "warning": "warn", "info": "dim"}
 

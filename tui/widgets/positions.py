@@ -16,7 +16,7 @@ COLUMNS = (
     Column("unreal", "Unrl PnL", 10, "right", True),
     Column("real", "Real PnL", 10, "right", True),
     Column("weight", "Wt NLV", 7, "right", True),
-    Column("strategy", "Strategy", 16),
+    Column("strategy", "Strategy", 16, flex=True),
 )
 
 

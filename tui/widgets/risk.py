@@ -8,12 +8,12 @@ from livedesk.tui.widgets.line_table import Column, Row
 from livedesk.tui.widgets.pane import TablePane
 
 COLUMNS = (
-    Column("metric", "Metric", 16),
+    Column("metric", "Metric", 24),
     Column("live", "Live", 9, "right"),
     Column("backtest", "Backtest", 9, "right"),
     Column("diff", "Diff", 9, "right"),
     Column("flag", "Flag", 6),
-    Column("detail", "Detail", 34),
+    Column("detail", "Detail", 30, flex=True),
 )
 
 

@@ -15,7 +15,7 @@ COLUMNS = (
     Column("schedule", "Schedule", 20),
     Column("state", "State", 8),
     Column("next", "Next run (ET)", 14),
-    Column("decision", "Last decision", 32),
+    Column("decision", "Last decision", 32, flex=True),
     Column("position", "Position", 9, "right", True),
     Column("pnl", "PnL", 10, "right", True),
 )
