@@ -25,7 +25,7 @@ def ncdf(x: float) -> float:
 
 def ncdf_array(x: np.ndarray) -> np.ndarray:
     """Standard normal cumulative distribution of an array."""
-    return 0.5 * (1.0 + _erf(np.asarray(x, float) / SQRT2).astype(float))
+    return 0.5 * (1.0 + np.asarray(_erf(np.asarray(x, float) / SQRT2), float))
 
 
 def intrinsic(call: bool, s: np.ndarray | float, k: float) -> np.ndarray:

@@ -132,6 +132,7 @@ class ComboBuilderScreen(Screen):
         self.net = NetPrice(NAN, NAN, NAN)
         self.summary: PayoffSummary | None = None
         self._quote_sig: tuple = ()
+        self._labels: dict[str, str] = {}
         self._loading: asyncio.Task | None = None
         self.ready = asyncio.Event()
         """Set once the chain is loaded and every leg has a quote (tests, benchmarks)."""
@@ -227,7 +228,7 @@ class ComboBuilderScreen(Screen):
         c = self.chain
         if c is None:
             return keys
-        for leg in self.legs:  # neighbours: a strike step then shows its quote at once
+        for leg in self.legs[self.cursor : self.cursor + 1]:  # its neighbours: a step is instant
             if leg.symbol != c.symbol:
                 continue
             try:
@@ -440,23 +441,29 @@ class ComboBuilderScreen(Screen):
         )
         return Curve(xs, y_exp, y_now, spot, self.summary.breakevens, title, key)
 
+    def _label(self, selector: str, text: str) -> None:
+        """Update a label only when its text changes (an update re-lays the screen out)."""
+        if self._labels.get(selector) != text:
+            self._labels[selector] = text
+            self.query_one(selector, Label).update(text)
+
     def _paint_labels(self, today) -> None:
         spot = self._spot()
-        self.query_one("#combo-spot", Label).update(f"{spot:.2f}" if is_number(spot) else "—")
-        self.query_one("#combo-underlying-msg", Label).update(
-            f"! {self.underlying_error}" if self.underlying_error else ""
+        self._label("#combo-spot", f"{spot:.2f}" if is_number(spot) else "—")
+        self._label(
+            "#combo-underlying-msg", f"! {self.underlying_error}" if self.underlying_error else ""
         )
         exp = "expiry —"
         if self.expiry:
             exp = f"expiry {self.expiry} ({cb.days_to(self.expiry, today)} DTE)  [ ]"
-        self.query_one("#combo-expiry", Label).update(exp)
-        self.query_one("#combo-template", Label).update(f"template: {self.template}  (t)")
+        self._label("#combo-expiry", exp)
+        self._label("#combo-template", f"template: {self.template}  (t)")
         legs_msgs = [p for p in self.problems if p.field in ("legs", "expiry")]
         text = "  ".join(f"! {p.message}" for p in legs_msgs[:3])
         if self.edit_error:
             text = f"! {self.edit_error}" + (f"  {text}" if text else "")
-        self.query_one("#combo-legs-msg", Label).update(text)
-        self.query_one("#combo-status", Label).update(self.message)
+        self._label("#combo-legs-msg", text)
+        self._label("#combo-status", self.message)
 
     # ---- trade following ---------------------------------------------------------------
     def _follow_trade(self) -> None:
@@ -475,7 +482,7 @@ class ComboBuilderScreen(Screen):
             self.trade = None
         else:
             self.message = f"order #{t.order.orderId} {status}"
-        self.query_one("#combo-status", Label).update(self.message)
+        self._label("#combo-status", self.message)
 
     # ---- actions: legs -----------------------------------------------------------------
     def _leg_ok(self) -> bool:
@@ -536,13 +543,16 @@ class ComboBuilderScreen(Screen):
 
     def action_next_leg(self, n: int) -> None:
         if self.legs:
-            self.cursor = (self.cursor + n) % len(self.legs)
-            self.repaint()
+            self._select((self.cursor + n) % len(self.legs))
 
     def action_select_leg(self, i: int) -> None:
         if 0 <= i < len(self.legs):
-            self.cursor = i
-            self.repaint()
+            self._select(i)
+
+    def _select(self, i: int) -> None:
+        self.cursor = i
+        self.run_worker(self._sync_quotes(), group="combo-quotes", exclusive=True)
+        self.repaint()
 
     # ---- actions: combo and order ------------------------------------------------------
     def action_template(self) -> None:
@@ -679,10 +689,14 @@ class ComboBuilderScreen(Screen):
             preview.what_if = await self.feed.what_if(preview.bag, preview.order)
         except (TimeoutError, ContractError, ComboBuildError, ConnectionError) as exc:
             preview.error = str(exc)
-            if screen.is_mounted:
-                screen.set_error(preview.error)
+        for _ in range(200):  # the answer can come back before the dialog has mounted
+            if screen.is_mounted or self.preview_screen is not screen:
+                break
+            await asyncio.sleep(0.01)
+        if not screen.is_mounted or self.preview_screen is not screen:
             return
-        if preview.what_if is None or not screen.is_mounted:
+        if preview.error or preview.what_if is None:
+            screen.set_error(preview.error or "no answer")
             return
         bp = self.feed.buying_power()
         warnings = preview_warnings(

@@ -105,8 +105,19 @@ class ComboLegsTable(Widget, can_focus=True):
         """The plain text of the leg rows (tests and snapshots)."""
         return [line for line, _, _ in self._lines]
 
+    def _style(self, name: str):
+        """A component style, cached (resolving one costs more than a whole render)."""
+        cache = self.__dict__.setdefault("_style_cache", {})
+        if name not in cache:
+            cache[name] = self.get_component_rich_style(name)
+        return cache[name]
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self.__dict__.pop("_style_cache", None)
+
     def render(self) -> Text:
-        style = self.get_component_rich_style
+        style = self._style
         out = Text(no_wrap=True, overflow="crop")
         out.append("  " + HEADER, style("combo-legs--header"))
         if not self._lines:

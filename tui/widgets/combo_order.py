@@ -72,9 +72,20 @@ class ComboOrderPanel(Widget, can_focus=True):
     def _price_style(self, x: float | None) -> str:
         return "combo-order--credit" if is_number(x) and x < 0 else "combo-order--debit"
 
+    def _style(self, name: str):
+        """A component style, cached (resolving one costs more than a whole render)."""
+        cache = self.__dict__.setdefault("_style_cache", {})
+        if name not in cache:
+            cache[name] = self.get_component_rich_style(name)
+        return cache[name]
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self.__dict__.pop("_style_cache", None)
+
     def render(self) -> Text:
         v = self._view
-        style = self.get_component_rich_style
+        style = self._style
         t = Text(no_wrap=True, overflow="ellipsis")
         if v is None:
             return t

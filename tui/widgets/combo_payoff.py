@@ -1,13 +1,28 @@
-"""The combo builder's payoff chart: plotext rendered to text once per change of the curve."""
+"""The combo builder's payoff chart: plotext built off screen, painted as cached strips.
+
+plotext draws monochrome (no ANSI colour decoding on the hot path); the expiry curve uses
+braille dots and the "today" curve a middle dot, and each line is cut into runs styled from
+the widget's component classes (theme colours). A curve is built once per change of the
+curve or of the widget's size; frames only copy the cached strips.
+"""
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rich.text import Text
-from textual.widgets import Static
+from rich.segment import Segment
+from rich.style import Style
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+TODAY_MARK = "·"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_PLOTEXT = threading.Lock()  # plotext keeps one global figure
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,55 +38,102 @@ class Curve:
     key: tuple = ()
 
 
-def _rgb(hex_colour: str | None, default: tuple[int, int, int]) -> tuple[int, int, int]:
-    try:
-        h = (hex_colour or "").lstrip("#")
-        return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
-    except (ValueError, IndexError):
-        return default
-
-
-def render_chart(curve: Curve, width: int, height: int, colours: dict[str, str]) -> Text:
-    """The chart as styled text (plotext's figure built off screen)."""
+def chart_lines(curve: Curve, width: int, height: int) -> list[str]:
+    """The chart as plain text lines (plotext, monochrome)."""
     import plotext as plt
 
+    with _PLOTEXT:
+        return _build(plt, curve, width, height)
+
+
+def _build(plt, curve: Curve, width: int, height: int) -> list[str]:
     plt.clear_figure()
     plt.plotsize(max(width, 20), max(height, 6))
     plt.theme("clear")
     plt.frame(False)
     xs = curve.xs.tolist()
-    expiry_colour = _rgb(colours.get("accent"), (255, 165, 0))
-    today_colour = _rgb(colours.get("primary"), (0, 135, 255))
-    muted = _rgb(colours.get("foreground-muted") or colours.get("secondary"), (128, 128, 128))
     if np.all(np.isfinite(curve.today)):
-        plt.plot(xs, curve.today.tolist(), marker="braille", color=today_colour, label="today")
-    plt.plot(xs, curve.expiry.tolist(), marker="braille", color=expiry_colour, label="expiry")
-    plt.hline(0, muted)
+        plt.plot(xs, curve.today.tolist(), marker=TODAY_MARK, label="today")
+    plt.plot(xs, curve.expiry.tolist(), marker="braille", label="expiry")
+    plt.hline(0)
     if np.isfinite(curve.spot):
-        plt.vline(float(curve.spot), muted)
-    for b in curve.breakevens:
-        if xs[0] <= b <= xs[-1]:
-            plt.vline(float(b), expiry_colour)
+        plt.vline(float(curve.spot))
     plt.title(curve.title)
-    return Text.from_ansi(plt.build(), no_wrap=True)
+    text = _ANSI.sub("", plt.build())
+    return text.split("\n")[:height]
 
 
-class ComboPayoffChart(Static):
-    """P/L at expiry and today; re-rendered only when the curve or the size changes."""
+def _kind(ch: str) -> str:
+    if "\u2800" <= ch <= "\u28ff":
+        return "expiry"
+    if ch == TODAY_MARK:
+        return "today"
+    if ch in "─│┌┐└┘├┤┬┴┼":
+        return "axis"
+    return "text"
+
+
+def line_segments(line: str, styles: dict[str, Style]) -> list[Segment]:
+    """A chart line cut into runs of one kind (expiry, today, axis, text), each styled."""
+    out: list[Segment] = []
+    start, kind = 0, None
+    for i, ch in enumerate(line):
+        k = _kind(ch) if ch != " " else kind
+        if kind is None:
+            kind = k
+        if k != kind:
+            out.append(Segment(line[start:i], styles.get(kind or "text")))
+            start, kind = i, k
+    if start < len(line):
+        out.append(Segment(line[start:], styles.get(kind or "text")))
+    return out
+
+
+class ComboPayoffChart(Widget):
+    """P/L at expiry and today; rebuilt only when the curve or the size changes.
+
+    The plotext build runs in a thread worker (the legs table and net price repaint first);
+    a stale build (the curve changed meanwhile) is dropped.
+    """
+
+    class Built(Message):
+        """A chart build finished in the worker thread."""
+
+        def __init__(self, key: tuple, lines: list[str]) -> None:
+            super().__init__()
+            self.key, self.lines = key, lines
+
+    COMPONENT_CLASSES = {
+        "combo-chart--expiry",
+        "combo-chart--today",
+        "combo-chart--axis",
+        "combo-chart--text",
+    }
 
     def __init__(self, **kwargs) -> None:
-        super().__init__("", **kwargs)
+        super().__init__(**kwargs)
         self._curve: Curve | None = None
         self._drawn: tuple | None = None
+        self._lines: list[str] = []
+        self._strips: list[Strip] | None = None
         self.renders = 0
 
+    @property
+    def text(self) -> str:
+        """The chart's plain text (tests)."""
+        return "\n".join(self._lines)
+
     def set_curve(self, curve: Curve | None) -> None:
-        """Show ``curve`` (None: an empty chart with a hint)."""
+        """Show ``curve`` (None: a hint instead of a chart)."""
         self._curve = curve
         self._draw()
 
     def on_resize(self) -> None:
         self._draw()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips = None
 
     def _draw(self) -> None:
         w, h = self.content_size.width, self.content_size.height
@@ -81,7 +143,36 @@ class ComboPayoffChart(Static):
             return
         self._drawn = key
         if c is None:
-            self.update("payoff: add legs to see the P/L chart")
+            self._show(["payoff: add legs (and quotes) to see the P/L chart"])
             return
-        self.renders += 1
-        self.update(render_chart(c, w, h, self.app.theme_variables))
+        self.run_worker(
+            lambda: self.post_message(self.Built(key, chart_lines(c, w, h))),
+            thread=True,
+            exclusive=True,
+            group="combo-chart",
+        )
+
+    def on_combo_payoff_chart_built(self, message: Built) -> None:
+        if message.key == self._drawn:  # else a newer build is on its way
+            self.renders += 1
+            self._show(message.lines)
+
+    def _show(self, lines: list[str]) -> None:
+        self._lines = lines
+        self._strips = None
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        if self._strips is None:
+            styles = {
+                k: self.get_component_rich_style(f"combo-chart--{k}")
+                for k in ("expiry", "today", "axis", "text")
+            }
+            width = self.content_size.width
+            self._strips = [
+                Strip(line_segments(line, styles)).crop_extend(0, width, None)
+                for line in self._lines
+            ]
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.content_size.width)
