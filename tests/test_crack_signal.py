@@ -90,3 +90,13 @@ def test_window_checks_give_reasons() -> None:
 def test_bar_by_bar_positions_equal_the_live_rule() -> None:
     z = pd.Series([0.0, -2.1, -1.0, 0.2, 2.5, 1.0, -0.1])
     assert list(sig.positions_over(z, 2.0)) == [0, 1, 1, 0, -1, -1, 0]
+
+
+def test_numpy_rolling_rank_and_z_equal_pandas() -> None:
+    rng = np.random.default_rng(5)
+    x = pd.Series(np.round(rng.standard_normal(400), 1))  # rounding makes ties
+    expected = x.rolling(60).rank(pct=True).to_numpy()
+    assert np.allclose(sig.rolling_pct_rank(x.to_numpy(), 60), expected, equal_nan=True)
+    d = pd.Series(rng.standard_normal(300))
+    expected_z = ((d - d.rolling(60).mean()) / d.rolling(60).std()).to_numpy()
+    assert np.allclose(sig.rolling_z(d.to_numpy(), 60), expected_z, equal_nan=True)

@@ -53,6 +53,16 @@ def bars_to_series(bars, now: float | None = None, step: int = 60, tail: int | N
     return pd.Series(closes, index=index)
 
 
+def tail_arrays(bars, now: float, step: int, tail: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start epochs, closes) of the last ``tail`` completed bars (no pandas: the hot path)."""
+    items = bars[-(tail + 1) :]
+    times = np.fromiter((_epoch(b.date) for b in items), dtype=float, count=len(items))
+    closes = np.fromiter((b.close for b in items), dtype=float, count=len(items))
+    if len(times) and times[-1] + step > now:
+        times, closes = times[:-1], closes[:-1]
+    return times[-tail:], closes[-tail:]
+
+
 class BarFeed:
     """One contract's bars: a history request kept up to date by the gateway."""
 
@@ -80,6 +90,10 @@ class BarFeed:
     def closes(self, now: float, tail: int) -> pd.Series:
         """The last ``tail`` completed closes (no request)."""
         return bars_to_series(self.bars, now, self.step, tail)
+
+    def tail(self, now: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(start epochs, closes) of the last ``n`` completed bars (no request)."""
+        return tail_arrays(self.bars, now, self.step, n)
 
     def last_start(self) -> float:
         """Start epoch of the newest bar (possibly still in progress)."""

@@ -11,7 +11,8 @@ tracks crude, not the refining margin. :func:`crack_321` checks the units (a gal
 a few dollars, a barrel price tens) and refuses a mix-up.
 
 Signal (window ``w`` = 60 bars by default): rolling percentile ranks of the crack and of PSX
-over the last ``w`` bars (pandas' average-rank ``rank(pct=True)``: rank / w); their
+over the last ``w`` bars (average rank of ties, divided by w — pandas'
+``rolling(w).rank(pct=True)``, computed with numpy sliding windows); their
 difference ``d = rank(PSX) - rank(crack)``; its z-score over the last ``w`` values of ``d``
 (sample standard deviation). A low z means PSX is cheap against the crack.
 
@@ -55,25 +56,60 @@ def crack_321(cl, ho, rb):
     return out if out.ndim else float(out)
 
 
-def signal_frame(bars: pd.DataFrame, window: int = 60) -> pd.DataFrame:
-    """Crack, ranks, difference and z-score for every row of a ``psx, cl, ho, rb`` close frame."""
-    crack = crack_321(bars["cl"], bars["ho"], bars["rb"])
-    rank_crack = crack.rolling(window).rank(pct=True)
-    rank_psx = bars["psx"].rolling(window).rank(pct=True)
+def rolling_pct_rank(x: np.ndarray, window: int) -> np.ndarray:
+    """Rank of each value among the last ``window`` values, divided by ``window``.
+
+    Ties get their average rank (pandas' ``rolling(window).rank(pct=True)``); NaN for the
+    first ``window - 1`` rows and for windows holding a NaN.
+    """
+    x = np.asarray(x, dtype=float)
+    out = np.full(len(x), np.nan)
+    if len(x) < window:
+        return out
+    win = np.lib.stride_tricks.sliding_window_view(x, window)
+    last = win[:, -1:]
+    less = (win < last).sum(axis=1)
+    equal = (win == last).sum(axis=1)  # includes the value itself
+    ranks = (less + (equal + 1) / 2) / window
+    ranks[np.isnan(win).any(axis=1)] = np.nan
+    out[window - 1 :] = ranks
+    return out
+
+
+def rolling_z(x: np.ndarray, window: int) -> np.ndarray:
+    """``(x - mean) / std`` over the last ``window`` values (sample std; NaN when std is 0)."""
+    x = np.asarray(x, dtype=float)
+    out = np.full(len(x), np.nan)
+    if len(x) < window:
+        return out
+    win = np.lib.stride_tricks.sliding_window_view(x, window)
+    mean = win.mean(axis=1)
+    std = win.std(axis=1, ddof=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(std > 1e-12, (win[:, -1] - mean) / std, np.nan)
+    out[window - 1 :] = z
+    return out
+
+
+def signal_arrays(psx, cl, ho, rb, window: int = 60) -> dict[str, np.ndarray]:
+    """Crack, ranks, difference and z-score for every row (numpy arrays in, arrays out)."""
+    crack = np.asarray(crack_321(cl, ho, rb), dtype=float)
+    rank_crack = rolling_pct_rank(crack, window)
+    rank_psx = rolling_pct_rank(np.asarray(psx, dtype=float), window)
     diff = rank_psx - rank_crack
-    mean = diff.rolling(window).mean()
-    std = diff.rolling(window).std(ddof=1)
-    z = (diff - mean) / std.where(std > 0)
-    return pd.DataFrame(
-        {
-            "crack": crack,
-            "rank_crack": rank_crack,
-            "rank_psx": rank_psx,
-            "diff": diff,
-            "z": z,
-        },
-        index=bars.index,
-    )
+    return {
+        "crack": crack,
+        "rank_crack": rank_crack,
+        "rank_psx": rank_psx,
+        "diff": diff,
+        "z": rolling_z(diff, window),
+    }
+
+
+def signal_frame(bars: pd.DataFrame, window: int = 60) -> pd.DataFrame:
+    """:func:`signal_arrays` of a ``psx, cl, ho, rb`` close frame, as a frame on its index."""
+    cols = [bars[c].to_numpy(dtype=float) for c in COLUMNS]
+    return pd.DataFrame(signal_arrays(*cols, window=window), index=bars.index)
 
 
 def min_bars(window: int) -> int:
@@ -128,11 +164,11 @@ def check_window(bars: pd.DataFrame, window: int) -> str | None:
         return f"no bars for {', '.join(missing)}"
     if len(bars) < need:
         return f"only {len(bars)} aligned bars, {need} needed"
-    tail = bars.iloc[-need:][list(COLUMNS)]
-    bad = [c for c in COLUMNS if not np.isfinite(tail[c].to_numpy(dtype=float)).all()]
+    tail = {c: bars[c].to_numpy(dtype=float)[-need:] for c in COLUMNS}
+    bad = [c for c, v in tail.items() if not np.isfinite(v).all()]
     if bad:
         return f"NaN or missing prices in the window for {', '.join(bad)}"
-    nonpos = [c for c in COLUMNS if (tail[c].to_numpy(dtype=float) <= 0).any()]
+    nonpos = [c for c, v in tail.items() if (v <= 0).any()]
     if nonpos:
         return f"non-positive prices in the window for {', '.join(nonpos)}"
     return None
@@ -141,15 +177,15 @@ def check_window(bars: pd.DataFrame, window: int) -> str | None:
 def evaluate(bars: pd.DataFrame, position: int, threshold: float, window: int = 60) -> CrackSignal:
     """The signal on the last row of ``bars`` (call :func:`check_window` first)."""
     need = min_bars(window)
-    sig = signal_frame(bars.iloc[-need:], window).iloc[-1]
-    z = float(sig["z"])
+    cols = [bars[c].to_numpy(dtype=float)[-need:] for c in COLUMNS]
+    sig = {k: float(v[-1]) for k, v in signal_arrays(*cols, window=window).items()}
     return CrackSignal(
-        float(sig["crack"]),
-        float(sig["rank_crack"]),
-        float(sig["rank_psx"]),
-        float(sig["diff"]),
-        z,
-        next_position(z, position, threshold),
+        sig["crack"],
+        sig["rank_crack"],
+        sig["rank_psx"],
+        sig["diff"],
+        sig["z"],
+        next_position(sig["z"], position, threshold),
         bars.index[-1],
     )
 

@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 from ib_async import Contract
 
@@ -138,21 +139,32 @@ class CrackSpread(Strategy):
     def frame(self, feeds: dict[str, BarFeed], now: float) -> tuple[pd.DataFrame, str | None]:
         """Aligned closes of completed bars, and why they cannot be used (None if usable)."""
         need = sig.min_bars(self.params.window)
-        series = {k: f.closes(now, need + 5) for k, f in feeds.items()}
-        for k, s in series.items():
-            if s.empty:
+        tails = {k: f.tail(now, need + 5) for k, f in feeds.items()}
+        for k, (times, _) in tails.items():
+            if not len(times):
                 return pd.DataFrame(), f"no completed bars for {k.upper()}"
-            age = now - (s.index[-1].timestamp() + 60)
+            age = now - (times[-1] + 60)
             if age > self.params.stale_after:
                 return pd.DataFrame(), (
                     f"stale bars: {k.upper()} last bar ended {age:.0f} s ago "
                     f"(limit {self.params.stale_after:g} s)"
                 )
-        lasts = {k: s.index[-1] for k, s in series.items()}
+        lasts = {k: t[-1] for k, (t, _) in tails.items()}
         if len(set(lasts.values())) > 1:
-            detail = ", ".join(f"{k.upper()} {t:%H:%M}" for k, t in lasts.items())
+            detail = ", ".join(
+                f"{k.upper()} {pd.Timestamp(t, unit='s', tz='UTC'):%H:%M}" for k, t in lasts.items()
+            )
             return pd.DataFrame(), f"missing bars: series end on different minutes ({detail})"
-        frame = pd.concat(series, axis=1, join="outer").iloc[-need:]
+        first = next(iter(tails.values()))[0]
+        if all(np.array_equal(t, first) for t, _ in tails.values()):  # the usual case: aligned
+            index = pd.to_datetime(first[-need:], unit="s", utc=True)
+            frame = pd.DataFrame({k: c[-need:] for k, (_, c) in tails.items()}, index=index)
+        else:  # a gap in one series: align on the union, the gap shows as NaN
+            series = {
+                k: pd.Series(c, index=pd.to_datetime(t, unit="s", utc=True))
+                for k, (t, c) in tails.items()
+            }
+            frame = pd.concat(series, axis=1, join="outer").iloc[-need:]
         return frame, sig.check_window(frame, self.params.window)
 
     # ---- the iteration ---------------------------------------------------------------

@@ -101,10 +101,11 @@ def garch_variances(
 
 def _unpack(x: np.ndarray, var: float) -> tuple[float, float, float]:
     """Unconstrained (a, b, c) -> omega > 0, alpha, beta >= 0 with alpha + beta < 1."""
-    persistence = 0.9999 / (1 + math.exp(-x[0]))
-    share = 1 / (1 + math.exp(-x[1]))
+    a, b, c = (min(50.0, max(-50.0, float(v))) for v in x)  # the optimiser may wander far
+    persistence = 0.9999 / (1 + math.exp(-a))
+    share = 1 / (1 + math.exp(-b))
     alpha, beta = persistence * share, persistence * (1 - share)
-    omega = var * math.exp(x[2]) * (1 - persistence)
+    omega = var * math.exp(c) * (1 - persistence)
     return omega, alpha, beta
 
 
