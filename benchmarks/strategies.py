@@ -111,6 +111,8 @@ async def iteration_figures(port: int, journal: Journal) -> None:
         f"{cold * 1000:.0f} ms, {warm_msgs} messages; decision: {first.summary}"
     )
     times, fresh, msgs, hist = [], [], [], 0
+    skipped: list[str] = []
+    extra: list[str] = []
     for i in range(ITERATIONS):
         await asyncio.sleep(0.6)  # a new gateway second (and new 1-min bars at speed 60)
         before = counter.n
@@ -128,7 +130,15 @@ async def iteration_figures(port: int, journal: Journal) -> None:
         msgs.append(counter.n - before)
         hist += sum(1 for k in counter.kinds[k0:] if k == "20")  # REQ_HISTORICAL_DATA
         if d.skipped:
-            print(f"  (skipped: {d.skipped_reason})")
+            skipped.append(d.skipped_reason)
+        if counter.n - before > 2:
+            names = {
+                "49": "reqCurrentTime",
+                "3": "placeOrder",
+                "1": "reqMktData",
+                "20": "reqHistoricalData",
+            }
+            extra.append("+".join(names.get(k, k) for k in counter.kinds[k0:]))
     print(
         f"crack-spread iteration after warm-up (new bars only, clock just read by the "
         f"scheduler): {stats(times)} — target <= 20 ms"
@@ -137,6 +147,11 @@ async def iteration_figures(port: int, journal: Journal) -> None:
     print(
         f"messages to the gateway per iteration (clock read + orders): mean "
         f"{statistics.fmean(msgs):.2f}, max {max(msgs)} (history requests: {hist}) — target <= 2"
+    )
+    if extra:
+        print(f"  iterations above 2 messages: {extra} (the first order also subscribes its quote)")
+    print(
+        f"  decisions: {len(msgs) - len(skipped)} taken, {len(skipped)} skipped {sorted(set(skipped))}"
     )
     await ctl.close()
     app.disconnect()

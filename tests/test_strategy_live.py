@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from livedesk.backend.contracts import stock
-from livedesk.backend.events import EventBus
 from livedesk.backend.journal import Journal
 from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.strategies import GatewayClock, StrategyController, create_strategy
@@ -33,11 +32,12 @@ def journal(tmp_path):
     j.close()
 
 
-def make(app, journal, name: str, **overrides) -> StrategyController:
+def make(app, journal, name: str, risk=None, **overrides) -> StrategyController:
     return StrategyController(
         app,
-        bus=EventBus(),
+        bus=app.bus,
         journal=journal,
+        risk=risk,
         strategies=[create_strategy(name, overrides)],
         clock=GatewayClock.of(app.ib, max_age=0, max_sleep=0.02),
     )
@@ -74,7 +74,13 @@ async def step(gw: SimGateway, seconds: int) -> None:
 
 
 async def test_crack_spread_trades_tagged_and_journals_its_inputs(gw, app, journal) -> None:
-    ctl = make(app, journal, "crack-spread", threshold=0.02, weight=0.02)
+    from livedesk.backend.risk.engine import RiskEngine
+    from livedesk.backend.risk.live import RiskFeed
+
+    risk = RiskEngine(journal)
+    feed_ = RiskFeed(app, risk)
+    feed_.start()
+    ctl = make(app, journal, "crack-spread", risk=risk, threshold=0.02, weight=0.02)
     psx = await app.resolve_contract(stock("PSX"))
     decision = None
     for _ in range(8):
@@ -100,6 +106,9 @@ async def test_crack_spread_trades_tagged_and_journals_its_inputs(gw, app, journ
     assert (pos > 0) == (side > 0) and abs(side) == pytest.approx(0.02)
     nlv = app.net_liquidation
     assert abs(pos) * decision.values["psx"] / nlv == pytest.approx(0.02, abs=0.002)
+    # the controller shows the risk engine's per-strategy book
+    await until(lambda: ctl.info("crack-spread").position == pos)
+    assert journal.orders("crack-spread")[0]["order_ref"] == "crack-spread"
     # journal: the run with its parameters, the decision with signal values, bar time, targets
     run = journal.runs("crack-spread")[-1]
     assert run["params"]["threshold"] == 0.02
@@ -127,6 +136,7 @@ async def test_crack_spread_trades_tagged_and_journals_its_inputs(gw, app, journ
     assert hist_requests(gw) == 4
     assert pd.Timestamp(d.data_time) == t0 + pd.Timedelta(minutes=3)
     await ctl.close()
+    feed_.stop()
 
 
 async def test_crack_spread_goes_flat_before_the_close(market, ib_log_guard, tmp_path) -> None:
@@ -278,3 +288,34 @@ async def test_options_combo_buys_a_straddle_when_the_forecast_is_rich(gw, app, 
         bag.order.lmtPrice == pytest.approx(d.values["debit"], abs=0.01) and bag.order.lmtPrice > 0
     )
     await ctl.close()
+
+
+async def test_a_missed_minute_is_backfilled_once() -> None:
+    s = create_strategy("crack-spread", {"window": 5})
+    minutes = [f"2026-11-20 15:{m:02d}" for m in range(0, 12)]
+    now = pd.Timestamp("2026-11-20 15:12:30", tz="UTC").timestamp()
+    full = [90.0 + i % 3 for i in range(12)]
+    feeds = {
+        "psx": feed(minutes[:6] + minutes[7:], full[:6] + full[7:]),  # 15:06 never streamed
+        "cl": feed(minutes, [70.0 + (i % 4) * 0.1 for i in range(12)]),
+        "ho": feed(minutes, [2.5] * 12),
+        "rb": feed(minutes, [2.2] * 12),
+    }
+    _, reason = s.frame(feeds, now)
+    assert "psx" in reason
+    asked = []
+
+    class Ctx:
+        state: dict = {}
+
+        async def bars(self, contract, duration, bar_size, **kw):
+            asked.append(duration)
+            start = pd.Timestamp("2026-11-20 15:12", tz="UTC").timestamp() - int(duration[:-2])
+            return [b for b in feed(minutes, full).bars if b.date.timestamp() >= start]
+
+    assert await s._backfill(Ctx(), feeds, now) == 1
+    frame, reason = s.frame(feeds, now)
+    assert reason is None and frame["psx"].iloc[-6] == full[6]
+    assert len(asked) == 1 and asked[0].endswith(" S")
+    # a second gap right away is not re-requested (history pacing)
+    assert await s._backfill(Ctx(), feeds, now) == 0 and len(asked) == 1

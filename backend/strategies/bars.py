@@ -71,6 +71,7 @@ class BarFeed:
         self.bars = bars
         self.bar_size = bar_size
         self.step = BAR_SECONDS[bar_size]
+        self._backfills = 0
 
     @classmethod
     async def open(
@@ -94,6 +95,22 @@ class BarFeed:
     def tail(self, now: float, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(start epochs, closes) of the last ``n`` completed bars (no request)."""
         return tail_arrays(self.bars, now, self.step, n)
+
+    async def backfill(self, ctx: StrategyContext, since: float, now: float) -> int:
+        """Fetch the bars from ``since`` to now (one incremental request) and insert the ones
+        the live feed missed (a gap after the warm-up, a reconnect, a slow stream); returns how
+        many were added."""
+        span = int(max(60.0, now - since + 60.0))
+        span += (-span) % 60 + self._backfills % 60  # never an identical request within 15 s
+        self._backfills += 1
+        fresh = await ctx.bars(self.contract, f"{span} S", self.bar_size)
+        have = {_epoch(b.date) for b in self.bars}
+        newest = self.last_start()
+        extra = [b for b in fresh or [] if _epoch(b.date) not in have and _epoch(b.date) < newest]
+        if extra:
+            merged = sorted([*self.bars[:-1], *extra], key=lambda b: _epoch(b.date))
+            self.bars[:-1] = merged  # the in-progress bar stays last for the live updates
+        return len(extra)
 
     def last_start(self) -> float:
         """Start epoch of the newest bar (possibly still in progress)."""

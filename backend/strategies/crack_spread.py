@@ -9,6 +9,8 @@ the z-score of ``rank(PSX) - rank(crack)`` over 60 bars; long PSX at z <= -thres
 short at z >= +threshold, out when z crosses 0. Sized with ``order_target_percent``
 (± ``weight`` of NetLiquidation); flat ``flatten_before_close_min`` before the close.
 
+Minutes one feed missed but the others have (a slow stream, a reconnect, the gap between
+the warm-up and the first update) are fetched once with an incremental request and merged.
 No decision (reason recorded) when a bar is stale, missing or NaN, when the four series
 do not end on the same minute, or when a future rolls (its front month expired, or the
 front month changed): the feeds are rebuilt on the new contract and the window refilled.
@@ -17,6 +19,8 @@ front month changed): the feeds are rebuilt on the new contract and the window r
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -35,6 +39,10 @@ from livedesk.backend.strategies.schedules import Intraday
 
 FUTURES = ("CL", "HO", "RB")
 HISTORY = ("2 D", "3 D", "4 D", "1 W")
+GAP_REASONS = ("missing bars", "NaN or missing")
+"""Skip reasons an incremental request for the missed minutes may cure."""
+BACKFILL_EVERY = 60.0
+"""Real seconds between two backfills of one feed (IB: at most 60 history requests in 10 min)."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +175,21 @@ class CrackSpread(Strategy):
             frame = pd.concat(series, axis=1, join="outer").iloc[-need:]
         return frame, sig.check_window(frame, self.params.window)
 
+    async def _backfill(self, ctx: StrategyContext, feeds: dict[str, BarFeed], now: float) -> int:
+        """Fill minutes some feeds have and others missed, with incremental requests."""
+        need = sig.min_bars(self.params.window) + 5
+        tails = {k: f.tail(now, need)[0] for k, f in feeds.items()}
+        union = np.unique(np.concatenate(list(tails.values())))[-need:]
+        last = ctx.state.setdefault("backfilled", {})
+        added = 0
+        for k, times in tails.items():
+            missing = np.setdiff1d(union, times)
+            if not len(missing) or time.monotonic() - last.get(k, -math.inf) < BACKFILL_EVERY:
+                continue
+            last[k] = time.monotonic()
+            added += await feeds[k].backfill(ctx, float(missing[0]), now)
+        return added
+
     # ---- the iteration ---------------------------------------------------------------
     def _position_sign(self, ctx: StrategyContext, contract: Contract) -> int:
         held = ctx.app.positions.get(contract.conId)
@@ -194,6 +217,9 @@ class CrackSpread(Strategy):
         if reason:
             return Decision(now, f"no decision: {reason}", skipped_reason=reason)
         frame, reason = self.frame(feeds, now.timestamp())
+        if reason and reason.startswith(GAP_REASONS):
+            if await self._backfill(ctx, feeds, now.timestamp()):
+                frame, reason = self.frame(feeds, now.timestamp())
         data_time = frame.index[-1].to_pydatetime() if len(frame) else None
         if reason:
             return Decision(
