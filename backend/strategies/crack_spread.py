@@ -192,6 +192,8 @@ class CrackSpread(Strategy):
 
     # ---- the iteration ---------------------------------------------------------------
     def _position_sign(self, ctx: StrategyContext, contract: Contract) -> int:
+        if ctx.dry_run:  # nothing is sent: follow the position the plan would have
+            return int(ctx.state.get("dry_run_sign", 0))
         held = ctx.app.positions.get(contract.conId)
         qty = (held.position if held else 0.0) + working_quantity(ctx.app.ib.openTrades(), contract)
         return (qty > 0) - (qty < 0)
@@ -212,6 +214,7 @@ class CrackSpread(Strategy):
                     now, "flat before the close (nothing held)", values, {p.symbol: 0.0}
                 )
             await ctx.order_target_percent(psx, 0.0)
+            ctx.state["dry_run_sign"] = 0
             return Decision(now, f"flat before the close: {p.symbol} to 0", values, {p.symbol: 0.0})
         reason = await self._roll(ctx, now)
         if reason:
@@ -241,6 +244,7 @@ class CrackSpread(Strategy):
             summary = f"{text}: hold {side[position]} {p.symbol}"
         else:
             await ctx.order_target_percent(psx, target)
+            ctx.state["dry_run_sign"] = s.target
             summary = f"{text}: go {side[s.target]} {p.symbol} ({target:+.0%} of NLV)"
         return Decision(now, summary, values, targets, data_time=data_time)
 

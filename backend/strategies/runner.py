@@ -344,7 +344,8 @@ async def _run_loop(ctl, name: str, out: TextIO, style: Style, dry_run: bool, st
     ctl.listeners.append(on_decision)
     await ctl.start(name)
     info = ctl.info(name)
-    print(f"{name}: {info.schedule}; next run {fmt_time(info.next_run)}", file=out, flush=True)
+    first = ctl.strategy(name).schedule.next_run(await ctl.clock.now())
+    print(f"{name}: {info.schedule}; next run {fmt_time(first)}", file=out, flush=True)
     while not stop.is_set():
         status = ctl.info(name).status
         if status in (StrategyStatus.ERROR, StrategyStatus.HALTED, StrategyStatus.STOPPED):
@@ -352,7 +353,9 @@ async def _run_loop(ctl, name: str, out: TextIO, style: Style, dry_run: bool, st
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)
     info = ctl.info(name)
-    tally = f"{counts['decisions']} decisions, {counts['orders']} orders"
+    tally = (
+        f"{counts['decisions']} decisions, {counts['orders']} order{'s' * (counts['orders'] != 1)}"
+    )
     if info.status == StrategyStatus.ERROR:
         print(f"{name} {style.bad('FAILED')}: {info.last_error} ({tally})", file=out)
         return EXIT_FAILED
