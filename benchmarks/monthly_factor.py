@@ -185,8 +185,10 @@ def pipeline_figures() -> None:
             capture_output=True,
             text=True,
             env=env(),
-            check=True,
         )
+        if out.returncode != 0:
+            print(f"pipeline, {n} assets: FAILED\n{out.stderr[-3000:]}")
+            continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         built = f"bundle built now in {r['built']:.1f} s; " if r["built"] else "bundle reused; "
         print(

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from livedesk.backend.bundles.calendar import xnys_calendar
 from livedesk.backend.bundles.paths import DEMO_BUNDLE, BundleError, check_name
 from livedesk.backend.contracts import describe, stock
 from livedesk.backend.momentum.factor import (
@@ -104,8 +105,6 @@ def factor_engine(bundle: str):
 
 def gateway_session(now: dt.datetime) -> dt.date:
     """The XNYS session the simulated gateway trades at ``now`` (latest on or before today)."""
-    from livedesk.backend.momentum.factor import xnys_calendar
-
     day = pd.Timestamp(now.astimezone(dt.UTC)).tz_convert("America/New_York").date()
     return xnys_calendar().date_to_session(pd.Timestamp(day), direction="previous").date()
 
@@ -212,7 +211,7 @@ class MonthlyFactor(Strategy):
             summary,
             values,
             {describe(c): w for c, w in targets.items()},
-            data_time=dt.datetime.combine(month_end.date(), dt.time(16), NEW_YORK),
+            data_time=xnys_calendar().session_close(month_end).tz_convert(NEW_YORK).to_pydatetime(),
         )
 
     # ---- backtest (``livedesk backtest monthly-factor [--start --end --bundle]``) -----------
