@@ -178,3 +178,26 @@ def test_cli_run_dry_run_on_the_embedded_demo(tmp_path) -> None:
     )
     for word in ("strategies", "run", "backtest"):
         assert word in h.stdout
+
+
+async def test_if_due_skips_when_the_market_is_closed(market, tmp_path) -> None:
+    from livedesk.backend.sim.gateway import SimGateway
+
+    gw = SimGateway(port=0, market=market, speed=0.0, start_time=market.session_close() + 600)
+    await gw.start()
+    try:
+        out = io.StringIO()
+        rc = await runner.run_strategy(
+            "crack-spread",
+            settings(),
+            once=True,
+            if_due=True,
+            port=gw.port,
+            journal_path=tmp_path / "j.sqlite3",
+            out=out,
+        )
+        last = out.getvalue().strip().splitlines()[-1]
+        assert rc == 0 and last.startswith("crack-spread OK: nothing due (XNYS closed at")
+        assert sum(len(s.hist_pacer.requests) for s in gw.sessions.values()) == 0
+    finally:
+        await gw.stop()

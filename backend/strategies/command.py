@@ -38,6 +38,12 @@ def add_strategy_parsers(sub) -> None:
     r.add_argument(
         "--dry-run", action="store_true", help="print the decision and planned orders; send nothing"
     )
+    r.add_argument(
+        "--if-due",
+        action="store_true",
+        help="with --once: only when a run is due (monthly: the month-end run not yet made; "
+        "others: the market is open), else exit 0 (for cron)",
+    )
     _connection_args(r)
 
     b = sub.add_parser(
@@ -68,6 +74,7 @@ def run_strategy_command(args: argparse.Namespace, settings) -> int:
                 settings,
                 once=args.once,
                 dry_run=args.dry_run,
+                if_due=args.if_due,
                 host=args.host,
                 port=args.port,
                 client_id=args.client_id,

@@ -254,6 +254,7 @@ async def run_strategy(
     *,
     once: bool = False,
     dry_run: bool = False,
+    if_due: bool = False,
     host: str | None = None,
     port: int | None = None,
     client_id: int | None = None,
@@ -288,6 +289,11 @@ async def run_strategy(
             )
             try:
                 if once:
+                    if if_due:
+                        why = await _not_due(ctl, name)
+                        if why:
+                            print(f"{name} {style.ok('OK')}: nothing due ({why})", file=out)
+                            return EXIT_OK
                     return await _run_once(ctl, s, name, out, style, dry_run)
                 return await _run_loop(ctl, name, out, style, dry_run, stop)
             finally:
@@ -298,6 +304,19 @@ async def run_strategy(
     except ConfigError as exc:
         print(f"livedesk run {name}: {style.bad('FAILED')}: {exc}", file=out)
         return EXIT_CONFIG
+
+
+async def _not_due(ctl, name: str) -> str | None:
+    """Why a ``--once --if-due`` run has nothing to do (None when a run is due now)."""
+    from livedesk.backend.strategies.schedules import Monthly, is_open
+
+    schedule = ctl.strategy(name).schedule
+    now = await ctl.clock.now()
+    if isinstance(schedule, Monthly):
+        due = schedule.missed(ctl.info(name).last_run, now)
+        return None if due else f"next run {fmt_time(schedule.next_run(now))}"
+    calendar = getattr(schedule, "calendar", "XNYS")
+    return None if is_open(now, calendar) else f"{calendar} closed at {fmt_time(now)}"
 
 
 async def _run_once(ctl, s: Session, name: str, out: TextIO, style: Style, dry_run: bool) -> int:
