@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -123,21 +124,24 @@ def pipeline_one(n: int) -> dict:
     engine = FactorEngine(name)
     t_load = time.perf_counter() - t0
     day = engine.last_session
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     first = engine.run(day)
-    t_first = time.perf_counter() - t0
-    repeats = []
+    t_first, c_first = time.perf_counter() - t0, time.process_time() - c0
+    repeats, cpu = [], []
     for _ in range(REPEATS):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         engine.run(day)
         repeats.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     return {
         "n": n,
         "built": built,
         "import": t_import,
         "load": t_load,
         "first": t_first,
+        "first_cpu": c_first,
         "repeats": repeats,
+        "repeats_cpu": cpu,
         "picks": len(first.picks.weights),
         "universe": first.picks.universe,
     }
@@ -150,11 +154,12 @@ def ingest_figures() -> None:
     import zipline  # noqa: F401
 
     print(f"zipline import (once per process): {time.perf_counter() - t0:.2f} s")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     s = ingest_demo(7)
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(
         f"ingest --demo: {s.assets} assets x {s.sessions} sessions in {total:.2f} s "
+        f"(CPU {cpu:.2f} s) "
         f"(market paths + write; write alone {s.seconds:.2f} s) = "
         f"{total / s.assets * 1000:.1f} ms/asset; bundle {s.bytes / 2**20:.1f} MiB"
     )
@@ -166,12 +171,12 @@ def ingest_figures() -> None:
     if found is None:
         print("ingest --csv: skipped (sp500_daily_2013_2018.csv.gz not found)")
         return
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     s, data = ingest_csv(found, "sp500")
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(
         f"ingest --csv S&P 500: {data.rows_read} rows, {s.assets} assets x {s.sessions} sessions "
-        f"in {total:.2f} s (read + validate {total - s.seconds:.2f} s, write {s.seconds:.2f} s) = "
+        f"in {total:.2f} s (CPU {cpu:.2f} s; read + validate {total - s.seconds:.2f} s, write {s.seconds:.2f} s) = "
         f"{total / s.assets * 1000:.1f} ms/asset; {s.rows_repaired} repaired, "
         f"{s.rows_refused} refused, {s.gap_sessions} gap sessions; {s.bytes / 2**20:.1f} MiB"
     )
@@ -193,8 +198,10 @@ def pipeline_figures() -> None:
         built = f"bundle built now in {r['built']:.1f} s; " if r["built"] else "bundle reused; "
         print(
             f"pipeline, one date, {n:>6} assets: {built}load {r['load']:.2f} s, "
-            f"first run {r['first']:.2f} s (reference {reference[n]:.2f} s), repeat "
-            f"{stats(r['repeats'])}; universe {r['universe']}, {r['picks']} picks"
+            f"first run {r['first']:.2f} s (CPU {r['first_cpu']:.2f} s; reference "
+            f"{reference[n]:.2f} s), repeat {stats(r['repeats'])} (CPU mean "
+            f"{statistics.fmean(r['repeats_cpu']):.2f} s); universe {r['universe']}, "
+            f"{r['picks']} picks"
         )
 
 
@@ -213,8 +220,9 @@ def dry_run_figures() -> None:
         meta = {}
     if (meta.get("extra") or {}).get("session") != f"{today:%Y-%m-%d}":
         ingest_demo(7)
-    times = []
+    times, cpu = [], []
     for _ in range(DRY_RUNS):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         out = subprocess.run(
             [
@@ -232,13 +240,16 @@ def dry_run_figures() -> None:
             cwd=str(ROOT),
         )
         times.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         if out.returncode != 0:
             print(out.stdout[-2000:], out.stderr[-2000:])
             raise SystemExit("livedesk run monthly-factor failed")
     orders = sum(1 for line in out.stdout.splitlines() if line.strip().startswith("PLAN "))
     print(
         f"livedesk run monthly-factor --once --dry-run (new process, embedded demo gateway, "
-        f"bundle built): {stats(times)}, {orders} planned orders — target <= 5 s"
+        f"bundle built): {stats(times)}, CPU {stats(cpu)}, {orders} planned orders — "
+        "target <= 5 s"
     )
 
 
@@ -250,10 +261,13 @@ def backtest_figures() -> None:
     from livedesk.backend.momentum.backtest import run_backtest
     from livedesk.backend.sim.market import MarketModel
 
+    c0 = time.process_time()
     r = run_backtest("demo")
+    cpu = time.process_time() - c0
     print(
         f"run_algorithm on the demo bundle, full span {r.start:%Y-%m-%d}..{r.end:%Y-%m-%d} "
-        f"({len(r.returns)} sessions, {len(r.rebalances)} rebalances): {r.seconds:.2f} s"
+        f"({len(r.returns)} sessions, {len(r.rebalances)} rebalances): {r.seconds:.2f} s "
+        f"(CPU {cpu:.2f} s)"
     )
     try:
         bundle_info("demo-long")
@@ -262,11 +276,13 @@ def backtest_figures() -> None:
         frames, specs = demo_frames(market)
         summary = IngestSummary("demo-long", "demo", "seed 7, 773 sessions", "", 0, 0, "", "")
         write_bundle("demo-long", frames, specs, summary)
+    c0 = time.process_time()
     r = run_backtest("demo-long", days=504)
+    cpu = time.process_time() - c0
     print(
         f"run_algorithm 2-year backtest (demo market model, 773 sessions, {r.start:%Y-%m-%d}.."
         f"{r.end:%Y-%m-%d}, {len(r.returns)} sessions, {len(r.rebalances)} rebalances): "
-        f"{r.seconds:.2f} s; total return {r.metrics['total_return']:+.1%}, "
+        f"{r.seconds:.2f} s (CPU {cpu:.2f} s); total return {r.metrics['total_return']:+.1%}, "
         f"Sharpe {r.metrics['sharpe']:.2f}"
     )
 
