@@ -135,6 +135,17 @@ async def test_crack_spread_trades_tagged_and_journals_its_inputs(gw, app, journ
         d = await ctl.run_now("crack-spread")
     assert hist_requests(gw) == 4
     assert pd.Timestamp(d.data_time) == t0 + pd.Timedelta(minutes=3)
+    # stop with flatten: no new decisions, the position closed by one tagged order
+    n = len(tagged(gw, "crack-spread"))
+    held = app.positions[psx.conId].position
+    await ctl.stop("crack-spread", flatten=True)
+    await until(lambda: len(tagged(gw, "crack-spread")) == n + 1)
+    last = tagged(gw, "crack-spread")[-1]
+    assert last.order.action == ("SELL" if held > 0 else "BUY")
+    assert last.order.totalQuantity == abs(held)
+    await filled(gw, last)
+    await until(lambda: psx.conId not in app.positions)
+    assert ctl.info("crack-spread").status == "stopped"
     await ctl.close()
     feed_.stop()
 

@@ -198,6 +198,15 @@ class CrackSpread(Strategy):
         qty = (held.position if held else 0.0) + working_quantity(ctx.app.ib.openTrades(), contract)
         return (qty > 0) - (qty < 0)
 
+    async def flatten(self, ctx: StrategyContext) -> list[dict]:
+        """Target 0 % in PSX (the only instrument traded)."""
+        before = len(ctx.orders)
+        psx = await ctx.resolve(stock(self.params.symbol), "psx")
+        if self._position_sign(ctx, psx) != 0:
+            await ctx.order_target_percent(psx, 0.0)
+        ctx.state["dry_run_sign"] = 0
+        return ctx.orders[before:]
+
     async def run_once(self, ctx: StrategyContext) -> Decision:
         p = self.params
         now = await ctx.now()

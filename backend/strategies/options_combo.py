@@ -210,7 +210,20 @@ class OptionsCombo(Strategy):
             ]
         )
 
-    async def _manage(self, ctx: StrategyContext, now: dt.datetime, held: dict) -> Decision:
+    async def flatten(self, ctx: StrategyContext) -> list[dict[str, Any]]:
+        """Close the combo held (one BAG order at the mid); an unfilled entry is cancelled."""
+        before = len(ctx.orders)
+        held = ctx.load_state(STATE_KEY)
+        if held and held.get("status") == "pending":
+            await ctx.cancel_working()
+            ctx.save_state(STATE_KEY, None)
+        elif held and held.get("status") == "open":
+            await self._manage(ctx, await ctx.now(), held, force="flatten requested")
+        return ctx.orders[before:]
+
+    async def _manage(
+        self, ctx: StrategyContext, now: dt.datetime, held: dict, force: str | None = None
+    ) -> Decision:
         p = self.params
         combo = om.OpenCombo.from_dict(held["combo"])
         if held.get("status") == "closing":
@@ -240,7 +253,7 @@ class OptionsCombo(Strategy):
             "dte": float(days),
             "quantity": float(combo.quantity),
         }
-        why = om.exit_reason(
+        why = force or om.exit_reason(
             combo, mark, days, p.profit_target, p.condor_stop, p.straddle_stop, p.exit_dte
         )
         if why is None:
