@@ -120,6 +120,7 @@ async def test_one_strategy_raising_leaves_the_others_running(gw, app, journal) 
     assert "boom in the signal" in bad.last_error
     assert good.status in (StrategyStatus.WAITING, StrategyStatus.RUNNING)
     assert good.last_decision == "tick" and good.last_error is None
+    assert set(good.last_values) == {"t"} and good.last_orders == ()
     # journaled: the error decision (with its traceback) and an alert
     run = journal.runs("exploding")[-1]
     kinds = [d["kind"] for d in journal.decisions(run["id"])]

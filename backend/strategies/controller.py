@@ -64,6 +64,10 @@ class StrategyInfo:
     position: float
     pnl: float | None
     params: Mapping[str, object]
+    last_values: Mapping[str, float] = field(default_factory=dict)
+    """The numbers behind the last decision (signal values, forecast vs implied...)."""
+    last_orders: tuple[dict, ...] = ()
+    """The orders planned or sent by the last decision."""
 
 
 @dataclass
@@ -171,6 +175,8 @@ class StrategyController:
             position=position,
             pnl=pnl,
             params=slot.strategy.param_values(),
+            last_values=dict(d.values) if d is not None else {},
+            last_orders=tuple(d.orders) if d is not None else (),
         )
 
     def _book(self, name: str) -> tuple[float, float | None]:
