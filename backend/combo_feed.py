@@ -9,6 +9,7 @@ order itself (guard, pacing, journal, orderRef).
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ class ComboFeed:
         self.chains: dict[str, Chain] = {}
         self.underlyings: dict[str, Contract] = {}
         self._contracts: dict[tuple[str, str], dict[tuple[float, str], Contract]] = {}
+        self._single: dict[LegKey, Contract] = {}
         self._tickers: dict[LegKey, Ticker] = {}
         self._spot: dict[str, Ticker] = {}
 
@@ -139,15 +141,30 @@ class ComboFeed:
     def contract(self, key: LegKey) -> Contract | None:
         """The qualified option of a leg key (None until its expiry is loaded, or unlisted)."""
         symbol, expiry, strike, right = key
-        return self._contracts.get((symbol, expiry), {}).get((strike, right))
+        found = self._contracts.get((symbol, expiry), {}).get((strike, right))
+        return found if found is not None else self._single.get(key)
 
     # ---- quotes ----------------------------------------------------------------------
+    async def _resolve_one(self, key: LegKey) -> None:
+        symbol, expiry, strike, right = key
+        await self.trading.pacing.acquire()
+        details = await self.trading.ib.reqContractDetailsAsync(
+            Option(symbol, expiry, strike, right, exchange="SMART", currency="USD")
+        )
+        if len(details) == 1 and details[0].contract:
+            self._single[key] = details[0].contract
+
     async def want(self, keys: Iterable[LegKey]) -> None:
-        """Stream exactly ``keys`` (subscribe the new ones, cancel the others)."""
+        """Stream exactly ``keys`` (subscribe the new ones, cancel the others).
+
+        Legs of an expiry not loaded yet are resolved one by one (concurrently) so their
+        quotes start at once; the whole expiry is then loaded for the strike steps.
+        """
         wanted = set(keys)
-        for symbol, expiry in {(k[0], k[1]) for k in wanted}:
-            if symbol in self.chains and expiry in self.chains[symbol].expiries:
-                await self.load_expiry(symbol, expiry)
+        listed = {k for k in wanted if k[0] in self.chains and k[1] in self.chains[k[0]].expiries}
+        missing = [k for k in listed if self.contract(k) is None]
+        if missing:
+            await asyncio.gather(*(self._resolve_one(k) for k in missing))
         for key in list(self._tickers):
             if key not in wanted:
                 t = self._tickers.pop(key)
@@ -161,6 +178,8 @@ class ComboFeed:
                 continue
             await self.trading.pacing.acquire()
             self._tickers[key] = self.trading.ib.reqMktData(c, "", False, False)
+        for symbol, expiry in {(k[0], k[1]) for k in listed}:
+            await self.load_expiry(symbol, expiry)
 
     def quote(self, key: LegKey) -> LegQuote | None:
         """The latest quote of a streamed leg (None when not streamed)."""

@@ -56,6 +56,7 @@ from livedesk.backend.guard import TradingState
 from livedesk.backend.trading import OrderRefused, TradingApp
 from livedesk.tui.screens.combo_preview import ComboPreviewScreen, ComboTemplatePicker
 from livedesk.tui.widgets.combo_legs import ComboLegsTable, preview_line
+from livedesk.tui.widgets.combo_line import ComboLine
 from livedesk.tui.widgets.combo_order import PRICE_MODES, ComboOrderPanel, OrderView, order_problems
 from livedesk.tui.widgets.combo_payoff import ComboPayoffChart, Curve
 
@@ -133,6 +134,7 @@ class ComboBuilderScreen(Screen):
         self.summary: PayoffSummary | None = None
         self._quote_sig: tuple = ()
         self._labels: dict[str, str] = {}
+        self._last_step = 1
         self._loading: asyncio.Task | None = None
         self.ready = asyncio.Event()
         """Set once the chain is loaded and every leg has a quote (tests, benchmarks)."""
@@ -149,13 +151,13 @@ class ComboBuilderScreen(Screen):
                 restrict=r"[A-Za-z0-9.]*",
                 max_length=12,
             )
-            yield Label("", id="combo-spot")
-            yield Label("", id="combo-underlying-msg")
+            yield ComboLine(id="combo-spot")
+            yield ComboLine(id="combo-underlying-msg")
         with Horizontal(id="combo-second"):
-            yield Label("", id="combo-expiry")
-            yield Label("", id="combo-template")
+            yield ComboLine(id="combo-expiry")
+            yield ComboLine(id="combo-template")
         yield ComboLegsTable(id="combo-legs")
-        yield Label("", id="combo-legs-msg")
+        yield ComboLine(id="combo-legs-msg")
         with Horizontal(id="combo-bottom"):
             with Vertical(id="combo-left"):
                 yield ComboOrderPanel(id="combo-order")
@@ -166,7 +168,7 @@ class ComboBuilderScreen(Screen):
                     restrict=r"[-+0-9.]*",
                 )
             yield ComboPayoffChart(id="combo-chart")
-        yield Label("", id="combo-status")
+        yield ComboLine(id="combo-status")
         yield Footer()
 
     def _symbols(self) -> list[str]:
@@ -401,7 +403,10 @@ class ComboBuilderScreen(Screen):
                 order_problems(self.problems),
             )
         )
-        self.query_one(ComboPayoffChart).set_curve(curve)
+        chart = self.query_one(ComboPayoffChart)
+        chart.set_curve(curve)
+        if curve is not None:
+            chart.prebuild(self._speculative_curves(today, mult))
         self._paint_labels(today)
         if self.chain and self.legs and all(q is not None and is_number(q.mid) for q in quotes):
             self.ready.set()
@@ -422,30 +427,53 @@ class ComboBuilderScreen(Screen):
         self.summary = payoff_summary(
             self.legs, quotes, price, today, self.quantity, mult, spot, atm_iv
         )
-        lo, hi = chart_range(self.legs, spot)
+        return self._curve_for(self.legs, quotes, price, today, mult)
+
+    def _curve_for(self, legs, quotes, price: float, today, mult: float) -> Curve | None:
+        """The chart data of ``legs`` bought at ``price`` (also for a step not taken yet)."""
+        spot = self._spot()
+        lo, hi = chart_range(legs, spot)
         xs = np.linspace(lo, hi, 121)
-        y_exp = pnl_at_expiry(self.legs, quotes, price, xs, today, self.quantity, mult)
-        y_now = pnl_today(self.legs, quotes, price, xs, today, self.quantity, mult)
+        y_exp = pnl_at_expiry(legs, quotes, price, xs, today, self.quantity, mult)
+        y_now = pnl_today(legs, quotes, price, xs, today, self.quantity, mult)
         if not np.any(np.isfinite(y_exp)):
             return None
         y_exp = np.where(np.isfinite(y_exp), y_exp, 0.0)
-        key = (
-            self.legs,
-            round(price, 4),
+        bucket = max(abs(spot) * 5e-4, 0.01) if is_number(spot) else 1.0
+        key = (  # at the chart's resolution: a tick that moves nothing draws nothing
+            legs,
+            round(price, 2),
             self.quantity,
-            tuple(round(q.iv, 4) if q and is_number(q.iv) else None for q in quotes),
-            round(spot, 2) if is_number(spot) else None,
+            tuple(round(q.iv, 3) if q and is_number(q.iv) else None for q in quotes),
+            round(spot / bucket) if is_number(spot) else None,
         )
-        title = "P/L at expiry and today" + (
-            " (at the earliest expiry)" if self.summary.calendar else ""
-        )
-        return Curve(xs, y_exp, y_now, spot, self.summary.breakevens, title, key)
+        calendar = len({leg.expiry for leg in legs}) > 1
+        title = "P/L at expiry and today" + (" (at the earliest expiry)" if calendar else "")
+        return Curve(xs, y_exp, y_now, spot, (), title, key)
+
+    def _speculative_curves(self, today, mult: float) -> list[Curve]:
+        """Charts of the next strike step up and down of the cursor leg (built ahead)."""
+        c = self.chain
+        if c is None or not self.legs or self.order_type != "LMT" or self.price_mode == "custom":
+            return []
+        out = []
+        for n in (self._last_step, -self._last_step):
+            try:
+                legs = cb.step_strike(self.legs, self.cursor, c, n)
+            except ComboBuildError:
+                continue
+            quotes = [self.feed.quote(leg.key) for leg in legs]
+            net = net_prices(legs, quotes)
+            value = net.mid if self.price_mode == "mid" else net.natural
+            if is_number(value):
+                curve = self._curve_for(legs, quotes, cb.round_tick(value), today, mult)
+                if curve is not None:
+                    out.append(curve)
+        return out
 
     def _label(self, selector: str, text: str) -> None:
-        """Update a label only when its text changes (an update re-lays the screen out)."""
-        if self._labels.get(selector) != text:
-            self._labels[selector] = text
-            self.query_one(selector, Label).update(text)
+        """Set one of the builder's text lines (a repaint only when it changed)."""
+        self.query_one(selector, ComboLine).set(text)
 
     def _paint_labels(self, today) -> None:
         spot = self._spot()
@@ -518,6 +546,7 @@ class ComboBuilderScreen(Screen):
             self._apply(lambda: cb.change_ratio(self.legs, self.cursor, n))
 
     def action_strike(self, n: int) -> None:
+        self._last_step = 1 if n > 0 else -1
         c = self._need_chain()
         if c is not None and self._leg_ok():
             self._apply(lambda: cb.step_strike(self.legs, self.cursor, c, n))

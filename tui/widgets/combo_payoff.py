@@ -116,6 +116,8 @@ class ComboPayoffChart(Widget):
         self._drawn: tuple | None = None
         self._lines: list[str] = []
         self._strips: list[Strip] | None = None
+        self._cache: dict[tuple, list[str]] = {}
+        self._pending: set[tuple] = set()
         self.renders = 0
 
     @property
@@ -145,15 +147,42 @@ class ComboPayoffChart(Widget):
         if c is None:
             self._show(["payoff: add legs (and quotes) to see the P/L chart"])
             return
+        if key in self._cache:  # built ahead (the strike step just taken)
+            self.renders += 1
+            self._show(self._cache[key])
+            return
+        if key in self._pending:  # being built ahead: it shows when done
+            return
+        self._build(c, key, exclusive=True)
+
+    def prebuild(self, curves: Sequence[Curve]) -> None:
+        """Build the first of these charts not built yet, ahead, in a thread (one at a time:
+        the strike steps the trader may take next, most likely first)."""
+        w, h = self.content_size.width, self.content_size.height
+        if w <= 0 or h <= 0 or self._pending:
+            return
+        for c in curves:
+            key = (c.key, w, h)
+            if key not in self._cache:
+                self._build(c, key, exclusive=False)
+                return
+
+    def _build(self, c: Curve, key: tuple, exclusive: bool) -> None:
+        w, h = key[1], key[2]
+        self._pending.add(key)
         self.run_worker(
             lambda: self.post_message(self.Built(key, chart_lines(c, w, h))),
             thread=True,
-            exclusive=True,
-            group="combo-chart",
+            exclusive=exclusive,
+            group="combo-chart" if exclusive else "combo-chart-ahead",
         )
 
     def on_combo_payoff_chart_built(self, message: Built) -> None:
-        if message.key == self._drawn:  # else a newer build is on its way
+        self._pending.discard(message.key)
+        self._cache[message.key] = message.lines
+        while len(self._cache) > 24:
+            self._cache.pop(next(iter(self._cache)))
+        if message.key == self._drawn:  # else a newer build is on its way, or built ahead
             self.renders += 1
             self._show(message.lines)
 
