@@ -6,14 +6,15 @@ themselves come from the ``$pnl-up`` / ``$pnl-down`` theme variables.
 
 from __future__ import annotations
 
-import math
-
 Cell = tuple[str, str]
 
 
+_NUMBERS = (float, int)
+
+
 def ok(x) -> bool:
-    """A finite number."""
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+    """A finite number (``x - x`` is 0 only for finite values; NaN and inf give NaN)."""
+    return x.__class__ in _NUMBERS and x - x == 0
 
 
 def num(x, digits: int = 2) -> str:

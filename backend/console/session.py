@@ -249,7 +249,8 @@ class ConsoleSession:
             await asyncio.to_thread(_preload_strategies)
         self._wire()
         self.health.on_connected()
-        self.bus.publish(ConnectionState(time.time(), CONNECTED, self.connected_to))
+        where = "embedded sim gateway" if t.sim else self.connected_to
+        self.bus.publish(ConnectionState(time.time(), CONNECTED, where))
         if self.controller is not None and self.start_strategies:
             await self.controller.start_enabled()
 

@@ -37,7 +37,7 @@ class ConnectFailedScreen(Screen[bool]):
             yield Static("Cannot connect to the IB API", classes="failure-title")
             yield Static(f"Tried: {self.tried}  (attempt {self.attempt})", id="tried")
             yield Static(f"Error: {self.reason}", id="reason", classes="failure-reason")
-            yield Static(FIX, id="fix")
+            yield Static(FIX, id="fix", markup=False)
             yield Static("Press r to retry, q to quit.", classes="failure-keys")
         yield Footer()
 

@@ -32,6 +32,7 @@ class EquityPane(Pane, can_focus=True):
         self.window = WINDOWS[0]
         self.subject = ACCOUNT
         self._last = 0.0
+        self._texts: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("", id="equity-caption", classes="caption")
@@ -48,18 +49,21 @@ class EquityPane(Pane, can_focus=True):
         self._last = now
         width = max(2, self.size.width - 2)
         view = session.equity_view(self.subject, self.window, width)
-        self.query_one("#equity-caption", Static).update(
-            f"Equity — {self.subject}, {self.window} ({view.samples} samples)"
+        self._set(
+            "#equity-caption", f"Equity — {self.subject}, {self.window}, samples: {view.samples}"
         )
         enough = view.samples >= 2  # one point would fill the line: draw from two on
         self.query_one("#equity-spark", Sparkline).data = list(view.equity) if enough else []
         self.query_one("#drawdown-spark", Sparkline).data = list(view.drawdown) if enough else []
-        self.query_one("#equity-numbers", Static).update(
-            f"equity {fmt.money(view.last)}   peak {fmt.money(view.peak)}"
-        )
-        self.query_one("#drawdown-numbers", Static).update(
-            f"current {fmt.pct(view.current_dd, 2) or '—'}   max {fmt.pct(view.max_dd, 2) or '—'}"
-        )
+        self._set("#equity-numbers", f"equity {fmt.money(view.last)}   peak {fmt.money(view.peak)}")
+        current, worst = fmt.pct(view.current_dd, 2) or "—", fmt.pct(view.max_dd, 2) or "—"
+        self._set("#drawdown-numbers", f"current {current}   max {worst}")
+
+    def _set(self, selector: str, text: str) -> None:
+        """Update a label only when its text changed (an update costs a layout)."""
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text)
 
     def action_cycle_window(self) -> None:
         """session → week → all."""

@@ -11,7 +11,7 @@ column), filterable (``/``) and can follow the newest row (``F``). A row may nam
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -41,18 +41,23 @@ class Column:
     """Takes the width left over when the table is narrower than the pane."""
 
 
+Cells = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class Row:
-    """One row: per-column ``(text, style)`` cells, per-column sort values, optional parent."""
+    """One row: per-column ``(text, style)`` cells, per-column sort values, optional parent.
+
+    A row may give raw ``values`` instead of ``cells``: the table's ``formatter`` turns them
+    into cells only when the row is drawn (or filtered), so a tick that reprices 500 rows
+    formats only the visible ones. ``values`` then also serve as the sort values.
+    """
 
     key: Hashable
-    cells: tuple[tuple[str, str], ...]
+    cells: Cells = ()
     sort: tuple = ()
     parent: Hashable | None = None
-
-    def matches(self, needle: str) -> bool:
-        """Case-insensitive substring match against any cell."""
-        return any(needle in text.lower() for text, _ in self.cells)
+    values: tuple | None = None
 
 
 def _sort_value(value, numeric: bool):
@@ -94,12 +99,15 @@ class LineTable(ScrollView, can_focus=True):
         *,
         sort_column: int | None = None,
         empty_text: str = "",
+        formatter: Callable[[tuple], Cells] | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns = list(columns)
+        self.formatter = formatter
+        self._formatted: dict[Hashable, tuple[int, Cells]] = {}
         self.sort_column = sort_column
         self.sort_reverse = False
         self.empty_text = empty_text
@@ -125,8 +133,32 @@ class LineTable(ScrollView, can_focus=True):
 
     @property
     def rows(self) -> list[Row]:
-        """Rows shown, in display order."""
-        return [self._rows[k] for k in self._order]
+        """Rows shown, in display order, with their cells."""
+        return [self._with_cells(self._rows[k]) for k in self._order]
+
+    def _with_cells(self, row: Row) -> Row:
+        if row.values is None:
+            return row
+        return Row(row.key, self.cells(row.key), row.sort, row.parent, row.values)
+
+    def cells(self, key: Hashable) -> Cells:
+        """The ``(text, style)`` cells of row ``key`` (formatted once per row version)."""
+        row = self._rows[key]
+        if row.values is None or self.formatter is None:
+            return row.cells
+        version = self._versions[key]
+        cached = self._formatted.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        cells = self.formatter(row.values)
+        self._formatted[key] = (version, cells)
+        return cells
+
+    def _matches(self, row: Row, needle: str) -> bool:
+        return any(needle in text.lower() for text, _ in self.cells(row.key))
+
+    def _sort_values(self, row: Row) -> tuple:
+        return row.sort or (row.values or ())
 
     @property
     def cursor_key(self) -> Hashable | None:
@@ -150,7 +182,7 @@ class LineTable(ScrollView, can_focus=True):
                 self._seq += 1
                 self._born[r.key] = self._seq
                 self._versions[r.key] = 0
-            elif old.cells != r.cells or old.parent != r.parent:
+            elif old.values != r.values or old.cells != r.cells or old.parent != r.parent:
                 self._versions[r.key] += 1
                 changed.append(r.key)
             elif old.sort != r.sort:
@@ -158,24 +190,32 @@ class LineTable(ScrollView, can_focus=True):
         for gone in self._rows.keys() - new.keys():
             self._versions.pop(gone, None)
             self._born.pop(gone, None)
+            self._formatted.pop(gone, None)
         self._rows = new
-        if not self._reorder() and self.is_attached:
-            for key in changed:
-                i = self._index.get(key)
-                if i is not None:
-                    self.refresh_line(i + 1)
+        if not self._reorder() and self.is_attached and changed:
+            self._refresh_rows(changed)
+
+    def _refresh_rows(self, keys: list[Hashable]) -> None:
+        """Repaint the visible lines among ``keys`` (one region covering them)."""
+        top = int(self.scroll_offset.y)
+        bottom = top + max(1, self.scrollable_content_region.height - 1)
+        index = self._index
+        visible = [i for i in (index.get(k) for k in keys) if i is not None and top <= i < bottom]
+        if visible:
+            lo, hi = min(visible), max(visible)
+            self.refresh_lines(lo + 1, hi - lo + 1)
 
     def _reorder(self, force: bool = False) -> bool:
         """Recompute the display order; True when it changed (everything was repainted)."""
         needle = self.filter_text.lower()
-        rows = [r for r in self._rows.values() if not needle or r.matches(needle)]
+        rows = [r for r in self._rows.values() if not needle or self._matches(r, needle)]
         col = self.sort_column
         if col is not None:
             numeric = self.columns[col].numeric
 
             def key(r: Row):
-                value = r.sort[col] if col < len(r.sort) else None
-                return _sort_value(value, numeric)
+                values = self._sort_values(r)
+                return _sort_value(values[col] if col < len(values) else None, numeric)
 
             rows.sort(key=key, reverse=self.sort_reverse)
         else:
@@ -292,6 +332,19 @@ class LineTable(ScrollView, can_focus=True):
         self._styles.clear()
         self._cache.clear()
 
+    def _base_style(self) -> Style:
+        style = self._styles.get("__base__")
+        if style is None:
+            style = self._styles["__base__"] = self.rich_style
+        return style
+
+    def _cursor_style(self) -> Style:
+        style = self._styles.get("__cursor__")
+        if style is None:
+            cursor = self.get_component_rich_style("line-table--cursor")
+            style = self._styles["__cursor__"] = self._base_style() + cursor
+        return style
+
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
         if style is None:
@@ -317,7 +370,7 @@ class LineTable(ScrollView, can_focus=True):
         key = ("header", self.sort_column, self.sort_reverse, width, scroll_x)
         strip = self._cache.get(key)
         if strip is None:
-            base = self.rich_style + self._style("header")
+            base = self._base_style() + self._style("header")
             segments = []
             widths = self._widths(width)
             for i, col in enumerate(self.columns):
@@ -336,7 +389,7 @@ class LineTable(ScrollView, can_focus=True):
         if y == 0:
             return self._header_strip(width, scroll_x)
         i = scroll_y + y - 1
-        base = self.rich_style
+        base = self._base_style()
         if i >= len(self._order):
             if i == 0 and self.empty_text:
                 dim = base + self._style("dim")
@@ -349,20 +402,20 @@ class LineTable(ScrollView, can_focus=True):
         strip = self._cache.get(cache_key)
         if strip is None:
             self.renders += 1
-            row = self._rows[key]
             if is_cursor:
-                row_style = base + self.get_component_rich_style("line-table--cursor")
+                row_style = self._cursor_style()
             elif is_cursor_dim:
                 row_style = base + Style(underline=True)
             else:
                 row_style = base
             segments = []
-            for col, (text, style) in zip(self.columns, row.cells, strict=False):
-                cell = _fit(text, col.width, col.align) + " "
+            widths = self._widths(width)
+            for col, w, (text, style) in zip(self.columns, widths, self.cells(key), strict=False):
+                cell = _fit(text, w, col.align) + " "
                 segments.append(
                     Segment(cell, row_style + self._style(style) if style else row_style)
                 )
-            strip = Strip(segments, self.width_total).crop_extend(
+            strip = Strip(segments, sum(widths) + len(widths)).crop_extend(
                 scroll_x, scroll_x + width, row_style
             )
             self._cache[cache_key] = strip

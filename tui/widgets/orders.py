@@ -10,16 +10,16 @@ from livedesk.tui.widgets.pane import TablePane
 
 COLUMNS = (
     Column("time", "Time", 8),
-    Column("strategy", "Strategy", 14),
-    Column("contract", "Contract", 16),
+    Column("strategy", "Strategy", 12),
+    Column("contract", "Contract", 14),
     Column("side", "Side", 4),
-    Column("qty", "Qty", 7, "right", True),
-    Column("fill", "Filled/Rem", 11, "right"),
+    Column("qty", "Qty", 6, "right", True),
+    Column("fill", "Fill/Rem", 9, "right"),
     Column("type", "Type", 7),
-    Column("limit", "Limit", 9, "right", True),
-    Column("status", "Status", 13),
-    Column("avg", "Avg fill", 9, "right", True),
-    Column("slip", "Slip bps", 8, "right", True),
+    Column("limit", "Limit", 8, "right", True),
+    Column("status", "Status", 10),
+    Column("avg", "Avg fill", 8, "right", True),
+    Column("slip", "Slip bp", 7, "right", True),
 )
 
 STATUS_STYLE = {

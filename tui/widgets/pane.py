@@ -45,11 +45,16 @@ class TablePane(Pane):
     COLUMNS: tuple[Column, ...] = ()
     SORT: int | None = None
     EMPTY = ""
+    FORMATTER = None
 
     def __init__(self) -> None:
         super().__init__()
         self.table = LineTable(
-            self.COLUMNS, sort_column=self.SORT, empty_text=self.EMPTY, id=f"{self.pane_id}-table"
+            self.COLUMNS,
+            sort_column=self.SORT,
+            empty_text=self.EMPTY,
+            formatter=self.FORMATTER,
+            id=f"{self.pane_id}-table",
         )
         self.filter_box = Input(placeholder="filter (enter keeps, esc clears)", classes="filter")
         self.filter_box.display = False

@@ -20,8 +20,28 @@ COLUMNS = (
 )
 
 
+def format_position(v: tuple) -> tuple[tuple[str, str], ...]:
+    """Cells of one position row's values (see :func:`position_table_rows`)."""
+    symbol, sec_type, qty, avg, price, value, unreal, real, weight, strategy, group = v
+    head = "group" if group else ""
+    return (
+        (symbol, head),
+        (sec_type, head),
+        (fmt.qty(qty), ""),
+        (fmt.price(avg), ""),
+        (fmt.price(price), ""),
+        (fmt.num(value, 0), ""),
+        fmt.signed(unreal),
+        fmt.signed(real),
+        (fmt.pct(weight), ""),
+        (strategy, ""),
+    )
+
+
 def position_table_rows(positions) -> list[Row]:
-    """Table rows from :class:`~livedesk.backend.console.views.PositionRow` objects."""
+    """Table rows (raw values, formatted when drawn) from ``PositionRow`` objects; a combo's
+    legs are listed under a header row with the combo's totals."""
+    nan = float("nan")
     rows: list[Row] = []
     groups: dict[str, list] = {}
     for p in positions:
@@ -33,56 +53,23 @@ def position_table_rows(positions) -> list[Row]:
         real = sum(p.realized for p in legs if fmt.ok(p.realized))
         weight = sum(p.weight for p in legs if fmt.ok(p.weight))
         strategies = ",".join(sorted({s for p in legs for s in p.strategy.split(",") if s}))
-        rows.append(
-            Row(
-                ("combo", label),
-                (
-                    (label, "group"),
-                    ("BAG", "group"),
-                    fmt.plain(""),
-                    fmt.plain(""),
-                    fmt.plain(""),
-                    fmt.plain(fmt.num(value, 0)),
-                    fmt.signed(unreal),
-                    fmt.signed(real),
-                    fmt.plain(fmt.pct(weight)),
-                    fmt.plain(strategies),
-                ),
-                (label, "BAG", None, None, None, value, unreal, real, weight, strategies),
-            )
-        )
+        values = (label, "BAG", nan, nan, nan, value, unreal, real, weight, strategies, True)
+        rows.append(Row(("combo", label), values=values))
     for p in positions:
-        symbol = f"└ {p.symbol}" if p.group else p.symbol
-        rows.append(
-            Row(
-                p.con_id,
-                (
-                    fmt.plain(symbol),
-                    fmt.plain(p.sec_type),
-                    fmt.plain(fmt.qty(p.quantity)),
-                    fmt.plain(fmt.price(p.avg_cost)),
-                    fmt.plain(fmt.price(p.market_price)),
-                    fmt.plain(fmt.num(p.market_value, 0)),
-                    fmt.signed(p.unrealized),
-                    fmt.signed(p.realized),
-                    fmt.plain(fmt.pct(p.weight)),
-                    fmt.plain(p.strategy),
-                ),
-                (
-                    p.symbol,
-                    p.sec_type,
-                    p.quantity,
-                    p.avg_cost,
-                    p.market_price,
-                    p.market_value,
-                    p.unrealized,
-                    p.realized,
-                    p.weight,
-                    p.strategy,
-                ),
-                parent=("combo", p.group) if p.group else None,
-            )
+        values = (
+            f"└ {p.symbol}" if p.group else p.symbol,
+            p.sec_type,
+            p.quantity,
+            p.avg_cost,
+            p.market_price,
+            p.market_value,
+            p.unrealized,
+            p.realized,
+            p.weight,
+            p.strategy,
+            False,
         )
+        rows.append(Row(p.con_id, values=values, parent=("combo", p.group) if p.group else None))
     return rows
 
 
@@ -92,6 +79,7 @@ class PositionsPane(TablePane):
     pane_id = "positions"
     COLUMNS = COLUMNS
     EMPTY = "no open positions"
+    FORMATTER = staticmethod(format_position)
     HELP = (
         "Every open position of the account: symbol, type (combo legs grouped under their "
         "combo), quantity, average cost, market price, market value, unrealized and realized "

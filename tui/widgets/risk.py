@@ -27,11 +27,11 @@ def risk_table_rows(blocks) -> list[Row]:
     """Rows: one header row per key (its basis), its metrics, then execution quality."""
     rows = []
     for b in blocks:
-        head = f"{b.key}" + ("" if b.has_backtest else " (no backtest reference)")
+        note = b.basis if b.has_backtest else f"no backtest reference; {b.basis}"
         rows.append(
             Row(
                 (b.key, ""),
-                ((head, "group"), ("", ""), ("", ""), ("", ""), ("", ""), (b.basis, "dim")),
+                ((b.key, "group"), ("", ""), ("", ""), ("", ""), ("", ""), (note, "dim")),
             )
         )
         for line in b.lines:

@@ -75,8 +75,17 @@ class StrategiesPane(TablePane):
     )
 
     def refresh_from(self, session, force: bool = False) -> None:
-        # strategies' next-run and PnL move without events: rebuild every cycle (few rows)
+        # state changes come as events; next run and PnL move without one: once a second too
+        import time
+
+        v = session.versions["strategies"]
+        now = time.monotonic()
+        if not force and self.versions.get("strategies") == v and now - self._last < 1.0:
+            return
+        self.versions["strategies"], self._last = v, now
         self.table.set_rows(strategy_table_rows(session.strategies()))
+
+    _last = 0.0
 
     @property
     def selected(self) -> str | None:
