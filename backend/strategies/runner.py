@@ -115,8 +115,9 @@ def _last_results(path: Path | None) -> dict[str, tuple[dt.datetime, str]]:
     return out
 
 
-def print_strategies(settings, out: TextIO = sys.stdout, journal_path: Path | None = None) -> int:
+def print_strategies(settings, out: TextIO | None = None, journal_path: Path | None = None) -> int:
     """``livedesk strategies``."""
+    out = out or sys.stdout
     rows, problems = strategy_rows(settings, journal_path)
     head = ["NAME", "SCHEDULE", "ENABLED", "NEXT RUN", "LAST RUN", "LAST RESULT"]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head) - 1)]
@@ -259,10 +260,11 @@ async def run_strategy(
     port: int | None = None,
     client_id: int | None = None,
     journal_path: Path | None = None,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     stop: asyncio.Event | None = None,
 ) -> int:
     """``livedesk run NAME``: one strategy without the console. Returns the exit code."""
+    out = out or sys.stdout
     from livedesk.backend.strategies.controller import StrategyController
     from livedesk.backend.strategies.registry import create_strategy, strategy_settings
 
@@ -407,14 +409,16 @@ async def run_backtest(
     client_id: int | None = None,
     journal_path: Path | None = None,
     options: dict[str, str] | None = None,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """``livedesk backtest NAME``: replay and store the backtest reference.
 
     ``options`` (``--start``, ``--end``, ``--bundle``) reach the strategy as
     ``ctx.state["backtest_options"]``; strategies that take no span ignore them.
     """
+    out = out or sys.stdout
+    err = err or sys.stderr
     from livedesk.backend.strategies.backtest import store_reference
     from livedesk.backend.strategies.context import StrategyContext
     from livedesk.backend.strategies.registry import create_strategy, strategy_settings
