@@ -114,7 +114,7 @@ async def test_one_strategy_raising_leaves_the_others_running(gw, app, journal) 
     await ctl.start("ticking")
     await ctl.start("exploding")
     await tick(gw, 5)
-    await until(lambda: len(ctl.recent_decisions("ticking")) >= 3, timeout=3)
+    await until(lambda: len(ctl.recent_decisions("ticking")) >= 3, timeout=10)
     bad, good = ctl.info("exploding"), ctl.info("ticking")
     assert bad.status == StrategyStatus.ERROR
     assert "boom in the signal" in bad.last_error
@@ -131,7 +131,7 @@ async def test_one_strategy_raising_leaves_the_others_running(gw, app, journal) 
     # the good one keeps deciding after the failure
     before = len(ctl.recent_decisions("ticking"))
     await tick(gw, 3)
-    await until(lambda: len(ctl.recent_decisions("ticking")) > before, timeout=3)
+    await until(lambda: len(ctl.recent_decisions("ticking")) > before, timeout=10)
     await ctl.close()
     assert journal.runs("ticking")[-1]["status"] == "stopped"
     assert journal.runs("exploding")[-1]["status"] == "error"
@@ -142,7 +142,7 @@ async def test_every_state_change_is_an_event(gw, app, journal) -> None:
     ctl = controller(app, journal, [Ticking()], events)
     await ctl.start("ticking")
     await tick(gw, 2)
-    await until(lambda: ctl.recent_decisions("ticking"), timeout=3)
+    await until(lambda: ctl.recent_decisions("ticking"), timeout=10)
     await ctl.stop("ticking")
     states = [e.status for e in events if isinstance(e, StrategyState)]
     assert states[0] == "waiting" and states[-1] == "stopped"
@@ -206,8 +206,8 @@ async def test_missed_month_end_runs_once_on_start(app, journal) -> None:
     ctl = controller(app, journal, [MonthEnd()], events, clock=clock)
     assert ctl.info("month-end").last_run == dt.datetime(2026, 10, 30, 16, 30, tzinfo=NY)
     await ctl.start("month-end")
-    await until(lambda: ctl.recent_decisions("month-end")[-1]["kind"] == "decision", timeout=3)
-    await until(lambda: ctl.info("month-end").next_run is not None, timeout=3)
+    await until(lambda: ctl.recent_decisions("month-end")[-1]["kind"] == "decision", timeout=10)
+    await until(lambda: ctl.info("month-end").next_run is not None, timeout=10)
     assert ctl.info("month-end").next_run == dt.datetime(2026, 12, 31, 16, 30, tzinfo=NY)
     missed = [e for e in events if isinstance(e, Alert) and "missed" in e.message]
     assert len(missed) == 1 and "2026-11-30 16:30" in missed[0].message

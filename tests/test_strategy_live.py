@@ -330,3 +330,43 @@ async def test_a_missed_minute_is_backfilled_once() -> None:
     assert len(asked) == 1 and asked[0].endswith(" S")
     # a second gap right away is not re-requested (history pacing)
     assert await s._backfill(Ctx(), feeds, now) == 0 and len(asked) == 1
+
+
+async def test_a_futures_roll_rebuilds_the_feed_and_skips() -> None:
+    s = create_strategy("crack-spread")
+    old = SimpleNamespace(
+        conId=1, symbol="CL", secType="FUT", lastTradeDateOrContractMonth="20261119"
+    )
+    new = SimpleNamespace(
+        conId=2, symbol="CL", secType="FUT", lastTradeDateOrContractMonth="20261218"
+    )
+    unexpired = SimpleNamespace(conId=3, secType="FUT", lastTradeDateOrContractMonth="20261218")
+    from livedesk.backend.strategies.bars import BarFeed
+
+    class Ctx:
+        state = {
+            "feeds": {
+                "cl": BarFeed(old, [SimpleNamespace(date=None, close=1.0)], "1 min"),
+                "ho": BarFeed(unexpired, [], "1 min"),
+                "rb": BarFeed(unexpired, [], "1 min"),
+            }
+        }
+        app = SimpleNamespace(ib=SimpleNamespace(isConnected=lambda: False))
+        forgotten: list = []
+
+        def forget(self, key):
+            self.forgotten.append(key)
+
+        async def resolve(self, contract, key):
+            return new
+
+        async def bars(self, contract, duration, bar_size, **kw):
+            assert contract is new and kw.get("keep_up_to_date")
+            return [SimpleNamespace(date=None, close=2.0)]
+
+    ctx = Ctx()
+    now = dt.datetime(2026, 11, 20, 11, tzinfo=dt.UTC)
+    reason = await s._roll(ctx, now)
+    assert reason.startswith("futures roll inside the window: CL")
+    assert ctx.state["feeds"]["cl"].contract is new and ctx.forgotten == ["cl"]
+    assert await s._roll(ctx, now) is None  # the new front month is fine
