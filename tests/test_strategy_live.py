@@ -13,7 +13,7 @@ from livedesk.backend.contracts import stock
 from livedesk.backend.journal import Journal
 from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.strategies import GatewayClock, StrategyController, create_strategy
-from livedesk.backend.strategies.crack_spread import _expired
+from livedesk.backend.strategies.crack_spread import front_month_expired
 from livedesk.backend.trading import TradingApp
 from tests.conftest import until
 
@@ -238,9 +238,9 @@ def test_stale_missing_and_nan_bars_give_no_decision() -> None:
 
 def test_an_expired_front_month_is_a_roll() -> None:
     c = SimpleNamespace(lastTradeDateOrContractMonth="20261119")
-    assert _expired(c, dt.date(2026, 11, 20))
-    assert not _expired(c, dt.date(2026, 11, 19))
-    assert not _expired(
+    assert front_month_expired(c, dt.date(2026, 11, 20))
+    assert not front_month_expired(c, dt.date(2026, 11, 19))
+    assert not front_month_expired(
         SimpleNamespace(lastTradeDateOrContractMonth="202612"), dt.date(2026, 11, 20)
     )
 
@@ -324,12 +324,12 @@ async def test_a_missed_minute_is_backfilled_once() -> None:
             start = pd.Timestamp("2026-11-20 15:12", tz="UTC").timestamp() - int(duration[:-2])
             return [b for b in feed(minutes, full).bars if b.date.timestamp() >= start]
 
-    assert await s._backfill(Ctx(), feeds, now) == 1
+    assert await s.backfill_gaps(Ctx(), feeds, now) == 1
     frame, reason = s.frame(feeds, now)
     assert reason is None and frame["psx"].iloc[-6] == full[6]
     assert len(asked) == 1 and asked[0].endswith(" S")
     # a second gap right away is not re-requested (history pacing)
-    assert await s._backfill(Ctx(), feeds, now) == 0 and len(asked) == 1
+    assert await s.backfill_gaps(Ctx(), feeds, now) == 0 and len(asked) == 1
 
 
 async def test_a_futures_roll_rebuilds_the_feed_and_skips() -> None:
@@ -366,7 +366,7 @@ async def test_a_futures_roll_rebuilds_the_feed_and_skips() -> None:
 
     ctx = Ctx()
     now = dt.datetime(2026, 11, 20, 11, tzinfo=dt.UTC)
-    reason = await s._roll(ctx, now)
+    reason = await s.roll_feeds(ctx, now)
     assert reason.startswith("futures roll inside the window: CL")
     assert ctx.state["feeds"]["cl"].contract is new and ctx.forgotten == ["cl"]
-    assert await s._roll(ctx, now) is None  # the new front month is fine
+    assert await s.roll_feeds(ctx, now) is None  # the new front month is fine

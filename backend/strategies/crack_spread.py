@@ -75,7 +75,7 @@ class CrackSpreadParams:
         require(bool(self.symbol.strip()), "symbol", "must not be empty")
 
 
-def _expired(contract: Contract, today: dt.date) -> bool:
+def front_month_expired(contract: Contract, today: dt.date) -> bool:
     text = contract.lastTradeDateOrContractMonth
     if len(text) < 8:
         return False
@@ -126,14 +126,14 @@ class CrackSpread(Strategy):
         for f in (ctx.state.pop("feeds", None) or {}).values():
             f.close(ctx)
 
-    async def _roll(self, ctx: StrategyContext, now: dt.datetime) -> str | None:
+    async def roll_feeds(self, ctx: StrategyContext, now: dt.datetime) -> str | None:
         """Rebuild the feed of any future whose front month expired; the reason, or None."""
         feeds = ctx.state["feeds"]
         rolled = []
         for sym in FUTURES:
             key = sym.lower()
             feed = feeds[key]
-            if not _expired(feed.contract, now.date()):
+            if not front_month_expired(feed.contract, now.date()):
                 continue
             ctx.forget(key)
             new = await ctx.resolve(future(sym), key)
@@ -175,7 +175,9 @@ class CrackSpread(Strategy):
             frame = pd.concat(series, axis=1, join="outer").iloc[-need:]
         return frame, sig.check_window(frame, self.params.window)
 
-    async def _backfill(self, ctx: StrategyContext, feeds: dict[str, BarFeed], now: float) -> int:
+    async def backfill_gaps(
+        self, ctx: StrategyContext, feeds: dict[str, BarFeed], now: float
+    ) -> int:
         """Fill minutes some feeds have and others missed, with incremental requests."""
         need = sig.min_bars(self.params.window) + 5
         tails = {k: f.tail(now, need)[0] for k, f in feeds.items()}
@@ -225,12 +227,12 @@ class CrackSpread(Strategy):
             await ctx.order_target_percent(psx, 0.0)
             ctx.state["dry_run_sign"] = 0
             return Decision(now, f"flat before the close: {p.symbol} to 0", values, {p.symbol: 0.0})
-        reason = await self._roll(ctx, now)
+        reason = await self.roll_feeds(ctx, now)
         if reason:
             return Decision(now, f"no decision: {reason}", skipped_reason=reason)
         frame, reason = self.frame(feeds, now.timestamp())
         if reason and reason.startswith(GAP_REASONS):
-            if await self._backfill(ctx, feeds, now.timestamp()):
+            if await self.backfill_gaps(ctx, feeds, now.timestamp()):
                 frame, reason = self.frame(feeds, now.timestamp())
         data_time = frame.index[-1].to_pydatetime() if len(frame) else None
         if reason:
