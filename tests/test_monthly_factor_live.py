@@ -4,6 +4,7 @@ idempotent second run, data errors that abort without trading, and the backtest 
 from __future__ import annotations
 
 import asyncio
+import io
 import math
 
 import numpy as np
@@ -238,15 +239,19 @@ async def test_missing_bundle_aborts_with_the_command_to_run(app, gw, tmp_path, 
 
 
 def test_livedesk_backtest_stores_a_reference_the_journal_returns(
-    demo_env, tmp_path, market, capsys
+    demo_env, tmp_path, market, monkeypatch
 ):
     from livedesk.backend.momentum.factor import xnys_calendar
+    from livedesk.backend.strategies import runner
     from livedesk.tui.cli import main
 
+    buf = io.StringIO()  # the runner's default ``out`` is the sys.stdout of its import time
+    real = runner.run_backtest
+    monkeypatch.setattr(runner, "run_backtest", lambda *a, **k: real(*a, **k, out=buf, err=buf))
     path = tmp_path / "j.sqlite3"
     argv = ["backtest", "monthly-factor", "--start", "2026-08-03", "--end", "2026-10-30"]
     assert main([*argv, "--bundle", "demo", "--journal", str(path)]) == 0
-    out = capsys.readouterr().out
+    out = buf.getvalue()
     assert "commission $0.005/share, $1 minimum" in out and "slippage 1 bps fixed" in out
     assert "3 rebalances" in out and "bundle 'demo'" in out
     with Journal(path) as journal:
@@ -265,7 +270,7 @@ def test_livedesk_backtest_stores_a_reference_the_journal_returns(
     assert (
         main(["backtest", "monthly-factor", "--start", "2025-01-02", "--journal", str(path)]) == 1
     )
-    assert f"can start on {first:%Y-%m-%d} at the earliest" in capsys.readouterr().out
+    assert f"can start on {first:%Y-%m-%d} at the earliest" in buf.getvalue()
 
 
 def test_parameters_are_validated() -> None:
