@@ -11,9 +11,7 @@ running event loop on a free loopback port and connects ``ib_async`` to it.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +23,11 @@ from livedesk.backend.console.health import (
     ConnectionHealth,
     alert_level,
 )
-from livedesk.backend.console.market_clock import MarketClock, MarketStatus
-from livedesk.backend.console.views import OrderRow, PositionRow, clean, order_rows, position_rows
+from livedesk.backend.console.logbook import Logbook
+from livedesk.backend.console.market_clock import MarketClock
+from livedesk.backend.console.session_commands import SessionCommands
+from livedesk.backend.console.session_views import SessionViews
+from livedesk.backend.console.tracker import OrderTracker
 from livedesk.backend.contracts import describe
 from livedesk.backend.events import (
     Alert,
@@ -75,56 +76,6 @@ class ConsoleConnectError(ConnectionError):
         super().__init__(f"cannot connect to {tried}: {reason}")
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    """One line of the Log pane."""
-
-    t: float
-    level: str  # info | warning | error
-    source: str
-    message: str
-    code: int = 0
-
-
-@dataclass(frozen=True)
-class HeaderView:
-    """Everything the header shows."""
-
-    account: str
-    badge: str  # SIM | PAPER | LIVE | ""
-    readonly: bool
-    nlv: float
-    day_pnl: float
-    day_pnl_pct: float
-    gross: float
-    gross_pct: float
-    connection: str
-    last_code: int
-    farms: str
-    market: MarketStatus
-    trading_state: str
-    trading_reason: str
-    live_confirmed: bool
-
-
-class _LogHandler(logging.Handler):
-    """Python log records of warning level and above also reach the Log pane."""
-
-    def __init__(self, session: ConsoleSession) -> None:
-        super().__init__(level=logging.WARNING)
-        self.session = session
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith("ib_async"):
-            return  # IB messages arrive through errorEvent with their code
-        level = "error" if record.levelno >= logging.ERROR else "warning"
-        try:
-            text = record.getMessage()
-        except Exception:
-            text = str(record.msg)
-        self.session.add_log(LogEntry(time.time(), level, record.name, text))
-
-
 def _preload_strategies() -> None:
     """Import the strategy modules (some are heavy) so the controller builds without blocking."""
     try:
@@ -134,7 +85,7 @@ def _preload_strategies() -> None:
     available_strategies()
 
 
-class ConsoleSession:
+class ConsoleSession(SessionViews, SessionCommands):
     """The console's view of one broker session (see the module docstring)."""
 
     def __init__(
@@ -164,20 +115,28 @@ class ConsoleSession:
         self.controller = None
         self.risk_table = None
         self.connected_to = ""
-        self.logs: collections.deque[LogEntry] = collections.deque(maxlen=log_limit)
-        self.log_seq = 0
+        self.logbook = Logbook(self.now, log_limit)
+        self.tracker = OrderTracker()
         self.versions = dict.fromkeys(PANES, 0)
         self.equity: dict[str, EquitySeries] = {}
-        self._arrival: dict[int, float | None] = {}
-        self._first_seen: dict[int, float] = {}
-        self._attribution: dict[int, dict[str, float]] = {}
-        self._combos: dict[int, str] = {}
-        self._seen_exec: set[str] = set()
         self._closing = False
         self._reconnect_task: asyncio.Task | None = None
-        self._log_handler = _LogHandler(self)
         self._unsubscribe = self.bus.subscribe(self._on_bus)
-        self.toasts: collections.deque[LogEntry] = collections.deque(maxlen=50)
+
+    @property
+    def logs(self):
+        """The Log pane's lines (oldest first)."""
+        return self.logbook.lines
+
+    @property
+    def log_seq(self) -> int:
+        """How many lines were ever added (the newest line's number)."""
+        return self.logbook.seq
+
+    @property
+    def toasts(self):
+        """Lines waiting to be shown as toasts."""
+        return self.logbook.toasts
 
     # ---- lifecycle ------------------------------------------------------------------
     def now(self) -> float:
@@ -209,7 +168,7 @@ class ConsoleSession:
         if self.app is None or typed.strip() != self.app.account:
             return False
         self.app.confirm_account = typed.strip()
-        self.add_log(LogEntry(time.time(), "warning", "console", f"live account {typed} confirmed"))
+        self.add_log("warning", "console", f"live account {typed} confirmed")
         return True
 
     async def connect(self) -> None:
@@ -279,7 +238,7 @@ class ConsoleSession:
         self.risk_table = RiskTable(self.engine)
         self.feed = RiskFeed(self.app, self.engine, clock=self.now)
         self.feed.start()
-        self._load_attribution()
+        self.tracker.load_fills(self.journal.fills())
         for key in self.engine.keys():
             self._series(key)
         self._series(ACCOUNT)
@@ -295,7 +254,7 @@ class ConsoleSession:
         ib.orderStatusEvent += self._on_order
         ib.newOrderEvent += self._on_order
         ib.execDetailsEvent += self._on_exec
-        logging.getLogger().addHandler(self._log_handler)
+        self.logbook.attach()
         for trade in ib.trades():
             self._on_order(trade)
         if self.controller_factory is not None or self.controller is None:
@@ -331,17 +290,12 @@ class ConsoleSession:
             log.error("strategy controller failed to start: %s", exc)
             return None
 
-    def _load_attribution(self) -> None:
-        for f in self.journal.fills():
-            if f.get("strategy") and f.get("con_id"):
-                self._attribute(f["exec_id"], f["con_id"], f["strategy"], f["side"], f["qty"])
-
     async def close(self) -> None:
         """Stop strategies (positions and orders untouched), disconnect, stop the sim gateway."""
         self._closing = True
         if self._reconnect_task is not None:
             self._reconnect_task.cancel()
-        logging.getLogger().removeHandler(self._log_handler)
+        self.logbook.detach()
         if self.controller is not None:
             try:
                 await self.controller.close()
@@ -368,7 +322,7 @@ class ConsoleSession:
         if self.health.on_code(code, message):
             self._bump("account")
         what = f" ({describe(contract)})" if contract is not None and contract.conId else ""
-        order = f" order {req_id}" if req_id in self._first_seen else ""
+        order = f" order {req_id}" if self.tracker.knows_order(req_id) else ""
         self.bus.publish(
             Alert(time.time(), alert_level(code), "ib", f"{code}{order}: {message}{what}", code)
         )
@@ -404,9 +358,7 @@ class ConsoleSession:
                     account=self.target.account,
                 )
             except Exception as exc:
-                self.add_log(
-                    LogEntry(time.time(), "warning", "connection", f"reconnect failed: {exc}")
-                )
+                self.add_log("warning", "connection", f"reconnect failed: {exc}")
                 delay = min(max_delay, delay * 2)
                 continue
             self.health.on_connected()
@@ -429,192 +381,35 @@ class ConsoleSession:
         self._bump("account")
 
     def _on_order(self, trade) -> None:
-        oid = trade.order.orderId
-        if oid not in self._first_seen:
-            self._first_seen[oid] = self.now()
-        if trade.contract.secType == "BAG":
-            label = describe(trade.contract)
-            for leg in trade.contract.comboLegs:
-                self._combos.setdefault(leg.conId, label)
+        self.tracker.seen(trade, self.now())
         self._bump("orders")
 
     def _on_exec(self, trade, fill) -> None:
         ex, c = fill.execution, fill.contract
         strategy = ex.orderRef or trade.order.orderRef or ""
-        if strategy:
-            self._attribute(ex.execId, c.conId, strategy, ex.side, ex.shares)
+        self.tracker.attribute(ex.execId, c.conId, strategy, ex.side, ex.shares)
         self._bump("orders", "positions", "risk")
-
-    def _attribute(self, exec_id: str, con_id: int, strategy: str, side: str, qty: float) -> None:
-        if exec_id in self._seen_exec:
-            return
-        self._seen_exec.add(exec_id)
-        sign = 1.0 if side.upper() in ("BOT", "BUY") else -1.0
-        book = self._attribution.setdefault(con_id, {})
-        book[strategy] = book.get(strategy, 0.0) + sign * float(qty)
-        if abs(book[strategy]) < 1e-9:
-            del book[strategy]
 
     def _on_bus(self, ev: Event) -> None:
         if isinstance(ev, OrderSent):
-            self._arrival[ev.order_id] = ev.mid
-            self._first_seen.setdefault(ev.order_id, self.now())
+            self.tracker.sent(ev.order_id, ev.mid, self.now())
             self._bump("orders")
         elif isinstance(ev, Alert):
-            self.add_log(LogEntry(ev.t, ev.level, ev.source, ev.message, ev.code), toast=True)
+            self.add_log(ev.level, ev.source, ev.message, ev.code, toast=True)
         elif isinstance(ev, StrategyState):
             level = {"error": "error", "halted": "warning"}.get(ev.status, "info")
             text = f"{ev.name}: {ev.status}" + (f" — {ev.detail}" if ev.detail else "")
-            self.add_log(LogEntry(ev.t, level, "strategy", text), toast=level != "info")
+            self.add_log(level, "strategy", text, toast=level != "info")
             self._bump("strategies")
         elif isinstance(ev, ConnectionState):
             level = "info" if ev.state == CONNECTED else "error"
-            self.add_log(LogEntry(ev.t, level, "connection", f"{ev.state} {ev.detail}".strip()))
+            self.add_log(level, "connection", f"{ev.state} {ev.detail}".strip())
         elif isinstance(ev, Fill):
             self._bump("orders")
 
-    def add_log(self, entry: LogEntry, toast: bool = False) -> None:
-        """Add a Log pane line (stamped with exchange time, like the header's clock);
-        warnings and errors also become toasts when ``toast``."""
-        entry = LogEntry(self.now(), entry.level, entry.source, entry.message, entry.code)
-        self.logs.append(entry)
-        self.log_seq += 1
+    def add_log(
+        self, level: str, source: str, message: str, code: int = 0, toast: bool = False
+    ) -> None:
+        """Add a Log pane line (exchange time); warnings and errors may also toast."""
+        self.logbook.add(level, source, message, code, toast)
         self._bump("log")
-        if toast and entry.level in ("warning", "error"):
-            self.toasts.append(entry)
-
-    # ---- views --------------------------------------------------------------------
-    def header(self) -> HeaderView:
-        """The header's figures now."""
-        app = self.app
-        market = self.market_clock.status(self.now())
-        if app is None:
-            nan = math.nan
-            return HeaderView(
-                "", self.badge, self.target.readonly, nan, nan, nan, nan, nan,
-                self.health.state, self.health.last_code, self.health.farms_label(), market,
-                "", "", False,
-            )  # fmt: skip
-        account = app.account
-        nlv = app.net_liquidation
-        day = math.nan
-        for p in app.ib.pnl(account):
-            day = clean(p.dailyPnL)
-        base = nlv - day if math.isfinite(nlv) and math.isfinite(day) else math.nan
-        gross = sum(abs(clean(i.marketValue) or 0.0) for i in app.ib.portfolio(account))
-        return HeaderView(
-            account=account,
-            badge=self.badge,
-            readonly=self.target.readonly,
-            nlv=nlv,
-            day_pnl=day,
-            day_pnl_pct=day / base if base and base > 0 else math.nan,
-            gross=gross,
-            gross_pct=gross / nlv if nlv and nlv > 0 else math.nan,
-            connection=self.health.state,
-            last_code=self.health.last_code,
-            farms=self.health.farms_label(),
-            market=market,
-            trading_state=str(app.trading_state),
-            trading_reason=app.guard.state_reason,
-            live_confirmed=self.badge != "LIVE" or not app.account_guard.check(),
-        )
-
-    def positions(self) -> list[PositionRow]:
-        """Positions pane rows."""
-        if self.app is None:
-            return []
-        app = self.app
-        return position_rows(
-            app.ib.portfolio(app.account),
-            app.net_liquidation,
-            self._attribution,
-            self._combos,
-            app.marks(),
-        )
-
-    def orders(self) -> list[OrderRow]:
-        """Orders pane rows: working orders and today's orders."""
-        if self.app is None:
-            return []
-        return order_rows(self.app.ib.trades(), self._arrival, self._first_seen)
-
-    def strategies(self) -> list:
-        """``StrategyInfo`` rows (empty without a controller)."""
-        return self.controller.infos() if self.controller is not None else []
-
-    def _series(self, key: str) -> EquitySeries:
-        s = self.equity.get(key)
-        if s is None:
-            s = self.equity[key] = EquitySeries(key)
-            if self.journal is not None:
-                s.load(self.journal)
-        return s
-
-    def equity_view(self, key: str, window: str, width: int):
-        """Equity/drawdown of ``key`` ("account" or a strategy) over ``window``."""
-        series = self._series(key)
-        if self.engine is not None and key in self.engine.keys():
-            snap = self.engine.snapshot(key)
-            series.add(float(snap["t"]), float(snap["nlv"]))
-        start = self.market_clock.session_start(self.now())
-        return series.view(window, width, self.now(), start)
-
-    def risk_blocks(self) -> list:
-        """Risk pane blocks (empty before the connection)."""
-        return self.risk_table.blocks() if self.risk_table is not None else []
-
-    # ---- questions the UI asks --------------------------------------------------------
-    def working_orders(self) -> list[OrderRow]:
-        """Orders that can still fill."""
-        return [o for o in self.orders() if o.working]
-
-    def running_strategies(self) -> list[str]:
-        """Strategies whose task is alive (waiting or running)."""
-        return [i.name for i in self.strategies() if str(i.status) in ("waiting", "running")]
-
-    # ---- commands -------------------------------------------------------------------
-    def _check_can_cancel(self) -> None:
-        from livedesk.backend.trading import OrderRefused
-
-        if self.app is None:
-            raise OrderRefused(["not connected"])
-        if self.target.readonly:
-            raise OrderRefused(["session is read-only: no orders or cancels are sent"])
-
-    async def cancel_order(self, order_id: int) -> bool:
-        """Cancel one working order; False when it is no longer working."""
-        self._check_can_cancel()
-        for trade in self.app.ib.openTrades():
-            if trade.order.orderId == order_id and not trade.isDone():
-                await self.app.pacing.acquire()
-                self.app.ib.cancelOrder(trade.order)
-                self.add_log(
-                    LogEntry(time.time(), "info", "console", f"cancel sent for order {order_id}")
-                )
-                return True
-        return False
-
-    async def cancel_all(self) -> int:
-        """Cancel every working order; returns how many."""
-        self._check_can_cancel()
-        n = await self.app.cancel_all()
-        self.add_log(LogEntry(time.time(), "warning", "console", f"cancel all: {n} order(s)"))
-        return n
-
-    async def kill_switch(self, reason: str = "kill switch (console)") -> int:
-        """Halt trading, cancel every working order and halt every strategy."""
-        if self.app is None:
-            return 0
-        if self.target.readonly:  # nothing can be sent: halt the guard only
-            self.app.guard.halt(reason)
-            n = 0
-        elif self.controller is not None:
-            n = await self.controller.halt_all(reason)
-        else:
-            n = await self.app.kill_switch(reason)
-        self.bus.publish(
-            Alert(time.time(), "error", "console", f"KILL SWITCH: {reason}; {n} order(s) cancelled")
-        )
-        self._bump("account", "strategies", "orders")
-        return n
