@@ -68,6 +68,20 @@ class Resting(Ticking):
         return Decision(await ctx.now(), "rest a bid", {"limit": round(price * 0.97, 2)})
 
 
+class Triggered(Ticking):
+    """Polled every gateway second; runs only when its trigger fires (every other poll)."""
+
+    name: ClassVar[str] = "triggered"
+    polls = 0
+
+    def make_schedule(self):
+        async def every_other(ctx) -> bool:
+            Triggered.polls += 1
+            return Triggered.polls % 2 == 0
+
+        return Event(poll_interval=1, trigger=every_other, market_hours=False)
+
+
 class MonthEnd(Ticking):
     name: ClassVar[str] = "month-end"
 
@@ -135,6 +149,17 @@ async def test_one_strategy_raising_leaves_the_others_running(gw, app, journal) 
     await ctl.close()
     assert journal.runs("ticking")[-1]["status"] == "stopped"
     assert journal.runs("exploding")[-1]["status"] == "error"
+
+
+async def test_event_trigger_gates_the_runs(gw, app, journal) -> None:
+    ctl = controller(app, journal, [Triggered()])
+    await ctl.start("triggered")
+    await tick(gw, 6)
+    await until(lambda: Triggered.polls >= 4, timeout=10)
+    await ctl.stop("triggered")
+    runs = len(ctl.recent_decisions("triggered"))
+    # one run per firing (the stop may cut the last one short)
+    assert Triggered.polls // 2 - 1 <= runs <= Triggered.polls // 2 and runs >= 1
 
 
 async def test_every_state_change_is_an_event(gw, app, journal) -> None:

@@ -116,6 +116,7 @@ class CrackSpread(Strategy):
                 for f in feeds.values():
                     f.close(ctx)
                 raise
+            await ctx.app.ticker(contracts["psx"])  # the sizing quote streams before any order
             ctx.state["feeds"] = feeds
         return feeds
 
