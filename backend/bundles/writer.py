@@ -75,7 +75,8 @@ class IngestSummary:
             f"refused: {self.rows_refused}",
             f"  gap sessions filled: {self.gap_sessions} in {self.symbols_with_gaps} symbols "
             "(previous close, zero volume)",
-            f"  size: {self.bytes / 2**20:.1f} MiB in {self.bytes} bytes, {self.seconds:.1f} s",
+            f"  size: {self.bytes / 2**20:.1f} MiB ({self.bytes} bytes), written in "
+            f"{self.seconds:.1f} s",
             f"  ingestion: {self.ingestion}",
         ]
         return out
