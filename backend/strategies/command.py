@@ -26,6 +26,9 @@ def add_strategy_parsers(sub) -> None:
         "strategies", help="list strategies: schedule, enabled, next run, last result"
     )
     s.add_argument("--journal", help="journal file (default: in the user data dir)")
+    s.add_argument(
+        "--demo", action="store_true", help="last runs from the demo journal (journal-sim.sqlite3)"
+    )
 
     r = sub.add_parser(
         "run",
@@ -66,6 +69,8 @@ def run_strategy_command(args: argparse.Namespace, settings) -> int:
 
     journal = Path(args.journal) if getattr(args, "journal", None) else None
     if args.command == "strategies":
+        if journal is None and args.demo:
+            journal = runner.sim_journal_path()
         return runner.print_strategies(settings, journal_path=journal)
     if args.command == "run":
         return asyncio.run(

@@ -33,6 +33,13 @@ DEMO_START_AFTER_OPEN = 1800.0
 """The embedded demo gateway starts this many seconds after its session's open."""
 
 
+def sim_journal_path() -> Path:
+    """The journal of runs against the embedded demo gateway (``journal-sim.sqlite3``)."""
+    from livedesk.backend.config import data_dir
+
+    return data_dir() / "journal-sim.sqlite3"
+
+
 class Style:
     """ANSI styling, only on a TTY without NO_COLOR."""
 
@@ -179,7 +186,9 @@ async def session(
         host, port = "127.0.0.1", gw.port
     host = host or settings.broker.host
     cid = client_id if client_id is not None else settings.broker.client_id
-    journal = Journal(journal_path or default_journal_path())
+    if journal_path is None:  # demo runs and references never mix with the live journal
+        journal_path = sim_journal_path() if gw is not None else default_journal_path()
+    journal = Journal(journal_path)
     try:
         app = await TradingApp.connect(
             host,
