@@ -40,19 +40,6 @@ def _epoch(d) -> float:
     return dt.datetime.combine(d, dt.time(), dt.UTC).timestamp()
 
 
-def bars_to_series(bars, now: float | None = None, step: int = 60, tail: int | None = None):
-    """Closes of completed bars (``start + step <= now``) as a Series on a UTC index."""
-    items = list(bars[-(tail + 1) :]) if tail else list(bars)
-    times = np.fromiter((_epoch(b.date) for b in items), dtype=float, count=len(items))
-    closes = np.fromiter((b.close for b in items), dtype=float, count=len(items))
-    if now is not None and len(times) and times[-1] + step > now:
-        times, closes = times[:-1], closes[:-1]
-    if tail and len(times) > tail:
-        times, closes = times[-tail:], closes[-tail:]
-    index = pd.to_datetime(times, unit="s", utc=True)
-    return pd.Series(closes, index=index)
-
-
 def tail_arrays(bars, now: float, step: int, tail: int) -> tuple[np.ndarray, np.ndarray]:
     """(start epochs, closes) of the last ``tail`` completed bars (no pandas: the hot path)."""
     items = bars[-(tail + 1) :]
@@ -87,10 +74,6 @@ class BarFeed:
         if bars is None or len(bars) == 0:
             raise NoData(f"no {bar_size} bars for {describe(contract)}")
         return cls(contract, bars, bar_size)
-
-    def closes(self, now: float, tail: int) -> pd.Series:
-        """The last ``tail`` completed closes (no request)."""
-        return bars_to_series(self.bars, now, self.step, tail)
 
     def tail(self, now: float, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(start epochs, closes) of the last ``n`` completed bars (no request)."""
@@ -140,8 +123,7 @@ async def fetch_history(
     left = days
     while left > 0:
         n = min(left, chunk)
-        duration = f"{n} D" if bar_size != "1 day" else f"{n} D"
-        bars = await ctx.bars(contract, duration, bar_size, what=what, end=end)
+        bars = await ctx.bars(contract, f"{n} D", bar_size, what=what, end=end)
         if not bars:
             break
         frames.append(_frame(bars))

@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from ib_async import Contract, Order
 
 from livedesk.backend.contracts import ComboSpec, describe
@@ -25,27 +24,6 @@ if TYPE_CHECKING:
     from livedesk.backend.trading import OrderResult, TradingApp
 
 OrderType = Callable[[str, float], Order]
-
-BAR_COLUMNS = ["date", "open", "high", "low", "close", "volume"]
-
-
-def bars_frame(bars) -> pd.DataFrame:
-    """ib_async ``BarData`` list → DataFrame indexed by tz-aware (UTC) bar start time."""
-    if not bars:
-        return pd.DataFrame(columns=BAR_COLUMNS[1:], index=pd.DatetimeIndex([], tz="UTC"))
-    df = pd.DataFrame(
-        {
-            "open": [b.open for b in bars],
-            "high": [b.high for b in bars],
-            "low": [b.low for b in bars],
-            "close": [b.close for b in bars],
-            "volume": [float(b.volume) for b in bars],
-        },
-        index=pd.DatetimeIndex([pd.Timestamp(b.date) for b in bars]),
-    )
-    if df.index.tz is None:
-        df.index = df.index.tz_localize("UTC")
-    return df
 
 
 def order_record(

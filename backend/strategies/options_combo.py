@@ -409,10 +409,6 @@ class OptionsCombo(Strategy):
             ctx, now, combo, values, f"{text}: sell {expiry} {desc} iron condor for {credit:.2f}"
         )
 
-    def state_summary(self, ctx: StrategyContext) -> dict[str, Any] | None:
-        """What the strategy holds (for the console)."""
-        return ctx.load_state(STATE_KEY)
-
     async def backtest(self, ctx: StrategyContext, days: int, cost_bps: float, progress=None):
         """Simplified daily replay (:mod:`.backtest_options`)."""
         from livedesk.backend.strategies.backtest_options import backtest_options
