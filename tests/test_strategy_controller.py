@@ -212,6 +212,20 @@ async def test_halt_all_halts_everything(gw, app, journal) -> None:
     await until(lambda: all(o.status == "Cancelled" for o in gw.broker.orders.values()))
 
 
+async def test_a_kill_switch_pressed_elsewhere_halts_running_strategies(gw, app, journal) -> None:
+    ctl = controller(app, journal, [Ticking()])
+    await ctl.start("ticking")
+    await tick(gw, 2)
+    await until(lambda: ctl.recent_decisions("ticking"), timeout=10)
+    await app.kill_switch("pressed in the console")
+    await tick(gw, 2)
+    await until(lambda: ctl.info("ticking").status == StrategyStatus.HALTED, timeout=10)
+    n = len(ctl.recent_decisions("ticking"))
+    await tick(gw, 2)
+    assert len(ctl.recent_decisions("ticking")) == n
+    assert journal.runs("ticking")[-1]["status"] == "halted"
+
+
 async def test_missed_month_end_runs_once_on_start(app, journal) -> None:
     # the process was down over November's month end (Mon 2026-11-30 16:30); now 12-01 10:00
     prior = journal.start_run("month-end", {})

@@ -339,6 +339,11 @@ class StrategyController:
                     self._set(slot, StrategyStatus.WAITING, f"next run {slot.next_run:%F %T %Z}")
                 if not await self.clock.sleep_until(slot.next_run, slot.stop):
                     return
+                if self.app.trading_state == TradingState.HALTED:  # kill switch pressed elsewhere
+                    self._set(slot, StrategyStatus.HALTED, self.app.guard.state_reason)
+                    self._close_run(slot, "halted")
+                    slot.next_run = None
+                    return
                 schedule = strategy.schedule
                 if isinstance(schedule, Event) and schedule.trigger is not None:
                     if not await schedule.trigger(slot.ctx):
