@@ -283,3 +283,24 @@ def test_parameters_are_validated() -> None:
             create_strategy("monthly-factor", overrides)
     s = create_strategy("monthly-factor", {"n": 5, "top_k": 100, "offset_minutes": 45})
     assert s.params.n == 5 and "+45 min" in s.schedule.describe()
+
+
+def test_a_demo_bundle_made_for_another_session_is_rebuilt(tmp_path, monkeypatch) -> None:
+    import json
+
+    from livedesk.backend.bundles.paths import META_FILE, bundle_dir
+    from livedesk.backend.bundles.store import bundle_info
+    from livedesk.backend.strategies.monthly_factor import refresh_demo_bundle
+
+    monkeypatch.setenv("LIVEDESK_DATA_DIR", str(tmp_path / "data"))
+    assert refresh_demo_bundle("demo", TEST_SESSION) is None  # no bundle: nothing to refresh
+    old = bundle_dir("demo") / "2026-11-19T21;00;00"
+    old.mkdir(parents=True)
+    meta = {"kind": "demo", "extra": {"seed": 7, "session": "2026-11-19"}}
+    (old / META_FILE).write_text(json.dumps(meta))
+    note = refresh_demo_bundle("demo", TEST_SESSION)
+    assert note == "demo bundle rebuilt for session 2026-11-20 (seed 7)"
+    info = bundle_info("demo")
+    assert info.meta["extra"]["session"] == "2026-11-20" and info.meta["assets"] == 506
+    assert info.meta["last_session"] == "2026-11-19"  # history ends the session before
+    assert refresh_demo_bundle("demo", TEST_SESSION) is None  # now current: left alone
