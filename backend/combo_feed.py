@@ -90,7 +90,6 @@ class ComboFeed:
         self.trading = trading
         self.chains: dict[str, Chain] = {}
         self.underlyings: dict[str, Contract] = {}
-        self._contracts: dict[tuple[str, str], dict[tuple[float, str], Contract]] = {}
         self._single: dict[LegKey, Contract] = {}
         self._tickers: dict[LegKey, Ticker] = {}
         self._spot: dict[str, Ticker] = {}
@@ -126,23 +125,9 @@ class ComboFeed:
                 return float(x)
         return math.nan
 
-    async def load_expiry(self, symbol: str, expiry: str) -> None:
-        """Every listed option of one expiry in one request (strike steps then need none)."""
-        if (symbol, expiry) in self._contracts:
-            return
-        await self.trading.pacing.acquire()
-        details = await self.trading.ib.reqContractDetailsAsync(
-            Option(symbol, expiry, exchange="SMART", currency="USD")
-        )
-        self._contracts[(symbol, expiry)] = {
-            (d.contract.strike, d.contract.right): d.contract for d in details if d.contract
-        }
-
     def contract(self, key: LegKey) -> Contract | None:
-        """The qualified option of a leg key (None until its expiry is loaded, or unlisted)."""
-        symbol, expiry, strike, right = key
-        found = self._contracts.get((symbol, expiry), {}).get((strike, right))
-        return found if found is not None else self._single.get(key)
+        """The qualified option of a leg key (None until resolved, or when not listed)."""
+        return self._single.get(key)
 
     # ---- quotes ----------------------------------------------------------------------
     async def _resolve_one(self, key: LegKey) -> None:
@@ -157,8 +142,8 @@ class ComboFeed:
     async def want(self, keys: Iterable[LegKey]) -> None:
         """Stream exactly ``keys`` (subscribe the new ones, cancel the others).
 
-        Legs of an expiry not loaded yet are resolved one by one (concurrently) so their
-        quotes start at once; the whole expiry is then loaded for the strike steps.
+        New legs are resolved one by one, concurrently (a few round trips: cheaper than
+        loading a whole expiry, whose ~500 contract details would hold the loop for a while).
         """
         wanted = set(keys)
         listed = {k for k in wanted if k[0] in self.chains and k[1] in self.chains[k[0]].expiries}
@@ -178,8 +163,6 @@ class ComboFeed:
                 continue
             await self.trading.pacing.acquire()
             self._tickers[key] = self.trading.ib.reqMktData(c, "", False, False)
-        for symbol, expiry in {(k[0], k[1]) for k in listed}:
-            await self.load_expiry(symbol, expiry)
 
     def quote(self, key: LegKey) -> LegQuote | None:
         """The latest quote of a streamed leg (None when not streamed)."""

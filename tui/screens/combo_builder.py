@@ -135,6 +135,7 @@ class ComboBuilderScreen(Screen):
         self._quote_sig: tuple = ()
         self._labels: dict[str, str] = {}
         self._last_step = 1
+        self._polls = 0
         self._loading: asyncio.Task | None = None
         self.ready = asyncio.Event()
         """Set once the chain is loaded and every leg has a quote (tests, benchmarks)."""
@@ -178,7 +179,7 @@ class ComboBuilderScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#combo-limit", Input).display = False
         self.query_one("#combo-underlying", Input).focus()
-        self.set_interval(0.25, self._poll)
+        self.set_interval(0.05, self._poll)
         self._load(self.symbol)
         self.repaint()
 
@@ -223,7 +224,7 @@ class ComboBuilderScreen(Screen):
             self._edited()
         if then_focus_legs:
             self.query_one(ComboLegsTable).focus()
-        await self._sync_quotes()
+        self.run_worker(self._sync_quotes, group="combo-quotes", exclusive=True)
 
     def _wanted(self) -> set[tuple]:
         keys = {leg.key for leg in self.legs}
@@ -254,7 +255,16 @@ class ComboBuilderScreen(Screen):
         self.repaint()
 
     def _poll(self) -> None:
-        """4 Hz: repaint when a quote changed; follow the sent order."""
+        """20 Hz while a leg waits for its first quote, else 4 Hz: repaint when a quote
+        changed; follow the sent order."""
+        self._polls += 1
+        waiting = any(
+            self.feed.quote(leg.key) is None
+            or self.feed.quote(leg.key).mid != self.feed.quote(leg.key).mid
+            for leg in self.legs
+        )
+        if not waiting and self._polls % 5:
+            return
         sig = tuple(self._quote_tuple(k) for k in sorted(self._wanted())) + (
             self.feed.spot(self.symbol),
             self.trading.trading_state,
@@ -281,7 +291,7 @@ class ComboBuilderScreen(Screen):
         if self.preview is not None:
             self.preview = None
             self.message = "edit: the preview is no longer valid"
-        self.run_worker(self._sync_quotes(), group="combo-quotes", exclusive=True)
+        self.run_worker(self._sync_quotes, group="combo-quotes", exclusive=True)
         self.repaint()
 
     def _apply(self, fn: Callable[[], tuple[Leg, ...]], template: str | None = None) -> None:
@@ -546,7 +556,8 @@ class ComboBuilderScreen(Screen):
             self._apply(lambda: cb.change_ratio(self.legs, self.cursor, n))
 
     def action_strike(self, n: int) -> None:
-        self._last_step = 1 if n > 0 else -1
+        self._last_step = 1
+        self._polls = 0 if n > 0 else -1
         c = self._need_chain()
         if c is not None and self._leg_ok():
             self._apply(lambda: cb.step_strike(self.legs, self.cursor, c, n))
@@ -580,7 +591,7 @@ class ComboBuilderScreen(Screen):
 
     def _select(self, i: int) -> None:
         self.cursor = i
-        self.run_worker(self._sync_quotes(), group="combo-quotes", exclusive=True)
+        self.run_worker(self._sync_quotes, group="combo-quotes", exclusive=True)
         self.repaint()
 
     # ---- actions: combo and order ------------------------------------------------------
