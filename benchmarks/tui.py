@@ -156,7 +156,10 @@ class Probe:
         original_show = type(self.app).action_show_pane
 
         def action_cursor(table, delta):
+            before = table.cursor
             original_cursor(table, delta)
+            if table.cursor == before:  # at an edge: nothing to repaint, nothing to time
+                probe.key_t0 = None
             probe.action_done = True
 
         def action_show_pane(app, name):

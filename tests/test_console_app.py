@@ -332,8 +332,7 @@ async def test_equity_window_and_subject(console):
         assert pane.window == "session"
         await pilot.press("a")
         assert pane.subject == "alpha"
-        caption = str(pane.query_one("#equity-caption").render())
-        assert "alpha, session" in caption
+        assert "Equity — alpha, session" in pane.query_one("#equity-chart").caption
 
 
 async def test_palette_has_every_action_and_runs_them(console):

@@ -11,7 +11,7 @@ from pathlib import Path
 from textual import work
 from textual.app import App, ComposeResult
 from textual.containers import Container
-from textual.widgets import Footer, Tab, Tabs
+from textual.widgets import Tab, Tabs
 
 from livedesk.backend.console.actions import ACTIONS, PANE_TITLES, PANES
 from livedesk.backend.console.session import ConsoleConnectError, ConsoleSession
@@ -31,6 +31,7 @@ from livedesk.tui.themes import (
 )
 from livedesk.tui.widgets.equity import EquityPane
 from livedesk.tui.widgets.header import HeaderBar
+from livedesk.tui.widgets.keybar import KeyBar
 from livedesk.tui.widgets.line_table import LineTable
 from livedesk.tui.widgets.log import LogPane
 from livedesk.tui.widgets.orders import OrdersPane
@@ -112,7 +113,7 @@ class LiveDeskApp(ConsoleOperations, App[int]):
             # DOM order is the grid's order at 160x50 (see console.tcss)
             for name in ("positions", "equity", "risk", "strategies", "orders", "log"):
                 yield self.panes[name]
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def pane(self, name: str) -> Pane:
         """The pane called ``name``."""
@@ -275,9 +276,10 @@ class LiveDeskApp(ConsoleOperations, App[int]):
     def _activate(self, name: str) -> None:
         if name == self.active_pane:
             return
-        self.active_pane = name
-        for p in PANES:
-            self.pane(p).set_class(p == name, "-active")
+        previous, self.active_pane = self.active_pane, name
+        if not self.grid:  # the grid shows every pane: nothing to restyle
+            self.pane(previous).set_class(False, "-active")
+            self.pane(name).set_class(True, "-active")
         if self.connected and not self.frozen and not self._session_closed and self.is_running:
             try:
                 self.pane(name).refresh_from(self.session, True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 from textual.app import ComposeResult
-from textual.widgets import Sparkline, Static
 
 from livedesk.backend.console.equity import WINDOWS
 from livedesk.backend.risk.engine import ACCOUNT
 from livedesk.tui import format as fmt
 from livedesk.tui.bindings import bindings
 from livedesk.tui.widgets.pane import Pane
+from livedesk.tui.widgets.spark import SparkLines
 
 
 class EquityPane(Pane, can_focus=True):
@@ -32,15 +32,9 @@ class EquityPane(Pane, can_focus=True):
         self.window = WINDOWS[0]
         self.subject = ACCOUNT
         self._last = 0.0
-        self._texts: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="equity-caption", classes="caption")
-        yield Sparkline([], id="equity-spark")
-        yield Static("", id="equity-numbers", classes="numbers")
-        yield Static("Drawdown", id="drawdown-caption", classes="caption")
-        yield Sparkline([], id="drawdown-spark", summary_function=min)
-        yield Static("", id="drawdown-numbers", classes="numbers")
+        yield SparkLines(id="equity-chart")
 
     def refresh_from(self, session, force: bool = False) -> None:
         now = time.monotonic()
@@ -49,21 +43,15 @@ class EquityPane(Pane, can_focus=True):
         self._last = now
         width = max(2, self.size.width - 2)
         view = session.equity_view(self.subject, self.window, width)
-        self._set(
-            "#equity-caption", f"Equity — {self.subject}, {self.window}, samples: {view.samples}"
-        )
         enough = view.samples >= 2  # one point would fill the line: draw from two on
-        self.query_one("#equity-spark", Sparkline).data = list(view.equity) if enough else []
-        self.query_one("#drawdown-spark", Sparkline).data = list(view.drawdown) if enough else []
-        self._set("#equity-numbers", f"equity {fmt.money(view.last)}   peak {fmt.money(view.peak)}")
         current, worst = fmt.pct(view.current_dd, 2) or "—", fmt.pct(view.max_dd, 2) or "—"
-        self._set("#drawdown-numbers", f"current {current}   max {worst}")
-
-    def _set(self, selector: str, text: str) -> None:
-        """Update a label only when its text changed (an update costs a layout)."""
-        if self._texts.get(selector) != text:
-            self._texts[selector] = text
-            self.query_one(selector, Static).update(text)
+        self.query_one(SparkLines).set_data(
+            f"Equity — {self.subject}, {self.window}, samples: {view.samples}",
+            view.equity if enough else [],
+            view.drawdown if enough else [],
+            f"equity {fmt.money(view.last)}   peak {fmt.money(view.peak)}",
+            f"current {current}   max {worst}",
+        )
 
     def action_cycle_window(self) -> None:
         """session → week → all."""

@@ -60,14 +60,15 @@ class TablePane(Pane):
         self.filter_box.display = False
 
     def compose(self) -> ComposeResult:
-        yield self.table
-        yield self.filter_box
+        yield self.table  # the filter box is mounted on first use (a smaller tree to restyle)
 
     def focus_target(self) -> Widget:
         return self.table
 
     def on_filter_requested(self, message: FilterRequested) -> None:
         message.stop()
+        if not self.filter_box.is_attached:
+            self.mount(self.filter_box)
         self.filter_box.display = True
         self.filter_box.value = self.table.filter_text
         self.filter_box.focus()
