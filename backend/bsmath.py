@@ -15,7 +15,9 @@ SQRT2 = math.sqrt(2.0)
 MIN_T = 1e-6
 """Below this many years an option is worth its intrinsic value."""
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+# Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, vectorised (the chart's P/L curves).
+_P = 0.3275911
+_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
 def ncdf(x: float) -> float:
@@ -23,9 +25,18 @@ def ncdf(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / SQRT2))
 
 
+def erf_array(x: np.ndarray) -> np.ndarray:
+    """The error function of an array (A&S 7.1.26, absolute error below 1.5e-7)."""
+    x = np.asarray(x, float)
+    z = np.abs(x)
+    t = 1.0 / (1.0 + _P * z)
+    poly = t * (_A[0] + t * (_A[1] + t * (_A[2] + t * (_A[3] + t * _A[4]))))
+    return np.sign(x) * (1.0 - poly * np.exp(-z * z))
+
+
 def ncdf_array(x: np.ndarray) -> np.ndarray:
-    """Standard normal cumulative distribution of an array."""
-    return 0.5 * (1.0 + np.asarray(_erf(np.asarray(x, float) / SQRT2), float))
+    """Standard normal cumulative distribution of an array (see :func:`erf_array`)."""
+    return 0.5 * (1.0 + erf_array(np.asarray(x, float) / SQRT2))
 
 
 def intrinsic(call: bool, s: np.ndarray | float, k: float) -> np.ndarray:

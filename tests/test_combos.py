@@ -156,6 +156,12 @@ def test_pnl_today_uses_black_scholes_at_the_leg_iv() -> None:
     assert np.isnan(pnl_today(legs, [LegQuote(5, 5.2)], 5.1, np.array([550.0]), TODAY, 1, 100))[0]
 
 
+def test_vectorised_erf_matches_math_erf() -> None:
+    xs = np.linspace(-6, 6, 1201)
+    exact = np.array([math.erf(x) for x in xs])
+    assert np.max(np.abs(bsmath.erf_array(xs) - exact)) < 1.5e-7
+
+
 def test_black_scholes_textbook_value_and_parity() -> None:
     call = float(bsmath.price(True, 100.0, 100.0, 1.0, 0.05, 0.2))
     put = float(bsmath.price(False, 100.0, 100.0, 1.0, 0.05, 0.2))

@@ -415,8 +415,8 @@ class ComboBuilderScreen(Screen):
         )
         chart = self.query_one(ComboPayoffChart)
         chart.set_curve(curve)
-        if curve is not None:
-            chart.prebuild(self._speculative_curves(today, mult))
+        if curve is not None:  # after this frame: the next steps' charts, built ahead
+            self.call_after_refresh(lambda: chart.prebuild(self._speculative_curves(today, mult)))
         self._paint_labels(today)
         if self.chain and self.legs and all(q is not None and is_number(q.mid) for q in quotes):
             self.ready.set()
