@@ -204,3 +204,17 @@ async def test_if_due_skips_when_the_market_is_closed(market, tmp_path) -> None:
         assert len(out.getvalue().strip().splitlines()) == 2  # connected, nothing due: no decision
     finally:
         await gw.stop()
+
+
+async def test_options_backtest_reference_records_its_simplifications(gw, tmp_path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    path = tmp_path / "j.sqlite3"
+    rc = await runner.run_backtest(
+        "options-combo", settings(), days=20, port=gw.port, journal_path=path, out=out, err=err
+    )
+    assert rc == 0, out.getvalue()
+    with Journal(path) as j:
+        ref = j.backtest_reference("options-combo")
+        assert len(ref.returns) == 20 and ref.metrics["param.short_delta"] == 0.16
+        notes = j.state("backtest:options-combo")["notes"]
+        assert notes["iv_proxy_ratio"] > 0 and "Black-Scholes" in notes["replay"]

@@ -68,3 +68,45 @@ def test_replay_decisions_flatten_before_the_close_and_start_each_session_flat()
     for i in range(sig.min_bars(3) - 1, n):
         live = sig.evaluate(bars.iloc[: i + 1], 0, 0.01, 3)
         assert live.z == pytest.approx(frame["z"].iloc[i], nan_ok=True)
+
+
+def test_options_replay_accounts_a_straddle_to_the_cent() -> None:
+    import datetime as dt
+
+    from livedesk.backend.strategies import options_math as om
+    from livedesk.backend.strategies.backtest_options import simulate
+    from livedesk.backend.strategies.options_combo import OptionsComboParams
+
+    p = OptionsComboParams(threshold=0.02, exit_dte=7, max_contracts=10)
+    days = [dt.date(2026, 11, 2) + dt.timedelta(days=i) for i in range(12)]
+    spot = np.full(12, 100.0)  # a flat market: the straddle only decays
+    iv = np.full(12, 0.20)
+    forecast = np.full(12, np.nan)
+    forecast[0] = 0.30  # one entry signal, on day 0
+    out_days, daily, trades, log = simulate(p, days, spot, spot, iv, forecast, 1.0, 0.0, 0)
+    assert trades == 1 and log[0]["open"] == "straddle"
+    expiry = days[0] + dt.timedelta(days=1 + p.target_dte)  # decided on day 0, filled day 1
+    entry = om.straddle_value(100.0, 100.0, (expiry - days[1]).days / 365, 0.20)
+    last = om.straddle_value(100.0, 100.0, (expiry - days[-1]).days / 365, 0.20)
+    qty = om.contracts_for_risk(entry, 1_000_000, p.risk_fraction, 100, p.max_contracts)
+    assert log[0]["price"] == pytest.approx(entry)
+    # equity change = (last mark - entry) * qty * 100, compounded through the daily returns
+    growth = np.prod(1 + daily)
+    assert (growth - 1) * 1_000_000 == pytest.approx((last - entry) * qty * 100, rel=1e-9)
+    assert daily[0] == 0 and all(daily[2:] < 0)  # theta every day after the fill
+    assert out_days == days
+
+
+def test_options_replay_without_a_signal_is_flat() -> None:
+    import datetime as dt
+
+    from livedesk.backend.strategies.backtest_options import simulate
+    from livedesk.backend.strategies.options_combo import OptionsComboParams
+
+    days = [dt.date(2026, 11, 2) + dt.timedelta(days=i) for i in range(5)]
+    spot = np.linspace(100, 104, 5)
+    iv = np.full(5, 0.2)
+    _, daily, trades, _ = simulate(
+        OptionsComboParams(), days, spot, spot, iv, iv + 0.01, 1.0, 5.0, 0
+    )
+    assert trades == 0 and not daily.any()  # forecast within the 2-point threshold
