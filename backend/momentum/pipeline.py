@@ -19,6 +19,7 @@ from zipline.pipeline.domain import US_EQUITIES
 from zipline.pipeline.factors import AverageDollarVolume
 from zipline.pipeline.loaders import USEquityPricingLoader
 
+from livedesk.backend.bundles.paths import zipline_root_env
 from livedesk.backend.bundles.store import bundle_info, load_bundle
 from livedesk.backend.momentum.factor import (
     ADV_WINDOW,
@@ -62,6 +63,22 @@ def make_pipeline(top_k: int = DEFAULT_TOP_K) -> Pipeline:
     )
 
 
+def whole_table_reader(bundle_data, bundle: str, ingestion: str):
+    """``bundle_data`` whose daily-bar reader reads each column whole, then slices.
+
+    zipline reads one slice per asset below 3,000 assets; for a pipeline over every asset
+    one read of the whole (small) column is faster: 500 assets 0.43 s -> ~0.05 s.
+    """
+    from zipline.data.bcolz_daily_bars import BcolzDailyBarReader
+    from zipline.data.bundles.core import daily_equity_path
+
+    with zipline_root_env() as env:
+        path = daily_equity_path(bundle, ingestion, environ=env)
+    return bundle_data._replace(
+        equity_daily_bar_reader=BcolzDailyBarReader(path, read_all_threshold=0)
+    )
+
+
 def engine_for(bundle_data) -> SimplePipelineEngine:
     """A Pipeline engine over one bundle's daily bars and adjustments."""
     loader = USEquityPricingLoader.without_fx(
@@ -89,7 +106,7 @@ class FactorEngine:
     def __init__(self, bundle: str) -> None:
         self.bundle = bundle
         self.info = bundle_info(bundle)
-        self.data = load_bundle(bundle)
+        self.data = whole_table_reader(load_bundle(bundle), bundle, self.info.latest)
         self.engine = engine_for(self.data)
         reader = self.data.equity_daily_bar_reader
         self.sessions: pd.DatetimeIndex = reader.sessions
