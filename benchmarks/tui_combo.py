@@ -161,7 +161,7 @@ async def measure(size: tuple[int, int], port: int | None, opens: int, steps: in
                 state.update(
                     t0=time.perf_counter(),
                     cpu0=time.thread_time(),
-                    version=b.version,
+                    version=b.form.version,
                     renders=chart.renders,
                     table=None,
                     chart=None,
@@ -171,10 +171,10 @@ async def measure(size: tuple[int, int], port: int | None, opens: int, steps: in
         def frame(end: float) -> None:
             if "t0" not in state:
                 return
-            leg = b.legs[b.cursor] if b.legs else None
+            leg = b.form.legs[b.form.cursor] if b.form.legs else None
             q = b.feed.quote(leg.key) if leg else None
             quoted = q is not None and q.mid == q.mid
-            if state["table"] is None and b.version > state["version"] and quoted:
+            if state["table"] is None and b.form.version > state["version"] and quoted:
                 state["table"] = (end - state["t0"]) * 1000
                 state["table_cpu"] = (time.thread_time() - state["cpu0"]) * 1000
             if state["chart"] is None and chart.renders > state["renders"] and chart._strips:

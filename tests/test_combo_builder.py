@@ -63,9 +63,10 @@ async def loaded(pilot, b: ComboBuilderScreen) -> None:
 async def quoted(pilot, b: ComboBuilderScreen) -> None:
     await until(
         lambda: (
-            b.legs
+            b.form.legs
             and all(
-                b.feed.quote(lg.key) and not math.isnan(b.feed.quote(lg.key).mid) for lg in b.legs
+                b.feed.quote(lg.key) and not math.isnan(b.feed.quote(lg.key).mid)
+                for lg in b.form.legs
             )
         ),
         5,
@@ -144,7 +145,7 @@ async def test_expiry_keys_step_the_chain_expiries(trading) -> None:
         i = b.chain.expiries.index(first)
         await pilot.press("right_square_bracket")
         assert b.expiry == b.chain.expiries[i + 1]
-        assert {lg.expiry for lg in b.legs} == {b.chain.expiries[i + 1]}
+        assert {lg.expiry for lg in b.form.legs} == {b.chain.expiries[i + 1]}
         await pilot.press("left_square_bracket", "left_square_bracket")
         assert b.expiry == b.chain.expiries[i - 1]
 
@@ -160,16 +161,16 @@ async def test_every_template_is_filled_around_the_money_and_named(trading) -> N
         for key, name in cb.TEMPLATES.items():
             await pilot.press("t", key)
             await quoted(pilot, b)
-            assert b.template == name
+            assert b.form.template == name
             assert f"template: {name}" in str(app.screen.query_one("#combo-template").render())
             spot = b.feed.spot("SPY")
             atm = b.chain.strikes[b.chain.atm_index(spot)]
             assert abs(atm - spot) <= 1.0  # SPY strikes are $1 apart
-            assert b.legs == cb.make_template(name, b.chain, spot, b.expiry)
-            strikes = sorted({lg.strike for lg in b.legs})
+            assert b.form.legs == cb.make_template(name, b.chain, spot, b.expiry)
+            strikes = sorted({lg.strike for lg in b.form.legs})
             assert strikes[0] <= atm <= strikes[-1]
             assert b.problems == []
-            assert len(app.screen.query_one(ComboLegsTable).lines) == len(b.legs)
+            assert len(app.screen.query_one(ComboLegsTable).lines) == len(b.form.legs)
 
 
 # ---- leg keys -------------------------------------------------------------------------------
@@ -181,43 +182,43 @@ async def test_leg_keys(trading) -> None:
         b = app.builder
         await start(pilot, b, "c")  # one BUY call at the money
         strikes = b.chain.strikes
-        k0 = b.legs[0].strike
+        k0 = b.form.legs[0].strike
         i0 = strikes.index(k0)
         await pilot.press("k")
-        assert b.legs[0].strike == strikes[i0 + 1]
+        assert b.form.legs[0].strike == strikes[i0 + 1]
         await pilot.press("up", "up")
-        assert b.legs[0].strike == strikes[i0 + 3]
+        assert b.form.legs[0].strike == strikes[i0 + 3]
         await pilot.press("j", "down", "down")
-        assert b.legs[0].strike == k0
+        assert b.form.legs[0].strike == k0
         await pilot.press("l")
-        assert b.legs[0].right == "P"
+        assert b.form.legs[0].right == "P"
         await pilot.press("h")
-        assert b.legs[0].right == "C"
+        assert b.form.legs[0].right == "C"
         await pilot.press("space")
-        assert b.legs[0].action == "SELL"
+        assert b.form.legs[0].action == "SELL"
         await pilot.press("plus", "plus")
-        assert b.legs[0].ratio == 3
+        assert b.form.legs[0].ratio == 3
         await pilot.press("minus")
-        assert b.legs[0].ratio == 2
+        assert b.form.legs[0].ratio == 2
         await pilot.press("right_curly_bracket")
-        assert b.legs[0].expiry == b.chain.expiries[b.chain.expiries.index(b.expiry) + 1]
+        assert b.form.legs[0].expiry == b.chain.expiries[b.chain.expiries.index(b.expiry) + 1]
         await pilot.press("left_curly_bracket")
-        assert b.legs[0].expiry == b.expiry
+        assert b.form.legs[0].expiry == b.expiry
         await pilot.press("b")
-        assert len(b.legs) == 2 and b.legs[1].action == "BUY" and b.cursor == 1
+        assert len(b.form.legs) == 2 and b.form.legs[1].action == "BUY" and b.form.cursor == 1
         await pilot.press("s")
-        assert len(b.legs) == 3 and b.legs[2].action == "SELL" and b.cursor == 2
+        assert len(b.form.legs) == 3 and b.form.legs[2].action == "SELL" and b.form.cursor == 2
         await pilot.press("1")
-        assert b.cursor == 0
+        assert b.form.cursor == 0
         await pilot.press("n")
-        assert b.cursor == 1
-        before = [lg.strike for lg in b.legs]
+        assert b.form.cursor == 1
+        before = [lg.strike for lg in b.form.legs]
         await pilot.press("K")
-        assert [lg.strike for lg in b.legs] == [strikes[strikes.index(k) + 1] for k in before]
+        assert [lg.strike for lg in b.form.legs] == [strikes[strikes.index(k) + 1] for k in before]
         await pilot.press("J")
-        assert [lg.strike for lg in b.legs] == before
+        assert [lg.strike for lg in b.form.legs] == before
         await pilot.press("d")
-        assert len(b.legs) == 2 and b.template == "custom"
+        assert len(b.form.legs) == 2 and b.form.template == "custom"
 
 
 async def test_width_keys(trading) -> None:
@@ -226,9 +227,9 @@ async def test_width_keys(trading) -> None:
         b = app.builder
         await start(pilot, b, "i")
         ks = b.chain.strikes
-        before = [lg.strike for lg in b.legs]
+        before = [lg.strike for lg in b.form.legs]
         await pilot.press("w")
-        after = [lg.strike for lg in b.legs]
+        after = [lg.strike for lg in b.form.legs]
         assert after == [
             ks[ks.index(before[0]) - 1],
             before[1],
@@ -237,7 +238,7 @@ async def test_width_keys(trading) -> None:
         ]
         assert [p for p in b.problems if p.field == "legs"] == []  # wings still equal
         await pilot.press("W")
-        assert [lg.strike for lg in b.legs] == before
+        assert [lg.strike for lg in b.form.legs] == before
         await pilot.press("t", "s", "w")  # a straddle has no width
         assert "no width" in b.edit_error
         assert "no width" in str(app.screen.query_one("#combo-legs-msg").render())
@@ -251,25 +252,25 @@ async def test_order_panel_keys(trading) -> None:
         await pilot.press("tab")
         assert isinstance(app.focused, ComboOrderPanel)
         await pilot.press("up", "up")
-        assert b.quantity == 3
+        assert b.form.quantity == 3
         await pilot.press("down")
-        assert b.quantity == 2
+        assert b.form.quantity == 2
         mid = cb.round_tick(b.net.mid)
-        assert b.price_mode == "mid" and b.current_limit() == mid
+        assert b.form.price_mode == "mid" and b.current_limit() == mid
         await pilot.press("right")
-        assert b.price_mode == "natural" and b.current_limit() == cb.round_tick(b.net.natural)
+        assert b.form.price_mode == "natural" and b.current_limit() == cb.round_tick(b.net.natural)
         await pilot.press("right")
-        assert b.price_mode == "custom" and b.current_limit() == mid
+        assert b.form.price_mode == "custom" and b.current_limit() == mid
         await pilot.press("left", "left")
-        assert b.price_mode == "mid"
+        assert b.form.price_mode == "mid"
         await pilot.press("o")
-        assert b.order_type == "MKT" and b.current_limit() is None
+        assert b.form.order_type == "MKT" and b.current_limit() is None
         await pilot.press("o", "e")
         box = app.focused
         assert box.id == "combo-limit"
         box.value = ""
         await pilot.press(*f"{mid + 0.05:.2f}", "enter")
-        assert b.price_mode == "custom" and b.custom_limit == pytest.approx(mid + 0.05)
+        assert b.form.price_mode == "custom" and b.form.custom_limit == pytest.approx(mid + 0.05)
         assert isinstance(app.focused, ComboOrderPanel)
         text = str(app.screen.query_one(ComboOrderPanel).render())
         assert f"{mid + 0.05:+.2f} ({cb.price_words(mid + 0.05)})" in text
@@ -280,19 +281,19 @@ async def test_net_price_greeks_and_payoff_are_shown(trading) -> None:
     async with app.run_test(size=(160, 50)) as pilot:
         b = app.builder
         await start(pilot, b, "i")
-        quotes = [b.feed.quote(lg.key) for lg in b.legs]
-        mid = sum(lg.sign * lg.ratio * q.mid for lg, q in zip(b.legs, quotes, strict=True))
+        quotes = [b.feed.quote(lg.key) for lg in b.form.legs]
+        mid = sum(lg.sign * lg.ratio * q.mid for lg, q in zip(b.form.legs, quotes, strict=True))
         natural = sum(
-            (q.ask if lg.sign > 0 else -q.bid) for lg, q in zip(b.legs, quotes, strict=True)
+            (q.ask if lg.sign > 0 else -q.bid) for lg, q in zip(b.form.legs, quotes, strict=True)
         )
         assert b.net.mid == pytest.approx(mid) and b.net.natural == pytest.approx(natural)
         assert mid < 0  # a short condor is a credit
         text = str(app.screen.query_one(ComboOrderPanel).render())
         assert "CREDIT" in text and f"{cb.round_tick(mid):+.2f}" in text
-        delta = sum(lg.sign * q.delta for lg, q in zip(b.legs, quotes, strict=True)) * 100
+        delta = sum(lg.sign * q.delta for lg, q in zip(b.form.legs, quotes, strict=True)) * 100
         assert f"Δ {delta:+.1f}" in text
         s = b.summary
-        wing = b.legs[1].strike - b.legs[0].strike
+        wing = b.form.legs[1].strike - b.form.legs[0].strike
         assert s.max_profit == pytest.approx(-cb.round_tick(mid) * 100)
         assert s.max_loss == pytest.approx((wing + cb.round_tick(mid)) * 100)
         assert 0 < s.pop < 1 and "PoP" in text
@@ -338,7 +339,7 @@ async def test_ratio_zero_and_duplicate_and_unequal_wings_by_keys(trading, gw) -
         await pilot.press("t", "i", "k")  # the lowest put moves in: wings unequal
         await preview_refused(pilot, b, gw, "unequal wings")
         assert "!" in str(app.screen.query_one(ComboLegsTable).render()) or b.problems
-        legs = b.legs
+        legs = b.form.legs
         b.set_legs((legs[0], legs[2], legs[1], legs[3]), "iron condor")  # put/call swapped
         await preview_refused(pilot, b, gw, "needs 4 legs: put, put, call, call")
         crossed = (legs[0], legs[1], cb.step_strike(legs, 2, b.chain, -30)[2], legs[3])
@@ -353,7 +354,7 @@ async def test_strike_not_in_chain_unknown_and_expired_expiry(trading, gw) -> No
     async with app.run_test(size=(100, 30)) as pilot:
         b = app.builder
         await start(pilot, b, "s")
-        good = b.legs
+        good = b.form.legs
         b.set_legs((good[0], Leg("BUY", 1, "P", good[1].strike + 0.5, b.expiry, "SPY")))
         await preview_refused(pilot, b, gw, "is not in the chain")
         b.set_legs((good[0], Leg("BUY", 1, "P", good[1].strike, "20261119", "SPY")))
@@ -396,7 +397,7 @@ async def test_nan_quote_of_one_leg(trading, gw, monkeypatch) -> None:
         b = app.builder
         await start(pilot, b, "s")
         real = b.feed.quote
-        bad = b.legs[1].key
+        bad = b.form.legs[1].key
         monkeypatch.setattr(
             b.feed, "quote", lambda k: LegQuote(math.nan, math.nan) if k == bad else real(k)
         )
@@ -409,7 +410,7 @@ async def test_quantity_zero_and_collar(trading, gw) -> None:
         b = app.builder
         await start(pilot, b, "v")
         await pilot.press("tab", "down")
-        assert b.quantity == 0
+        assert b.form.quantity == 0
         await preview_refused(pilot, b, gw, "quantity must be 1 or more")
         assert "quantity must be" in str(app.screen.query_one(ComboOrderPanel).render())
         await pilot.press("up", "e")
@@ -458,11 +459,11 @@ async def test_preview_shows_words_what_if_and_focus_on_cancel(trading, gw) -> N
         screen = await open_preview(pilot, b)
         assert app.focused.id == "combo-preview-cancel"
         words = str(screen.query_one("#combo-preview-words").render())
-        ks = "/".join(cb.fmt_strike(lg.strike) for lg in b.legs)
+        ks = "/".join(cb.fmt_strike(lg.strike) for lg in b.form.legs)
         assert words == f"SELL 1 SPY iron condor {b.expiry} {ks} @ {-limit:.2f} CREDIT"
         assert f"BAG BUY 1 at {limit:+.2f}" in str(screen.query_one("#combo-preview-bag").render())
         what_if = str(screen.query_one("#combo-preview-whatif").render())
-        wing = (b.legs[1].strike - b.legs[0].strike) * 100
+        wing = (b.form.legs[1].strike - b.form.legs[0].strike) * 100
         assert f"initial margin {wing:,.2f}" in what_if and "commission" in what_if
         assert "buying power used" in what_if
         await pilot.press("enter")  # Cancel has the focus
@@ -507,7 +508,7 @@ async def test_send_places_exactly_the_previewed_order_and_it_fills(trading, gw)
         b = app.builder
         await start(pilot, b, "s")
         await pilot.press("tab", "up", "right")  # 2 lots at the natural price (marketable)
-        legs, limit = b.legs, b.current_limit()
+        legs, limit = b.form.legs, b.current_limit()
         await open_preview(pilot, b)
         clock.t += 29.0
         await pilot.press("shift+b")

@@ -381,3 +381,52 @@ def test_preview_warnings() -> None:
     w = preview_warnings(120_000.0, 2_000_000.0, NetPrice(-2.8, -3.2, -3.0))
     assert "uses 6.0% of buying power" in w[0] and "spread 0.40 is 13% of the mid" in w[1]
     assert "unknown" in preview_warnings(math.nan, math.nan, tight)[0]
+
+
+# ---- the form -------------------------------------------------------------------------------
+
+
+def test_form_limits_orders_and_edits() -> None:
+    from livedesk.backend.combo_form import ComboForm
+
+    net = NetPrice(natural=-2.97, bid=-3.40, mid=-3.184)
+    f = ComboForm(legs=IRON_CONDOR, template="iron condor", tag="desk")
+    assert f.limit(net) == -3.18  # the mid on the tick grid
+    f.cycle_price_mode(1, net)
+    assert f.price_mode == "natural" and f.limit(net) == -2.97 and f.version == 1
+    f.cycle_price_mode(1, net)
+    assert f.price_mode == "custom" and f.custom_limit == -3.18
+    assert not f.accept_limit_text("abc") and "not a number" in f.limit_error
+    assert f.accept_limit_text("-3.2") and f.limit(net) == -3.2 and f.limit_error == ""
+    order = f.order(net)
+    assert (order.limit, order.tag, order.reference, order.legs) == (
+        -3.2,
+        "desk",
+        -3.184,
+        IRON_CONDOR,
+    )
+    f.order_type = "MKT"
+    assert f.limit(net) is None
+    before = f.version
+    assert "lowest" in f.apply(lambda: cb.step_strike((leg("BUY", "C", 500),), 0, CHAIN, -1))
+    assert f.version == before and f.legs == IRON_CONDOR  # a refused edit changes nothing
+    assert f.apply(lambda: (leg("BUY", "C", 590),), "custom") == "" and f.version == before + 1
+
+
+def test_form_problems() -> None:
+    from livedesk.backend.combo_form import ComboForm
+
+    chains = {"SPY": CHAIN}
+    net = NetPrice(natural=-2.97, bid=-3.40, mid=-3.184)
+    f = ComboForm(legs=IRON_CONDOR, template="iron condor")
+    assert f.problems(net, chains, TODAY, 0.05, 0.10) == []
+    f.quantity = 0
+    f.custom_limit, f.price_mode = -4.0, "custom"
+    msgs = [p.message for p in f.problems(net, chains, TODAY, 0.05, 0.10, ["read-only"])]
+    assert "quantity must be 1 or more, got 0" in msgs[0]
+    assert "outside the guard's collar" in msgs[1] and msgs[2] == "read-only"
+    f.order_type = "MKT"
+    nan = NetPrice(math.nan, math.nan, math.nan)
+    assert any(
+        "market order refused" in p.message for p in f.problems(nan, chains, TODAY, 0.05, 0.1)
+    )

@@ -10,10 +10,9 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widget import Widget
 
+from livedesk.backend.combo_form import PRICE_MODES
 from livedesk.backend.combo_payoff import NetPrice, PayoffSummary, PositionGreeks
 from livedesk.backend.combos import Problem, fmt_strike, is_number, price_words
-
-PRICE_MODES = ("mid", "natural", "custom")
 
 
 def signed(x: float) -> str:

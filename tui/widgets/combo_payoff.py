@@ -8,6 +8,7 @@ curve or of the widget's size; frames only copy the cached strips.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 from collections.abc import Sequence
@@ -19,6 +20,9 @@ from rich.style import Style
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
+
+from livedesk.backend.combo_payoff import LegQuote, chart_range, pnl_at_expiry, pnl_today
+from livedesk.backend.combos import Leg
 
 TODAY_MARK = "·"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -36,6 +40,38 @@ class Curve:
     breakevens: Sequence[float]
     title: str
     key: tuple = ()
+
+
+def make_curve(
+    legs: Sequence[Leg],
+    quotes: Sequence[LegQuote | None],
+    price: float,
+    today: dt.date,
+    quantity: int,
+    multiplier: float,
+    spot: float,
+) -> Curve | None:
+    """The chart data of ``legs`` bought at ``price``; its key is at the chart's resolution
+    (IV to 0.1 point, spot to 0.05 %), so a tick that moves nothing redraws nothing."""
+    lo, hi = chart_range(legs, spot)
+    xs = np.linspace(lo, hi, 121)
+    y_exp = pnl_at_expiry(legs, quotes, price, xs, today, quantity, multiplier)
+    y_now = pnl_today(legs, quotes, price, xs, today, quantity, multiplier)
+    if not np.any(np.isfinite(y_exp)):
+        return None
+    y_exp = np.where(np.isfinite(y_exp), y_exp, 0.0)
+    finite = isinstance(spot, float) and np.isfinite(spot)
+    bucket = max(abs(spot) * 5e-4, 0.01) if finite else 1.0
+    key = (
+        tuple(legs),
+        round(price, 2),
+        quantity,
+        tuple(round(q.iv, 3) if q and np.isfinite(q.iv) else None for q in quotes),
+        round(spot / bucket) if finite else None,
+    )
+    calendar = len({leg.expiry for leg in legs}) > 1
+    title = "P/L at expiry and today" + (" (at the earliest expiry)" if calendar else "")
+    return Curve(xs, y_exp, y_now, spot, (), title, key)
 
 
 def chart_lines(curve: Curve, width: int, height: int) -> list[str]:
