@@ -11,6 +11,9 @@ from pathlib import Path
 from textual import work
 from textual.app import App, ComposeResult
 from textual.containers import Container
+from textual.reactive import Reactive
+from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Tab, Tabs
 
 from livedesk.backend.console.actions import ACTIONS, PANE_TITLES, PANES
@@ -47,10 +50,18 @@ GRID_MIN_HEIGHT = 40
 SPEC = {a.id: a for a in ACTIONS}
 
 
+class MainScreen(Screen):
+    """The console's screen. A focus change repaints only what its styles change (the two
+    panes' titles, the table cursors, the key bar) instead of the whole screen — Textual's
+    default, which made every pane jump a full 160x50 repaint."""
+
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
+
 class LiveDeskApp(ConsoleOperations, App[int]):
     """The LiveDesk console."""
 
-    CSS_PATH = "console.tcss"
+    CSS_PATH = str(Path(__file__).with_name("console.tcss"))  # absolute: subclasses elsewhere
     TITLE = "LiveDesk"
     BINDINGS = bindings("app")
     COMMANDS = App.COMMANDS | {ConsoleCommands}
@@ -100,6 +111,9 @@ class LiveDeskApp(ConsoleOperations, App[int]):
         self.set_keymap(self.keymap_overrides)
 
     # ---- layout ---------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        return MainScreen(id="_default")
+
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(VARIABLES)
 
@@ -135,6 +149,8 @@ class LiveDeskApp(ConsoleOperations, App[int]):
 
     def _apply_layout(self, width: int, height: int) -> None:
         grid = width >= GRID_MIN_WIDTH and height >= GRID_MIN_HEIGHT
+        if self.grid and not grid:
+            self.query_one(Tabs).active = f"tab-{self.active_pane}"
         self.grid = grid
         (self.main_screen or self.screen).set_class(grid, "-grid")
         for name in PANES:
@@ -270,7 +286,8 @@ class LiveDeskApp(ConsoleOperations, App[int]):
         if name not in PANES:
             return
         self._activate(name)
-        self.query_one(Tabs).active = f"tab-{name}"
+        if not self.grid:  # hidden in the grid: synced when the tabs come back
+            self.query_one(Tabs).active = f"tab-{name}"
         self.pane(name).focus_target().focus()
 
     def _activate(self, name: str) -> None:
@@ -303,7 +320,6 @@ class LiveDeskApp(ConsoleOperations, App[int]):
         pane = self.focused_pane()
         if pane.pane_id != self.active_pane and self.grid:
             self.active_pane = pane.pane_id
-            self.query_one(Tabs).active = f"tab-{pane.pane_id}"
 
     # ---- global actions ---------------------------------------------------------------
     def effective_keymap(self) -> dict[str, str]:

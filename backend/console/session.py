@@ -177,6 +177,12 @@ class ConsoleSession(SessionViews, SessionCommands):
         from livedesk.backend.trading import TradingApp
 
         t = self.target
+        # strategy modules import in parallel with building the market (both off the loop)
+        preload = (
+            asyncio.ensure_future(asyncio.to_thread(_preload_strategies))
+            if self.controller_factory is None
+            else None
+        )
         if t.sim and self.gw is None:
             # building the market takes a moment: off the loop, so the UI keeps painting
             self.gw = await asyncio.to_thread(self.gateway_factory or self._default_gateway)
@@ -204,8 +210,8 @@ class ConsoleSession(SessionViews, SessionCommands):
             raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", reason) from exc
         except Exception as exc:  # an API error during the handshake (e.g. 326 client id in use)
             raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", str(exc)) from exc
-        if self.controller_factory is None:
-            await asyncio.to_thread(_preload_strategies)
+        if preload is not None:
+            await preload
         self._wire()
         self.health.on_connected()
         where = "embedded sim gateway" if t.sim else self.connected_to
