@@ -285,11 +285,16 @@ def test_parameters_are_validated() -> None:
     assert s.params.n == 5 and "+45 min" in s.schedule.describe()
 
 
-def test_a_demo_bundle_made_for_another_session_is_rebuilt(tmp_path, monkeypatch) -> None:
+async def test_a_stale_demo_bundle_is_rebuilt_with_the_closed_bar_the_gateway_serves(
+    tmp_path, monkeypatch, market, ib_log_guard
+) -> None:
     import json
 
+    from ib_async import IB, Contract
+
     from livedesk.backend.bundles.paths import META_FILE, bundle_dir
-    from livedesk.backend.bundles.store import bundle_info
+    from livedesk.backend.bundles.store import bundle_info, load_bundle
+    from livedesk.backend.sim.gateway import SimGateway
     from livedesk.backend.strategies.monthly_factor import refresh_demo_bundle
 
     monkeypatch.setenv("LIVEDESK_DATA_DIR", str(tmp_path / "data"))
@@ -298,9 +303,31 @@ def test_a_demo_bundle_made_for_another_session_is_rebuilt(tmp_path, monkeypatch
     old.mkdir(parents=True)
     meta = {"kind": "demo", "extra": {"seed": 7, "session": "2026-11-19"}}
     (old / META_FILE).write_text(json.dumps(meta))
-    note = refresh_demo_bundle("demo", TEST_SESSION)
-    assert note == "demo bundle rebuilt for session 2026-11-20 (seed 7)"
+    note = refresh_demo_bundle("demo", TEST_SESSION, after_close=True)
+    assert note == "demo bundle rebuilt for session 2026-11-20 with its closed bar (seed 7)"
     info = bundle_info("demo")
     assert info.meta["extra"]["session"] == "2026-11-20" and info.meta["assets"] == 506
-    assert info.meta["last_session"] == "2026-11-19"  # history ends the session before
-    assert refresh_demo_bundle("demo", TEST_SESSION) is None  # now current: left alone
+    assert info.meta["last_session"] == "2026-11-20" and info.meta["sessions"] == 521
+    assert refresh_demo_bundle("demo", TEST_SESSION, after_close=True) is None  # current
+    assert refresh_demo_bundle("demo", TEST_SESSION) is None
+
+    reader = load_bundle("demo").equity_daily_bar_reader
+    day = pd.Timestamp(TEST_SESSION)
+    async with SimGateway(
+        port=0, market=market, speed=0.0, start_time=market.session_close() + 1800
+    ) as gw:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", gw.port, clientId=9, timeout=5)
+        for con_id in (1001, 1300, 1500):
+            [contract] = await ib.qualifyContractsAsync(Contract(conId=con_id))
+            bars = await ib.reqHistoricalDataAsync(
+                contract, "", "2 D", "1 day", "TRADES", useRTH=True, formatDate=1
+            )
+            last = bars[-1]
+            assert last.date == TEST_SESSION
+            got = [a[0, 0] for a in reader.load_raw_arrays(
+                ["open", "high", "low", "close", "volume"], day, day, [con_id]
+            )]  # fmt: skip
+            want = [last.open, last.high, last.low, last.close, last.volume]
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+        ib.disconnect()

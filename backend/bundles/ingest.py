@@ -25,11 +25,13 @@ def ingest_demo(
     name: str = DEMO_BUNDLE,
     progress: Progress | None = None,
     market=None,
+    include_current: bool = False,
 ) -> IngestSummary:
     """Bundle the simulated market's daily history for ``seed`` (the gateway's session by default).
 
     ``market``: an existing ``MarketModel`` for that seed and session (its cached paths are
-    reused) instead of building one.
+    reused) instead of building one. ``include_current``: add the current session's full
+    bar (for a gateway whose clock is past that session's close).
     """
     check_name(name)
     if progress:
@@ -38,7 +40,7 @@ def ingest_demo(
         market = demo_market(seed, session)
     elif market.seed != seed or (session is not None and market.session != session):
         raise BundleError("the market given is not the one of this seed and session")
-    frames, specs = demo_frames(market)
+    frames, specs = demo_frames(market, include_current)
     if progress:
         progress("generating", 1, 1)
     summary = IngestSummary(
@@ -51,7 +53,12 @@ def ingest_demo(
         first_session="",
         last_session="",
         rows_read=sum(len(f) for f in frames.values()),
-        extra={"seed": seed, "session": f"{market.session:%Y-%m-%d}", "created": utc_now_text()},
+        extra={
+            "seed": seed,
+            "session": f"{market.session:%Y-%m-%d}",
+            "current_included": include_current,
+            "created": utc_now_text(),
+        },
     )
     return write_bundle(name, frames, specs, summary, progress=progress)
 

@@ -109,8 +109,14 @@ def gateway_session(now: dt.datetime) -> dt.date:
     return xnys_calendar().date_to_session(pd.Timestamp(day), direction="previous").date()
 
 
-def refresh_demo_bundle(bundle: str, session: dt.date) -> str | None:
-    """Rebuild the demo bundle for ``session`` if it was built for another; returns a note."""
+def refresh_demo_bundle(bundle: str, session: dt.date, after_close: bool = False) -> str | None:
+    """Rebuild the demo bundle to match the gateway's market; returns a note when rebuilt.
+
+    The demo history is regenerated for each session, so a bundle built for another
+    session is rebuilt (with the seed it was built with). ``after_close``: the gateway's
+    clock is past ``session``'s close, so its bar is final and must be in the bundle (the
+    scheduled run after the month-end close ranks on it).
+    """
     from livedesk.backend.bundles.ingest import ingest_demo
     from livedesk.backend.bundles.store import bundle_info
 
@@ -119,11 +125,15 @@ def refresh_demo_bundle(bundle: str, session: dt.date) -> str | None:
     except BundleError:
         return None
     extra = meta.get("extra") or {}
-    if meta.get("kind") != "demo" or extra.get("session") == f"{session:%Y-%m-%d}":
+    if meta.get("kind") != "demo":
+        return None
+    same_session = extra.get("session") == f"{session:%Y-%m-%d}"
+    if same_session and (extra.get("current_included") or not after_close):
         return None
     seed = int(extra.get("seed", 7))
-    ingest_demo(seed, session, name=bundle)
-    return f"demo bundle rebuilt for session {session:%Y-%m-%d} (seed {seed})"
+    ingest_demo(seed, session, name=bundle, include_current=after_close)
+    with_today = " with its closed bar" if after_close else ""
+    return f"demo bundle rebuilt for session {session:%Y-%m-%d}{with_today} (seed {seed})"
 
 
 def compute_picks(bundle: str, run_date: pd.Timestamp, top_k: int, n: int):
@@ -160,7 +170,9 @@ class MonthlyFactor(Strategy):
             return Decision(now, f"no decision: {reason}", skipped_reason=reason)
         try:
             if p.refresh_demo and p.bundle == DEMO_BUNDLE:
-                note = await in_zipline_thread(refresh_demo_bundle, p.bundle, gateway_session(now))
+                session = gateway_session(now)
+                closed = xnys_calendar().session_close(pd.Timestamp(session)) <= pd.Timestamp(now)
+                note = await in_zipline_thread(refresh_demo_bundle, p.bundle, session, closed)
                 if note:
                     notes.append(note)
             result = await in_zipline_thread(compute_picks, p.bundle, run_date, p.top_k, p.n)
