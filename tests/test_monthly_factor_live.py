@@ -331,3 +331,17 @@ async def test_a_stale_demo_bundle_is_rebuilt_with_the_closed_bar_the_gateway_se
             want = [last.open, last.high, last.low, last.close, last.volume]
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
         ib.disconnect()
+
+
+def test_a_rebalance_counts_as_done_only_while_the_account_holds_it() -> None:
+    from livedesk.backend.strategies.monthly_factor import rebalance_done
+
+    state = {"run_date": "2026-11-02", "account": "DU1", "signs": {"1001": 1.0, "1002": -1.0}}
+    book = {1001: 1.0, 1002: -1.0, 1003: 1.0}
+    assert rebalance_done(state, "2026-11-02", "DU1", book)
+    assert not rebalance_done(state, "2026-12-01", "DU1", book)  # a new month-end
+    assert not rebalance_done(state, "2026-11-02", "DU2", book)  # another account
+    assert not rebalance_done(state, "2026-11-02", "DU1", {1001: 1.0})  # fresh demo gateway
+    assert not rebalance_done(state, "2026-11-02", "DU1", {1001: 1.0, 1002: 1.0})  # wrong side
+    assert not rebalance_done(None, "2026-11-02", "DU1", book)
+    assert not rebalance_done({**state, "signs": {}}, "2026-11-02", "DU1", book)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -136,6 +137,33 @@ def refresh_demo_bundle(bundle: str, session: dt.date, after_close: bool = False
     return f"demo bundle rebuilt for session {session:%Y-%m-%d}{with_today} (seed {seed})"
 
 
+def book_signs(app) -> dict[int, float]:
+    """Sign of each conId's position plus working orders in the account (0 when flat)."""
+    qty: dict[int, float] = {cid: p.position for cid, p in app.positions.items()}
+    for t in app.ib.openTrades():
+        if t.isDone() or not t.contract.conId:
+            continue
+        side = 1.0 if t.order.action == "BUY" else -1.0
+        qty[t.contract.conId] = qty.get(t.contract.conId, 0.0) + side * t.remaining()
+    return {cid: math.copysign(1.0, q) if q else 0.0 for cid, q in qty.items()}
+
+
+def rebalance_done(
+    state: dict | None, run_date: str, account: str, signs: dict[int, float]
+) -> bool:
+    """Whether ``run_date`` was rebalanced on ``account`` and the book still holds it.
+
+    The journal records the run date, account and each pick's side after a complete
+    rebalance; a new run for the same date is skipped only when the account still holds
+    (or is working) every pick on its side — a fresh demo gateway, another account or a
+    book flattened by hand is rebalanced again.
+    """
+    if not state or state.get("run_date") != run_date or state.get("account") != account:
+        return False
+    wanted = state.get("signs") or {}
+    return bool(wanted) and all(signs.get(int(c), 0.0) == w for c, w in wanted.items())
+
+
 def compute_picks(bundle: str, run_date: pd.Timestamp, top_k: int, n: int):
     """Run the Pipeline for ``run_date`` (CPU work: call it in a thread)."""
     return factor_engine(bundle).run(run_date, top_k, n)
@@ -165,7 +193,7 @@ class MonthlyFactor(Strategy):
         day = f"{run_date:%Y-%m-%d}"
         notes: list[str] = []
         done = ctx.load_state(STATE_KEY)
-        if done and done.get("run_date") == day and not ctx.dry_run:
+        if not ctx.dry_run and rebalance_done(done, day, ctx.app.account, book_signs(ctx.app)):
             reason = f"already rebalanced for run date {day} (month-end {month_end:%Y-%m-%d})"
             return Decision(now, f"no decision: {reason}", skipped_reason=reason)
         try:
@@ -198,7 +226,13 @@ class MonthlyFactor(Strategy):
         if not ctx.dry_run and sent_all:
             ctx.save_state(
                 STATE_KEY,
-                {"run_date": day, "t": now.isoformat(), "orders": len(rebalance.results)},
+                {
+                    "run_date": day,
+                    "t": now.isoformat(),
+                    "account": ctx.app.account,
+                    "orders": len(rebalance.results),
+                    "signs": {str(c.conId): math.copysign(1.0, w) for c, w in targets.items()},
+                },
             )
         mode = "planned (dry run)" if ctx.dry_run else "sent"
         closing = sum(1 for leg in rebalance.plan.orders if leg.weight == 0.0)
