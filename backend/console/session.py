@@ -121,6 +121,7 @@ class ConsoleSession(SessionViews, SessionCommands):
         self.equity: dict[str, EquitySeries] = {}
         self._closing = False
         self._reconnect_task: asyncio.Task | None = None
+        self._controller_task: asyncio.Task | None = None
         self._unsubscribe = self.bus.subscribe(self._on_bus)
 
     @property
@@ -210,12 +211,34 @@ class ConsoleSession(SessionViews, SessionCommands):
             raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", reason) from exc
         except Exception as exc:  # an API error during the handshake (e.g. 326 client id in use)
             raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", str(exc)) from exc
-        if preload is not None:
-            await preload
         self._wire()
         self.health.on_connected()
         where = "embedded sim gateway" if t.sim else self.connected_to
         self.bus.publish(ConnectionState(time.time(), CONNECTED, where))
+        self._bump("positions", "orders", "account")
+        if preload is None:
+            self.controller = self._make_controller()
+            await self._controller_ready()
+        else:  # account and positions show now; the strategies once their modules loaded
+            self._controller_task = asyncio.ensure_future(self._attach_controller(preload))
+
+    @property
+    def strategies_loading(self) -> bool:
+        """True while the strategy modules are still loading after the connection."""
+        return self._controller_task is not None and not self._controller_task.done()
+
+    async def _attach_controller(self, preload) -> None:
+        try:
+            await preload
+        except Exception as exc:
+            log.error("strategy modules failed to load: %s", exc)
+        if self._closing:
+            return
+        self.controller = self._make_controller()
+        await self._controller_ready()
+
+    async def _controller_ready(self) -> None:
+        self._bump("strategies")
         if self.controller is not None and self.start_strategies:
             await self.controller.start_enabled()
 
@@ -263,8 +286,6 @@ class ConsoleSession(SessionViews, SessionCommands):
         self.logbook.attach()
         for trade in ib.trades():
             self._on_order(trade)
-        if self.controller_factory is not None or self.controller is None:
-            self.controller = self._make_controller()
 
     def _journal_path(self):
         from livedesk.backend.config import data_dir
@@ -299,8 +320,9 @@ class ConsoleSession(SessionViews, SessionCommands):
     async def close(self) -> None:
         """Stop strategies (positions and orders untouched), disconnect, stop the sim gateway."""
         self._closing = True
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
+        for task in (self._reconnect_task, self._controller_task):
+            if task is not None and not task.done():
+                task.cancel()
         self.logbook.detach()
         if self.controller is not None:
             try:

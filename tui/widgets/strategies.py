@@ -83,7 +83,11 @@ class StrategiesPane(TablePane):
         if not force and self.versions.get("strategies") == v and now - self._last < 1.0:
             return
         self.versions["strategies"], self._last = v, now
+        loading = getattr(session, "strategies_loading", False)
+        self.table.empty_text = "loading strategies…" if loading else self.EMPTY
         self.table.set_rows(strategy_table_rows(session.strategies()))
+        if loading and not self.table.row_count:
+            self.table.refresh()
 
     _last = 0.0
 
