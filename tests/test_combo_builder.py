@@ -298,7 +298,8 @@ async def test_net_price_greeks_and_payoff_are_shown(trading) -> None:
         assert s.max_loss == pytest.approx((wing + cb.round_tick(mid)) * 100)
         assert 0 < s.pop < 1 and "PoP" in text
         chart = app.screen.query_one("#combo-chart")
-        assert chart.renders >= 1 and "expiry" in chart.text and "today" in chart.text
+        await until(lambda: chart.renders >= 1)  # plotext runs in a thread worker
+        assert "expiry" in chart.text and "today" in chart.text
 
 
 # ---- invalid input: shown inline, nothing sent ----------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_combo_tmux import keys, legs, tmux, wait_screen
+from tests.test_combo_tmux import keys, legs, start, tmux, wait_screen
 
 TMUX = shutil.which("tmux")
 pytestmark = [
@@ -30,8 +30,10 @@ def test_console_c_builds_sends_and_fills_a_straddle(tmp_path) -> None:
         f"{k}={tmp_path}"
         for k in ("LIVEDESK_STATE_DIR", "LIVEDESK_CONFIG_DIR", "LIVEDESK_DATA_DIR")
     )
-    command = f"env TERM=xterm-256color {env} {livedesk}; echo EXIT=$?; sleep 30"
-    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "50", command)
+    command = (
+        f"env -u COLUMNS -u LINES TERM=xterm-256color {env} {livedesk}; echo EXIT=$?; sleep 30"
+    )
+    start(name, 160, 50, command)
     try:
         wait_screen(name, lambda s: "CONNECTED" in s, 60, "the console connected")
         keys(name, "c")
@@ -51,7 +53,7 @@ def test_console_c_builds_sends_and_fills_a_straddle(tmp_path) -> None:
         assert re.search(rf"BUY 1 SPY straddle \d{{8}} {strike} @ [\d.]+ DEBIT", screen)
         keys(name, "B")
         wait_screen(name, lambda s: re.search(r"order #\d+ Filled 1", s), 20, "the fill")
-        keys(name, "Escape")
+        keys(name, "Escape", "2")  # back in the console: the Orders pane
         screen = wait_screen(
             name,
             lambda s: any("BAG SPY" in line and "LMT" in line for line in s.splitlines()),
@@ -60,6 +62,12 @@ def test_console_c_builds_sends_and_fills_a_straddle(tmp_path) -> None:
         )
         orders = [line for line in screen.splitlines() if "BAG SPY" in line and "LMT" in line]
         assert "manual" in orders[0] and "BUY" in orders[0] and "1/0" in orders[0]
-        assert sum("OPT" in line and "manual" in line for line in screen.splitlines()) == 2
+        keys(name, "1")  # the Positions pane: both legs, tagged manual
+        screen = wait_screen(
+            name,
+            lambda s: sum("OPT" in line and "manual" in line for line in s.splitlines()) == 2,
+            15,
+            "the legs in Positions",
+        )
     finally:
-        tmux("kill-session", "-t", name)
+        tmux("kill-server")

@@ -24,8 +24,21 @@ pytestmark = [
 ]
 
 
+SOCKET = f"livedesk-combo-{os.getpid()}"
+"""A tmux server of our own: sessions of other tests cannot resize or disturb ours."""
+
+
 def tmux(*args: str) -> str:
-    return subprocess.run([TMUX, *args], capture_output=True, text=True, check=False).stdout
+    return subprocess.run(
+        [TMUX, "-L", SOCKET, *args], capture_output=True, text=True, check=False
+    ).stdout
+
+
+def start(name: str, width: int, height: int, command: str) -> None:
+    """A detached session of ``width`` x ``height`` running ``command``; the pane has its
+    size before the command starts (a fresh server would otherwise start it at 80x24)."""
+    tmux("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), "sleep 60")
+    tmux("respawn-pane", "-k", "-t", name, command)
 
 
 def keys(name: str, *names: str) -> None:
@@ -58,8 +71,8 @@ def legs(screen: str) -> list[tuple]:
 
 def test_build_preview_send_a_straddle_by_keys_in_tmux() -> None:
     name = f"ld-combo-{os.getpid()}"
-    cmd = f"env TERM=xterm-256color {sys.executable} -m livedesk.tui.screens.combo_demo; echo EXIT=$?; sleep 30"
-    tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", cmd)
+    cmd = f"env -u COLUMNS -u LINES TERM=xterm-256color {sys.executable} -m livedesk.tui.screens.combo_demo; echo EXIT=$?; sleep 30"
+    start(name, 100, 30, cmd)
     try:
         wait_screen(
             name,
@@ -90,4 +103,4 @@ def test_build_preview_send_a_straddle_by_keys_in_tmux() -> None:
         screen = wait_screen(name, lambda s: "EXIT=" in s, 15, "the exit")
         assert "EXIT=0" in screen
     finally:
-        tmux("kill-session", "-t", name)
+        tmux("kill-server")

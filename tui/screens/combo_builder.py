@@ -110,7 +110,6 @@ class ComboBuilderScreen(ComboEditMixin, ComboSendMixin, Screen):
         self.summary: PayoffSummary | None = None
         self._quote_sig: tuple = ()
         self._polls = 0
-        self._loading: asyncio.Task | None = None
         self.ready = asyncio.Event()
         """Set once the chain is loaded and every leg has a quote (tests, benchmarks)."""
 
@@ -207,9 +206,8 @@ class ComboBuilderScreen(ComboEditMixin, ComboSendMixin, Screen):
         c = self.chain
         if c is None:
             return keys
-        for leg in self.form.legs[
-            self.form.cursor : self.form.cursor + 1
-        ]:  # its neighbours: a step is instant
+        selected = self.form.legs[self.form.cursor : self.form.cursor + 1]
+        for leg in selected:  # its neighbouring strikes: a step then shows its quote at once
             if leg.symbol != c.symbol:
                 continue
             try:
@@ -236,11 +234,7 @@ class ComboBuilderScreen(ComboEditMixin, ComboSendMixin, Screen):
         """20 Hz while a leg waits for its first quote, else 4 Hz: repaint when a quote
         changed; follow the sent order."""
         self._polls += 1
-        waiting = any(
-            self.feed.quote(leg.key) is None
-            or self.feed.quote(leg.key).mid != self.feed.quote(leg.key).mid
-            for leg in self.form.legs
-        )
+        waiting = any(not self._quoted(leg.key) for leg in self.form.legs)
         if not waiting and self._polls % 5:
             return
         sig = tuple(self._quote_tuple(k) for k in sorted(self._wanted())) + (
@@ -252,6 +246,10 @@ class ComboBuilderScreen(ComboEditMixin, ComboSendMixin, Screen):
             self.repaint()
         if self.trade is not None:
             self._follow_trade()
+
+    def _quoted(self, key: tuple) -> bool:
+        q = self.feed.quote(key)
+        return q is not None and is_number(q.mid)
 
     def _quote_tuple(self, key: tuple) -> tuple:
         q = self.feed.quote(key)
