@@ -104,6 +104,16 @@ class Alert:
     code: int = 0
 
 
+@dataclass(frozen=True)
+class StrategyState:
+    """A strategy changed state (stopped / waiting / running / error / halted), with why."""
+
+    t: float
+    name: str
+    status: str
+    detail: str = ""
+
+
 def strategy_of(order_ref: str | None) -> str:
     """The strategy name carried by an IB ``orderRef``: the part before ``#``.
 
@@ -113,7 +123,16 @@ def strategy_of(order_ref: str | None) -> str:
     return (order_ref or "").split("#", 1)[0]
 
 
-Event = OrderSent | OrderStatusChanged | Fill | Commission | PnLSample | ConnectionState | Alert
+Event = (
+    OrderSent
+    | OrderStatusChanged
+    | Fill
+    | Commission
+    | PnLSample
+    | ConnectionState
+    | Alert
+    | StrategyState
+)
 Subscriber = Callable[[Event], object]
 
 
