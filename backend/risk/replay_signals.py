@@ -7,7 +7,8 @@ same function object on them and sizes its answer exactly as live does
 
 * ``crack-spread`` — :func:`livedesk.backend.strategies.crack_signal.evaluate` on the bars
   (PSX, CL, HO, RB; the last ``2·window − 1`` aligned rows), the live position sign, the
-  threshold and window; target ``signal × weight`` of NLV in PSX.
+  threshold and window; a new side is ``signal × weight`` of NLV in PSX, a hold keeps the
+  quantity held (live does not re-size a held position), a flatten before the close is 0.
 
 Strategy modules are imported only when a replay needs them.
 """
@@ -31,6 +32,7 @@ def crack_spread_inputs(
     nlv: float,
     price: float,
     con_id: int,
+    held: float = 0.0,
 ) -> dict[str, Any]:
     """What ``crack-spread`` records for its replay: the signal's window of bars and sizing."""
     rows = bars[list(CRACK_COLUMNS)].tail(2 * window - 1)
@@ -38,6 +40,7 @@ def crack_spread_inputs(
         "bars": [[round(float(x), 6) for x in row] for row in rows.to_numpy()],
         "index": [str(t) for t in rows.index],
         "position": int(position),
+        "held": float(held),
         "threshold": float(threshold),
         "window": int(window),
         "weight": float(weight),
@@ -45,6 +48,11 @@ def crack_spread_inputs(
         "price": float(price),
         "con_id": int(con_id),
     }
+
+
+def crack_spread_flatten_inputs(con_id: int) -> dict[str, Any]:
+    """The replay inputs of a flatten before the close (no signal: the target is 0)."""
+    return {"flatten": True, "con_id": int(con_id)}
 
 
 class CrackSpreadReplay:
@@ -58,10 +66,15 @@ class CrackSpreadReplay:
     def __call__(self, inputs: Mapping[str, Any]) -> dict[int, float]:
         import pandas as pd
 
+        con_id = int(inputs["con_id"])
+        if inputs.get("flatten"):
+            return {con_id: 0.0}
         frame = pd.DataFrame(inputs["bars"], columns=list(CRACK_COLUMNS))
         s = self.evaluate(frame, inputs["position"], inputs["threshold"], inputs["window"])
+        if s.target == inputs["position"] and inputs.get("held") is not None:
+            return {con_id: float(inputs["held"])}  # a hold: live keeps what it holds
         value = percent_to_value(s.target * inputs["weight"], inputs["nlv"])
-        return {int(inputs["con_id"]): float(value_to_quantity(value, inputs["price"]))}
+        return {con_id: float(value_to_quantity(value, inputs["price"]))}
 
 
 def strategy_signals() -> dict[str, Callable]:

@@ -62,7 +62,9 @@ class Decision:
     quantities by instrument, ``orders`` one dict per planned or sent order (action,
     quantity, contract, order_type, limit, sent, message), ``data_time`` the last bar's
     timestamp the decision was computed from. ``skipped_reason`` is set when no decision
-    could be taken (stale data, a roll, closed market...).
+    could be taken (stale data, a roll, closed market...). ``replay`` is what the
+    attribution's replay needs (:func:`livedesk.backend.risk.attribution_source.replay_record`:
+    the signal's inputs, conId targets and mids), journalled under ``detail["replay"]``.
     """
 
     t: dt.datetime
@@ -72,6 +74,7 @@ class Decision:
     orders: list[dict[str, Any]] = field(default_factory=list)
     skipped_reason: str | None = None
     data_time: dt.datetime | None = None
+    replay: dict[str, Any] | None = None
 
     @property
     def skipped(self) -> bool:
@@ -93,6 +96,7 @@ class Decision:
             "orders": [dict(o) for o in self.orders],
             "skipped_reason": self.skipped_reason,
             "data_time": None if self.data_time is None else self.data_time.isoformat(),
+            **({} if self.replay is None else {"replay": self.replay}),
         }
 
 

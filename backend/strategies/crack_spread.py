@@ -29,7 +29,13 @@ import pandas as pd
 from ib_async import Contract
 
 from livedesk.backend.contracts import describe, future, stock
-from livedesk.backend.orders import working_quantity
+from livedesk.backend.errors import PriceUnavailable
+from livedesk.backend.orders import percent_to_value, value_to_quantity, working_quantity
+from livedesk.backend.risk.attribution_source import replay_record
+from livedesk.backend.risk.replay_signals import (
+    crack_spread_flatten_inputs,
+    crack_spread_inputs,
+)
 from livedesk.backend.strategies import crack_signal as sig
 from livedesk.backend.strategies.bars import BarFeed
 from livedesk.backend.strategies.base import Decision, Strategy, require
@@ -225,9 +231,16 @@ class CrackSpread(Strategy):
                 return Decision(
                     now, "flat before the close (nothing held)", values, {p.symbol: 0.0}
                 )
+            replay = await self._replay(ctx, psx, crack_spread_flatten_inputs(psx.conId), 0.0)
             await ctx.order_target_percent(psx, 0.0)
             ctx.state["dry_run_sign"] = 0
-            return Decision(now, f"flat before the close: {p.symbol} to 0", values, {p.symbol: 0.0})
+            return Decision(
+                now,
+                f"flat before the close: {p.symbol} to 0",
+                values,
+                {p.symbol: 0.0},
+                replay=replay,
+            )
         reason = await self.roll_feeds(ctx, now)
         if reason:
             return Decision(now, f"no decision: {reason}", skipped_reason=reason)
@@ -250,6 +263,7 @@ class CrackSpread(Strategy):
         }
         target = s.target * p.weight
         targets = {p.symbol: target}
+        replay = await self._signal_replay(ctx, psx, frame, position, s.target, target)
         side = {1: "long", -1: "short", 0: "flat"}
         text = f"z {s.z:+.2f} (crack ${s.crack:.2f}/bbl)"
         if s.target == position:
@@ -258,7 +272,51 @@ class CrackSpread(Strategy):
             await ctx.order_target_percent(psx, target)
             ctx.state["dry_run_sign"] = s.target
             summary = f"{text}: go {side[s.target]} {p.symbol} ({target:+.0%} of NLV)"
-        return Decision(now, summary, values, targets, data_time=data_time)
+        return Decision(now, summary, values, targets, data_time=data_time, replay=replay)
+
+    # ---- the attribution's replay record -------------------------------------------------
+    async def _signal_replay(
+        self, ctx: StrategyContext, psx: Contract, frame, position: int, sign: int, target: float
+    ) -> dict | None:
+        """The replay record of a signal decision: its inputs and the PSX quantity it targets
+        (a hold keeps the quantity held; a new side is ``target`` of NLV at the quote)."""
+        nlv = ctx.app.net_liquidation_or_none()
+        if nlv is None:
+            return None  # nothing to size by yet: this decision is not replayable
+        p = self.params
+        held_pos = ctx.app.positions.get(psx.conId)
+        held = float(held_pos.position) if held_pos else 0.0
+        try:
+            price = (await ctx.quote(psx)).price
+        except PriceUnavailable:
+            return None  # no price to size by: this decision is not replayable
+        inputs = crack_spread_inputs(
+            frame, position, p.threshold, p.window, p.weight, nlv, price, psx.conId, held
+        )
+        if sign == position:
+            qty = held
+        else:
+            qty = float(value_to_quantity(percent_to_value(target, nlv), price))
+        return replay_record(inputs, {psx.conId: qty}, {psx.conId: price}, bars=self._bars_ref())
+
+    async def _replay(
+        self, ctx: StrategyContext, psx: Contract, inputs: dict, qty: float
+    ) -> dict | None:
+        """The replay record of a decision whose target is known (a flatten)."""
+        try:
+            price = (await ctx.quote(psx)).price
+        except PriceUnavailable:
+            return None
+        return replay_record(inputs, {psx.conId: qty}, {psx.conId: price}, bars=self._bars_ref())
+
+    def _bars_ref(self) -> dict:
+        """Which bars the signal read, to re-request them."""
+        return {
+            "symbols": [self.params.symbol, *FUTURES],
+            "bar_size": "1 min",
+            "what": "TRADES",
+            "count": 2 * self.params.window - 1,
+        }
 
     async def backtest(self, ctx: StrategyContext, days: int, cost_bps: float, progress=None):
         """Bar-by-bar replay of the minute history (:mod:`.backtest_crack`)."""
