@@ -30,18 +30,24 @@ def test_crack_replay_is_the_strategy_own_evaluate_and_sizes_like_live() -> None
     assert replay_signal.evaluate is sig.evaluate is crack_spread.sig.evaluate
     decisions = []
     live_targets = []
-    position = 0
+    position, held = 0, 0.0
     for k in range(8):
         frame = bars(k)
         live = sig.evaluate(frame, position, 0.5, WINDOW)  # what the strategy computes live
         price, nlv = float(frame["psx"].iloc[-1]), 1_000_000.0
-        qty = value_to_quantity(percent_to_value(live.target * 0.1, nlv), price)
-        live_targets.append({PSX: float(qty)})
-        inputs = crack_spread_inputs(frame, position, 0.5, WINDOW, 0.1, nlv, price, PSX)
-        decisions.append(DecisionRecord(float(k), inputs, {PSX: float(qty)}, {PSX: price}))
-        position = live.target
+        if live.target == position:
+            qty = held  # a hold: live does not re-size
+        else:
+            qty = float(value_to_quantity(percent_to_value(live.target * 0.1, nlv), price))
+        live_targets.append({PSX: qty})
+        inputs = crack_spread_inputs(frame, position, 0.5, WINDOW, 0.1, nlv, price, PSX, held)
+        decisions.append(DecisionRecord(float(k), inputs, {PSX: qty}, {PSX: price}))
+        position, held = live.target, qty
+    assert len({q[PSX] for q in live_targets}) > 1  # the case trades
     assert [replay_signal(d.inputs) for d in decisions] == live_targets
     # Through the replay: the ideal path ends at the last live target.
     trades = replay(replay_signal, decisions)
     assert sum(t.qty for t in trades) == pytest.approx(live_targets[-1][PSX])
     assert all(t.price == decisions[int(t.t)].mids[PSX] for t in trades)
+    flat = {"flatten": True, "con_id": PSX}
+    assert replay_signal(flat) == {PSX: 0.0}
