@@ -79,3 +79,27 @@ async def test_view_says_when_it_cannot_attribute() -> None:
         await pilot.press("right")  # nothing to cycle: no error
         await pilot.press("q")
         assert not isinstance(app.screen, AttributionScreen)
+
+
+async def test_risk_pane_key_a_opens_the_attribution_view(market, tmp_path) -> None:
+    from livedesk.tui.app import SPEC
+    from tests.conftest import until
+    from tests.console_helpers import connected, make_app, make_session
+
+    assert SPEC["attribution"].key == "a" and SPEC["attribution"].scope == "risk"
+    session, gw = make_session(market, tmp_path)
+    j = session.journal
+    j.record_sample(T0, 0.0, NLV, 0.0)
+    _strategy(j, "alpha", 1, 11, 50.04, 51.0)
+    app = make_app(session, tmp_path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await connected(pilot)
+        await pilot.press("4", "a")
+        await until(lambda: isinstance(app.screen, AttributionScreen))
+        screen = app.screen
+        await until(lambda: screen.current is not None, 5)
+        assert screen.current == "alpha"
+        assert "ALPHA #11 -3.00" in _text(screen, "attribution-top")
+        assert "ideal" in _text(screen, "attribution-waterfall")
+        await pilot.press("escape")
+        await until(lambda: not isinstance(app.screen, AttributionScreen))

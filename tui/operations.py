@@ -181,6 +181,21 @@ class ConsoleOperations:
         self.notify(f"{name}: {getattr(decision, 'summary', decision)}")
         self.tick(force=True)
 
+    def open_attribution(self, strategy: str | None = None) -> None:
+        """``a`` in the Risk pane: the Attribution view, at ``strategy`` when given."""
+        journal = self.session.journal
+        if journal is None:
+            self.notify("no journal yet: attribution needs the recorded trades", severity="warning")
+            return
+        from livedesk.backend.risk.attribution_source import attribute_journal
+        from livedesk.backend.risk.replay_signals import strategy_signals
+        from livedesk.tui.screens.attribution import AttributionScreen
+
+        signals = strategy_signals()
+        self.push_screen(
+            AttributionScreen(lambda: attribute_journal(journal, signals=signals), strategy)
+        )
+
     def open_strategy_detail(self, name: str | None) -> None:
         """``enter``: the selected strategy's detail screen."""
         if self.session.controller is None or name is None:

@@ -104,6 +104,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
         help="show the account or one strategy",
     ),
     ActionSpec(
+        "attribution",
+        "a",
+        "attribution",
+        "Attribution",
+        scope="risk",
+        help="why live differs from the backtest: waterfall and top trades per strategy",
+    ),
+    ActionSpec(
         "toggle_strategy",
         "space",
         "toggle_strategy",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from livedesk.backend.console.risk_view import PERCENT_METRICS
 from livedesk.tui import format as fmt
+from livedesk.tui.bindings import bindings
 from livedesk.tui.widgets.line_table import Column, Row
 from livedesk.tui.widgets.pane import TablePane
 
@@ -76,6 +77,7 @@ class RiskPane(TablePane):
     """Risk metrics live vs backtest."""
 
     pane_id = "risk"
+    BINDINGS = bindings("risk")
     COLUMNS = COLUMNS
     EMPTY = "no risk data yet"
     HELP = (
@@ -84,7 +86,9 @@ class RiskPane(TablePane):
         "live, backtest, difference and the divergence flag (Sharpe: outside its band; "
         "drawdown: deeper than the backtest's bootstrapped 95 % quantile, with the p-value). "
         "Live figures are daily once two sessions exist, intraday before. Execution "
-        "quality: average slippage and commission (bps) and the annualised drag."
+        "quality: average slippage and commission (bps) and the annualised drag. "
+        "a opens the Attribution view: the gap split into model/regime, spread and impact, "
+        "delay, commission, missed fills and residual, as a waterfall with the top trades."
     )
 
     def __init__(self) -> None:
@@ -99,3 +103,12 @@ class RiskPane(TablePane):
             return
         self._last = now
         self.table.set_rows(risk_table_rows(session.risk_blocks()))
+
+    def selected(self) -> str | None:
+        """The strategy of the row under the cursor (None on the account's rows)."""
+        key = self.table.cursor_key
+        name = key[0] if isinstance(key, tuple) and key else None
+        return None if name in (None, "account") else str(name)
+
+    def action_attribution(self) -> None:
+        self.app.open_attribution(self.selected())
