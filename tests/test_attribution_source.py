@@ -74,7 +74,8 @@ def test_load_builds_orders_fills_decisions_and_marks(tmp_path) -> None:
         [o] = inputs.orders
         assert (o.arrival_mid, o.qty, o.filled) == (50.0, 100, 50)
         assert o.fills[0].mid == 50.02 and o.fills[0].commission == 1.0
-        assert [d.t for d in inputs.decisions] == [T0 + 10, T0 + 3600]  # neither the skip nor the unreplayable
+        # neither the skip nor the unreplayable decision is replayed
+        assert [d.t for d in inputs.decisions] == [T0 + 10, T0 + 3600]
         assert inputs.end_marks == {1: 51.0}
         a = attribute_inputs(inputs)
     # Hand: ideal buys 100 at 50 → 100 × (51 − 50) = $100. Live: 50 × (51 − 50.05) − 1 = $46.5.

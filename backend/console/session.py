@@ -37,6 +37,7 @@ from livedesk.backend.events import (
     Fill,
     OrderSent,
     StrategyState,
+    strategy_of,
 )
 
 log = logging.getLogger("livedesk.console")
@@ -414,7 +415,7 @@ class ConsoleSession(SessionViews, SessionCommands):
 
     def _on_exec(self, trade, fill) -> None:
         ex, c = fill.execution, fill.contract
-        strategy = ex.orderRef or trade.order.orderRef or ""
+        strategy = strategy_of(ex.orderRef or trade.order.orderRef)
         self.tracker.attribute(ex.execId, c.conId, strategy, ex.side, ex.shares)
         self._bump("orders", "positions", "risk")
 
