@@ -176,3 +176,26 @@ def test_report_prints_why_under_a_raised_flag(tmp_path, capsys) -> None:
     assert "DIVERGES" in out
     [why] = [ln for ln in out.splitlines() if ln.startswith("why: ")]
     assert why.startswith("why: live Sharpe ")
+
+
+def test_console_risk_table_says_why_a_sharpe_flag_is_raised(tmp_path) -> None:
+    from livedesk.backend.console.risk_view import RiskTable
+
+    with Journal(tmp_path / "journal.sqlite3") as j:
+        eng = RiskEngine(j)
+        rng = np.random.default_rng(5)
+        day0 = 1_789_948_800.0  # 2026-09-21 00:00 UTC
+        for k in range(6):
+            day = dt.date(2026, 9, 21) + dt.timedelta(days=k)
+            for i in range(10):
+                t = day0 + k * 86400 + 14.5 * 3600 + 60 * i
+                pnl = float(rng.normal(-100, 300)) * (i + 1) / 10
+                eng.on_pnl(t, pnl, pnl, 0.0, NLV + pnl, day)
+                eng.on_strategy_pnl("alpha", t, pnl, NLV + pnl, day)
+            eng.close_session()
+        eng.set_backtest_reference("alpha", 0.002 + 1e-5 * rng.standard_normal(250))
+        _strategy(j, "alpha", 1, 11, 50.04, 51.0)
+        block = RiskTable(eng, n_boot=200).block("alpha")
+    [sharpe] = [ln for ln in block.lines if ln.metric == "sharpe_ratio"]
+    assert sharpe.flag is True
+    assert sharpe.detail.startswith("live Sharpe ") and "(band " in sharpe.detail

@@ -4,7 +4,9 @@ Live figures are the daily (close-to-close) metrics once two sessions exist — 
 backtest is compared with — else the intraday ones (marked ``intraday``). Sharpe and maximum
 drawdown carry the divergence test of :mod:`livedesk.backend.risk.divergence` (the Sharpe
 band, the bootstrapped drawdown threshold and p-value); the other metrics show the
-difference only. Execution quality comes from the engine's fills.
+difference only. Execution quality comes from the engine's fills. A raised Sharpe flag of a
+strategy says why in one line, from its attribution over the journal (computed once per new
+daily return).
 """
 
 from __future__ import annotations
@@ -12,7 +14,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from livedesk.backend.risk.divergence import drawdown_divergence, sharpe_divergence
+from livedesk.backend.risk.divergence import (
+    DivergenceRow,
+    divergence_reason,
+    drawdown_divergence,
+    sharpe_divergence,
+)
 from livedesk.backend.risk.engine import ACCOUNT, RiskEngine
 
 METRICS = (
@@ -107,7 +114,9 @@ class RiskTable:
         bt_sharpe = ref.metrics.get("sharpe_ratio")
         if returns.size >= 2 and bt_sharpe is not None and math.isfinite(bt_sharpe):
             s = sharpe_divergence(returns, bt_sharpe, periods, backtest_returns=ref.returns)
-            out["sharpe_ratio"] = (s.flag, f"band {s.lower:.2f}..{s.upper:.2f} z={s.z_score:.2f}")
+            band = f"band {s.lower:.2f}..{s.upper:.2f} z={s.z_score:.2f}"
+            why = self._why(key, s) if s.flag and key != ACCOUNT else None
+            out["sharpe_ratio"] = (s.flag, f"{why} ({band})" if why else band)
         else:
             out["sharpe_ratio"] = (None, "needs 2 daily returns")
         if returns.size >= 1 and ref.returns.size:
@@ -119,3 +128,18 @@ class RiskTable:
             out["max_drawdown"] = (None, "needs a daily return")
         self._tests[key] = (token, out)
         return out
+
+    def _why(self, key: str, s) -> str | None:
+        """The one-line reason of a raised Sharpe flag, from the strategy's attribution."""
+        from livedesk.backend.risk.attribution_source import attribute_journal
+        from livedesk.backend.risk.replay_signals import strategy_signals
+
+        journal = getattr(self.engine, "journal", None)
+        if journal is None:
+            return None
+        try:
+            per, _ = attribute_journal(journal, [key], signals=strategy_signals())
+        except ValueError:
+            per = {}
+        row = DivergenceRow("sharpe_ratio", s.live, s.backtest, s.live - s.backtest, True)
+        return divergence_reason([row], per.get(key))
