@@ -10,6 +10,11 @@ same function object on them and sizes its answer exactly as live does
   threshold and window; a new side is ``signal × weight`` of NLV in PSX, a hold keeps the
   quantity held (live does not re-size a held position), a flatten before the close is 0.
 
+* ``monthly-factor`` — its Pipeline (zipline) is not re-run: the decision records the
+  rebalance plan's targets (conId → quantity over the strategy's whole book), the plan's
+  prices and the picks' scores and weights (:func:`rebalance_replay`), and the replay
+  reaches those recorded targets.
+
 Strategy modules are imported only when a replay needs them.
 """
 
@@ -75,6 +80,21 @@ class CrackSpreadReplay:
             return {con_id: float(inputs["held"])}  # a hold: live keeps what it holds
         value = percent_to_value(s.target * inputs["weight"], inputs["nlv"])
         return {con_id: float(value_to_quantity(value, inputs["price"]))}
+
+
+def rebalance_replay(plan, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The replay record of a rebalance: every leg's target quantity and planned price."""
+    from livedesk.backend.risk.attribution_source import replay_record
+
+    legs = [*plan.orders, *plan.unchanged]
+    targets, mids, mults = {}, {}, {}
+    for leg in legs:
+        p = leg.plan
+        target = p.target if p.target is not None else (p.current or 0.0) + p.delta
+        targets[int(leg.key)] = float(target)
+        mids[int(leg.key)] = float(p.price)
+        mults[int(leg.key)] = float(p.multiplier)
+    return replay_record(dict(inputs) | {"nlv": float(plan.nlv)}, targets, mids, mults)
 
 
 def strategy_signals() -> dict[str, Callable]:

@@ -42,6 +42,7 @@ from livedesk.backend.momentum.factor import (
     run_date_after,
 )
 from livedesk.backend.orders import market
+from livedesk.backend.risk.replay_signals import rebalance_replay
 from livedesk.backend.strategies.base import Decision, Strategy, require
 from livedesk.backend.strategies.context import StrategyContext, order_record
 from livedesk.backend.strategies.registry import register
@@ -278,6 +279,13 @@ class MonthlyFactor(Strategy):
             values,
             {describe(c): w for c, w in targets.items()},
             data_time=xnys_calendar().session_close(month_end).tz_convert(NEW_YORK).to_pydatetime(),
+            replay=rebalance_replay(
+                rebalance.plan,
+                {
+                    "scores": {str(k): float(v) for k, v in picks.scores.items()},
+                    "weights": {str(c.conId): float(w) for c, w in targets.items()},
+                },
+            ),
         )
 
     # ---- backtest (``livedesk backtest monthly-factor [--start --end --bundle]``) -----------
