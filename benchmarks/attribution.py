@@ -2,15 +2,15 @@
 
 Synthetic journal records of realistic size, written through the Journal's public API:
 
-* **crack-spread, one month** — 21 sessions of 5-minute decisions (78 a session, 1,638 in
-  all), each journalled with its inputs (the last 60 bars of PSX, CL, HO and RB: 240 floats)
-  and its targets over the four contracts; 41 orders a month (the seed's figure) of 1–3 fills
-  each, with arrival and fill mids and commissions. The replay recomputes every decision's
-  target through a numpy signal of the crack-spread's shape (rolling ranks and a z-score over
-  the 60-bar window), so the signal's own cost is in the figure.
+* **crack-spread, one month** — 21 sessions; 41 orders (the seed's figure) of 1–3 fills
+  each, with arrival and fill mids and commissions. Three cases: decisions every 5 minutes
+  (1,638) with 240-float inputs through a crack-shaped numpy signal; and decisions every
+  minute, the strategy's default (8,190), with the inputs crack-spread really records (the
+  last 119 rows of PSX, CL, HO, RB and its sizing), replayed through the recorded targets
+  and through crack-spread's own ``evaluate`` (``CrackSpreadReplay``).
 * **monthly factor, one year** — 12 monthly rebalances over 500 names (targets and mids of
   500 contracts each, the scores of 500 names as inputs), one order per name per rebalance
-  (6,000 orders) of 1–3 fills each (about 12,000 fills). Replayed through the recorded targets.
+  (4,964 orders where a target changed) of 1–3 fills each (8,589 fills). Replayed through the recorded targets.
 
 Each run times ``load`` (journal → inputs) and ``attribute_inputs`` (replay + decomposition)
 from a freshly opened journal; printed: mean, p95 and max of the total over the repeats,
@@ -28,14 +28,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from livedesk.backend.journal import Journal
 from livedesk.backend.risk.attribution_source import attribute_inputs, decision_detail, load
+from livedesk.backend.risk.replay_signals import CrackSpreadReplay, crack_spread_inputs
 
 DAY = 86400.0
 T0 = 1_790_000_000.0
 NLV = 1_000_000.0
 WINDOW = 60
+REAL_SIGNAL = CrackSpreadReplay()
 
 
 def crack_like_signal(inputs: dict) -> dict[int, float]:
@@ -71,21 +74,28 @@ def _fills(j: Journal, rng, name, order_id, con_id, side, qty, mid, t, mult=1.0)
         )  # fmt: skip
 
 
-def build_crack_month(path: Path) -> None:
+def build_crack_month(path: Path, every_min: int, real: bool) -> None:
+    """21 sessions of crack-spread decisions every ``every_min`` minutes, 41 orders."""
     rng = np.random.default_rng(1)
+    per_day = 390 // every_min
     with Journal(path, synchronous="NORMAL") as j:
         j.record_sample(T0, 0.0, NLV, 0.0)
         run = j.start_run("crack-spread", {"window": WINDOW}, t=T0)
         base = np.array([90.0, 70.0, 2.4, 2.2])
-        steps = 21 * 78
+        steps = 21 * per_day
         trade_at = set(rng.choice(steps, 41, replace=False).tolist())
         order_id, held = 1, 0.0
+        rows = 2 * WINDOW - 1 if real else WINDOW
         for i in range(steps):
-            t = T0 + (i // 78) * DAY + (i % 78) * 300
-            bars = base[:, None] * np.exp(np.cumsum(rng.normal(0, 1e-3, (4, WINDOW)), axis=1))
-            inputs = {"bars": bars.ravel().round(6).tolist()}
-            targets = crack_like_signal(inputs)
-            mids = {c + 1: float(bars[c, -1]) for c in range(4)}
+            t = T0 + (i // per_day) * DAY + (i % per_day) * 60 * every_min
+            bars = base * np.exp(np.cumsum(rng.normal(0, 1e-3, (rows, 4)), axis=0))
+            if real:
+                frame = pd.DataFrame(bars, columns=["psx", "cl", "ho", "rb"])
+                inputs = crack_spread_inputs(frame, 0, 2.0, WINDOW, 0.1, NLV, bars[-1, 0], 1)
+            else:
+                inputs = {"bars": bars.T.ravel().round(6).tolist()}
+            targets = REAL_SIGNAL(inputs) if real else crack_like_signal(inputs)
+            mids = {c + 1: float(bars[-1, c]) for c in range(4)}
             j.record_decision(run, "decision", decision_detail(inputs, targets, mids), t=t)
             if i in trade_at:
                 qty, side = 100.0, "BUY" if held <= 0 else "SELL"
@@ -161,12 +171,21 @@ def main() -> None:
     args = p.parse_args()
     print(f"python {sys.version.split()[0]} on {platform.machine()} ({platform.system()})")
     with tempfile.TemporaryDirectory() as tmp:
+
+        def crack(every: int, real: bool):
+            return lambda path: build_crack_month(path, every, real)
+
         cases = [
-            ("crack-spread, 1 month", "crack-spread", build_crack_month, crack_like_signal, 1.0),
+            ("crack-spread, 1 month, 5-min decisions, crack-shaped numpy signal",
+             "crack-spread", crack(5, False), crack_like_signal, 1.0),
+            ("crack-spread, 1 month, 1-min decisions (its default), recorded targets",
+             "crack-spread", crack(1, True), None, 1.0),
+            ("crack-spread, 1 month, 1-min decisions, through its own evaluate",
+             "crack-spread", crack(1, True), REAL_SIGNAL, 1.0),
             ("monthly factor, 1 year", "monthly-factor", build_factor_year, None, 2.0),
-        ]
-        for label, name, build, signal, target in cases:
-            path = Path(tmp) / f"{name}.sqlite3"
+        ]  # fmt: skip
+        for k, (label, name, build, signal, target) in enumerate(cases):
+            path = Path(tmp) / f"{name}-{k}.sqlite3"
             t0 = time.perf_counter()
             build(path)
             built = time.perf_counter() - t0
