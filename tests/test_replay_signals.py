@@ -8,7 +8,11 @@ import pytest
 
 from livedesk.backend.orders import percent_to_value, value_to_quantity
 from livedesk.backend.risk.attribution import DecisionRecord, replay
-from livedesk.backend.risk.replay_signals import CrackSpreadReplay, crack_spread_inputs
+from livedesk.backend.risk.replay_signals import (
+    CrackSpreadReplay,
+    crack_bars,
+    crack_spread_inputs,
+)
 
 sig = pytest.importorskip("livedesk.backend.strategies.crack_signal")
 crack_spread = pytest.importorskip("livedesk.backend.strategies.crack_spread")
@@ -42,6 +46,8 @@ def test_crack_replay_is_the_strategy_own_evaluate_and_sizes_like_live() -> None
         live_targets.append({PSX: qty})
         inputs = crack_spread_inputs(frame, position, 0.5, WINDOW, 0.1, nlv, price, PSX, held)
         decisions.append(DecisionRecord(float(k), inputs, {PSX: qty}, {PSX: price}))
+        # the recorded window is the signal's exactly (float64, the last 2·window − 1 rows)
+        np.testing.assert_array_equal(crack_bars(inputs), frame.tail(2 * WINDOW - 1).to_numpy())
         position, held = live.target, qty
     assert len({q[PSX] for q in live_targets}) > 1  # the case trades
     assert [replay_signal(d.inputs) for d in decisions] == live_targets
