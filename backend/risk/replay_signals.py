@@ -73,6 +73,34 @@ def crack_bars(inputs: Mapping[str, Any]) -> np.ndarray:
     return np.frombuffer(raw, dtype="<f8").reshape(int(inputs["rows"]), len(CRACK_COLUMNS))
 
 
+class _Column:
+    """One recorded column, answering ``to_numpy`` like a pandas Series."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def to_numpy(self, dtype=float) -> np.ndarray:
+        return self.values.astype(dtype, copy=False)
+
+
+class WindowBars:
+    """A recorded bar window offering what ``crack_signal.evaluate`` reads of a frame:
+    ``bars[column].to_numpy(dtype=float)``, ``bars.columns`` and ``bars.index[-1]``."""
+
+    def __init__(self, arr: np.ndarray, last_bar: str | None = None) -> None:
+        self.arr = arr
+        self.columns = CRACK_COLUMNS
+        self.index = (*([None] * (len(arr) - 1)), last_bar) if len(arr) else ()
+
+    def __len__(self) -> int:
+        return len(self.arr)
+
+    def __getitem__(self, column: str) -> _Column:
+        return _Column(self.arr[:, CRACK_COLUMNS.index(column)])
+
+
 class CrackSpreadReplay:
     """Recorded crack-spread inputs → PSX target quantity, through the strategy's ``evaluate``."""
 
@@ -87,8 +115,12 @@ class CrackSpreadReplay:
         con_id = int(inputs["con_id"])
         if inputs.get("flatten"):
             return {con_id: 0.0}
-        frame = pd.DataFrame(crack_bars(inputs), columns=list(CRACK_COLUMNS))
-        s = self.evaluate(frame, inputs["position"], inputs["threshold"], inputs["window"])
+        arr = crack_bars(inputs)
+        args = (inputs["position"], inputs["threshold"], inputs["window"])
+        try:  # the columns ``evaluate`` reads, without building a DataFrame (~3× faster)
+            s = self.evaluate(WindowBars(arr, inputs.get("last_bar")), *args)
+        except (AttributeError, TypeError, KeyError):  # it wants more of a DataFrame
+            s = self.evaluate(pd.DataFrame(arr, columns=list(CRACK_COLUMNS)), *args)
         if s.target == inputs["position"] and inputs.get("held") is not None:
             return {con_id: float(inputs["held"])}  # a hold: live keeps what it holds
         value = percent_to_value(s.target * inputs["weight"], inputs["nlv"])
