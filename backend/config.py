@@ -21,7 +21,6 @@ import logging
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +154,11 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
 
 def setup_logging(level: str = "INFO", filename: str = "livedesk.log") -> Path:
     """Log to a rotating file in the user state dir; returns its path."""
-    directory = state_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / filename
-    handler = RotatingFileHandler(path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+    from livedesk.backend.files import PrivateRotatingFileHandler, private_dir, private_file
+
+    directory = private_dir(state_dir(), tighten=True)
+    path = private_file(directory / filename)
+    handler = PrivateRotatingFileHandler(path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

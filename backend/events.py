@@ -31,6 +31,8 @@ class OrderSent:
     bid: float | None
     ask: float | None
     mid: float | None
+    order_ref: str = ""
+    """The full ``orderRef`` (``strategy#key``); ``strategy`` is its strategy name."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.events import Event, OrderSent
 from livedesk.backend.risk.engine import RiskEngine
 
@@ -77,19 +78,42 @@ class RiskFeed:
         self._pnl = None
 
     def start(self) -> None:
-        """Start listening (call once connected)."""
+        """Start listening (call once connected).
+
+        With a :class:`~livedesk.backend.broker.session.BrokerSession` the feed takes every
+        execution from the session (live ones and those missed while disconnected, once
+        each) and its PnL subscription is renewed after every reconnect.
+        """
         ib = self.app.ib
         self._unsubscribe = self.app.bus.subscribe(self._on_event)
-        ib.execDetailsEvent += self._on_exec
+        session = self._session()
+        if session is not None:
+            session.fill_sink = self._on_fill
+            session.add_restore_hook(self._renew_pnl)
+        else:
+            ib.execDetailsEvent += self._on_exec
         ib.commissionReportEvent += self._on_commission
         ib.pnlEvent += self._on_pnl
         self._pnl = ib.reqPnL(self.app.account)
+
+    def _session(self):
+        return getattr(self.app, "session", None)
+
+    def _renew_pnl(self) -> None:
+        if self._pnl is not None and self.app.ib.isConnected():
+            self._pnl = self.app.ib.reqPnL(self.app.account)
+
+    def _on_fill(self, trade, fill) -> bool:
+        return self._on_exec(trade, fill)
 
     def stop(self) -> None:
         """Stop listening and cancel the PnL subscription."""
         ib = self.app.ib
         if self._unsubscribe:
             self._unsubscribe()
+        session = self._session()
+        if session is not None and session.fill_sink == self._on_fill:
+            session.fill_sink = session.journal_fill
         ib.execDetailsEvent -= self._on_exec
         ib.commissionReportEvent -= self._on_commission
         ib.pnlEvent -= self._on_pnl
@@ -101,6 +125,9 @@ class RiskFeed:
     def _on_event(self, ev: Event) -> None:
         if isinstance(ev, OrderSent):
             self._arrival[ev.order_id] = ev.mid
+            session = self._session()
+            if session is not None and session.journal is self.engine.journal:
+                return  # the session journaled it before it was placed (write-ahead)
             self.engine.journal.record_order(
                 ev.order_id,
                 action=ev.action,
@@ -108,8 +135,8 @@ class RiskFeed:
                 order_type=ev.order_type,
                 client_id=self.app.ib.client.clientId,
                 perm_id=ev.perm_id or None,
-                order_ref=ev.strategy or None,
-                strategy=ev.strategy or None,
+                order_ref=ev.order_ref or ev.strategy or None,
+                strategy=strategy_of(ev.strategy) or None,
                 symbol=ev.symbol,
                 con_id=ev.con_id,
                 limit_price=ev.limit_price,
@@ -118,9 +145,9 @@ class RiskFeed:
                 t=ev.t,
             )
 
-    def _on_exec(self, trade, fill) -> None:
+    def _on_exec(self, trade, fill) -> bool:
         ex, c = fill.execution, fill.contract
-        strategy = ex.orderRef or trade.order.orderRef or ""
+        strategy = strategy_of(ex.orderRef or (trade.order.orderRef if trade else ""))
         mult = float(c.multiplier or 1) if c.secType != "STK" else 1.0
         counted = self.engine.on_fill(
             strategy or None,
@@ -142,10 +169,11 @@ class RiskFeed:
             self.books.setdefault(strategy, StrategyBook()).fill(
                 c.conId, sign * ex.shares, ex.price, mult
             )
+        return counted
 
     def _on_commission(self, trade, fill, report) -> None:
         self.engine.on_commission(report.execId, report.commission)
-        strategy = fill.execution.orderRef or trade.order.orderRef
+        strategy = strategy_of(fill.execution.orderRef or trade.order.orderRef)
         if strategy in self.books:
             self.books[strategy].cash -= report.commission
 

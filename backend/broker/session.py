@@ -1,0 +1,639 @@
+"""`BrokerSession`: the one place LiveDesk connects to IB — and stays connected.
+
+One ``ib_async.IB`` object lives as long as the session; everything that holds it (the
+``TradingApp``, the risk feed, the strategy controller, the console) keeps working across
+reconnects, because the session reconnects that same object in place. What a reconnect
+loses, the session restores:
+
+* **Reconnect** after a socket drop or a gateway restart, with exponential backoff and
+  jitter (``backoff_initial`` · ``backoff_factor``ⁿ, capped at ``backoff_max``, ± ``jitter``).
+* **Heartbeat**: a ``reqCurrentTime`` every ``heartbeat_interval`` seconds; no answer within
+  ``heartbeat_timeout`` declares the link dead (so a silent link is detected within
+  interval + timeout seconds) and the session reconnects.
+* **Client id in use (326)**: the next configured fallback id, with an alert; never id 0.
+* **Link states**, published as :class:`ConnectionState` events (journaled as alerts):
+  ``CONNECTING`` → ``CONNECTED``; ``DEGRADED`` on 1100 (new orders blocked, working
+  orders untouched, one alert however often 1100 repeats); ``RESTORED`` on 1101 (every
+  subscription restored, prices stale until their first tick) and 1102 (reconcile), then
+  ``CONNECTED`` once reconciled; ``DISCONNECTED`` while the socket is down.
+* **Reconciliation** (:mod:`reconcile`) on start and after every reconnect, 1101 and 1102,
+  before any new order: fills missed while disconnected are recorded, orders in flight at
+  the drop are UNKNOWN until settled (never re-sent), and if reconciliation fails trading
+  stays halted with the reason in :attr:`BrokerSession.halt_reason`.
+* **Data quality** (:mod:`dataquality`): :attr:`data_ok` / :attr:`data_stale_reason`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ib_async import IB, Contract, Fill, Order, Trade
+
+from livedesk.backend.broker.dataquality import BROKEN, DELAYED, RESTORED_FARM, DataQuality
+from livedesk.backend.broker.orderref import key_of, make_ref, new_key, strategy_of
+from livedesk.backend.broker.reconcile import (
+    FillSink,
+    ReconcileFailed,
+    Reconciler,
+    ReconcileReport,
+    fill_strategy,
+)
+from livedesk.backend.broker.tracking import UNKNOWN, OrderTracker, TrackedOrder
+from livedesk.backend.events import Alert, ConnectionState, EventBus
+
+log = logging.getLogger("livedesk.session")
+
+CONNECTING = "CONNECTING"
+CONNECTED = "CONNECTED"
+DEGRADED = "DEGRADED"
+RESTORED = "RESTORED"
+DISCONNECTED = "DISCONNECTED"
+CLOSED = "CLOSED"
+CLIENT_ID_IN_USE = 326
+DUPLICATE_ORDER_ID = 103
+
+
+class ClientIdInUse(ConnectionError):
+    """Every configured client id is held by another connection (error 326)."""
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """Where to connect and how hard to try."""
+
+    host: str = "127.0.0.1"
+    port: int = 4002
+    client_id: int = 1
+    fallback_client_ids: tuple[int, ...] = ()
+    readonly: bool = False
+    account: str = ""
+    timeout: float = 4.0
+    backoff_initial: float = 0.25
+    backoff_factor: float = 2.0
+    backoff_max: float = 4.0
+    jitter: float = 0.2
+    heartbeat_interval: float = 5.0
+    heartbeat_timeout: float = 5.0
+    reconcile_timeout: float = 10.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.host:
+            problems.append("host is empty")
+        if not 0 < self.port < 65536:
+            problems.append(f"port {self.port} is not in 1..65535")
+        for cid in (self.client_id, *self.fallback_client_ids):
+            if cid <= 0:
+                problems.append(f"client id {cid} must be positive (0 is TWS's manual-order id)")
+        for name in ("timeout", "backoff_initial", "backoff_max", "heartbeat_interval",
+                     "heartbeat_timeout", "reconcile_timeout"):  # fmt: skip
+            if not getattr(self, name) > 0:
+                problems.append(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if self.backoff_factor < 1:
+            problems.append(f"backoff_factor must be >= 1, got {self.backoff_factor!r}")
+        if not 0 <= self.jitter < 1:
+            problems.append(f"jitter must be in [0, 1), got {self.jitter!r}")
+        if problems:
+            raise ValueError("invalid session settings: " + "; ".join(problems))
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before reconnect attempt ``attempt`` (0-based), jittered."""
+        base = min(self.backoff_max, self.backoff_initial * self.backoff_factor**attempt)
+        return base * (1.0 + self.jitter * (2.0 * rng.random() - 1.0))
+
+
+@dataclass
+class SessionStats:
+    """Counters for the soak benchmark and the console."""
+
+    drops: int = 0
+    reconnects: int = 0
+    heartbeat_failures: int = 0
+    reconciliations: int = 0
+    reconcile_failures: int = 0
+    missed_fills: int = 0
+    reconnect_seconds: list[float] = field(default_factory=list)
+    """Seconds from the moment the gateway accepted us again… measured from the drop."""
+
+
+RestoreHook = Callable[[], Awaitable[None] | None]
+
+
+class BrokerSession:
+    """Owns the ``IB`` connection: reconnects, heartbeats, reconciles, tracks our orders."""
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        ib: IB | None = None,
+        bus: EventBus | None = None,
+        journal=None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.ib = ib or IB()
+        self.bus = bus or EventBus()
+        self.journal = journal
+        self.clock = clock
+        self.rng = random.Random(config.seed)
+        self.state = DISCONNECTED
+        self.state_detail = ""
+        self.client_id: int | None = None
+        self.data = DataQuality()
+        self.tracker = OrderTracker()
+        self.reconciler = Reconciler(
+            self.ib,
+            self.tracker,
+            journal=journal,
+            known=self._known_exec,
+            account=lambda: self.account,
+            timeout=config.reconcile_timeout,
+        )
+        self.reconciled = False
+        self.halt_reason = ""
+        self.last_report: ReconcileReport | None = None
+        self.stats = SessionStats()
+        self.fill_sink: FillSink = self.journal_fill
+        """Where every execution goes once (live and missed): the risk feed replaces it."""
+        self._restore_hooks: list[RestoreHook] = []
+        self._closing = False
+        self._connecting = False
+        self._reconnect_task: asyncio.Task | None = None
+        self._heartbeat_task: asyncio.Task | None = None
+        self._reconcile_task: asyncio.Task | None = None
+        self._down_since: float | None = None
+        self._seen_execs: set[str] = set()
+        self._state_listeners: list[Callable[[str, str], None]] = []
+        self.ib.disconnectedEvent += self._on_disconnected
+        self.ib.errorEvent += self._on_error
+        self.ib.execDetailsEvent += self._on_exec
+        self.ib.orderStatusEvent += self._on_status
+        self.ib.pendingTickersEvent += self._on_tickers
+
+    # ---- public state ----------------------------------------------------------------
+    @property
+    def account(self) -> str:
+        """The managed account ("" before the first sync)."""
+        if self.config.account:
+            return self.config.account
+        accounts = self.ib.managedAccounts()
+        return accounts[0] if accounts else ""
+
+    @property
+    def data_ok(self) -> bool:
+        """Market data is live and fresh (farms up, every line ticked, none delayed)."""
+        return self.data.ok and self.state in (CONNECTED, RESTORED)
+
+    @property
+    def data_stale_reason(self) -> str:
+        """Why strategy decisions must pause ("" when :attr:`data_ok`)."""
+        if self.state not in (CONNECTED, RESTORED):
+            return f"link {self.state}" + (f": {self.state_detail}" if self.state_detail else "")
+        return self.data.reason
+
+    def order_block(self) -> list[str]:
+        """Reasons no new order may be sent now (empty when trading may proceed)."""
+        if self.state == DEGRADED:
+            return ["connectivity lost (1100): new orders blocked until IB restores the link"]
+        if self.state != CONNECTED:
+            return [f"broker link {self.state}: new orders wait for reconnection"]
+        if self.halt_reason:
+            return [f"trading halted until reconciliation succeeds: {self.halt_reason}"]
+        if not self.reconciled:
+            return ["reconciliation with the gateway has not completed yet"]
+        unknown = self.tracker.unknown()
+        if unknown:
+            keys = ", ".join(t.order_ref for t in unknown)
+            return [f"orders in flight at the drop not settled yet: {keys}"]
+        return []
+
+    @property
+    def ready(self) -> bool:
+        """Connected, reconciled, nothing unknown: strategies may decide and trade."""
+        return not self.order_block()
+
+    def on_state(self, fn: Callable[[str, str], None]) -> Callable[[], None]:
+        """Call ``fn(state, detail)`` on every state change; returns an unsubscribe function."""
+        self._state_listeners.append(fn)
+        return lambda: self._state_listeners.remove(fn) if fn in self._state_listeners else None
+
+    def add_restore_hook(self, hook: RestoreHook) -> None:
+        """Run ``hook`` after every reconnect and on 1101, before reconciliation (resubscribe)."""
+        self._restore_hooks.append(hook)
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> BrokerSession:
+        """Connect (trying the fallback ids on 326) and reconcile; raises ConnectionError.
+
+        A failed reconciliation does not raise: the session stays connected with trading
+        halted and :attr:`halt_reason` set.
+        """
+        self._closing = False
+        await self._connect()
+        if self.journal is None:  # nothing to compare with: what the gateway has is known
+            self._seen_execs.update(f.execution.execId for f in self.ib.fills())
+        await self.reconcile()
+        self._start_heartbeat()
+        return self
+
+    async def close(self) -> None:
+        """Disconnect for good (no reconnect)."""
+        self._closing = True
+        for task in (self._reconnect_task, self._heartbeat_task, self._reconcile_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._disconnect_ib()
+        self._set_state(CLOSED, "closed by the user")
+
+    def disconnect(self) -> None:
+        """Synchronous :meth:`close` for callers without a loop at hand."""
+        self._closing = True
+        for task in (self._reconnect_task, self._heartbeat_task, self._reconcile_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        self._disconnect_ib()
+        self._set_state(CLOSED, "closed by the user")
+
+    def _disconnect_ib(self) -> None:
+        try:
+            self.ib.disconnect()
+        except OSError:  # the socket is already gone
+            self.ib.wrapper.reset()
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Wait until :attr:`ready` (connected and reconciled); False on timeout."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not self.ready:
+            if loop.time() > end:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    async def _connect(self) -> None:
+        cfg = self.config
+        ids = [cfg.client_id, *[c for c in cfg.fallback_client_ids if c != cfg.client_id]]
+        self._set_state(CONNECTING, f"{cfg.host}:{cfg.port}")
+        last: Exception | None = None
+        for i, cid in enumerate(ids):
+            codes: list[int] = []
+
+            def collect(req_id, code, msg, contract, codes=codes) -> None:
+                codes.append(code)
+
+            self.ib.errorEvent += collect
+            self._connecting = True
+            try:
+                await self.ib.connectAsync(
+                    cfg.host,
+                    cfg.port,
+                    clientId=cid,
+                    timeout=cfg.timeout,
+                    readonly=cfg.readonly,
+                    account=cfg.account,
+                    raiseSyncErrors=True,
+                )
+                self.client_id = cid
+                return
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                last = exc
+                if CLIENT_ID_IN_USE not in codes:
+                    raise ConnectionError(
+                        f"cannot connect to the IB API at {cfg.host}:{cfg.port} "
+                        f"(client id {cid}): {exc or type(exc).__name__}"
+                    ) from exc
+                nxt = f"; trying fallback client id {ids[i + 1]}" if i + 1 < len(ids) else ""
+                self._alert("error", f"client id {cid} is already in use (326){nxt}", 326)
+            finally:
+                self._connecting = False
+                self.ib.errorEvent -= collect
+        raise ClientIdInUse(
+            f"every configured client id is in use at {cfg.host}:{cfg.port} (326): "
+            f"{', '.join(map(str, ids))}; configure broker.fallback_client_id"
+        ) from last
+
+    # ---- reconnect -------------------------------------------------------------------
+    def _on_disconnected(self) -> None:
+        if self._connecting or self._closing:
+            return
+        self.stats.drops += 1
+        self.reconciled = False
+        self._down_since = time.monotonic()
+        unknown = self.tracker.mark_unknown()
+        self._mark_journal_unknown(unknown)
+        detail = "socket closed"
+        if unknown:
+            detail += f"; {len(unknown)} order(s) in flight now UNKNOWN"
+        self._set_state(DISCONNECTED, detail)
+        self._alert("warning", f"broker link lost ({detail}); reconnecting")
+        hb = self._heartbeat_task
+        if hb is not None and hb is not asyncio.current_task():
+            hb.cancel()
+        if self._reconnect_task is None or self._reconnect_task.done():
+            self._reconnect_task = asyncio.get_event_loop().create_task(self._reconnect_loop())
+
+    async def _reconnect_loop(self) -> None:
+        attempt = 0
+        while not self._closing:
+            await asyncio.sleep(self.config.backoff(attempt, self.rng))
+            attempt += 1
+            try:
+                await self._connect()
+            except ClientIdInUse as exc:
+                self._set_state(DISCONNECTED, str(exc))
+                continue
+            except ConnectionError as exc:
+                self._set_state(DISCONNECTED, f"reconnect attempt {attempt} failed: {exc}")
+                continue
+            self.stats.reconnects += 1
+            await self._restore()
+            await self.reconcile()
+            if self._down_since is not None:
+                self.stats.reconnect_seconds.append(time.monotonic() - self._down_since)
+                self._down_since = None
+            if self.ib.isConnected():
+                self._start_heartbeat()
+            return
+
+    async def _restore(self) -> None:
+        for hook in list(self._restore_hooks):
+            try:
+                result = hook()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("restore hook %r failed", hook)
+
+    # ---- heartbeat -------------------------------------------------------------------
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat_task is None or self._heartbeat_task.done():
+            self._heartbeat_task = asyncio.get_event_loop().create_task(self._heartbeat())
+
+    async def _heartbeat(self) -> None:
+        cfg = self.config
+        while self.ib.isConnected() and not self._closing:
+            await asyncio.sleep(cfg.heartbeat_interval)
+            if not self.ib.isConnected():
+                return
+            try:
+                await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), cfg.heartbeat_timeout)
+            except TimeoutError:
+                self.stats.heartbeat_failures += 1
+                self._alert(
+                    "error",
+                    f"no heartbeat answer in {cfg.heartbeat_timeout:g} s: link declared dead",
+                )
+                self._disconnect_ib()  # → _on_disconnected → reconnect loop
+                return
+            except ConnectionError:
+                return
+
+    # ---- reconciliation --------------------------------------------------------------
+    async def reconcile(self) -> ReconcileReport | None:
+        """Reconcile now; on failure trading stays halted with the reason (returns None)."""
+        self.reconciled = False
+        self.stats.reconciliations += 1
+        self._load_journal_orders()
+        try:
+            report = await self.reconciler.run(self.fill_sink)
+        except ReconcileFailed as exc:
+            self.stats.reconcile_failures += 1
+            self.halt_reason = str(exc)
+            self._alert("error", f"reconciliation failed, trading halted: {exc}")
+            if self.ib.isConnected():
+                self._set_state(CONNECTED, f"HALTED: {exc}")
+            return None
+        self.stats.missed_fills += len(report.missed_fills)
+        self._seen_execs.update(f.execution.execId for f in self.ib.fills())
+        for t in report.settled:
+            self._journal_status(t)
+        self.last_report = report
+        self.halt_reason = ""
+        self.reconciled = True
+        self.data.link_restored()
+        if self.ib.isConnected():
+            self._set_state(CONNECTED, f"reconciled: {report.summary()}")
+        return report
+
+    def _schedule_reconcile(self, restore: bool) -> None:
+        async def run() -> None:
+            if restore:
+                await self._restore()
+            await self.reconcile()
+
+        if self._reconcile_task is not None and not self._reconcile_task.done():
+            self._reconcile_task.cancel()
+        self.reconciled = False
+        self._reconcile_task = asyncio.get_event_loop().create_task(run())
+
+    # ---- orders ------------------------------------------------------------------------
+    def prepare(
+        self,
+        contract: Contract,
+        order: Order,
+        strategy: str = "",
+        *,
+        bid: float | None = None,
+        ask: float | None = None,
+    ) -> TrackedOrder:
+        """Give ``order`` an order id and an idempotency key in ``orderRef``; track it.
+
+        Journaled (write-ahead) before it is placed, so a crash right after placeOrder
+        still finds the order again by its key.
+        """
+        key = key_of(order.orderRef) or new_key()
+        name = strategy or strategy_of(order.orderRef)
+        order.orderRef = make_ref(name, key)
+        if not order.orderId:
+            order.orderId = self.ib.client.getReqId()
+        tracked = self.tracker.add(
+            TrackedOrder(
+                key,
+                order.orderRef,
+                contract.conId,
+                order.action,
+                float(order.totalQuantity),
+                order_id=order.orderId,
+            )
+        )
+        if self.journal is not None:
+            self.journal.record_order(
+                order.orderId,
+                action=order.action,
+                qty=float(order.totalQuantity),
+                order_type=order.orderType,
+                client_id=self.client_id or 0,
+                order_ref=order.orderRef,
+                strategy=name or None,
+                symbol=contract.symbol,
+                con_id=contract.conId,
+                limit_price=order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None,
+                bid=_real(bid),
+                ask=_real(ask),
+                t=self.clock(),
+            )
+        return tracked
+
+    def link(self, tracked: TrackedOrder, trade: Trade) -> None:
+        """Attach the Trade ib_async created for a tracked order."""
+        tracked.trade = trade
+        self.tracker.on_status(trade)
+
+    def trade_of(self, order_ref: str) -> Trade | None:
+        """The current Trade of one of our orders (re-linked after reconnects)."""
+        tracked = self.tracker.orders.get(key_of(order_ref))
+        return None if tracked is None else tracked.trade
+
+    def _on_status(self, trade: Trade) -> None:
+        tracked = self.tracker.on_status(trade)
+        if tracked is not None:
+            self._journal_status(tracked)
+
+    def _load_journal_orders(self) -> None:
+        """Orders a previous process left unfinished become UNKNOWN tracked orders."""
+        if self.journal is None:
+            return
+        for row in self.journal.open_orders():
+            key = key_of(row["order_ref"])
+            if not key or key in self.tracker.orders:
+                continue
+            self.tracker.add(
+                TrackedOrder(
+                    key,
+                    row["order_ref"],
+                    row["con_id"] or 0,
+                    row["action"],
+                    float(row["qty"]),
+                    order_id=row["order_id"],
+                    perm_id=row["perm_id"] or 0,
+                    status=UNKNOWN,
+                )
+            )
+
+    def _journal_status(self, t: TrackedOrder) -> None:
+        if self.journal is None:
+            return
+        self.journal.update_order_status(
+            t.order_id,
+            t.status,
+            client_id=self.client_id or 0,
+            filled=t.filled,
+            perm_id=t.perm_id or None,
+        ) or self.journal.update_order_status(
+            t.order_id, t.status, client_id=0, filled=t.filled, perm_id=t.perm_id or None
+        )
+
+    def _mark_journal_unknown(self, unknown: list[TrackedOrder]) -> None:
+        for t in unknown:
+            self._journal_status(t)
+
+    # ---- fills -------------------------------------------------------------------------
+    def _known_exec(self, exec_id: str) -> bool:
+        if exec_id in self._seen_execs:
+            return True
+        return self.journal is not None and self.journal.has_fill(exec_id)
+
+    def _on_exec(self, trade: Trade, fill: Fill) -> None:
+        exec_id = fill.execution.execId
+        if exec_id in self._seen_execs:
+            return
+        self._seen_execs.add(exec_id)
+        self.fill_sink(trade, fill)
+
+    def journal_fill(self, trade: Trade | None, fill: Fill) -> bool:
+        """The default fill sink: journal the execution (False when already journaled)."""
+        if self.journal is None:
+            return False
+        ex, c = fill.execution, fill.contract
+        mult = float(c.multiplier or 1) if c.secType not in ("STK", "") else 1.0
+        name = fill_strategy(trade, fill)
+        return self.journal.record_fill(
+            ex.execId,
+            side=ex.side,
+            qty=float(ex.shares),
+            price=float(ex.price),
+            t=self.clock(),
+            order_id=ex.orderId,
+            perm_id=ex.permId,
+            strategy=name or None,
+            symbol=c.symbol,
+            con_id=c.conId,
+            multiplier=mult,
+        )
+
+    # ---- errors and notices ------------------------------------------------------------
+    def _on_error(self, req_id: int, code: int, message: str, contract) -> None:
+        if code == 1100:
+            if self.state != DEGRADED:
+                self._set_state(DEGRADED, message)
+                self._alert("error", f"{message} (1100): new orders blocked", code)
+        elif code in (1101, 1102):
+            lost = code == 1101
+            self.data.link_restored()
+            self._set_state(RESTORED, "data lost: resubscribing" if lost else "data maintained")
+            self._alert("info", f"{message} ({code}); reconciling", code)
+            self._schedule_reconcile(restore=lost)
+        elif code in BROKEN or code in RESTORED_FARM:
+            if self.data.on_code(code, message):
+                level = "warning" if code in BROKEN else "info"
+                self._alert(level, f"{message} ({code})", code)
+                self._publish_state()
+        elif code in DELAYED:
+            if contract is not None and contract.conId:
+                self.data.on_delayed(contract.conId, contract.symbol)
+            else:
+                self.data.on_delayed(req_id, f"request {req_id}")
+            self._alert("warning", f"delayed / no live data: {message} ({code})", code)
+        elif code == DUPLICATE_ORDER_ID:
+            self._alert("error", f"duplicate order id (103): {message}; reconciling", code)
+            self.halt_reason = f"duplicate order id (103): {message}"
+            self._schedule_reconcile(restore=False)
+
+    def _on_tickers(self, tickers) -> None:
+        if self.data.awaiting or self.data.delayed:
+            for t in tickers:
+                self.data.on_ticker(t)
+
+    # ---- events ------------------------------------------------------------------------
+    def _set_state(self, state: str, detail: str = "") -> None:
+        if state == self.state and detail == self.state_detail:
+            return
+        self.state, self.state_detail = state, detail
+        log.info("broker link %s: %s", state, detail)
+        self._publish_state()
+        for fn in list(self._state_listeners):
+            try:
+                fn(state, detail)
+            except Exception:
+                log.exception("state listener %r failed", fn)
+
+    def _publish_state(self) -> None:
+        detail = self.state_detail
+        if not self.data.ok:
+            detail = (
+                f"{detail}; data: {self.data.reason}" if detail else f"data: {self.data.reason}"
+            )
+        self.bus.publish(ConnectionState(self.clock(), self.state, detail))
+        if self.journal is not None:
+            self.journal.record_alert("info", f"{self.state}: {detail}", source="connection")
+
+    def _alert(self, level: str, message: str, code: int = 0) -> None:
+        log.log(logging.ERROR if level == "error" else logging.WARNING, "%s", message)
+        self.bus.publish(Alert(self.clock(), level, "broker", message, code))
+        if self.journal is not None:
+            self.journal.record_alert(level, message, code=code or None, source="broker")
+
+
+def _real(x: float | None) -> float | None:
+    """A finite float or None (journal columns)."""
+    return x if isinstance(x, int | float) and x == x and abs(x) < 1e300 else None
