@@ -6,20 +6,32 @@ client with 200 subscriptions, ticks/s with 200 *option* subscriptions (tickOpti
 messages counted as ticks), the time to answer ``reqSecDefOptParams`` plus 100 option
 ``reqContractDetails``, and the gateway's memory with 500+ instruments and two years of
 history.  Run: ``python benchmarks/sim_gateway.py [--orders N] [--seconds S]``.
+
+``--state-round-trip`` runs only the persistence comparison: the same market-order round
+trip against two ``livedesk sim-gateway`` processes side by side, without and with
+``--state FILE``, orders interleaved (``--state-orders`` each, default 750): median / p95 /
+max and the ratio of the medians (target ≤ 1.5).
+
+``--week`` runs only the continuous-calendar soak: a simulated week (``--week-days``, default
+7, from ``--week-start``) at ``--speed 3600`` with one trading client; wall time, the
+gateway's RSS at the start, the end and per simulated day, and the RSS trend (target: none).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import gc
 import logging
 import statistics
 import sys
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
-from ib_async import IB, Contract, MarketOrder, Option, Stock
+from ib_async import IB, Contract, LimitOrder, MarketOrder, Option, Stock
 
 from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.sim.instruments import default_registry
@@ -199,6 +211,68 @@ async def bench_chain_details(market: MarketModel, n: int = 100) -> tuple[float,
     return elapsed, found
 
 
+async def bench_state_round_trip(orders: int) -> dict[str, list[float]]:
+    """Round trips without and with ``--state`` (a fresh state file), interleaved.
+
+    Two ``livedesk sim-gateway`` processes run side by side, one with ``--state``; one
+    client each places market orders in turn (A B, B A, A B, ...: who goes first
+    alternates), each client paced under 45 requests/s, so both see the same machine load
+    at the same moments.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        state = str(Path(tmp) / "state.db")
+        async with (
+            GatewayProcess("--speed", "0") as plain,
+            GatewayProcess("--speed", "0", "--state", state) as durable,
+        ):
+            clients = {}
+            for label, gw in (("no state", plain), ("--state", durable)):
+                ib = IB()
+                await ib.connectAsync("127.0.0.1", gw.port, clientId=1)
+                [c] = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
+                clients[label] = (ib, c)
+            out: dict[str, list[float]] = {label: [] for label in clients}
+            for i in range(orders):
+                t_pair = time.perf_counter()
+                pair = list(clients.items())
+                if i % 2:  # alternate who goes first: the second waits behind the first's pushes
+                    pair.reverse()
+                for label, (ib, c) in pair:
+                    out[label].append(await _one_round_trip(ib, c, "BUY" if i % 4 < 2 else "SELL"))
+                await asyncio.sleep(max(0.0, 1 / 44 - (time.perf_counter() - t_pair)))
+            for ib, _ in clients.values():
+                ib.disconnect()
+    return out
+
+
+async def _one_round_trip(ib: IB, c: Contract, side: str) -> float:
+    """Seconds from placeOrder to the Filled status seen by ib_async."""
+    done = asyncio.get_running_loop().create_future()
+    t0 = time.perf_counter()
+    trade = ib.placeOrder(c, MarketOrder(side, 1))
+
+    def on_status(t) -> None:
+        if t.orderStatus.status == "Filled" and not done.done():
+            done.set_result(time.perf_counter())
+
+    trade.statusEvent += on_status
+    if trade.orderStatus.status == "Filled" and not done.done():
+        done.set_result(time.perf_counter())
+    return await asyncio.wait_for(done, 5) - t0
+
+
+def print_state_round_trip(runs: dict[str, list[float]]) -> None:
+    for label, r in runs.items():
+        tail = r[-100:]
+        print(
+            f"round trip {label:>8}: median {statistics.median(r) * 1e3:.2f} ms, "
+            f"p95 {pct(r, 95) * 1e3:.2f} ms, max {max(r) * 1e3:.2f} ms over {len(r)} orders "
+            f"(last 100: median {statistics.median(tail) * 1e3:.2f} ms)"
+        )
+    base, state = (statistics.median(v) for v in runs.values())
+    print(f"round trip ratio --state / no state (medians): {state / base:.2f} (target <= 1.5)")
+
+
 def bench_memory() -> tuple[int, float, float]:
     gc.collect()
     tracemalloc.start()
@@ -213,8 +287,106 @@ def bench_memory() -> tuple[int, float, float]:
     return len(market.registry), current / 2**20, elapsed
 
 
+def pd_minute(epoch: float):
+    """A UTC pandas Timestamp of the minute containing ``epoch`` (for the calendar)."""
+    import pandas as pd
+
+    return pd.Timestamp(int(epoch // 60) * 60, unit="s", tz="UTC")
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of process ``pid`` in MiB (Linux /proc)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        lines = fh.read().splitlines()
+    for line in lines:
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def bench_week(days: int, start: str, speed: float = 3600.0) -> None:
+    """A simulated week at ``--speed 3600`` with one trading client: wall time, the gateway's
+    RSS at the start, at each simulated midnight and at the end, and what traded each day."""
+    from zoneinfo import ZoneInfo
+
+    from livedesk.backend.sim.calendar import start_session, xnys
+
+    ny = ZoneInfo("America/New_York")
+    cal = xnys(start_session(start)[0])
+    async with GatewayProcess("--speed", f"{speed:g}", "--start", start) as gw:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", gw.port, clientId=7)
+        codes: list[int] = []
+        ib.errorEvent += lambda req_id, code, msg, c: codes.append(code)
+        symbols = ("AAPL", "MSFT", "JPM", "XOM", "PSX", "NVDA", "AMZN", "SPY")
+        contracts = await ib.qualifyContractsAsync(*(Stock(s, "SMART", "USD") for s in symbols))
+        tickers = [ib.reqMktData(c) for c in contracts]
+        pnl = ib.reqPnL(ib.managedAccounts()[0])
+        rss0 = rss_mib(gw.proc.pid)
+        sim0 = (await ib.reqCurrentTimeAsync()).timestamp()
+        wall0 = time.perf_counter()
+        per_day: dict[str, dict] = {}
+        trades, i, sim = [], 0, sim0
+        while sim < sim0 + days * 86400:
+            await asyncio.sleep(0.25)  # 15 simulated minutes
+            sim = (await ib.reqCurrentTimeAsync()).timestamp()
+            day = dt.datetime.fromtimestamp(sim, ny).strftime("%a %Y-%m-%d")
+            row = per_day.setdefault(day, {"rss": [], "nlv": set(), "pnl": set(), "last": set()})
+            row["rss"].append(rss_mib(gw.proc.pid))
+            row["nlv"].update(v.value for v in ib.accountValues() if v.tag == "NetLiquidation")
+            row["pnl"].add(round(pnl.dailyPnL, 2))
+            row["last"].add(tickers[0].last)
+            if not cal.is_open_on_minute(pd_minute(sim)):
+                continue  # the client trades in the session only (orders would wait anyway)
+            c = contracts[i % len(contracts)]
+            trades.append((ib.placeOrder(c, MarketOrder("BUY" if i % 2 else "SELL", 10)), sim))
+            price = tickers[i % len(contracts)].last
+            if price == price and price > 0:
+                trades.append((ib.placeOrder(c, LimitOrder("BUY", 10, round(0.8 * price, 2))), sim))
+            i += 1
+        wall = time.perf_counter() - wall0
+        await asyncio.sleep(0.5)
+        rss1 = rss_mib(gw.proc.pid)
+        fills = [f for t, _ in trades for f in t.fills]
+        fill_days = {f.execution.time.astimezone(ny).strftime("%a %Y-%m-%d") for f in fills}
+        expired = sum(t.orderStatus.status == "Cancelled" and not t.fills for t, _ in trades)
+        print(
+            f"simulated week: {days} days from {start} (New York) at --speed {speed:g}, one "
+            f"ib_async client, {len(symbols)} quote subscriptions, reqPnL, a market order and "
+            f"a DAY limit order 20 % below the market every 15 simulated minutes of each session"
+        )
+        print(
+            f"  wall {wall:.1f} s (ideal {days * 86400 / speed:.1f} s); {len(trades)} orders, "
+            f"{len(fills)} fills on {len(fill_days)} days, {expired} cancelled unfilled (DAY "
+            f"expiry at the close), errors {sorted(set(codes)) or 'none'}"
+        )
+        print(f"  gateway RSS: start {rss0:.1f} MiB, end {rss1:.1f} MiB")
+        rows = []
+        for day, row in per_day.items():
+            rows.append(row["rss"][0])
+            traded = "fills" if day in fill_days else "no fills"
+            print(
+                f"  {day}: RSS first {row['rss'][0]:.1f} MiB, max {max(row['rss']):.1f} MiB, "
+                f"{traded}, "
+                f"{len(row['nlv'])} NetLiquidation values, {len(row['pnl'])} dailyPnL values, "
+                f"{len(row['last'])} AAPL last prices"
+            )
+        if len(rows) >= 3:
+            slope = statistics.linear_regression(range(len(rows)), rows).slope
+            print(
+                f"  RSS (first sample of each day) trend: {slope:+.2f} MiB/day (target: no growth trend)"
+            )
+        ib.disconnect()
+
+
 async def main(args: argparse.Namespace) -> None:
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
+    if args.week:
+        await bench_week(args.week_days, args.week_start)
+        return
+    if args.state_round_trip:
+        print_state_round_trip(await bench_state_round_trip(args.state_orders))
+        return
     market = MarketModel(seed=7)
     c = await bench_connect(market)
     print(
@@ -244,6 +416,7 @@ async def main(args: argparse.Namespace) -> None:
         f"reqSecDefOptParams + 100 option reqContractDetails: {elapsed * 1e3:.0f} ms "
         f"({found} contracts, sum of sequential round trips)"
     )
+    print_state_round_trip(await bench_state_round_trip(args.state_orders))
     n, mib, secs = bench_memory()
     print(
         f"gateway market memory: {n} instruments, 2 years daily + today's intraday: {mib:.1f} MiB "
@@ -255,4 +428,15 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--orders", type=int, default=1000)
     p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument(
+        "--state-round-trip",
+        action="store_true",
+        help="only the round trip without and with --state",
+    )
+    p.add_argument("--state-orders", type=int, default=750, help="orders per state run")
+    p.add_argument("--week", action="store_true", help="only the simulated week at --speed 3600")
+    p.add_argument("--week-days", type=int, default=7, help="simulated days of --week (7)")
+    p.add_argument(
+        "--week-start", default="2026-11-23T09:30", help="--start of --week (New York time)"
+    )
     asyncio.run(main(p.parse_args()))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -155,7 +157,10 @@ async def test_sim_gateway_process_trades_controls_and_stops_cleanly(
         ib.disconnect()
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
-        assert '"qty": 5.0' in state.read_text()
+        db = sqlite3.connect(state)  # the state file is a SQLite journal
+        [(holding,)] = db.execute("SELECT data FROM holdings").fetchall()
+        db.close()
+        assert json.loads(holding)["qty"] == 5.0
     finally:
         if proc.returncode is None:
             proc.kill()

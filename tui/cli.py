@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=None, help="simulated seconds per real second (0 = frozen)"
     )
     g.add_argument(
+        "--start",
+        metavar="YYYY-MM-DD[THH:MM]",
+        help="first simulated instant, New York time (a date alone: that session's open; "
+        "default: the open of the latest session)",
+    )
+    g.add_argument(
         "--state", metavar="FILE", help="persist positions, cash, orders and fills in FILE"
     )
     g.add_argument("--read-only", action="store_true", help="reject orders like a read-only API")
@@ -50,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--tick-interval", type=float, default=0.1, help="seconds between streaming passes (0.1)"
+    )
+    g.add_argument(
+        "--no-control",
+        action="store_true",
+        help="refuse sim-control fault commands (drop, silent, error, partial, ...)",
     )
 
     c = sub.add_parser("sim-control", help="send a fault/control command to a running sim gateway")
@@ -109,6 +120,8 @@ def _sim_gateway(args: argparse.Namespace, settings) -> int:
                 read_only=args.read_only,
                 allow_remote=args.allow_remote,
                 tick_interval=args.tick_interval,
+                control=not args.no_control,
+                start=args.start,
             )
         except ValueError as exc:
             print(f"livedesk sim-gateway: {exc}", file=sys.stderr)

@@ -34,9 +34,16 @@ propagates NaN) and ``cvar`` NaN once the cut-off reaches into the NaNs (``np.pa
 sorts them last). Infinite returns are rejected with ``ValueError``.
 
 Two deliberate differences: for an empty series ``value_at_risk`` is NaN where
-``np.percentile`` raises ``IndexError``; and for a series with zero variance the standard
-deviation here is exactly 0 (so the Sharpe ratio is ±inf or NaN), where empyrical's two-pass
-round-off can leave ~1e-16 and report a huge finite ratio.
+``np.percentile`` raises ``IndexError``; and the zero-variance rule below, where empyrical's
+two-pass round-off can leave a standard deviation of ~1e-16 and report a huge finite ratio.
+
+**Zero-variance rule.** When every non-NaN sample (at least two) is the same value ``c`` —
+tracked exactly as the running minimum and maximum, not inferred from a round-off-prone
+variance — the series has zero variance by definition: the mean is ``c``, the standard
+deviation and ``annual_volatility`` are exactly 0, so ``sharpe_ratio`` is ``+inf`` when
+``c > risk_free``, ``-inf`` when ``c < risk_free`` and NaN when equal, and ``sortino_ratio``
+uses the exact downside ``|min(c - required_return, 0)|``.  :meth:`update` and :meth:`extend`
+(vectorised) give the same figures, whatever the order or chunking of the samples.
 
 Complexity: ``update`` is O(log n) (heap pushes), ``snapshot`` O(1); ``extend`` is vectorised
 and costs O(k + n) when it rebuilds the heaps (chunks at least as large as the history) or
@@ -114,6 +121,8 @@ class StreamingRiskMetrics:
         "_nv",
         "_mean",
         "_m2",
+        "_vmin",
+        "_vmax",
         "_down",
         "_pos",
         "_neg",
@@ -156,6 +165,8 @@ class StreamingRiskMetrics:
         self._nv = 0  # non-NaN samples
         self._mean = 0.0  # Welford mean and sum of squared deviations of the non-NaN samples
         self._m2 = 0.0
+        self._vmin = _INF  # exact range of the non-NaN samples: the zero-variance rule
+        self._vmax = -_INF
         self._down = 0.0  # sum of min(r - required_return, 0) ** 2
         self._pos = 0.0  # Omega: sums of the positive / negative excess over the threshold
         self._neg = 0.0
@@ -186,6 +197,10 @@ class StreamingRiskMetrics:
         n = self._n = self._n + 1
         self._returns.append(r)
         nv = self._nv = self._nv + 1
+        if r < self._vmin:
+            self._vmin = r
+        if r > self._vmax:
+            self._vmax = r
         delta = r - self._mean
         self._mean += delta / nv
         self._m2 += delta * (r - self._mean)
@@ -236,8 +251,13 @@ class StreamingRiskMetrics:
         k = v.size
         if not k:
             return
-        mean_c = float(v.mean())
-        m2_c = float(np.square(v - mean_c).sum())
+        lo, hi = float(v.min()), float(v.max())
+        self._vmin, self._vmax = min(self._vmin, lo), max(self._vmax, hi)
+        if lo == hi:
+            mean_c, m2_c = lo, 0.0  # a constant chunk: exact, whatever np.mean rounds to
+        else:
+            mean_c = float(v.mean())
+            m2_c = float(np.square(v - mean_c).sum())
         n0 = self._nv
         total = n0 + k
         delta = mean_c - self._mean
@@ -367,6 +387,9 @@ class StreamingRiskMetrics:
             return out
         std = math.sqrt(self._m2 / (nv - 1)) if nv >= 2 else _NAN
         mean = self._mean if nv else _NAN
+        constant = nv >= 2 and self._vmin == self._vmax
+        if constant:  # the zero-variance rule (module docstring)
+            std, mean = 0.0, self._vmin
         mdd = self._mdd
         annual_return = self._annual_return()
         calmar = _NAN
@@ -379,6 +402,8 @@ class StreamingRiskMetrics:
             vol = std * ann ** (1.0 / 2.0)
             sharpe = _div(mean - self.risk_free, std) * math.sqrt(ann) if nv >= 2 else _NAN
             downside = math.sqrt(self._down / nv) * math.sqrt(ann) if nv else _NAN
+            if constant:
+                downside = abs(min(mean - self.required_return, 0.0)) * math.sqrt(ann)
             sortino = _div((mean - self.required_return) * ann, downside)
             omega = self._pos / -self._neg if -self._neg > 0.0 else _NAN
         else:

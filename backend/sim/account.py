@@ -163,6 +163,7 @@ class SimAccount:
             "UnrealizedPnL": self.unrealized(prices),
             "RealizedPnL": self.realized_today(),
             "DailyPnL": nlv - self.session_start_nlv,
+            "PreviousDayEquityWithLoanValue": self.session_start_nlv,
         }
 
     def roll_session(self, prices: Mapping[int, float]) -> None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from ib_async import CommissionReport, Contract, Execution, ExecutionFilter, Order
 
 from livedesk.backend.orders import estimate_commission
-from livedesk.backend.sim import combos
+from livedesk.backend.sim import combos, validation
 from livedesk.backend.sim.account import Holding, MarginFn, SimAccount, stock_margin
 from livedesk.backend.sim.engine import SUPPORTED_TYPES, MatchingEngine, SimOrder, Touch
 from livedesk.backend.sim.errors import OrderReject, no_definition, rejected
@@ -160,9 +160,12 @@ class SimBroker:
             if not found:
                 raise no_definition()
             inst = found[0]
+        validation.check_contract(contract, inst)
         if self.expired(inst, now):
             raise rejected(f"The contract {inst.local_symbol or inst.symbol} has expired")
         self._check_order(order)
+        validation.check_quantity(float(order.totalQuantity))
+        validation.check_prices(order, inst)
         if self.reject_next:
             raise OrderReject(201, f"Order rejected - reason:{self.reject_next.pop(0)}")
         self._check_buying_power(
@@ -211,6 +214,7 @@ class SimBroker:
         self._check_read_only()
         legs = combos.resolve_legs(contract, self.instrument, lambda i: self.expired(i, now))
         self._check_order(order, combo=True)
+        validation.check_quantity(float(order.totalQuantity))
         combos.check_order(legs, order)
         if self.reject_next:
             raise OrderReject(201, f"Order rejected - reason:{self.reject_next.pop(0)}")
@@ -261,6 +265,8 @@ class SimBroker:
         existing = self.orders.get((client_id, order_id))
         if existing is not None and not existing.is_working:
             raise OrderReject(103, f"Duplicate order id: {order_id}")
+        if existing is None:
+            validation.check_order_id(order_id, self.used_ids.get(client_id, 0))
         legs: list[combos.Leg] = []
         if contract.secType == "BAG":
             legs = self.validate_combo(contract, order, now)
@@ -330,23 +336,43 @@ class SimBroker:
         return [o for o in self.orders.values() if o.is_working]
 
     def step(self, now: float) -> list[Event]:
-        """Advance the book to ``now``: expire DAY orders at the close, match the rest."""
+        """Advance the book to ``now``: working orders go live at the open and match.
+
+        The close and the next open (DAY expiry, settlement, the session roll) are the
+        :class:`~livedesk.backend.sim.rollover.SessionCycle`'s, which runs first.
+        """
         events: list[Event] = []
-        closed = now >= self.market.session_close()
+        if not self.is_open(now):
+            return events
         for so in self.working():
-            if closed and so.order.tif == "DAY":
-                so.status = "Cancelled"
-                events.append(OrderUpdate(so))
-                continue
-            if so.status == "PreSubmitted" and self.is_open(now):
+            if so.status == "PreSubmitted":
                 so.status = "Submitted"
                 events.append(OrderUpdate(so))
             events += self._match(so, now)
-        if closed and self.settled_session != self.market.session:
-            events += self.settle_expired(now)
         if events:
             self._changed()
         return events
+
+    def expire_day_orders(self, close: float) -> list[Event]:
+        """Cancel the DAY orders placed before the session's ``close`` (IB: "Cancelled");
+        orders placed after it are for the next session and keep working."""
+        events: list[Event] = []
+        for so in self.working():
+            if so.order.tif == "DAY" and so.submitted_at < close:
+                so.status = "Cancelled"
+                events.append(OrderUpdate(so))
+        if events:
+            self._changed()
+        return events
+
+    def roll_session(self, close: float) -> None:
+        """Start a new session's books (before the market rolls): daily PnL and realized PnL
+        restart from the marks at the last ``close``; finished orders and the previous
+        session's executions are dropped (the order-id watermark stays)."""
+        self.account.roll_session({cid: self.mark(cid, close) for cid in self.account.holdings})
+        self.orders = {key: so for key, so in self.orders.items() if so.is_working}
+        self.executions = []
+        self._changed()
 
     def settle_expired(self, now: float, cash: bool | None = None) -> list[Event]:
         """Settle options and futures whose last trading day ended at or before ``now``.
@@ -389,8 +415,9 @@ class SimBroker:
             else:
                 continue
             changed.append(inst.con_id)
-        for so in self.working():
-            if any(leg.inst.con_id in changed for leg in so.legs) or so.contract.conId in changed:
+        gone = {cid for cid in changed if self.expired(self.instrument(cid), now)}
+        for so in self.working():  # orders on the settled contracts, not on their underlyings
+            if any(leg.inst.con_id in gone for leg in so.legs) or so.contract.conId in gone:
                 so.status = "Cancelled"
                 events.append(OrderUpdate(so))
         if changed:

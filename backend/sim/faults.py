@@ -4,12 +4,17 @@ Python API: ``gw.faults.drop_all()``, ``go_silent()``, ``send_error(1100)``, ``r
 ``reject_next_order("margin")``, ``force_partial_fills(2)``,
 ``set_market_data_fault("delayed" | "no-permission" | None, symbols)``.
 The same commands reach a running ``livedesk sim-gateway`` through ``livedesk sim-control``,
-which sends them in-band as a control frame (see :data:`CONTROL_MSG_ID`).
+which sends them in-band as a control frame (see :data:`CONTROL_MSG_ID`).  Control frames
+are served only after a completed handshake, only from a loopback peer, and not at all
+when the gateway runs with ``--no-control`` (``SimGateway(control=False)``); the Python API
+stays available to the embedding program.  Arguments are checked: a bad one is answered
+with a clear error and changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -32,6 +37,10 @@ DEFAULT_MESSAGES = {
     354: "Requested market data is not subscribed.",
 }
 
+MAX_PARTIAL_ORDERS = 1000
+MAX_TEXT = 256
+MAX_SYMBOLS = 100
+
 COMMANDS = (
     "drop", "silent", "resume", "error", "restart", "reject-next", "partial", "market-data",
     "status",
@@ -41,15 +50,37 @@ COMMANDS = (
 class FaultHooks:
     """Provoke the failures a real gateway produces."""
 
-    def __init__(self, gateway: SimGateway) -> None:
+    def __init__(self, gateway: SimGateway, remote: bool = True) -> None:
         self.gw = gateway
+        self.remote = remote
         self._data_fault: tuple[str, frozenset[str] | None] | None = None
+
+    def refusal(self, peer: tuple | None) -> str | None:
+        """Why a control frame from ``peer`` (host, port, ...) is refused, or None."""
+        if not self.remote:
+            return "control commands are disabled on this gateway (--no-control)"
+        try:
+            loopback = peer is not None and ipaddress.ip_address(peer[0]).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            return "control commands are accepted only from a loopback address"
+        return None
 
     def set_market_data_fault(self, mode: str | None, symbols: Iterable[str] | None = None) -> None:
         """Answer new reqMktData with ``"delayed"`` data (10167 + delayed type 3) or with
         ``"no-permission"`` (354, no data), for ``symbols`` or every symbol; None clears it."""
         if mode not in (None, "delayed", "no-permission"):
-            raise ValueError(f"unknown market data fault {mode!r}")
+            raise ValueError(
+                f"unknown market data fault {mode!r}; one of delayed, no-permission, live"
+            )
+        symbols = list(symbols or ())
+        if len(symbols) > MAX_SYMBOLS:
+            raise ValueError(f"at most {MAX_SYMBOLS} symbols")
+        known = {i.symbol for i in self.gw.market.registry}
+        unknown = [s for s in symbols if s.upper() not in known]
+        if unknown:
+            raise ValueError(f"unknown symbol {unknown[0]!r}")
         only = frozenset(s.upper() for s in symbols) if symbols else None
         self._data_fault = (mode, only) if mode else None
 
@@ -70,6 +101,9 @@ class FaultHooks:
 
     def send_error(self, code: int, message: str | None = None, req_id: int = -1) -> None:
         """Send an error/notice to every connected client."""
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 < code <= 99999:
+            raise ValueError(f"error code must be an integer 1..99999, got {code!r}")
+        _check_text(message or "", "message")
         text = message or DEFAULT_MESSAGES.get(code, f"Simulated error {code}")
         for s in list(self.gw.sessions.values()):
             s.send_error(req_id, code, text, force=True)
@@ -80,14 +114,30 @@ class FaultHooks:
 
     def reject_next_order(self, reason: str = "Simulated rejection") -> None:
         """Reject the next order with error 201 and ``reason``."""
+        _check_text(reason, "reason")
+        if len(self.gw.broker.reject_next) >= MAX_PARTIAL_ORDERS:
+            raise ValueError(f"at most {MAX_PARTIAL_ORDERS} pending rejections")
         self.gw.broker.reject_next.append(reason)
 
     def force_partial_fills(self, orders: int = 1) -> None:
-        """Fill each of the next ``orders`` orders in three partial executions."""
-        self.gw.broker.partial_next += orders
+        """Fill each of the next ``orders`` orders in three partial executions (1..1000)."""
+        if isinstance(orders, bool) or not isinstance(orders, int):
+            raise ValueError(f"partial: N must be an integer, got {orders!r}")
+        total = self.gw.broker.partial_next + orders
+        if not 1 <= orders <= MAX_PARTIAL_ORDERS or total > MAX_PARTIAL_ORDERS:
+            raise ValueError(
+                f"partial: N must be 1..{MAX_PARTIAL_ORDERS} "
+                f"(with {self.gw.broker.partial_next} already pending), got {orders}"
+            )
+        self.gw.broker.partial_next = total
 
     async def control(self, command: str, args: list[str]) -> str:
-        """Run one control command (the CLI's ``sim-control``); returns a status line."""
+        """Run one control command (the CLI's ``sim-control``); returns a status line.
+
+        Raises ValueError with a usage message on an unknown command or a bad argument.
+        """
+        if command in ("drop", "silent", "resume", "restart", "status") and args:
+            raise ValueError(f"usage: {command} (takes no arguments)")
         if command == "drop":
             self.drop_all()
         elif command == "silent":
@@ -95,8 +145,8 @@ class FaultHooks:
         elif command == "resume":
             self.go_silent(False)
         elif command == "error":
-            if not args or not args[0].lstrip("-").isdigit():
-                raise ValueError("usage: error CODE [MESSAGE]")
+            if not args or not _is_int(args[0], 5):
+                raise ValueError("usage: error CODE [MESSAGE] (CODE an integer 1..99999)")
             self.send_error(int(args[0]), " ".join(args[1:]) or None)
         elif command == "restart":
             asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self.restart()))
@@ -104,9 +154,23 @@ class FaultHooks:
             self.reject_next_order(" ".join(args) or "Simulated rejection")
         elif command == "market-data":
             mode = args[0] if args else "live"
+            if mode == "live" and args[1:]:
+                raise ValueError("usage: market-data live (takes no symbols)")
             self.set_market_data_fault(None if mode == "live" else mode, args[1:] or None)
         elif command == "partial":
+            if len(args) > 1 or (args and not _is_int(args[0], 4)):
+                raise ValueError(f"usage: partial [N] (N an integer 1..{MAX_PARTIAL_ORDERS})")
             self.force_partial_fills(int(args[0]) if args else 1)
         elif command != "status":
             raise ValueError(f"unknown command {command!r}; one of: {', '.join(COMMANDS)}")
         return f"ok {command}: clients={len(self.gw.sessions)} silent={self.gw.silent}"
+
+
+def _is_int(text: str, max_digits: int) -> bool:
+    """Whether ``text`` is a plain non-negative integer of at most ``max_digits`` digits."""
+    return text.isascii() and text.isdigit() and len(text) <= max_digits
+
+
+def _check_text(text: str, name: str) -> None:
+    if len(text) > MAX_TEXT or "\0" in text:
+        raise ValueError(f"{name} must be at most {MAX_TEXT} characters without NUL")

@@ -13,6 +13,9 @@ RB    RBOB Gasoline            42,000 gal   $0.0001   last business day of the m
 
 Six consecutive contract months are listed per product, the first being the nearest one whose
 last trading day is on or after the model's session (so the front month can expire *today*).
+At each new session the listing rolls: an expired front month leaves it (it stays resolvable
+by conId for positions and executions), the next month becomes the front and a new sixth
+month is listed.
 conIds are ``900_000_000 + 100_000 * product + 100 * (year % 100) + month``; local symbols use
 IB's style (``CLF7``).  Trading hours in contract details are NYMEX's (18:00-17:00 ET); the
 simulation itself trades them during the XNYS session like everything else.
@@ -34,7 +37,10 @@ signal ``C - kappa * PSX`` exists intraday and mean-reverts.  The distillate/gas
 ``d`` (AR(1), mean $5, $2 deviation) gives ``HO*42 = CL + C + d`` and
 ``RB*42 = CL + C - d/2``, which satisfies the crack identity exactly.  Daily OHLC of HO and RB
 are aggregated from their minute paths, so minute bars and daily bars agree.  Later contract
-months carry a contango of 0.3 % a month over the front.
+months carry a contango of 0.3 % a month over the front; the product path is the front
+month's, so when the front rolls the new front continues the product path and each deferred
+month re-prices by one month of contango (history before the first session uses the first
+session's listing; a session's prices never change once quoted).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from livedesk.backend.sim.market import (
     _minute_bars,
     _rng,
     _student_t,
+    extend_draws,
 )
 
 if TYPE_CHECKING:
@@ -160,14 +167,18 @@ class FuturesSource:
     """Lists the futures contracts of one session (an InstrumentRegistry derivative source)."""
 
     def __init__(self, contracts: list[Instrument]) -> None:
+        self.retired: dict[int, Instrument] = {}
+        self.relist(contracts)
+
+    def relist(self, contracts: list[Instrument]) -> None:
+        """List ``contracts`` (a new session's); contracts no longer listed are retired."""
+        old = getattr(self, "contracts", {})
         self.contracts = {c.con_id: c for c in contracts}
-        self.months = {
-            c.con_id: i % LISTED_MONTHS for i, c in enumerate(contracts)
-        }  # months after the front
+        self.retired.update({k: c for k, c in old.items() if k not in self.contracts})
 
     def resolve(self, con_id: int) -> Instrument | None:
-        """The listed contract with this conId."""
-        return self.contracts.get(con_id)
+        """The listed (or retired) contract with this conId."""
+        return self.contracts.get(con_id) or self.retired.get(con_id)
 
     def find(self, symbol: str, sec_type: str, fields: dict[str, object]) -> list[Instrument]:
         """Listed contracts of ``symbol`` matching ``fields``."""
@@ -187,17 +198,34 @@ def _ou_bridge(rng: np.random.Generator, start: float, end: float, n: int) -> np
 class FuturesModel:
     """Daily and 1-minute paths of the listed futures (a PathProvider for ``FUT``)."""
 
-    def __init__(self, market: MarketModel, source: FuturesSource, psx_con_id: int) -> None:
+    def __init__(
+        self,
+        market: MarketModel,
+        source: FuturesSource,
+        psx_con_id: int,
+        holidays: np.ndarray | None = None,
+    ) -> None:
         self.market, self.source, self.psx = market, source, psx_con_id
+        self.holidays = business_holidays(market.calendar) if holidays is None else holidays
+        self.first_session = np.datetime64(market.session)  # the listing history is priced on
+        self._carries: dict[int, np.ndarray] = {}
         self._drivers: dict[str, np.ndarray] | None = None
         self._base: dict[str, DailyPath] = {}
+        self._ohlc: dict[str, list[tuple[float, float, float, float]]] = {"HO": [], "RB": []}
         self._minutes: dict[int, dict[str, tuple[np.ndarray, ...]]] = {}
+
+    def reset(self) -> None:
+        """Forget the daily paths (the market generated more sessions; the daily OHLC of HO
+        and RB already aggregated stay, since a session's minutes never change)."""
+        self._drivers = None
+        self._base.clear()
+        self._carries.clear()
 
     # ---- PathProvider -----------------------------------------------------------------
     def daily_path(self, inst: Instrument) -> DailyPath:
         """The contract's daily path: its product's path with the contract's contango."""
         base = self._product_path(inst.symbol)
-        f = self._carry(inst)
+        f = self._carry(inst)[: len(base.open)]
         return DailyPath(
             base.open * f, base.high * f, base.low * f, base.close * f, base.volume,
             base.intraday_vol,
@@ -206,7 +234,7 @@ class FuturesModel:
     def minute_bars(self, inst: Instrument, day: int, n: int) -> tuple[np.ndarray, ...]:
         """The contract's 1-minute bars of session ``day``."""
         o, h, lo, c, v = self._product_minutes(inst.symbol, day, n)
-        f = self._carry(inst)
+        f = self._carry(inst)[day]
         return o * f, h * f, lo * f, c * f, v
 
     # ---- model ------------------------------------------------------------------------
@@ -214,29 +242,58 @@ class FuturesModel:
         """PSX loading of the crack spread ($/bbl per $ of PSX)."""
         return self._driver_arrays()["kappa"][0]
 
-    def _carry(self, inst: Instrument) -> float:
-        return math.exp(CONTANGO * self.source.months.get(inst.con_id, 0))
+    def _carry(self, inst: Instrument) -> np.ndarray:
+        """Contango factor of a contract on each generated session: 0.3 % for each month it
+        lies after that session's front month (the first session's listing for the history
+        before it), so a session's prices never change once it has been quoted."""
+        f = self._carries.get(inst.con_id)
+        if f is None:
+            days = np.maximum(self.market.window.all.values.astype("M8[D]"), self.first_session)
+            year, month = int(inst.contract_month[:4]), int(inst.contract_month[4:6])
+            ahead = year * 12 + month - 1 - self._front_months(inst.symbol, days)
+            f = self._carries[inst.con_id] = np.exp(CONTANGO * np.maximum(ahead, 0))
+        return f
+
+    def _front_months(self, symbol: str, days: np.ndarray) -> np.ndarray:
+        """The front month (``year * 12 + month - 1``) of ``symbol`` on each of ``days``."""
+        first = pd.Timestamp(days.min())
+        months = range(first.year * 12 + first.month - 1, int(str(days.max())[:4]) * 12 + 14)
+        ltds = [last_trade_date(symbol, k // 12, k % 12 + 1, self.holidays) for k in months]
+        pos = np.searchsorted(np.array(ltds, dtype="M8[D]"), days, side="left")
+        return np.asarray(months)[pos]
 
     def _driver_arrays(self) -> dict[str, np.ndarray]:
         if self._drivers is not None:
             return self._drivers
         m = self.market
-        n = len(m.sessions)
-        rng = _rng(m.seed, m.session.toordinal(), _STREAM_FUTURES)
-        r = CL_VOL * _student_t(rng, n)
-        gap_noise, u_noise, d_noise, breaks, sizes = rng.standard_normal((5, n))
-        break_draws = rng.random(n)
+        n, anchor = m.generated, m.anchor
+        n0 = min(n, anchor + 2)  # sessions drawn from the first stream
+        rng = _rng(m.seed, m.stream_key, _STREAM_FUTURES)
+        first = np.vstack(
+            (_student_t(rng, (1, n0)), rng.standard_normal((5, n0)), rng.random((1, n0)))
+        )
+        draws = extend_draws(
+            first,
+            m.seed,
+            (m.stream_key, _STREAM_FUTURES),
+            n,
+            lambda g, k: np.vstack(
+                (_student_t(g, (1, k)), g.standard_normal((5, k)), g.random((1, k)))
+            ),
+        )
+        r = CL_VOL * draws[0]
+        gap_noise, u_noise, d_noise, breaks, sizes, break_draws = draws[1:]
         log_close = np.cumsum(r)
-        log_close += math.log(CL_LEVEL) - log_close[max(n - 2, 0)]
+        log_close += math.log(CL_LEVEL) - log_close[anchor]
         log_open = log_close - r + 0.2 * r + 0.2 * CL_VOL * gap_noise
         phi_u = _half_life_phi(CRACK_HALF_LIFE)
         x = _ar1(CRACK_SD * math.sqrt(1 - phi_u**2) * u_noise, phi_u, 0.0)
         mu = np.cumsum(np.where(break_draws < BREAK_RATE, BREAK_SD * sizes, 0.0))
-        u = mu - mu[max(n - 2, 0)] + x
+        u = mu - mu[anchor] + x
         phi_d = _half_life_phi(SPLIT_HALF_LIFE)
         d = SPLIT_MEAN + _ar1(SPLIT_SD * math.sqrt(1 - phi_d**2) * d_noise, phi_d, 0.0)
         psx = m.daily_path(self.psx)
-        kappa = CRACK_LEVEL / float(psx.close[max(n - 2, 0)])
+        kappa = CRACK_LEVEL / float(psx.close[anchor])
         u_open = np.concatenate(([u[0]], u[:-1])) * 0.7 + 0.3 * u
         d_open = np.concatenate(([d[0]], d[:-1])) * 0.7 + 0.3 * d
         self._drivers = {
@@ -248,9 +305,17 @@ class FuturesModel:
     def _cl_path(self) -> DailyPath:
         dr = self._driver_arrays()
         n = len(dr["r"])
-        rng = _rng(self.market.seed, self.market.session.toordinal(), _STREAM_FUTURES, 1)
-        u_high, u_low = 1.0 - rng.random((2, n))
-        volume_noise = rng.standard_normal(n)
+        m = self.market
+        n0 = min(n, m.anchor + 2)
+        rng = _rng(m.seed, m.stream_key, _STREAM_FUTURES, 1)
+        first = np.vstack((1.0 - rng.random((2, n0)), rng.standard_normal((1, n0))))
+        u_high, u_low, volume_noise = extend_draws(
+            first,
+            m.seed,
+            (m.stream_key, _STREAM_FUTURES, 1),
+            n,
+            lambda g, k: np.vstack((1.0 - g.random((2, k)), g.standard_normal((1, k)))),
+        )
         lo_, lc = np.log(dr["cl_open"]), np.log(dr["cl_close"])
         iv = np.full(n, CL_VOL * math.sqrt(1 - 0.04))
         mid, half = (lo_ + lc) / 2, np.abs(lc - lo_) / 2
@@ -270,19 +335,27 @@ class FuturesModel:
             self._base["CL"] = self._cl_path()
             return self._base["CL"]
         m = self.market
-        n = len(m.sessions)
-        days = [self._session_minutes(day, m.session_span(day)[1]) for day in range(n)]
-        rng = _rng(m.seed, m.session.toordinal(), _STREAM_FUTURES, 2)
-        for sym in ("HO", "RB"):
-            rows = [day[sym] for day in days]
-            vol = PRODUCTS[sym].daily_volume * np.exp(0.3 * rng.standard_normal(n))
+        n = m.generated
+        for day in range(len(self._ohlc["HO"]), n):  # one day at a time: memory stays O(n)
+            minutes = self._session_minutes(day, m.session_span(day)[1])
+            for sym, ohlc in self._ohlc.items():
+                o, h, lo, c, _ = minutes[sym]
+                ohlc.append((float(o[0]), float(h.max()), float(lo.min()), float(c[-1])))
+        n0 = min(n, m.anchor + 2)
+        rng = _rng(m.seed, m.stream_key, _STREAM_FUTURES, 2)
+        first = np.vstack((rng.standard_normal(n0), rng.standard_normal(n0)))
+        noise = extend_draws(
+            first,
+            m.seed,
+            (m.stream_key, _STREAM_FUTURES, 2),
+            n,
+            lambda g, k: g.standard_normal((2, k)),
+        )
+        for sym, volume_noise in zip(("HO", "RB"), noise, strict=True):
+            ohlc = np.array(self._ohlc[sym][:n]).T
+            vol = PRODUCTS[sym].daily_volume * np.exp(0.3 * volume_noise)
             self._base[sym] = DailyPath(
-                np.array([row[0][0] for row in rows]),
-                np.array([row[1].max() for row in rows]),
-                np.array([row[2].min() for row in rows]),
-                np.array([row[3][-1] for row in rows]),
-                np.maximum(np.rint(vol), LOT).astype(np.int64),
-                np.full(n, CL_VOL),
+                *ohlc, np.maximum(np.rint(vol), LOT).astype(np.int64), np.full(n, CL_VOL)
             )
         return self._base[symbol]
 
@@ -295,7 +368,7 @@ class FuturesModel:
         if hit is not None:
             return hit
         m = self.market
-        seed, skey = m.seed, m.session.toordinal()
+        seed, skey = m.seed, m.stream_key
         cl = _minute_bars(
             _rng(seed, skey, _STREAM_FUTURES, 10, day), self._product_path("CL"), day, n
         )
@@ -320,7 +393,7 @@ class FuturesModel:
             volumes = np.rint(share_v * PRODUCTS[symbol].daily_volume).astype(np.int64)
             out[symbol] = (opens, highs, lows, closes, volumes)
         if day == len(m.sessions) - 1:
-            self._minutes[day] = out
+            self._minutes = {day: out}  # the current session only: older ones are dropped
         return out
 
 
@@ -332,6 +405,7 @@ def install(market: MarketModel, holidays: np.ndarray) -> FuturesModel | None:
     contracts = listed_futures(market.session, holidays)
     source = FuturesSource(contracts)
     market.registry.add_source("FUT", source)
-    model = FuturesModel(market, source, psx[0].con_id)
+    model = FuturesModel(market, source, psx[0].con_id, holidays)
     market.register_provider("FUT", model)
+    market.roll_hooks.append(lambda: source.relist(listed_futures(market.session, holidays)))
     return model

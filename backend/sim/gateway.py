@@ -5,14 +5,17 @@ Usage::
     async with SimGateway(port=0, seed=7) as gw:
         ib = IB(); await ib.connectAsync("127.0.0.1", gw.port, clientId=1)
 
-One asyncio task (the *pulse*) advances the simulated market: it matches working orders,
-streams ticks, bar updates, PnL and account values to the connected client sessions.
-Tests use ``speed=0`` (a manual clock) and :meth:`SimGateway.advance`.
+One asyncio task (the *pulse*) advances the simulated market: it closes and opens sessions
+(:mod:`livedesk.backend.sim.rollover`), matches working orders, streams ticks, bar updates,
+PnL and account values to the connected client sessions.  The clock runs on across closes,
+nights, weekends and holidays.  ``start="YYYY-MM-DD[THH:MM]"`` (New York time) picks the
+first simulated instant.  Tests use ``speed=0`` (a manual clock) and :meth:`SimGateway.advance`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ipaddress
 import logging
 import socket
@@ -22,12 +25,15 @@ from pathlib import Path
 
 from livedesk.backend.sim.account import SimAccount
 from livedesk.backend.sim.broker import Event, FillEvent, OrderUpdate, PortfolioChanged, SimBroker
+from livedesk.backend.sim.calendar import start_session
 from livedesk.backend.sim.clock import SimClock
 from livedesk.backend.sim.faults import FaultHooks
 from livedesk.backend.sim.history import HistoryBuilder
 from livedesk.backend.sim.market import MarketModel
+from livedesk.backend.sim.rollover import SessionCycle
 from livedesk.backend.sim.session import ClientSession
-from livedesk.backend.sim.state import load_state, save_state
+from livedesk.backend.sim.state import StateStore
+from livedesk.backend.sim.transport import Connection, ConnectionLimits
 
 log = logging.getLogger("livedesk.sim")
 
@@ -57,11 +63,14 @@ class SimGateway:
         read_only: bool = False,
         allow_remote: bool = False,
         market: MarketModel | None = None,
+        start: str | dt.datetime | dt.date | None = None,
         start_time: float | None = None,
         tick_interval: float = 0.1,
         account_interval: float = 1.0,
         initial_cash: float = 1_000_000.0,
         max_market_data_lines: int = 100,
+        limits: ConnectionLimits | None = None,
+        control: bool = True,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(
@@ -70,35 +79,43 @@ class SimGateway:
         self.host = host
         self._requested_port = port
         self.seed = seed
-        self.market = market or MarketModel(seed=seed)
+        first_session = None
+        if start is not None:
+            first_session, start_epoch = start_session(start)
+            start_time = start_epoch if start_time is None else start_time
+        self.market = market or MarketModel(seed=seed, session=first_session)
         self.clock = SimClock(
             start_time if start_time is not None else self.market.session_open(), speed
         )
         self.broker = SimBroker(
             self.market, SimAccount(account, cash=initial_cash), read_only=read_only
         )
+        self.cycle = SessionCycle(self.broker)
         self.history = HistoryBuilder(self.market)
         self.state_file = Path(state_file) if state_file else None
         self.tick_interval = tick_interval
         self.account_interval = account_interval
         self.max_market_data_lines = max_market_data_lines
+        self.limits = limits or ConnectionLimits()
         self.sessions: dict[int, ClientSession] = {}
-        self.faults = FaultHooks(self)
+        self.connections: set[Connection] = set()
+        self.faults = FaultHooks(self, remote=control)
         self.silent = False
         self._server: asyncio.base_events.Server | None = None
         self._pulse: asyncio.Task | None = None
-        self._conn_tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task] = set()
         self._last_account_push = 0.0
         self.port = 0
-        if self.state_file and self.state_file.exists():
-            load_state(self.state_file, self.broker)
+        self.store = StateStore(self.state_file) if self.state_file else None
+        if self.store is not None:
+            self.store.load(self.broker)
         self.broker.on_change = self._persist
 
     # ---- lifecycle ---------------------------------------------------------------
     async def start(self) -> SimGateway:
         """Bind and start serving; ``self.port`` is the bound port."""
-        self._server = await asyncio.start_server(
-            self._on_connect,
+        self._server = await asyncio.get_running_loop().create_server(
+            self._new_connection,
             self.host,
             self._requested_port or self.port,
             reuse_address=True,
@@ -120,11 +137,20 @@ class SimGateway:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        if self._conn_tasks:  # closed sockets end their sessions; cancel only stragglers
-            _, late = await asyncio.wait(list(self._conn_tasks), timeout=1.0)
-            for task in late:
+        for conn in list(self.connections):
+            conn.close()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 1.0
+        while self.connections and loop.time() < end:  # let closing sockets flush
+            await asyncio.sleep(0.005)
+        for conn in list(self.connections):
+            conn.drop("gateway stopping")
+        for task in list(self._tasks):
+            if task is not asyncio.current_task():
                 task.cancel()
         self._persist()
+        if self.store is not None:
+            self.store.close()
 
     async def restart(self, downtime: float = 0.2) -> None:
         """Simulate the daily restart: drop everyone, stop listening, come back on the same port."""
@@ -152,11 +178,21 @@ class SimGateway:
         """Simulated time, epoch seconds."""
         return self.clock.now()
 
-    def advance(self, seconds: float) -> None:
-        """Move the simulated clock forward and process everything that happens meanwhile."""
+    def advance(self, seconds: float, step: float = 1.0) -> None:
+        """Move the simulated clock forward and process everything that happens meanwhile.
+
+        The clock moves in ``step``-second pulses while the market is open; while it is
+        closed it jumps from one calendar boundary (open, close) to the next, since nothing
+        fills there, so advancing over nights and weekends is cheap.
+        """
+        if seconds < 0 or not step > 0:
+            raise ValueError("advance needs seconds >= 0 and step > 0")
         end = self.clock.now() + seconds
-        while self.clock.now() < end:
-            self.clock.advance(min(1.0, end - self.clock.now()))
+        while (now := self.clock.now()) < end:
+            target = now + step
+            if not self.broker.is_open(now):
+                target = max(target, self.cycle.next_boundary(now))
+            self.clock.advance(min(target, end) - now)
             self.pulse()
 
     # ---- the pulse ---------------------------------------------------------------
@@ -171,7 +207,8 @@ class SimGateway:
     def pulse(self) -> None:
         """One step: match orders, then stream to every session."""
         now = self.now()
-        self.publish(self.broker.step(now))
+        events = self.cycle.step(now)
+        self.publish(events + self.broker.step(now))
         if self.silent:
             return
         push_account = time.monotonic() - self._last_account_push >= self.account_interval
@@ -212,16 +249,8 @@ class SimGateway:
         return out
 
     # ---- connections ---------------------------------------------------------------
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        self._conn_tasks.add(task)
-        session = ClientSession(self, reader, writer)
-        try:
-            await session.run()
-        finally:
-            self._conn_tasks.discard(task)
-            if self.sessions.get(session.client_id) is session:
-                del self.sessions[session.client_id]
+    def _new_connection(self) -> Connection:
+        return Connection(self, self.limits, lambda conn: ClientSession(self, conn))
 
     def register(self, session: ClientSession) -> bool:
         """Claim a client id; False when another connection holds it (error 326)."""
@@ -229,6 +258,16 @@ class SimGateway:
             return False
         self.sessions[session.client_id] = session
         return True
+
+    def unregister(self, session: ClientSession) -> None:
+        """Release the client id ``session`` holds (its socket has closed)."""
+        if self.sessions.get(session.client_id) is session:
+            del self.sessions[session.client_id]
+
+    def track(self, task: asyncio.Task) -> None:
+        """Keep a background task (a control command) alive until it ends."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def drop_all(self) -> None:
         """Close every client connection at once (socket drop)."""
@@ -241,5 +280,5 @@ class SimGateway:
         return max(self.broker.used_ids.values(), default=0) + 1
 
     def _persist(self) -> None:
-        if self.state_file:
-            save_state(self.state_file, self.broker)
+        if self.store is not None:
+            self.store.save(self.broker)

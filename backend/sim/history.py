@@ -134,6 +134,7 @@ class HistoryBuilder:
     def __init__(self, market: MarketModel) -> None:
         self.market = market
         self._range_cache: dict[tuple[int, int], tuple[float, float, float]] = {}
+        self._range_session = 0.0  # the open of the session the cached ranges belong to
 
     def bars(self, con_id: int, end: float, duration: str, bar_size: str, now: float) -> list[Bar]:
         """Bars ending at or before ``end`` and covering ``duration``."""
@@ -154,6 +155,9 @@ class HistoryBuilder:
         start = self.market.session_open()
         minute = int((now - start) // 60)
         key = (con_id, minute)
+        if self._range_session != start:  # a new session: the old ranges are dropped
+            self._range_session = start
+            self._range_cache.clear()
         hit = self._range_cache.get(key)
         if hit is None:
             mb = self.market.minute_bars(con_id, self.market.session)[: max(minute, 0)]

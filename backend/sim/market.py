@@ -74,16 +74,17 @@ leaves them out).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from livedesk.backend.sim.calendar import SessionWindow
 from livedesk.backend.sim.instruments import (
     MEDIAN_DOLLAR_VOLUME,
     Instrument,
@@ -118,6 +119,8 @@ DISPLAY_LOTS = 3.0  # displayed round lots of a stock of liquidity 1
 LOT = 100
 
 _STREAM_FACTORS, _STREAM_DAILY, _STREAM_MINUTE, _STREAM_SHAPES = range(4)
+DRAW_BLOCK = 64
+"""Sessions per block of random draws: paths grow by whole blocks, earlier sessions unchanged."""
 _SHAPES, _SHAPE_POINTS = 256, 60
 _NOISE_SIZE = 4096
 _NEW_YORK = ZoneInfo("America/New_York")
@@ -189,6 +192,24 @@ def _student_t(rng: np.random.Generator, size: int | tuple[int, ...]) -> np.ndar
     return rng.standard_t(T_DF, size) * _T_UNIT
 
 
+def extend_draws(
+    first: np.ndarray,
+    seed: int,
+    key: tuple[int, ...],
+    n: int,
+    draw: Callable[[np.random.Generator, int], np.ndarray],
+) -> np.ndarray:
+    """``first`` (draws of the first sessions, time on the last axis) extended to ``n``
+    sessions: later sessions come in blocks of :data:`DRAW_BLOCK`, block ``b`` drawn by
+    ``draw(rng, DRAW_BLOCK)`` from stream ``(*key, b)``, so extending a path further never
+    changes the draws of the sessions it already had."""
+    extra = n - first.shape[-1]
+    if extra <= 0:
+        return first[..., :n]
+    blocks = [draw(_rng(seed, *key, b), DRAW_BLOCK) for b in range(-(-extra // DRAW_BLOCK))]
+    return np.concatenate([first, *blocks], axis=-1)[..., :n]
+
+
 def _ar1(shocks: np.ndarray, phi: float, start: float) -> np.ndarray:
     """``x[t] = phi * x[t-1] + shocks[t]`` with ``x[-1] = start``, vectorised in chunks."""
     out = np.empty_like(shocks)
@@ -213,10 +234,15 @@ def _half_life_phi(half_life: float) -> float:
 class EquityFactorModel:
     """Daily paths of stocks and broad ETFs (sector 0) from the factor model above."""
 
-    def __init__(self, seed: int, session_key: int, n_days: int) -> None:
+    def __init__(self, seed: int, session_key: int, n_days: int, anchor: int | None = None) -> None:
         self._seed, self._key, self.n_days = seed, session_key, n_days
+        self.anchor = max(n_days - 2, 0) if anchor is None else anchor  # the level's session
+        self.n_first = min(n_days, self.anchor + 2)  # sessions drawn from the first streams
         rng = _rng(seed, session_key, _STREAM_FACTORS)
-        shocks = _student_t(rng, (n_days, 12))
+        first = _student_t(rng, (self.n_first, 12)).T
+        shocks = extend_draws(
+            first, seed, (session_key, _STREAM_FACTORS), n_days, lambda r, k: _student_t(r, (12, k))
+        ).T
         variance = np.empty(n_days)  # GARCH(1,1) variance multiplier, long-run mean 1
         h = 1.0
         for t in range(n_days):
@@ -233,13 +259,31 @@ class EquityFactorModel:
         n = self.n_days
         rng = _rng(self._seed, self._key, _STREAM_DAILY, inst.con_id)
         liquidity = max(inst.liquidity, 1e-3)
+        n0 = self.n_first
         loadings = rng.standard_normal(3)
-        eps = _student_t(rng, n)
-        alpha_shocks, mispricing_shocks, gap_noise, volume_noise = rng.standard_normal((4, n))
+        eps = _student_t(rng, (1, n0))
+        normals = rng.standard_normal((4, n0))
         alpha_start, mispricing_start, level_noise = rng.standard_normal(3)
-        u_high, u_low = 1.0 - rng.random((2, n))
-        jump_draws, jump_sizes = rng.random(n), rng.standard_normal(n)
+        uniforms = 1.0 - rng.random((2, n0))
+        jumps = np.vstack((rng.random(n0), rng.standard_normal(n0)))
         fallback_level = _clip(60.0 * math.exp(0.8 * rng.standard_normal()), 5.0, 900.0)
+        draws = extend_draws(
+            np.vstack((eps, normals, uniforms, jumps)),
+            self._seed,
+            (self._key, _STREAM_DAILY, inst.con_id),
+            n,
+            lambda r, k: np.vstack(
+                (
+                    _student_t(r, (1, k)),
+                    r.standard_normal((4, k)),
+                    1.0 - r.random((2, k)),
+                    r.random((1, k)),
+                    r.standard_normal((1, k)),
+                )
+            ),  # fmt: skip
+        )
+        eps, alpha_shocks, mispricing_shocks, gap_noise, volume_noise = draws[:5]
+        u_high, u_low, jump_draws, jump_sizes = draws[5:]
 
         if inst.sector == 0:
             beta, gamma, idio, alpha_sd, mispricing_share = 1.0, 0.0, ETF_TRACKING_VOL, 0.0, 0.0
@@ -272,7 +316,7 @@ class EquityFactorModel:
 
         log_close = np.cumsum(r)
         level = _clip(reference_price(inst) or fallback_level, 12.0, 900.0)
-        log_close += math.log(level) + 0.03 * level_noise - log_close[max(n - 2, 0)]
+        log_close += math.log(level) + 0.03 * level_noise - log_close[self.anchor]
         gap = OVERNIGHT_SHARE * r + 0.2 * day_vol * gap_noise
         log_open = log_close - r + gap
         intraday_vol = day_vol * math.sqrt(1.0 - OVERNIGHT_SHARE**2)
@@ -394,6 +438,12 @@ class MarketModel:
     ``session`` defaults to the latest XNYS session on or before today in New York; a date
     that is not a session rolls back to the previous one.  ``sessions`` holds
     ``history_sessions`` completed sessions (the daily history) followed by the current one.
+
+    The calendar runs on: :meth:`roll` makes the next session current (the current one joins
+    the history, so ``sessions`` and the daily bars grow by one) and drops the old intraday
+    paths.  Paths are generated :data:`DRAW_BLOCK` sessions ahead from random streams keyed
+    by the first session (``stream_key``), so a session's prices do not depend on when it
+    became current, and the price level stays anchored on the first session's history.
     """
 
     def __init__(
@@ -408,32 +458,26 @@ class MarketModel:
             raise ValueError("history_sessions must be at least 1")
         self.registry = registry if registry is not None else default_registry()
         self.seed = seed
-        self.calendar = xcals.get_calendar("XNYS")
         if session is None:
             session = datetime.now(_NEW_YORK).date()
-        current = self.calendar.date_to_session(pd.Timestamp(session), direction="previous")
-        self.session: date = current.date()
-        self.sessions: pd.DatetimeIndex = self.calendar.sessions_window(
-            current, -(history_sessions + 1)
-        )
-        self._day_of = {ts.date(): i for i, ts in enumerate(self.sessions)}
-        session_key = self.session.toordinal()
-        self._providers: dict[str, PathProvider] = {
-            "STK": EquityFactorModel(seed, session_key, len(self.sessions))
-        }
+        self.window = SessionWindow(session, history_sessions)
+        self.stream_key = self.window.sessions[-1].toordinal()
+        self.anchor = history_sessions - 1  # index of the session the price level is set on
+        self._providers: dict[str, PathProvider] = {}
+        self._paths: dict[int, DailyPath] = {}
+        self.roll_hooks: list[Callable[[], None]] = []
+        self._generate(self.window.index + 1 + DRAW_BLOCK)
         shape_rng = _rng(seed, _STREAM_SHAPES)
         steps = shape_rng.standard_normal((_SHAPES, _SHAPE_POINTS)) / math.sqrt(_SHAPE_POINTS)
         walks = np.concatenate((np.zeros((_SHAPES, 1)), np.cumsum(steps, axis=1)), axis=1)
         bridges = walks - np.linspace(0.0, 1.0, _SHAPE_POINTS + 1) * walks[:, -1:]
         self._shapes: list[list[float]] = np.append(bridges, bridges[:, -1:], axis=1).tolist()
         self._noise: list[float] = np.exp(0.35 * shape_rng.standard_normal(_NOISE_SIZE)).tolist()
-        self._open = self.calendar.session_open(current).timestamp()
-        self._close = self.calendar.session_close(current).timestamp()
         self._daily: dict[int, DailyPath] = {}
         self._daily_bars: dict[int, np.ndarray] = {}
         self._current: dict[int, _SessionPath] = {}
         self._pricers: dict[str, DerivedPricer] = {}
-        self._spans: list[tuple[float, int]] | None = None
+        self._enter()
         self.futures = None  # livedesk.backend.sim.futures.FuturesModel, when listed
         self.options = None  # livedesk.backend.sim.options.OptionSource, when listed
         self.options_pricer = None  # livedesk.backend.sim.options.OptionPricer
@@ -442,15 +486,56 @@ class MarketModel:
 
             install(self)
 
+    # ---- the calendar ----------------------------------------------------------------
+    @property
+    def calendar(self):
+        """The ``exchange_calendars`` XNYS calendar (its bounds widen as the market runs on)."""
+        return self.window.calendar
+
+    @property
+    def generated(self) -> int:
+        """Sessions whose paths exist: the history, the current one and some ahead."""
+        return len(self.window.all)
+
+    def _generate(self, count: int) -> None:
+        """Know ``count`` sessions from the first history session on (paths regenerate)."""
+        self.window.extend(count)
+        self._providers["STK"] = EquityFactorModel(self.seed, self.stream_key, count, self.anchor)
+        for provider in self._providers.values():
+            reset = getattr(provider, "reset", None)
+            if reset is not None:
+                reset()
+        self._paths.clear()
+
+    def _enter(self) -> None:
+        """Make the window's current session the market's and drop the old session's caches."""
+        self._cur = self.window.index
+        self.sessions: pd.DatetimeIndex = self.window.sessions
+        self.session: date = self.sessions[-1].date()
+        self._open, minutes = self.window.span(self._cur)
+        self._close = self._open + 60.0 * minutes
+        self._daily.clear()
+        self._daily_bars.clear()
+        self._current.clear()
+
+    def next_session_open(self) -> float:
+        """Epoch seconds of the next session's open (the one :meth:`roll` makes current)."""
+        if self._cur + 1 >= self.generated:
+            self._generate(self.generated + DRAW_BLOCK)
+        return self.window.span(self._cur + 1)[0]
+
+    def roll(self) -> date:
+        """Make the next XNYS session current; the current one joins the daily history."""
+        self.next_session_open()
+        self.window.advance()
+        self._enter()
+        for hook in self.roll_hooks:
+            hook()
+        return self.session
+
     def session_span(self, day: int) -> tuple[float, int]:
         """Open (epoch seconds) and number of minutes of session number ``day``."""
-        if self._spans is None:
-            opens = self.calendar.opens.loc[self.sessions].values.astype("M8[s]").astype("i8")
-            closes = self.calendar.closes.loc[self.sessions].values.astype("M8[s]").astype("i8")
-            self._spans = list(
-                zip(opens.astype(float).tolist(), ((closes - opens) // 60).tolist(), strict=True)
-            )
-        return self._spans[day]
+        return self.window.span(day)
 
     def register_pricer(self, sec_type: str, pricer: DerivedPricer) -> None:
         """Price instruments of ``sec_type`` with ``pricer`` instead of a stored path."""
@@ -477,11 +562,22 @@ class MarketModel:
         """Unrounded daily path of an instrument over ``sessions`` (generated once, cached)."""
         path = self._daily.get(con_id)
         if path is None:
+            full, n = self._full_path(con_id), self._cur + 1
+            path = self._daily[con_id] = DailyPath(
+                full.open[:n], full.high[:n], full.low[:n], full.close[:n], full.volume[:n],
+                full.intraday_vol[:n],
+            )  # fmt: skip
+        return path
+
+    def _full_path(self, con_id: int) -> DailyPath:
+        """The daily path over every generated session (future ones included)."""
+        path = self._paths.get(con_id)
+        if path is None:
             inst = self._instrument(con_id)
             provider = self._providers.get(inst.sec_type)
             if provider is None:
                 raise KeyError(f"no price model for secType {inst.sec_type}")
-            path = self._daily[con_id] = provider.daily_path(inst)
+            path = self._paths[con_id] = provider.daily_path(inst)
         return path
 
     def daily_bars(self, con_id: int) -> np.ndarray:
@@ -507,8 +603,8 @@ class MarketModel:
         For the current session this is the whole intraday path, including minutes still
         in the future of the simulated clock.
         """
-        day = self._day_of.get(pd.Timestamp(session).date())
-        if day is None:
+        day = self.window.day_of(pd.Timestamp(session).date())
+        if day is None or day > self._cur:
             raise ValueError(f"{session} is not one of the model's sessions")
         pricer = self._pricer(con_id)
         if pricer is not None:
@@ -581,13 +677,13 @@ class MarketModel:
         hook = getattr(self._providers.get(inst.sec_type), "minute_bars", None)
         if hook is not None:
             return start, hook(inst, day, n)
-        rng = _rng(self.seed, self.session.toordinal(), _STREAM_MINUTE, con_id, day)
-        return start, _minute_bars(rng, self.daily_path(con_id), day, n)
+        rng = _rng(self.seed, self.stream_key, _STREAM_MINUTE, con_id, day)
+        return start, _minute_bars(rng, self._full_path(con_id), day, n)
 
     def _session_path(self, con_id: int) -> _SessionPath:
         path = self._current.get(con_id)
         if path is None:
-            start, bars = self._session_minutes(con_id, len(self.sessions) - 1)
+            start, bars = self._session_minutes(con_id, self._cur)
             inst = self._instrument(con_id)
             prev = float(self.daily_path(con_id).close[-2])
             path = self._current[con_id] = _SessionPath(inst, start, bars, prev)

@@ -33,6 +33,10 @@ move with their underlying tick for tick and nothing is stored per option:
 * ``tickOptionComputation``: model (13) and last (12) use the model volatility; bid (10)
   and ask (11) the volatility implied by the bid and ask prices.
 
+Listings roll with the market's session: each new session lists the expiries due from it
+(the expired ones stay resolvable by conId) and adds the strikes of a grid around the new
+previous close to those already listed, so a held option never loses its contract.
+
 At expiry (the close of the expiry session) options settle at intrinsic value: physically
 into 100 shares per contract at the strike by default, or in cash (see
 :meth:`livedesk.backend.sim.broker.SimBroker.settle_expired`).
@@ -129,9 +133,22 @@ class OptionSource:
 
     def __init__(self, market: MarketModel, holidays: set[date]) -> None:
         self.market = market
-        self.expiries = tuple(expiries(market.session, holidays))
+        self._holidays = holidays
         self._chains: dict[str, Chain | None] = {}
-        self._by_code = {(e - _EPOCH).days % 4096: e for e in self.expiries}
+        self._by_code: dict[int, date] = {}
+        self.relist()
+
+    def relist(self) -> None:
+        """List the expiries and strikes of the market's (new) session; keep the old ones
+        resolvable and every listed strike listed."""
+        self.expiries = tuple(expiries(self.market.session, self._holidays))
+        self._by_code.update({(e - _EPOCH).days % 4096: e for e in self.expiries})
+        old, self._chains = self._chains, {}
+        for symbol, chain in old.items():
+            new = self.chain(symbol)
+            if chain is not None and new is not None:
+                strikes = tuple(sorted(set(new.strikes) | set(chain.strikes)))
+                self._chains[symbol] = Chain(new.index, new.underlying, new.expiries, strikes)
 
     def chain(self, symbol: str) -> Chain | None:
         """The chain of ``symbol`` (None when it has no options)."""
@@ -264,17 +281,27 @@ class OptionPricer:
         m = math.log(inst.strike / s) / math.sqrt(max(t, 1 / 52))
         return atm * min(max(1 + SKEW * m + SMILE * m * m, 0.7), 2.5)
 
+    def reset(self) -> None:
+        """Forget per-session caches (a new session started)."""
+        self._base_vol.clear()
+        self._state.clear()
+
     def expiry_time(self, inst: Instrument) -> float:
-        """Epoch seconds of the 16:00 New York close of the expiry day."""
+        """Epoch seconds of the close of the expiry session (16:00 New York, or the early
+        close)."""
         when = self._close_time.get(inst.last_trade_date)
         if when is None:
             day = datetime.strptime(inst.last_trade_date, "%Y%m%d").date()
             when = datetime.combine(day, time(16), _NEW_YORK).timestamp()
+            cal = self.market.calendar
+            if cal.is_session(day):
+                when = cal.session_close(day).timestamp()
             self._close_time[inst.last_trade_date] = when
         return when
 
     def state(self, inst: Instrument, t: float) -> OptionState:
         """Quote, model volatility and greeks at epoch ``t`` (cached per instant)."""
+        t = min(t, self.market.session_close())  # after the close: the closing quote
         hit = self._state.get(inst.con_id)
         if hit is not None and hit[0] == t:
             return hit[1]
@@ -401,6 +428,7 @@ def install(market: MarketModel, holidays: set[date]) -> OptionSource:
     """List option chains in ``market``'s registry and price them with an OptionPricer."""
     source = OptionSource(market, holidays)
     market.registry.add_source("OPT", source)
-    market.options_pricer = OptionPricer(market)
-    market.register_pricer("OPT", market.options_pricer)
+    market.options_pricer = pricer = OptionPricer(market)
+    market.register_pricer("OPT", pricer)
+    market.roll_hooks += [source.relist, pricer.reset]
     return source

@@ -209,7 +209,7 @@ def _peg_best_mid(c: Cursor, contract: Contract, o: Order) -> None:
 
 
 def parse_place_order(c: Cursor) -> Request:
-    order_id = c.req("orderId")
+    order_id = c.req("orderId", bounded=False)
     contract = c.contract()
     contract.secIdType = c.text("secIdType")
     contract.secId = c.text("secId")

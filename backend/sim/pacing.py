@@ -1,7 +1,14 @@
 """IB's pacing rules as the simulated gateway enforces them, per client connection.
 
 * More than ``max_rate`` (50) messages in any one second → error 100; after
-  ``max_violations`` (3) violations the gateway drops the connection.
+  ``max_violations`` (3) violations the gateway drops the connection.  Messages are counted
+  by their *arrival* time (when their bytes were read off the socket, see
+  :mod:`livedesk.backend.sim.transport`), never by when the gateway got round to
+  dispatching them, so the gateway's own processing delay cannot push a client over.
+  The sliding window is one second minus ``jitter`` (50 ms): a client that throttles itself
+  to 45 messages per second in bursts (ib_async's default) stays clear even when a burst
+  is read a few milliseconds late, while a sustained 53 messages/s or a burst of 51 is
+  caught.
 * Historical data (IB's documented limits for small bars): an identical request within
   15 s, 6 or more requests for the same contract/tick type within 2 s, or more than 60
   requests in 10 minutes → error 162.
@@ -19,14 +26,19 @@ class MessagePacer:
 
     max_rate: int = 50
     max_violations: int = 3
+    jitter: float = 0.05
     times: deque = field(default_factory=deque)
     violations: int = 0
     _flagged_second: float = -1.0
 
     def record(self, now: float) -> str | None:
-        """Record one message at ``now``; return ``"error"``, ``"disconnect"`` or None."""
+        """Record one message that arrived at ``now`` (monotonic seconds).
+
+        Returns ``"error"`` (answer with error 100), ``"disconnect"`` or None.
+        """
         self.times.append(now)
-        while self.times and now - self.times[0] >= 1.0:
+        window = 1.0 - self.jitter
+        while self.times and now - self.times[0] >= window:
             self.times.popleft()
         if len(self.times) <= self.max_rate:
             return None

@@ -16,6 +16,8 @@ READ_ERROR = 320
 UNKNOWN_ID = 505
 
 INT_RE = re.compile(r"[+-]?\d{1,30}", re.ASCII)
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+"""TWS reads integer fields as signed 32-bit; anything outside is refused (320)."""
 FLOAT_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
@@ -48,15 +50,19 @@ class Cursor:
         self._i += 1
         return v
 
-    def integer(self, name: str, default: int = 0) -> int:
+    def integer(self, name: str, default: int = 0, bounded: bool = True) -> int:
         v = self.text(name)
         if v == "":
             return default
         if INT_RE.fullmatch(v):
-            return int(v)
-        if FLOAT_RE.fullmatch(v) and float(v).is_integer():
-            return int(float(v))
-        raise self.fail(f"{name}={v!r} is not an integer")
+            n = int(v)
+        elif FLOAT_RE.fullmatch(v) and float(v).is_integer():
+            n = int(float(v))
+        else:
+            raise self.fail(f"{name}={v!r} is not an integer")
+        if bounded and not INT_MIN <= n <= INT_MAX:
+            raise self.fail(f"{name}={v} is outside the 32-bit integer range")
+        return n
 
     def number(self, name: str, default: float = 0.0) -> float:
         v = self.text(name)
@@ -78,9 +84,13 @@ class Cursor:
             return int(v) != 0
         raise self.fail(f"{name}={v!r} is not a boolean")
 
-    def req(self, name: str = "reqId") -> int:
-        """Read the request (or order) id and remember it for error reports."""
-        self.req_id = self.integer(name, -1)
+    def req(self, name: str = "reqId", bounded: bool = True) -> int:
+        """Read the request (or order) id and remember it for error reports.
+
+        ``bounded=False`` (placeOrder's id) leaves the range check to order validation,
+        which answers an out-of-range order id with 103 as TWS does.
+        """
+        self.req_id = self.integer(name, -1, bounded)
         return self.req_id
 
     def count(self, name: str, limit: int = 10_000) -> int:

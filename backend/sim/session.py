@@ -1,17 +1,22 @@
-"""One API client connection of the simulated gateway: handshake, requests, subscriptions."""
+"""One API client of the simulated gateway: request dispatch, subscriptions and streams.
+
+The socket side — handshake bytes, framing limits, arrival timestamps, the output buffer and
+its backpressure — is :mod:`livedesk.backend.sim.transport`.  The handlers are grouped by
+concern: contracts, orders, dispatch and streaming here; market data in
+:mod:`~livedesk.backend.sim.session_market`; positions, account values and PnL in
+:mod:`~livedesk.backend.sim.session_account` (mixins of :class:`ClientSession`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
-import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ib_async import Contract, ContractDetails, OrderState
 
-from livedesk.backend.sim import combos
+from livedesk.backend.sim import combos, validation
 from livedesk.backend.sim import messages as m
 from livedesk.backend.sim import requests as rq
 from livedesk.backend.sim.broker import FillEvent, OrderReject, contract_of
@@ -19,104 +24,37 @@ from livedesk.backend.sim.engine import SimOrder
 from livedesk.backend.sim.faults import CONTROL_MSG_ID
 from livedesk.backend.sim.history import NEW_YORK, HistoryError
 from livedesk.backend.sim.instruments import Instrument
-from livedesk.backend.sim.market import Quote
 from livedesk.backend.sim.pacing import HistoricalPacer, MessagePacer
+from livedesk.backend.sim.session_account import AccountRequests
+from livedesk.backend.sim.session_market import BarSub, MarketDataRequests, MarketDataSub
 from livedesk.backend.sim.versions import LATEST, Protocol, VersionRefused, negotiate, protocol
-from livedesk.backend.sim.wire import (
-    FrameDecoder,
-    FrameError,
-    encode_frame,
-    parse_handshake,
-)
+from livedesk.backend.sim.wire import encode_frame
 
 if TYPE_CHECKING:
     from livedesk.backend.sim.gateway import SimGateway
+    from livedesk.backend.sim.transport import Connection
 
 log = logging.getLogger("livedesk.sim.session")
 
-# tick types
-BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE, OPEN = (
-    0,
-    1,
-    2,
-    3,
-    4,
-    5,
-    6,
-    7,
-    8,
-    9,
-    14,
-)
-LAST_TIMESTAMP = 45
-BID_OPTION, ASK_OPTION, LAST_OPTION, MODEL_OPTION = 10, 11, 12, 13
-DELAYED_MSG = "Requested market data is not subscribed. Displaying delayed market data."
-NO_PERMISSION_MSG = "Requested market data is not subscribed."
 NYMEX_HOURS = "{prev:%Y%m%d}:1800-{day:%Y%m%d}:1700"
-SUMMARY_TAGS = (
-    "AccountType",
-    "NetLiquidation",
-    "TotalCashValue",
-    "SettledCash",
-    "AccruedCash",
-    "BuyingPower",
-    "EquityWithLoanValue",
-    "PreviousDayEquityWithLoanValue",
-    "GrossPositionValue",
-    "RegTEquity",
-    "RegTMargin",
-    "SMA",
-    "InitMarginReq",
-    "MaintMarginReq",
-    "AvailableFunds",
-    "ExcessLiquidity",
-    "Cushion",
-    "FullInitMarginReq",
-    "FullMaintMarginReq",
-    "FullAvailableFunds",
-    "FullExcessLiquidity",
-    "LookAheadNextChange",
-    "LookAheadInitMarginReq",
-    "LookAheadMaintMarginReq",
-    "LookAheadAvailableFunds",
-    "LookAheadExcessLiquidity",
-    "HighestSeverity",
-    "DayTradesRemaining",
-    "Leverage",
-)
 
 
-@dataclass
-class MarketDataSub:
-    """One reqMktData subscription and the last values sent."""
+class ClientSession(MarketDataRequests, AccountRequests):
+    """Serves one API client: its requests, subscriptions and streams.
 
-    inst: Instrument | None
-    sent: dict = field(default_factory=dict)
-    last: Quote | None = None
-    legs: list[combos.Leg] | None = None
+    The bytes (handshake, framing, limits, output buffer) are the job of its
+    :class:`~livedesk.backend.sim.transport.Connection`, which calls :meth:`on_handshake`,
+    :meth:`on_frame` and :meth:`on_closed`.  One socket carries one client id: a second
+    ``startApi`` is refused, and the id is released whenever the socket closes.
+    """
 
-
-@dataclass
-class BarSub:
-    """One keepUpToDate historical subscription."""
-
-    inst: Instrument
-    bar_size: str
-    format_date: int
-    midpoint: bool
-
-
-class ClientSession:
-    """Serves one API client over its socket."""
-
-    def __init__(
-        self, gw: SimGateway, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, gw: SimGateway, conn: Connection) -> None:
         self.gw = gw
-        self.reader = reader
-        self.writer = writer
+        self.conn = conn
         self.client_id = -1
         self.proto: Protocol = LATEST  # the negotiated version's rules, set at the handshake
+        self.started = False
+        self.conflated = 0
         self.market_data_type = 1
         self.mkt: dict[int, MarketDataSub] = {}
         self.bars: dict[int, BarSub] = {}
@@ -169,7 +107,7 @@ class ClientSession:
 
     # ---- output ----------------------------------------------------------------------
     def send(self, fields: list) -> None:
-        """Encode and write one message (dropped while the gateway is silent)."""
+        """Encode and queue one message (dropped while the gateway is silent)."""
         if self.closed or self.gw.silent:
             return
         if not self._out:
@@ -179,7 +117,7 @@ class ClientSession:
     def flush(self) -> None:
         """Write every frame queued in this loop iteration with one socket write."""
         if self._out and not self.closed:
-            self.writer.write(b"".join(self._out))
+            self.conn.write(b"".join(self._out))
         self._out.clear()
 
     def send_error(self, req_id: int, code: int, msg: str, force: bool = False) -> None:
@@ -193,62 +131,36 @@ class ClientSession:
         if not self.closed:
             self.flush()
             self.closed = True
-            self.writer.close()
+            self.conn.close()
 
-    # ---- lifecycle ---------------------------------------------------------------------
-    async def run(self) -> None:
-        """Handshake, then serve requests until the client goes away."""
+    # ---- lifecycle (called by the connection) ------------------------------------------
+    def on_handshake(self, min_version: int, max_version: int) -> list | None:
+        """The reply to the client's version range, or None (after error 530) to refuse it."""
         try:
-            rest = await self._handshake()
-            if rest is None:
-                return
-            decoder = FrameDecoder()
-            pending = decoder.feed(rest)
-            while not self.closed:
-                for fields in pending:
-                    if self.closed:
-                        break
-                    await self._dispatch(fields)
-                data = await self.reader.read(65536)
-                if not data:
-                    break
-                pending = decoder.feed(data)
-        except FrameError as exc:
-            log.warning("dropping client %s: %s", self.client_id, exc)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self.close()
-
-    async def _handshake(self) -> bytes | None:
-        prefix = await self.reader.readexactly(4)
-        if prefix != b"API\0":
-            raise FrameError("not an API client")
-        buf = b""
-        while (parsed := parse_handshake(buf)) is None:
-            chunk = await self.reader.read(4096)
-            if not chunk:
-                return None
-            buf += chunk
-        lo, hi, rest = parsed
-        try:
-            version = negotiate(lo, hi)
+            version = negotiate(min_version, max_version)
         except VersionRefused as exc:
-            log.warning("refusing client v%d..v%d: %s", lo, hi, exc)
-            self.writer.write(encode_frame(m.error(-1, exc.code, str(exc), proto=None)))
+            log.warning("refusing client v%d..v%d: %s", min_version, max_version, exc)
+            self.conn.write_frames([m.error(-1, exc.code, str(exc), proto=None)])
             return None
         self.proto = protocol(version)
         now = dt.datetime.fromtimestamp(self.gw.now(), NEW_YORK)
-        self.writer.write(encode_frame([version, now.strftime("%Y%m%d %H:%M:%S US/Eastern")]))
-        return rest
+        return [version, now.strftime("%Y%m%d %H:%M:%S US/Eastern")]
 
-    async def _dispatch(self, fields: list[str]) -> None:
+    def on_closed(self) -> None:
+        """The socket is gone (whatever way it closed): release the client id."""
+        self.closed = True
+        self._out.clear()
+        self.gw.unregister(self)
+
+    def on_frame(self, fields: list[str], arrival: float) -> None:
+        """Serve one request frame; ``arrival`` is when it was read off the socket."""
         if fields and fields[0] == str(CONTROL_MSG_ID):
-            await self._control(fields[1:])
+            self.conn.api_started()
+            self._control(fields[1:])
             return
         if self.gw.silent:
             return
-        verdict = self.pacer.record(time.monotonic())
+        verdict = self.pacer.record(arrival)
         if verdict:
             self.send_error(
                 -1,
@@ -271,7 +183,7 @@ class ClientSession:
         if isinstance(req, rq.StartApi):
             self._start_api(req)
             return
-        if self.client_id < 0:
+        if not self.started:
             self.send_error(
                 -1, 321, "Error validating request: the API has not been started (startApi)"
             )
@@ -296,15 +208,30 @@ class ClientSession:
                 getattr(req, "req_id", -1), 320, "Error reading request: internal error"
             )
 
-    async def _control(self, fields: list[str]) -> None:
+    def _control(self, fields: list[str]) -> None:
+        refusal = self.gw.faults.refusal(self.conn.peer)
+        if refusal:
+            self.conn.write_frames([[CONTROL_MSG_ID, "error", refusal]])
+            return
+        self.gw.track(asyncio.ensure_future(self._run_control(fields)))
+
+    async def _run_control(self, fields: list[str]) -> None:
         try:
             reply = await self.gw.faults.control(fields[0] if fields else "status", fields[1:])
-            self.writer.write(encode_frame([CONTROL_MSG_ID, "ok", reply]))
+            frame = [CONTROL_MSG_ID, "ok", reply]
         except (ValueError, IndexError) as exc:
-            self.writer.write(encode_frame([CONTROL_MSG_ID, "error", str(exc)]))
-        await self.writer.drain()
+            frame = [CONTROL_MSG_ID, "error", str(exc)]
+        self.conn.write_frames([frame])
 
     def _start_api(self, req: rq.StartApi) -> None:
+        if self.started:
+            self.send_error(
+                -1,
+                321,
+                "Error validating request: the API is already started on this connection "
+                f"(client id {self.client_id}); one client id per socket",
+            )
+            return
         self.client_id = req.client_id
         if not self.gw.register(self):
             self.send_error(
@@ -314,8 +241,10 @@ class ClientSession:
             )
             self.flush()
             self.closed = True
-            asyncio.get_running_loop().call_later(0.05, self.writer.close)
+            self.conn.close_later(0.05)
             return
+        self.started = True
+        self.conn.api_started()
         self.send(m.managed_accounts([self.gw.broker.account.account_id]))
         self.send(m.next_valid_id(self.gw.next_order_id()))
         for code, text in (
@@ -462,6 +391,8 @@ class ClientSession:
         qty = float(order.totalQuantity)
         if not qty > 0:
             raise OrderReject(434, "The order size cannot be zero or negative.")
+        if req.contract.secType != "BAG":
+            validation.check_order(req.contract, order, inst)
         before = broker.account_values(now)
         state = what_if_state(broker, what_if_fills(broker, units, order, now), now, before)
         order.orderId = req.order_id
@@ -554,379 +485,18 @@ class ClientSession:
     def on_user_info(self, req: rq.ReqUserInfo) -> None:
         self.send(m.user_info(req.req_id, proto=self.proto))
 
-    # ---- market data -------------------------------------------------------------------
-    def on_market_data_type(self, req: rq.ReqMarketDataType) -> None:
-        self.market_data_type = req.data_type
-
-    def on_mkt_data(self, req: rq.ReqMktData) -> None:
-        legs = None
-        inst = None
-        try:
-            if req.contract.secType == "BAG":
-                broker, now = self.gw.broker, self.gw.now()
-                legs = combos.resolve_legs(
-                    req.contract, broker.instrument, lambda i: broker.expired(i, now)
-                )
-            else:
-                inst = self.resolve(req.contract, req.req_id)
-        except OrderReject as exc:
-            self.send_error(req.req_id, exc.code, exc.message)
-            return
-        fault = self.gw.faults.market_data_fault(req.contract.symbol)
-        if fault == "no-permission":
-            self.send_error(req.req_id, 354, NO_PERMISSION_MSG)
-            return
-        if not req.snapshot and len(self.mkt) >= self.gw.max_market_data_lines:
-            self.send_error(
-                req.req_id,
-                101,
-                f"Max number of tickers has been reached (max={self.gw.max_market_data_lines})",
-            )
-            return
-        sub = MarketDataSub(inst, legs=legs)
-        if fault == "delayed":
-            self.send_error(req.req_id, 10167, DELAYED_MSG)
-            self.send(m.market_data_type(req.req_id, 3))
-        elif self.market_data_type != 1:
-            self.send(m.market_data_type(req.req_id, self.market_data_type))
-        now = self.gw.now()
-        self._push_ticks(req.req_id, sub, now)
-        if req.snapshot or req.regulatory_snapshot:
-            self.send(m.tick_snapshot_end(req.req_id))
-        else:
-            self.mkt[req.req_id] = sub
-
-    def on_cancel_mkt_data(self, req: rq.CancelMktData) -> None:
-        self.mkt.pop(req.req_id, None)
-
-    def _push_ticks(self, req_id: int, sub: MarketDataSub, now: float) -> None:
-        market = self.gw.market
-        if sub.legs is not None:
-            q = combos.combo_quote(market, sub.legs, now)
-        else:
-            q = market.quote(sub.inst.con_id, now)
-        if q == sub.last:
-            return
-        last_moved = sub.last is None or q.last != sub.last.last
-        sub.last = q
-        sent = sub.sent
-        # sizes go out in the negotiated version's unit (lots of 100 shares before 159)
-        units = {"proto": self.proto, "sec_type": "BAG" if sub.inst is None else sub.inst.sec_type}
-        if not sent:
-            if sub.legs is not None:
-                prev = combos.combo_prev_close(market, sub.legs)
-            else:
-                prev = market.prev_close(sub.inst.con_id)
-            self.send(m.tick_price(req_id, CLOSE, prev, 0, **units))
-        for tick, value in (
-            (BID, (q.bid, q.bid_size)),
-            (ASK, (q.ask, q.ask_size)),
-            (LAST, (q.last, q.last_size)),
-        ):
-            if sent.get(tick) != value:
-                sent[tick] = value
-                self.send(m.tick_price(req_id, tick, value[0], value[1], **units))
-        if sub.legs is not None:
-            return
-        if sent.get(VOLUME) != q.volume:
-            sent[VOLUME] = q.volume
-            self.send(m.tick_size(req_id, VOLUME, q.volume, **units))
-        if sub.inst.sec_type == "OPT":
-            self._push_greeks(req_id, sub, now, q)
-        if last_moved and market.session_open() <= now:
-            day = self.gw.history.day_range(sub.inst.con_id, now)
-            for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):
-                if sent.get(tick) != value:
-                    sent[tick] = value
-                    self.send(m.tick_price(req_id, tick, value, 0, **units))
-
-    def _push_greeks(self, req_id: int, sub: MarketDataSub, now: float, q: Quote) -> None:
-        """tickOptionComputation for the bid, ask, last (implied vols) and the model."""
-        pricer = self.gw.market.options_pricer
-        st = pricer.state(sub.inst, now)
-        g = st.model
-        comps = [(MODEL_OPTION, st.vol, g)]
-        for tick, price in ((BID_OPTION, q.bid), (ASK_OPTION, q.ask), (LAST_OPTION, q.last)):
-            implied = pricer.implied(sub.inst, price, st) if price > 0 else None
-            if implied is not None:
-                comps.append((tick, implied[1], implied[0]))
-        for tick, vol, g in comps:
-            key = ("greeks", tick)
-            value = (vol, g)
-            if sub.sent.get(key) == value:
-                continue
-            sub.sent[key] = value
-            self.send(
-                m.tick_option_computation(
-                    req_id,
-                    tick,
-                    1,
-                    vol,
-                    g.delta,
-                    g.price,
-                    0.0,
-                    g.gamma,
-                    g.vega,
-                    g.theta,
-                    st.und_price,
-                )  # fmt: skip
-            )
-
-    def on_sec_def_opt_params(self, req: rq.ReqSecDefOptParams) -> None:
-        source = self.gw.market.options
-        chain = source.chain(req.underlying_symbol.upper()) if source else None
-        if chain is None or req.underlying_con_id not in (0, chain.underlying.con_id):
-            self.send_error(
-                req.req_id, 200, "No security definition has been found for the request"
-            )
-            return
-        und = chain.underlying
-        for exchange in ("SMART", "CBOE"):
-            self.send(
-                m.sec_def_opt_params(
-                    req.req_id,
-                    exchange,
-                    und.con_id,
-                    und.symbol,
-                    "100",
-                    chain.expiry_texts,
-                    list(chain.strikes),
-                )  # fmt: skip
-            )
-        self.send(m.sec_def_opt_params_end(req.req_id))
-
-    def on_historical(self, req: rq.ReqHistoricalData) -> None:
-        try:
-            inst = self.resolve(req.contract, req.req_id)
-        except OrderReject as exc:
-            self.send_error(req.req_id, exc.code, exc.message)
-            return
-        what = req.what_to_show.upper()
-        if what not in ("TRADES", "MIDPOINT"):
-            self.send_error(
-                req.req_id,
-                162,
-                f"Historical Market Data Service error message:No data of type {what} is available",
-            )
-            return
-        if req.keep_up_to_date and req.end_date_time:
-            self.send_error(
-                req.req_id,
-                321,
-                "Error validating request.-'bP' : cause - End date not supported with live updates",
-            )
-            return
-        key = (inst.con_id, req.end_date_time, req.duration, req.bar_size, what, req.use_rth)
-        reason = self.hist_pacer.check(key, (inst.con_id, what), time.monotonic())
-        if reason:
-            self.send_error(
-                req.req_id,
-                162,
-                f"Historical Market Data Service error message:Pacing violation: {reason}",
-            )
-            return
-        from livedesk.backend.sim.history import parse_end
-
-        now = self.gw.now()
-        end = parse_end(req.end_date_time, now)
-        bars = self.gw.history.bars(inst.con_id, end, req.duration, req.bar_size, now)
-        midpoint = what == "MIDPOINT"
-        rows = [b.fields(req.format_date, midpoint) for b in bars]
-        fmt_t = lambda t: dt.datetime.fromtimestamp(t, NEW_YORK).strftime("%Y%m%d %H:%M:%S")  # noqa: E731
-        start = fmt_t(bars[0].start) if bars else fmt_t(end)
-        self.send(
-            m.historical_data(
-                req.req_id, start, fmt_t(end), rows, proto=self.proto, sec_type=inst.sec_type
-            )
-        )
-        if req.keep_up_to_date:
-            self.bars[req.req_id] = BarSub(inst, req.bar_size, req.format_date, midpoint)
-
-    def on_cancel_historical(self, req: rq.CancelHistoricalData) -> None:
-        self.bars.pop(req.req_id, None)
-
-    def on_head_timestamp(self, req: rq.ReqHeadTimestamp) -> None:
-        inst = self.resolve(req.contract, req.req_id)
-        first = self.gw.market.daily_bars(inst.con_id)["date"][0]
-        self.send(m.head_timestamp(req.req_id, str(first).replace("-", "")[:8]))
-
-    # ---- account -----------------------------------------------------------------------
-    def on_positions(self, req: rq.ReqPositions) -> None:
-        self.positions_sub = True
-        acct = self.gw.broker.account
-        for h in acct.holdings.values():
-            inst = self.gw.market.registry.by_con_id(h.con_id)
-            self.send(m.position(acct.account_id, contract_of(inst), h.qty, h.avg_cost))
-        self.send(m.position_end())
-
-    def on_cancel_positions(self, req: rq.CancelPositions) -> None:
-        self.positions_sub = False
-
-    def on_positions_multi(self, req: rq.ReqPositionsMulti) -> None:
-        acct = self.gw.broker.account
-        for h in acct.holdings.values():
-            inst = self.gw.market.registry.by_con_id(h.con_id)
-            self.send(
-                m.position_multi(
-                    req.req_id,
-                    acct.account_id,
-                    req.model_code,
-                    contract_of(inst),
-                    h.qty,
-                    h.avg_cost,
-                )
-            )
-        self.send(m.position_multi_end(req.req_id))
-
-    def on_account_updates(self, req: rq.ReqAccountUpdates) -> None:
-        acct = self.gw.broker.account
-        if req.account and req.account != acct.account_id:
-            self.send_error(-1, 321, f"Error validating request: unknown account {req.account}")
-            return
-        self.account_updates = req.subscribe
-        if req.subscribe:
-            now = self.gw.now()
-            self._send_account_values(now)
-            for h in acct.holdings.values():
-                self._send_portfolio_item(h.con_id, now)
-            self.send(
-                m.account_update_time(dt.datetime.fromtimestamp(now, NEW_YORK).strftime("%H:%M"))
-            )
-            self.send(m.account_download_end(acct.account_id))
-
-    def _send_account_values(self, now: float) -> None:
-        acct = self.gw.broker.account
-        values = self.gw.broker.account_values(now)
-        self.send(m.account_value("AccountType", "INDIVIDUAL", "", acct.account_id))
-        self.send(m.account_value("AccountCode", acct.account_id, "", acct.account_id))
-        for key, value in values.items():
-            self.send(m.account_value(key, f"{value:.2f}", acct.currency, acct.account_id))
-        self.send(m.account_value("CashBalance", f"{acct.cash:.2f}", "BASE", acct.account_id))
-
-    def _send_portfolio_item(self, con_id: int, now: float) -> None:
-        broker = self.gw.broker
-        h = broker.account.holdings.get(con_id)
-        inst = self.gw.market.registry.by_con_id(con_id)
-        if h is None or inst is None:
-            return
-        price = broker.mark(con_id, now)
-        value = h.qty * price * h.multiplier
-        unreal = value - h.qty * h.avg_cost
-        self.send(
-            m.portfolio_value(
-                contract_of(inst),
-                h.qty,
-                price,
-                value,
-                h.avg_cost,
-                unreal,
-                h.realized,
-                broker.account.account_id,
-            )
-        )
-
-    def on_multi(self, req: rq.ReqAccountUpdatesMulti) -> None:
-        self.multi[req.req_id] = req.model_code
-        self._send_multi(req.req_id, self.gw.now())
-        self.send(m.account_update_multi_end(req.req_id))
-
-    def _send_multi(self, req_id: int, now: float) -> None:
-        acct = self.gw.broker.account
-        for key, value in self.gw.broker.account_values(now).items():
-            self.send(
-                m.account_update_multi(
-                    req_id, acct.account_id, self.multi[req_id], key, f"{value:.2f}", acct.currency
-                )
-            )
-
-    def on_cancel_multi(self, req: rq.CancelAccountUpdatesMulti) -> None:
-        self.multi.pop(req.req_id, None)
-
-    def on_account_summary(self, req: rq.ReqAccountSummary) -> None:
-        tags = tuple(t for t in req.tags if t)
-        self.summary[req.req_id] = tags
-        self._send_summary(req.req_id, self.gw.now())
-        self.send(m.account_summary_end(req.req_id))
-
-    def _send_summary(self, req_id: int, now: float) -> None:
-        acct = self.gw.broker.account
-        values = self.gw.broker.account_values(now)
-        values["Leverage"] = values.get("Leverage-S", 0.0)
-        wanted = self.summary[req_id]
-        for tag in SUMMARY_TAGS:
-            if wanted and "All" not in wanted and tag not in wanted:
-                continue
-            if tag == "AccountType":
-                self.send(m.account_summary(req_id, acct.account_id, tag, "INDIVIDUAL", ""))
-            elif tag in values:
-                self.send(
-                    m.account_summary(
-                        req_id, acct.account_id, tag, f"{values[tag]:.2f}", acct.currency
-                    )
-                )
-
-    def on_cancel_summary(self, req: rq.CancelAccountSummary) -> None:
-        self.summary.pop(req.req_id, None)
-
-    def on_pnl(self, req: rq.ReqPnL) -> None:
-        self.pnl.add(req.req_id)
-        self._send_pnl(req.req_id, self.gw.now())
-
-    def _send_pnl(self, req_id: int, now: float) -> None:
-        v = self.gw.broker.account_values(now)
-        self.send(m.pnl(req_id, v["DailyPnL"], v["UnrealizedPnL"], v["RealizedPnL"]))
-
-    def on_cancel_pnl(self, req: rq.CancelPnL) -> None:
-        self.pnl.discard(req.req_id)
-
-    def on_pnl_single(self, req: rq.ReqPnLSingle) -> None:
-        if self.gw.market.registry.by_con_id(req.con_id) is None:
-            self.send_error(
-                req.req_id, 200, "No security definition has been found for the request"
-            )
-            return
-        self.pnl_single[req.req_id] = req.con_id
-        self._send_pnl_single(req.req_id, self.gw.now())
-
-    def _send_pnl_single(self, req_id: int, now: float) -> None:
-        broker = self.gw.broker
-        con_id = self.pnl_single[req_id]
-        h = broker.account.holdings.get(con_id)
-        qty = h.qty if h else 0.0
-        price = broker.mark(con_id, now)
-        mult = h.multiplier if h else 1.0
-        value = qty * price * mult
-        unreal = value - qty * h.avg_cost if h else 0.0
-        realized = h.realized if h else 0.0
-        prev = self.gw.market.prev_close(con_id)
-        daily = qty * (price - prev) * mult + realized
-        self.send(m.pnl_single(req_id, qty, daily, unreal, realized, value))
-
-    def on_cancel_pnl_single(self, req: rq.CancelPnLSingle) -> None:
-        self.pnl_single.pop(req.req_id, None)
-
     # ---- streaming ---------------------------------------------------------------------
-    def portfolio_changed(self, con_ids: set[int], now: float) -> None:
-        """Push position, portfolio and account updates after fills."""
-        acct = self.gw.broker.account
-        for con_id in con_ids:
-            h = acct.holdings.get(con_id)
-            inst = self.gw.market.registry.by_con_id(con_id)
-            if self.positions_sub and h is not None:
-                self.send(m.position(acct.account_id, contract_of(inst), h.qty, h.avg_cost))
-            if self.account_updates:
-                self._send_portfolio_item(con_id, now)
-        if self.account_updates:
-            self._send_account_values(now)
-        for req_id in self.multi:
-            self._send_multi(req_id, now)
-        for req_id, con_id in self.pnl_single.items():
-            if con_id in con_ids:
-                self._send_pnl_single(req_id, now)
-
     def stream(self, now: float, push_account: bool) -> None:
-        """Periodic streaming: ticks, bar updates, and (every account interval) PnL/values."""
-        if self.client_id < 0 or self.closed:
+        """Periodic streaming: ticks, bar updates, and (every account interval) PnL/values.
+
+        While the client's output is backed up (see :mod:`~livedesk.backend.sim.transport`)
+        the pass is skipped: subscriptions remember what was last queued, so the next pass
+        sends only the latest values and the superseded ones are never queued (conflation).
+        """
+        if not self.started or self.closed:
+            return
+        if self.conn.conflating:
+            self.conflated += 1
             return
         for req_id, sub in self.mkt.items():
             self._push_ticks(req_id, sub, now)
