@@ -93,6 +93,8 @@ class SoakResult:
     """What happened, and the invariants."""
 
     steps: int = 0
+    sessions: int = 1
+    """Trading sessions (days) the run spanned."""
     sim_seconds: float = 0.0
     wall_seconds: float = 0.0
     faults: Counter = field(default_factory=Counter)
@@ -168,6 +170,13 @@ class Soak:
             account_interval=0.2,
         )
         await self.gw.start()
+        roll = self.gw.broker.roll_session
+
+        def snapshot_then_roll(close: float) -> None:  # the gateway forgets a day's fills
+            self._snapshot()
+            roll(close)
+
+        self.gw.broker.roll_session = snapshot_then_roll
         self.journal = Journal(self.journal_path, synchronous="NORMAL")
         try:
             self.app = await TradingApp.connect(
@@ -214,7 +223,16 @@ class Soak:
         for i, name in enumerate(BOOKS):
             if (step + i) % self.cfg.decide_every == 0:
                 await self.decide(name, step)
-        gw.advance(self.cfg.step_seconds)
+        now = gw.now()
+        if gw.broker.is_open(now):
+            gw.advance(self.cfg.step_seconds)
+        else:  # nights and weekends: straight to the next open
+            market_model = gw.market
+            nxt = market_model.session_open()
+            if nxt <= now:
+                nxt = market_model.next_session_open()
+            gw.advance(nxt - now + 1.0)
+            self.result.sessions += 1
         await asyncio.sleep(0.005)
         self._snapshot()
         if not app.session.ready:

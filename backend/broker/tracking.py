@@ -48,15 +48,23 @@ class TrackedOrder:
 class OrderTracker:
     """Our orders by idempotency key."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_finished: int = 1000) -> None:
         self.orders: dict[str, TrackedOrder] = {}
+        self.keep_finished = keep_finished
+        """Finished orders kept (oldest dropped first); unfinished ones are always kept."""
 
     def add(self, tracked: TrackedOrder) -> TrackedOrder:
         """Track a new order (before it is placed)."""
         if tracked.key in self.orders:
             raise ValueError(f"idempotency key {tracked.key!r} already used")
         self.orders[tracked.key] = tracked
+        self._prune()
         return tracked
+
+    def _prune(self) -> None:
+        finished = [k for k, t in self.orders.items() if t.status in TERMINAL]
+        for key in finished[: max(0, len(finished) - self.keep_finished)]:
+            del self.orders[key]
 
     def on_status(self, trade: Trade) -> TrackedOrder | None:
         """Follow a live status update of one of our orders."""
