@@ -26,6 +26,8 @@ from typing import Any
 
 import platformdirs
 
+from livedesk.backend.console.actions import validate_keymap
+
 APP = "livedesk"
 
 
@@ -88,6 +90,12 @@ class Settings:
     guard: dict[str, float] = field(default_factory=dict)
     theme: str = "livedesk-dark"
     log_level: str = "INFO"
+    strategies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``[strategies.NAME]`` tables, checked by ``livedesk.backend.strategies.create_strategy``."""
+    keys: dict[str, str] = field(default_factory=dict)
+    """Console key overrides: binding id → key(s), from ``[keys]`` (validated at load)."""
+    broker_configured: bool = False
+    """True when ``[broker]`` or ``LIVEDESK_HOST`` / ``LIVEDESK_PORT`` names a broker."""
 
     def guard_limits(self):
         """The pre-trade limits of the ``[guard]`` section (defaults for missing keys)."""
@@ -179,7 +187,21 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     if "LIVEDESK_SEED" in env:
         sim["seed"] = env["LIVEDESK_SEED"]
     guard = _guard_section(raw.get("guard", {}))
-    top = {k: v for k, v in raw.items() if k not in ("broker", "sim", "guard")}
+    keys = raw.get("keys", {})
+    if not isinstance(keys, dict):
+        raise ConfigError('[keys] must be a table of binding id = "key"')
+    try:
+        keys = validate_keymap(keys)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    strategies = raw.get("strategies", {})
+    if not isinstance(strategies, dict) or not all(
+        isinstance(v, dict) for v in strategies.values()
+    ):
+        raise ConfigError("[strategies] takes one [strategies.NAME] table per strategy")
+    top = {
+        k: v for k, v in raw.items() if k not in ("broker", "sim", "guard", "keys", "strategies")
+    }
     settings = Settings(
         _coerce("broker", BrokerSettings, broker), _coerce("sim", SimSettings, sim), dict(guard)
     )
@@ -189,6 +211,9 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     for key in top:
         if key.lower() in CREDENTIAL_KEYS:
             raise ConfigError(f"{key}: LiveDesk never stores credentials")
+    configured = bool(raw.get("broker")) or any(f"LIVEDESK_{k}" in env for k in ("HOST", "PORT"))
+    settings = replace(settings, keys=keys, broker_configured=configured)
+    settings = replace(settings, strategies={k: dict(v) for k, v in strategies.items()})
     if top:
         raise ConfigError(f"unknown settings: {', '.join(sorted(top))}")
     return settings

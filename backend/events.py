@@ -106,7 +106,26 @@ class Alert:
     code: int = 0
 
 
-Event = OrderSent | OrderStatusChanged | Fill | Commission | PnLSample | ConnectionState | Alert
+@dataclass(frozen=True)
+class StrategyState:
+    """A strategy changed state (stopped / waiting / running / error / halted), with why."""
+
+    t: float
+    name: str
+    status: str
+    detail: str = ""
+
+
+Event = (
+    OrderSent
+    | OrderStatusChanged
+    | Fill
+    | Commission
+    | PnLSample
+    | ConnectionState
+    | Alert
+    | StrategyState
+)
 Subscriber = Callable[[Event], object]
 
 

@@ -27,7 +27,7 @@ import asyncio
 import copy
 import logging
 import math
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -71,6 +71,7 @@ class Rebalancer:
         strategy: str,
         what_if: bool,
         cancel_stray: bool,
+        scope: Iterable[int] | None = None,
     ) -> RebalanceResult:
         app = self.app
         refusals = app.account_guard.check()
@@ -91,10 +92,19 @@ class Rebalancer:
             contracts[c.conId] = c
         weights = {c.conId: w for c, w in targets.items()}
         snap = app.ledger.snapshot()
+        owned = None if scope is None else set(scope)
+
+        def in_scope(con_id: Hashable) -> bool:
+            return owned is None or con_id in owned
+
         for con_id, e in snap.items():
-            if e.held and con_id not in contracts:
+            if e.held and con_id not in contracts and in_scope(con_id):
                 contracts[con_id] = await self._held_contract(con_id)
-        stray = {k: e.working for k, e in snap.items() if e.working and k not in contracts}
+        stray = {
+            k: e.working
+            for k, e in snap.items()
+            if e.working and k not in contracts and in_scope(k)
+        }
         with app.market_data.transient():
             quotes = await self._quotes(contracts)
             plan = sizing.plan_rebalance(

@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ib_async import IB, Contract, Order, Position, Ticker
@@ -428,20 +428,23 @@ class TradingApp(OrderPrimitives):
         strategy: str = "",
         what_if: bool = False,
         cancel_stray: bool = True,
+        scope: Iterable[int] | None = None,
     ) -> RebalanceResult:
         """Move the book to ``targets`` (weights of NetLiquidation); see :mod:`rebalancing`.
 
         Every delta is planned and the whole book checked by the guard before anything is
         sent (a refusal raises :class:`RebalanceRefused` naming the legs); sells go first;
         held contracts not targeted go to 0 and, with ``cancel_stray``, working orders on
-        contracts outside the targets are cancelled.
+        contracts outside the targets are cancelled. ``scope`` (conIds) limits both to the
+        contracts a strategy owns, so one strategy's rebalance never flattens or cancels
+        another's; ``None`` means the whole account.
         """
         if self.session is not None and not dry_run:
             refusals = self.account_guard.check() or self.session.order_block()
             if refusals:  # e.g. reconciliation failed: never rebalance on unknown books
                 raise OrderRefused(refusals)
         return await self._rebalancer.run(
-            targets, order_type, dry_run, strategy, what_if, cancel_stray
+            targets, order_type, dry_run, strategy, what_if, cancel_stray, scope
         )
 
     def position_contract(self, con_id: int) -> Contract | None:

@@ -12,7 +12,10 @@ import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
+from livedesk.backend.bundles.command import add_bundle_parser
 from livedesk.backend.sim.faults import COMMANDS
+from livedesk.backend.strategies.command import COMMANDS as STRATEGY_COMMANDS
+from livedesk.backend.strategies.command import add_strategy_parsers
 
 
 def _version() -> str:
@@ -31,7 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"livedesk {_version()}")
     p.add_argument("--config", help="settings file (default: config.toml in the user config dir)")
+    add_console_args(p, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    add_console_args(
+        sub.add_parser("console", help="the console (the default command)"), argparse.SUPPRESS
+    )
 
     g = sub.add_parser("sim-gateway", help="run the simulated IB gateway (TWS API on loopback)")
     g.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -76,7 +83,30 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--strategy", help="one strategy only")
     r.add_argument("--csv", metavar="DIR", help="also export the tables and series as CSV into DIR")
     r.add_argument("--journal", help="journal file (default: in the user data dir)")
+    add_bundle_parser(sub)
+    add_strategy_parsers(sub)
     return p
+
+
+def add_console_args(p: argparse.ArgumentParser, default) -> None:
+    """The console's connection flags (on the bare command and on ``console``)."""
+    p.add_argument("--host", default=default, help="TWS / IB Gateway host (default: the demo)")
+    p.add_argument(
+        "--port", type=int, default=default, help="API port (7497/7496 TWS, 4002/4001 IBG)"
+    )
+    p.add_argument("--client-id", type=int, default=default, help="API client id (default 1)")
+    p.add_argument(
+        "--read-only", action="store_true", default=default, help="never send orders or cancels"
+    )
+    p.add_argument(
+        "--live",
+        action="store_true",
+        default=default,
+        help="allow orders on a live (non-DU) account, after typing its id in the console",
+    )
+    p.add_argument(
+        "--sim", action="store_true", default=default, help="use the embedded demo gateway"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,13 +126,36 @@ def main(argv: list[str] | None = None) -> int:
         return _sim_gateway(args, settings)
     if args.command == "sim-control":
         return _sim_control(args)
+    if args.command == "bundle":
+        from livedesk.backend.bundles.command import run_bundle_command
+
+        return run_bundle_command(args, settings)
+    if args.command in STRATEGY_COMMANDS:
+        from livedesk.backend.strategies.command import run_strategy_command
+
+        return run_strategy_command(args, settings)
     if args.command == "report":
         from livedesk.backend.report import run_report
 
         return run_report(
             since=args.since, strategy=args.strategy, csv_dir=args.csv, journal=args.journal
         )
-    return _demo(settings)
+    return _console(args, settings)
+
+
+def _console(args: argparse.Namespace, settings) -> int:
+    """Bare ``livedesk`` / ``livedesk console``: the Textual console."""
+    from livedesk.tui.console import run_console
+
+    return run_console(
+        settings,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        client_id=getattr(args, "client_id", None),
+        read_only=getattr(args, "read_only", False),
+        live=getattr(args, "live", False),
+        sim=getattr(args, "sim", False),
+    )
 
 
 def _sim_gateway(args: argparse.Namespace, settings) -> int:
@@ -159,30 +212,6 @@ def _sim_control(args: argparse.Namespace) -> int:
         return 1
     print(text)
     return 0 if ok else 2
-
-
-def _demo(settings) -> int:
-    """Bare ``livedesk``: the demo — the embedded simulated gateway (the console builds on it)."""
-    from livedesk.backend.sim.gateway import SimGateway
-
-    async def run() -> None:
-        gw = SimGateway(port=0, seed=settings.sim.seed, speed=settings.sim.speed)
-        await gw.start()
-        print(
-            f"LiveDesk demo: simulated IB gateway listening on 127.0.0.1:{gw.port} "
-            f"(paper account {gw.broker.account.account_id}). The console is not built yet; "
-            "connect ib_async to this port. Ctrl-C to stop.",
-            flush=True,
-        )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        await gw.stop()
-
-    asyncio.run(run())
-    return 0
 
 
 if __name__ == "__main__":

@@ -256,6 +256,7 @@ class OptionPricer:
         self._base_vol: dict[int, float] = {}
         self._close_time: dict[str, float] = {}
         self._state: dict[int, tuple[float, OptionState]] = {}
+        self._prev_close: dict[int, float] = {}
 
     # ---- model ------------------------------------------------------------------------
     def base_vol(self, und_con_id: int) -> float:
@@ -376,9 +377,11 @@ class OptionPricer:
         return self.state(inst, t).quote.last
 
     def prev_close(self, inst: Instrument) -> float:
-        """Model price at the previous session's close."""
-        bars = self.daily_bars(inst)
-        return float(bars["close"][-1])
+        """Model price at the previous session's close (history is fixed: computed once)."""
+        close = self._prev_close.get(inst.con_id)
+        if close is None:
+            close = self._prev_close[inst.con_id] = float(self.daily_bars(inst)["close"][-1])
+        return close
 
     def _price(self, inst: Instrument, s: np.ndarray, when: np.ndarray) -> np.ndarray:
         years = np.maximum(self.expiry_time(inst) - when, 0.0) / YEAR

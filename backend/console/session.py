@@ -1,0 +1,443 @@
+"""`ConsoleSession`: the console's backend — connection, trading app, risk, strategies, log.
+
+It owns everything the console shows and every command it sends, with no Textual in it:
+the UI polls :meth:`ConsoleSession.version` counters (bumped by ib_async events) on a short
+timer and rebuilds only the panes whose data changed, so a burst of ticks costs one repaint.
+
+With no broker configured (``Target.sim``) it starts the embedded :class:`SimGateway` in the
+running event loop on a free loopback port and connects ``ib_async`` to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from livedesk.backend.console.equity import EquitySeries
+from livedesk.backend.console.health import (
+    CONNECTED,
+    DISCONNECTED,
+    ConnectionHealth,
+    alert_level,
+)
+from livedesk.backend.console.logbook import Logbook
+from livedesk.backend.console.market_clock import MarketClock
+from livedesk.backend.console.session_commands import SessionCommands
+from livedesk.backend.console.session_views import SessionViews
+from livedesk.backend.console.tracker import OrderTracker
+from livedesk.backend.contracts import describe
+from livedesk.backend.events import (
+    Alert,
+    ConnectionState,
+    Event,
+    EventBus,
+    Fill,
+    OrderSent,
+    StrategyState,
+)
+
+log = logging.getLogger("livedesk.console")
+
+PAPER_PREFIX = "DU"
+PANES = ("positions", "orders", "account", "strategies", "log", "risk")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to connect: the embedded sim gateway (``host is None``) or TWS / IB Gateway."""
+
+    host: str | None = None
+    port: int = 0
+    client_id: int = 1
+    readonly: bool = False
+    live: bool = False
+    account: str = ""
+    timeout: float = 4.0
+
+    @property
+    def sim(self) -> bool:
+        """True for the embedded simulated gateway."""
+        return self.host is None
+
+    def describe(self) -> str:
+        """``"127.0.0.1:4002 (client id 1)"``."""
+        where = "embedded sim gateway" if self.sim else f"{self.host}:{self.port}"
+        return f"{where} (client id {self.client_id})"
+
+
+class ConsoleConnectError(ConnectionError):
+    """Connecting failed; ``tried`` says where, ``reason`` why."""
+
+    def __init__(self, tried: str, reason: str) -> None:
+        self.tried, self.reason = tried, reason
+        super().__init__(f"cannot connect to {tried}: {reason}")
+
+
+def _preload_strategies() -> None:
+    """Import the strategy modules (some are heavy) so the controller builds without blocking."""
+    try:
+        from livedesk.backend.strategies.registry import available_strategies
+    except ImportError:
+        return
+    available_strategies()
+
+
+class ConsoleSession(SessionViews, SessionCommands):
+    """The console's view of one broker session (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings,
+        target: Target,
+        *,
+        gateway_factory: Callable[[], object] | None = None,
+        journal=None,
+        controller_factory: Callable[..., object] | None = None,
+        start_strategies: bool = False,
+        log_limit: int = 2000,
+    ) -> None:
+        self.settings = settings
+        self.target = target
+        self.gateway_factory = gateway_factory
+        self.controller_factory = controller_factory
+        self.start_strategies = start_strategies
+        self.bus = EventBus()
+        self.health = ConnectionHealth()
+        self.market_clock = MarketClock()
+        self.gw = None
+        self.app = None
+        self.journal = journal
+        self.engine = None
+        self.feed = None
+        self.controller = None
+        self.risk_table = None
+        self.connected_to = ""
+        self.logbook = Logbook(self.now, log_limit)
+        self.tracker = OrderTracker()
+        self.versions = dict.fromkeys(PANES, 0)
+        self.equity: dict[str, EquitySeries] = {}
+        self._closing = False
+        self._reconnect_task: asyncio.Task | None = None
+        self._controller_task: asyncio.Task | None = None
+        self._unsubscribe = self.bus.subscribe(self._on_bus)
+
+    @property
+    def logs(self):
+        """The Log pane's lines (oldest first)."""
+        return self.logbook.lines
+
+    @property
+    def log_seq(self) -> int:
+        """How many lines were ever added (the newest line's number)."""
+        return self.logbook.seq
+
+    @property
+    def toasts(self):
+        """Lines waiting to be shown as toasts."""
+        return self.logbook.toasts
+
+    # ---- lifecycle ------------------------------------------------------------------
+    def now(self) -> float:
+        """Exchange time: the sim gateway's clock in demo mode, else the wall clock."""
+        return self.gw.now() if self.gw is not None else time.time()
+
+    @property
+    def badge(self) -> str:
+        """``SIM``, ``PAPER`` (a ``DU…`` account) or ``LIVE``; empty before the account is known."""
+        if self.target.sim:
+            return "SIM"
+        account = self.app.account if self.app is not None else ""
+        if not account:
+            return ""
+        return "PAPER" if account.startswith(PAPER_PREFIX) else "LIVE"
+
+    @property
+    def needs_live_confirmation(self) -> bool:
+        """A live account started with ``--live`` whose id has not been typed yet."""
+        return (
+            self.badge == "LIVE"
+            and self.target.live
+            and not self.target.readonly
+            and (self.app.confirm_account or "").strip() != self.app.account
+        )
+
+    def confirm_live(self, typed: str) -> bool:
+        """Unlock orders on the live account when ``typed`` is exactly its id."""
+        if self.app is None or typed.strip() != self.app.account:
+            return False
+        self.app.confirm_account = typed.strip()
+        self.add_log("warning", "console", f"live account {typed} confirmed")
+        return True
+
+    async def connect(self) -> None:
+        """Start the sim gateway if needed, connect, and wire risk, journal and strategies."""
+        from livedesk.backend.guard import GuardLimits
+        from livedesk.backend.trading import TradingApp
+
+        t = self.target
+        # strategy modules import in parallel with building the market (both off the loop)
+        preload = (
+            asyncio.ensure_future(asyncio.to_thread(_preload_strategies))
+            if self.controller_factory is None
+            else None
+        )
+        if t.sim and self.gw is None:
+            # building the market takes a moment: off the loop, so the UI keeps painting
+            self.gw = await asyncio.to_thread(self.gateway_factory or self._default_gateway)
+            await self.gw.start()
+        host, port = ("127.0.0.1", self.gw.port) if t.sim else (t.host, t.port)
+        self.connected_to = f"{host}:{port}"
+        try:
+            limits = GuardLimits.from_mapping(self.settings.guard)
+        except ValueError as exc:
+            raise ConsoleConnectError(t.describe(), f"invalid [guard] settings: {exc}") from exc
+        try:
+            self.app = await TradingApp.connect(
+                host,
+                port,
+                t.client_id,
+                readonly=t.readonly,
+                live=t.live,
+                limits=limits,
+                timeout=t.timeout,
+                account=t.account,
+                bus=self.bus,
+            )
+        except ConnectionError as exc:
+            reason = str(exc.__cause__ or exc) or type(exc.__cause__ or exc).__name__
+            raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", reason) from exc
+        except Exception as exc:  # an API error during the handshake (e.g. 326 client id in use)
+            raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", str(exc)) from exc
+        self._wire()
+        self.health.on_connected()
+        where = "embedded sim gateway" if t.sim else self.connected_to
+        self.bus.publish(ConnectionState(time.time(), CONNECTED, where))
+        self._bump("positions", "orders", "account")
+        if preload is None:
+            self.controller = self._make_controller()
+            await self._controller_ready()
+        else:  # account and positions show now; the strategies once their modules loaded
+            self._controller_task = asyncio.ensure_future(self._attach_controller(preload))
+
+    @property
+    def strategies_loading(self) -> bool:
+        """True while the strategy modules are still loading after the connection."""
+        return self._controller_task is not None and not self._controller_task.done()
+
+    async def _attach_controller(self, preload) -> None:
+        try:
+            await preload
+        except Exception as exc:
+            log.error("strategy modules failed to load: %s", exc)
+        if self._closing:
+            return
+        self.controller = self._make_controller()
+        await self._controller_ready()
+
+    async def _controller_ready(self) -> None:
+        self._bump("strategies")
+        if self.controller is not None and self.start_strategies:
+            await self.controller.start_enabled()
+
+    def _default_gateway(self):
+        from livedesk.backend.sim.gateway import SimGateway
+
+        sim = self.settings.sim
+        return SimGateway(
+            port=0,
+            seed=sim.seed,
+            speed=sim.speed,
+            account=sim.account,
+            state_file=sim.state_file or None,
+        )
+
+    def _wire(self) -> None:
+        from livedesk.backend.console.risk_view import RiskTable
+        from livedesk.backend.journal import Journal
+        from livedesk.backend.risk.engine import ACCOUNT, RiskEngine
+        from livedesk.backend.risk.live import RiskFeed
+
+        if self.journal is None:
+            self.journal = Journal(self._journal_path())
+        self.engine = RiskEngine(self.journal)
+        self.engine.restore()
+        self.risk_table = RiskTable(self.engine)
+        self.feed = RiskFeed(self.app, self.engine, clock=self.now)
+        self.feed.start()
+        self.tracker.load_fills(self.journal.fills())
+        for key in self.engine.keys():
+            self._series(key)
+        self._series(ACCOUNT)
+        ib = self.app.ib
+        ib.errorEvent += self._on_error
+        ib.disconnectedEvent += self._on_disconnected
+        ib.updatePortfolioEvent += self._on_portfolio
+        ib.positionEvent += self._on_portfolio
+        ib.pendingTickersEvent += self._on_tickers
+        ib.accountValueEvent += self._on_account
+        ib.pnlEvent += self._on_account
+        ib.openOrderEvent += self._on_order
+        ib.orderStatusEvent += self._on_order
+        ib.newOrderEvent += self._on_order
+        ib.execDetailsEvent += self._on_exec
+        self.logbook.attach()
+        for trade in ib.trades():
+            self._on_order(trade)
+
+    def _journal_path(self):
+        from livedesk.backend.config import data_dir
+
+        if self.target.sim:
+            if not self.settings.sim.state_file:
+                return ":memory:"  # a fresh demo account: a fresh journal
+            return data_dir() / "journal-sim.sqlite3"
+        return data_dir() / "journal.sqlite3"
+
+    def _make_controller(self):
+        factory = self.controller_factory
+        if factory is None:
+            try:
+                from livedesk.backend.strategies.controller import StrategyController
+            except ImportError as exc:  # the strategy runtime is optional for the console
+                log.warning("strategies unavailable: %s", exc)
+                return None
+            factory = StrategyController
+        try:
+            return factory(
+                self.app,
+                bus=self.bus,
+                journal=self.journal,
+                risk=self.engine,
+                settings=self.settings,
+            )
+        except Exception as exc:
+            log.error("strategy controller failed to start: %s", exc)
+            return None
+
+    async def close(self) -> None:
+        """Stop strategies (positions and orders untouched), disconnect, stop the sim gateway."""
+        self._closing = True
+        for task in (self._reconnect_task, self._controller_task):
+            if task is not None and not task.done():
+                task.cancel()
+        self.logbook.detach()
+        if self.controller is not None:
+            try:
+                await self.controller.close()
+            except Exception:
+                log.exception("strategy controller close failed")
+        if self.feed is not None:
+            try:
+                self.feed.stop()
+            except Exception:
+                log.exception("risk feed stop failed")
+        if self.app is not None:
+            self.app.disconnect()
+        if self.gw is not None:
+            await self.gw.stop()
+        if self.journal is not None and self.journal.path.name == ":memory:":
+            self.journal.close()
+
+    # ---- ib_async events ----------------------------------------------------------
+    def _bump(self, *panes: str) -> None:
+        for p in panes:
+            self.versions[p] += 1
+
+    def _on_error(self, req_id, code, message, contract=None) -> None:
+        if self.health.on_code(code, message):
+            self._bump("account")
+        what = f" ({describe(contract)})" if contract is not None and contract.conId else ""
+        order = f" order {req_id}" if self.tracker.knows_order(req_id) else ""
+        self.bus.publish(
+            Alert(time.time(), alert_level(code), "ib", f"{code}{order}: {message}{what}", code)
+        )
+
+    def _on_disconnected(self) -> None:
+        self.health.on_disconnected("socket closed")
+        self._bump("account")
+        if self._closing:
+            return
+        self.bus.publish(ConnectionState(time.time(), DISCONNECTED, self.connected_to))
+        self.bus.publish(
+            Alert(time.time(), "error", "connection", f"disconnected from {self.connected_to}")
+        )
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._reconnect_task is None or self._reconnect_task.done():
+            self._reconnect_task = loop.create_task(self._reconnect())
+
+    async def _reconnect(self, first_delay: float = 1.0, max_delay: float = 30.0) -> None:
+        delay = first_delay
+        host, port = self.connected_to.rsplit(":", 1)
+        while not self._closing:
+            await asyncio.sleep(delay)
+            try:
+                await self.app.ib.connectAsync(
+                    host,
+                    int(port),
+                    clientId=self.target.client_id,
+                    timeout=self.target.timeout,
+                    readonly=self.target.readonly,
+                    account=self.target.account,
+                )
+            except Exception as exc:
+                self.add_log("warning", "connection", f"reconnect failed: {exc}")
+                delay = min(max_delay, delay * 2)
+                continue
+            self.health.on_connected()
+            self._bump("account", "positions", "orders")
+            self.bus.publish(ConnectionState(time.time(), CONNECTED, "reconnected"))
+            self.bus.publish(
+                Alert(time.time(), "warning", "connection", f"reconnected to {self.connected_to}")
+            )
+            return
+
+    def _on_portfolio(self, *_args) -> None:
+        self._bump("positions", "account")
+
+    def _on_tickers(self, tickers) -> None:
+        positions = self.app.positions if self.app is not None else {}
+        if any(t.contract is not None and t.contract.conId in positions for t in tickers):
+            self._bump("positions")
+
+    def _on_account(self, *_args) -> None:
+        self._bump("account")
+
+    def _on_order(self, trade) -> None:
+        self.tracker.seen(trade, self.now())
+        self._bump("orders")
+
+    def _on_exec(self, trade, fill) -> None:
+        ex, c = fill.execution, fill.contract
+        strategy = ex.orderRef or trade.order.orderRef or ""
+        self.tracker.attribute(ex.execId, c.conId, strategy, ex.side, ex.shares)
+        self._bump("orders", "positions", "risk")
+
+    def _on_bus(self, ev: Event) -> None:
+        if isinstance(ev, OrderSent):
+            self.tracker.sent(ev.order_id, ev.mid, self.now())
+            self._bump("orders")
+        elif isinstance(ev, Alert):
+            self.add_log(ev.level, ev.source, ev.message, ev.code, toast=True)
+        elif isinstance(ev, StrategyState):
+            level = {"error": "error", "halted": "warning"}.get(ev.status, "info")
+            text = f"{ev.name}: {ev.status}" + (f" — {ev.detail}" if ev.detail else "")
+            self.add_log(level, "strategy", text, toast=level != "info")
+            self._bump("strategies")
+        elif isinstance(ev, ConnectionState):
+            level = "info" if ev.state == CONNECTED else "error"
+            self.add_log(level, "connection", f"{ev.state} {ev.detail}".strip())
+        elif isinstance(ev, Fill):
+            self._bump("orders")
+
+    def add_log(
+        self, level: str, source: str, message: str, code: int = 0, toast: bool = False
+    ) -> None:
+        """Add a Log pane line (exchange time); warnings and errors may also toast."""
+        self.logbook.add(level, source, message, code, toast)
+        self._bump("log")

@@ -1,0 +1,66 @@
+"""The console session's commands: cancel one order, cancel all, the kill switch, and the
+questions the console asks before quitting. A mixin of :class:`ConsoleSession`."""
+
+from __future__ import annotations
+
+import time
+
+from livedesk.backend.console.views import OrderRow
+from livedesk.backend.events import Alert
+
+
+class SessionCommands:
+    """Commands over ``self.app`` (TradingApp), ``self.controller`` and ``self.target``."""
+
+    # ---- questions the UI asks --------------------------------------------------------
+    def working_orders(self) -> list[OrderRow]:
+        """Orders that can still fill."""
+        return [o for o in self.orders() if o.working]
+
+    def running_strategies(self) -> list[str]:
+        """Strategies whose task is alive (waiting or running)."""
+        return [i.name for i in self.strategies() if str(i.status) in ("waiting", "running")]
+
+    # ---- commands -------------------------------------------------------------------
+    def _check_can_cancel(self) -> None:
+        from livedesk.backend.trading import OrderRefused
+
+        if self.app is None:
+            raise OrderRefused(["not connected"])
+        if self.target.readonly:
+            raise OrderRefused(["session is read-only: no orders or cancels are sent"])
+
+    async def cancel_order(self, order_id: int) -> bool:
+        """Cancel one working order; False when it is no longer working."""
+        self._check_can_cancel()
+        for trade in self.app.ib.openTrades():
+            if trade.order.orderId == order_id and not trade.isDone():
+                await self.app.pacing.acquire()
+                self.app.ib.cancelOrder(trade.order)
+                self.add_log("info", "console", f"cancel sent for order {order_id}")
+                return True
+        return False
+
+    async def cancel_all(self) -> int:
+        """Cancel every working order; returns how many."""
+        self._check_can_cancel()
+        n = await self.app.cancel_all()
+        self.add_log("warning", "console", f"cancel all: {n} order(s)")
+        return n
+
+    async def kill_switch(self, reason: str = "kill switch (console)") -> int:
+        """Halt trading, cancel every working order and halt every strategy."""
+        if self.app is None:
+            return 0
+        if self.target.readonly:  # nothing can be sent: halt the guard only
+            self.app.guard.halt(reason)
+            n = 0
+        elif self.controller is not None:
+            n = await self.controller.halt_all(reason)
+        else:
+            n = await self.app.kill_switch(reason)
+        self.bus.publish(
+            Alert(time.time(), "error", "console", f"KILL SWITCH: {reason}; {n} order(s) cancelled")
+        )
+        self._bump("account", "strategies", "orders")
+        return n

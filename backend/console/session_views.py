@@ -1,0 +1,117 @@
+"""The console session's views: header figures and each pane's rows. A mixin of
+:class:`~livedesk.backend.console.session.ConsoleSession`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from livedesk.backend.console.equity import EquitySeries
+from livedesk.backend.console.market_clock import MarketStatus
+from livedesk.backend.console.views import OrderRow, PositionRow, clean, order_rows, position_rows
+
+
+@dataclass(frozen=True)
+class HeaderView:
+    """Everything the header shows."""
+
+    account: str
+    badge: str  # SIM | PAPER | LIVE | ""
+    readonly: bool
+    nlv: float
+    day_pnl: float
+    day_pnl_pct: float
+    gross: float
+    gross_pct: float
+    connection: str
+    last_code: int
+    farms: str
+    market: MarketStatus
+    trading_state: str
+    trading_reason: str
+    live_confirmed: bool
+
+
+class SessionViews:
+    """Views over ``self.app``, ``self.engine``, ``self.controller`` and the tracker."""
+
+    # ---- views --------------------------------------------------------------------
+    def header(self) -> HeaderView:
+        """The header's figures now."""
+        app = self.app
+        market = self.market_clock.status(self.now())
+        if app is None:
+            nan = math.nan
+            return HeaderView(
+                "", self.badge, self.target.readonly, nan, nan, nan, nan, nan,
+                self.health.state, self.health.last_code, self.health.farms_label(), market,
+                "", "", False,
+            )  # fmt: skip
+        account = app.account
+        nlv = app.net_liquidation
+        day = math.nan
+        for p in app.ib.pnl(account):
+            day = clean(p.dailyPnL)
+        base = nlv - day if math.isfinite(nlv) and math.isfinite(day) else math.nan
+        gross = sum(abs(clean(i.marketValue) or 0.0) for i in app.ib.portfolio(account))
+        return HeaderView(
+            account=account,
+            badge=self.badge,
+            readonly=self.target.readonly,
+            nlv=nlv,
+            day_pnl=day,
+            day_pnl_pct=day / base if base and base > 0 else math.nan,
+            gross=gross,
+            gross_pct=gross / nlv if nlv and nlv > 0 else math.nan,
+            connection=self.health.state,
+            last_code=self.health.last_code,
+            farms=self.health.farms_label(),
+            market=market,
+            trading_state=str(app.trading_state),
+            trading_reason=app.guard.state_reason,
+            live_confirmed=self.badge != "LIVE" or not app.account_guard.check(),
+        )
+
+    def positions(self) -> list[PositionRow]:
+        """Positions pane rows."""
+        if self.app is None:
+            return []
+        app = self.app
+        return position_rows(
+            app.ib.portfolio(app.account),
+            app.net_liquidation,
+            self.tracker.attribution,
+            self.tracker.combos,
+            app.marks(),
+        )
+
+    def orders(self) -> list[OrderRow]:
+        """Orders pane rows: working orders and today's orders."""
+        if self.app is None:
+            return []
+        return order_rows(self.app.ib.trades(), self.tracker.arrival, self.tracker.first_seen)
+
+    def strategies(self) -> list:
+        """``StrategyInfo`` rows (empty without a controller)."""
+        return self.controller.infos() if self.controller is not None else []
+
+    def _series(self, key: str) -> EquitySeries:
+        s = self.equity.get(key)
+        if s is None:
+            s = self.equity[key] = EquitySeries(key)
+            if self.journal is not None:
+                s.load(self.journal)
+        return s
+
+    def equity_view(self, key: str, window: str, width: int):
+        """Equity/drawdown of ``key`` ("account" or a strategy) over ``window``."""
+        series = self._series(key)
+        if self.engine is not None and key in self.engine.keys():
+            snap = self.engine.snapshot(key)
+            series.add(float(snap["t"]), float(snap["nlv"]))
+        start = self.market_clock.session_start(self.now())
+        return series.view(window, width, self.now(), start)
+
+    def risk_blocks(self) -> list:
+        """Risk pane blocks (empty before the connection)."""
+        return self.risk_table.blocks() if self.risk_table is not None else []

@@ -1,0 +1,153 @@
+"""Bar feeds: a history warm-up, then only new bars (``keepUpToDate``), and chunked history.
+
+:class:`BarFeed` holds one ``keepUpToDate`` subscription: the initial request returns the
+history, then the gateway streams the bar in progress and appends new ones, so an
+iteration reads the last bars from memory with **no** request. :func:`fetch_history`
+downloads a longer span in chunks that respect IB's historical-data pacing (at most
+``1 W`` of 1-minute bars per request, requests spaced so no six hit one contract in 2 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from ib_async import Contract
+
+from livedesk.backend.contracts import describe
+
+if TYPE_CHECKING:
+    from livedesk.backend.strategies.context import StrategyContext
+
+BAR_SECONDS = {"1 min": 60, "5 mins": 300, "15 mins": 900, "1 hour": 3600, "1 day": 86400}
+MAX_MINUTE_DAYS = 5
+"""IB serves at most one week (five sessions) of 1-minute bars per request."""
+
+
+class NoData(RuntimeError):
+    """The gateway returned no bars for a request."""
+
+
+def _epoch(d) -> float:
+    if isinstance(d, dt.datetime):
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=dt.UTC)
+        return d.timestamp()
+    return dt.datetime.combine(d, dt.time(), dt.UTC).timestamp()
+
+
+def tail_arrays(bars, now: float, step: int, tail: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start epochs, closes) of the last ``tail`` completed bars (no pandas: the hot path)."""
+    items = bars[-(tail + 1) :]
+    times = np.fromiter((_epoch(b.date) for b in items), dtype=float, count=len(items))
+    closes = np.fromiter((b.close for b in items), dtype=float, count=len(items))
+    if len(times) and times[-1] + step > now:
+        times, closes = times[:-1], closes[:-1]
+    return times[-tail:], closes[-tail:]
+
+
+class BarFeed:
+    """One contract's bars: a history request kept up to date by the gateway."""
+
+    def __init__(self, contract: Contract, bars, bar_size: str) -> None:
+        self.contract = contract
+        self.bars = bars
+        self.bar_size = bar_size
+        self.step = BAR_SECONDS[bar_size]
+        self._backfills = 0
+
+    @classmethod
+    async def open(
+        cls,
+        ctx: StrategyContext,
+        contract: Contract,
+        duration: str = "1 W",
+        bar_size: str = "1 min",
+        what: str = "TRADES",
+    ) -> BarFeed:
+        """Request ``duration`` of history with ``keepUpToDate=True``."""
+        bars = await ctx.bars(contract, duration, bar_size, what=what, keep_up_to_date=True)
+        if bars is None or len(bars) == 0:
+            raise NoData(f"no {bar_size} bars for {describe(contract)}")
+        return cls(contract, bars, bar_size)
+
+    def tail(self, now: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(start epochs, closes) of the last ``n`` completed bars (no request)."""
+        return tail_arrays(self.bars, now, self.step, n)
+
+    async def backfill(self, ctx: StrategyContext, since: float, now: float) -> int:
+        """Fetch the bars from ``since`` to now (one incremental request) and insert the ones
+        the live feed missed (a gap after the warm-up, a reconnect, a slow stream); returns how
+        many were added."""
+        span = int(max(60.0, now - since + 60.0))
+        span += (-span) % 60 + self._backfills % 60  # never an identical request within 15 s
+        self._backfills += 1
+        fresh = await ctx.bars(self.contract, f"{span} S", self.bar_size)
+        have = {_epoch(b.date) for b in self.bars}
+        newest = self.last_start()
+        extra = [b for b in fresh or [] if _epoch(b.date) not in have and _epoch(b.date) < newest]
+        if extra:
+            merged = sorted([*self.bars[:-1], *extra], key=lambda b: _epoch(b.date))
+            self.bars[:-1] = merged  # the in-progress bar stays last for the live updates
+        return len(extra)
+
+    def last_start(self) -> float:
+        """Start epoch of the newest bar (possibly still in progress)."""
+        return _epoch(self.bars[-1].date) if len(self.bars) else -math.inf
+
+    def close(self, ctx: StrategyContext) -> None:
+        """Cancel the live updates."""
+        if ctx.app.ib.isConnected():
+            ctx.app.ib.cancelHistoricalData(self.bars)
+
+
+async def fetch_history(
+    ctx: StrategyContext,
+    contract: Contract,
+    days: int,
+    bar_size: str = "1 min",
+    what: str = "TRADES",
+    spacing: float = 0.4,
+    progress=None,
+) -> pd.DataFrame:
+    """``days`` sessions of bars in ``1 W`` chunks going back from now (OHLCV, UTC index)."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    chunk = MAX_MINUTE_DAYS if BAR_SECONDS[bar_size] < 86400 else 365
+    frames: list[pd.DataFrame] = []
+    end = ""
+    left = days
+    while left > 0:
+        n = min(left, chunk)
+        bars = await ctx.bars(contract, f"{n} D", bar_size, what=what, end=end)
+        if not bars:
+            break
+        frames.append(_frame(bars))
+        left -= n
+        if progress is not None:
+            progress(days - left, days)
+        first = _epoch(bars[0].date)
+        end = dt.datetime.fromtimestamp(first - 1, dt.UTC).strftime("%Y%m%d-%H:%M:%S")
+        if left > 0:
+            await asyncio.sleep(spacing)
+    if not frames:
+        raise NoData(f"no {bar_size} history for {describe(contract)}")
+    out = pd.concat(frames[::-1]).sort_index()
+    return out[~out.index.duplicated(keep="last")]
+
+
+def _frame(bars) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "open": [b.open for b in bars],
+            "high": [b.high for b in bars],
+            "low": [b.low for b in bars],
+            "close": [b.close for b in bars],
+            "volume": [float(b.volume) for b in bars],
+        },
+        index=pd.to_datetime([_epoch(b.date) for b in bars], unit="s", utc=True),
+    )

@@ -1,0 +1,456 @@
+"""`StrategyController`: each enabled strategy as its own asyncio task, on the gateway clock.
+
+States: ``stopped`` (not running), ``waiting`` (task alive, sleeping until the next run),
+``running`` (inside ``run_once``), ``error`` (``run_once`` raised: caught, journaled, an
+``Alert`` published; the other strategies and the host go on), ``halted`` (kill switch).
+Every state change is a :class:`~livedesk.backend.events.StrategyState` on the bus.
+
+Each start opens a journal *run* (its parameters) and every decision is a row of it
+(``kind`` ``decision``, ``skip`` or ``error``) holding the signal values, the last bar's
+time, the targets and the orders, so a live trade can be explained afterwards.
+
+``stop(name)`` ends new decisions and cancels the strategy's working orders (``orderRef``
+== name); positions stay unless ``flatten=True``. A :class:`Monthly` run missed while the
+process was down is reported (an ``Alert``) and made once at start while still valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import logging
+import math
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from livedesk.backend.config import ConfigError
+from livedesk.backend.events import Alert, EventBus, StrategyState
+from livedesk.backend.guard import TradingState
+from livedesk.backend.strategies.base import Decision, Strategy, StrategyStatus
+from livedesk.backend.strategies.clock import NEW_YORK, GatewayClock
+from livedesk.backend.strategies.context import StrategyContext
+from livedesk.backend.strategies.registry import (
+    available_strategies,
+    create_strategy,
+    is_enabled,
+    strategy_settings,
+)
+from livedesk.backend.strategies.schedules import Event, Monthly
+
+if TYPE_CHECKING:
+    from livedesk.backend.journal import Journal
+    from livedesk.backend.risk.engine import RiskEngine
+    from livedesk.backend.trading import TradingApp
+
+log = logging.getLogger("livedesk.strategies")
+
+
+@dataclass(frozen=True)
+class StrategyInfo:
+    """One row of the Strategies pane / ``livedesk strategies``."""
+
+    name: str
+    schedule: str
+    enabled: bool
+    status: StrategyStatus
+    next_run: dt.datetime | None
+    last_run: dt.datetime | None
+    last_decision: str
+    last_error: str | None
+    position: float
+    pnl: float | None
+    params: Mapping[str, object]
+    last_values: Mapping[str, float] = field(default_factory=dict)
+    """The numbers behind the last decision (signal values, forecast vs implied...)."""
+    last_orders: tuple[dict, ...] = ()
+    """The orders planned or sent by the last decision."""
+
+
+@dataclass
+class _Slot:
+    strategy: Strategy
+    enabled: bool
+    ctx: StrategyContext
+    status: StrategyStatus = StrategyStatus.STOPPED
+    task: asyncio.Task | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    run_id: int | None = None
+    next_run: dt.datetime | None = None
+    last_run: dt.datetime | None = None
+    last_decision: Decision | None = None
+    last_error: str | None = None
+    decisions: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
+
+
+class StrategyController:
+    """Starts, stops and supervises strategies; the console and the headless runner drive it."""
+
+    def __init__(
+        self,
+        app: TradingApp,
+        *,
+        bus: EventBus,
+        journal: Journal | None = None,
+        risk: RiskEngine | None = None,
+        strategies: list[Strategy] | None = None,
+        settings: Any = None,
+        dry_run: bool = False,
+        clock: GatewayClock | None = None,
+    ) -> None:
+        self.app = app
+        self.bus = bus
+        self.journal = journal
+        self.risk = risk
+        self.settings = settings
+        self.dry_run = dry_run
+        self.clock = clock or GatewayClock.of(app.ib)
+        if app.today == dt.date.today:  # trade on the gateway's date (front months, expiries)
+            app.today = self.clock.today
+        self.listeners: list[Callable[[str, Decision], object]] = []
+        """Called with (name, decision) after each decision is journaled."""
+        self.config_errors: dict[str, str] = {}
+        """Strategies left out because their ``[strategies.NAME]`` settings are invalid."""
+        if strategies is None:
+            strategies = []
+            for name in available_strategies():
+                try:
+                    strategies.append(create_strategy(name, strategy_settings(settings, name)))
+                except ConfigError as exc:
+                    self.config_errors[name] = str(exc)
+                    log.error("strategy %s not loaded: %s", name, exc)
+        self._slots: dict[str, _Slot] = {}
+        for s in strategies:
+            if s.name in self._slots:
+                raise ValueError(f"strategy {s.name!r} given twice")
+            enabled = True if settings is None else is_enabled(settings, s.name)
+            ctx = StrategyContext(
+                app, s.name, dry_run=dry_run, journal=journal, bus=bus, clock=self.clock
+            )
+            self._slots[s.name] = _Slot(s, enabled, ctx)
+            self._restore_last(self._slots[s.name])
+
+    # ---- queries -------------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        """Strategy names in registration order."""
+        return list(self._slots)
+
+    def strategy(self, name: str) -> Strategy:
+        """The strategy object called ``name``."""
+        return self._slot(name).strategy
+
+    def context(self, name: str) -> StrategyContext:
+        """The context ``name`` runs with."""
+        return self._slot(name).ctx
+
+    def _slot(self, name: str) -> _Slot:
+        slot = self._slots.get(name)
+        if slot is None:
+            raise KeyError(f"unknown strategy {name!r}; known: {', '.join(self._slots)}")
+        return slot
+
+    def infos(self) -> list[StrategyInfo]:
+        """One :class:`StrategyInfo` per strategy."""
+        return [self.info(n) for n in self._slots]
+
+    def info(self, name: str) -> StrategyInfo:
+        """The current state of ``name``."""
+        slot = self._slot(name)
+        d = slot.last_decision
+        position, pnl = self._book(name)
+        return StrategyInfo(
+            name=name,
+            schedule=slot.strategy.schedule.describe(),
+            enabled=slot.enabled,
+            status=slot.status,
+            next_run=slot.next_run,
+            last_run=slot.last_run,
+            last_decision=_decision_text(d),
+            last_error=slot.last_error,
+            position=position,
+            pnl=pnl,
+            params=slot.strategy.param_values(),
+            last_values=dict(d.values) if d is not None else {},
+            last_orders=tuple(d.orders) if d is not None else (),
+        )
+
+    def _book(self, name: str) -> tuple[float, float | None]:
+        """Net position and PnL of ``name`` from the risk engine's per-strategy book."""
+        if self.risk is None:
+            return 0.0, None
+        position = 0.0
+        for f in self.risk.fills(name):
+            position += f.qty if f.side.upper() in ("BOT", "BUY") else -f.qty
+        pnl = None
+        if name in self.risk.keys():
+            try:
+                value = self.risk.snapshot(name).get("total_pnl")
+                pnl = float(value) if value is not None and math.isfinite(value) else None
+            except KeyError:
+                pnl = None
+        return position, pnl
+
+    def recent_decisions(self, name: str, limit: int = 20) -> list[dict]:
+        """The latest decisions of ``name`` (newest last) as journal-style dicts."""
+        slot = self._slot(name)
+        return list(slot.decisions)[-limit:]
+
+    def _restore_last(self, slot: _Slot) -> None:
+        """Last run / decision from the journal (so a restart shows them and finds missed runs)."""
+        if self.journal is None:
+            return
+        for run in reversed(self.journal.runs(slot.strategy.name)[-5:]):
+            rows = self.journal.decisions(run["id"])
+            for row in rows[-50:]:
+                slot.decisions.append(row)
+            taken = [r for r in rows if r["kind"] == "decision"]
+            if taken:
+                slot.last_run = dt.datetime.fromtimestamp(taken[-1]["t"], NEW_YORK)
+                detail = taken[-1]["detail"] or {}
+                slot.last_decision = Decision(
+                    slot.last_run, str(detail.get("summary", "")), skipped_reason=None
+                )
+                break
+
+    # ---- state -----------------------------------------------------------------------
+    def _set(self, slot: _Slot, status: StrategyStatus, detail: str = "") -> None:
+        slot.status = status
+        self.bus.publish(StrategyState(time.time(), slot.strategy.name, str(status), detail))
+
+    def _alert(self, level: str, name: str, message: str) -> None:
+        self.bus.publish(Alert(time.time(), level, f"strategy:{name}", message))
+
+    # ---- control -----------------------------------------------------------------------
+    async def start(self, name: str) -> None:
+        """Start ``name``'s task (no-op when it already runs)."""
+        slot = self._slot(name)
+        if slot.task is not None and not slot.task.done():
+            return
+        if self.app.trading_state == TradingState.HALTED:
+            raise RuntimeError(
+                f"cannot start {name}: trading is halted ({self.app.guard.state_reason})"
+            )
+        slot.stop = asyncio.Event()
+        slot.last_error = None
+        self._open_run(slot)
+        self._set(slot, StrategyStatus.WAITING, "started")
+        slot.task = asyncio.create_task(self._loop(slot), name=f"strategy:{name}")
+
+    async def start_enabled(self) -> list[str]:
+        """Start every enabled strategy; returns their names."""
+        started = []
+        for name, slot in self._slots.items():
+            if slot.enabled:
+                await self.start(name)
+                started.append(name)
+        return started
+
+    def _open_run(self, slot: _Slot) -> None:
+        if self.journal is not None and slot.run_id is None:
+            params = dict(slot.strategy.param_values())
+            params["dry_run"] = self.dry_run
+            slot.run_id = self.journal.start_run(slot.strategy.name, _jsonable(params))
+
+    def _close_run(self, slot: _Slot, status: str) -> None:
+        if self.journal is not None and slot.run_id is not None:
+            self.journal.end_run(slot.run_id, status)
+            slot.run_id = None
+
+    async def stop(self, name: str, *, flatten: bool = False) -> None:
+        """No new decisions; cancel the strategy's working orders; flatten when asked."""
+        slot = self._slot(name)
+        await self._end_task(slot)
+        await slot.ctx.cancel_working()
+        if flatten:
+            slot.ctx.orders = []
+            await slot.strategy.flatten(slot.ctx)
+        try:
+            await slot.strategy.on_stop(slot.ctx)
+        except Exception:
+            log.exception("on_stop of %s failed", name)
+        if slot.status != StrategyStatus.ERROR:
+            self._set(slot, StrategyStatus.STOPPED, "flattened" if flatten else "stopped")
+        self._close_run(slot, str(slot.status))
+        slot.next_run = None
+
+    async def _end_task(self, slot: _Slot) -> None:
+        slot.stop.set()
+        task, slot.task = slot.task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def run_now(self, name: str) -> Decision:
+        """Run one iteration of ``name`` now (also when stopped); returns its decision."""
+        slot = self._slot(name)
+        if self.app.trading_state == TradingState.HALTED:
+            raise RuntimeError(f"cannot run {name}: trading is halted")
+        opened = slot.run_id is None
+        self._open_run(slot)
+        try:
+            return await self._iterate(slot, raise_errors=True)
+        finally:
+            if opened and (slot.task is None or slot.task.done()):
+                self._close_run(slot, str(slot.status))
+
+    async def halt_all(self, reason: str = "kill switch") -> int:
+        """Kill switch: halt the guard, cancel every working order, halt every strategy."""
+        for slot in self._slots.values():
+            slot.stop.set()
+        cancelled = await self.app.kill_switch(reason)
+        for slot in self._slots.values():
+            await self._end_task(slot)
+            self._set(slot, StrategyStatus.HALTED, reason)
+            self._close_run(slot, "halted")
+            slot.next_run = None
+        self._alert("error", "all", f"all strategies halted: {reason} ({cancelled} cancelled)")
+        return cancelled
+
+    async def close(self) -> None:
+        """Stop every task (positions and orders untouched) and close the runs."""
+        for slot in self._slots.values():
+            await self._end_task(slot)
+            if slot.status not in (StrategyStatus.ERROR, StrategyStatus.HALTED):
+                self._set(slot, StrategyStatus.STOPPED, "closed")
+            self._close_run(slot, str(slot.status))
+            try:
+                await slot.strategy.on_stop(slot.ctx)
+            except Exception:
+                log.exception("on_stop of %s failed", slot.strategy.name)
+
+    # ---- the loop ------------------------------------------------------------------------
+    async def _loop(self, slot: _Slot) -> None:
+        strategy = slot.strategy
+        try:
+            await strategy.on_start(slot.ctx)
+            await self._catch_up(slot)
+            while not slot.stop.is_set() and slot.status != StrategyStatus.ERROR:
+                now = await self.clock.refresh()
+                slot.next_run = strategy.schedule.next_run(now)
+                if slot.next_run is None:
+                    self._set(slot, StrategyStatus.STOPPED, "schedule has no further runs")
+                    return
+                if slot.status != StrategyStatus.WAITING:
+                    self._set(slot, StrategyStatus.WAITING, f"next run {slot.next_run:%F %T %Z}")
+                if not await self.clock.sleep_until(slot.next_run, slot.stop):
+                    return
+                if self.app.trading_state == TradingState.HALTED:  # kill switch pressed elsewhere
+                    self._set(slot, StrategyStatus.HALTED, self.app.guard.state_reason)
+                    self._close_run(slot, "halted")
+                    slot.next_run = None
+                    return
+                schedule = strategy.schedule
+                if isinstance(schedule, Event) and schedule.trigger is not None:
+                    if not await schedule.trigger(slot.ctx):
+                        continue
+                await self._iterate(slot)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # on_start or the clock failed
+            self._fail(slot, exc)
+
+    async def _catch_up(self, slot: _Slot) -> None:
+        schedule = slot.strategy.schedule
+        if not isinstance(schedule, Monthly):
+            return
+        now = await self.clock.refresh()
+        due = schedule.missed(slot.last_run, now)
+        if due is None:
+            return
+        self._alert(
+            "warning",
+            slot.strategy.name,
+            f"missed the {due:%F %H:%M %Z} run (process was down); running it now",
+        )
+        await self._iterate(slot)
+
+    async def _iterate(self, slot: _Slot, raise_errors: bool = False) -> Decision:
+        async with slot.lock:
+            name = slot.strategy.name
+            previous = slot.status
+            self._set(slot, StrategyStatus.RUNNING)
+            slot.ctx.orders = []
+            try:
+                decision = await slot.strategy.run_once(slot.ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._fail(slot, exc)
+                if raise_errors:
+                    raise
+                return Decision(await self.clock.now(), f"error: {exc}", skipped_reason=str(exc))
+            if slot.ctx.orders and not decision.orders:
+                decision = _with_orders(decision, slot.ctx.orders)
+            self._record(slot, decision)
+            running = slot.task is not None and not slot.task.done()
+            after = StrategyStatus.WAITING if running else StrategyStatus.STOPPED
+            if previous == StrategyStatus.ERROR and not running:
+                after = StrategyStatus.STOPPED
+            self._set(slot, after, decision.summary)
+            log.info("%s: %s", name, decision.summary)
+            return decision
+
+    def _record(self, slot: _Slot, decision: Decision) -> None:
+        kind = "skip" if decision.skipped else "decision"
+        detail = decision.record()
+        row = {"t": decision.t.timestamp(), "kind": kind, "detail": detail}
+        if self.journal is not None and slot.run_id is not None:
+            row["id"] = self.journal.record_decision(
+                slot.run_id, kind, detail, t=decision.t.timestamp()
+            )
+        slot.decisions.append(row)
+        slot.last_decision = decision
+        if not decision.skipped:
+            slot.last_run = decision.t
+        for fn in list(self.listeners):
+            try:
+                fn(slot.strategy.name, decision)
+            except Exception:
+                log.exception("decision listener %r failed", fn)
+
+    def _fail(self, slot: _Slot, exc: BaseException) -> None:
+        name = slot.strategy.name
+        text = f"{type(exc).__name__}: {exc}"
+        slot.last_error = text
+        log.error("strategy %s failed: %s", name, text, exc_info=exc)
+        detail = {"error": text, "traceback": "".join(traceback.format_exception(exc))[-4000:]}
+        t = time.time()
+        if self.journal is not None:
+            if slot.run_id is None:
+                self._open_run(slot)
+            self.journal.record_decision(slot.run_id, "error", detail, t=t)
+            self.journal.record_alert("error", text, source=f"strategy:{name}", t=t)
+        slot.decisions.append({"t": t, "kind": "error", "detail": detail})
+        slot.stop.set()
+        self._set(slot, StrategyStatus.ERROR, text)
+        self._alert("error", name, f"{name} stopped on an error: {text}")
+
+
+def _with_orders(decision: Decision, orders: list[dict]) -> Decision:
+    from dataclasses import replace
+
+    return replace(decision, orders=list(orders))
+
+
+def _decision_text(d: Decision | None) -> str:
+    if d is None:
+        return ""
+    if d.skipped:
+        return f"no decision: {d.skipped_reason}"
+    return d.summary
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, tuple):
+            v = list(v)
+        if isinstance(v, float) and not math.isfinite(v):
+            v = None
+        out[k] = v
+    return out

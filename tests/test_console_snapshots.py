@@ -1,0 +1,117 @@
+"""Snapshot tests of the console: 80x24 (tabs) and 160x50 (grid) plus the key screens.
+
+Deterministic: seed 7, the fixed test session, a frozen sim clock (speed 0, the header's
+exchange clock reads it), a fake strategy controller, notifications off. Review a changed
+snapshot with ``pytest --snapshot-report`` before ``--snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from tests.conftest import until
+from tests.console_helpers import buy, connected, make_app, make_session
+
+
+async def _settled(pilot, session, gw) -> None:
+    await connected(pilot)
+    await buy(session, "AAPL", 100, "alpha")
+    await buy(session, "MSFT", 40, "beta")
+    await buy(session, "XOM", -60, "beta")
+    gw.advance(2)
+    await until(lambda: len(session.positions()) == 3, 5)
+    await until(lambda: all(o.status == "Filled" for o in session.orders()), 5)
+    await pilot.pause(0.6)  # one refresh cycle after the last update
+    for i in pilot.app.screen.query(Input):
+        i.cursor_blink = False
+
+
+@pytest.fixture
+def console_app(market, tmp_path):
+    session, gw = make_session(market, tmp_path)
+    return make_app(session, tmp_path), session, gw
+
+
+def test_positions_80x24(snap_compare, console_app):
+    app, session, gw = console_app
+
+    async def run_before(pilot):
+        await _settled(pilot, session, gw)
+        await pilot.press("1")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_grid_160x50(snap_compare, console_app):
+    app, session, gw = console_app
+
+    async def run_before(pilot):
+        await _settled(pilot, session, gw)
+        await pilot.press("1")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(160, 50), run_before=run_before)
+
+
+def test_orders_80x24(snap_compare, console_app):
+    app, session, gw = console_app
+
+    async def run_before(pilot):
+        await _settled(pilot, session, gw)
+        await pilot.press("2")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_kill_switch_dialog(snap_compare, console_app):
+    app, session, gw = console_app
+
+    async def run_before(pilot):
+        await _settled(pilot, session, gw)
+        await pilot.press("ctrl+k")
+        await pilot.pause(0.3)
+        for i in pilot.app.screen.query(Input):
+            i.cursor_blink = False
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help_strategies(snap_compare, console_app):
+    app, session, gw = console_app
+
+    async def run_before(pilot):
+        await _settled(pilot, session, gw)
+        await pilot.press("5", "question_mark")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_connection_failure_screen(snap_compare, market, tmp_path):
+    from livedesk.backend.console.session import Target
+    from livedesk.tui.screens.connect_failed import ConnectFailedScreen
+
+    target = Target(host="127.0.0.1", port=9, client_id=3, timeout=1.0)  # nothing listens on 9
+    session, _ = make_session(market, tmp_path, target=target)
+    app = make_app(session, tmp_path)
+
+    async def run_before(pilot):
+        await until(lambda: isinstance(pilot.app.screen, ConnectFailedScreen), 10)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_high_contrast_theme(snap_compare, console_app):
+    app, session, gw = console_app
+
+    async def run_before(pilot):
+        await _settled(pilot, session, gw)
+        pilot.app.use_theme("livedesk-high-contrast")
+        await pilot.press("1")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -1,0 +1,78 @@
+"""The Line API table: only changed visible rows repaint, keyed cursor, sort, groups, filter."""
+
+from __future__ import annotations
+
+import math
+
+from textual.app import App, ComposeResult
+
+from livedesk.tui.widgets.line_table import Column, LineTable, Row
+
+COLUMNS = (Column("name", "Name", 8), Column("value", "Value", 8, "right", numeric=True))
+
+
+def rows(values: dict[str, float], parent: dict | None = None) -> list[Row]:
+    parent = parent or {}
+    return [
+        Row(k, ((k, ""), (f"{v:.2f}", "")), (k, v), parent=parent.get(k)) for k, v in values.items()
+    ]
+
+
+class Host(App):
+    def compose(self) -> ComposeResult:
+        yield LineTable(COLUMNS)
+
+
+async def test_only_changed_visible_rows_are_redrawn():
+    app = Host()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(LineTable)
+        data = {f"r{i:03d}": float(i) for i in range(100)}
+        table.set_rows(rows(data))
+        await pilot.pause()
+        before = table.renders
+        assert before == 11  # header + 11 rows fit in 12 lines; 11 row strips drawn
+        data["r003"] = 33.0  # visible
+        data["r090"] = 99.0  # off screen
+        table.set_rows(rows(data))
+        await pilot.pause()
+        assert table.renders == before + 1
+        table.set_rows(rows(data))  # nothing changed: nothing drawn
+        await pilot.pause()
+        assert table.renders == before + 1
+
+
+async def test_cursor_follows_its_key_through_sorts_and_ticks():
+    app = Host()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(LineTable)
+        table.focus()
+        table.set_rows(rows({"b": 2.0, "a": 1.0, "c": math.nan}))
+        await pilot.press("down")
+        assert table.cursor_key == "a"
+        await pilot.press("s")  # sort by name
+        assert [r.key for r in table.rows] == ["a", "b", "c"] and table.cursor_key == "a"
+        await pilot.press("s")  # by value, high first, NaN last
+        assert [r.key for r in table.rows] == ["b", "a", "c"] and table.cursor_key == "a"
+        table.set_rows(rows({"b": 0.5, "a": 1.0, "c": 3.0}))  # a tick reorders
+        assert [r.key for r in table.rows] == ["c", "a", "b"] and table.cursor_key == "a"
+        await pilot.press("s")  # back to arrival order
+        assert table.sort_column is None and [r.key for r in table.rows] == ["b", "a", "c"]
+
+
+async def test_children_stay_under_their_parent_and_filter():
+    app = Host()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(LineTable)
+        data = {"combo": 5.0, "leg1": 9.0, "leg2": 1.0, "solo": 3.0}
+        table.set_rows(rows(data, {"leg1": "combo", "leg2": "combo"}))
+        table.focus()
+        await pilot.press("s", "s")  # by value: combo (5) before solo (3); legs under combo
+        assert [r.key for r in table.rows] == ["combo", "leg1", "leg2", "solo"]
+        table.set_filter("SOL")
+        assert [r.key for r in table.rows] == ["solo"]
+        table.set_filter("")
+        table.follow = True
+        data["new"] = 0.0
+        table.set_rows(rows(data, {"leg1": "combo", "leg2": "combo"}))
+        assert table.cursor_key == "new"

@@ -1,0 +1,220 @@
+"""Headless strategy commands: dry runs send nothing, exit codes, output, the Textual boundary."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from livedesk.backend.config import Settings
+from livedesk.backend.journal import Journal
+from livedesk.backend.strategies import runner
+
+ROOT = Path(__file__).resolve().parents[1]
+ANSI = re.compile(r"\x1b\[")
+
+
+def settings(**strategies) -> Settings:
+    return Settings(strategies={k.replace("_", "-"): v for k, v in strategies.items()})
+
+
+async def test_dry_run_prints_the_plan_and_sends_nothing(gw, tmp_path) -> None:
+    out = io.StringIO()
+    rc = await runner.run_strategy(
+        "options-combo",
+        settings(options_combo={"underlying": "XOM"}),
+        once=True,
+        dry_run=True,
+        port=gw.port,
+        journal_path=tmp_path / "j.sqlite3",
+        out=out,
+    )
+    text = out.getvalue()
+    lines = text.strip().splitlines()
+    assert rc == 0, text
+    assert "forecast" in text and "implied" in text
+    plan = [line for line in lines if line.strip().startswith("PLAN")]
+    assert plan and "BAG XOM" in plan[0] and "LMT limit -" in plan[0]
+    assert len(re.findall(r" [+-]1 [PC]\d", plan[0])) == 4, plan[0]  # legs by strike, not conId
+    assert lines[-1].startswith("options-combo OK") and "none sent" in lines[-1]
+    assert not ANSI.search(text)  # not a TTY: no colour
+    assert gw.broker.orders == {}  # the gateway's own order log
+    with Journal(tmp_path / "j.sqlite3") as j:
+        run = j.runs("options-combo")[-1]
+        assert run["params"]["dry_run"] is True
+        assert j.decisions(run["id"])[-1]["detail"]["orders"][0]["sent"] is False
+        assert j.orders() == []
+
+
+async def test_run_once_sends_and_reports(gw, tmp_path) -> None:
+    out = io.StringIO()
+    rc = await runner.run_strategy(
+        "crack-spread",
+        settings(crack_spread={"threshold": 0.001, "weight": 0.01}),
+        once=True,
+        port=gw.port,
+        journal_path=tmp_path / "j.sqlite3",
+        out=out,
+    )
+    text = out.getvalue()
+    assert rc == 0, text
+    last = text.strip().splitlines()[-1]
+    assert last.startswith("crack-spread OK")
+    if "SENT" in text:  # |z| >= 0.001 practically always
+        assert "1 order sent" in last
+        assert [o.order.orderRef for o in gw.broker.orders.values()] == ["crack-spread"]
+
+
+async def test_failures_exit_non_zero_with_one_line(gw, tmp_path) -> None:
+    out = io.StringIO()
+    rc = await runner.run_strategy(
+        "crack-spread", settings(), once=True, port=1, journal_path=tmp_path / "j", out=out
+    )
+    assert rc == runner.EXIT_CONNECT
+    assert out.getvalue().count("\n") == 1 and "connection failure" in out.getvalue()
+    out = io.StringIO()
+    rc = await runner.run_strategy(
+        "crack-spread", settings(crack_spread={"weight": 5}), once=True, port=gw.port, out=out
+    )
+    assert rc == runner.EXIT_CONFIG and "weight" in out.getvalue()
+    out = io.StringIO()
+    rc = await runner.run_strategy(
+        "options-combo",
+        settings(options_combo={"underlying": "NOSUCH"}),
+        once=True,
+        port=gw.port,
+        journal_path=tmp_path / "j2",
+        out=out,
+    )
+    assert rc == runner.EXIT_FAILED
+    assert "FAILED" in out.getvalue().strip().splitlines()[-1]
+    assert gw.broker.orders == {}
+
+
+async def test_backtest_stores_a_reference_with_params_and_span(gw, tmp_path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    path = tmp_path / "j.sqlite3"
+    rc = await runner.run_backtest(
+        "crack-spread",
+        settings(),
+        days=2,
+        cost_bps=2.0,
+        port=gw.port,
+        journal_path=path,
+        out=out,
+        err=err,
+    )
+    assert rc == 0, out.getvalue()
+    assert "[5/5] replayed" in err.getvalue()  # progress
+    with Journal(path) as j:
+        ref = j.backtest_reference("crack-spread")
+        assert ref is not None and len(ref.returns) == len(ref.dates) == 2
+        assert ref.metrics["param.threshold"] == 2.0 and ref.metrics["cost_bps"] == 2.0
+        assert ref.metrics["span_start"] < ref.metrics["span_end"]
+        state = j.state("backtest:crack-spread")
+        assert state["params"]["window"] == 60 and state["span_start"].startswith("2026-11-19")
+    assert out.getvalue().strip().splitlines()[-1].startswith("OK crack-spread backtest")
+
+
+def test_strategies_table(tmp_path) -> None:
+    out = io.StringIO()
+    rc = runner.print_strategies(
+        settings(options_combo={"enabled": False}), out=out, journal_path=tmp_path / "none.sqlite3"
+    )
+    text = out.getvalue()
+    assert rc == 0
+    assert text.splitlines()[0].split()[:3] == ["NAME", "SCHEDULE", "ENABLED"]
+    row = next(line for line in text.splitlines() if line.startswith("options-combo"))
+    assert " no " in row
+    crack = next(line for line in text.splitlines() if line.startswith("crack-spread"))
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d E[SD]T", crack)  # next run, exchange time
+
+
+def test_headless_runner_never_imports_textual() -> None:
+    code = (
+        "import sys, livedesk.tui.cli, livedesk.backend.strategies.runner, "
+        "livedesk.backend.strategies.controller, livedesk.backend.strategies.crack_spread, "
+        "livedesk.backend.strategies.options_combo, livedesk.backend.strategies.backtest_crack, "
+        "livedesk.backend.strategies.backtest_options; "
+        "from livedesk.backend.strategies import available_strategies; available_strategies(); "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'scipy', 'zipline') "
+        "or m.startswith('livedesk.tui.') and m != 'livedesk.tui.cli']; "
+        "print(bad); raise SystemExit(1 if bad else 0)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_cli_run_dry_run_on_the_embedded_demo(tmp_path) -> None:
+    env = {
+        "LIVEDESK_CONFIG_DIR": str(tmp_path / "cfg"),
+        "LIVEDESK_STATE_DIR": str(tmp_path / "state"),
+        "LIVEDESK_DATA_DIR": str(tmp_path / "data"),
+        "PATH": "/usr/bin:/bin",
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "livedesk.tui.cli", "run", "crack-spread", "--once", "--dry-run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert "embedded demo gateway" in lines[0] and "dry run" in lines[0]
+    assert lines[-1].startswith("crack-spread OK")
+    assert not ANSI.search(r.stdout)
+    # demo runs go to their own journal, never the live one
+    assert (tmp_path / "data" / "journal-sim.sqlite3").exists()
+    assert not (tmp_path / "data" / "journal.sqlite3").exists()
+    h = subprocess.run(
+        [sys.executable, "-m", "livedesk.tui.cli", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    for word in ("strategies", "run", "backtest"):
+        assert word in h.stdout
+
+
+async def test_if_due_skips_when_the_market_is_closed(market, tmp_path) -> None:
+    from livedesk.backend.sim.gateway import SimGateway
+
+    gw = SimGateway(port=0, market=market, speed=0.0, start_time=market.session_close() + 600)
+    await gw.start()
+    try:
+        out = io.StringIO()
+        rc = await runner.run_strategy(
+            "crack-spread",
+            settings(),
+            once=True,
+            if_due=True,
+            port=gw.port,
+            journal_path=tmp_path / "j.sqlite3",
+            out=out,
+        )
+        last = out.getvalue().strip().splitlines()[-1]
+        assert rc == 0 and last.startswith("crack-spread OK: nothing due (XNYS closed at")
+        assert len(out.getvalue().strip().splitlines()) == 2  # connected, nothing due: no decision
+    finally:
+        await gw.stop()
+
+
+async def test_options_backtest_reference_records_its_simplifications(gw, tmp_path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    path = tmp_path / "j.sqlite3"
+    rc = await runner.run_backtest(
+        "options-combo", settings(), days=20, port=gw.port, journal_path=path, out=out, err=err
+    )
+    assert rc == 0, out.getvalue()
+    with Journal(path) as j:
+        ref = j.backtest_reference("options-combo")
+        assert len(ref.returns) == 20 and ref.metrics["param.short_delta"] == 0.16
+        notes = j.state("backtest:options-combo")["notes"]
+        assert notes["iv_proxy_ratio"] > 0 and "Black-Scholes" in notes["replay"]

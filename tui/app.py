@@ -1,0 +1,383 @@
+"""`LiveDeskApp`: the console. It only adapts: the session's data becomes widgets on a
+4 Hz timer (one repaint per pane per cycle, only the panes whose data changed), keys become
+calls of the session's async commands. No IB or risk logic lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.containers import Container
+from textual.reactive import Reactive
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Tab, Tabs
+
+from livedesk.backend.console.actions import ACTIONS, PANE_TITLES, PANES
+from livedesk.backend.console.session import ConsoleConnectError, ConsoleSession
+from livedesk.tui.bindings import bindings
+from livedesk.tui.commands import ConsoleCommands
+from livedesk.tui.operations import ConsoleOperations
+from livedesk.tui.screens.connect_failed import ConnectFailedScreen
+from livedesk.tui.screens.dialogs import TypedConfirmScreen
+from livedesk.tui.screens.help import HelpScreen
+from livedesk.tui.themes import (
+    DEFAULT_THEME,
+    LIVEDESK_THEMES,
+    VARIABLES,
+    load_themes,
+    remember_theme,
+    remembered_theme,
+)
+from livedesk.tui.widgets.equity import EquityPane
+from livedesk.tui.widgets.header import HeaderBar
+from livedesk.tui.widgets.keybar import KeyBar
+from livedesk.tui.widgets.line_table import LineTable
+from livedesk.tui.widgets.log import LogPane
+from livedesk.tui.widgets.orders import OrdersPane
+from livedesk.tui.widgets.pane import Pane, TablePane
+from livedesk.tui.widgets.positions import PositionsPane
+from livedesk.tui.widgets.risk import RiskPane
+from livedesk.tui.widgets.strategies import StrategiesPane
+
+log = logging.getLogger("livedesk.tui")
+
+GRID_MIN_WIDTH = 140
+GRID_MIN_HEIGHT = 40
+SPEC = {a.id: a for a in ACTIONS}
+
+
+class MainScreen(Screen):
+    """The console's screen. A focus change repaints only what its styles change (the two
+    panes' titles, the table cursors, the key bar) instead of the whole screen — Textual's
+    default, which made every pane jump a full 160x50 repaint."""
+
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
+
+class LiveDeskApp(ConsoleOperations, App[int]):
+    """The LiveDesk console."""
+
+    CSS_PATH = str(Path(__file__).with_name("console.tcss"))  # absolute: subclasses elsewhere
+    TITLE = "LiveDesk"
+    BINDINGS = bindings("app")
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+
+    def __init__(
+        self,
+        session: ConsoleSession,
+        *,
+        keymap: dict[str, str] | None = None,
+        theme_name: str | None = None,
+        theme_state: Path | None = None,
+        theme_dirs: list[Path] | None = None,
+        refresh_interval: float = 0.25,
+        auto_connect: bool = True,
+    ) -> None:
+        super().__init__()
+        self.animation_level = "none"
+        self.session = session
+        self.keymap_overrides = dict(keymap or {})
+        self.theme_state = theme_state
+        self.theme_dirs = theme_dirs or []
+        self.configured_theme = theme_name or DEFAULT_THEME
+        self.refresh_interval = refresh_interval
+        self.auto_connect = auto_connect
+        self.frozen = False
+        self.connected = False
+        self.status = f"connecting to {session.target.describe()}…"
+        self.active_pane = PANES[0]
+        self.grid = False
+        self.theme_errors: list[str] = []
+        self.exit_code = 0
+        self._session_closed = False
+        self._timer = None
+        self.main_screen = None
+        self.header = HeaderBar(id="header")
+        self.panes: dict[str, Pane] = {
+            p.pane_id: p
+            for p in (
+                PositionsPane(),
+                OrdersPane(),
+                EquityPane(),
+                RiskPane(),
+                StrategiesPane(),
+                LogPane(),
+            )
+        }
+        self.set_keymap(self.keymap_overrides)
+
+    # ---- layout ---------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        return MainScreen(id="_default")
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLES)
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield Tabs(
+            *(Tab(f"{i} {PANE_TITLES[p]}", id=f"tab-{p}") for i, p in enumerate(PANES, 1)),
+            id="pane-tabs",
+        )
+        with Container(id="panes"):
+            # DOM order is the grid's order at 160x50 (see console.tcss)
+            for name in ("positions", "equity", "risk", "strategies", "orders", "log"):
+                yield self.panes[name]
+        yield KeyBar(id="keys")
+
+    def pane(self, name: str) -> Pane:
+        """The pane called ``name``."""
+        return self.panes[name]
+
+    def on_mount(self) -> None:
+        self.main_screen = self.screen
+        self._load_themes()
+        self._apply_layout(self.size.width, self.size.height)
+        self.header.show(None, status=self.status)
+        self._timer = self.set_interval(self.refresh_interval, self.tick)
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self.pane(self.active_pane).focus_target().focus()
+        if self.auto_connect:
+            self.connect_session()
+
+    def on_resize(self, event) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        grid = width >= GRID_MIN_WIDTH and height >= GRID_MIN_HEIGHT
+        if self.grid and not grid:
+            self.query_one(Tabs).active = f"tab-{self.active_pane}"
+        self.grid = grid
+        (self.main_screen or self.screen).set_class(grid, "-grid")
+        for name in PANES:
+            self.pane(name).set_class(name == self.active_pane, "-active")
+
+    # ---- themes ---------------------------------------------------------------------
+    def _load_themes(self) -> None:
+        themes, errors = load_themes(self.theme_dirs)
+        for theme in themes:
+            self.register_theme(theme)
+        self.theme_errors = errors
+        for e in errors:
+            log.warning("theme not loaded: %s", e)
+            self.notify(f"theme not loaded: {e}", severity="warning", timeout=10)
+        wanted = (remembered_theme(self.theme_state) if self.theme_state else None) or (
+            self.configured_theme
+        )
+        if wanted not in self.available_themes:
+            if wanted != DEFAULT_THEME:
+                message = f"unknown theme {wanted!r}: using {DEFAULT_THEME}"
+                log.warning(message)
+                self.notify(message, severity="warning", timeout=10)
+            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        self.theme = wanted
+
+    def _on_theme_changed(self, theme) -> None:
+        if self.theme_state is not None:
+            try:
+                remember_theme(self.theme_state, theme.name)
+            except OSError as exc:
+                log.warning("cannot remember the theme: %s", exc)
+
+    def use_theme(self, name: str) -> None:
+        """Switch to theme ``name`` (remembered for the next start)."""
+        if name in self.available_themes:
+            self.theme = name
+        else:
+            self.notify(f"theme {name!r} is not available", severity="error")
+
+    def action_next_theme(self) -> None:
+        """Cycle the LiveDesk themes."""
+        names = [n for n in LIVEDESK_THEMES if n in self.available_themes]
+        if names:
+            i = names.index(self.theme) if self.theme in names else -1
+            self.use_theme(names[(i + 1) % len(names)])
+
+    # ---- connection -----------------------------------------------------------------
+    @work(exclusive=True, group="connect", exit_on_error=False)
+    async def connect_session(self) -> None:
+        """Connect (first frame is already on screen); on failure show the failure screen."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self.session.connect()
+                break
+            except ConsoleConnectError as exc:
+                log.warning("connection failed: %s", exc)
+                self.status = "connection failed"
+                retry = await self.push_screen_wait(
+                    ConnectFailedScreen(exc.tried, exc.reason, attempt)
+                )
+                if not retry:
+                    await self.shutdown(1)
+                    return
+                self.status = f"connecting to {self.session.target.describe()}…"
+                self.tick(force=True)
+        self.connected = True
+        self.status = ""
+        self.set_class(self.session.badge == "LIVE", "-live")
+        self.tick(force=True)
+        if self.session.needs_live_confirmation:
+            account = self.session.app.account
+            typed = await self.push_screen_wait(
+                TypedConfirmScreen(
+                    "LIVE account",
+                    f"Account {account} is a LIVE account (paper ids start with DU). "
+                    "No order can be sent until you type the account id. "
+                    "Esc keeps the console read-only for orders.",
+                    account,
+                    "Unlock orders",
+                )
+            )
+            if typed and self.session.confirm_live(typed):
+                self.notify(f"LIVE account {account} unlocked for orders", severity="warning")
+            else:
+                self.notify("LIVE account locked: orders are refused", severity="warning")
+        elif self.session.badge == "LIVE":
+            self.notify("LIVE account without --live: every order is refused", severity="warning")
+
+    # ---- the refresh cycle ------------------------------------------------------------
+    def tick(self, force: bool = False) -> None:
+        """One refresh cycle: header always; panes unless frozen; toasts."""
+        s = self.session
+        header = self.header
+        if self._session_closed or not header.is_attached:
+            return
+        try:
+            view = s.header()
+        except Exception:  # never let a view error stop the refresh cycle
+            log.exception("header view failed")
+            view = None
+        header.show(view, self.frozen, self.status)
+        while s.toasts:
+            e = s.toasts.popleft()
+            self.notify(
+                e.message,
+                title=e.source,
+                severity="error" if e.level == "error" else "warning",
+                timeout=8,
+            )
+        if not self.connected or (self.frozen and not force):
+            return
+        names = PANES if self.grid else (self.active_pane,)
+        for name in names:
+            try:
+                self.pane(name).refresh_from(s, force)
+            except Exception:
+                log.exception("pane %s refresh failed", name)
+
+    # ---- panes and focus --------------------------------------------------------------
+    def focused_pane(self) -> Pane:
+        """The pane holding the focus (else the active one)."""
+        node = self.focused
+        while node is not None:
+            if isinstance(node, Pane):
+                return node
+            node = node.parent
+        return self.pane(self.active_pane)
+
+    def action_show_pane(self, name: str) -> None:
+        """Jump to pane ``name`` (tabs: switch; grid: focus)."""
+        if name not in PANES:
+            return
+        self._activate(name)
+        if not self.grid:  # hidden in the grid: synced when the tabs come back
+            self.query_one(Tabs).active = f"tab-{name}"
+        self.pane(name).focus_target().focus()
+
+    def _activate(self, name: str) -> None:
+        if name == self.active_pane:
+            return
+        previous, self.active_pane = self.active_pane, name
+        if not self.grid:  # the grid shows every pane: nothing to restyle
+            self.pane(previous).set_class(False, "-active")
+            self.pane(name).set_class(True, "-active")
+        if self.connected and not self.frozen and not self._session_closed and self.is_running:
+            try:
+                self.pane(name).refresh_from(self.session, True)
+            except Exception:  # e.g. a pane already torn down while quitting
+                log.exception("pane %s refresh failed", name)
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if not self.is_running or event.tab is None or event.tab.id is None:
+            return
+        name = event.tab.id.removeprefix("tab-")
+        self._activate(name)
+        if self.focused is event.tabs or self.focused is None:
+            return
+        focused = self.focused_pane()
+        if focused.pane_id != name and not self.grid:
+            self.pane(name).focus_target().focus()
+
+    def on_descendant_focus(self, event) -> None:
+        if not self.is_running:
+            return
+        pane = self.focused_pane()
+        if pane.pane_id != self.active_pane and self.grid:
+            self.active_pane = pane.pane_id
+
+    # ---- global actions ---------------------------------------------------------------
+    def effective_keymap(self) -> dict[str, str]:
+        """Binding id → key(s), after the ``[keys]`` overrides."""
+        return {a.id: self.keymap_overrides.get(a.id, a.key) for a in ACTIONS}
+
+    def action_help(self) -> None:
+        """Help for the focused pane."""
+        pane = self.focused_pane()
+        self.push_screen(HelpScreen(pane.pane_id, pane.HELP, self.effective_keymap()))
+
+    def action_freeze(self) -> None:
+        """Freeze or resume screen updates (the header keeps its clock)."""
+        self.frozen = not self.frozen
+        self.notify("updates frozen: Z resumes" if self.frozen else "updates resumed")
+        if not self.frozen:
+            self.tick(force=True)
+        else:
+            self.tick()
+
+    def action_follow(self) -> None:
+        """Keep the focused table's cursor on its newest row (toggles)."""
+        pane = self.focused_pane()
+        if isinstance(pane, TablePane):
+            pane.table.follow = not pane.table.follow
+            self.notify(f"{pane.title}: follow {'on' if pane.table.follow else 'off'}")
+
+    def action_combo_builder(self) -> None:
+        """Open the option combo builder."""
+        try:
+            from livedesk.tui.screens.combo_builder import ComboBuilderScreen
+        except ImportError:
+            self.notify("combo builder not available", severity="warning")
+            return
+        if self.session.app is None:
+            self.notify("not connected yet", severity="warning")
+            return
+        self.push_screen(ComboBuilderScreen(self.session.app))
+
+    async def on_unmount(self) -> None:
+        await self._close_session()
+
+    # ---- the palette --------------------------------------------------------------------
+    async def run_spec(self, action_id: str) -> None:
+        """Run the action ``action_id`` from the command palette, in its pane."""
+        spec = SPEC[action_id]
+        if spec.scope == "app":
+            await self.run_action(spec.action)
+            return
+        if spec.scope == "table":
+            pane = self.focused_pane()
+            if not isinstance(pane, TablePane):
+                pane = self.pane("positions")
+            self.action_show_pane(pane.pane_id)
+            await self.run_action(spec.action, pane.table)
+            return
+        self.action_show_pane(spec.scope)
+        await self.run_action(spec.action, self.pane(spec.scope))
+
+
+__all__ = ["LineTable", "LiveDeskApp"]

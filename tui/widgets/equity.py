@@ -1,0 +1,68 @@
+"""Pane 3, Equity: equity and Drawdown sparklines over session / week / all, with the numbers."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+
+from livedesk.backend.console.equity import WINDOWS
+from livedesk.backend.risk.engine import ACCOUNT
+from livedesk.tui import format as fmt
+from livedesk.tui.bindings import bindings
+from livedesk.tui.widgets.pane import Pane
+from livedesk.tui.widgets.spark import SparkLines
+
+
+class EquityPane(Pane, can_focus=True):
+    """Streaming equity and drawdown of the account or one strategy."""
+
+    pane_id = "equity"
+    BINDINGS = bindings("equity")
+    HELP = (
+        "Equity (NetLiquidation) and Drawdown sparklines from the journal's full history, "
+        "downsampled to the pane width keeping every bucket's extreme (the drawdown line "
+        "shows its trough). Beside them: equity, peak, current and maximum drawdown. "
+        "w cycles the window (session / week / all); a switches between the account and "
+        "each strategy."
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.window = WINDOWS[0]
+        self.subject = ACCOUNT
+        self._last = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield SparkLines(id="equity-chart")
+
+    def refresh_from(self, session, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < 1.0:
+            return
+        self._last = now
+        width = max(2, self.size.width - 2)
+        view = session.equity_view(self.subject, self.window, width)
+        enough = view.samples >= 2  # one point would fill the line: draw from two on
+        current, worst = fmt.pct(view.current_dd, 2) or "—", fmt.pct(view.max_dd, 2) or "—"
+        self.query_one(SparkLines).set_data(
+            f"Equity — {self.subject}, {self.window}, samples: {view.samples}",
+            view.equity if enough else [],
+            view.drawdown if enough else [],
+            f"equity {fmt.money(view.last)}   peak {fmt.money(view.peak)}",
+            f"current {current}   max {worst}",
+        )
+
+    def action_cycle_window(self) -> None:
+        """session → week → all."""
+        self.window = WINDOWS[(WINDOWS.index(self.window) + 1) % len(WINDOWS)]
+        self.refresh_from(self.app.session, force=True)
+
+    def action_cycle_subject(self) -> None:
+        """account → each strategy → account."""
+        keys = self.app.session.engine.keys() if self.app.session.engine else [ACCOUNT]
+        names = [ACCOUNT, *[k for k in keys if k != ACCOUNT]]
+        names += [n for n in self.app.session_strategy_names() if n not in names]
+        i = names.index(self.subject) if self.subject in names else -1
+        self.subject = names[(i + 1) % len(names)]
+        self.refresh_from(self.app.session, force=True)

@@ -1,0 +1,98 @@
+"""Pane 2, Orders: working orders and today's orders with slippage vs the arrival mid."""
+
+from __future__ import annotations
+
+from livedesk.backend.console.views import ny_time
+from livedesk.tui import format as fmt
+from livedesk.tui.bindings import bindings
+from livedesk.tui.widgets.line_table import Column, Row
+from livedesk.tui.widgets.pane import TablePane
+
+COLUMNS = (
+    Column("time", "Time", 8),
+    Column("strategy", "Strategy", 12),
+    Column("contract", "Contract", 14),
+    Column("side", "Side", 4),
+    Column("qty", "Qty", 6, "right", True),
+    Column("fill", "Fill/Rem", 9, "right"),
+    Column("type", "Type", 7),
+    Column("limit", "Limit", 8, "right", True),
+    Column("status", "Status", 10),
+    Column("avg", "Avg fill", 8, "right", True),
+    Column("slip", "Slip bp", 7, "right", True),
+)
+
+STATUS_STYLE = {
+    "Filled": "good",
+    "Cancelled": "dim",
+    "ApiCancelled": "dim",
+    "Inactive": "bad",
+    "PendingCancel": "warn",
+}
+
+
+def order_table_rows(orders) -> list[Row]:
+    """Table rows from :class:`~livedesk.backend.console.views.OrderRow` objects."""
+    rows = []
+    for o in orders:
+        slip_style = "" if not fmt.ok(o.slippage_bps) else ("down" if o.slippage_bps > 0 else "up")
+        rows.append(
+            Row(
+                o.order_id,
+                (
+                    fmt.plain(ny_time(o.time)),
+                    fmt.plain(o.strategy),
+                    fmt.plain(o.contract),
+                    (o.side, "up" if o.side == "BUY" else "down"),
+                    fmt.plain(fmt.qty(o.quantity)),
+                    fmt.plain(f"{fmt.qty(o.filled) or 0}/{fmt.qty(o.remaining) or 0}"),
+                    fmt.plain(o.order_type),
+                    fmt.plain(fmt.price(o.limit)),
+                    (o.status, STATUS_STYLE.get(o.status, "bold")),
+                    fmt.plain(fmt.price(o.avg_fill)),
+                    (fmt.bps(o.slippage_bps), slip_style),
+                ),
+                (
+                    o.time,
+                    o.strategy,
+                    o.contract,
+                    o.side,
+                    o.quantity,
+                    o.filled,
+                    o.order_type,
+                    o.limit,
+                    o.status,
+                    o.avg_fill,
+                    o.slippage_bps,
+                ),
+            )
+        )
+    return rows
+
+
+class OrdersPane(TablePane):
+    """Working orders and today's fills."""
+
+    pane_id = "orders"
+    COLUMNS = COLUMNS
+    EMPTY = "no orders today"
+    BINDINGS = bindings("orders")
+    HELP = (
+        "Working orders and today's orders: time (New York), strategy, contract, side, "
+        "quantity, filled/remaining, type, limit, status, average fill and slippage against "
+        "the mid when the order was sent (bps; positive is a cost). x cancels the selected "
+        "order (asks first), C cancels every working order (type CANCEL to confirm)."
+    )
+
+    def refresh_from(self, session, force: bool = False) -> None:
+        v = session.versions["orders"]
+        if not force and self.versions.get("orders") == v:
+            return
+        self.versions["orders"] = v
+        self.table.set_rows(order_table_rows(session.orders()))
+
+    def action_cancel_order(self) -> None:
+        self.app.run_worker(self.app.cancel_selected_order(), exclusive=False)
+
+    def action_cancel_all(self) -> None:
+        self.app.run_worker(self.app.cancel_all_orders(), exclusive=False)

@@ -1,0 +1,92 @@
+"""`Pane`: a titled, numbered console pane; `TablePane`: a pane around a `LineTable` with a filter box."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widget import Widget
+from textual.widgets import Input
+
+from livedesk.backend.console.actions import PANE_TITLES, PANES
+from livedesk.tui.widgets.line_table import Column, FilterRequested, LineTable
+
+
+class Pane(Vertical):
+    """A pane: border title ``"N Title"``; ``HELP`` is what ``?`` shows for it."""
+
+    pane_id = ""
+    HELP = ""
+    DEFAULT_CSS = """
+    Pane { height: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id=self.pane_id, classes="pane")
+        number = PANES.index(self.pane_id) + 1
+        self.border_title = f"{number} {PANE_TITLES[self.pane_id]}"
+        self.versions: dict[str, int] = {}
+
+    @property
+    def title(self) -> str:
+        """The pane's title without its number."""
+        return PANE_TITLES[self.pane_id]
+
+    def focus_target(self) -> Widget:
+        """The widget that takes focus when the pane is jumped to."""
+        return self
+
+    def refresh_from(self, session, force: bool = False) -> None:
+        """Redraw from ``session`` if the data it depends on changed (or ``force``)."""
+
+
+class TablePane(Pane):
+    """A pane whose body is a :class:`LineTable`."""
+
+    COLUMNS: tuple[Column, ...] = ()
+    SORT: int | None = None
+    EMPTY = ""
+    FORMATTER = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = LineTable(
+            self.COLUMNS,
+            sort_column=self.SORT,
+            empty_text=self.EMPTY,
+            formatter=self.FORMATTER,
+            id=f"{self.pane_id}-table",
+        )
+        self.filter_box = Input(placeholder="filter (enter keeps, esc clears)", classes="filter")
+        self.filter_box.display = False
+
+    def compose(self) -> ComposeResult:
+        yield self.table  # the filter box is mounted on first use (a smaller tree to restyle)
+
+    def focus_target(self) -> Widget:
+        return self.table
+
+    def on_filter_requested(self, message: FilterRequested) -> None:
+        message.stop()
+        if not self.filter_box.is_attached:
+            self.mount(self.filter_box)
+        self.filter_box.display = True
+        self.filter_box.value = self.table.filter_text
+        self.filter_box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input is self.filter_box:
+            self.table.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input is self.filter_box:
+            event.stop()
+            self.table.set_filter(event.value)
+            self.filter_box.display = bool(event.value)
+            self.table.focus()
+
+    def key_escape(self) -> None:
+        if self.filter_box.has_focus:
+            self.filter_box.value = ""
+            self.table.set_filter("")
+            self.filter_box.display = False
+            self.table.focus()
