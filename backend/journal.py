@@ -199,7 +199,8 @@ class Journal:
         if compact_every < 1:
             raise ValueError("compact_every must be at least 1")
         self.path = Path(path)
-        private_file(self.path)
+        if str(path) != ":memory:":
+            private_file(self.path)
         self.compact_every = compact_every
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

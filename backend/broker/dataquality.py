@@ -71,7 +71,7 @@ class DataQuality:
         if getattr(ticker, "marketDataType", 1) in (3, 4):
             self.delayed[con_id] = ticker.contract.symbol
         if con_id in self.awaiting and any(
-            usable(p) for p in (ticker.bid, ticker.ask, ticker.last)
+            usable(p) for p in (ticker.bid, ticker.ask, ticker.last, getattr(ticker, "close", None))
         ):
             del self.awaiting[con_id]
 

@@ -86,7 +86,8 @@ class Reconciler:
         self.settle_delay = 0.3
         """Seconds to wait before re-checking a position mismatch (a fill in flight)."""
 
-    async def _fetch(self, name: str, coro):
+    async def fetch(self, name: str, coro):
+        """Await one request with the timeout; ReconcileFailed when it fails."""
         try:
             return await asyncio.wait_for(coro, self.timeout)
         except TimeoutError as exc:
@@ -100,9 +101,9 @@ class Reconciler:
         """Reconcile once; raises :class:`ReconcileFailed` with the reason."""
         report = ReconcileReport()
         for attempt in range(2):
-            trades = await self._fetch("open orders", self.ib.reqOpenOrdersAsync())
-            fills = await self._fetch("executions", self.ib.reqExecutionsAsync())
-            positions = await self._fetch("positions", self.ib.reqPositionsAsync())
+            trades = await self.fetch("open orders", self.ib.reqOpenOrdersAsync())
+            fills = await self.fetch("executions", self.ib.reqExecutionsAsync())
+            positions = await self.fetch("positions", self.ib.reqPositionsAsync())
             report.open_orders = len(trades)
             report.executions = len(fills)
             account = self.account()
@@ -138,6 +139,20 @@ class Reconciler:
             if trade.order.permId and trade.order.permId == fill.execution.permId:
                 return trade
         return None
+
+    def rebaseline(self, positions: dict[int, float]) -> None:
+        """Accept ``positions`` as correct (after a trader checked a mismatch, e.g. manual
+        trades made outside LiveDesk on an earlier day): the baseline absorbs the difference."""
+        if self.journal is None:
+            return
+        net = self.journal.net_fills()
+        name = f"{BASELINE_STATE}.{self.account() or 'default'}"
+        baseline = {
+            str(c): q - net.get(c, 0.0)
+            for c in set(positions) | set(net)
+            if abs((q := positions.get(c, 0.0)) - net.get(c, 0.0)) > QTY_EPSILON
+        }
+        self.journal.save_state(name, baseline)
 
     def check_positions(self, positions: dict[int, float]) -> dict[int, tuple[float, float]]:
         """Contracts whose gateway position differs from baseline + journal net fills."""

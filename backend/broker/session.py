@@ -225,6 +225,11 @@ class BrokerSession:
         self._state_listeners.append(fn)
         return lambda: self._state_listeners.remove(fn) if fn in self._state_listeners else None
 
+    def attach_journal(self, journal) -> None:
+        """Use ``journal`` from now on (orders written ahead, fills, reconciliation)."""
+        self.journal = journal
+        self.reconciler.journal = journal
+
     def add_restore_hook(self, hook: RestoreHook) -> None:
         """Run ``hook`` after every reconnect and on 1101, before reconciliation (resubscribe)."""
         self._restore_hooks.append(hook)
@@ -424,6 +429,20 @@ class BrokerSession:
         if self.ib.isConnected():
             self._set_state(CONNECTED, f"reconciled: {report.summary()}")
         return report
+
+    async def accept_positions(self) -> ReconcileReport | None:
+        """The trader accepts the gateway's positions as they are; reconcile again."""
+        positions = await self.reconciler.fetch("positions", self.ib.reqPositionsAsync())
+        account = self.account
+        self.reconciler.rebaseline(
+            {
+                p.contract.conId: float(p.position)
+                for p in positions
+                if not account or p.account == account
+            }
+        )
+        self._alert("warning", "positions accepted as reported by the gateway (new baseline)")
+        return await self.reconcile()
 
     def _schedule_reconcile(self, restore: bool) -> None:
         async def run() -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.console.equity import EquitySeries
 from livedesk.backend.console.health import (
     CONNECTED,
@@ -262,6 +263,8 @@ class ConsoleSession(SessionViews, SessionCommands):
 
         if self.journal is None:
             self.journal = Journal(self._journal_path())
+        if getattr(self.app, "session", None) is not None:
+            self.app.session.attach_journal(self.journal)
         self.engine = RiskEngine(self.journal)
         self.engine.restore()
         self.risk_table = RiskTable(self.engine)
@@ -360,6 +363,8 @@ class ConsoleSession(SessionViews, SessionCommands):
         self._bump("account")
         if self._closing:
             return
+        if getattr(self.app, "session", None) is not None:
+            return  # the broker session reconnects, reconciles and publishes the states
         self.bus.publish(ConnectionState(time.time(), DISCONNECTED, self.connected_to))
         self.bus.publish(
             Alert(time.time(), "error", "connection", f"disconnected from {self.connected_to}")
@@ -414,7 +419,7 @@ class ConsoleSession(SessionViews, SessionCommands):
 
     def _on_exec(self, trade, fill) -> None:
         ex, c = fill.execution, fill.contract
-        strategy = ex.orderRef or trade.order.orderRef or ""
+        strategy = strategy_of(ex.orderRef or trade.order.orderRef)
         self.tracker.attribute(ex.execId, c.conId, strategy, ex.side, ex.shares)
         self._bump("orders", "positions", "risk")
 
@@ -432,8 +437,25 @@ class ConsoleSession(SessionViews, SessionCommands):
         elif isinstance(ev, ConnectionState):
             level = "info" if ev.state == CONNECTED else "error"
             self.add_log(level, "connection", f"{ev.state} {ev.detail}".strip())
+            self._follow_session(ev)
         elif isinstance(ev, Fill):
             self._bump("orders")
+
+    def _follow_session(self, ev: ConnectionState) -> None:
+        """The header follows the broker session: reconnects, reconciliation, halts."""
+        session = getattr(self.app, "session", None)
+        if session is None:
+            return
+        if ev.state == CONNECTED:
+            self.health.on_connected()
+            if session.halt_reason:
+                self.health.state = "HALTED"
+                self.health.last_message = session.halt_reason
+            self._bump("account", "positions", "orders")
+        elif ev.state in ("DISCONNECTED", "CONNECTING"):
+            self.health.on_disconnected(ev.detail)
+            self.health.state = ev.state
+        self._bump("account")
 
     def add_log(
         self, level: str, source: str, message: str, code: int = 0, toast: bool = False

@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.console.market_clock import NEW_YORK
 from livedesk.backend.contracts import describe
 from livedesk.backend.risk.execution import slippage_bps
@@ -164,7 +165,7 @@ def order_rows(
                 order_id=o.orderId,
                 perm_id=o.permId,
                 time=when if when is not None else NAN,
-                strategy=o.orderRef or "",
+                strategy=strategy_of(o.orderRef),
                 contract=describe(c),
                 side=o.action,
                 quantity=clean(o.totalQuantity),

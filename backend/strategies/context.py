@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ib_async import Contract, Order
 
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.contracts import ComboSpec, describe
 from livedesk.backend.orders import market
 from livedesk.backend.strategies.clock import GatewayClock
@@ -175,7 +176,7 @@ class StrategyContext:
         return [
             t
             for t in self.app.ib.openTrades()
-            if t.order.orderRef == self.strategy and not t.isDone()
+            if strategy_of(t.order.orderRef) == self.strategy and not t.isDone()
         ]
 
     async def cancel_working(self) -> int:
@@ -192,7 +193,7 @@ class StrategyContext:
         """Net quantity by conId of this strategy's fills this session (``orderRef``)."""
         out: dict[int, tuple[Contract, float]] = {}
         for f in self.app.ib.fills():
-            if f.execution.orderRef != self.strategy or f.contract.secType == "BAG":
+            if strategy_of(f.execution.orderRef) != self.strategy or f.contract.secType == "BAG":
                 continue
             sign = 1.0 if f.execution.side in ("BOT", "BUY") else -1.0
             c, q = out.get(f.contract.conId, (f.contract, 0.0))
