@@ -17,7 +17,7 @@ from livedesk.backend.contracts import stock
 from livedesk.backend.journal import Journal
 from livedesk.backend.orders import market as mkt
 from livedesk.backend.strategies.context import StrategyContext
-from livedesk.backend.strategies.monthly_factor import MonthlyFactor
+from livedesk.backend.strategies.monthly_factor import STATE_KEY, MonthlyFactor
 from livedesk.backend.strategies.registry import create_strategy
 from livedesk.backend.trading import TradingApp
 from tests.conftest import TEST_SESSION, until
@@ -121,18 +121,28 @@ async def test_real_run_reaches_targets_then_a_second_run_sends_nothing(
     from livedesk.backend.momentum.pipeline import FactorEngine
 
     picks = FactorEngine("demo").run(RUN_DATE).picks
-    outsider = next(s for s in ("KO", "PG", "MMM", "IBM") if s not in picks.weights)
+    outsider, manual_symbol = [s for s in ("KO", "PG", "MMM", "IBM") if s not in picks.weights][:2]
     other = await app.resolve_contract(stock(outsider))
+    manual = await app.resolve_contract(stock(manual_symbol))
     first = await app.order_target_percent(other, mkt, 0.03)
-    await run_all_fills(gw, [first.trade])
-    await until(lambda: other.conId in app.positions)
+    by_hand = await app.order_target_percent(manual, mkt, 0.02)
+    await run_all_fills(gw, [first.trade, by_hand.trade])
+    await until(lambda: other.conId in app.positions and manual.conId in app.positions)
+    manual_held = app.positions[manual.conId].position
 
     journal = Journal(tmp_path / "journal.sqlite3")
     strategy = MonthlyFactor()
     ctx = StrategyContext(app, strategy.name, journal=journal)
+    # last month's rebalance picked `outsider`: it leaves the book now. `manual` was bought by
+    # hand (another strategy's, say): the factor's rebalance must leave it alone.
+    ctx.save_state(
+        STATE_KEY,
+        {"run_date": "2026-10-01", "account": app.account, "signs": {str(other.conId): 1.0}},
+    )
     decision = await strategy.run_once(ctx)
     assert not decision.skipped, decision.skipped_reason
     assert len(ctx.orders) == 2 * strategy.params.n + 1 and all(o["sent"] for o in ctx.orders)
+    assert not any(o["contract"] == f"{manual_symbol} STK" for o in ctx.orders)
     sides = [o["action"] for o in ctx.orders]
     assert sides == sorted(sides, key=lambda a: a != "SELL")  # every sell before any buy
     closing = [o for o in ctx.orders if o["contract"] == f"{outsider} STK"]
@@ -149,6 +159,7 @@ async def test_real_run_reaches_targets_then_a_second_run_sends_nothing(
     trades = [t for t in app.ib.trades() if strategy_of(t.order.orderRef) == strategy.name]
     await run_all_fills(gw, trades)
     await until(lambda: other.conId not in app.positions)
+    assert app.positions[manual.conId].position == manual_held
     contracts = {s: await app.resolve_contract(stock(s)) for s in picks.weights}
     await until(lambda: all(c.conId in app.positions for c in contracts.values()))
     nlv = app.net_liquidation
