@@ -345,9 +345,18 @@ class StrategyController:
             return f"market data not usable: {session.data_stale_reason}"
         return ""
 
-    async def _wait_until_clear(self, slot: _Slot) -> bool:
+    def _link_lost(self, exc: BaseException) -> bool:
+        """A decision failed because the broker link went away (not a strategy bug)."""
+        session = getattr(self.app, "session", None)
+        return session is not None and (isinstance(exc, ConnectionError) or not session.ready)
+
+    async def _wait_until_clear(self, slot: _Slot, force: bool = False) -> bool:
         """Pause ``slot`` until :meth:`paused_reason` clears; False when it is stopped."""
         reason = self.paused_reason()
+        if not reason and force and getattr(self.app, "session", None) is not None:
+            reason = "broker link lost"
+            await asyncio.sleep(self.pause_poll)  # the session has not noticed the drop yet
+            reason = self.paused_reason()
         if not reason:
             return True
         self._set(slot, StrategyStatus.WAITING, f"paused: {reason}")
@@ -370,15 +379,29 @@ class StrategyController:
             await strategy.on_start(slot.ctx)
             await self._catch_up(slot)
             while not slot.stop.is_set() and slot.status != StrategyStatus.ERROR:
-                now = await self.clock.refresh()
+                try:
+                    now = await self.clock.refresh()
+                except (ConnectionError, TimeoutError):  # the link dropped: wait for the session
+                    if not self._link_lost(ConnectionError()):
+                        raise
+                    if not await self._wait_until_clear(slot, force=True):
+                        return
+                    continue
                 slot.next_run = strategy.schedule.next_run(now)
                 if slot.next_run is None:
                     self._set(slot, StrategyStatus.STOPPED, "schedule has no further runs")
                     return
                 if slot.status != StrategyStatus.WAITING:
                     self._set(slot, StrategyStatus.WAITING, f"next run {slot.next_run:%F %T %Z}")
-                if not await self.clock.sleep_until(slot.next_run, slot.stop):
-                    return
+                try:
+                    if not await self.clock.sleep_until(slot.next_run, slot.stop):
+                        return
+                except (ConnectionError, TimeoutError):
+                    if not self._link_lost(ConnectionError()):
+                        raise
+                    if not await self._wait_until_clear(slot, force=True):
+                        return
+                    continue
                 if self.app.trading_state == TradingState.HALTED:  # kill switch pressed elsewhere
                     self._set(slot, StrategyStatus.HALTED, self.app.guard.state_reason)
                     self._close_run(slot, "halted")
@@ -423,6 +446,12 @@ class StrategyController:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if not raise_errors and self._link_lost(exc):
+                    reason = f"broker link lost during the decision: {exc}"
+                    decision = Decision(dt.datetime.now(NEW_YORK), "paused", skipped_reason=reason)
+                    self._record(slot, decision)
+                    self._set(slot, StrategyStatus.WAITING, reason)
+                    return decision
                 self._fail(slot, exc)
                 if raise_errors:
                     raise
