@@ -59,8 +59,8 @@ SESSION_OPTIONS = {
     "backoff_initial": 0.05,
     "backoff_max": 1.0,
     "jitter": 0.2,
-    "heartbeat_interval": 0.2,
-    "heartbeat_timeout": 0.4,
+    "heartbeat_interval": 0.5,
+    "heartbeat_timeout": 1.5,
     "reconcile_timeout": 5.0,
 }
 
@@ -86,6 +86,13 @@ class SoakConfig:
     max_quantity: int = 60
     wall_limit: float = 600.0
     """Give up (and report) after this many wall-clock seconds."""
+    strategies: tuple[str, ...] = ()
+    """Real strategies to run under a :class:`StrategyController` beside the traders
+    (e.g. ``crack-spread``, ``options-combo``, ``monthly-factor``); their parameters come
+    from ``strategy_params``."""
+    strategy_params: dict = field(default_factory=dict)
+    step_pause: float = 0.005
+    """Real seconds to yield after each step (real strategies need time to decide)."""
 
 
 @dataclass
@@ -118,6 +125,12 @@ class SoakResult:
     """Resident memory at each tenth of the run."""
     peak_rss_mib: float = 0.0
     halted: str = ""
+    strategy_decisions: dict[str, int] = field(default_factory=dict)
+    """Journaled decisions (incl. skips and pauses) per real strategy."""
+    strategy_status: dict[str, str] = field(default_factory=dict)
+    strategy_kinds: dict[str, Counter] = field(default_factory=dict)
+    strategy_last: dict[str, str] = field(default_factory=dict)
+    strategy_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -153,6 +166,9 @@ class Soak:
         self.gateway_keys: dict[tuple, str] = {}
         self._pending: list[tuple[int, Callable[[], None]]] = []
         self.decide: Callable[[str, int], Awaitable[None]] = self._decide
+        self.books = (
+            {f"load-{k}": v for k, v in BOOKS.items()} if config.strategies else dict(BOOKS)
+        )
         """A trader's decision at a step; the soak test may replace it."""
 
     # ---- run -----------------------------------------------------------------------
@@ -189,6 +205,8 @@ class Soak:
                 limits=GuardLimits(max_orders_per_minute=100_000),
             )
             self.app.bus.subscribe(self._count)
+            if cfg.strategies:
+                await self._start_strategies()
             for names in BOOKS.values():
                 for sym in names:
                     self.contracts[sym] = await self.app.resolve_contract(stock(sym))
@@ -220,7 +238,7 @@ class Soak:
             fn()
         if self.rng.random() < self.cfg.fault_rate:
             await self._inject(step)
-        for i, name in enumerate(BOOKS):
+        for i, name in enumerate(self.books):
             if (step + i) % self.cfg.decide_every == 0:
                 await self.decide(name, step)
         now = gw.now()
@@ -233,7 +251,7 @@ class Soak:
                 nxt = market_model.next_session_open()
             gw.advance(nxt - now + 1.0)
             self.result.sessions += 1
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(self.cfg.step_pause)
         self._snapshot()
         if not app.session.ready:
             await app.session.wait_ready(0.5)
@@ -249,13 +267,49 @@ class Soak:
         for (cid, oid), so in self.gw.broker.orders.items():
             self.gateway_keys[(cid, oid, so.perm_id)] = key_of(so.order.orderRef)
 
+    # ---- real strategies -----------------------------------------------------------
+    async def _start_strategies(self) -> None:
+        from livedesk.backend.strategies import GatewayClock, StrategyController, create_strategy
+
+        cfg = self.cfg
+        self.controller = StrategyController(
+            self.app,
+            bus=self.app.bus,
+            journal=self.journal,
+            strategies=[create_strategy(n, cfg.strategy_params.get(n, {})) for n in cfg.strategies],
+            clock=GatewayClock.of(self.app.ib, max_age=0, max_sleep=0.2),
+        )
+        self.controller.pause_poll = 0.05
+        for name in cfg.strategies:
+            await self.controller.start(name)
+
+    async def _stop_strategies(self) -> None:
+        ctl = getattr(self, "controller", None)
+        if ctl is None:
+            return
+        res = self.result
+        for name in self.cfg.strategies:
+            info = ctl.info(name)
+            res.strategy_status[name] = str(info.status)
+            if info.last_error:
+                res.strategy_errors[name] = info.last_error.strip().splitlines()[-1][:200]
+            runs = self.journal.runs(name)
+            rows = [d for r in runs for d in self.journal.decisions(r["id"])]
+            res.strategy_decisions[name] = len(rows)
+            res.strategy_kinds[name] = Counter(
+                d["kind"] + (":paused" if (d["detail"] or {}).get("paused") else "") for d in rows
+            )
+            if rows:
+                res.strategy_last[name] = str(rows[-1]["detail"])[:300]
+        await ctl.close()
+
     # ---- traders -------------------------------------------------------------------
     async def _decide(self, name: str, step: int) -> None:
         app, res = self.app, self.result
         if not app.session.ready or not app.data_ok:
             res.paused += 1
             return
-        sym = self.rng.choice(BOOKS[name])
+        sym = self.rng.choice(self.books[name])
         contract = self.contracts[sym]
         target = self.rng.randint(-self.cfg.max_quantity // 3, self.cfg.max_quantity)
         order_type = market
@@ -328,6 +382,7 @@ class Soak:
     # ---- end ---------------------------------------------------------------------------
     async def _settle(self) -> None:
         app, gw = self.app, self.gw
+        await self._stop_strategies()
         for _due, fn in self._pending:
             fn()
         self._pending.clear()
