@@ -397,7 +397,13 @@ class Soak:
             await asyncio.sleep(0.02)
             if not gw.broker.working():
                 break
-        await app.ib.reqCurrentTimeAsync()
+        for _ in range(3):  # a fault injected at the very end may still be healing
+            await app.session.wait_ready(30.0)
+            try:
+                await app.ib.reqCurrentTimeAsync()
+                break
+            except ConnectionError:
+                await asyncio.sleep(0.5)
         await asyncio.sleep(0.1)
         self._snapshot()
         if await app.session.reconcile() is None:

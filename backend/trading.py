@@ -28,7 +28,7 @@ from livedesk.backend import orders as sizing
 from livedesk.backend.bags import BagLeg, unit_values
 from livedesk.backend.broker.orderref import key_of, make_ref, new_key, strategy_of
 from livedesk.backend.broker.pacing import PacingScheduler
-from livedesk.backend.broker.session import BrokerSession, SessionConfig
+from livedesk.backend.broker.session import BrokerSession, SessionConfig, fallback_ids
 from livedesk.backend.contracts import (
     ComboSpec,
     describe,
@@ -184,7 +184,7 @@ class TradingApp(OrderPrimitives):
         kwargs.setdefault("limits", settings.guard_limits())
         kwargs.setdefault("timeout", b.timeout)
         kwargs.setdefault("account", b.account)
-        kwargs.setdefault("fallback_client_ids", (b.fallback_client_id,))
+        kwargs.setdefault("fallback_client_ids", fallback_ids(b.client_id, b.fallback_client_id))
         return await cls.connect(b.host, b.port, b.client_id, **kwargs)
 
     def disconnect(self) -> None:

@@ -59,6 +59,11 @@ CLIENT_ID_IN_USE = 326
 DUPLICATE_ORDER_ID = 103
 
 
+def fallback_ids(client_id: int, fallback: int) -> tuple[int, ...]:
+    """The fallback client id to try on 326 (none when it equals ``client_id``)."""
+    return () if fallback == client_id else (fallback,)
+
+
 class ClientIdInUse(ConnectionError):
     """Every configured client id is held by another connection (error 326)."""
 

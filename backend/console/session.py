@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from livedesk.backend.broker.orderref import strategy_of
+from livedesk.backend.broker.session import fallback_ids
 from livedesk.backend.console.equity import EquitySeries
 from livedesk.backend.console.health import (
     CONNECTED,
@@ -206,6 +207,9 @@ class ConsoleSession(SessionViews, SessionCommands):
                 timeout=t.timeout,
                 account=t.account,
                 bus=self.bus,
+                fallback_client_ids=fallback_ids(
+                    t.client_id, self.settings.broker.fallback_client_id
+                ),
             )
         except ConnectionError as exc:
             reason = str(exc.__cause__ or exc) or type(exc.__cause__ or exc).__name__
