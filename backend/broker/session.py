@@ -30,22 +30,29 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
-from ib_async import IB, Contract, Fill, Order, Trade
+from ib_async import IB
 
 from livedesk.backend.broker.dataquality import BROKEN, DELAYED, RESTORED_FARM, DataQuality
-from livedesk.backend.broker.orderref import key_of, make_ref, new_key, strategy_of
 from livedesk.backend.broker.reconcile import (
     FillSink,
     ReconcileFailed,
     Reconciler,
     ReconcileReport,
-    fill_strategy,
 )
-from livedesk.backend.broker.tracking import UNKNOWN, OrderTracker, TrackedOrder
+from livedesk.backend.broker.session_config import (
+    ClientIdInUse,
+    RestoreHook,
+    SessionConfig,
+    SessionStats,
+    fallback_ids,
+)
+from livedesk.backend.broker.session_orders import SessionOrders
+from livedesk.backend.broker.tracking import OrderTracker
 from livedesk.backend.events import Alert, ConnectionState, EventBus
+
+__all__ = ["BrokerSession", "ClientIdInUse", "SessionConfig", "SessionStats", "fallback_ids"]
 
 log = logging.getLogger("livedesk.session")
 
@@ -59,79 +66,7 @@ CLIENT_ID_IN_USE = 326
 DUPLICATE_ORDER_ID = 103
 
 
-def fallback_ids(client_id: int, fallback: int) -> tuple[int, ...]:
-    """The fallback client id to try on 326 (none when it equals ``client_id``)."""
-    return () if fallback == client_id else (fallback,)
-
-
-class ClientIdInUse(ConnectionError):
-    """Every configured client id is held by another connection (error 326)."""
-
-
-@dataclass(frozen=True)
-class SessionConfig:
-    """Where to connect and how hard to try."""
-
-    host: str = "127.0.0.1"
-    port: int = 4002
-    client_id: int = 1
-    fallback_client_ids: tuple[int, ...] = ()
-    readonly: bool = False
-    account: str = ""
-    timeout: float = 4.0
-    backoff_initial: float = 0.25
-    backoff_factor: float = 2.0
-    backoff_max: float = 4.0
-    jitter: float = 0.2
-    heartbeat_interval: float = 5.0
-    heartbeat_timeout: float = 5.0
-    reconcile_timeout: float = 10.0
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        problems = []
-        if not self.host:
-            problems.append("host is empty")
-        if not 0 < self.port < 65536:
-            problems.append(f"port {self.port} is not in 1..65535")
-        for cid in (self.client_id, *self.fallback_client_ids):
-            if cid <= 0:
-                problems.append(f"client id {cid} must be positive (0 is TWS's manual-order id)")
-        for name in ("timeout", "backoff_initial", "backoff_max", "heartbeat_interval",
-                     "heartbeat_timeout", "reconcile_timeout"):  # fmt: skip
-            if not getattr(self, name) > 0:
-                problems.append(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if self.backoff_factor < 1:
-            problems.append(f"backoff_factor must be >= 1, got {self.backoff_factor!r}")
-        if not 0 <= self.jitter < 1:
-            problems.append(f"jitter must be in [0, 1), got {self.jitter!r}")
-        if problems:
-            raise ValueError("invalid session settings: " + "; ".join(problems))
-
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait before reconnect attempt ``attempt`` (0-based), jittered."""
-        base = min(self.backoff_max, self.backoff_initial * self.backoff_factor**attempt)
-        return base * (1.0 + self.jitter * (2.0 * rng.random() - 1.0))
-
-
-@dataclass
-class SessionStats:
-    """Counters for the soak benchmark and the console."""
-
-    drops: int = 0
-    reconnects: int = 0
-    heartbeat_failures: int = 0
-    reconciliations: int = 0
-    reconcile_failures: int = 0
-    missed_fills: int = 0
-    reconnect_seconds: list[float] = field(default_factory=list)
-    """Seconds from the moment the gateway accepted us again… measured from the drop."""
-
-
-RestoreHook = Callable[[], Awaitable[None] | None]
-
-
-class BrokerSession:
+class BrokerSession(SessionOrders):
     """Owns the ``IB`` connection: reconnects, heartbeats, reconciles, tracks our orders."""
 
     def __init__(
@@ -460,141 +395,6 @@ class BrokerSession:
         self.reconciled = False
         self._reconcile_task = asyncio.get_event_loop().create_task(run())
 
-    # ---- orders ------------------------------------------------------------------------
-    def prepare(
-        self,
-        contract: Contract,
-        order: Order,
-        strategy: str = "",
-        *,
-        bid: float | None = None,
-        ask: float | None = None,
-    ) -> TrackedOrder:
-        """Give ``order`` an order id and an idempotency key in ``orderRef``; track it.
-
-        Journaled (write-ahead) before it is placed, so a crash right after placeOrder
-        still finds the order again by its key.
-        """
-        key = key_of(order.orderRef) or new_key()
-        name = strategy or strategy_of(order.orderRef)
-        order.orderRef = make_ref(name, key)
-        if not order.orderId:
-            order.orderId = self.ib.client.getReqId()
-        tracked = self.tracker.add(
-            TrackedOrder(
-                key,
-                order.orderRef,
-                contract.conId,
-                order.action,
-                float(order.totalQuantity),
-                order_id=order.orderId,
-            )
-        )
-        if self.journal is not None:
-            self.journal.record_order(
-                order.orderId,
-                action=order.action,
-                qty=float(order.totalQuantity),
-                order_type=order.orderType,
-                client_id=self.client_id or 0,
-                order_ref=order.orderRef,
-                strategy=name or None,
-                symbol=contract.symbol,
-                con_id=contract.conId,
-                limit_price=order.lmtPrice if order.orderType in ("LMT", "STP LMT") else None,
-                bid=_real(bid),
-                ask=_real(ask),
-                t=self.clock(),
-            )
-        return tracked
-
-    def link(self, tracked: TrackedOrder, trade: Trade) -> None:
-        """Attach the Trade ib_async created for a tracked order."""
-        tracked.trade = trade
-        self.tracker.on_status(trade)
-
-    def trade_of(self, order_ref: str) -> Trade | None:
-        """The current Trade of one of our orders (re-linked after reconnects)."""
-        tracked = self.tracker.orders.get(key_of(order_ref))
-        return None if tracked is None else tracked.trade
-
-    def _on_status(self, trade: Trade) -> None:
-        tracked = self.tracker.on_status(trade)
-        if tracked is not None:
-            self._journal_status(tracked)
-
-    def _load_journal_orders(self) -> None:
-        """Orders a previous process left unfinished become UNKNOWN tracked orders."""
-        if self.journal is None:
-            return
-        for row in self.journal.open_orders():
-            key = key_of(row["order_ref"])
-            if not key or key in self.tracker.orders:
-                continue
-            self.tracker.add(
-                TrackedOrder(
-                    key,
-                    row["order_ref"],
-                    row["con_id"] or 0,
-                    row["action"],
-                    float(row["qty"]),
-                    order_id=row["order_id"],
-                    perm_id=row["perm_id"] or 0,
-                    status=UNKNOWN,
-                )
-            )
-
-    def _journal_status(self, t: TrackedOrder) -> None:
-        if self.journal is None:
-            return
-        self.journal.update_order_status(
-            t.order_id,
-            t.status,
-            client_id=self.client_id or 0,
-            filled=t.filled,
-            perm_id=t.perm_id or None,
-        ) or self.journal.update_order_status(
-            t.order_id, t.status, client_id=0, filled=t.filled, perm_id=t.perm_id or None
-        )
-
-    def _mark_journal_unknown(self, unknown: list[TrackedOrder]) -> None:
-        for t in unknown:
-            self._journal_status(t)
-
-    # ---- fills -------------------------------------------------------------------------
-    def _known_exec(self, exec_id: str) -> bool:
-        if exec_id in self._seen_execs:
-            return True
-        return self.journal is not None and self.journal.has_fill(exec_id)
-
-    def _on_exec(self, trade: Trade, fill: Fill) -> None:
-        exec_id = fill.execution.execId
-        if exec_id in self._seen_execs:
-            return
-        self._seen_execs.add(exec_id)
-        self.fill_sink(trade, fill)
-
-    def journal_fill(self, trade: Trade | None, fill: Fill) -> bool:
-        """The default fill sink: journal the execution (False when already journaled)."""
-        if self.journal is None:
-            return False
-        ex, c = fill.execution, fill.contract
-        mult = float(c.multiplier or 1) if c.secType not in ("STK", "") else 1.0
-        name = fill_strategy(trade, fill)
-        return self.journal.record_fill(
-            ex.execId,
-            side=ex.side,
-            qty=float(ex.shares),
-            price=float(ex.price),
-            t=self.clock(),
-            order_id=ex.orderId,
-            perm_id=ex.permId,
-            strategy=name or None,
-            symbol=c.symbol,
-            con_id=c.conId,
-            multiplier=mult,
-        )
-
     # ---- errors and notices ------------------------------------------------------------
     def _on_error(self, req_id: int, code: int, message: str, contract) -> None:
         if code == 1100:
@@ -656,8 +456,3 @@ class BrokerSession:
         self.bus.publish(Alert(self.clock(), level, "broker", message, code))
         if self.journal is not None:
             self.journal.record_alert(level, message, code=code or None, source="broker")
-
-
-def _real(x: float | None) -> float | None:
-    """A finite float or None (journal columns)."""
-    return x if isinstance(x, int | float) and x == x and abs(x) < 1e300 else None
