@@ -171,7 +171,7 @@ class TradingApp(OrderPrimitives):
             await session.start()
         except (ConnectionError, OSError, TimeoutError) as exc:
             session.disconnect()
-            raise ConnectionError(str(exc)) from exc
+            raise ConnectionError(str(exc)) from (exc.__cause__ or exc)
         app.ledger.sync()
         if app.net_liquidation_or_none() is not None:
             app._nlv_time = time.monotonic()

@@ -439,7 +439,14 @@ class ConsoleSession(SessionViews, SessionCommands):
             self.add_log(level, "strategy", text, toast=level != "info")
             self._bump("strategies")
         elif isinstance(ev, ConnectionState):
-            level = "info" if ev.state == CONNECTED else "error"
+            if self.app is None:
+                return  # the first connect is logged once it is done
+            if ev.state == "CONNECTING":  # attempts show in the header, not the log
+                self._follow_session(ev)
+                return
+            level = {CONNECTED: "info", "RESTORED": "warning", "DEGRADED": "warning"}.get(
+                ev.state, "error"
+            )
             self.add_log(level, "connection", f"{ev.state} {ev.detail}".strip())
             self._follow_session(ev)
         elif isinstance(ev, Fill):
