@@ -125,6 +125,11 @@ class ComboFeed:
                 return float(x)
         return math.nan
 
+    def spot_is_mid(self, symbol: str) -> bool:
+        """True once the underlying has a two-sided quote (before, the spot is last/close)."""
+        t = self._spot.get(symbol)
+        return t is not None and is_number(_num(t.midpoint())) and _num(t.midpoint()) > 0
+
     def contract(self, key: LegKey) -> Contract | None:
         """The qualified option of a leg key (None until resolved, or when not listed)."""
         return self._single.get(key)

@@ -35,29 +35,29 @@ def test_console_c_builds_sends_and_fills_a_straddle(tmp_path) -> None:
     )
     start(name, 160, 50, command)
     try:
-        wait_screen(name, lambda s: "CONNECTED" in s, 60, "the console connected")
+        wait_screen(name, lambda s: "CONNECTED" in s, 90, "the console connected")
         keys(name, "c")
         wait_screen(
             name,
             lambda s: "Combo builder" in s and re.search(r"expiry \d{8} \(\d+ DTE\)", s),
-            30,
+            60,
             "the builder with SPY's chain",
         )
         keys(name, "Enter")
-        wait_screen(name, lambda s: "buy leg" in s, 10, "focus in the legs table")
+        wait_screen(name, lambda s: "buy leg" in s, 20, "focus in the legs table")
         keys(name, "t", "s")
-        screen = wait_screen(name, lambda s: len(legs(s)) == 2, 15, "two quoted legs")
+        screen = wait_screen(name, lambda s: len(legs(s)) == 2, 30, "two quoted legs")
         strike = legs(screen)[0][2]
         keys(name, "Tab", "Right", "Enter")  # natural price (marketable), then preview
-        screen = wait_screen(name, lambda s: "initial margin" in s, 15, "the what-if")
+        screen = wait_screen(name, lambda s: "initial margin" in s, 30, "the what-if")
         assert re.search(rf"BUY 1 SPY straddle \d{{8}} {strike} @ [\d.]+ DEBIT", screen)
         keys(name, "B")
-        wait_screen(name, lambda s: re.search(r"order #\d+ Filled 1", s), 20, "the fill")
+        wait_screen(name, lambda s: re.search(r"order #\d+ Filled 1", s), 40, "the fill")
         keys(name, "Escape", "2")  # back in the console: the Orders pane
         screen = wait_screen(
             name,
             lambda s: any("BAG SPY" in line and "LMT" in line for line in s.splitlines()),
-            15,
+            30,
             "the combo order in Orders",
         )
         orders = [line for line in screen.splitlines() if "BAG SPY" in line and "LMT" in line]
@@ -66,7 +66,7 @@ def test_console_c_builds_sends_and_fills_a_straddle(tmp_path) -> None:
         screen = wait_screen(
             name,
             lambda s: sum("OPT" in line and "manual" in line for line in s.splitlines()) == 2,
-            15,
+            30,
             "the legs in Positions",
         )
     finally:

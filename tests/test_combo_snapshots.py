@@ -21,7 +21,8 @@ async def _settled(pilot) -> None:
     await until(lambda: chart.renders >= 1 and "expiry" in chart.text, 10)
     await pilot.pause(0.3)
     app.builder.repaint()
-    await pilot.pause()
+    await until(lambda: chart.current, 10)  # the chart of the final curve, not an earlier one
+    await pilot.pause(0.1)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])

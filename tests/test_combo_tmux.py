@@ -77,30 +77,30 @@ def test_build_preview_send_a_straddle_by_keys_in_tmux() -> None:
         wait_screen(
             name,
             lambda s: "Combo builder" in s and re.search(r"expiry \d{8} \(\d+ DTE\)", s),
-            40,
+            80,
             "the builder with SPY's chain",
         )
         keys(name, "Enter")  # accept SPY: focus moves to the legs table (its keys in the footer)
-        wait_screen(name, lambda s: "buy leg" in s, 10, "focus in the legs table")
+        wait_screen(name, lambda s: "buy leg" in s, 20, "focus in the legs table")
         keys(name, "t")
-        wait_screen(name, lambda s: "straddle" in s and "Template" in s, 10, "the template menu")
+        wait_screen(name, lambda s: "straddle" in s and "Template" in s, 20, "the template menu")
         keys(name, "s")
-        screen = wait_screen(name, lambda s: len(legs(s)) == 2, 15, "two quoted legs")
+        screen = wait_screen(name, lambda s: len(legs(s)) == 2, 30, "two quoted legs")
         (a1, r1, k1, e1, *_), (a2, r2, k2, e2, *_) = legs(screen)
         assert (a1, a2) == ("BUY", "BUY") and {r1, r2} == {"C", "P"} and k1 == k2 and e1 == e2
         assert "template: straddle" in screen and "DEBIT" in screen
         keys(name, "Tab", "Right")  # order panel: natural price
-        wait_screen(name, lambda s: re.search(r"\snatural\s", s) is not None, 5, "natural mode")
+        wait_screen(name, lambda s: re.search(r"\snatural\s", s) is not None, 10, "natural mode")
         keys(name, "Enter")
-        screen = wait_screen(name, lambda s: "initial margin" in s, 15, "the what-if")
+        screen = wait_screen(name, lambda s: "initial margin" in s, 30, "the what-if")
         words = re.search(r"BUY 1 SPY straddle (\d{8}) (\d+) @ ([\d.]+) DEBIT", screen)
         assert words and words.group(1) == e1 and words.group(2) == k1
         assert "valid for" in screen
         keys(name, "B")
-        screen = wait_screen(name, lambda s: "Filled 1" in s, 20, "the fill")
+        screen = wait_screen(name, lambda s: "Filled 1" in s, 40, "the fill")
         assert re.search(r"order #\d+ Filled 1 @ \+[\d.]+", screen)
         keys(name, "Escape", "C-q")
-        screen = wait_screen(name, lambda s: "EXIT=" in s, 15, "the exit")
+        screen = wait_screen(name, lambda s: "EXIT=" in s, 30, "the exit")
         assert "EXIT=0" in screen
     finally:
         tmux("kill-server")

@@ -485,7 +485,7 @@ async def test_theme_switch_is_remembered_and_bad_files_fall_back(market, tmp_pa
         await app.run_spec("theme")
         assert app.theme == "livedesk-high-contrast"
         await pilot.pause()
-        style = app.pane("positions").table.get_component_rich_style("line-table--down")
+        style = app.pane("positions").table.theme_style("down")
         assert style.color.triplet.hex == "#e69f00"  # orange losses in the colour-blind theme
     assert '"livedesk-high-contrast"' in (tmp_path / "console.json").read_text()
     session2, gw2 = make_session(market, tmp_path / "second")

@@ -266,3 +266,33 @@ def test_backend_console_imports_no_textual():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_new_divergence_flag_reaches_the_log_and_the_toasts_once():
+    from livedesk.backend.config import Settings
+    from livedesk.backend.console.risk_view import ExecutionLine, RiskBlock, RiskLine
+    from livedesk.backend.console.session import ConsoleSession, Target
+
+    session = ConsoleSession(Settings(), Target())
+
+    def block(flag):
+        line = RiskLine("alpha", "sharpe_ratio", "Sharpe", -1.0, 1.5, -2.5, flag, "band 0.2..2.8")
+        ex = ExecutionLine("alpha", 0, math.nan, math.nan, math.nan)
+        return RiskBlock("alpha", "daily n=30", True, (line,), ex)
+
+    class Table:
+        flag = False
+
+        def blocks(self):
+            return [block(self.flag)]
+
+    session.risk_table = Table()
+    session.risk_blocks()
+    assert not session.logs
+    Table.flag = True
+    session.risk_blocks()
+    session.risk_blocks()  # still flagged: not repeated
+    assert [e.message for e in session.logs] == [
+        "alpha: live Sharpe diverges from the backtest (band 0.2..2.8)"
+    ]
+    assert session.toasts and session.toasts[0].level == "warning"

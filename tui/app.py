@@ -6,6 +6,7 @@ calls of the session's async commands. No IB or risk logic lives here.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from textual import work
@@ -94,6 +95,7 @@ class LiveDeskApp(ConsoleOperations, App[int]):
         self.theme_errors: list[str] = []
         self.exit_code = 0
         self._session_closed = False
+        self._risk_checked = 0.0
         self._timer = None
         self.main_screen = None
         self.header = HeaderBar(id="header")
@@ -262,7 +264,16 @@ class LiveDeskApp(ConsoleOperations, App[int]):
                 severity="error" if e.level == "error" else "warning",
                 timeout=8,
             )
-        if not self.connected or (self.frozen and not force):
+        if not self.connected:
+            return
+        now = time.monotonic()
+        if now - self._risk_checked >= 5.0:  # divergence flags reach the Log even unseen
+            self._risk_checked = now
+            try:
+                s.risk_blocks()
+            except Exception:
+                log.exception("risk check failed")
+        if self.frozen and not force:
             return
         names = PANES if self.grid else (self.active_pane,)
         for name in names:

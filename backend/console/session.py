@@ -124,6 +124,7 @@ class ConsoleSession(SessionViews, SessionCommands):
         self._closing = False
         self._reconnect_task: asyncio.Task | None = None
         self._controller_task: asyncio.Task | None = None
+        self._flagged: set[tuple[str, str]] = set()
         self._unsubscribe = self.bus.subscribe(self._on_bus)
 
     @property

@@ -113,5 +113,16 @@ class SessionViews:
         return series.view(window, width, self.now(), start)
 
     def risk_blocks(self) -> list:
-        """Risk pane blocks (empty before the connection)."""
-        return self.risk_table.blocks() if self.risk_table is not None else []
+        """Risk pane blocks (empty before the connection); new divergence flags are logged."""
+        blocks = self.risk_table.blocks() if self.risk_table is not None else []
+        flagged = {(b.key, line.metric): line for b in blocks for line in b.lines if line.flag}
+        for key, metric in sorted(flagged.keys() - self._flagged):
+            line = flagged[(key, metric)]
+            self.add_log(
+                "warning",
+                "risk",
+                f"{key}: live {line.label} diverges from the backtest ({line.detail})",
+                toast=True,
+            )
+        self._flagged = set(flagged)
+        return blocks

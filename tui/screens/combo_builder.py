@@ -370,6 +370,7 @@ class ComboBuilderScreen(ComboEditMixin, ComboSendMixin, Screen):
         self._paint_labels(today)
         if (
             self.chain
+            and self.feed.spot_is_mid(self.chain.symbol)
             and self.form.legs
             and all(q is not None and is_number(q.mid) for q in quotes)
         ):
@@ -395,7 +396,17 @@ class ComboBuilderScreen(ComboEditMixin, ComboSendMixin, Screen):
 
     def _curve_for(self, legs, quotes, price: float, today, mult: float) -> Curve | None:
         """The chart data of ``legs`` bought at ``price`` (also for a step not taken yet)."""
-        return make_curve(legs, quotes, price, today, self.form.quantity, mult, self._spot())
+        live = self.chain is not None and self.feed.spot_is_mid(self.chain.symbol)
+        return make_curve(
+            legs,
+            quotes,
+            price,
+            today,
+            self.form.quantity,
+            mult,
+            self._spot(),
+            "mid" if live else "last",
+        )
 
     def _speculative_curves(self, today, mult: float) -> list[Curve]:
         """Charts of the next strike step up and down of the cursor leg (built ahead)."""

@@ -21,7 +21,13 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from livedesk.backend.combo_payoff import LegQuote, chart_range, pnl_at_expiry, pnl_today
+from livedesk.backend.combo_payoff import (
+    LegQuote,
+    chart_range,
+    payoff_summary,
+    pnl_at_expiry,
+    pnl_today,
+)
 from livedesk.backend.combos import Leg
 
 TODAY_MARK = "·"
@@ -50,6 +56,7 @@ def make_curve(
     quantity: int,
     multiplier: float,
     spot: float,
+    spot_source: str = "",
 ) -> Curve | None:
     """The chart data of ``legs`` bought at ``price``; its key is at the chart's resolution
     (IV to 0.1 point, spot to 0.05 %), so a tick that moves nothing redraws nothing."""
@@ -68,10 +75,28 @@ def make_curve(
         quantity,
         tuple(round(q.iv, 3) if q and np.isfinite(q.iv) else None for q in quotes),
         round(spot / bucket) if finite else None,
+        spot_source,  # a close-based spot is redrawn once the live mid arrives
     )
     calendar = len({leg.expiry for leg in legs}) > 1
     title = "P/L at expiry and today" + (" (at the earliest expiry)" if calendar else "")
-    return Curve(xs, y_exp, y_now, spot, (), title, key)
+    breakevens = payoff_summary(legs, quotes, price, today, quantity, multiplier).breakevens
+    return Curve(xs, y_exp, y_now, spot, breakevens, title, key)
+
+
+def axis_ticks(curve: Curve, lo: float, hi: float, width: int) -> list[float]:
+    """Breakevens, then the spot, as x ticks at least 9 columns apart (labels never touch,
+    so plotext never has to drop one)."""
+    columns = max(width - 8, 10)  # less the y labels
+
+    def column(x: float) -> float:
+        return (x - lo) / (hi - lo) * columns if hi > lo else 0.0
+
+    kept: list[float] = []
+    spot = [float(curve.spot)] if np.isfinite(curve.spot) else []
+    for x in [*curve.breakevens, *spot]:
+        if lo <= x <= hi and all(abs(column(x) - column(k)) >= 9 for k in kept):
+            kept.append(x)
+    return sorted(kept)
 
 
 def chart_lines(curve: Curve, width: int, height: int) -> list[str]:
@@ -94,6 +119,9 @@ def _build(plt, curve: Curve, width: int, height: int) -> list[str]:
     plt.hline(0)
     if np.isfinite(curve.spot):
         plt.vline(float(curve.spot))
+    ticks = axis_ticks(curve, xs[0], xs[-1], width)
+    if ticks:  # the x axis labels the breakevens, and the spot when there is room
+        plt.xticks(ticks, [f"{t:.2f}" for t in ticks])
     plt.title(curve.title)
     text = _ANSI.sub("", plt.build())
     return text.split("\n")[:height]
@@ -155,6 +183,11 @@ class ComboPayoffChart(Widget):
         self._cache: dict[tuple, list[str]] = {}
         self._pending: set[tuple] = set()
         self.renders = 0
+
+    @property
+    def current(self) -> bool:
+        """True when the chart shown is the one of the latest curve (no build pending)."""
+        return self._drawn is not None and self._lines is self._cache.get(self._drawn)
 
     @property
     def text(self) -> str:

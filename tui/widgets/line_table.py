@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 from textual.cache import LRUCache
+from textual.color import Color, ColorParseError
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -25,7 +26,18 @@ from textual.strip import Strip
 
 from livedesk.tui.bindings import bindings
 
-STYLES = ("up", "down", "dim", "warn", "bad", "good", "group", "bold")
+CELL_STYLES: dict[str, tuple[str | None, bool]] = {
+    "up": ("pnl-up", False),
+    "down": ("pnl-down", False),
+    "dim": ("foreground-muted", False),
+    "warn": ("warning", False),
+    "bad": ("risk-breach", True),
+    "good": ("success", False),
+    "group": ("secondary", True),
+    "bold": (None, True),
+}
+"""Cell style name → (theme variable, bold)."""
+STYLES = tuple(CELL_STYLES)
 
 
 @dataclass(frozen=True)
@@ -70,11 +82,9 @@ class LineTable(ScrollView, can_focus=True):
     """The fast keyed table (see the module docstring)."""
 
     BINDINGS = bindings("table")
-    COMPONENT_CLASSES = {
-        "line-table--header",
-        "line-table--cursor",
-        *(f"line-table--{s}" for s in STYLES),
-    }
+    COMPONENT_CLASSES = {"line-table--header", "line-table--cursor"}
+    # Cell styles come straight from theme variables: every component class costs a virtual
+    # node each time the table is restyled (on every focus change).
     DEFAULT_CSS = """
     LineTable { height: 1fr; }
     """
@@ -348,13 +358,27 @@ class LineTable(ScrollView, can_focus=True):
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
         if style is None:
-            style = (
-                self.get_component_rich_style(f"line-table--{name}", partial=True)
-                if name
-                else Style()
-            )
+            if name == "header":
+                style = self.get_component_rich_style("line-table--header", partial=True)
+            else:
+                style = self.theme_style(name)
             self._styles[name] = style
         return style
+
+    def theme_style(self, name: str) -> Style:
+        """The style of cell style ``name`` from the current theme's variables."""
+        variable, bold = CELL_STYLES.get(name, (None, False))
+        style = Style(bold=True) if bold else Style()
+        if variable is None:
+            return style
+        value = self.app.get_css_variables().get(variable)
+        if value is None:
+            return style
+        try:
+            colour = self.background_colors[1] + Color.parse(value)
+        except ColorParseError:
+            return style
+        return style + Style(color=colour.rich_color)
 
     def _widths(self, width: int) -> list[int]:
         widths = [c.width for c in self.columns]
