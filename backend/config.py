@@ -21,7 +21,6 @@ import logging
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,26 @@ class BrokerSettings:
     account: str = ""
     timeout: float = 4.0
 
+    def __post_init__(self) -> None:
+        if not self.host.strip():
+            raise ConfigError("[broker] host is empty")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"[broker] port = {self.port} is not a TCP port (1..65535)")
+        for name in ("client_id", "fallback_client_id"):
+            value = getattr(self, name)
+            if not 0 < value < 2**31:
+                raise ConfigError(
+                    f"[broker] {name} = {value} must be a positive integer "
+                    "(0 is TWS's own manual-order client id)"
+                )
+        if self.fallback_client_id == self.client_id:
+            raise ConfigError(
+                f"[broker] fallback_client_id = {self.fallback_client_id} must differ from "
+                f"client_id: it is used when client_id is already in use (error 326)"
+            )
+        if not self.timeout > 0:
+            raise ConfigError(f"[broker] timeout = {self.timeout} must be > 0 seconds")
+
 
 @dataclass(frozen=True)
 class SimSettings:
@@ -56,6 +75,10 @@ class SimSettings:
     speed: float = 1.0
     account: str = "DU0000001"
     state_file: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.speed >= 0:
+            raise ConfigError(f"[sim] speed = {self.speed} must be >= 0 (0 = frozen clock)")
 
 
 @dataclass(frozen=True)
@@ -96,15 +119,26 @@ def data_dir() -> Path:
     return Path(os.environ.get("LIVEDESK_DATA_DIR") or platformdirs.user_data_dir(APP))
 
 
+CREDENTIAL_KEYS = frozenset({"password", "passwd", "pin", "secret", "token", "username", "user"})
+"""Keys refused anywhere in the settings: LiveDesk never stores a credential."""
+
+
 def _coerce(section: str, cls: type, raw: dict[str, Any]) -> Any:
     known = {f.name: f for f in fields(cls)}
     values = {}
     for key, value in raw.items():
+        if key.lower() in CREDENTIAL_KEYS:
+            raise ConfigError(
+                f"[{section}] {key}: LiveDesk never stores credentials; log in to TWS or "
+                "IB Gateway itself (the API needs no password)"
+            )
         if key not in known:
             raise ConfigError(
                 f"unknown setting [{section}] {key}; known: {', '.join(sorted(known))}"
             )
         typ = type(getattr(cls(), key))
+        if isinstance(value, bool) or (typ is int and isinstance(value, float)):
+            raise ConfigError(f"[{section}] {key} = {value!r} is not a valid {typ.__name__}")
         try:
             values[key] = typ(value)
         except (TypeError, ValueError) as exc:
@@ -137,6 +171,10 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     env = dict(os.environ) if env is None else env
     raw: dict[str, Any] = {}
     if path.exists():
+        if path.stat().st_mode & 0o077:
+            logging.getLogger("livedesk.config").warning(
+                "%s is readable by other users; run: chmod 600 %s", path, path
+            )
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
@@ -170,6 +208,9 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     for key in ("theme", "log_level"):
         if key in top:
             settings = replace(settings, **{key: str(top.pop(key))})
+    for key in top:
+        if key.lower() in CREDENTIAL_KEYS:
+            raise ConfigError(f"{key}: LiveDesk never stores credentials")
     configured = bool(raw.get("broker")) or any(f"LIVEDESK_{k}" in env for k in ("HOST", "PORT"))
     settings = replace(settings, keys=keys, broker_configured=configured)
     settings = replace(settings, strategies={k: dict(v) for k, v in strategies.items()})
@@ -178,12 +219,32 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     return settings
 
 
+def write_config(text: str, path: Path | None = None) -> Path:
+    """Write ``config.toml`` user-only (0600, in a 0700 dir), atomically; it is validated first."""
+    from livedesk.backend.files import private_dir
+
+    path = path or config_dir() / "config.toml"
+    private_dir(path.parent, tighten=path.parent == config_dir())
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    try:
+        load_settings(tmp, env={})
+    except ConfigError:
+        tmp.unlink()
+        raise
+    os.replace(tmp, path)
+    return path
+
+
 def setup_logging(level: str = "INFO", filename: str = "livedesk.log") -> Path:
     """Log to a rotating file in the user state dir; returns its path."""
-    directory = state_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / filename
-    handler = RotatingFileHandler(path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+    from livedesk.backend.files import PrivateRotatingFileHandler, private_dir, private_file
+
+    directory = private_dir(state_dir(), tighten=True)
+    path = private_file(directory / filename)
+    handler = PrivateRotatingFileHandler(path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

@@ -31,6 +31,8 @@ class OrderSent:
     bid: float | None
     ask: float | None
     mid: float | None
+    order_ref: str = ""
+    """The full ``orderRef`` (``strategy#key``); ``strategy`` is its strategy name."""
 
 
 @dataclass(frozen=True)
@@ -112,15 +114,6 @@ class StrategyState:
     name: str
     status: str
     detail: str = ""
-
-
-def strategy_of(order_ref: str | None) -> str:
-    """The strategy name carried by an IB ``orderRef``: the part before ``#``.
-
-    An orderRef is ``name`` or ``name#key`` (the key makes a resend idempotent); every reader
-    of an orderRef goes through this one function.
-    """
-    return (order_ref or "").split("#", 1)[0]
 
 
 Event = (

@@ -127,6 +127,10 @@ class GuardDecision:
         return self.allowed
 
 
+LIVE_PORTS = frozenset({7496, 4001})
+"""TWS and IB Gateway's live-trading API ports."""
+
+
 @dataclass(frozen=True)
 class AccountGuard:
     """Paper accounts (id "DU…") trade; live ones need ``live=True`` and the typed id."""
@@ -135,10 +139,12 @@ class AccountGuard:
     live: bool = False
     confirmed_account: str | None = None
     readonly: bool = False
+    port: int = 0
+    """The API port; IB's live ports (TWS 7496, IB Gateway 4001) mean live whatever the id."""
 
     @property
     def is_paper(self) -> bool:
-        return self.account.startswith("DU")
+        return self.account.startswith("DU") and self.port not in LIVE_PORTS
 
     def check(self) -> list[str]:
         """Reasons to refuse any order on this session (empty when orders may be sent)."""
@@ -150,8 +156,8 @@ class AccountGuard:
             return []
         if not self.live:
             return [
-                f"account {self.account} is a live account (paper ids start with DU): "
-                "restart with live=True to trade it"
+                f"account {self.account} is a live account (paper ids start with DU; "
+                f"ports {sorted(LIVE_PORTS)} are live): restart with live=True to trade it"
             ]
         if (self.confirmed_account or "").strip() != self.account:
             return [

@@ -39,6 +39,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from livedesk.backend.files import private_file
+
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE samples (
@@ -200,7 +202,8 @@ class Journal:
         if compact_every < 1:
             raise ValueError("compact_every must be at least 1")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":
+            private_file(self.path)
         self.compact_every = compact_every
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -534,6 +537,34 @@ class Journal:
         """Journalled fills (of one strategy, from ``since``, when given), in time order."""
         rows = self._select("fills", strategy, order="t, id")
         return rows if since is None else [r for r in rows if r["t"] >= since]
+
+    def has_fill(self, exec_id: str) -> bool:
+        """Whether the execution ``exec_id`` is journalled."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM fills WHERE exec_id = ?", (exec_id,)).fetchone()
+        return row is not None
+
+    def net_fills(self) -> dict[int, float]:
+        """Net signed quantity of every journalled fill, by conId."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT con_id, sum(CASE WHEN upper(substr(side, 1, 1)) = 'B' THEN qty"
+                " ELSE -qty END) FROM fills WHERE con_id IS NOT NULL GROUP BY con_id"
+            ).fetchall()
+        return {int(c): float(q) for c, q in rows}
+
+    def save_state(self, name: str, value: Mapping[str, Any]) -> None:
+        """Save one named JSON state (replacing it)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO states (name, value, updated_at) VALUES (?, ?, ?)",
+                (name, json.dumps(dict(value), sort_keys=True), time.time()),
+            )
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        """Journalled orders not known to be finished (in flight at a crash or a drop)."""
+        done = ("Filled", "Cancelled", "ApiCancelled", "Inactive", "NotReceived")
+        return [r for r in self.orders() if r["status"] not in done]
 
     # ----------------------------------------------------- runs and decisions
     def start_run(

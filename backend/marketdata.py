@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 
 from ib_async import IB, Contract, Ticker
 
@@ -92,6 +93,28 @@ class MarketData:
         t = self.ib.reqMktData(contract, "", False, False)
         self.tickers[key] = t
         return t
+
+    async def resubscribe(self, on_line: Callable[[Contract], None] | None = None) -> int:
+        """Request every subscription again (after a reconnect or 1101: the lines are gone).
+
+        Prices seen before are cleared (they are stale until the next tick); ``on_line``
+        is told about each line. Cancels still queued for lost lines are dropped.
+        Returns the number of lines requested.
+        """
+        self._doomed.clear()
+        for key, old in list(self.tickers.items()):
+            contract = old.contract
+            if self.ib.isConnected() and self.ib.ticker(contract) is not None:
+                self.ib.cancelMktData(contract)  # 1101: the gateway forgot it; we forget it too
+            for name in ("bid", "ask", "last", "bidSize", "askSize", "lastSize"):
+                setattr(old, name, math.nan)
+            await self.pacing.acquire()
+            if self.tickers.get(key) is not old:
+                continue  # cancelled meanwhile
+            self.tickers[key] = self.ib.reqMktData(contract, "", False, False)
+            if on_line is not None:
+                on_line(contract)
+        return len(self.tickers)
 
     def cancel(self, contract: Contract) -> bool:
         """Cancel the subscription of ``contract``; False if there was none.

@@ -26,7 +26,9 @@ from ib_async import IB, Contract, Order, Position, Ticker
 
 from livedesk.backend import orders as sizing
 from livedesk.backend.bags import BagLeg, unit_values
+from livedesk.backend.broker.orderref import key_of, make_ref, new_key, strategy_of
 from livedesk.backend.broker.pacing import PacingScheduler
+from livedesk.backend.broker.session import BrokerSession, SessionConfig, fallback_ids
 from livedesk.backend.contracts import (
     ComboSpec,
     describe,
@@ -89,8 +91,11 @@ class TradingApp(OrderPrimitives):
         pacing: PacingScheduler | None = None,
         bus: EventBus | None = None,
         price_timeout: float = 2.0,
+        session: BrokerSession | None = None,
     ) -> None:
         self.ib = ib
+        self.session = session
+        """The connection owner (reconnect, reconcile, data quality); None for a bare IB."""
         self.readonly = readonly
         self.live = live
         self.confirm_account = confirm_account
@@ -107,8 +112,12 @@ class TradingApp(OrderPrimitives):
         self.today: Callable[[], dt.date] = new_york_today
         """The trading date (New York) for expiry checks and front months; tests pin it."""
         self._nlv_time: float | None = None
+        self.port = 0
+        """The API port (live-port heuristic of the account guard); 0 when unknown."""
         self._rebalancer = Rebalancer(self)
         ib.accountValueEvent += self._on_account_value
+        if session is not None:
+            session.add_restore_hook(self._restore_market_data)
 
     # ---- lifecycle -----------------------------------------------------------------
     @classmethod
@@ -125,32 +134,44 @@ class TradingApp(OrderPrimitives):
         timeout: float = 4.0,
         account: str = "",
         bus: EventBus | None = None,
+        fallback_client_ids: tuple[int, ...] = (),
+        journal=None,
+        session_options: Mapping[str, float] | None = None,
     ) -> TradingApp:
-        """Connect, sync (positions, orders, account values) and return a ready app."""
-        ib = IB()
+        """Connect, reconcile (positions, orders, executions vs the journal), return the app.
+
+        The connection is owned by a :class:`BrokerSession`: the app survives socket drops
+        and gateway restarts (it reconnects with backoff and reconciles before trading
+        again). ``session_options`` are further :class:`SessionConfig` fields (backoff,
+        heartbeat); ``journal`` makes orders write-ahead and fills durable.
+        """
+        config = SessionConfig(
+            host=host,
+            port=port,
+            client_id=client_id,
+            fallback_client_ids=tuple(fallback_client_ids),
+            readonly=readonly,
+            account=account,
+            timeout=timeout,
+            **dict(session_options or {}),
+        )
+        bus = bus or EventBus()
+        session = BrokerSession(config, bus=bus, journal=journal)
         app = cls(
-            ib,
+            session.ib,
             readonly=readonly,
             live=live,
             confirm_account=confirm_account,
             limits=limits,
             bus=bus,
+            session=session,
         )
+        app.port = port
         try:
-            await ib.connectAsync(
-                host,
-                port,
-                clientId=client_id,
-                timeout=timeout,
-                readonly=readonly,
-                account=account,
-                raiseSyncErrors=True,
-            )
+            await session.start()
         except (ConnectionError, OSError, TimeoutError) as exc:
-            ib.disconnect()
-            raise ConnectionError(
-                f"cannot connect to the IB API at {host}:{port} (client id {client_id}): {exc}"
-            ) from exc
+            session.disconnect()
+            raise ConnectionError(str(exc)) from (exc.__cause__ or exc)
         app.ledger.sync()
         if app.net_liquidation_or_none() is not None:
             app._nlv_time = time.monotonic()
@@ -163,12 +184,42 @@ class TradingApp(OrderPrimitives):
         kwargs.setdefault("limits", settings.guard_limits())
         kwargs.setdefault("timeout", b.timeout)
         kwargs.setdefault("account", b.account)
+        kwargs.setdefault("fallback_client_ids", fallback_ids(b.client_id, b.fallback_client_id))
         return await cls.connect(b.host, b.port, b.client_id, **kwargs)
 
     def disconnect(self) -> None:
-        """Cancel market data and close the connection."""
+        """Cancel market data and close the connection (for good: no reconnect)."""
         self.market_data.cancel_all()
-        self.ib.disconnect()
+        if self.session is not None:
+            self.session.disconnect()
+        else:
+            self.ib.disconnect()
+
+    async def _restore_market_data(self) -> None:
+        data = self.session.data if self.session is not None else None
+        await self.market_data.resubscribe(
+            None if data is None else lambda c: data.expect_tick(c.conId, c.symbol)
+        )
+
+    # ---- link and data quality -------------------------------------------------------
+    @property
+    def data_ok(self) -> bool:
+        """Market data is live and fresh; strategy runtimes pause decisions while False."""
+        return self.session.data_ok if self.session is not None else self.ib.isConnected()
+
+    @property
+    def data_stale_reason(self) -> str:
+        """Why strategy decisions must pause ("" when :attr:`data_ok`)."""
+        if self.session is not None:
+            return self.session.data_stale_reason
+        return "" if self.ib.isConnected() else "not connected"
+
+    @property
+    def connection_state(self) -> str:
+        """CONNECTED / DEGRADED / RESTORED / DISCONNECTED / CONNECTING (session) or a guess."""
+        if self.session is not None:
+            return self.session.state
+        return "CONNECTED" if self.ib.isConnected() else "DISCONNECTED"
 
     # ---- account -------------------------------------------------------------------
     @property
@@ -185,6 +236,7 @@ class TradingApp(OrderPrimitives):
             live=self.live,
             confirmed_account=self.confirm_account,
             readonly=self.readonly,
+            port=self.port,
         )
 
     @property
@@ -228,6 +280,16 @@ class TradingApp(OrderPrimitives):
     def _on_account_value(self, value) -> None:
         if value.tag == "NetLiquidation":
             self._nlv_time = time.monotonic()
+
+    def _data_refusals(self, contract: Contract) -> list[str]:
+        data = self.session.data
+        legs = [leg.conId for leg in contract.comboLegs] if contract.secType == "BAG" else []
+        for con_id in (contract.conId, *legs):
+            if con_id in data.delayed:
+                return [f"{data.delayed[con_id]}: delayed data is not live: no order sized on it"]
+            if con_id in data.awaiting:
+                return [f"{data.awaiting[con_id]}: prices stale until the first tick"]
+        return []
 
     # ---- contracts -----------------------------------------------------------------
     async def resolve_contract(self, contract: Contract | ComboSpec) -> Contract:
@@ -317,6 +379,9 @@ class TradingApp(OrderPrimitives):
     ) -> OrderResult:
         """Check ``order`` against both guards and send it (or only check it, with ``dry_run``)."""
         refusals = self.account_guard.check()
+        if self.session is not None:
+            refusals = refusals or self.session.order_block()
+            refusals = refusals or self._data_refusals(contract)
         if refusals:
             raise OrderRefused(refusals)
         self._check_contract(contract)
@@ -328,15 +393,23 @@ class TradingApp(OrderPrimitives):
             if order.orderType in ("MKT", "STP"):
                 raise
             ref = bid = ask = None
-        if strategy:
-            order.orderRef = strategy
+        if not key_of(order.orderRef):  # every order carries an idempotency key
+            order.orderRef = make_ref(strategy or order.orderRef or "", new_key())
         decision = self.guard.check(await self._intent(contract, order, ref), record=not dry_run)
         if not decision:
             raise OrderRefused(decision.reasons)
         if dry_run:
             return OrderResult(None, order, None, False, "dry run: order checked, not sent")
         await self.pacing.acquire()
-        trade = self.ib.placeOrder(contract, order)
+        if self.session is not None:
+            refusals = self.session.order_block()  # the link may have dropped while pacing
+            if refusals:
+                raise OrderRefused(refusals)
+            tracked = self.session.prepare(contract, order, bid=bid, ask=ask)
+            trade = self.ib.placeOrder(contract, order)
+            self.session.link(tracked, trade)
+        else:
+            trade = self.ib.placeOrder(contract, order)
         self.bus.publish(order_sent(contract, order, bid, ask))
         return OrderResult(
             None,
@@ -366,6 +439,10 @@ class TradingApp(OrderPrimitives):
         contracts a strategy owns, so one strategy's rebalance never flattens or cancels
         another's; ``None`` means the whole account.
         """
+        if self.session is not None and not dry_run:
+            refusals = self.account_guard.check() or self.session.order_block()
+            if refusals:  # e.g. reconciliation failed: never rebalance on unknown books
+                raise OrderRefused(refusals)
         return await self._rebalancer.run(
             targets, order_type, dry_run, strategy, what_if, cancel_stray, scope
         )
@@ -404,7 +481,7 @@ def order_sent(contract: Contract, order: Order, bid, ask) -> OrderSent:
         time.time(),
         order.orderId,
         order.permId,
-        order.orderRef or "",
+        strategy_of(order.orderRef),
         contract.conId,
         contract.symbol,
         order.action,
@@ -414,4 +491,5 @@ def order_sent(contract: Contract, order: Order, bid, ask) -> OrderSent:
         bid if finite(bid) else None,
         ask if finite(ask) else None,
         mid,
+        order.orderRef or "",
     )

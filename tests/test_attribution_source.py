@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from livedesk.backend.events import strategy_of
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.journal import MIGRATIONS, Journal
 from livedesk.backend.risk.attribution_source import (
     attribute_inputs,

@@ -13,6 +13,7 @@ from textual.app import App
 from textual.widgets import Input
 
 from livedesk.backend import combos as cb
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.combo_payoff import LegQuote
 from livedesk.backend.combos import Leg
 from livedesk.backend.sim.gateway import SimGateway
@@ -522,7 +523,7 @@ async def test_send_places_exactly_the_previewed_order_and_it_fills(trading, gw)
         ]
         assert so.order.action == "BUY" and so.order.orderType == "LMT"
         assert float(so.order.totalQuantity) == 2 and so.order.lmtPrice == pytest.approx(limit)
-        assert so.order.orderRef == "desk-7"
+        assert strategy_of(so.order.orderRef) == "desk-7"
         await until(lambda: "Filled" in b.message, 5)
         assert "Filled 2" in str(app.screen.query_one("#combo-status").render())
         assert b.preview is None

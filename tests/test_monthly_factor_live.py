@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.config import ConfigError
 from livedesk.backend.contracts import stock
 from livedesk.backend.journal import Journal
@@ -155,7 +156,7 @@ async def test_real_run_reaches_targets_then_a_second_run_sends_nothing(
     assert all(o["quantity"] <= 1 for o in mid.orders), [
         (o["contract"], o["action"], o["quantity"]) for o in mid.orders
     ]
-    trades = [t for t in app.ib.trades() if t.order.orderRef == strategy.name]
+    trades = [t for t in app.ib.trades() if strategy_of(t.order.orderRef) == strategy.name]
     await run_all_fills(gw, trades)
     await until(lambda: other.conId not in app.positions)
     assert app.positions[manual.conId].position == manual_held

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.config import Settings
 from livedesk.backend.journal import Journal
 from livedesk.backend.strategies import runner
@@ -64,7 +65,9 @@ async def test_run_once_sends_and_reports(gw, tmp_path) -> None:
     assert last.startswith("crack-spread OK")
     if "SENT" in text:  # |z| >= 0.001 practically always
         assert "1 order sent" in last
-        assert [o.order.orderRef for o in gw.broker.orders.values()] == ["crack-spread"]
+        assert [strategy_of(o.order.orderRef) for o in gw.broker.orders.values()] == [
+            "crack-spread"
+        ]
 
 
 async def test_failures_exit_non_zero_with_one_line(gw, tmp_path) -> None:

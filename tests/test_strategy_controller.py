@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.contracts import stock
 from livedesk.backend.events import Alert, EventBus, StrategyState
 from livedesk.backend.guard import TradingState
@@ -188,10 +189,10 @@ async def test_stop_cancels_only_this_strategys_orders(gw, app, journal) -> None
     other = await app.send_order(spy, limit("BUY", 2, round(price * 0.96, 2)), strategy="other")
     await until(lambda: sum(1 for o in gw.broker.orders.values() if o.status == "Submitted") == 2)
     await ctl.stop("resting")
-    mine = [o for o in gw.broker.orders.values() if o.order.orderRef == "resting"]
+    mine = [o for o in gw.broker.orders.values() if strategy_of(o.order.orderRef) == "resting"]
     await until(lambda: mine[0].status == "Cancelled")
     assert other.trade.orderStatus.status not in ("Cancelled", "ApiCancelled")
-    theirs = [o for o in gw.broker.orders.values() if o.order.orderRef == "other"]
+    theirs = [o for o in gw.broker.orders.values() if strategy_of(o.order.orderRef) == "other"]
     assert theirs[0].status == "Submitted"
     assert app.positions.get(spy.conId) is None  # positions left alone
 

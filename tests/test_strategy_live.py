@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.contracts import stock
 from livedesk.backend.journal import Journal
 from livedesk.backend.sim.gateway import SimGateway
@@ -49,7 +50,7 @@ def side_of(d) -> float:
 
 def tagged(gw: SimGateway, ref: str) -> list:
     """The gateway's own orders carrying orderRef ``ref``."""
-    return [o for o in gw.broker.orders.values() if o.order.orderRef == ref]
+    return [o for o in gw.broker.orders.values() if strategy_of(o.order.orderRef) == ref]
 
 
 def hist_requests(gw: SimGateway) -> int:
@@ -108,7 +109,7 @@ async def test_crack_spread_trades_tagged_and_journals_its_inputs(gw, app, journ
     assert abs(pos) * decision.values["psx"] / nlv == pytest.approx(0.02, abs=0.002)
     # the controller shows the risk engine's per-strategy book
     await until(lambda: ctl.info("crack-spread").position == pos)
-    assert journal.orders("crack-spread")[0]["order_ref"] == "crack-spread"
+    assert strategy_of(journal.orders("crack-spread")[0]["order_ref"]) == "crack-spread"
     # journal: the run with its parameters, the decision with signal values, bar time, targets
     run = journal.runs("crack-spread")[-1]
     assert run["params"]["threshold"] == 0.02

@@ -132,13 +132,15 @@ async def test_partial_fill_in_flight_counts_once(app: TradingApp, gw: SimGatewa
 async def test_dry_run_and_strategy_tag(app: TradingApp, gw: SimGateway) -> None:
     c = await app.resolve_contract(stock("PSX"))
     dry = await app.order_target_quantity(c, mkt, 25, dry_run=True, strategy="crack")
-    assert not dry.sent and dry.order.totalQuantity == 25 and dry.order.orderRef == "crack"
+    assert not dry.sent and dry.order.totalQuantity == 25
+    assert dry.order.orderRef.startswith("crack#") and len(dry.order.orderRef) > len("crack#")
     await app.ib.reqCurrentTimeAsync()  # anything sent has reached the gateway
     assert sent_orders(gw) == []
     real = await app.order_target_quantity(c, mkt, 25, strategy="crack")
     await settled(app, real)
-    assert sent_orders(gw)[0].order.orderRef == "crack"
-    assert gw.broker.executions[0].execution.orderRef == "crack"
+    ref = sent_orders(gw)[0].order.orderRef
+    assert ref.startswith("crack#") and ref != dry.order.orderRef  # a fresh key per order
+    assert gw.broker.executions[0].execution.orderRef == ref
 
 
 async def test_missing_price_refused_nothing_sent(app: TradingApp, gw: SimGateway) -> None:

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from livedesk.backend.broker.orderref import strategy_of
+from livedesk.backend.broker.session import fallback_ids
 from livedesk.backend.console.equity import EquitySeries
 from livedesk.backend.console.health import (
     CONNECTED,
@@ -37,7 +39,6 @@ from livedesk.backend.events import (
     Fill,
     OrderSent,
     StrategyState,
-    strategy_of,
 )
 
 log = logging.getLogger("livedesk.console")
@@ -207,6 +208,9 @@ class ConsoleSession(SessionViews, SessionCommands):
                 timeout=t.timeout,
                 account=t.account,
                 bus=self.bus,
+                fallback_client_ids=fallback_ids(
+                    t.client_id, self.settings.broker.fallback_client_id
+                ),
             )
         except ConnectionError as exc:
             reason = str(exc.__cause__ or exc) or type(exc.__cause__ or exc).__name__
@@ -264,6 +268,8 @@ class ConsoleSession(SessionViews, SessionCommands):
 
         if self.journal is None:
             self.journal = Journal(self._journal_path())
+        if getattr(self.app, "session", None) is not None:
+            self.app.session.attach_journal(self.journal)
         self.engine = RiskEngine(self.journal)
         self.engine.restore()
         self.risk_table = RiskTable(self.engine)
@@ -362,6 +368,8 @@ class ConsoleSession(SessionViews, SessionCommands):
         self._bump("account")
         if self._closing:
             return
+        if getattr(self.app, "session", None) is not None:
+            return  # the broker session reconnects, reconciles and publishes the states
         self.bus.publish(ConnectionState(time.time(), DISCONNECTED, self.connected_to))
         self.bus.publish(
             Alert(time.time(), "error", "connection", f"disconnected from {self.connected_to}")
@@ -432,10 +440,34 @@ class ConsoleSession(SessionViews, SessionCommands):
             self.add_log(level, "strategy", text, toast=level != "info")
             self._bump("strategies")
         elif isinstance(ev, ConnectionState):
-            level = "info" if ev.state == CONNECTED else "error"
+            if self.app is None:
+                return  # the first connect is logged once it is done
+            if ev.state == "CONNECTING":  # attempts show in the header, not the log
+                self._follow_session(ev)
+                return
+            level = {CONNECTED: "info", "RESTORED": "warning", "DEGRADED": "warning"}.get(
+                ev.state, "error"
+            )
             self.add_log(level, "connection", f"{ev.state} {ev.detail}".strip())
+            self._follow_session(ev)
         elif isinstance(ev, Fill):
             self._bump("orders")
+
+    def _follow_session(self, ev: ConnectionState) -> None:
+        """The header follows the broker session: reconnects, reconciliation, halts."""
+        session = getattr(self.app, "session", None)
+        if session is None:
+            return
+        if ev.state == CONNECTED:
+            self.health.on_connected()
+            if session.halt_reason:
+                self.health.state = "HALTED"
+                self.health.last_message = session.halt_reason
+            self._bump("account", "positions", "orders")
+        elif ev.state in ("DISCONNECTED", "CONNECTING"):
+            self.health.on_disconnected(ev.detail)
+            self.health.state = ev.state
+        self._bump("account")
 
     def add_log(
         self, level: str, source: str, message: str, code: int = 0, toast: bool = False

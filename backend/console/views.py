@@ -11,9 +11,9 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.console.market_clock import NEW_YORK
 from livedesk.backend.contracts import describe
-from livedesk.backend.events import strategy_of
 from livedesk.backend.risk.execution import slippage_bps
 
 NAN = math.nan

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from livedesk.backend.events import Event, OrderSent, strategy_of
+from livedesk.backend.broker.orderref import strategy_of
+from livedesk.backend.events import Event, OrderSent
 from livedesk.backend.risk.engine import RiskEngine
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -79,19 +80,42 @@ class RiskFeed:
         self._pnl = None
 
     def start(self) -> None:
-        """Start listening (call once connected)."""
+        """Start listening (call once connected).
+
+        With a :class:`~livedesk.backend.broker.session.BrokerSession` the feed takes every
+        execution from the session (live ones and those missed while disconnected, once
+        each) and its PnL subscription is renewed after every reconnect.
+        """
         ib = self.app.ib
         self._unsubscribe = self.app.bus.subscribe(self._on_event)
-        ib.execDetailsEvent += self._on_exec
+        session = self._session()
+        if session is not None:
+            session.fill_sink = self._on_fill
+            session.add_restore_hook(self._renew_pnl)
+        else:
+            ib.execDetailsEvent += self._on_exec
         ib.commissionReportEvent += self._on_commission
         ib.pnlEvent += self._on_pnl
         self._pnl = ib.reqPnL(self.app.account)
+
+    def _session(self):
+        return getattr(self.app, "session", None)
+
+    def _renew_pnl(self) -> None:
+        if self._pnl is not None and self.app.ib.isConnected():
+            self._pnl = self.app.ib.reqPnL(self.app.account)
+
+    def _on_fill(self, trade, fill) -> bool:
+        return self._on_exec(trade, fill)
 
     def stop(self) -> None:
         """Stop listening and cancel the PnL subscription."""
         ib = self.app.ib
         if self._unsubscribe:
             self._unsubscribe()
+        session = self._session()
+        if session is not None and session.fill_sink == self._on_fill:
+            session.fill_sink = session.journal_fill
         ib.execDetailsEvent -= self._on_exec
         ib.commissionReportEvent -= self._on_commission
         ib.pnlEvent -= self._on_pnl
@@ -103,6 +127,9 @@ class RiskFeed:
     def _on_event(self, ev: Event) -> None:
         if isinstance(ev, OrderSent):
             self._arrival[ev.order_id] = ev.mid
+            session = self._session()
+            if session is not None and session.journal is self.engine.journal:
+                return  # the session journaled it before it was placed (write-ahead)
             self.engine.journal.record_order(
                 ev.order_id,
                 action=ev.action,
@@ -110,7 +137,7 @@ class RiskFeed:
                 order_type=ev.order_type,
                 client_id=self.app.ib.client.clientId,
                 perm_id=ev.perm_id or None,
-                order_ref=ev.strategy or None,
+                order_ref=ev.order_ref or ev.strategy or None,
                 strategy=strategy_of(ev.strategy) or None,
                 symbol=ev.symbol,
                 con_id=ev.con_id,
@@ -120,9 +147,9 @@ class RiskFeed:
                 t=self.clock(),  # the fills' clock, so orders and fills share one time line
             )
 
-    def _on_exec(self, trade, fill) -> None:
+    def _on_exec(self, trade, fill) -> bool:
         ex, c = fill.execution, fill.contract
-        strategy = strategy_of(ex.orderRef or trade.order.orderRef)
+        strategy = strategy_of(ex.orderRef or (trade.order.orderRef if trade else ""))
         mult = float(c.multiplier or 1) if c.secType != "STK" else 1.0
         fill_mid = self.app.marks().get(c.conId)
         counted = self.engine.on_fill(
@@ -146,6 +173,7 @@ class RiskFeed:
             self.books.setdefault(strategy, StrategyBook()).fill(
                 c.conId, sign * ex.shares, ex.price, mult
             )
+        return counted
 
     def _on_commission(self, trade, fill, report) -> None:
         self.engine.on_commission(report.execId, report.commission)

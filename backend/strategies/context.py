@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ib_async import Contract, Order
 
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.contracts import ComboSpec, describe
-from livedesk.backend.events import strategy_of
 from livedesk.backend.orders import market
 from livedesk.backend.strategies.clock import GatewayClock
 

@@ -111,6 +111,8 @@ class StrategyController:
         self.clock = clock or GatewayClock.of(app.ib)
         if app.today == dt.date.today:  # trade on the gateway's date (front months, expiries)
             app.today = self.clock.today
+        self.pause_poll = 0.25
+        """Seconds between two checks of a paused strategy (link, reconciliation, data)."""
         self.listeners: list[Callable[[str, Decision], object]] = []
         """Called with (name, decision) after each decision is journaled."""
         self.config_errors: dict[str, str] = {}
@@ -290,6 +292,8 @@ class StrategyController:
         slot = self._slot(name)
         if self.app.trading_state == TradingState.HALTED:
             raise RuntimeError(f"cannot run {name}: trading is halted")
+        if reason := self.paused_reason():
+            raise RuntimeError(f"cannot run {name} now: {reason}")
         opened = slot.run_id is None
         self._open_run(slot)
         try:
@@ -323,6 +327,51 @@ class StrategyController:
             except Exception:
                 log.exception("on_stop of %s failed", slot.strategy.name)
 
+    # ---- the broker link ----------------------------------------------------------------
+    def paused_reason(self) -> str:
+        """Why strategies may not decide now ("" when they may).
+
+        Decisions wait while the broker session is not connected and reconciled (after a
+        reconnect they resume only once reconciliation succeeded), while trading is
+        halted by a failed reconciliation, and while market data is stale or delayed.
+        """
+        session = getattr(self.app, "session", None)
+        if session is None:
+            return ""
+        block = session.order_block()
+        if block:
+            return block[0]
+        if not session.data_ok:
+            return f"market data not usable: {session.data_stale_reason}"
+        return ""
+
+    def _link_lost(self, exc: BaseException) -> bool:
+        """A decision failed because the broker link went away (not a strategy bug)."""
+        session = getattr(self.app, "session", None)
+        return session is not None and (isinstance(exc, ConnectionError) or not session.ready)
+
+    async def _wait_until_clear(self, slot: _Slot, force: bool = False) -> bool:
+        """Pause ``slot`` until :meth:`paused_reason` clears; False when it is stopped."""
+        reason = self.paused_reason()
+        if not reason and force and getattr(self.app, "session", None) is not None:
+            reason = "broker link lost"
+            await asyncio.sleep(self.pause_poll)  # the session has not noticed the drop yet
+            reason = self.paused_reason()
+        if not reason:
+            return True
+        self._set(slot, StrategyStatus.WAITING, f"paused: {reason}")
+        if self.journal is not None and slot.run_id is not None:
+            self.journal.record_decision(slot.run_id, "skip", {"paused": reason})
+        while reason:
+            try:
+                await asyncio.wait_for(slot.stop.wait(), self.pause_poll)
+                return False
+            except TimeoutError:
+                pass
+            reason = self.paused_reason()
+        self._set(slot, StrategyStatus.WAITING, "resumed: broker reconciled, data OK")
+        return True
+
     # ---- the loop ------------------------------------------------------------------------
     async def _loop(self, slot: _Slot) -> None:
         strategy = slot.strategy
@@ -330,19 +379,35 @@ class StrategyController:
             await strategy.on_start(slot.ctx)
             await self._catch_up(slot)
             while not slot.stop.is_set() and slot.status != StrategyStatus.ERROR:
-                now = await self.clock.refresh()
+                try:
+                    now = await self.clock.refresh()
+                except (ConnectionError, TimeoutError):  # the link dropped: wait for the session
+                    if not self._link_lost(ConnectionError()):
+                        raise
+                    if not await self._wait_until_clear(slot, force=True):
+                        return
+                    continue
                 slot.next_run = strategy.schedule.next_run(now)
                 if slot.next_run is None:
                     self._set(slot, StrategyStatus.STOPPED, "schedule has no further runs")
                     return
                 if slot.status != StrategyStatus.WAITING:
                     self._set(slot, StrategyStatus.WAITING, f"next run {slot.next_run:%F %T %Z}")
-                if not await self.clock.sleep_until(slot.next_run, slot.stop):
-                    return
+                try:
+                    if not await self.clock.sleep_until(slot.next_run, slot.stop):
+                        return
+                except (ConnectionError, TimeoutError):
+                    if not self._link_lost(ConnectionError()):
+                        raise
+                    if not await self._wait_until_clear(slot, force=True):
+                        return
+                    continue
                 if self.app.trading_state == TradingState.HALTED:  # kill switch pressed elsewhere
                     self._set(slot, StrategyStatus.HALTED, self.app.guard.state_reason)
                     self._close_run(slot, "halted")
                     slot.next_run = None
+                    return
+                if not await self._wait_until_clear(slot):
                     return
                 schedule = strategy.schedule
                 if isinstance(schedule, Event) and schedule.trigger is not None:
@@ -367,7 +432,8 @@ class StrategyController:
             slot.strategy.name,
             f"missed the {due:%F %H:%M %Z} run (process was down); running it now",
         )
-        await self._iterate(slot)
+        if await self._wait_until_clear(slot):
+            await self._iterate(slot)
 
     async def _iterate(self, slot: _Slot, raise_errors: bool = False) -> Decision:
         async with slot.lock:
@@ -380,6 +446,12 @@ class StrategyController:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if not raise_errors and self._link_lost(exc):
+                    reason = f"broker link lost during the decision: {exc}"
+                    decision = Decision(dt.datetime.now(NEW_YORK), "paused", skipped_reason=reason)
+                    self._record(slot, decision)
+                    self._set(slot, StrategyStatus.WAITING, reason)
+                    return decision
                 self._fail(slot, exc)
                 if raise_errors:
                     raise

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from livedesk.backend.broker.session import fallback_ids
 from livedesk.backend.config import ConfigError
 from livedesk.backend.strategies.base import Decision, StrategyStatus
 from livedesk.backend.strategies.schedules import NEW_YORK
@@ -198,6 +199,8 @@ async def session(
             timeout=settings.broker.timeout,
             account=settings.broker.account,
             bus=EventBus(),
+            fallback_client_ids=fallback_ids(cid, settings.broker.fallback_client_id),
+            journal=journal,
         )
     except ConnectionError:
         journal.close()

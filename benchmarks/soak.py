@@ -1,0 +1,74 @@
+"""Soak benchmark: a long seeded run with random faults; prints what the issue asks for.
+
+    .venv/bin/python benchmarks/soak.py [--seed 1] [--days 5] [--step 60] [--fault-rate 0.1]
+
+Figures: faults injected by type, reconnect time p50/p95/max (from the gateway being
+reachable again to the session reconciled), orders sent, fills, lost fills, duplicate
+orders, final position mismatches, and resident memory at each tenth of the run (a
+growth trend would show there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+from livedesk.backend.soak import Soak, SoakConfig, percentile
+
+STEPS_PER_DAY_AT_60S = 390  # 6.5 h regular session
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--days", type=float, default=5.0, help="trading sessions to simulate")
+    p.add_argument("--step", type=float, default=60.0, help="simulated seconds per step")
+    p.add_argument("--fault-rate", type=float, default=0.1, help="chance of a fault per step")
+    p.add_argument("--wall-limit", type=float, default=3600.0)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.CRITICAL)
+    steps = int(args.days * 23_400 / args.step)
+    cfg = SoakConfig(
+        seed=args.seed,
+        steps=steps,
+        step_seconds=args.step,
+        fault_rate=args.fault_rate,
+        wall_limit=args.wall_limit,
+    )
+    with tempfile.TemporaryDirectory() as d:
+        res = asyncio.run(Soak(cfg, Path(d) / "journal.sqlite3").run())
+    rc = res.reconnect_seconds
+    print(f"soak: seed {args.seed}, {res.steps} steps of {args.step:g} simulated s over "
+          f"{res.sessions} sessions ({res.sim_seconds / 3600:.1f} simulated h of trading hours "
+          f"and nights), {res.wall_seconds:.1f} s wall; Python {platform.python_version()}, "
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print("faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(res.faults.items()))
+          + f" (total {sum(res.faults.values())})")  # fmt: skip
+    print(f"reconnects: {len(rc)}; time to reconciled p50 {percentile(rc, 0.5):.3f} s, "
+          f"p95 {percentile(rc, 0.95):.3f} s, max {max(rc, default=float('nan')):.3f} s "
+          "(target p95 <= 5 s)")  # fmt: skip
+    print(
+        f"decisions {res.decisions} (paused {res.paused}, refused {res.refused}); "
+        f"orders sent {res.orders_sent}, at the gateway {res.gateway_orders}; "
+        f"fills {res.gateway_fills} at the gateway, {res.journal_fills} journaled"
+    )
+    print(
+        f"lost fills {res.lost_fills} (must be 0); phantom fills {res.phantom_fills}; "
+        f"duplicate orders {res.duplicate_orders} (must be 0); "
+        f"final position mismatches {len(res.position_mismatches)} (must be 0)"
+    )
+    print("resident memory MiB at each tenth: " + " ".join(f"{m:.1f}" for m in res.rss_mib)
+          + f"; peak {res.peak_rss_mib:.1f}")  # fmt: skip
+    if res.halted:
+        print(f"final reconciliation failed: {res.halted}")
+    return 0 if res.ok and not res.halted else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
