@@ -135,6 +135,9 @@ class HistoryBuilder:
         self.market = market
         self._range_cache: dict[tuple[int, int], tuple[float, float, float]] = {}
         self._range_session = 0.0  # the open of the session the cached ranges belong to
+        self._minutes: dict[tuple[int, dt.date], _Minutes] = {}
+        self._daily_rows: dict[int, list[tuple]] = {}
+        self._token: tuple[float, int] = (math.nan, -1)  # (session open, sessions generated)
 
     def bars(self, con_id: int, end: float, duration: str, bar_size: str, now: float) -> list[Bar]:
         """Bars ending at or before ``end`` and covering ``duration``."""
@@ -177,9 +180,16 @@ class HistoryBuilder:
         step = bar_seconds(bar_size)
         if step >= 86400:
             bars = self._daily(con_id, now, 1, "D", 86400, now)
-        else:
-            bars = self._intraday(con_id, self.market.session, step, -math.inf, now)
-        return bars[-1] if bars else None
+            return bars[-1] if bars else None
+        mins = self._session_minutes(con_id, self.market.session)
+        last = int(np.searchsorted(mins.t, now, side="left")) - 1  # the last minute before now
+        if last < 0:
+            return None
+        bucket = mins.buckets(step)
+        first = int(np.searchsorted(bucket, bucket[last], side="left"))
+        sl = slice(first, last + 1)
+        cols = [mins.t[sl], mins.o[sl], mins.h[sl], mins.lo[sl], mins.c[sl], mins.v[sl]]
+        return self._aggregate(con_id, cols, now, mins.midnight, step)[-1]
 
     # ---- helpers -----------------------------------------------------------------
     def _sessions_back(self, end: float, n: int, unit: str) -> list[dt.date]:
@@ -191,18 +201,63 @@ class HistoryBuilder:
         ]
         return days[-count:]
 
+    def _check_session(self) -> None:
+        """Drop the cached minutes and daily rows when the session has rolled."""
+        token = (self.market.session_open(), self.market.generated)
+        if token != self._token:
+            self._token = token
+            self._minutes.clear()
+            self._daily_rows.clear()
+
+    def _session_minutes(self, con_id: int, day: dt.date) -> _Minutes:
+        """The 1-minute bars of one session as float columns, cached until the session rolls
+        (or the market generates new sessions: paths may regenerate)."""
+        self._check_session()
+        key = (con_id, day)
+        hit = self._minutes.get(key)
+        if hit is None:
+            if len(self._minutes) > 4096:
+                self._minutes.clear()
+            hit = self._minutes[key] = _Minutes(self.market.minute_bars(con_id, day), day)
+        return hit
+
+    def _history_rows(self, con_id: int) -> list[tuple]:
+        """The daily history as (date, open, high, low, close, volume) rows, cached like
+        the minutes (the history changes only when the session rolls)."""
+        self._check_session()
+        rows = self._daily_rows.get(con_id)
+        if rows is None:
+            db = self.market.daily_bars(con_id)
+            dates = np.asarray(db["date"]).astype("datetime64[D]")
+            rows = self._daily_rows[con_id] = [
+                (
+                    dates[i],
+                    float(db["open"][i]),
+                    float(db["high"][i]),
+                    float(db["low"][i]),
+                    float(db["close"][i]),
+                    float(db["volume"][i]),
+                )
+                for i in range(len(dates))
+            ]
+        return rows
+
     def _intraday(
         self, con_id: int, day: dt.date, step: int, start: float, end: float
     ) -> list[Bar]:
-        mb = self.market.minute_bars(con_id, day)
-        t = np.asarray(mb["time"], dtype=float)
-        keep = (t + 60 > start) & (t < end)
+        mins = self._session_minutes(con_id, day)
+        keep = (mins.t + 60 > start) & (mins.t < end)
         if not keep.any():
             return []
-        t = t[keep]
-        o, h, lo, c, v = (
-            np.asarray(mb[k], dtype=float)[keep] for k in ("open", "high", "low", "close", "volume")
-        )
+        cols = [a[keep] for a in (mins.t, mins.o, mins.h, mins.lo, mins.c, mins.v)]
+        return self._aggregate(con_id, cols, end, mins.midnight, step)
+
+    def _aggregate(
+        self, con_id: int, cols: list[np.ndarray], end: float, midnight: float, step: int
+    ) -> list[Bar]:
+        """Bars of ``step`` seconds from consecutive minutes (``t, o, h, lo, c, v``), the
+        last minute cut at ``end`` when it is still in progress."""
+        t, o, h, lo, c, v = cols
         if t[-1] + 60 > end:  # the minute in progress: cut it at "now"
             last = self.market.last_price(con_id, end)
             c = c.copy()
@@ -213,7 +268,6 @@ class HistoryBuilder:
             lo[-1] = min(o[-1], last)
             v = v.copy()
             v[-1] = v[-1] * max(0.0, min(1.0, (end - t[-1]) / 60))
-        midnight = dt.datetime.combine(day, dt.time(), NEW_YORK).timestamp()
         bucket = ((t - midnight) // step).astype(np.int64)
         bars = []
         for b in np.unique(bucket):
@@ -238,19 +292,7 @@ class HistoryBuilder:
     def _daily(
         self, con_id: int, end: float, n: int, unit: str, step: int, now: float
     ) -> list[Bar]:
-        db = self.market.daily_bars(con_id)
-        dates = np.asarray(db["date"]).astype("datetime64[D]")
-        rows = [
-            (
-                dates[i],
-                float(db["open"][i]),
-                float(db["high"][i]),
-                float(db["low"][i]),
-                float(db["close"][i]),
-                float(db["volume"][i]),
-            )
-            for i in range(len(dates))
-        ]
+        rows = list(self._history_rows(con_id))
         today = self.market.session
         end_day = np.datetime64(dt.datetime.fromtimestamp(end, NEW_YORK).date())
         if end_day >= np.datetime64(today) and now >= self.market.session_open():
@@ -284,6 +326,25 @@ class HistoryBuilder:
         if step > 86400:
             bars = _group(bars, step)
         return bars
+
+
+class _Minutes:
+    """One session's 1-minute bars as float columns, with bucket indices per bar size."""
+
+    def __init__(self, mb: np.ndarray, day: dt.date) -> None:
+        self.t, self.o, self.h, self.lo, self.c, self.v = (
+            np.asarray(mb[k], dtype=float)
+            for k in ("time", "open", "high", "low", "close", "volume")
+        )
+        self.midnight = dt.datetime.combine(day, dt.time(), NEW_YORK).timestamp()
+        self._buckets: dict[int, np.ndarray] = {}
+
+    def buckets(self, step: int) -> np.ndarray:
+        """Bucket number of each minute for bars of ``step`` seconds (non-decreasing)."""
+        hit = self._buckets.get(step)
+        if hit is None:
+            hit = self._buckets[step] = ((self.t - self.midnight) // step).astype(np.int64)
+        return hit
 
 
 def _group(bars: list[Bar], step: int) -> list[Bar]:
