@@ -3,7 +3,9 @@
 Late in the session (15:55 New York) each pulse asks for the bar in progress of every live
 bar subscription.  Measured directly on ``HistoryBuilder.current_bar`` (no socket): a CL
 future, an SPY option and SPY stock, at 1 min / 5 mins / 1 hour, pulses 0.1 s apart.
-Prints mean / p95 / max per call in ms.  Run: ``python benchmarks/sim_bars.py [--pulses N]``.
+Prints mean / p95 / max per call in ms; then repeated ``reqHistoricalData``-sized
+``bars()`` calls (the same request asked again, as a reconnecting client does).
+Run: ``python benchmarks/sim_bars.py [--pulses N]``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def bench(pulses: int) -> None:
     print(f"session {market.session}, pulses every 0.1 s from 5 min before the close")
     print(f"{'instrument':<10} {'bar':<8} {'mean ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for name, con_id in instruments(market).items():
-        for size in ("1 min", "5 mins", "1 hour"):
+        for size in ("1 min", "5 mins", "1 hour", "1 day"):
             history.current_bar(con_id, size, late - 1)  # first call: paths generated
             times = []
             for i in range(pulses):
@@ -49,6 +51,26 @@ def bench(pulses: int) -> None:
                 times.append((time.perf_counter() - t0) * 1000)
             print(
                 f"{name:<10} {size:<8} {statistics.fmean(times):8.3f} "
+                f"{pct(times, 95):8.3f} {max(times):8.3f}"
+            )
+    bench_history(market, history, late)
+
+
+def bench_history(market: MarketModel, history: HistoryBuilder, now: float, n: int = 20) -> None:
+    """Repeated ``bars()`` (reqHistoricalData) for SPY stock and option, warm caches."""
+    print(f"\nbars() repeated {n}x at the same moment (first call excluded)")
+    print(f"{'instrument':<10} {'request':<16} {'mean ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    ids = instruments(market)
+    for name in ("SPY STK", "SPY OPT"):
+        for duration, size in (("1 D", "1 min"), ("5 D", "5 mins"), ("1 Y", "1 day")):
+            history.bars(ids[name], now, duration, size, now)
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                history.bars(ids[name], now, duration, size, now)
+                times.append((time.perf_counter() - t0) * 1000)
+            print(
+                f"{name:<10} {duration + ' ' + size:<16} {statistics.fmean(times):8.3f} "
                 f"{pct(times, 95):8.3f} {max(times):8.3f}"
             )
 

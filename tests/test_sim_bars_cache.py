@@ -20,16 +20,16 @@ from .conftest import TEST_SESSION
 SIZES = {"1 min": 60, "5 mins": 300, "1 hour": 3600}
 
 
-def reference_bar(market: MarketModel, con_id: int, step: int, now: float) -> Bar | None:
-    """The bar containing ``now``: minutes that started before now, the last one cut at now."""
-    mb = market.minute_bars(con_id, market.session)
+def reference_bars(market: MarketModel, con_id: int, day: dt.date, step: int, now: float):
+    """A session's bars from minutes that started before now, the last one cut at now."""
+    mb = market.minute_bars(con_id, day)
     rows = [
         [float(r["time"]), float(r["open"]), float(r["high"]), float(r["low"]),
          float(r["close"]), float(r["volume"])]
         for r in mb if float(r["time"]) < now
     ]  # fmt: skip
     if not rows:
-        return None
+        return []
     t_last = rows[-1][0]
     if t_last + 60 > now:  # still in progress
         price = market.last_price(con_id, now)
@@ -37,21 +37,33 @@ def reference_bar(market: MarketModel, con_id: int, step: int, now: float) -> Ba
         rows[-1][2] = max(rows[-1][1], price)
         rows[-1][3] = min(rows[-1][1], price)
         rows[-1][5] *= max(0.0, min(1.0, (now - t_last) / 60))
-    midnight = dt.datetime.combine(market.session, dt.time(), NEW_YORK).timestamp()
-    key = (t_last - midnight) // step
-    group = [r for r in rows if (r[0] - midnight) // step == key]
-    vol = float(np.sum([r[5] for r in group]))  # numpy's sum, so the float rounding matches
-    num = float(np.sum([(r[2] + r[3] + r[4]) / 3 * r[5] for r in group]))
-    return Bar(
-        start=max(midnight + key * step, group[0][0]),
-        open=group[0][1],
-        high=max(r[2] for r in group),
-        low=min(r[3] for r in group),
-        close=group[-1][4],
-        volume=round(vol),
-        wap=round(num / vol, 4) if vol > 0 else group[-1][4],
-        count=20 * len(group),
-    )
+    midnight = dt.datetime.combine(day, dt.time(), NEW_YORK).timestamp()
+    groups: dict[float, list[list[float]]] = {}
+    for r in rows:
+        groups.setdefault((r[0] - midnight) // step, []).append(r)
+    out = []
+    for key, group in groups.items():
+        vol = float(np.sum([r[5] for r in group]))  # numpy's sum, so the float rounding matches
+        num = float(np.sum([(r[2] + r[3] + r[4]) / 3 * r[5] for r in group]))
+        out.append(
+            Bar(
+                start=max(midnight + key * step, group[0][0]),
+                open=group[0][1],
+                high=max(r[2] for r in group),
+                low=min(r[3] for r in group),
+                close=group[-1][4],
+                volume=round(vol),
+                wap=round(num / vol, 4) if vol > 0 else group[-1][4],
+                count=20 * len(group),
+            )
+        )
+    return out
+
+
+def reference_bar(market: MarketModel, con_id: int, step: int, now: float) -> Bar | None:
+    """The bar containing ``now`` in the current session."""
+    bars = reference_bars(market, con_id, market.session, step, now)
+    return bars[-1] if bars else None
 
 
 def instruments(market: MarketModel) -> dict[str, int]:
@@ -98,6 +110,19 @@ def test_current_bar_late_pulses_every_tenth_of_a_second(market: MarketModel) ->
             assert history.current_bar(con_id, size, now) == reference_bar(
                 market, con_id, step, now
             )
+
+
+@pytest.mark.parametrize("kind", ["future", "option"])
+def test_historical_bars_match_a_recompute(market: MarketModel, kind: str) -> None:
+    """reqHistoricalData bars (cached completed bars + the bar in progress) over two sessions."""
+    history = HistoryBuilder(market)
+    con_id = instruments(market)[kind]
+    prev = market.sessions[-2].date()
+    for now in (market.session_open() + 1234.5, market.session_close() - 0.5):
+        for size, step in SIZES.items():
+            want = reference_bars(market, con_id, prev, step, now)
+            want += reference_bars(market, con_id, market.session, step, now)
+            assert history.bars(con_id, now, "2 D", size, now) == want, (size, now)
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ from the intraday path up to "now" — so history, ticks and fills always agree.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import re
@@ -181,15 +182,8 @@ class HistoryBuilder:
         if step >= 86400:
             bars = self._daily(con_id, now, 1, "D", 86400, now)
             return bars[-1] if bars else None
-        mins = self._session_minutes(con_id, self.market.session)
-        last = int(np.searchsorted(mins.t, now, side="left")) - 1  # the last minute before now
-        if last < 0:
-            return None
-        bucket = mins.buckets(step)
-        first = int(np.searchsorted(bucket, bucket[last], side="left"))
-        sl = slice(first, last + 1)
-        cols = [mins.t[sl], mins.o[sl], mins.h[sl], mins.lo[sl], mins.c[sl], mins.v[sl]]
-        return self._aggregate(con_id, cols, now, mins.midnight, step)[-1]
+        bars = self._intraday(con_id, self.market.session, step, -math.inf, now, tail_only=True)
+        return bars[-1] if bars else None
 
     # ---- helpers -----------------------------------------------------------------
     def _sessions_back(self, end: float, n: int, unit: str) -> list[dt.date]:
@@ -243,14 +237,46 @@ class HistoryBuilder:
         return rows
 
     def _intraday(
-        self, con_id: int, day: dt.date, step: int, start: float, end: float
+        self,
+        con_id: int,
+        day: dt.date,
+        step: int,
+        start: float,
+        end: float,
+        tail_only: bool = False,
     ) -> list[Bar]:
+        """Bars of one session over minutes starting before ``end`` (and ending after
+        ``start``).  With no ``start`` the completed bars come from the session's cached
+        bars and only the last bar (it may hold the minute in progress) is aggregated;
+        ``tail_only`` returns just that last bar."""
         mins = self._session_minutes(con_id, day)
+        if start == -math.inf:
+            last = int(np.searchsorted(mins.t, end, side="left")) - 1  # last minute before end
+            if last < 0:
+                return []
+            bucket = mins.buckets(step)
+            first = int(np.searchsorted(bucket, bucket[last], side="left"))
+            cols = [a[first : last + 1] for a in (mins.t, mins.o, mins.h, mins.lo, mins.c, mins.v)]
+            tail = self._aggregate(con_id, cols, end, mins.midnight, step)
+            if tail_only:
+                return tail
+            return self._completed(con_id, mins, step, first) + tail
         keep = (mins.t + 60 > start) & (mins.t < end)
         if not keep.any():
             return []
         cols = [a[keep] for a in (mins.t, mins.o, mins.h, mins.lo, mins.c, mins.v)]
         return self._aggregate(con_id, cols, end, mins.midnight, step)
+
+    def _completed(self, con_id: int, mins: _Minutes, step: int, first: int) -> list[Bar]:
+        """The session's bars made only of minutes before index ``first`` (a bucket start)."""
+        hit = mins.full.get(step)
+        if hit is None:
+            cols = [mins.t, mins.o, mins.h, mins.lo, mins.c, mins.v]
+            bars = self._aggregate(con_id, cols, math.inf, mins.midnight, step)
+            starts = np.unique(mins.buckets(step), return_index=True)[1]
+            hit = mins.full[step] = (bars, starts)
+        bars, starts = hit
+        return bars[: int(np.searchsorted(starts, first, side="left"))]
 
     def _aggregate(
         self, con_id: int, cols: list[np.ndarray], end: float, midnight: float, step: int
@@ -269,22 +295,23 @@ class HistoryBuilder:
             v = v.copy()
             v[-1] = v[-1] * max(0.0, min(1.0, (end - t[-1]) / 60))
         bucket = ((t - midnight) // step).astype(np.int64)
+        keys, firsts = np.unique(bucket, return_index=True)  # buckets are contiguous runs
+        ends = [*firsts[1:].tolist(), len(t)]
         bars = []
-        for b in np.unique(bucket):
-            sel = bucket == b
-            vol = float(v[sel].sum())
-            typical = (h[sel] + lo[sel] + c[sel]) / 3
-            wap = float((typical * v[sel]).sum() / vol) if vol > 0 else float(c[sel][-1])
+        for b, i, j in zip(keys.tolist(), firsts.tolist(), ends, strict=True):
+            vol = float(v[i:j].sum())
+            typical = (h[i:j] + lo[i:j] + c[i:j]) / 3
+            wap = float((typical * v[i:j]).sum() / vol) if vol > 0 else float(c[j - 1])
             bars.append(
                 Bar(
-                    start=float(max(midnight + b * step, t[sel][0])),
-                    open=float(o[sel][0]),
-                    high=float(h[sel].max()),
-                    low=float(lo[sel].min()),
-                    close=float(c[sel][-1]),
+                    start=float(max(midnight + b * step, t[i])),
+                    open=float(o[i]),
+                    high=float(h[i:j].max()),
+                    low=float(lo[i:j].min()),
+                    close=float(c[j - 1]),
                     volume=round(vol),
                     wap=round(wap, 4),
-                    count=int(sel.sum()) * 20,
+                    count=(j - i) * 20,
                 )
             )
         return bars
@@ -300,7 +327,7 @@ class HistoryBuilder:
             if intr:
                 b = intr[0]
                 rows.append((np.datetime64(today), b.open, b.high, b.low, b.close, b.volume))
-        rows = [r for r in rows if r[0] <= end_day]
+        rows = rows[: bisect.bisect_right(rows, end_day, key=lambda r: r[0])]  # dates ascend
         span_days = {"S": max(1, n // 86400), "D": n, "W": 7 * n, "M": 31 * n, "Y": 366 * n}[unit]
         if unit == "D":
             rows = rows[-n:]
@@ -338,6 +365,7 @@ class _Minutes:
         )
         self.midnight = dt.datetime.combine(day, dt.time(), NEW_YORK).timestamp()
         self._buckets: dict[int, np.ndarray] = {}
+        self.full: dict[int, tuple[list[Bar], np.ndarray]] = {}  # per step: bars, bucket starts
 
     def buckets(self, step: int) -> np.ndarray:
         """Bucket number of each minute for bars of ``step`` seconds (non-decreasing)."""
