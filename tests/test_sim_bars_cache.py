@@ -154,3 +154,19 @@ def test_current_bar_and_history_across_a_session_roll() -> None:
         got = history.bars(con_id, now, "2 D", "1 min", now)
         assert got[-1] == reference_bar(market, con_id, 60, now)
         assert dt.datetime.fromtimestamp(got[0].start, NEW_YORK).date() == before
+
+
+def test_minute_cache_is_bounded_and_keeps_serving_the_same_bars(
+    market: MarketModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from livedesk.backend.sim import history as history_module
+
+    monkeypatch.setattr(history_module, "_MAX_CACHED_SESSIONS", 3)
+    history = HistoryBuilder(market)
+    con_id = instruments(market)["stock"]
+    now = market.session_open() + 4321.5
+    want = HistoryBuilder(market).bars(con_id, now, "5 D", "5 mins", now)
+    for _ in range(2):  # the second pass runs after evictions
+        assert history.bars(con_id, now, "5 D", "5 mins", now) == want
+        assert history.cached_sessions <= 3
+    assert history.current_bar(con_id, "5 mins", now) == want[-1]

@@ -41,6 +41,8 @@ _BAR_SIZES = {
 }
 _DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
 WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT"})
+_MAX_CACHED_SESSIONS = 256
+"""(instrument, session) minute caches kept before the past sessions' ones are dropped."""
 
 
 class HistoryError(ValueError):
@@ -176,6 +178,11 @@ class HistoryBuilder:
         o = hit[0] if not math.isnan(hit[0]) else last
         return o, max(hit[1], last), min(hit[2], last)
 
+    @property
+    def cached_sessions(self) -> int:
+        """(instrument, session) pairs whose minutes are cached."""
+        return len(self._minutes)
+
     def current_bar(self, con_id: int, bar_size: str, now: float) -> Bar | None:
         """The bar containing ``now`` (for keepUpToDate), built up to now."""
         step = bar_seconds(bar_size)
@@ -210,8 +217,10 @@ class HistoryBuilder:
         key = (con_id, day)
         hit = self._minutes.get(key)
         if hit is None:
-            if len(self._minutes) > 4096:
-                self._minutes.clear()
+            if len(self._minutes) >= _MAX_CACHED_SESSIONS:  # bound the memory (~150 kB each)
+                today = self.market.session
+                for k in [k for k in self._minutes if k[1] != today]:
+                    del self._minutes[k]
             hit = self._minutes[key] = _Minutes(self.market.minute_bars(con_id, day), day)
         return hit
 
