@@ -7,6 +7,7 @@ from the intraday path up to "now" — so history, ticks and fills always agree.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import re
@@ -40,6 +41,8 @@ _BAR_SIZES = {
 }
 _DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
 WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT"})
+_MAX_CACHED_SESSIONS = 256
+"""(instrument, session) minute caches kept before the past sessions' ones are dropped."""
 
 
 class HistoryError(ValueError):
@@ -135,6 +138,9 @@ class HistoryBuilder:
         self.market = market
         self._range_cache: dict[tuple[int, int], tuple[float, float, float]] = {}
         self._range_session = 0.0  # the open of the session the cached ranges belong to
+        self._minutes: dict[tuple[int, dt.date], _Minutes] = {}
+        self._daily_rows: dict[int, list[tuple]] = {}
+        self._token: tuple[float, int] = (math.nan, -1)  # (session open, sessions generated)
 
     def bars(self, con_id: int, end: float, duration: str, bar_size: str, now: float) -> list[Bar]:
         """Bars ending at or before ``end`` and covering ``duration``."""
@@ -172,13 +178,18 @@ class HistoryBuilder:
         o = hit[0] if not math.isnan(hit[0]) else last
         return o, max(hit[1], last), min(hit[2], last)
 
+    @property
+    def cached_sessions(self) -> int:
+        """(instrument, session) pairs whose minutes are cached."""
+        return len(self._minutes)
+
     def current_bar(self, con_id: int, bar_size: str, now: float) -> Bar | None:
         """The bar containing ``now`` (for keepUpToDate), built up to now."""
         step = bar_seconds(bar_size)
         if step >= 86400:
             bars = self._daily(con_id, now, 1, "D", 86400, now)
-        else:
-            bars = self._intraday(con_id, self.market.session, step, -math.inf, now)
+            return bars[-1] if bars else None
+        bars = self._intraday(con_id, self.market.session, step, -math.inf, now, tail_only=True)
         return bars[-1] if bars else None
 
     # ---- helpers -----------------------------------------------------------------
@@ -191,18 +202,97 @@ class HistoryBuilder:
         ]
         return days[-count:]
 
+    def _check_session(self) -> None:
+        """Drop the cached minutes and daily rows when the session has rolled."""
+        token = (self.market.session_open(), self.market.generated)
+        if token != self._token:
+            self._token = token
+            self._minutes.clear()
+            self._daily_rows.clear()
+
+    def _session_minutes(self, con_id: int, day: dt.date) -> _Minutes:
+        """The 1-minute bars of one session as float columns, cached until the session rolls
+        (or the market generates new sessions: paths may regenerate)."""
+        self._check_session()
+        key = (con_id, day)
+        hit = self._minutes.get(key)
+        if hit is None:
+            if len(self._minutes) >= _MAX_CACHED_SESSIONS:  # bound the memory (~150 kB each)
+                today = self.market.session
+                for k in [k for k in self._minutes if k[1] != today]:
+                    del self._minutes[k]
+            hit = self._minutes[key] = _Minutes(self.market.minute_bars(con_id, day), day)
+        return hit
+
+    def _history_rows(self, con_id: int) -> list[tuple]:
+        """The daily history as (date, open, high, low, close, volume) rows, cached like
+        the minutes (the history changes only when the session rolls)."""
+        self._check_session()
+        rows = self._daily_rows.get(con_id)
+        if rows is None:
+            db = self.market.daily_bars(con_id)
+            dates = np.asarray(db["date"]).astype("datetime64[D]")
+            rows = self._daily_rows[con_id] = [
+                (
+                    dates[i],
+                    float(db["open"][i]),
+                    float(db["high"][i]),
+                    float(db["low"][i]),
+                    float(db["close"][i]),
+                    float(db["volume"][i]),
+                )
+                for i in range(len(dates))
+            ]
+        return rows
+
     def _intraday(
-        self, con_id: int, day: dt.date, step: int, start: float, end: float
+        self,
+        con_id: int,
+        day: dt.date,
+        step: int,
+        start: float,
+        end: float,
+        tail_only: bool = False,
     ) -> list[Bar]:
-        mb = self.market.minute_bars(con_id, day)
-        t = np.asarray(mb["time"], dtype=float)
-        keep = (t + 60 > start) & (t < end)
+        """Bars of one session over minutes starting before ``end`` (and ending after
+        ``start``).  With no ``start`` the completed bars come from the session's cached
+        bars and only the last bar (it may hold the minute in progress) is aggregated;
+        ``tail_only`` returns just that last bar."""
+        mins = self._session_minutes(con_id, day)
+        if start == -math.inf:
+            last = int(np.searchsorted(mins.t, end, side="left")) - 1  # last minute before end
+            if last < 0:
+                return []
+            bucket = mins.buckets(step)
+            first = int(np.searchsorted(bucket, bucket[last], side="left"))
+            cols = [a[first : last + 1] for a in (mins.t, mins.o, mins.h, mins.lo, mins.c, mins.v)]
+            tail = self._aggregate(con_id, cols, end, mins.midnight, step)
+            if tail_only:
+                return tail
+            return self._completed(con_id, mins, step, first) + tail
+        keep = (mins.t + 60 > start) & (mins.t < end)
         if not keep.any():
             return []
-        t = t[keep]
-        o, h, lo, c, v = (
-            np.asarray(mb[k], dtype=float)[keep] for k in ("open", "high", "low", "close", "volume")
-        )
+        cols = [a[keep] for a in (mins.t, mins.o, mins.h, mins.lo, mins.c, mins.v)]
+        return self._aggregate(con_id, cols, end, mins.midnight, step)
+
+    def _completed(self, con_id: int, mins: _Minutes, step: int, first: int) -> list[Bar]:
+        """The session's bars made only of minutes before index ``first`` (a bucket start)."""
+        hit = mins.full.get(step)
+        if hit is None:
+            cols = [mins.t, mins.o, mins.h, mins.lo, mins.c, mins.v]
+            bars = self._aggregate(con_id, cols, math.inf, mins.midnight, step)
+            starts = np.unique(mins.buckets(step), return_index=True)[1]
+            hit = mins.full[step] = (bars, starts)
+        bars, starts = hit
+        return bars[: int(np.searchsorted(starts, first, side="left"))]
+
+    def _aggregate(
+        self, con_id: int, cols: list[np.ndarray], end: float, midnight: float, step: int
+    ) -> list[Bar]:
+        """Bars of ``step`` seconds from consecutive minutes (``t, o, h, lo, c, v``), the
+        last minute cut at ``end`` when it is still in progress."""
+        t, o, h, lo, c, v = cols
         if t[-1] + 60 > end:  # the minute in progress: cut it at "now"
             last = self.market.last_price(con_id, end)
             c = c.copy()
@@ -213,24 +303,24 @@ class HistoryBuilder:
             lo[-1] = min(o[-1], last)
             v = v.copy()
             v[-1] = v[-1] * max(0.0, min(1.0, (end - t[-1]) / 60))
-        midnight = dt.datetime.combine(day, dt.time(), NEW_YORK).timestamp()
         bucket = ((t - midnight) // step).astype(np.int64)
+        keys, firsts = np.unique(bucket, return_index=True)  # buckets are contiguous runs
+        ends = [*firsts[1:].tolist(), len(t)]
         bars = []
-        for b in np.unique(bucket):
-            sel = bucket == b
-            vol = float(v[sel].sum())
-            typical = (h[sel] + lo[sel] + c[sel]) / 3
-            wap = float((typical * v[sel]).sum() / vol) if vol > 0 else float(c[sel][-1])
+        for b, i, j in zip(keys.tolist(), firsts.tolist(), ends, strict=True):
+            vol = float(v[i:j].sum())
+            typical = (h[i:j] + lo[i:j] + c[i:j]) / 3
+            wap = float((typical * v[i:j]).sum() / vol) if vol > 0 else float(c[j - 1])
             bars.append(
                 Bar(
-                    start=float(max(midnight + b * step, t[sel][0])),
-                    open=float(o[sel][0]),
-                    high=float(h[sel].max()),
-                    low=float(lo[sel].min()),
-                    close=float(c[sel][-1]),
+                    start=float(max(midnight + b * step, t[i])),
+                    open=float(o[i]),
+                    high=float(h[i:j].max()),
+                    low=float(lo[i:j].min()),
+                    close=float(c[j - 1]),
                     volume=round(vol),
                     wap=round(wap, 4),
-                    count=int(sel.sum()) * 20,
+                    count=(j - i) * 20,
                 )
             )
         return bars
@@ -238,19 +328,7 @@ class HistoryBuilder:
     def _daily(
         self, con_id: int, end: float, n: int, unit: str, step: int, now: float
     ) -> list[Bar]:
-        db = self.market.daily_bars(con_id)
-        dates = np.asarray(db["date"]).astype("datetime64[D]")
-        rows = [
-            (
-                dates[i],
-                float(db["open"][i]),
-                float(db["high"][i]),
-                float(db["low"][i]),
-                float(db["close"][i]),
-                float(db["volume"][i]),
-            )
-            for i in range(len(dates))
-        ]
+        rows = list(self._history_rows(con_id))
         today = self.market.session
         end_day = np.datetime64(dt.datetime.fromtimestamp(end, NEW_YORK).date())
         if end_day >= np.datetime64(today) and now >= self.market.session_open():
@@ -258,7 +336,7 @@ class HistoryBuilder:
             if intr:
                 b = intr[0]
                 rows.append((np.datetime64(today), b.open, b.high, b.low, b.close, b.volume))
-        rows = [r for r in rows if r[0] <= end_day]
+        rows = rows[: bisect.bisect_right(rows, end_day, key=lambda r: r[0])]  # dates ascend
         span_days = {"S": max(1, n // 86400), "D": n, "W": 7 * n, "M": 31 * n, "Y": 366 * n}[unit]
         if unit == "D":
             rows = rows[-n:]
@@ -284,6 +362,26 @@ class HistoryBuilder:
         if step > 86400:
             bars = _group(bars, step)
         return bars
+
+
+class _Minutes:
+    """One session's 1-minute bars as float columns, with bucket indices per bar size."""
+
+    def __init__(self, mb: np.ndarray, day: dt.date) -> None:
+        self.t, self.o, self.h, self.lo, self.c, self.v = (
+            np.asarray(mb[k], dtype=float)
+            for k in ("time", "open", "high", "low", "close", "volume")
+        )
+        self.midnight = dt.datetime.combine(day, dt.time(), NEW_YORK).timestamp()
+        self._buckets: dict[int, np.ndarray] = {}
+        self.full: dict[int, tuple[list[Bar], np.ndarray]] = {}  # per step: bars, bucket starts
+
+    def buckets(self, step: int) -> np.ndarray:
+        """Bucket number of each minute for bars of ``step`` seconds (non-decreasing)."""
+        hit = self._buckets.get(step)
+        if hit is None:
+            hit = self._buckets[step] = ((self.t - self.midnight) // step).astype(np.int64)
+        return hit
 
 
 def _group(bars: list[Bar], step: int) -> list[Bar]:
