@@ -18,6 +18,7 @@ import math
 
 import pytest
 
+from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.contracts import stock
 from livedesk.backend.journal import Journal
 from livedesk.backend.orders import market as mkt
@@ -83,7 +84,7 @@ async def run_probe(app, gw: SimGateway, journal: Journal, name: str, signal, ad
             t=gw.now(),
         )
         held = sum(f.execution.shares * (1 if f.execution.side == "BOT" else -1)
-                   for t in app.ib.trades() if t.order.orderRef == name for f in t.fills)  # fmt: skip
+                   for t in app.ib.trades() if strategy_of(t.order.orderRef) == name for f in t.fills)  # fmt: skip
         qty = abs(targets[c.conId] - held)
         side = 1 if targets[c.conId] > held else -1
         base, size = (q.ask, q.ask_size) if side > 0 else (q.bid, q.bid_size)

@@ -745,7 +745,15 @@ def _client_frames(lib: str, v: int, send) -> list[list[str]]:
         client.conn = wire
         client.serverVersion_ = v
         client.connState = EClient.CONNECTED
-    send(client)
+    # ib_insync's send() asks asyncio for the current loop; an earlier async test in this
+    # worker may have left none set, so give this synchronous call a loop of its own.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        send(client)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
     return FrameDecoder().feed(bytes(wire.data))
 
 
