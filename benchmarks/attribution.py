@@ -7,7 +7,9 @@ Synthetic journal records of realistic size, written through the Journal's publi
   (1,638) with 240-float inputs through a crack-shaped numpy signal; and decisions every
   minute, the strategy's default (8,190), with the inputs crack-spread really records (the
   last 119 rows of PSX, CL, HO, RB and its sizing), replayed through the recorded targets
-  and through crack-spread's own ``evaluate`` (``CrackSpreadReplay``).
+  and through crack-spread's own ``evaluate`` (``CrackSpreadReplay``, whose vectorised
+  pass stitches contiguous windows): once with independent random windows (the worst case:
+  nothing to stitch) and once with windows sliding a bar a minute, as live records them.
 * **monthly factor, one year** — 12 monthly rebalances over 500 names (targets and mids of
   500 contracts each, the scores of 500 names as inputs), one order per name per rebalance
   (4,964 orders where a target changed) of 1–3 fills each (8,589 fills). Replayed through the recorded targets.
@@ -74,8 +76,12 @@ def _fills(j: Journal, rng, name, order_id, con_id, side, qty, mid, t, mult=1.0)
         )  # fmt: skip
 
 
-def build_crack_month(path: Path, every_min: int, real: bool) -> None:
-    """21 sessions of crack-spread decisions every ``every_min`` minutes, 41 orders."""
+def build_crack_month(path: Path, every_min: int, real: bool, sliding: bool = False) -> None:
+    """21 sessions of crack-spread decisions every ``every_min`` minutes, 41 orders.
+
+    ``sliding``: each session is one series of one-minute bars and each decision records its
+    last 119 rows (as live does: the window slides one bar a minute); otherwise every
+    decision's window is an independent random walk (no two windows share a row)."""
     rng = np.random.default_rng(1)
     per_day = 390 // every_min
     with Journal(path, synchronous="NORMAL") as j:
@@ -88,7 +94,14 @@ def build_crack_month(path: Path, every_min: int, real: bool) -> None:
         rows = 2 * WINDOW - 1 if real else WINDOW
         for i in range(steps):
             t = T0 + (i // per_day) * DAY + (i % per_day) * 60 * every_min
-            bars = base * np.exp(np.cumsum(rng.normal(0, 1e-3, (rows, 4)), axis=0))
+            if sliding:
+                if i % per_day == 0:  # a new session: its own series of minute bars
+                    steps_today = rows + per_day
+                    day = base * np.exp(np.cumsum(rng.normal(0, 1e-3, (steps_today, 4)), axis=0))
+                k = i % per_day
+                bars = day[k + 1 : k + 1 + rows]
+            else:
+                bars = base * np.exp(np.cumsum(rng.normal(0, 1e-3, (rows, 4)), axis=0))
             if real:
                 frame = pd.DataFrame(bars, columns=["psx", "cl", "ho", "rb"])
                 inputs = crack_spread_inputs(frame, 0, 2.0, WINDOW, 0.1, NLV, bars[-1, 0], 1)
@@ -172,16 +185,19 @@ def main() -> None:
     print(f"python {sys.version.split()[0]} on {platform.machine()} ({platform.system()})")
     with tempfile.TemporaryDirectory() as tmp:
 
-        def crack(every: int, real: bool):
-            return lambda path: build_crack_month(path, every, real)
+        def crack(every: int, real: bool, sliding: bool = False):
+            return lambda path: build_crack_month(path, every, real, sliding)
 
         cases = [
             ("crack-spread, 1 month, 5-min decisions, crack-shaped numpy signal",
              "crack-spread", crack(5, False), crack_like_signal, 1.0),
             ("crack-spread, 1 month, 1-min decisions (its default), recorded targets",
              "crack-spread", crack(1, True), None, 1.0),
-            ("crack-spread, 1 month, 1-min decisions, through its own evaluate",
-             "crack-spread", crack(1, True), REAL_SIGNAL, 1.0),
+            ("crack-spread, 1 month, 1-min decisions, through its own evaluate, "
+             "independent windows (worst case)", "crack-spread", crack(1, True), REAL_SIGNAL, 1.0),
+            ("crack-spread, 1 month, 1-min decisions, through its own evaluate, "
+             "windows sliding a bar a minute (as live records)", "crack-spread",
+             crack(1, True, True), REAL_SIGNAL, 1.0),
             ("monthly factor, 1 year", "monthly-factor", build_factor_year, None, 2.0),
         ]  # fmt: skip
         for k, (label, name, build, signal, target) in enumerate(cases):

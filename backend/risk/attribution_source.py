@@ -283,8 +283,19 @@ def load(
 
 
 def attribute_inputs(inputs: StrategyInputs, signal: Callable | None = None) -> Attribution:
-    """Replay the decisions (through ``signal`` when given) and attribute the window."""
-    ideal = replay(signal, inputs.decisions, inputs.start_positions)
+    """Replay the decisions (through ``signal`` when given) and attribute the window.
+
+    A signal with a ``prepare(records)`` method (crack-spread's) is handed every decision's
+    inputs, in time order, first: it may compute them in one vectorised pass.
+    """
+    prepare = getattr(signal, "prepare", None)
+    if prepare is not None:
+        prepare([d.inputs for d in sorted(inputs.decisions, key=lambda d: d.t)])
+    try:
+        ideal = replay(signal, inputs.decisions, inputs.start_positions)
+    finally:
+        if prepare is not None:
+            prepare(())
     return attribute(
         inputs.orders,
         ideal,

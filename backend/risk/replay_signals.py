@@ -21,7 +21,7 @@ Strategy modules are imported only when a replay needs them.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -101,6 +101,65 @@ class WindowBars:
         return _Column(self.arr[:, CRACK_COLUMNS.index(column)])
 
 
+BATCH_ROWS = 20_000
+"""Rows of stitched bars per vectorised pass of :func:`batch_z` (bounds its memory)."""
+
+
+def batch_z(records: Sequence[Mapping[str, Any]]) -> list[float | None]:
+    """The z-score ``evaluate`` computes on each record's window, in vectorised passes.
+
+    The recorded windows are stitched into one series (a window whose first rows are the
+    previous window's last rows, bit for bit, adds only its last bar; any other window is
+    appended whole), and crack_signal's own :func:`signal_arrays` runs over it once per chunk.
+    A row's rank uses its last ``window`` rows and its z the last ``window`` differences, so
+    the value at a window's last row depends on that window's ``2·window − 1`` rows only: it
+    is the number ``evaluate`` computes, by the same code. None where a record cannot be
+    batched (a flatten, another shape, or prices that could trip the units check or are not
+    finite): the caller evaluates those one by one.
+    """
+    from livedesk.backend.strategies import crack_signal as cs
+
+    out: list[float | None] = [None] * len(records)
+    parts: list[np.ndarray] = []
+    ends: list[tuple[int, int]] = []  # (record index, row of its window's last bar)
+    state = {"rows": 0, "window": None, "prev": None}
+
+    def flush() -> None:
+        if parts:
+            bars = np.concatenate(parts)
+            ok = np.isfinite(bars).all()
+            for (_, lo, hi), col in zip(cs.UNIT_RANGES, bars[:, 1:].T, strict=True):
+                ok = ok and lo <= float(col.min()) and float(col.max()) <= hi
+            if ok:  # no window's median can leave the units range: no window would raise
+                z = cs.signal_arrays(*bars.T, window=state["window"])["z"]
+                for k, row in ends:
+                    out[k] = float(z[row])
+        parts.clear()
+        ends.clear()
+        state.update(rows=0, prev=None)
+
+    for k, inputs in enumerate(records):
+        if inputs.get("flatten") or "bars_f8" not in inputs:
+            continue
+        window = int(inputs["window"])
+        arr = crack_bars(inputs)
+        if len(arr) != cs.min_bars(window) or arr.shape[1] != len(cs.COLUMNS):
+            continue
+        if window != state["window"] or state["rows"] >= BATCH_ROWS:
+            flush()
+            state["window"] = window
+        prev = state["prev"]
+        if prev is not None and arr[:-1].tobytes() == prev[1:].tobytes():
+            parts.append(arr[-1:])  # the next one-minute bar of a contiguous run
+        else:
+            parts.append(arr)
+        state["rows"] += len(parts[-1])
+        state["prev"] = arr
+        ends.append((k, state["rows"] - 1))
+    flush()
+    return out
+
+
 class CrackSpreadReplay:
     """Recorded crack-spread inputs → PSX target quantity, through the strategy's ``evaluate``."""
 
@@ -108,22 +167,49 @@ class CrackSpreadReplay:
         if evaluate is None:
             from livedesk.backend.strategies.crack_signal import evaluate
         self.evaluate = evaluate
+        self._z: dict[int, tuple[Mapping[str, Any], float]] = {}
 
-    def __call__(self, inputs: Mapping[str, Any]) -> dict[int, float]:
+    def prepare(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Compute the z-scores of ``records`` (decision inputs, in time order) in vectorised
+        passes (:func:`batch_z`), for the calls that follow; ``prepare(())`` forgets them.
+
+        Only when the replay wraps crack_signal's own ``evaluate``: the batch runs the very
+        functions it is built from (``signal_arrays``, ``next_position``), so the targets are
+        those of one ``evaluate`` per decision, exactly. Another ``evaluate`` is always called.
+        """
+        from livedesk.backend.strategies import crack_signal
+
+        self._z = {}
+        if self.evaluate is not crack_signal.evaluate or not records:
+            return
+        for inputs, z in zip(records, batch_z(records), strict=True):
+            if z is not None:
+                self._z[id(inputs)] = (inputs, z)  # holding the inputs keeps the id unique
+
+    def target_sign(self, inputs: Mapping[str, Any]) -> int:
+        """The position sign crack-spread's signal calls for on a decision's recorded inputs."""
         import pandas as pd
 
-        con_id = int(inputs["con_id"])
-        if inputs.get("flatten"):
-            return {con_id: 0.0}
+        from livedesk.backend.strategies.crack_signal import next_position
+
+        hit = self._z.get(id(inputs))
+        if hit is not None and hit[0] is inputs:
+            return next_position(hit[1], int(inputs["position"]), float(inputs["threshold"]))
         arr = crack_bars(inputs)
         args = (inputs["position"], inputs["threshold"], inputs["window"])
         try:  # the columns ``evaluate`` reads, without building a DataFrame (~3× faster)
-            s = self.evaluate(WindowBars(arr, inputs.get("last_bar")), *args)
+            return self.evaluate(WindowBars(arr, inputs.get("last_bar")), *args).target
         except (AttributeError, TypeError, KeyError):  # it wants more of a DataFrame
-            s = self.evaluate(pd.DataFrame(arr, columns=list(CRACK_COLUMNS)), *args)
-        if s.target == inputs["position"] and inputs.get("held") is not None:
+            return self.evaluate(pd.DataFrame(arr, columns=list(CRACK_COLUMNS)), *args).target
+
+    def __call__(self, inputs: Mapping[str, Any]) -> dict[int, float]:
+        con_id = int(inputs["con_id"])
+        if inputs.get("flatten"):
+            return {con_id: 0.0}
+        target = self.target_sign(inputs)
+        if target == inputs["position"] and inputs.get("held") is not None:
             return {con_id: float(inputs["held"])}  # a hold: live keeps what it holds
-        value = percent_to_value(s.target * inputs["weight"], inputs["nlv"])
+        value = percent_to_value(target * inputs["weight"], inputs["nlv"])
         return {con_id: float(value_to_quantity(value, inputs["price"]))}
 
 

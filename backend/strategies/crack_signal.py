@@ -32,6 +32,10 @@ GALLONS_PER_BARREL = 42.0
 COLUMNS = ("psx", "cl", "ho", "rb")
 
 
+UNIT_RANGES = (("CL ($/bbl)", 5.0, 500.0), ("HO ($/gal)", 0.1, 15.0), ("RB ($/gal)", 0.1, 15.0))
+"""The range the median of CL, HO and RB must lie in (:func:`crack_321`'s units check)."""
+
+
 class UnitsError(ValueError):
     """Prices in the wrong units (a $/gal series where $/bbl is expected, or the reverse)."""
 
@@ -39,11 +43,7 @@ class UnitsError(ValueError):
 def crack_321(cl, ho, rb):
     """The 3-2-1 crack in $/bbl from CL ($/bbl), HO and RB ($/gal); arrays or scalars."""
     cl_a, ho_a, rb_a = (np.asarray(x, dtype=float) for x in (cl, ho, rb))
-    for label, arr, lo, hi in (
-        ("CL ($/bbl)", cl_a, 5.0, 500.0),
-        ("HO ($/gal)", ho_a, 0.1, 15.0),
-        ("RB ($/gal)", rb_a, 0.1, 15.0),
-    ):
+    for (label, lo, hi), arr in zip(UNIT_RANGES, (cl_a, ho_a, rb_a), strict=True):
         finite = arr[np.isfinite(arr)]
         if finite.size and not lo <= float(np.median(finite)) <= hi:
             raise UnitsError(
