@@ -156,7 +156,14 @@ class LiveDeskApp(ConsoleOperations, App[int]):
         self.grid = grid
         (self.main_screen or self.screen).set_class(grid, "-grid")
         for name in PANES:
-            self.pane(name).set_class(name == self.active_pane, "-active")
+            self._show(name, grid or name == self.active_pane)
+
+    def _show(self, name: str, shown: bool) -> None:
+        """Show or hide pane ``name`` by its inline ``display`` (a class change would
+        re-match the stylesheet over the pane's subtree: ~5 ms per tab switch)."""
+        pane = self.pane(name)
+        if pane.display != shown:
+            pane.display = shown
 
     # ---- themes ---------------------------------------------------------------------
     def _load_themes(self) -> None:
@@ -306,8 +313,8 @@ class LiveDeskApp(ConsoleOperations, App[int]):
             return
         previous, self.active_pane = self.active_pane, name
         if not self.grid:  # the grid shows every pane: nothing to restyle
-            self.pane(previous).set_class(False, "-active")
-            self.pane(name).set_class(True, "-active")
+            self._show(previous, False)
+            self._show(name, True)
         if self.connected and not self.frozen and not self._session_closed and self.is_running:
             try:
                 self.pane(name).refresh_from(self.session, True)

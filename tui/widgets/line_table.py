@@ -132,6 +132,8 @@ class LineTable(ScrollView, can_focus=True):
         self.cursor = 0
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
         self._styles: dict[str, Style] = {}
+        self._style_signature: tuple = ()
+        self._css_variables: dict[str, str] | None = None
         self.width_total = sum(c.width for c in self.columns) + len(self.columns)
         self.renders = 0
 
@@ -338,9 +340,31 @@ class LineTable(ScrollView, can_focus=True):
 
     # ---- rendering ------------------------------------------------------------------
     def notify_style_update(self) -> None:
+        """Drop the cached styles and strips only when what they are built from changed.
+
+        Textual calls this on every focus change of the table or its pane (pseudo-classes),
+        which leaves the theme, the table's own style and the cursor style as they were:
+        keeping the strips then saves re-rendering every visible row (and regenerating the
+        theme's variables) on each tab switch.
+        """
         super().notify_style_update()
-        self._styles.clear()
-        self._cache.clear()
+        signature = self._current_style_signature()
+        if signature != self._style_signature:
+            self._style_signature = signature
+            self._styles.clear()
+            self._css_variables = None
+            self._cache.clear()
+
+    def _current_style_signature(self) -> tuple:
+        try:
+            return (
+                self.app.theme,
+                self.rich_style,
+                self.get_component_rich_style("line-table--header", partial=True),
+                self.get_component_rich_style("line-table--cursor"),
+            )
+        except Exception:  # not mounted yet: no app, no styles to compare
+            return ()
 
     def _base_style(self) -> Style:
         style = self._styles.get("__base__")
@@ -371,7 +395,9 @@ class LineTable(ScrollView, can_focus=True):
         style = Style(bold=True) if bold else Style()
         if variable is None:
             return style
-        value = self.app.get_css_variables().get(variable)
+        if self._css_variables is None:
+            self._css_variables = self.app.get_css_variables()
+        value = self._css_variables.get(variable)
         if value is None:
             return style
         try:
