@@ -277,7 +277,13 @@ class Session:
         return [c for c in self.app.data["commission"] if c[0] in exec_ids]
 
     def close(self) -> None:
-        self.app.disconnect()
+        # ibapi's reader thread may already have closed the socket (it sets ``conn`` to None);
+        # a second ``disconnect()`` then dereferences None inside ibapi itself.
+        if self.app.conn is not None:
+            try:
+                self.app.disconnect()
+            except AttributeError:
+                pass  # the reader thread closed it in between
         self.thread.join(5)
 
 

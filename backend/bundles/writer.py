@@ -156,8 +156,15 @@ def write_bundle(
             splits=_splits(splits, sid_of), dividends=_dividends(dividends, sid_of)
         )
 
-    stamp = pd.Timestamp.now(tz="UTC").floor("s")
     from zipline.data.bundles.core import to_bundle_ingest_dirname
+
+    stamp = pd.Timestamp.now(tz="UTC").floor("s")
+    # Ingestions are named by the second: a second ingest within the same second must not
+    # overwrite the first, so take the next free second.
+    while (
+        bundle_dir(name) / to_bundle_ingest_dirname(stamp.tz_convert("UTC").tz_localize(None))
+    ).exists():
+        stamp += pd.Timedelta(seconds=1)
 
     with zipline_root_env() as env:
         from zipline.data import bundles
