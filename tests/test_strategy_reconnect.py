@@ -149,3 +149,42 @@ async def test_failed_reconciliation_halts_until_the_trader_accepts(gw, app, jou
     assert_books_ok = gw.broker.account.holdings[c.conId].qty == 17
     assert assert_books_ok
     _ = assert_books
+
+
+class TimesOutOnce(Strategy):
+    """Its second decision meets a request that times out (a silent link), then recovers."""
+
+    name: ClassVar[str] = "times-out-once"
+    Params: ClassVar[type] = NoParams
+    calls = 0
+
+    def make_schedule(self):
+        return Event(poll_interval=1, market_hours=False)
+
+    async def run_once(self, ctx) -> Decision:
+        TimesOutOnce.calls += 1
+        if TimesOutOnce.calls == 2:
+            raise TimeoutError("reqHistoricalData timed out")
+        return Decision(await ctx.now(), "tick", {})
+
+
+async def test_a_request_timeout_skips_one_decision_and_is_not_an_error(gw, app, journal) -> None:
+    ctl = StrategyController(
+        app,
+        bus=EventBus(),
+        journal=journal,
+        strategies=[TimesOutOnce()],
+        clock=GatewayClock.of(app.ib, max_age=0, max_sleep=0.02),
+    )
+    ctl.pause_poll = 0.02
+    await ctl.start("times-out-once")
+    for _ in range(40):
+        if TimesOutOnce.calls >= 3:
+            break
+        await tick(gw, 1)
+    assert TimesOutOnce.calls >= 3  # it went on deciding after the timeout
+    assert ctl.info("times-out-once").status != StrategyStatus.ERROR
+    decisions = journal.decisions(journal.runs("times-out-once")[-1]["id"])
+    skipped = [d for d in decisions if "timed out" in str(d["detail"])]
+    assert skipped, decisions
+    await ctl.close()

@@ -346,9 +346,13 @@ class StrategyController:
         return ""
 
     def _link_lost(self, exc: BaseException) -> bool:
-        """A decision failed because the broker link went away (not a strategy bug)."""
+        """A decision failed because the broker link went away or went silent (a request —
+        the gateway clock, bars, a quote — timed out), not because of a strategy bug: the
+        decision is skipped with the reason and the strategy goes on at its next run."""
         session = getattr(self.app, "session", None)
-        return session is not None and (isinstance(exc, ConnectionError) or not session.ready)
+        return session is not None and (
+            isinstance(exc, ConnectionError | TimeoutError) or not session.ready
+        )
 
     async def _wait_until_clear(self, slot: _Slot, force: bool = False) -> bool:
         """Pause ``slot`` until :meth:`paused_reason` clears; False when it is stopped."""
@@ -447,7 +451,12 @@ class StrategyController:
                 raise
             except Exception as exc:
                 if not raise_errors and self._link_lost(exc):
-                    reason = f"broker link lost during the decision: {exc}"
+                    what = (
+                        "a request timed out"
+                        if isinstance(exc, TimeoutError)
+                        else "broker link lost"
+                    )
+                    reason = f"{what} during the decision: {exc}".rstrip(": ")
                     decision = Decision(dt.datetime.now(NEW_YORK), "paused", skipped_reason=reason)
                     self._record(slot, decision)
                     self._set(slot, StrategyStatus.WAITING, reason)
