@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widget import Widget
 
 from livedesk.backend.combo_payoff import LegQuote
 from livedesk.backend.combos import Leg, Problem, days_to, fmt_strike, is_number
+from livedesk.tui.widgets.styled import CachedStylesWidget
 
 HEADER = f"{'#':>2} {'Side':<4} {'Qty':>3} {'C/P':<3} {'Strike':>7} {'Expiry':<8} {'DTE':>4} {'Bid':>7} {'Ask':>7} {'Mid':>7} {'IV':>6} {'Delta':>6}"
 
@@ -40,7 +40,7 @@ def preview_line(leg: Leg, q: LegQuote | None) -> str:
     )
 
 
-class ComboLegsTable(Widget, can_focus=True):
+class ComboLegsTable(CachedStylesWidget, can_focus=True):
     """Legs with side, ratio, right, strike, expiry, DTE, bid/ask/mid, IV and delta."""
 
     COMPONENT_CLASSES = {
@@ -105,19 +105,8 @@ class ComboLegsTable(Widget, can_focus=True):
         """The plain text of the leg rows (tests and snapshots)."""
         return [line for line, _, _ in self._lines]
 
-    def _style(self, name: str):
-        """A component style, cached (resolving one costs more than a whole render)."""
-        cache = self.__dict__.setdefault("_style_cache", {})
-        if name not in cache:
-            cache[name] = self.get_component_rich_style(name)
-        return cache[name]
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self.__dict__.pop("_style_cache", None)
-
     def render(self) -> Text:
-        style = self._style
+        style = self.component_style
         out = Text(no_wrap=True, overflow="crop")
         out.append("  " + HEADER, style("combo-legs--header"))
         if not self._lines:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widget import Widget
 
 from livedesk.backend.combo_form import PRICE_MODES
 from livedesk.backend.combo_payoff import NetPrice, PayoffSummary, PositionGreeks
 from livedesk.backend.combos import Problem, fmt_strike, is_number, price_words
+from livedesk.tui.widgets.styled import CachedStylesWidget
 
 
 def signed(x: float) -> str:
@@ -41,7 +41,7 @@ class OrderView:
     problems: tuple[Problem, ...] = ()
 
 
-class ComboOrderPanel(Widget, can_focus=True):
+class ComboOrderPanel(CachedStylesWidget, can_focus=True):
     """Quantity (↑/↓), order type (o), price mode (←/→), limit (e) and the combo's figures."""
 
     COMPONENT_CLASSES = {
@@ -71,20 +71,9 @@ class ComboOrderPanel(Widget, can_focus=True):
     def _price_style(self, x: float | None) -> str:
         return "combo-order--credit" if is_number(x) and x < 0 else "combo-order--debit"
 
-    def _style(self, name: str):
-        """A component style, cached (resolving one costs more than a whole render)."""
-        cache = self.__dict__.setdefault("_style_cache", {})
-        if name not in cache:
-            cache[name] = self.get_component_rich_style(name)
-        return cache[name]
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self.__dict__.pop("_style_cache", None)
-
     def render(self) -> Text:
         v = self._view
-        style = self._style
+        style = self.component_style
         t = Text(no_wrap=True, overflow="ellipsis")
         if v is None:
             return t
