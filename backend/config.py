@@ -99,7 +99,7 @@ class Settings:
 
     def guard_limits(self):
         """The pre-trade limits of the ``[guard]`` section (defaults for missing keys)."""
-        from livedesk.backend.guard import GuardLimits
+        from livedesk.backend.trading.guard import GuardLimits
 
         return GuardLimits.from_mapping(self.guard)
 
@@ -150,7 +150,7 @@ def _coerce(section: str, cls: type, raw: dict[str, Any]) -> Any:
 
 def _guard_section(raw: object) -> dict[str, float]:
     """The ``[guard]`` table checked key by key: ConfigError names the first bad one."""
-    from livedesk.backend.guard import GuardLimits
+    from livedesk.backend.trading.guard import GuardLimits
 
     if not isinstance(raw, dict):
         raise ConfigError(f"[guard] must be a table of limits, got {raw!r}")

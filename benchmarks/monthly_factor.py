@@ -259,7 +259,7 @@ def backtest_figures() -> None:
     from livedesk.backend.bundles.store import bundle_info
     from livedesk.backend.bundles.writer import IngestSummary, write_bundle
     from livedesk.backend.momentum.backtest import run_backtest
-    from livedesk.backend.sim.market import MarketModel
+    from livedesk.backend.sim.market.model import MarketModel
 
     c0 = time.process_time()
     r = run_backtest("demo")

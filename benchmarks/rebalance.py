@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 from livedesk.backend.contracts import stock
-from livedesk.backend.orders import market
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.sim.instruments import default_registry
-from livedesk.backend.sim.market import MarketModel
-from livedesk.backend.trading import TradingApp
+from livedesk.backend.sim.market.instruments import default_registry
+from livedesk.backend.sim.market.model import MarketModel
+from livedesk.backend.trading.app import TradingApp
+from livedesk.backend.trading.orders import market
 
 N = 40
 

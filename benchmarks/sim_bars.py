@@ -14,8 +14,8 @@ import argparse
 import statistics
 import time
 
-from livedesk.backend.sim.history import HistoryBuilder
-from livedesk.backend.sim.market import MarketModel
+from livedesk.backend.sim.market.history import HistoryBuilder
+from livedesk.backend.sim.market.model import MarketModel
 
 
 def pct(values: list[float], q: float) -> float:

@@ -34,8 +34,8 @@ from pathlib import Path
 from ib_async import IB, Contract, LimitOrder, MarketOrder, Option, Stock
 
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.sim.instruments import default_registry
-from livedesk.backend.sim.market import MarketModel
+from livedesk.backend.sim.market.instruments import default_registry
+from livedesk.backend.sim.market.model import MarketModel
 
 TICK_ARGS = ("--speed", "30", "--tick-interval", "0")
 """Gateway flags the tick rates are measured at (printed with them)."""
@@ -309,7 +309,7 @@ async def bench_week(days: int, start: str, speed: float = 3600.0) -> None:
     RSS at the start, at each simulated midnight and at the end, and what traded each day."""
     from zoneinfo import ZoneInfo
 
-    from livedesk.backend.sim.calendar import start_session, xnys
+    from livedesk.backend.sim.market.calendar import start_session, xnys
 
     ny = ZoneInfo("America/New_York")
     cal = xnys(start_session(start)[0])

@@ -9,8 +9,8 @@ import random
 import time
 from collections.abc import Callable
 
-from livedesk.backend.guard import GuardLimits, OrderIntent, PreTradeGuard
-from livedesk.backend.orders import (
+from livedesk.backend.trading.guard import GuardLimits, OrderIntent, PreTradeGuard
+from livedesk.backend.trading.orders import (
     Quote,
     plan_order_target_percent,
     plan_rebalance,

@@ -19,7 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from livedesk.backend.soak import Soak, SoakConfig, percentile
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness lives in tests/
+
+from tests.soak_harness import Soak, SoakConfig, percentile  # noqa: E402
 
 STEPS_PER_DAY_AT_60S = 390  # 6.5 h regular session
 

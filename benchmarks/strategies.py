@@ -39,7 +39,7 @@ from livedesk.backend.events import EventBus
 from livedesk.backend.journal import Journal
 from livedesk.backend.strategies import GatewayClock, StrategyController, create_strategy
 from livedesk.backend.strategies.context import StrategyContext
-from livedesk.backend.trading import TradingApp
+from livedesk.backend.trading.app import TradingApp
 
 ITERATIONS = 40
 SPEED = 60.0

@@ -281,7 +281,7 @@ async def memory_run(session, minutes: float) -> list[tuple[float, float, int]]:
 # ---------------------------------------------------------------- real terminal (tmux)
 def child(out: Path, size: str, seconds: float) -> None:
     """Run the instrumented console in this (real) terminal for ``seconds``, then dump figures."""
-    from livedesk.backend.sim.market import MarketModel
+    from livedesk.backend.sim.market.model import MarketModel
     from livedesk.tui.app import LiveDeskApp
 
     market = MarketModel(seed=7)
@@ -432,7 +432,7 @@ def main() -> None:
                 )
         print()
 
-    from livedesk.backend.sim.market import MarketModel
+    from livedesk.backend.sim.market.model import MarketModel
 
     market = MarketModel(seed=7)
     for size in ((160, 50), (80, 24)):

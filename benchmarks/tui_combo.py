@@ -79,7 +79,7 @@ async def measure(size: tuple[int, int], port: int | None, opens: int, steps: in
     from textual import events
     from textual.app import App
 
-    from livedesk.backend.trading import TradingApp
+    from livedesk.backend.trading.app import TradingApp
     from livedesk.tui.screens.combo_builder import ComboBuilderScreen
 
     def probe(screen: ComboBuilderScreen) -> None:

@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from livedesk.backend.contracts import combo_leg, future, option, spread, stock
-    from livedesk.backend.orders import limit, market
-    from livedesk.backend.trading import TradingApp
+    from livedesk.backend.trading.app import TradingApp
+    from livedesk.backend.trading.orders import limit, market
 
 _PUBLIC = {
-    "TradingApp": "livedesk.backend.trading",
+    "TradingApp": "livedesk.backend.trading.app",
     "stock": "livedesk.backend.contracts",
     "future": "livedesk.backend.contracts",
     "option": "livedesk.backend.contracts",
     "combo_leg": "livedesk.backend.contracts",
     "spread": "livedesk.backend.contracts",
-    "market": "livedesk.backend.orders",
-    "limit": "livedesk.backend.orders",
+    "market": "livedesk.backend.trading.orders",
+    "limit": "livedesk.backend.trading.orders",
 }
 
 __all__ = [

@@ -71,7 +71,7 @@ TEST_SESSION = dt.date(2026, 11, 20)
 @pytest.fixture(scope="session")
 def market():
     """One simulated market for the whole test run (paths are generated lazily and cached)."""
-    from livedesk.backend.sim.market import MarketModel
+    from livedesk.backend.sim.market.model import MarketModel
 
     return MarketModel(seed=7, session=TEST_SESSION)
 

@@ -82,7 +82,7 @@ class FakeController:
 
     async def run_now(self, name):
         from livedesk.backend.contracts import stock
-        from livedesk.backend.orders import market
+        from livedesk.backend.trading.orders import market
 
         self.calls.append(("run_now", name))
         if name == "alpha":
@@ -145,7 +145,7 @@ async def connected(pilot, timeout: float = 10.0) -> None:
 async def buy(session, symbol: str, qty: float, strategy: str = "") -> None:
     """A market order through the session's TradingApp."""
     from livedesk.backend.contracts import stock
-    from livedesk.backend.orders import market
+    from livedesk.backend.trading.orders import market
 
     c = await session.app.resolve_contract(stock(symbol))
     await session.app.order_target_quantity(c, market, qty, strategy=strategy)

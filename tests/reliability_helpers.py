@@ -7,7 +7,7 @@ from collections import Counter
 from livedesk.backend.broker.orderref import key_of
 from livedesk.backend.journal import Journal
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.trading import TradingApp
+from livedesk.backend.trading.app import TradingApp
 
 FAST = {
     "backoff_initial": 0.02,

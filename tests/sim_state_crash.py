@@ -20,11 +20,11 @@ import time
 
 from ib_async import LimitOrder, MarketOrder
 
-from livedesk.backend.sim.account import SimAccount
-from livedesk.backend.sim.broker import SimBroker, contract_of
+from livedesk.backend.sim.broker.account import SimAccount
+from livedesk.backend.sim.broker.book import SimBroker, contract_of
+from livedesk.backend.sim.broker.state import StateStore
 from livedesk.backend.sim.errors import OrderReject
-from livedesk.backend.sim.market import MarketModel
-from livedesk.backend.sim.state import StateStore
+from livedesk.backend.sim.market.model import MarketModel
 
 CASH = 1_000_000.0
 SYMBOLS = ("AAPL", "MSFT", "SPY")

@@ -165,20 +165,3 @@ async def test_sim_gateway_process_trades_controls_and_stops_cleanly(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-
-
-def test_backend_never_imports_textual_or_tui() -> None:
-    """Every module under ``livedesk.backend`` imports without Textual or ``livedesk.tui``."""
-    code = (
-        "import importlib, pkgutil, sys, livedesk.backend as b; "
-        "names = [m.name for m in pkgutil.walk_packages(b.__path__, 'livedesk.backend.')]; "
-        "[importlib.import_module(n) for n in names]; "
-        "assert len(names) > 30, names; "
-        "bad = [m for m in sys.modules if m.split('.')[0] == 'textual' "
-        "or m.startswith('livedesk.tui')]; "
-        "print(bad); raise SystemExit(1 if bad else 0)"
-    )
-    r = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert r.returncode == 0, r.stdout + r.stderr

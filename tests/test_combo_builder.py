@@ -12,12 +12,12 @@ import pytest
 from textual.app import App
 from textual.widgets import Input
 
-from livedesk.backend import combos as cb
 from livedesk.backend.broker.orderref import strategy_of
-from livedesk.backend.combo_payoff import LegQuote
-from livedesk.backend.combos import Leg
+from livedesk.backend.combos import legs as cb
+from livedesk.backend.combos.legs import Leg
+from livedesk.backend.combos.payoff import LegQuote
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.trading import TradingApp
+from livedesk.backend.trading.app import TradingApp
 from livedesk.tui.screens.combo_builder import ComboBuilderScreen
 from livedesk.tui.screens.combo_preview import ComboPreviewScreen
 from livedesk.tui.widgets.combo_legs import ComboLegsTable

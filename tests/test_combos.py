@@ -11,9 +11,10 @@ import math
 import numpy as np
 import pytest
 
-from livedesk.backend import bsmath
-from livedesk.backend import combos as cb
-from livedesk.backend.combo_payoff import (
+from livedesk.backend.combos import blackscholes as bsmath
+from livedesk.backend.combos import legs as cb
+from livedesk.backend.combos.legs import Chain, ComboBuildError, ComboOrder, Leg
+from livedesk.backend.combos.payoff import (
     LegQuote,
     NetPrice,
     net_prices,
@@ -23,7 +24,6 @@ from livedesk.backend.combo_payoff import (
     position_greeks,
     preview_warnings,
 )
-from livedesk.backend.combos import Chain, ComboBuildError, ComboOrder, Leg
 
 TODAY = dt.date(2026, 11, 20)
 EXP = "20261218"  # 28 days after TODAY
@@ -387,7 +387,7 @@ def test_preview_warnings() -> None:
 
 
 def test_form_limits_orders_and_edits() -> None:
-    from livedesk.backend.combo_form import ComboForm
+    from livedesk.backend.combos.form import ComboForm
 
     net = NetPrice(natural=-2.97, bid=-3.40, mid=-3.184)
     f = ComboForm(legs=IRON_CONDOR, template="iron condor", tag="desk")
@@ -414,7 +414,7 @@ def test_form_limits_orders_and_edits() -> None:
 
 
 def test_form_problems() -> None:
-    from livedesk.backend.combo_form import ComboForm
+    from livedesk.backend.combos.form import ComboForm
 
     chains = {"SPY": CHAIN}
     net = NetPrice(natural=-2.97, bid=-3.40, mid=-3.184)

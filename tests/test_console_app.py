@@ -120,7 +120,7 @@ async def test_positions_fill_in_keep_cursor_sort_filter(console):
 
 async def _working_order(session, gw):
     from livedesk.backend.contracts import stock
-    from livedesk.backend.orders import limit
+    from livedesk.backend.trading.orders import limit
 
     c = await session.app.resolve_contract(stock("AAPL"))
     q = await session.app.quote(c)
@@ -421,7 +421,7 @@ async def test_connection_failure_quit_key(market, tmp_path):
 
 async def test_live_account_needs_the_typed_id(market, tmp_path):
     from livedesk.backend.console.session import Target
-    from livedesk.backend.trading import OrderRefused
+    from livedesk.backend.trading.app import OrderRefused
     from tests.console_helpers import make_gateway
 
     gw = make_gateway(market, account="U1234567")

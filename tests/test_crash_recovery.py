@@ -16,9 +16,9 @@ import pytest
 from livedesk.backend.broker.session import DISCONNECTED
 from livedesk.backend.contracts import stock
 from livedesk.backend.journal import Journal
-from livedesk.backend.orders import market as market_order
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.trading import TradingApp
+from livedesk.backend.trading.app import TradingApp
+from livedesk.backend.trading.orders import market as market_order
 from tests.conftest import until
 from tests.reliability_helpers import FAST, assert_books, connect
 
@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
     from livedesk.backend.contracts import stock
     from livedesk.backend.events import OrderSent
     from livedesk.backend.journal import Journal
-    from livedesk.backend.trading import TradingApp
+    from livedesk.backend.trading.app import TradingApp
 
     port, path, kill_after = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     symbols, weight, options = sys.argv[4].split(","), float(sys.argv[5]), eval(sys.argv[6])

@@ -14,10 +14,10 @@ from livedesk.backend.broker.tracking import NOT_RECEIVED, UNKNOWN
 from livedesk.backend.contracts import stock
 from livedesk.backend.events import Alert, ConnectionState
 from livedesk.backend.journal import Journal
-from livedesk.backend.orders import limit
-from livedesk.backend.orders import market as mkt
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.trading import OrderRefused, TradingApp
+from livedesk.backend.trading.app import OrderRefused, TradingApp
+from livedesk.backend.trading.orders import limit
+from livedesk.backend.trading.orders import market as mkt
 from tests.conftest import until
 from tests.reliability_helpers import assert_books, connect
 
@@ -431,7 +431,7 @@ async def test_positions_request_failure_is_not_no_positions(
     c = await app.resolve_contract(stock("AAPL"))
     await filled(app, await app.order_target_quantity(c, mkt, 20))
     app.session.reconciler.timeout = 0.2
-    from livedesk.backend.sim import requests as rq
+    from livedesk.backend.sim.protocol import requests as rq
 
     handlers = gw.sessions[1]._handlers
     handler = handlers[rq.ReqPositions]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from livedesk.backend.guard import (
+from livedesk.backend.trading.guard import (
     AccountGuard,
     GuardLimits,
     OrderIntent,

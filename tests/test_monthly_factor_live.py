@@ -15,11 +15,11 @@ from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.config import ConfigError
 from livedesk.backend.contracts import stock
 from livedesk.backend.journal import Journal
-from livedesk.backend.orders import market as mkt
 from livedesk.backend.strategies.context import StrategyContext
 from livedesk.backend.strategies.monthly_factor import STATE_KEY, MonthlyFactor
 from livedesk.backend.strategies.registry import create_strategy
-from livedesk.backend.trading import TradingApp
+from livedesk.backend.trading.app import TradingApp
+from livedesk.backend.trading.orders import market as mkt
 from tests.conftest import TEST_SESSION, until
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from livedesk.backend.errors import (
     PriceUnavailable,
     SizingError,
 )
-from livedesk.backend.orders import (
+from livedesk.backend.trading.orders import (
     Quote,
     build_order,
     check_nlv,

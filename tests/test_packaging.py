@@ -77,7 +77,8 @@ def test_public_api_is_importable_from_livedesk_and_lazy() -> None:
         import livedesk
         assert "ib_async" not in sys.modules, "import livedesk must stay cheap"
         from livedesk import TradingApp, stock, future, option, combo_leg, spread, market, limit
-        from livedesk.backend import contracts, orders, trading
+        from livedesk.backend import contracts
+        from livedesk.backend.trading import orders, app as trading
         assert TradingApp is trading.TradingApp
         assert (stock, future, option, combo_leg, spread) == (
             contracts.stock, contracts.future, contracts.option, contracts.combo_leg,
@@ -210,7 +211,7 @@ def test_wheel_holds_only_livedesk_and_a_foreign_backend_package_changes_nothing
         (workdir / "backend" / "__init__.py").write_text("raise ImportError('shadowed')\n")
         r = _run(
             f"""
-            import livedesk.backend.trading as t
+            import livedesk.backend.trading.app as t
             from livedesk import TradingApp
             assert t.__file__.startswith({str(site)!r}), t.__file__
             assert TradingApp is t.TradingApp

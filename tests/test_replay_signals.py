@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from livedesk.backend.orders import percent_to_value, value_to_quantity
 from livedesk.backend.risk.attribution import DecisionRecord, replay
 from livedesk.backend.risk.replay_signals import (
     CrackSpreadReplay,
     crack_bars,
     crack_spread_inputs,
 )
+from livedesk.backend.trading.orders import percent_to_value, value_to_quantity
 
 sig = pytest.importorskip("livedesk.backend.strategies.crack_signal")
 crack_spread = pytest.importorskip("livedesk.backend.strategies.crack_spread")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from livedesk.backend.journal import Journal
-from livedesk.backend.report import fmt, run_report
+from livedesk.backend.report.metrics import fmt, run_report
 from livedesk.backend.risk.engine import RiskEngine
 from livedesk.backend.risk.metrics import StreamingRiskMetrics
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from livedesk.backend.journal import Journal
-from livedesk.backend.report import run_report
+from livedesk.backend.report.metrics import run_report
 from livedesk.backend.risk.attribution import (
     COMPONENTS,
     AttributionFill,

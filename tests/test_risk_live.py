@@ -6,11 +6,11 @@ import pytest
 
 from livedesk.backend.contracts import stock
 from livedesk.backend.journal import Journal
-from livedesk.backend.orders import market as mkt
 from livedesk.backend.risk.engine import RiskEngine
 from livedesk.backend.risk.live import RiskFeed
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.trading import TradingApp
+from livedesk.backend.trading.app import TradingApp
+from livedesk.backend.trading.orders import market as mkt
 from tests.conftest import until
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from livedesk.backend.broker.session import SessionConfig
 from livedesk.backend.config import ConfigError, load_settings, setup_logging, write_config
-from livedesk.backend.guard import AccountGuard
 from livedesk.backend.journal import Journal
 from livedesk.backend.sim.gateway import SimGateway
+from livedesk.backend.trading.guard import AccountGuard
 
 
 def mode(path) -> int:

@@ -12,8 +12,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from livedesk.backend.sim.history import NEW_YORK, Bar, HistoryBuilder
-from livedesk.backend.sim.market import MarketModel
+from livedesk.backend.sim.market.history import NEW_YORK, Bar, HistoryBuilder
+from livedesk.backend.sim.market.model import MarketModel
 
 from .conftest import TEST_SESSION
 
@@ -159,7 +159,7 @@ def test_current_bar_and_history_across_a_session_roll() -> None:
 def test_minute_cache_is_bounded_and_keeps_serving_the_same_bars(
     market: MarketModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from livedesk.backend.sim import history as history_module
+    from livedesk.backend.sim.market import history as history_module
 
     monkeypatch.setattr(history_module, "_MAX_CACHED_SESSIONS", 3)
     history = HistoryBuilder(market)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from livedesk.backend.sim.clock import SimClock
+from livedesk.backend.sim.market.clock import SimClock
 
 START = 1_795_185_000.0  # an arbitrary simulated epoch
 

@@ -17,13 +17,13 @@ import time
 import pytest
 from ib_async import IB, Client, Stock
 
-from livedesk.backend.sim import requests as rq
-from livedesk.backend.sim.control import send_control
-from livedesk.backend.sim.faults import CONTROL_MSG_ID
+from livedesk.backend.sim.clients.pacing import MessagePacer
+from livedesk.backend.sim.clients.transport import ConnectionLimits
+from livedesk.backend.sim.control.client import send_control
+from livedesk.backend.sim.control.faults import CONTROL_MSG_ID
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.sim.pacing import MessagePacer
-from livedesk.backend.sim.transport import ConnectionLimits
-from livedesk.backend.sim.wire import SERVER_VERSION, FrameDecoder, encode_frame
+from livedesk.backend.sim.protocol import requests as rq
+from livedesk.backend.sim.protocol.wire import SERVER_VERSION, FrameDecoder, encode_frame
 from tests.conftest import until
 
 HELLO = b"API\0" + struct.pack(">I", 9) + b"v157..178"

@@ -8,8 +8,8 @@ import pytest
 from ib_async import MarketOrder
 
 from livedesk.backend.contracts import stock
-from livedesk.backend.sim.control import send_control
-from livedesk.backend.sim.engine import round_against
+from livedesk.backend.sim.broker.matching import round_against
+from livedesk.backend.sim.control.client import send_control
 from livedesk.backend.sim.gateway import SimGateway
 from tests.conftest import until
 

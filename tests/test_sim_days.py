@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from ib_async import IB, Future, LimitOrder, MarketOrder, Option, Stock, Trade
 
-from livedesk.backend.sim.calendar import parse_start, start_session
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.sim.market import DRAW_BLOCK, MarketModel
+from livedesk.backend.sim.market.calendar import parse_start, start_session
+from livedesk.backend.sim.market.model import DRAW_BLOCK, MarketModel
 from tests import conftest
 
 NY = ZoneInfo("America/New_York")

@@ -86,7 +86,7 @@ async def test_futures_qualify_by_month_with_details(gw: SimGateway, ib: IB) -> 
 
 
 def test_crack_spread_is_cointegrated_with_psx(market) -> None:
-    from livedesk.backend.sim.futures import crack_spread
+    from livedesk.backend.sim.market.futures import crack_spread
 
     reg = market.registry
     fronts = {s: reg.find(s, "FUT", contract_month="202612")[0].con_id for s in ("CL", "HO", "RB")}
@@ -308,7 +308,7 @@ async def test_what_if_margin_stock_naked_put_and_condor(gw: SimGateway, ib: IB)
     ],
 )
 async def test_combo_rules_rejected(gw: SimGateway, ib: IB, case: str, code: int) -> None:
-    from livedesk.backend.sim.options import option_con_id
+    from livedesk.backend.sim.market.options import option_con_id
 
     spy, aapl = await stock(ib, "SPY"), await stock(ib, "AAPL")
     k = atm(gw, spy.conId)
@@ -400,9 +400,9 @@ async def test_options_settle_at_expiry(gw: SimGateway, ib: IB) -> None:
 
 
 def test_cash_settlement_of_a_short_put(market) -> None:
-    from livedesk.backend.sim.account import SimAccount
-    from livedesk.backend.sim.broker import SimBroker
-    from livedesk.backend.sim.options import option_con_id
+    from livedesk.backend.sim.broker.account import SimAccount
+    from livedesk.backend.sim.broker.book import SimBroker
+    from livedesk.backend.sim.market.options import option_con_id
 
     broker = SimBroker(market, SimAccount(), settlement="cash")
     spy = market.registry.find("SPY")[0]

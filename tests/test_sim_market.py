@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from livedesk.backend.sim.instruments import (
+from livedesk.backend.sim.market.instruments import (
     SECTORS,
     SPY_CON_ID,
     Instrument,
     InstrumentRegistry,
     default_registry,
 )
-from livedesk.backend.sim.market import DailyPath, MarketModel
+from livedesk.backend.sim.market.model import DailyPath, MarketModel
 
 SESSION = date(2026, 11, 20)  # a Friday; 2026-11-27 (day after Thanksgiving) closes early
 NEW_YORK = ZoneInfo("America/New_York")

@@ -37,9 +37,9 @@ from ib_async.decoder import Decoder
 from ib_async.objects import BarData, BarDataList, OptionChain, PnL, PnLSingle
 from ib_async.order import OrderComboLeg, PriceCondition, TimeCondition, VolumeCondition
 
-from livedesk.backend.sim import messages as m
-from livedesk.backend.sim.versions import LATEST
-from livedesk.backend.sim.wire import (
+from livedesk.backend.sim.protocol import messages as m
+from livedesk.backend.sim.protocol.versions import LATEST
+from livedesk.backend.sim.protocol.wire import (
     SERVER_VERSION,
     UNSET_DOUBLE,
     UNSET_INT,

@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ib_async import ComboLeg, Contract, LimitOrder
 
-from livedesk.backend.sim import blackscholes as bs
-from livedesk.backend.sim.combos import Leg, fill_prices, net_price, resolve_legs
+from livedesk.backend.sim.broker.combos import Leg, fill_prices, net_price, resolve_legs
+from livedesk.backend.sim.broker.margin import max_loss, naked_option_margin
 from livedesk.backend.sim.errors import OrderReject
-from livedesk.backend.sim.instruments import Instrument
-from livedesk.backend.sim.margin import max_loss, naked_option_margin
-from livedesk.backend.sim.options import expiries
+from livedesk.backend.sim.market import blackscholes as bs
+from livedesk.backend.sim.market.instruments import Instrument
+from livedesk.backend.sim.market.options import expiries
 
 R = 0.04
 
@@ -118,7 +118,7 @@ class FakeMarket:
         self.quotes = quotes
 
     def quote(self, con_id: int, t: float):
-        from livedesk.backend.sim.market import Quote
+        from livedesk.backend.sim.market.model import Quote
 
         bid, ask = self.quotes[con_id]
         return Quote(bid, ask, 10, 10, round((bid + ask) / 2, 2), 1, 0)

@@ -7,8 +7,8 @@ import copy
 import pytest
 from ib_async import IB, Contract, LimitOrder, MarketOrder, Order, StopOrder
 
+from livedesk.backend.sim.broker.validation import on_tick
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.sim.validation import on_tick
 from tests.conftest import until
 from tests.test_sim_gateway import qualified
 

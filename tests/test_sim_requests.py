@@ -36,10 +36,10 @@ from ib_async.contract import DeltaNeutralContract
 from ib_async.objects import ExecutionFilter
 from ib_async.order import OrderComboLeg, PriceCondition, TimeCondition, VolumeCondition
 
-from livedesk.backend.sim import messages as m
-from livedesk.backend.sim import requests as rq
-from livedesk.backend.sim.versions import LATEST
-from livedesk.backend.sim.wire import (
+from livedesk.backend.sim.protocol import messages as m
+from livedesk.backend.sim.protocol import requests as rq
+from livedesk.backend.sim.protocol.versions import LATEST
+from livedesk.backend.sim.protocol.wire import (
     SERVER_VERSION,
     UNSET_DOUBLE,
     FrameDecoder,

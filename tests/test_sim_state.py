@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from ib_async import LimitOrder, MarketOrder
 
-from livedesk.backend.sim.account import SimAccount
-from livedesk.backend.sim.broker import SimBroker, contract_of
-from livedesk.backend.sim.state import StateStore, _order_state
+from livedesk.backend.sim.broker.account import SimAccount
+from livedesk.backend.sim.broker.book import SimBroker, contract_of
+from livedesk.backend.sim.broker.state import StateStore, _order_state
 from tests import sim_state_crash
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,9 +30,9 @@ from ib_async import (
     Stock,
 )
 
-from livedesk.backend.sim import messages as m
-from livedesk.backend.sim import requests as rq
-from livedesk.backend.sim.versions import (
+from livedesk.backend.sim.protocol import messages as m
+from livedesk.backend.sim.protocol import requests as rq
+from livedesk.backend.sim.protocol.versions import (
     GATES,
     LATEST,
     MAX_VERSION,
@@ -42,7 +42,7 @@ from livedesk.backend.sim.versions import (
     negotiate,
     protocol,
 )
-from livedesk.backend.sim.wire import UNSET_DOUBLE, UNSET_INT, FrameDecoder, encode_frame
+from livedesk.backend.sim.protocol.wire import UNSET_DOUBLE, UNSET_INT, FrameDecoder, encode_frame
 from tests.test_sim_clients import ROOT, ibapi_981_dir
 
 pytestmark = pytest.mark.filterwarnings(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from livedesk.backend.soak import Soak, SoakConfig
+from tests.soak_harness import Soak, SoakConfig
 
 
 @pytest.mark.slow

@@ -13,9 +13,7 @@ import pytest
 from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.contracts import stock
 from livedesk.backend.events import Alert, EventBus, StrategyState
-from livedesk.backend.guard import TradingState
 from livedesk.backend.journal import Journal
-from livedesk.backend.orders import limit
 from livedesk.backend.strategies import (
     Decision,
     Event,
@@ -25,7 +23,9 @@ from livedesk.backend.strategies import (
     StrategyController,
     StrategyStatus,
 )
-from livedesk.backend.trading import TradingApp
+from livedesk.backend.trading.app import TradingApp
+from livedesk.backend.trading.guard import TradingState
+from livedesk.backend.trading.orders import limit
 from tests.conftest import until
 
 NY = ZoneInfo("America/New_York")

@@ -15,7 +15,7 @@ from livedesk.backend.journal import Journal
 from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.strategies import GatewayClock, StrategyController, create_strategy
 from livedesk.backend.strategies.crack_spread import front_month_expired
-from livedesk.backend.trading import TradingApp
+from livedesk.backend.trading.app import TradingApp
 from tests.conftest import until
 
 

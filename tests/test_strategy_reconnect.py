@@ -13,7 +13,6 @@ from livedesk.backend.broker.session import DISCONNECTED
 from livedesk.backend.contracts import stock
 from livedesk.backend.events import EventBus
 from livedesk.backend.journal import Journal
-from livedesk.backend.orders import market as mkt
 from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.strategies import (
     Decision,
@@ -23,6 +22,7 @@ from livedesk.backend.strategies import (
     StrategyController,
     StrategyStatus,
 )
+from livedesk.backend.trading.orders import market as mkt
 from tests.conftest import until
 from tests.reliability_helpers import assert_books, connect
 

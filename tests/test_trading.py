@@ -10,11 +10,11 @@ from ib_async import Ticker
 
 from livedesk.backend.contracts import AmbiguousContract, UnknownContract, stock
 from livedesk.backend.errors import AccountValueUnavailable, PriceUnavailable
-from livedesk.backend.guard import GuardLimits, TradingState
-from livedesk.backend.orders import limit
-from livedesk.backend.orders import market as mkt
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.trading import OrderRefused, TradingApp
+from livedesk.backend.trading.app import OrderRefused, TradingApp
+from livedesk.backend.trading.guard import GuardLimits, TradingState
+from livedesk.backend.trading.orders import limit
+from livedesk.backend.trading.orders import market as mkt
 from tests.conftest import until
 
 

@@ -25,16 +25,16 @@ from livedesk.backend.contracts import (
     option,
     stock,
 )
-from livedesk.backend.guard import GuardLimits, TradingState
-from livedesk.backend.orders import limit
-from livedesk.backend.orders import market as mkt
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.trading import (
+from livedesk.backend.trading.app import (
     OrderRefused,
     RebalanceRefused,
     TradingApp,
     WhatIfUnavailable,
 )
+from livedesk.backend.trading.guard import GuardLimits, TradingState
+from livedesk.backend.trading.orders import limit
+from livedesk.backend.trading.orders import market as mkt
 from tests.conftest import TEST_SESSION, until
 
 

@@ -17,10 +17,10 @@ import pytest
 from ib_async import Trade
 
 from livedesk.backend.contracts import combo_leg, future, option, spread, stock
-from livedesk.backend.ledger import Exposure
-from livedesk.backend.orders import market as mkt
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.trading import TradingApp
+from livedesk.backend.trading.app import TradingApp
+from livedesk.backend.trading.ledger import Exposure
+from livedesk.backend.trading.orders import market as mkt
 from tests.conftest import TEST_SESSION, until
 
 HOOKS = ("filledEvent", "execDetailsEvent", "orderStatusEvent", "partial")
@@ -193,7 +193,7 @@ async def test_day_orders_cancelled_at_the_close_stop_counting(
     app: TradingApp, gw: SimGateway
 ) -> None:
     """At the session close a resting DAY order is cancelled: it no longer counts as working."""
-    from livedesk.backend.orders import limit
+    from livedesk.backend.trading.orders import limit
 
     c = await app.resolve_contract(stock("JPM"))
     q = gw.market.quote(c.conId, gw.now())

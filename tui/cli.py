@@ -13,7 +13,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from livedesk.backend.bundles.command import add_bundle_parser
-from livedesk.backend.sim.faults import COMMANDS
+from livedesk.backend.sim.control.faults import COMMANDS
 from livedesk.backend.strategies.command import COMMANDS as STRATEGY_COMMANDS
 from livedesk.backend.strategies.command import add_strategy_parsers
 
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_strategy_command(args, settings)
     if args.command == "report":
-        from livedesk.backend.report import run_report
+        from livedesk.backend.report.metrics import run_report
 
         return run_report(
             since=args.since,
@@ -216,7 +216,7 @@ def _sim_gateway(args: argparse.Namespace, settings) -> int:
 
 
 def _sim_control(args: argparse.Namespace) -> int:
-    from livedesk.backend.sim.control import send_control
+    from livedesk.backend.sim.control.client import send_control
 
     try:
         ok, text = asyncio.run(send_control(args.host, args.port, args.action, args.args))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from livedesk.backend.orders import UNSET_DOUBLE
+from livedesk.backend.trading.orders import UNSET_DOUBLE
 
 BROKEN = {2103: "market data", 2105: "historical data", 2110: "TWS-server link"}
 """Codes that mark data stale, by the farm they concern."""

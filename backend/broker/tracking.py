@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ib_async import IB, Trade
 
 from livedesk.backend.broker.orderref import key_of, strategy_of
-from livedesk.backend.orders import WORKING_STATUSES
+from livedesk.backend.trading.orders import WORKING_STATUSES
 
 UNKNOWN = "UNKNOWN"
 """An order in flight when the link went down: it may or may not exist at the gateway."""

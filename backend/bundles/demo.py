@@ -29,7 +29,7 @@ def demo_universe(market) -> list:
 
 def demo_market(seed: int, session: dt.date | None = None):
     """The simulated market the gateway builds for ``seed`` (today's session by default)."""
-    from livedesk.backend.sim.market import MarketModel
+    from livedesk.backend.sim.market.model import MarketModel
 
     return MarketModel(seed=seed, session=session, install_derivatives=False)
 
@@ -43,7 +43,7 @@ def demo_frames(
     it once its clock is past the close (the day's open, high, low and close on the tick
     grid and its whole volume).
     """
-    from livedesk.backend.sim.market import round_to_tick
+    from livedesk.backend.sim.market.model import round_to_tick
 
     frames: dict[str, pd.DataFrame] = {}
     specs: dict[str, AssetSpec] = {}

@@ -177,8 +177,8 @@ class ConsoleSession(SessionViews, SessionCommands):
 
     async def connect(self) -> None:
         """Start the sim gateway if needed, connect, and wire risk, journal and strategies."""
-        from livedesk.backend.guard import GuardLimits
-        from livedesk.backend.trading import TradingApp
+        from livedesk.backend.trading.app import TradingApp
+        from livedesk.backend.trading.guard import GuardLimits
 
         t = self.target
         # strategy modules import in parallel with building the market (both off the loop)

@@ -23,7 +23,7 @@ class SessionCommands:
 
     # ---- commands -------------------------------------------------------------------
     def _check_can_cancel(self) -> None:
-        from livedesk.backend.trading import OrderRefused
+        from livedesk.backend.trading.app import OrderRefused
 
         if self.app is None:
             raise OrderRefused(["not connected"])

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from livedesk.backend.orders import percent_to_value, value_to_quantity
+from livedesk.backend.trading.orders import percent_to_value, value_to_quantity
 
 CRACK_COLUMNS = ("psx", "cl", "ho", "rb")
 

@@ -23,17 +23,23 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from livedesk.backend.sim.account import SimAccount
-from livedesk.backend.sim.broker import Event, FillEvent, OrderUpdate, PortfolioChanged, SimBroker
-from livedesk.backend.sim.calendar import start_session
-from livedesk.backend.sim.clock import SimClock
-from livedesk.backend.sim.faults import FaultHooks
-from livedesk.backend.sim.history import HistoryBuilder
-from livedesk.backend.sim.market import MarketModel
+from livedesk.backend.sim.broker.account import SimAccount
+from livedesk.backend.sim.broker.book import (
+    Event,
+    FillEvent,
+    OrderUpdate,
+    PortfolioChanged,
+    SimBroker,
+)
+from livedesk.backend.sim.broker.state import StateStore
+from livedesk.backend.sim.clients.session import ClientSession
+from livedesk.backend.sim.clients.transport import Connection, ConnectionLimits
+from livedesk.backend.sim.control.faults import FaultHooks
+from livedesk.backend.sim.market.calendar import start_session
+from livedesk.backend.sim.market.clock import SimClock
+from livedesk.backend.sim.market.history import HistoryBuilder
+from livedesk.backend.sim.market.model import MarketModel
 from livedesk.backend.sim.rollover import SessionCycle
-from livedesk.backend.sim.session import ClientSession
-from livedesk.backend.sim.state import StateStore
-from livedesk.backend.sim.transport import Connection, ConnectionLimits
 
 log = logging.getLogger("livedesk.sim")
 

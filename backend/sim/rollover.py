@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from livedesk.backend.sim.broker import Event, PortfolioChanged, SimBroker
+from livedesk.backend.sim.broker.book import Event, PortfolioChanged, SimBroker
 
 
 class SessionCycle:

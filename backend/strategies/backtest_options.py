@@ -2,7 +2,7 @@
 
 What is the same as live: the forecasts (:mod:`.volatility` — EWMA every day, GARCH(1,1)
 refitted every ``refit`` sessions on the trailing year and filtered daily), the decision
-rule (:func:`.options_combo.combine_forecast`, ``threshold``), the condor strike pick
+rule (:func:`.volatility.combine_forecast`, ``threshold``), the condor strike pick
 (:func:`.options_math.pick_condor` at ``short_delta``), the sizing
 (:func:`.options_math.contracts_for_risk`) and the exits (:func:`.options_math.exit_reason`).
 
@@ -173,8 +173,6 @@ def _entry(p, spot: float, iv: float, forecast: float, step: float, equity: floa
 
 def forecasts_over(params, returns: np.ndarray, horizon: int, refit: int = 21) -> np.ndarray:
     """The live forecast (``params.forecast``) after each return, from index WARMUP on."""
-    from livedesk.backend.strategies.options_combo import combine_forecast
-
     out = np.full(len(returns) + 1, np.nan)
     fit = None
     for i in range(WARMUP, len(returns) + 1):
@@ -186,7 +184,7 @@ def forecasts_over(params, returns: np.ndarray, horizon: int, refit: int = 21) -
         day_fit = vol.GarchFit(fit.omega, fit.alpha, fit.beta, float(s2), fit.loglik, fit.mean)
         garch = day_fit.forecast_vol(horizon)
         ewma = vol.ewma_vol(window, params.ewma_lambda)
-        out[i] = combine_forecast(params.forecast, garch, ewma)
+        out[i] = vol.combine_forecast(params.forecast, garch, ewma)
     return out
 
 

@@ -16,13 +16,13 @@ from ib_async import Contract, Order
 
 from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.contracts import ComboSpec, describe
-from livedesk.backend.orders import market
 from livedesk.backend.strategies.clock import GatewayClock
+from livedesk.backend.trading.orders import market
 
 if TYPE_CHECKING:
     from livedesk.backend.events import EventBus
     from livedesk.backend.journal import Journal
-    from livedesk.backend.trading import OrderResult, TradingApp
+    from livedesk.backend.trading.app import OrderResult, TradingApp
 
 OrderType = Callable[[str, float], Order]
 

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from livedesk.backend.config import ConfigError
 from livedesk.backend.events import Alert, EventBus, StrategyState
-from livedesk.backend.guard import TradingState
 from livedesk.backend.strategies.base import Decision, Strategy, StrategyStatus
 from livedesk.backend.strategies.clock import NEW_YORK, GatewayClock
 from livedesk.backend.strategies.context import StrategyContext
@@ -40,11 +39,12 @@ from livedesk.backend.strategies.registry import (
     strategy_settings,
 )
 from livedesk.backend.strategies.schedules import Event, Monthly
+from livedesk.backend.trading.guard import TradingState
 
 if TYPE_CHECKING:
     from livedesk.backend.journal import Journal
     from livedesk.backend.risk.engine import RiskEngine
-    from livedesk.backend.trading import TradingApp
+    from livedesk.backend.trading.app import TradingApp
 
 log = logging.getLogger("livedesk.strategies")
 

@@ -30,7 +30,6 @@ from ib_async import Contract
 
 from livedesk.backend.contracts import describe, future, stock
 from livedesk.backend.errors import PriceUnavailable
-from livedesk.backend.orders import percent_to_value, value_to_quantity, working_quantity
 from livedesk.backend.risk.attribution_source import replay_record
 from livedesk.backend.risk.replay_signals import (
     crack_spread_flatten_inputs,
@@ -42,6 +41,7 @@ from livedesk.backend.strategies.base import Decision, Strategy, require
 from livedesk.backend.strategies.context import StrategyContext
 from livedesk.backend.strategies.registry import register
 from livedesk.backend.strategies.schedules import Intraday
+from livedesk.backend.trading.orders import percent_to_value, value_to_quantity, working_quantity
 
 FUTURES = ("CL", "HO", "RB")
 HISTORY = ("2 D", "3 D", "4 D", "1 W")

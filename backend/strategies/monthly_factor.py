@@ -41,12 +41,12 @@ from livedesk.backend.momentum.factor import (
     latest_month_end,
     run_date_after,
 )
-from livedesk.backend.orders import market
 from livedesk.backend.risk.replay_signals import rebalance_replay
 from livedesk.backend.strategies.base import Decision, Strategy, require
 from livedesk.backend.strategies.context import StrategyContext, order_record
 from livedesk.backend.strategies.registry import register
 from livedesk.backend.strategies.schedules import Monthly
+from livedesk.backend.trading.orders import market
 
 NEW_YORK = ZoneInfo("America/New_York")
 STATE_KEY = "last_rebalance"

@@ -27,14 +27,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from livedesk.backend.contracts import combo_leg, option, spread, stock
-from livedesk.backend.orders import is_usable_price, limit
 from livedesk.backend.strategies import options_math as om
 from livedesk.backend.strategies import volatility as vol
+from livedesk.backend.strategies.backtest_options import backtest_options
 from livedesk.backend.strategies.base import Decision, Strategy, require
 from livedesk.backend.strategies.context import StrategyContext
 from livedesk.backend.strategies.options_data import option_chain, snapshot_options
 from livedesk.backend.strategies.registry import register
 from livedesk.backend.strategies.schedules import NEW_YORK, Event, is_open
+from livedesk.backend.trading.orders import is_usable_price, limit
 
 FORECASTS = ("garch", "ewma", "mean")
 STATE_KEY = "combo"
@@ -99,11 +100,6 @@ class OptionsComboParams:
         require(self.entry_timeout > 0, "entry_timeout", "must be > 0 s")
 
 
-def combine_forecast(kind: str, garch: float, ewma: float) -> float:
-    """The forecast used: GARCH, EWMA or their mean."""
-    return {"garch": garch, "ewma": ewma, "mean": (garch + ewma) / 2}[kind]
-
-
 def years_to(expiry: str, now: dt.datetime) -> float:
     """Years from ``now`` to the 16:00 New York close of ``expiry`` (calendar / 365)."""
     day = dt.datetime.strptime(expiry[:8], "%Y%m%d").date()
@@ -148,7 +144,7 @@ class OptionsCombo(Strategy):
         return {
             "garch": garch,
             "ewma": ewma,
-            "forecast": combine_forecast(p.forecast, garch, ewma),
+            "forecast": vol.combine_forecast(p.forecast, garch, ewma),
             "garch_alpha": fit.alpha,
             "garch_beta": fit.beta,
             "returns": float(len(returns)),
@@ -411,6 +407,4 @@ class OptionsCombo(Strategy):
 
     async def backtest(self, ctx: StrategyContext, days: int, cost_bps: float, progress=None):
         """Simplified daily replay (:mod:`.backtest_options`)."""
-        from livedesk.backend.strategies.backtest_options import backtest_options
-
         return await backtest_options(self, ctx, days, cost_bps, progress)

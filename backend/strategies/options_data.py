@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ib_async import Contract
 
 from livedesk.backend.contracts import option
-from livedesk.backend.orders import is_usable_price
+from livedesk.backend.trading.orders import is_usable_price
 
 if TYPE_CHECKING:
     from livedesk.backend.strategies.context import StrategyContext

@@ -161,11 +161,11 @@ async def session(
 ) -> AsyncIterator[Session]:
     """Connect to ``host:port`` — or start the embedded demo gateway when ``port`` is None."""
     from livedesk.backend.events import EventBus
-    from livedesk.backend.guard import GuardLimits
     from livedesk.backend.journal import Journal, default_journal_path
     from livedesk.backend.risk.engine import RiskEngine
     from livedesk.backend.risk.live import RiskFeed
-    from livedesk.backend.trading import TradingApp
+    from livedesk.backend.trading.app import TradingApp
+    from livedesk.backend.trading.guard import GuardLimits
 
     try:
         limits = GuardLimits.from_mapping(settings.guard)
@@ -174,7 +174,7 @@ async def session(
     gw = None
     if port is None:
         from livedesk.backend.sim.gateway import SimGateway
-        from livedesk.backend.sim.market import MarketModel
+        from livedesk.backend.sim.market.model import MarketModel
 
         market = MarketModel(seed=settings.sim.seed)
         gw = SimGateway(

@@ -142,3 +142,8 @@ def fit_garch(returns, starts: int = 3) -> GarchFit:
     omega, alpha, beta = _unpack(best.x, var)
     s2 = garch_variances(eps, omega, alpha, beta, var)
     return GarchFit(omega, alpha, beta, float(s2[-1]), -float(best.fun), mean)
+
+
+def combine_forecast(kind: str, garch: float, ewma: float) -> float:
+    """The forecast used: GARCH, EWMA or their mean."""
+    return {"garch": garch, "ewma": ewma, "mean": (garch + ewma) / 2}[kind]

@@ -8,7 +8,7 @@ Interface (the console pushes it with ``c``)::
 A Textual ``Screen``. It talks to the gateway only through ``TradingApp`` (async methods, its
 pacing scheduler and ``ib`` for option chains, leg quotes and what-if; ``send_order`` for the
 order, so the guard, pacing, journal and ``OrderSent`` event apply as for any order) and does
-its maths with :mod:`livedesk.backend.combos` / :mod:`livedesk.backend.combo_payoff`.
+its maths with :mod:`livedesk.backend.combos.legs` / :mod:`livedesk.backend.combos.payoff`.
 ``clock`` (default ``time.monotonic``) times the 30 s preview validity; ``tag`` is the
 ``orderRef``. Optional ``template`` fills the legs once the chain is loaded.
 
@@ -33,10 +33,11 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Label
 
-from livedesk.backend import combos as cb
-from livedesk.backend.combo_feed import ComboFeed
-from livedesk.backend.combo_form import ComboForm
-from livedesk.backend.combo_payoff import (
+from livedesk.backend.combos import legs as cb
+from livedesk.backend.combos.feed import ComboFeed
+from livedesk.backend.combos.form import ComboForm
+from livedesk.backend.combos.legs import ComboBuildError, ComboOrder, Leg, Problem, is_number
+from livedesk.backend.combos.payoff import (
     NetPrice,
     PayoffSummary,
     horizon,
@@ -44,10 +45,9 @@ from livedesk.backend.combo_payoff import (
     payoff_summary,
     position_greeks,
 )
-from livedesk.backend.combos import ComboBuildError, ComboOrder, Leg, Problem, is_number
 from livedesk.backend.contracts import ContractError
-from livedesk.backend.guard import TradingState
-from livedesk.backend.trading import TradingApp
+from livedesk.backend.trading.app import TradingApp
+from livedesk.backend.trading.guard import TradingState
 from livedesk.tui.screens.combo_edit import ComboEditMixin
 from livedesk.tui.screens.combo_preview import ComboPreviewScreen
 from livedesk.tui.screens.combo_send import ComboSendMixin, Preview

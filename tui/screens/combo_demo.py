@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from textual.app import App
 
-from livedesk.backend.trading import TradingApp
+from livedesk.backend.trading.app import TradingApp
 
 
 class ComboDemoApp(App):
@@ -39,7 +39,7 @@ class ComboDemoApp(App):
 
     async def on_mount(self) -> None:
         from livedesk.backend.sim.gateway import SimGateway
-        from livedesk.backend.sim.market import MarketModel
+        from livedesk.backend.sim.market.model import MarketModel
         from livedesk.tui.screens.combo_builder import ComboBuilderScreen
 
         market = MarketModel(seed=self.seed, session=self.session) if self.session else None

@@ -3,7 +3,7 @@ shift, width, select) and the combo and order fields (template, expiry, quantity
 order type, limit).
 
 A mixin of :class:`~livedesk.tui.screens.combo_builder.ComboBuilderScreen`: every action
-changes the form through the pure functions of :mod:`livedesk.backend.combos` and then lets
+changes the form through the pure functions of :mod:`livedesk.backend.combos.legs` and then lets
 the screen invalidate the preview, stream the new legs and repaint.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from livedesk.backend import combos as cb
-from livedesk.backend.combos import ComboBuildError, is_number
+from livedesk.backend.combos import legs as cb
+from livedesk.backend.combos.legs import ComboBuildError, is_number
 from livedesk.tui.screens.combo_preview import ComboTemplatePicker
 
 

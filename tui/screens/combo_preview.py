@@ -11,8 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from livedesk.backend.combo_feed import WhatIf
-from livedesk.backend.combos import PREVIEW_TTL, TEMPLATES, ComboOrder, is_number
+from livedesk.backend.combos.feed import WhatIf
+from livedesk.backend.combos.legs import PREVIEW_TTL, TEMPLATES, ComboOrder, is_number
 
 
 class ComboTemplatePicker(ModalScreen[str | None]):

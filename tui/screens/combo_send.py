@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 from ib_async import Contract
 
-from livedesk.backend import combos as cb
-from livedesk.backend.combo_feed import WhatIf, make_order
-from livedesk.backend.combo_payoff import preview_warnings
-from livedesk.backend.combos import ComboBuildError, ComboOrder, is_number
+from livedesk.backend.combos import legs as cb
+from livedesk.backend.combos.feed import WhatIf, make_order
+from livedesk.backend.combos.legs import ComboBuildError, ComboOrder, is_number
+from livedesk.backend.combos.payoff import preview_warnings
 from livedesk.backend.contracts import ContractError
 from livedesk.backend.errors import PriceUnavailable
-from livedesk.backend.trading import OrderRefused
+from livedesk.backend.trading.app import OrderRefused
 from livedesk.tui.screens.combo_preview import ComboPreviewScreen
 from livedesk.tui.widgets.combo_legs import preview_line
 

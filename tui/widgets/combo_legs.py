@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.binding import Binding
 
-from livedesk.backend.combo_payoff import LegQuote
-from livedesk.backend.combos import Leg, Problem, days_to, fmt_strike, is_number
+from livedesk.backend.combos.legs import Leg, Problem, days_to, fmt_strike, is_number
+from livedesk.backend.combos.payoff import LegQuote
 from livedesk.tui.widgets.styled import CachedStylesWidget
 
 HEADER = f"{'#':>2} {'Side':<4} {'Qty':>3} {'C/P':<3} {'Strike':>7} {'Expiry':<8} {'DTE':>4} {'Bid':>7} {'Ask':>7} {'Mid':>7} {'IV':>6} {'Delta':>6}"

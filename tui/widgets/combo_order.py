@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.binding import Binding
 
-from livedesk.backend.combo_form import PRICE_MODES
-from livedesk.backend.combo_payoff import NetPrice, PayoffSummary, PositionGreeks
-from livedesk.backend.combos import Problem, fmt_strike, is_number, price_words
+from livedesk.backend.combos.form import PRICE_MODES
+from livedesk.backend.combos.legs import Problem, fmt_strike, is_number, price_words
+from livedesk.backend.combos.payoff import NetPrice, PayoffSummary, PositionGreeks
 from livedesk.tui.widgets.styled import CachedStylesWidget
 
 

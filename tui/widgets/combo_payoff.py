@@ -21,14 +21,14 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from livedesk.backend.combo_payoff import (
+from livedesk.backend.combos.legs import Leg
+from livedesk.backend.combos.payoff import (
     LegQuote,
     chart_range,
     payoff_summary,
     pnl_at_expiry,
     pnl_today,
 )
-from livedesk.backend.combos import Leg
 
 TODAY_MARK = "·"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

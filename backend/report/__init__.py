@@ -1,0 +1,1 @@
+"""Reports from the journal: ``livedesk report`` and ``livedesk report --attribution``."""

@@ -1,0 +1,356 @@
+"""``livedesk report``: live metrics versus backtest, equity, drawdown and slippage, from the journal.
+
+The report rebuilds a :class:`~livedesk.backend.risk.engine.RiskEngine` from the journal (only data
+from ``--since`` on when given: intraday samples and fills from that date at 00:00 UTC,
+daily returns of sessions from that date) and prints, per key (the account and each
+strategy, or the one ``--strategy``): the metric table (intraday, live daily, backtest,
+difference, divergence flag), execution quality, an equity and a drawdown chart and a
+slippage histogram. Charts are drawn with plotext at a fixed size, without colours unless
+the output is a terminal, so the text is deterministic. ``--csv DIR`` also writes
+``metrics.csv``, ``equity.csv``, ``fills.csv`` and ``slippage.csv``. With ``--attribution`` the
+report is the live-vs-backtest attribution instead (:mod:`livedesk.backend.report.attribution`).
+
+Exit codes: 0 done (also for a journal with no data yet), 1 journal missing or unreadable,
+2 bad arguments (date, strategy).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import re
+import sqlite3
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from livedesk.backend.journal import Journal, default_journal_path
+from livedesk.backend.risk.engine import ACCOUNT, RiskEngine, RiskRow, series_name, session_time
+from livedesk.backend.risk.execution import distribution
+
+PERCENT_METRICS = frozenset(
+    "cum_returns annual_return annual_volatility max_drawdown current_drawdown "
+    "value_at_risk cvar".split()
+)
+HIST_BINS = 20
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class ReportError(Exception):
+    """A problem reported to the user with an exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parse_since(text: str | None) -> float | None:
+    """Epoch seconds of ``YYYY-MM-DD`` at 00:00 UTC (None for None); ReportError otherwise."""
+    if text is None:
+        return None
+    try:
+        if not _DATE.fullmatch(text):
+            raise ValueError
+        return session_time(dt.date.fromisoformat(text))
+    except ValueError:
+        raise ReportError(f"--since expects a date as YYYY-MM-DD, got {text!r}", 2) from None
+
+
+def fmt(metric: str, value: float, signed: bool = False) -> str:
+    """A metric for the table: percentages for returns and risks, two decimals for ratios."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "+inf" if value > 0 else "-inf"
+    sign = "+" if signed else ""
+    if metric in PERCENT_METRICS:
+        return f"{value * 100:{sign}.2f}%"
+    return f"{value:{sign}.2f}"
+
+
+def _flag(flag: bool | None) -> str:
+    return "" if flag is None else ("DIVERGES" if flag else "ok")
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds")
+
+
+def run_report(
+    since: str | None = None,
+    strategy: str | None = None,
+    csv_dir: str | None = None,
+    journal: str | None = None,
+    out: TextIO | None = None,
+    width: int = 100,
+    attribution: bool = False,
+) -> int:
+    """Print the report (see the module docstring); returns the process exit code."""
+    out = sys.stdout if out is None else out
+    try:
+        if attribution:
+            return _attribution(since, strategy, csv_dir, journal, out, width)
+        return _report(since, strategy, csv_dir, journal, out, width)
+    except ReportError as exc:
+        print(f"livedesk report: {exc}", file=sys.stderr)
+        return exc.code
+
+
+def _attribution(
+    since: str | None,
+    strategy: str | None,
+    csv_dir: str | None,
+    journal: str | None,
+    out: TextIO,
+    width: int,
+) -> int:
+    from livedesk.backend.report.attribution import AttributionError, attribution_report
+
+    since_t = parse_since(since)
+    with _open(journal) as j:
+        try:
+            return attribution_report(
+                j, out, strategy=strategy, since=since_t, csv_dir=csv_dir, width=width
+            )
+        except AttributionError as exc:
+            raise ReportError(str(exc), exc.code) from exc
+
+
+def _open(journal: str | None) -> Journal:
+    path = Path(journal) if journal else default_journal_path()
+    if not path.is_file():
+        raise ReportError(
+            f"no journal at {path}; LiveDesk writes it while running "
+            "(set LIVEDESK_DATA_DIR or pass --journal FILE)",
+            1,
+        )
+    try:
+        return Journal(path)
+    except (sqlite3.DatabaseError, RuntimeError) as exc:
+        raise ReportError(f"cannot read the journal {path}: {exc}", 1) from exc
+
+
+def _report(
+    since: str | None,
+    strategy: str | None,
+    csv_dir: str | None,
+    journal: str | None,
+    out: TextIO,
+    width: int,
+) -> int:
+    since_t = parse_since(since)
+    with _open(journal) as j:
+        if not j.sample_keys() and not j.fills():
+            print(f"No data yet in {j.path}: it fills in as LiveDesk trades.", file=out)
+            return 0
+        engine = RiskEngine(j)
+        engine.restore(since=since_t)
+        known = engine.keys()[1:]
+        if strategy is not None and strategy not in known:
+            listed = ", ".join(known) if known else "none recorded"
+            raise ReportError(f"unknown strategy {strategy!r}; known: {listed}", 2)
+        keys = [strategy] if strategy is not None else engine.keys()
+        if not any(_has_data(engine, k) for k in keys):
+            print(f"No data since {since} in {j.path}.", file=out)
+            return 0
+        print(f"LiveDesk report  journal: {j.path}", file=out)
+        if since is not None:
+            print(f"since {since} (00:00 UTC)", file=out)
+        color = bool(getattr(out, "isatty", lambda: False)())
+        for key in keys:
+            _print_key(engine, key, out, width, color)
+            why = divergence_why(j, engine, key, since_t)
+            if why:
+                print(f"why: {why}", file=out)
+        if csv_dir is not None:
+            written = export_csv(engine, j, keys, Path(csv_dir), since_t)
+            print(f"\nWrote {', '.join(p.name for p in written)} to {csv_dir}", file=out)
+    return 0
+
+
+def divergence_why(journal: Journal, engine: RiskEngine, key: str, since: float | None) -> str:
+    """The one-line reason of a strategy's raised divergence flag ("" when none is raised)."""
+    from livedesk.backend.risk.attribution_source import attribute_journal
+    from livedesk.backend.risk.divergence import divergence_reason
+
+    rows = [r for r in engine.view() if r.key == key]
+    if key == ACCOUNT or not any(r.flag for r in rows):
+        return ""
+    try:
+        per, _ = attribute_journal(journal, [key], since=since)
+    except ValueError:
+        per = {}
+    return divergence_reason(rows, per.get(key)) or ""
+
+
+def _has_data(engine: RiskEngine, key: str) -> bool:
+    snap = engine.snapshot(key)
+    return bool(snap["intraday"]["n"] or snap["daily"]["n"] or engine.fills(_strategy(key)))
+
+
+def _strategy(key: str) -> str | None:
+    return None if key == ACCOUNT else key
+
+
+def _print_key(engine: RiskEngine, key: str, out: TextIO, width: int, color: bool) -> None:
+    snap = engine.snapshot(key)
+    intraday, daily = snap["intraday"], snap["daily"]
+    title = "Account" if key == ACCOUNT else f"Strategy {key}"
+    print(f"\n== {title} ==", file=out)
+    nlv = snap["nlv"]
+    print(
+        f"intraday samples: {intraday['n']}   daily returns: {daily['n']}   "
+        f"last NLV: {'n/a' if math.isnan(nlv) else f'{nlv:,.2f}'}",
+        file=out,
+    )
+    print(metric_table([r for r in engine.view() if r.key == key], intraday), file=out)
+    ex = engine.execution(_strategy(key))
+    if ex.fills:
+        s, c = ex.slippage, ex.commission
+        print(
+            f"execution: {ex.fills} fills, notional {ex.notional:,.0f}; slippage bps "
+            f"mean {s.mean:.2f} median {s.median:.2f} p95 {s.p95:.2f} (n={s.count}); "
+            f"commission mean {c.mean:.2f} bps; drag {ex.drag_bps_per_year:.1f} bps/year",
+            file=out,
+        )
+    growth, drawdown = engine.curve(key)
+    if growth.size >= 2:
+        eq, dd = engine.equity(key, max(2, width - 12))
+        print(
+            _chart(
+                "line", [(g - 1) * 100 for g in eq], f"{title}: equity (% return)", width, 14, color
+            ),
+            file=out,
+        )
+        print(
+            _chart("line", [d * 100 for d in dd], f"{title}: drawdown (%)", width, 10, color),
+            file=out,
+        )
+    slips = [f.cost().slippage_bps for f in engine.fills(_strategy(key))]
+    slips = [x for x in slips if not math.isnan(x)]
+    if slips:
+        print(
+            _chart("hist", slips, f"{title}: slippage per fill (bps, + = cost)", width, 12, color),
+            file=out,
+        )
+
+
+def metric_table(rows: list[RiskRow], intraday: dict) -> str:
+    """The live-versus-backtest table as fixed-width text."""
+    head = ("metric", "intraday", "live daily", "backtest", "difference", "flag")
+    lines = [f"{head[0]:<18}{head[1]:>12}{head[2]:>12}{head[3]:>12}{head[4]:>12}  {head[5]}"]
+    for r in rows:
+        lines.append(
+            f"{r.metric:<18}{fmt(r.metric, intraday[r.metric]):>12}{fmt(r.metric, r.live):>12}"
+            f"{fmt(r.metric, r.backtest):>12}{fmt(r.metric, r.diff, True):>12}  {_flag(r.flag)}"
+        )
+    return "\n".join(lines)
+
+
+def _chart(kind: str, values: list[float], title: str, width: int, height: int, color: bool) -> str:
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    if not color:
+        plt.theme("clear")
+    if kind == "hist":
+        plt.hist(values, bins=HIST_BINS)
+        plt.xlabel("bps")
+    else:
+        plt.plot(values)
+        plt.xticks([])
+    plt.title(title)
+    text = plt.build()
+    plt.clear_figure()
+    return text if color else plt.uncolorize(text)
+
+
+def export_csv(
+    engine: RiskEngine, journal: Journal, keys: list[str], directory: Path, since: float | None
+) -> list[Path]:
+    """Write metrics, equity, fills and slippage CSV files into ``directory``; their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / n for n in ("metrics.csv", "equity.csv", "fills.csv", "slippage.csv")]
+    with paths[0].open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["key", "metric", "intraday", "live_daily", "backtest", "difference", "flag"])
+        for key in keys:
+            intraday = engine.snapshot(key)["intraday"]
+            for r in (r for r in engine.view() if r.key == key):
+                w.writerow(
+                    [key, r.metric, intraday[r.metric], r.live, r.backtest, r.diff, _flag(r.flag)]
+                )
+    with paths[1].open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            ["key", "series", "t", "time_utc", "total_pnl", "nlv", "return", "equity", "drawdown"]
+        )
+        for key in keys:
+            for daily in (False, True):
+                s = journal.samples(series_name(key, daily), since=since)
+                growth, dd = engine.curve(key, daily)
+                label = "daily" if daily else "intraday"
+                for i in range(s.t.size):
+                    w.writerow(
+                        [
+                            key,
+                            label,
+                            s.t[i],
+                            _iso(s.t[i]),
+                            s.total_pnl[i],
+                            s.nlv[i],
+                            s.ret[i],
+                            growth[i],
+                            dd[i],
+                        ]
+                    )
+    wanted = None if ACCOUNT in keys else set(keys)
+    fills = [f for f in engine.fills() if wanted is None or f.strategy in wanted]
+    with paths[2].open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            [
+                "exec_id",
+                "time_utc",
+                "strategy",
+                "side",
+                "qty",
+                "price",
+                "arrival_mid",
+                "commission",
+                "multiplier",
+                "notional",
+                "slippage_bps",
+                "commission_bps",
+            ]
+        )
+        for f in fills:
+            c = f.cost()
+            w.writerow(
+                [
+                    f.exec_id,
+                    _iso(f.t),
+                    f.strategy or "",
+                    f.side,
+                    f.qty,
+                    f.price,
+                    f.arrival_mid,
+                    f.commission,
+                    f.multiplier,
+                    c.notional,
+                    c.slippage_bps,
+                    c.commission_bps,
+                ]
+            )
+    with paths[3].open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["key", "bin_low_bps", "bin_high_bps", "count"])
+        for key in keys:
+            d = distribution(
+                (f.cost().slippage_bps for f in engine.fills(_strategy(key))), HIST_BINS
+            )
+            for lo, hi, n in zip(d.hist_edges, d.hist_edges[1:], d.hist_counts, strict=False):
+                w.writerow([key, lo, hi, n])
+    return paths

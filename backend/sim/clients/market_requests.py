@@ -1,0 +1,268 @@
+"""Market-data requests of a client session: reqMktData ticks and greeks, historical bars,
+option chain parameters, head timestamps (a mixin of
+:class:`~livedesk.backend.sim.clients.session.ClientSession`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from livedesk.backend.sim.broker import combos
+from livedesk.backend.sim.errors import OrderReject
+from livedesk.backend.sim.market.history import NEW_YORK
+from livedesk.backend.sim.market.instruments import Instrument
+from livedesk.backend.sim.market.model import Quote
+from livedesk.backend.sim.protocol import messages as m
+from livedesk.backend.sim.protocol import requests as rq
+
+if TYPE_CHECKING:
+    from livedesk.backend.sim.clients.pacing import HistoricalPacer
+    from livedesk.backend.sim.gateway import SimGateway
+
+# tick types
+BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE, OPEN = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    14,
+)
+LAST_TIMESTAMP = 45
+BID_OPTION, ASK_OPTION, LAST_OPTION, MODEL_OPTION = 10, 11, 12, 13
+DELAYED_MSG = "Requested market data is not subscribed. Displaying delayed market data."
+NO_PERMISSION_MSG = "Requested market data is not subscribed."
+
+
+@dataclass
+class MarketDataSub:
+    """One reqMktData subscription and the last values sent."""
+
+    inst: Instrument | None
+    sent: dict = field(default_factory=dict)
+    last: Quote | None = None
+    legs: list[combos.Leg] | None = None
+
+
+@dataclass
+class BarSub:
+    """One keepUpToDate historical subscription."""
+
+    inst: Instrument
+    bar_size: str
+    format_date: int
+    midpoint: bool
+
+
+class MarketDataRequests:
+    """reqMktData, historical data and option-chain handlers; the session supplies ``gw``,
+    ``send``, ``send_error``, ``resolve`` and the subscription tables."""
+
+    gw: SimGateway
+    mkt: dict[int, MarketDataSub]
+    bars: dict[int, BarSub]
+    hist_pacer: HistoricalPacer
+    market_data_type: int
+
+    def on_market_data_type(self, req: rq.ReqMarketDataType) -> None:
+        self.market_data_type = req.data_type
+
+    def on_mkt_data(self, req: rq.ReqMktData) -> None:
+        legs = None
+        inst = None
+        try:
+            if req.contract.secType == "BAG":
+                broker, now = self.gw.broker, self.gw.now()
+                legs = combos.resolve_legs(
+                    req.contract, broker.instrument, lambda i: broker.expired(i, now)
+                )
+            else:
+                inst = self.resolve(req.contract, req.req_id)
+        except OrderReject as exc:
+            self.send_error(req.req_id, exc.code, exc.message)
+            return
+        fault = self.gw.faults.market_data_fault(req.contract.symbol)
+        if fault == "no-permission":
+            self.send_error(req.req_id, 354, NO_PERMISSION_MSG)
+            return
+        if not req.snapshot and len(self.mkt) >= self.gw.max_market_data_lines:
+            self.send_error(
+                req.req_id,
+                101,
+                f"Max number of tickers has been reached (max={self.gw.max_market_data_lines})",
+            )
+            return
+        sub = MarketDataSub(inst, legs=legs)
+        if fault == "delayed":
+            self.send_error(req.req_id, 10167, DELAYED_MSG)
+            self.send(m.market_data_type(req.req_id, 3))
+        elif self.market_data_type != 1:
+            self.send(m.market_data_type(req.req_id, self.market_data_type))
+        now = self.gw.now()
+        self._push_ticks(req.req_id, sub, now)
+        if req.snapshot or req.regulatory_snapshot:
+            self.send(m.tick_snapshot_end(req.req_id))
+        else:
+            self.mkt[req.req_id] = sub
+
+    def on_cancel_mkt_data(self, req: rq.CancelMktData) -> None:
+        self.mkt.pop(req.req_id, None)
+
+    def _push_ticks(self, req_id: int, sub: MarketDataSub, now: float) -> None:
+        market = self.gw.market
+        if sub.legs is not None:
+            q = combos.combo_quote(market, sub.legs, now)
+        else:
+            q = market.quote(sub.inst.con_id, now)
+        if q == sub.last:
+            return
+        last_moved = sub.last is None or q.last != sub.last.last
+        sub.last = q
+        sent = sub.sent
+        # sizes go out in the negotiated version's unit (lots of 100 shares before 159)
+        units = {"proto": self.proto, "sec_type": "BAG" if sub.inst is None else sub.inst.sec_type}
+        if sent.get("session") != market.session:  # first push, or a new session began
+            sent["session"] = market.session
+            if sub.legs is not None:
+                prev = combos.combo_prev_close(market, sub.legs)
+            else:
+                prev = market.prev_close(sub.inst.con_id)
+            self.send(m.tick_price(req_id, CLOSE, prev, 0, **units))
+        for tick, value in (
+            (BID, (q.bid, q.bid_size)),
+            (ASK, (q.ask, q.ask_size)),
+            (LAST, (q.last, q.last_size)),
+        ):
+            if sent.get(tick) != value:
+                sent[tick] = value
+                self.send(m.tick_price(req_id, tick, value[0], value[1], **units))
+        if sub.legs is not None:
+            return
+        if sent.get(VOLUME) != q.volume:
+            sent[VOLUME] = q.volume
+            self.send(m.tick_size(req_id, VOLUME, q.volume, **units))
+        if sub.inst.sec_type == "OPT":
+            self._push_greeks(req_id, sub, now, q)
+        if last_moved and market.session_open() <= now:
+            day = self.gw.history.day_range(sub.inst.con_id, now)
+            for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):
+                if sent.get(tick) != value:
+                    sent[tick] = value
+                    self.send(m.tick_price(req_id, tick, value, 0, **units))
+
+    def _push_greeks(self, req_id: int, sub: MarketDataSub, now: float, q: Quote) -> None:
+        """tickOptionComputation for the bid, ask, last (implied vols) and the model."""
+        pricer = self.gw.market.options_pricer
+        st = pricer.state(sub.inst, now)
+        g = st.model
+        comps = [(MODEL_OPTION, st.vol, g)]
+        for tick, price in ((BID_OPTION, q.bid), (ASK_OPTION, q.ask), (LAST_OPTION, q.last)):
+            implied = pricer.implied(sub.inst, price, st) if price > 0 else None
+            if implied is not None:
+                comps.append((tick, implied[1], implied[0]))
+        for tick, vol, g in comps:
+            key = ("greeks", tick)
+            value = (vol, g)
+            if sub.sent.get(key) == value:
+                continue
+            sub.sent[key] = value
+            self.send(
+                m.tick_option_computation(
+                    req_id,
+                    tick,
+                    1,
+                    vol,
+                    g.delta,
+                    g.price,
+                    0.0,
+                    g.gamma,
+                    g.vega,
+                    g.theta,
+                    st.und_price,
+                )  # fmt: skip
+            )
+
+    def on_sec_def_opt_params(self, req: rq.ReqSecDefOptParams) -> None:
+        source = self.gw.market.options
+        chain = source.chain(req.underlying_symbol.upper()) if source else None
+        if chain is None or req.underlying_con_id not in (0, chain.underlying.con_id):
+            self.send_error(
+                req.req_id, 200, "No security definition has been found for the request"
+            )
+            return
+        und = chain.underlying
+        for exchange in ("SMART", "CBOE"):
+            self.send(
+                m.sec_def_opt_params(
+                    req.req_id,
+                    exchange,
+                    und.con_id,
+                    und.symbol,
+                    "100",
+                    chain.expiry_texts,
+                    list(chain.strikes),
+                )  # fmt: skip
+            )
+        self.send(m.sec_def_opt_params_end(req.req_id))
+
+    def on_historical(self, req: rq.ReqHistoricalData) -> None:
+        try:
+            inst = self.resolve(req.contract, req.req_id)
+        except OrderReject as exc:
+            self.send_error(req.req_id, exc.code, exc.message)
+            return
+        what = req.what_to_show.upper()
+        if what not in ("TRADES", "MIDPOINT"):
+            self.send_error(
+                req.req_id,
+                162,
+                f"Historical Market Data Service error message:No data of type {what} is available",
+            )
+            return
+        if req.keep_up_to_date and req.end_date_time:
+            self.send_error(
+                req.req_id,
+                321,
+                "Error validating request.-'bP' : cause - End date not supported with live updates",
+            )
+            return
+        key = (inst.con_id, req.end_date_time, req.duration, req.bar_size, what, req.use_rth)
+        reason = self.hist_pacer.check(key, (inst.con_id, what), time.monotonic())
+        if reason:
+            self.send_error(
+                req.req_id,
+                162,
+                f"Historical Market Data Service error message:Pacing violation: {reason}",
+            )
+            return
+        from livedesk.backend.sim.market.history import parse_end
+
+        now = self.gw.now()
+        end = parse_end(req.end_date_time, now)
+        bars = self.gw.history.bars(inst.con_id, end, req.duration, req.bar_size, now)
+        midpoint = what == "MIDPOINT"
+        rows = [b.fields(req.format_date, midpoint) for b in bars]
+        fmt_t = lambda t: dt.datetime.fromtimestamp(t, NEW_YORK).strftime("%Y%m%d %H:%M:%S")  # noqa: E731
+        start = fmt_t(bars[0].start) if bars else fmt_t(end)
+        self.send(
+            m.historical_data(
+                req.req_id, start, fmt_t(end), rows, proto=self.proto, sec_type=inst.sec_type
+            )
+        )
+        if req.keep_up_to_date:
+            self.bars[req.req_id] = BarSub(inst, req.bar_size, req.format_date, midpoint)
+
+    def on_cancel_historical(self, req: rq.CancelHistoricalData) -> None:
+        self.bars.pop(req.req_id, None)
+
+    def on_head_timestamp(self, req: rq.ReqHeadTimestamp) -> None:
+        inst = self.resolve(req.contract, req.req_id)
+        first = self.gw.market.daily_bars(inst.con_id)["date"][0]
+        self.send(m.head_timestamp(req.req_id, str(first).replace("-", "")[:8]))

@@ -1,0 +1,1 @@
+"""Control of a running simulated gateway: fault hooks and the ``sim-control`` client."""

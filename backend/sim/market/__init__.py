@@ -1,0 +1,1 @@
+"""The simulated market model: paths, instruments, futures, options, history, calendar, clock."""

@@ -1,0 +1,2 @@
+"""The TWS API wire protocol of the simulated gateway: framing, versions, encoders, request
+parsers."""

@@ -1,0 +1,1 @@
+"""Trading: `TradingApp`, the five order primitives, rebalancing, sizing, the guard."""
