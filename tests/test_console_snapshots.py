@@ -22,9 +22,25 @@ async def _settled(pilot, session, gw) -> None:
     gw.advance(2)
     await until(lambda: len(session.positions()) == 3, 5)
     await until(lambda: all(o.status == "Filled" for o in session.orders()), 5)
+    await until(lambda: _risk_settled(session), 5)  # fills, commissions and an NLV sample
     await pilot.pause(0.6)  # one refresh cycle after the last update
     for i in pilot.app.screen.query(Input):
         i.cursor_blink = False
+
+
+def _risk_settled(session) -> bool:
+    """The risk engine has the three fills with their commissions and an account NLV."""
+    engine = session.engine
+    if engine is None:
+        return False
+    fills = engine.fills()
+    track = engine.snapshot("account") if "account" in engine.keys() else None
+    return (
+        len(fills) == 3
+        and all(f.commission is not None for f in fills)
+        and track is not None
+        and track["nlv"] > 0
+    )
 
 
 @pytest.fixture
