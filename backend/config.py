@@ -92,6 +92,8 @@ class Settings:
     log_level: str = "INFO"
     strategies: dict[str, dict[str, Any]] = field(default_factory=dict)
     """``[strategies.NAME]`` tables, checked by ``livedesk.backend.strategies.create_strategy``."""
+    strategy_paths: tuple[str, ...] = ()
+    """``[strategies] paths``: more folders of strategy plugins (relative: from the config dir)."""
     keys: dict[str, str] = field(default_factory=dict)
     """Console key overrides: binding id → key(s), from ``[keys]`` (validated at load)."""
     broker_configured: bool = False
@@ -165,6 +167,13 @@ def _guard_section(raw: object) -> dict[str, float]:
     return dict(raw)
 
 
+def _strategy_paths(raw: object) -> tuple[str, ...]:
+    """``[strategies] paths``: a list of folder names."""
+    if not isinstance(raw, list) or not all(isinstance(p, str) and p.strip() for p in raw):
+        raise ConfigError(f"[strategies] paths must be a list of folders, got {raw!r}")
+    return tuple(raw)
+
+
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
     """Settings from the TOML file (if present) and environment overrides."""
     path = path or config_dir() / "config.toml"
@@ -195,9 +204,11 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     strategies = raw.get("strategies", {})
-    if not isinstance(strategies, dict) or not all(
-        isinstance(v, dict) for v in strategies.values()
-    ):
+    if not isinstance(strategies, dict):
+        raise ConfigError("[strategies] takes one [strategies.NAME] table per strategy")
+    strategies = dict(strategies)
+    strategy_paths = _strategy_paths(strategies.pop("paths", []))
+    if not all(isinstance(v, dict) for v in strategies.values()):
         raise ConfigError("[strategies] takes one [strategies.NAME] table per strategy")
     top = {
         k: v for k, v in raw.items() if k not in ("broker", "sim", "guard", "keys", "strategies")
@@ -213,7 +224,11 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
             raise ConfigError(f"{key}: LiveDesk never stores credentials")
     configured = bool(raw.get("broker")) or any(f"LIVEDESK_{k}" in env for k in ("HOST", "PORT"))
     settings = replace(settings, keys=keys, broker_configured=configured)
-    settings = replace(settings, strategies={k: dict(v) for k, v in strategies.items()})
+    settings = replace(
+        settings,
+        strategies={k: dict(v) for k, v in strategies.items()},
+        strategy_paths=strategy_paths,
+    )
     if top:
         raise ConfigError(f"unknown settings: {', '.join(sorted(top))}")
     return settings

@@ -59,6 +59,25 @@ def ib_log_guard() -> Iterator[IbLogGuard]:
     guard.assert_clean()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_user_dirs(tmp_path_factory) -> Iterator[None]:
+    """Tests never read the real user's config (e.g. their strategy plugins) nor write their
+    data or logs: the user dirs point into the test run's temporary folder unless set."""
+    import os
+
+    keys = ("LIVEDESK_CONFIG_DIR", "LIVEDESK_DATA_DIR", "LIVEDESK_STATE_DIR")
+    saved = {k: os.environ.get(k) for k in keys}
+    base = tmp_path_factory.mktemp("user-dirs")
+    for k in keys:
+        os.environ.setdefault(k, str(base / k.rsplit("_", 2)[1].lower()))
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 # ---- simulated gateway fixtures ---------------------------------------------------------
 
 import asyncio  # noqa: E402

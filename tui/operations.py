@@ -166,6 +166,20 @@ class ConsoleOperations:
             self.notify(f"{name}: {exc}", severity="error")
         self.tick(force=True)
 
+    async def reload_strategy(self, name: str | None) -> None:
+        """``ctrl+r``: load the selected (stopped) plugin strategy's code again."""
+        c = self.session.controller
+        if c is None or name is None:
+            self.notify("no strategy selected", severity="warning")
+            return
+        try:
+            await c.reload(name)
+        except Exception as exc:
+            self.notify(f"{name} not reloaded: {exc}", severity="error")
+            return
+        self.notify(f"{name}: code reloaded")
+        self.tick(force=True)
+
     async def run_strategy_now(self, name: str | None) -> None:
         """``r``: one iteration of the selected strategy now."""
         c = self.session.controller

@@ -128,6 +128,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
         help="run the selected strategy now",
     ),
     ActionSpec(
+        "reload",
+        "ctrl+r",
+        "reload_strategy",
+        "Reload code",
+        scope="strategies",
+        show=False,
+        help="load a stopped plugin strategy's code again, without restarting",
+    ),
+    ActionSpec(
         "detail",
         "enter",
         "detail",

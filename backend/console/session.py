@@ -314,7 +314,7 @@ class ConsoleSession(SessionViews, SessionCommands):
                 return None
             factory = StrategyController
         try:
-            return factory(
+            controller = factory(
                 self.app,
                 bus=self.bus,
                 journal=self.journal,
@@ -324,6 +324,11 @@ class ConsoleSession(SessionViews, SessionCommands):
         except Exception as exc:
             log.error("strategy controller failed to start: %s", exc)
             return None
+        for error in getattr(controller, "plugin_errors", ()):
+            self.add_log("error", "strategies", f"plugin not loaded: {error}")
+        for name, message in getattr(controller, "config_errors", {}).items():
+            self.add_log("error", "strategies", f"{name} not loaded: {message}")
+        return controller
 
     async def close(self) -> None:
         """Stop strategies (positions and orders untouched), disconnect, stop the sim gateway."""

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-COMMANDS = ("strategies", "run", "backtest")
+COMMANDS = ("strategies", "run", "backtest", "strategy")
 
 
 def _connection_args(p: argparse.ArgumentParser) -> None:
@@ -49,6 +49,16 @@ def add_strategy_parsers(sub) -> None:
     )
     _connection_args(r)
 
+    n = sub.add_parser("strategy", help="your own strategies: `livedesk strategy new NAME`")
+    nsub = n.add_subparsers(dest="strategy_command", metavar="ACTION", required=True)
+    new = nsub.add_parser(
+        "new",
+        help="write a working strategy plugin and its test into <config dir>/strategies/",
+    )
+    new.add_argument("name", help="kebab-case strategy name, e.g. my-trend")
+    new.add_argument("--symbol", default="SPY", help="the stock it trades (default SPY)")
+    new.add_argument("--force", action="store_true", help="overwrite existing files")
+
     b = sub.add_parser(
         "backtest", help="replay history through a strategy and store its backtest reference"
     )
@@ -65,8 +75,12 @@ def add_strategy_parsers(sub) -> None:
 
 def run_strategy_command(args: argparse.Namespace, settings) -> int:
     """Dispatch a parsed strategy sub-command; returns the exit code."""
+    if args.command == "strategy":
+        return new_strategy_command(args)
     from livedesk.backend.strategies import runner
+    from livedesk.backend.strategies.registry import load_plugins_for
 
+    load_plugins_for(settings)
     journal = Path(args.journal) if getattr(args, "journal", None) else None
     if args.command == "strategies":
         if journal is None and args.demo:
@@ -99,3 +113,21 @@ def run_strategy_command(args: argparse.Namespace, settings) -> int:
             journal_path=journal,
         )
     )
+
+
+def new_strategy_command(args: argparse.Namespace) -> int:
+    """``livedesk strategy new NAME``: exit 0 with the files written, 2 when refused."""
+    import sys
+
+    from livedesk.backend.config import ConfigError
+    from livedesk.backend.strategies.skeleton import write_skeleton
+
+    try:
+        strategy_file, test_file = write_skeleton(args.name, symbol=args.symbol, force=args.force)
+    except ConfigError as exc:
+        print(f"livedesk strategy new: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {strategy_file}")
+    print(f"wrote {test_file}")
+    print(f"try it: livedesk run {args.name} --once --dry-run")
+    return 0

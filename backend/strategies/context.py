@@ -70,6 +70,8 @@ class StrategyContext:
         self.orders: list[dict[str, Any]] = []
         self.state: dict[str, Any] = {}
         """Free per-strategy state kept across iterations (subscriptions, last signal...)."""
+        self.recorded: dict[str, float] = {}
+        """Values :meth:`record`-ed during the current decision (journaled with it)."""
         self._resolved: dict[Any, Contract] = {}
 
     @property
@@ -148,28 +150,58 @@ class StrategyContext:
             self.orders.append(order_record(contract, result.order, result, legs=legs))
         return result
 
+    async def _primitive(
+        self, method, contract: Contract, amount: float, order_type: OrderType
+    ) -> OrderResult:
+        """One ``TradingApp`` primitive, tagged with the strategy and dry-run aware, noted."""
+        r = await method(contract, order_type, amount, strategy=self.strategy, dry_run=self.dry_run)
+        return self._note(contract, r)
+
+    async def order_value(
+        self, contract: Contract, value: float, order_type: OrderType = market
+    ) -> OrderResult:
+        """Buy (``value`` > 0) or sell ``value`` dollars of this contract (tagged, dry-run aware)."""
+        return await self._primitive(self.app.order_value, contract, value, order_type)
+
+    async def order_target_value(
+        self, contract: Contract, value: float, order_type: OrderType = market
+    ) -> OrderResult:
+        """Move this contract to ``value`` dollars (tagged, dry-run aware)."""
+        return await self._primitive(self.app.order_target_value, contract, value, order_type)
+
+    async def order_percent(
+        self, contract: Contract, percent: float, order_type: OrderType = market
+    ) -> OrderResult:
+        """Trade ``percent`` of NetLiquidation worth of this contract (tagged, dry-run aware)."""
+        return await self._primitive(self.app.order_percent, contract, percent, order_type)
+
     async def order_target_percent(
         self, contract: Contract, percent: float, order_type: OrderType = market
     ) -> OrderResult:
         """Move this contract to ``percent`` of NetLiquidation (tagged, dry-run aware)."""
-        r = await self.app.order_target_percent(
-            contract, order_type, percent, strategy=self.strategy, dry_run=self.dry_run
-        )
-        return self._note(contract, r)
+        return await self._primitive(self.app.order_target_percent, contract, percent, order_type)
 
     async def order_target_quantity(
         self, contract: Contract, quantity: float, order_type: OrderType = market
     ) -> OrderResult:
         """Move this contract to ``quantity`` (tagged, dry-run aware)."""
-        r = await self.app.order_target_quantity(
-            contract, order_type, quantity, strategy=self.strategy, dry_run=self.dry_run
-        )
-        return self._note(contract, r)
+        return await self._primitive(self.app.order_target_quantity, contract, quantity, order_type)
 
     async def send_order(self, contract: Contract, order: Order) -> OrderResult:
         """Send one order (tagged, dry-run aware)."""
         r = await self.app.send_order(contract, order, strategy=self.strategy, dry_run=self.dry_run)
         return self._note(contract, r)
+
+    def positions(self) -> dict[int, float]:
+        """The account's position by conId (held + filled, as the order primitives see it)."""
+        return {cid: float(p.position) for cid, p in self.app.positions.items() if p.position}
+
+    def record(self, **values: float) -> None:
+        """Record named numbers with this decision (journaled, shown in the strategy detail)."""
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"record({key}=...) takes a number, got {value!r}")
+            self.recorded[key] = float(value)
 
     def working_trades(self) -> list:
         """This strategy's working orders (``orderRef`` == name)."""

@@ -24,7 +24,7 @@ import math
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from livedesk.backend.config import ConfigError
@@ -36,6 +36,8 @@ from livedesk.backend.strategies.registry import (
     available_strategies,
     create_strategy,
     is_enabled,
+    load_plugins_for,
+    reload_plugin,
     strategy_settings,
 )
 from livedesk.backend.strategies.schedules import Event, Monthly
@@ -117,8 +119,12 @@ class StrategyController:
         """Called with (name, decision) after each decision is journaled."""
         self.config_errors: dict[str, str] = {}
         """Strategies left out because their ``[strategies.NAME]`` settings are invalid."""
+        self.plugin_errors: list = []
+        """Strategy plugins that failed to load or validate (``file:line: message``)."""
         if strategies is None:
             strategies = []
+            if settings is not None:
+                self.plugin_errors = load_plugins_for(settings)
             for name in available_strategies():
                 try:
                     strategies.append(create_strategy(name, strategy_settings(settings, name)))
@@ -242,6 +248,24 @@ class StrategyController:
         self._open_run(slot)
         self._set(slot, StrategyStatus.WAITING, "started")
         slot.task = asyncio.create_task(self._loop(slot), name=f"strategy:{name}")
+
+    async def reload(self, name: str) -> None:
+        """Load a stopped plugin strategy's code again (the ``reload`` action).
+
+        ConfigError, with nothing changed, when ``name`` runs, is not a plugin file, or its new
+        code fails to load or validate (the message says ``file:line: what``)."""
+        slot = self._slot(name)
+        if slot.task is not None and not slot.task.done():
+            raise ConfigError(f"stop {name} before reloading its code")
+        errors = reload_plugin(name)
+        if errors:
+            raise ConfigError("; ".join(str(e) for e in errors))
+        overrides = {} if self.settings is None else strategy_settings(self.settings, name)
+        slot.strategy = create_strategy(name, overrides)
+        slot.ctx.state.clear()
+        slot.run_id = None
+        slot.next_run = None
+        self._set(slot, slot.status, "code reloaded")
 
     async def start_enabled(self) -> list[str]:
         """Start every enabled strategy; returns their names."""
@@ -445,6 +469,7 @@ class StrategyController:
             previous = slot.status
             self._set(slot, StrategyStatus.RUNNING)
             slot.ctx.orders = []
+            slot.ctx.recorded = {}
             try:
                 decision = await slot.strategy.run_once(slot.ctx)
             except asyncio.CancelledError:
@@ -467,6 +492,8 @@ class StrategyController:
                 return Decision(await self.clock.now(), f"error: {exc}", skipped_reason=str(exc))
             if slot.ctx.orders and not decision.orders:
                 decision = _with_orders(decision, slot.ctx.orders)
+            if slot.ctx.recorded:
+                decision = _with_values(decision, slot.ctx.recorded)
             self._record(slot, decision)
             running = slot.task is not None and not slot.task.done()
             after = StrategyStatus.WAITING if running else StrategyStatus.STOPPED
@@ -513,9 +540,12 @@ class StrategyController:
 
 
 def _with_orders(decision: Decision, orders: list[dict]) -> Decision:
-    from dataclasses import replace
-
     return replace(decision, orders=list(orders))
+
+
+def _with_values(decision: Decision, recorded: dict[str, float]) -> Decision:
+    """The decision's values with the context's recorded ones (the decision's own win)."""
+    return replace(decision, values={**recorded, **decision.values})
 
 
 def _decision_text(d: Decision | None) -> str:

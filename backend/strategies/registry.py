@@ -3,16 +3,20 @@
 Built-in strategy modules are imported lazily the first time the registry is read; a
 module that fails to import (e.g. zipline missing for ``monthly-factor``) is skipped and
 its error kept in :func:`import_errors`, so ``livedesk strategies`` always works.
+:func:`load_plugins` adds the user's own strategies (:mod:`.plugins`) once per process; a
+broken plugin is kept in :func:`plugin_errors` and never hides the others.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from livedesk.backend.config import ConfigError
+from livedesk.backend.strategies import plugins
 from livedesk.backend.strategies.base import NAME_RE, Strategy, build_params
 
 log = logging.getLogger("livedesk.strategies")
@@ -31,6 +35,9 @@ RESERVED_KEYS = frozenset({"enabled"})
 _REGISTRY: dict[str, type[Strategy]] = {}
 _ERRORS: dict[str, str] = {}
 _loaded = False
+_SOURCES: dict[str, str] = {}  # plugin strategy name -> its file or entry point
+_PLUGIN_ERRORS: dict[str, list[plugins.PluginError]] = {}  # source -> its errors
+_plugin_folders: list[Path] | None = None
 
 
 def register(cls: S) -> S:
@@ -41,7 +48,11 @@ def register(cls: S) -> S:
     if not hasattr(cls, "Params"):
         raise ValueError(f"strategy {name} has no Params dataclass")
     existing = _REGISTRY.get(name)
-    if existing is not None and existing.__qualname__ != cls.__qualname__:
+    same = existing is not None and (existing.__module__, existing.__qualname__) == (
+        cls.__module__,
+        cls.__qualname__,
+    )
+    if existing is not None and not same:
         raise ValueError(f"strategy name {name!r} already registered by {existing.__qualname__}")
     _REGISTRY[name] = cls
     return cls
@@ -63,6 +74,112 @@ def _load_builtins() -> None:
         except Exception as exc:  # a broken optional strategy must not break the others
             _ERRORS[module] = f"{type(exc).__name__}: {exc}"
             log.warning("strategy module %s not loaded: %s", module, exc)
+
+
+def load_plugins(
+    paths: Sequence[str | Path] = (),
+    *,
+    base: Path | None = None,
+    entry_points: bool = True,
+) -> list[plugins.PluginError]:
+    """Discover and register the user's strategies (once per process for the same folders).
+
+    ``paths`` are the ``[strategies] paths`` folders; ``base`` the config dir. Returns every
+    plugin error (``file:line: message``); the loaded strategies join :func:`available_strategies`.
+    """
+    global _plugin_folders
+    _load_builtins()
+    folders = plugins.plugin_folders(paths, base)
+    if _plugin_folders == folders:
+        return plugin_errors()
+    _plugin_folders = folders
+    for path in plugins.plugin_files(folders):
+        if str(path) not in _PLUGIN_ERRORS and str(path) not in _SOURCES.values():
+            _adopt(str(path), *plugins.load_file(path))
+    if entry_points:
+        for ep in plugins.plugin_entry_points():
+            source = f"entry point {ep.name} ({ep.value})"
+            if source not in _PLUGIN_ERRORS and source not in _SOURCES.values():
+                _adopt(source, *plugins.load_entry_point(ep))
+    return plugin_errors()
+
+
+def load_plugins_for(settings: Any) -> list[plugins.PluginError]:
+    """:func:`load_plugins` with ``settings``' ``[strategies] paths`` (from the config dir)."""
+    return load_plugins(tuple(getattr(settings, "strategy_paths", ()) or ()))
+
+
+def reload_plugin(name: str) -> list[plugins.PluginError]:
+    """Load the file of plugin strategy ``name`` again (its code changed); ConfigError if
+    ``name`` is not a plugin loaded from a file. Returns that file's errors (empty: reloaded)."""
+    source = _SOURCES.get(name)
+    if source is None or source.startswith("entry point"):
+        raise ConfigError(f"{name!r} is not a strategy loaded from a plugin file")
+    before = {n: _REGISTRY[n] for n, s in _SOURCES.items() if s == source}
+    for other in before:
+        _SOURCES.pop(other)
+        _REGISTRY.pop(other, None)
+    _PLUGIN_ERRORS.pop(source, None)
+    _adopt(source, *plugins.load_file(Path(source)))
+    errors = list(_PLUGIN_ERRORS.get(source, []))
+    if errors or name not in _REGISTRY:
+        for other in [n for n, s in _SOURCES.items() if s == source]:  # keep the old code
+            _SOURCES.pop(other)
+            _REGISTRY.pop(other, None)
+        _REGISTRY.update(before)
+        _SOURCES.update(dict.fromkeys(before, source))
+        if not errors:
+            errors = [plugins.PluginError(source, None, f"no longer defines strategy {name!r}")]
+    return errors
+
+
+def _adopt(
+    source: str, loaded: plugins.LoadedPlugin | None, errors: list[plugins.PluginError]
+) -> None:
+    """Register a plugin's valid strategies; a name already taken is an error of its own."""
+    errors = list(errors)
+    for cls in loaded.classes if loaded is not None else ():
+        existing = _REGISTRY.get(cls.name)
+        if existing is not None and existing is not cls and _SOURCES.get(cls.name) != source:
+            owner = _SOURCES.get(cls.name, existing.__module__)
+            errors.append(
+                plugins.PluginError(
+                    source,
+                    plugins.class_line(cls),
+                    f"strategy name {cls.name!r} is taken by {owner}",
+                )
+            )
+            continue
+        _REGISTRY[cls.name] = cls
+        _SOURCES[cls.name] = source
+    # a class that registered itself at import (@register) but failed validation leaves again
+    for name, cls in list(_REGISTRY.items()):
+        if cls.__module__.startswith(plugins.MODULE_PREFIX) and name not in _SOURCES:
+            _REGISTRY.pop(name)
+    if errors:
+        _PLUGIN_ERRORS[source] = errors
+        for e in errors:
+            log.warning("strategy plugin not loaded: %s", e)
+
+
+def forget_plugins() -> None:
+    """Unregister every plugin strategy and forget their errors (the next load starts afresh)."""
+    global _plugin_folders
+    for name in list(_SOURCES):
+        _REGISTRY.pop(name, None)
+    _SOURCES.clear()
+    _PLUGIN_ERRORS.clear()
+    _plugin_folders = None
+
+
+def plugin_errors() -> list[plugins.PluginError]:
+    """Every plugin that failed to load or validate, in discovery order."""
+    return [e for errs in _PLUGIN_ERRORS.values() for e in errs]
+
+
+def plugin_source(name: str) -> str | None:
+    """The file or entry point strategy ``name`` came from (None: built in)."""
+    return _SOURCES.get(name)
 
 
 def available_strategies() -> dict[str, type[Strategy]]:

@@ -73,9 +73,12 @@ def strategy_rows(settings, journal_path: Path | None = None, now: dt.datetime |
         create_strategy,
         import_errors,
         is_enabled,
+        load_plugins_for,
+        plugin_errors,
         strategy_settings,
     )
 
+    load_plugins_for(settings)
     now = now or dt.datetime.now(NEW_YORK)
     last = _last_results(journal_path)
     rows, problems = [], []
@@ -99,6 +102,7 @@ def strategy_rows(settings, journal_path: Path | None = None, now: dt.datetime |
             ]
         )
     problems += [f"{m}: not loaded ({e})" for m, e in import_errors().items()]
+    problems += [f"plugin not loaded: {e}" for e in plugin_errors()]
     return rows, problems
 
 

@@ -103,5 +103,8 @@ class StrategiesPane(TablePane):
     def action_run_now(self) -> None:
         self.app.run_worker(self.app.run_strategy_now(self.selected), exclusive=False)
 
+    def action_reload_strategy(self) -> None:
+        self.app.run_worker(self.app.reload_strategy(self.selected), exclusive=False)
+
     def action_detail(self) -> None:
         self.app.open_strategy_detail(self.selected)
