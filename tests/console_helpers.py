@@ -145,10 +145,17 @@ async def connected(pilot, timeout: float = 10.0) -> None:
 async def buy(session, symbol: str, qty: float, strategy: str = "") -> None:
     """A market order through the session's TradingApp."""
     from livedesk.backend.contracts import stock
+    from livedesk.backend.errors import PriceUnavailable
     from livedesk.backend.trading.orders import market
 
     c = await session.app.resolve_contract(stock(symbol))
-    await session.app.order_target_quantity(c, market, qty, strategy=strategy)
+    for attempt in range(5):  # a loaded test machine may need more than one quote wait
+        try:
+            await session.app.order_target_quantity(c, market, qty, strategy=strategy)
+            return
+        except PriceUnavailable:
+            if attempt == 4:
+                raise
 
 
 def finite(x) -> bool:

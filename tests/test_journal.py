@@ -220,7 +220,8 @@ def test_restart_restores_metrics(tmp_path):
     np.testing.assert_allclose(restored.equity(), live.equity(), rtol=1e-13)
 
 
-def test_default_path_is_in_user_data_dir():
+def test_default_path_is_in_user_data_dir(monkeypatch):
+    monkeypatch.delenv("LIVEDESK_DATA_DIR", raising=False)  # the platform's own default
     path = default_journal_path()
     assert path.name == "journal.sqlite3" and "livedesk" in str(path.parent).lower()
 
