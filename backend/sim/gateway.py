@@ -35,7 +35,7 @@ from livedesk.backend.sim.broker.state import StateStore
 from livedesk.backend.sim.clients.session import ClientSession
 from livedesk.backend.sim.clients.transport import Connection, ConnectionLimits
 from livedesk.backend.sim.control.faults import FaultHooks
-from livedesk.backend.sim.market.calendar import start_session
+from livedesk.backend.sim.market.calendar import NEW_YORK, resume_point, start_session
 from livedesk.backend.sim.market.clock import SimClock
 from livedesk.backend.sim.market.history import HistoryBuilder
 from livedesk.backend.sim.market.model import MarketModel
@@ -52,6 +52,10 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+CLOCK_SAVE_INTERVAL = 1.0
+"""Real seconds between two saves of the simulated clock to the ``--state`` file."""
 
 
 class SimGateway:
@@ -86,9 +90,18 @@ class SimGateway:
         self._requested_port = port
         self.seed = seed
         first_session = None
+        saved = StateStore.saved_clock(state_file) if state_file else None
         if start is not None:
             first_session, start_epoch = start_session(start)
             start_time = start_epoch if start_time is None else start_time
+        if saved is not None and start_time is not None and start_time < saved:
+            when = dt.datetime.fromtimestamp(saved, NEW_YORK)
+            raise ValueError(
+                f"the state file {state_file} is at {when:%Y-%m-%d %H:%M} New York; "
+                "the simulated clock never goes back (start later, or use another state file)"
+            )
+        if saved is not None and start_time is None:
+            first_session, start_time = resume_point(saved)
         self.market = market or MarketModel(seed=seed, session=first_session)
         self.clock = SimClock(
             start_time if start_time is not None else self.market.session_open(), speed
@@ -203,9 +216,13 @@ class SimGateway:
 
     # ---- the pulse ---------------------------------------------------------------
     async def _run_pulse(self) -> None:
+        saved_at = time.monotonic()
         while True:
             try:
                 self.pulse()
+                if self.store is not None and time.monotonic() - saved_at >= CLOCK_SAVE_INTERVAL:
+                    saved_at = time.monotonic()
+                    self._persist()  # the clock moves on even when nothing trades
             except Exception:  # never let one bad pulse kill the gateway
                 log.exception("sim gateway pulse failed")
             await asyncio.sleep(self.tick_interval)
@@ -287,4 +304,4 @@ class SimGateway:
 
     def _persist(self) -> None:
         if self.store is not None:
-            self.store.save(self.broker)
+            self.store.save(self.broker, self.clock.now())

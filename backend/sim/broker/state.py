@@ -140,9 +140,11 @@ def _execution_state(fe: FillEvent) -> dict:
     }
 
 
-def _meta(broker: SimBroker) -> dict:
+def _meta(broker: SimBroker, clock: float | None) -> dict:
     acct = broker.account
+    extra = {} if clock is None else {"clock": clock}
     return {
+        **extra,
         "version": VERSION,
         "account_id": acct.account_id,
         "cash": acct.cash,
@@ -296,12 +298,13 @@ class StateStore:
             self._db = None
 
     # ---- save --------------------------------------------------------------------------
-    def save(self, broker: SimBroker) -> None:
-        """Write what changed since the last save as one transaction."""
+    def save(self, broker: SimBroker, clock: float | None = None) -> None:
+        """Write what changed since the last save as one transaction; ``clock`` is the
+        simulated time (epoch seconds) a restart resumes from."""
         db = self._open()
         db.execute("BEGIN IMMEDIATE")
         try:
-            self._write_meta(db, broker)
+            self._write_meta(db, broker, clock)
             self._write_used(db, broker)
             self._write_holdings(db, broker)
             self._write_orders(db, broker)
@@ -315,8 +318,8 @@ class StateStore:
         if self.commits - self._synced_commits >= self.checkpoint_every:
             self._wake.set()  # a burst of changes: compact now, not at the next interval
 
-    def _write_meta(self, db: sqlite3.Connection, broker: SimBroker) -> None:
-        meta = _meta(broker)
+    def _write_meta(self, db: sqlite3.Connection, broker: SimBroker, clock: float | None) -> None:
+        meta = _meta(broker, clock)
         old = self._meta or {}
         rows = [(k, json.dumps(v)) for k, v in meta.items() if k not in old or old[k] != v]
         if rows:
@@ -405,6 +408,25 @@ class StateStore:
         self._exec_ids = written + [fe.execution.execId for fe in new]
 
     # ---- load --------------------------------------------------------------------------
+    @staticmethod
+    def saved_clock(path: str | Path) -> float | None:
+        """The simulated time the state at ``path`` was last saved at (None: no such state)."""
+        path = Path(path)
+        if not path.is_file():
+            return None
+        with path.open("rb") as f:
+            if f.read(16) != SQLITE_MAGIC:
+                return None
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        finally:
+            db.close()
+        value = json.loads(row[0]) if row else None
+        return float(value) if isinstance(value, int | float) else None
+
     def load(self, broker: SimBroker) -> bool:
         """Restore ``broker`` from the file; False when there is nothing to restore.
 

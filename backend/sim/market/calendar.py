@@ -79,6 +79,27 @@ def start_session(value: str | dt.datetime | dt.date) -> tuple[dt.date, float]:
     return session.date(), when.timestamp()
 
 
+def resume_point(saved: float) -> tuple[dt.date, float]:
+    """Where a restarted gateway's clock resumes after being saved at ``saved`` (epoch):
+    the session the market restarts on and the clock's first instant, never before ``saved``.
+
+    Inside a session's regular hours the clock resumes exactly where it stopped; outside them
+    it resumes at the next open, on the session it stopped in, so the gateway's own session
+    cycle still runs that session's close (DAY orders expire, expiries settle) and the roll.
+    """
+    when = dt.datetime.fromtimestamp(saved, NEW_YORK)
+    cal = xnys(when.date() - dt.timedelta(days=31))
+    session = cal.date_to_session(pd.Timestamp(when.date()), direction="previous")
+    opens_at = cal.session_open(session).timestamp()
+    closes_at = cal.session_close(session).timestamp()
+    if opens_at <= saved < closes_at:
+        return session.date(), saved
+    if saved < opens_at:  # the pre-open of a session day
+        return session.date(), opens_at
+    following = cal.next_session(session)
+    return session.date(), max(saved, cal.session_open(following).timestamp())
+
+
 class SessionWindow:
     """The XNYS sessions a market knows: its history, the current session and sessions
     generated ahead of it, with their opens and lengths.  :meth:`advance` makes the next one
