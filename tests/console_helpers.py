@@ -77,7 +77,7 @@ class FakeController:
         self._set(name, "waiting", "started")
 
     async def stop(self, name, *, flatten=False):
-        self.calls.append(("stop", name))
+        self.calls.append(("flatten" if flatten else "stop", name))
         self._set(name, "stopped", "stopped")
 
     async def run_now(self, name):

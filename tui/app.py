@@ -21,6 +21,7 @@ from livedesk.backend.console.actions import ACTIONS, PANE_TITLES, PANES
 from livedesk.backend.console.session import ConsoleConnectError, ConsoleSession
 from livedesk.tui.bindings import bindings
 from livedesk.tui.commands import ConsoleCommands
+from livedesk.tui.manual import ManualTrading
 from livedesk.tui.operations import ConsoleOperations
 from livedesk.tui.screens.connect_failed import ConnectFailedScreen
 from livedesk.tui.screens.dialogs import TypedConfirmScreen
@@ -59,7 +60,7 @@ class MainScreen(Screen):
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
 
-class LiveDeskApp(ConsoleOperations, App[int]):
+class LiveDeskApp(ManualTrading, ConsoleOperations, App[int]):
     """The LiveDesk console."""
 
     CSS_PATH = str(Path(__file__).with_name("console.tcss"))  # absolute: subclasses elsewhere

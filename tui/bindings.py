@@ -6,7 +6,13 @@ from textual.binding import Binding
 
 from livedesk.backend.console.actions import ActionSpec, actions_in
 
-KEY_DISPLAY = {"question_mark": "?", "slash": "/", "space": "space", "enter": "⏎"}
+KEY_DISPLAY = {
+    "question_mark": "?",
+    "slash": "/",
+    "colon": ":",
+    "space": "space",
+    "enter": "⏎",
+}
 
 
 def key_display(spec: ActionSpec) -> str | None:

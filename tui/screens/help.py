@@ -17,7 +17,9 @@ def key_table(keymap: dict[str, str], scopes: tuple[str, ...]) -> str:
     for a in ACTIONS:
         if a.scope not in scopes:
             continue
-        keys = keymap.get(a.id, a.key).replace("question_mark", "?").replace("slash", "/")
+        keys = keymap.get(a.id, a.key)
+        for name, shown in (("question_mark", "?"), ("slash", "/"), ("colon", ":")):
+            keys = keys.replace(name, shown)
         lines.append(f"  {keys:<18} {a.help or a.description}  [{a.id}]")
     return "\n".join(lines)
 
