@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 
 from ib_async import CommissionReport, Contract, Execution, ExecutionFilter, Order
 
-from livedesk.backend.sim.broker import combos, validation
+from livedesk.backend.sim.broker import combos, links, order_types, validation
 from livedesk.backend.sim.broker.account import Holding, MarginFn, SimAccount, stock_margin
 from livedesk.backend.sim.broker.margin import MarginModel
-from livedesk.backend.sim.broker.matching import SUPPORTED_TYPES, MatchingEngine, SimOrder, Touch
+from livedesk.backend.sim.broker.matching import MatchingEngine, SimOrder, Touch
 from livedesk.backend.sim.errors import OrderReject, no_definition, rejected
 from livedesk.backend.sim.market.instruments import Instrument
 from livedesk.backend.sim.market.model import MarketModel
@@ -26,7 +26,6 @@ from livedesk.backend.trading.orders import estimate_commission
 __all__ = ["OrderReject", "SimBroker", "contract_of"]
 
 NEW_YORK = ZoneInfo("America/New_York")
-TIFS = frozenset({"DAY", "GTC"})
 
 
 @dataclass(frozen=True)
@@ -147,6 +146,7 @@ class SimBroker:
     ) -> Instrument:
         """Check an order as a gateway would; raise :class:`OrderReject` with IB's code."""
         self._check_read_only()
+        order_types.check_bounds(order)
         if contract.secType == "BAG":
             raise ValueError("use validate_combo for BAG contracts")
         inst = self.instrument(contract.conId) if contract.conId else None
@@ -164,7 +164,9 @@ class SimBroker:
         validation.check_contract(contract, inst)
         if self.expired(inst, now):
             raise rejected(f"The contract {inst.local_symbol or inst.symbol} has expired")
-        self._check_order(order)
+        if inst.sec_type == "IND":
+            raise rejected(f"{inst.symbol} is an index: indices cannot be traded")
+        self._check_order(order, now=now)
         validation.check_quantity(float(order.totalQuantity))
         validation.check_prices(order, inst)
         if self.reject_next:
@@ -186,7 +188,8 @@ class SimBroker:
     def _side(order: Order) -> int:
         return 1 if order.action.upper() == "BUY" else -1
 
-    def _check_order(self, order: Order, combo: bool = False) -> None:
+    def _check_order(self, order: Order, combo: bool = False, now: float = 0.0) -> None:
+        order_types.check_bounds(order)
         qty = float(order.totalQuantity)
         if not math.isfinite(qty) or qty <= 0:
             raise OrderReject(434, "The order size cannot be zero or negative.")
@@ -194,27 +197,37 @@ class SimBroker:
             raise OrderReject(
                 321, f"Error validating request.-'bK' : cause - Invalid side: {order.action!r}"
             )
-        if order.orderType not in SUPPORTED_TYPES:
-            raise OrderReject(387, f"Unsupported order type: {order.orderType}")
-        tif = order.tif or "DAY"
-        if tif not in TIFS:
-            raise OrderReject(387, f"Unsupported time in force: {tif}")
-        for name, needed in (("lmtPrice", ("LMT", "STP LMT")), ("auxPrice", ("STP", "STP LMT"))):
+        order_types.check_type_and_tif(order, now)
+        for name, required in order_types.priced_fields(order.orderType):
             if combo:
                 break
-            if order.orderType in needed:
-                price = float(getattr(order, name))
-                if not math.isfinite(price) or price <= 0 or price >= 1e307:
-                    raise OrderReject(
-                        110,
-                        f"The price does not conform to the minimum price variation for this contract: {name}={price}",
-                    )
+            price = float(getattr(order, name))
+            if not required and not order_types.is_set(price):
+                continue
+            if not math.isfinite(price) or price <= 0 or price >= 1e307:
+                raise OrderReject(
+                    110,
+                    f"The price does not conform to the minimum price variation for this contract: {name}={price}",
+                )
+
+    def check_what_if(self, contract: Contract, order: Order, inst: Instrument, now: float) -> None:
+        """The checks a what-if order gets (everything but margin: what-if reports it)."""
+        order_types.check_bounds(order)
+        if inst.sec_type == "IND":
+            raise rejected(f"{inst.symbol} is an index: indices cannot be traded")
+        self._check_order(order, now=now)
+        validation.check_order(contract, order, inst)
+
+    def check_what_if_combo(self, order: Order, now: float) -> None:
+        """The order checks of a what-if BAG order (its legs are checked by the caller)."""
+        self._check_order(order, combo=True, now=now)
 
     def validate_combo(self, contract: Contract, order: Order, now: float) -> list[combos.Leg]:
         """Check a BAG order against IB's combo rules; raise :class:`OrderReject`."""
         self._check_read_only()
+        order_types.check_bounds(order)
         legs = combos.resolve_legs(contract, self.instrument, lambda i: self.expired(i, now))
-        self._check_order(order, combo=True)
+        self._check_order(order, combo=True, now=now)
         validation.check_quantity(float(order.totalQuantity))
         combos.check_order(legs, order)
         if self.reject_next:
@@ -251,7 +264,7 @@ class SimBroker:
         prices = {cid: self.mark(cid, now) for cid in trial.holdings}
         nlv = trial.net_liquidation(prices)
         need = self.margin_of(trial, prices, now).initial
-        if need > nlv:
+        if not need <= nlv:  # NaN-safe: an undefined margin never passes
             raise OrderReject(
                 201,
                 "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED "
@@ -278,21 +291,31 @@ class SimBroker:
             return self._modify(existing, order, now)
         order.orderId = order_id
         order.clientId = client_id
-        order.permId = self.next_perm_id
         order.tif = order.tif or "DAY"
+        so = SimOrder(order_id, client_id, self.next_perm_id, qualified, order, now, legs=legs)
+        so.held = links.admit(self.orders, so)
+        order.permId = self.next_perm_id
         self.next_perm_id += 1
-        so = SimOrder(order_id, client_id, order.permId, qualified, order, now, legs=legs)
-        so.status = "Submitted" if self.is_open(now) else "PreSubmitted"
         so.not_before = now + self.latency
         if self.partial_next > 0:
             self.partial_next -= 1
             so.chunk = max(1.0, math.ceil(float(order.totalQuantity) / 3))
         self.orders[(client_id, order_id)] = so
         self.used_ids[client_id] = max(self.used_ids.get(client_id, 0), order_id)
-        events: list[Event] = [OrderUpdate(so)]
-        events += self._match(so, now)
+        group = [so] + (links.release(self.orders, so) if order.transmit else [])
+        for o in group:
+            o.status = "Submitted" if self._live(o, now) else "PreSubmitted"
+        events: list[Event] = [OrderUpdate(o) for o in group]
+        for o in group:
+            events += self._match(o, now)
         self._changed()
         return events
+
+    def _live(self, so: SimOrder, now: float) -> bool:
+        """Whether a working order is at the (simulated) exchange now: ``Submitted``."""
+        if so.held or not self.is_open(now):
+            return False
+        return not (so.order.tif == "OPG" and so.submitted_at >= self.market.session_open())
 
     def _modify(self, so: SimOrder, new: Order, now: float) -> list[Event]:
         if float(new.totalQuantity) < so.filled:
@@ -301,10 +324,17 @@ class SimBroker:
             )
         if new.orderType != so.order.orderType:
             raise OrderReject(105, "Order being modified does not match original order: order type")
-        for name in ("totalQuantity", "lmtPrice", "auxPrice", "tif", "outsideRth", "orderRef"):
+        for name in (
+            "totalQuantity", "lmtPrice", "auxPrice", "tif", "outsideRth", "orderRef",
+            "trailingPercent", "lmtPriceOffset", "goodTillDate", "transmit",
+        ):  # fmt: skip
             setattr(so.order, name, getattr(new, name))
-        events: list[Event] = [OrderUpdate(so)]
-        events += self._match(so, now)
+        group = [so] + (links.release(self.orders, so) if new.transmit else [])
+        for o in group:
+            o.status = "Submitted" if self._live(o, now) else "PreSubmitted"
+        events: list[Event] = [OrderUpdate(o) for o in group]
+        for o in group:
+            events += self._match(o, now)
         self._changed()
         return events
 
@@ -318,9 +348,16 @@ class SimBroker:
                 161,
                 f"Cancel attempted when order is not in a cancellable state. Order permId ={so.perm_id}",
             )
-        so.status = "Cancelled"
+        events = self._cancel(so)
         self._changed()
-        return [OrderUpdate(so)]
+        return events
+
+    def _cancel(self, so: SimOrder) -> list[Event]:
+        """Cancel ``so`` and its working bracket children (TWS cancels them with it)."""
+        family = [so] + links.descendants(self.orders, so)
+        for o in family:
+            o.status = "Cancelled"
+        return [OrderUpdate(o) for o in family]
 
     def global_cancel(self) -> list[Event]:
         """Cancel every working order of every client."""
@@ -344,13 +381,40 @@ class SimBroker:
         :class:`~livedesk.backend.sim.rollover.SessionCycle`'s, which runs first.
         """
         events: list[Event] = []
+        for so in self.working():
+            if so.order.tif == "GTD" and so.is_working:
+                until = order_types.parse_good_till(so.order.goodTillDate)
+                if until is not None and now >= until:
+                    events += self._cancel(so)
         if not self.is_open(now):
+            if events:
+                self._changed()
             return events
         for so in self.working():
-            if so.status == "PreSubmitted":
+            if so.status == "PreSubmitted" and self._live(so, now):
                 so.status = "Submitted"
                 events.append(OrderUpdate(so))
             events += self._match(so, now)
+        if events:
+            self._changed()
+        return events
+
+    def closing_auction(self, close: float) -> list[Event]:
+        """Fill the MOC and LOC orders placed before ``close`` at the closing price (a LOC
+        whose limit the close does not reach is cancelled)."""
+        events: list[Event] = []
+        for so in self.working():
+            if so.order.orderType not in order_types.CLOSING_AUCTION or so.held:
+                continue
+            if so.submitted_at >= close or not so.is_working:
+                continue
+            inst = self.instrument(so.contract.conId)
+            price = self.mark(inst.con_id, close)
+            if so.order.orderType == "LOC" and so.sign * (float(so.order.lmtPrice) - price) < 0:
+                events += self._cancel(so)
+                continue
+            events += self._fill(so, inst, so.remaining, price, close)
+            events.append(PortfolioChanged((inst.con_id,)))
         if events:
             self._changed()
         return events
@@ -360,9 +424,8 @@ class SimBroker:
         orders placed after it are for the next session and keep working."""
         events: list[Event] = []
         for so in self.working():
-            if so.order.tif == "DAY" and so.submitted_at < close:
-                so.status = "Cancelled"
-                events.append(OrderUpdate(so))
+            if so.is_working and so.order.tif == "DAY" and so.submitted_at < close:
+                events += self._cancel(so)
         if events:
             self._changed()
         return events
@@ -428,20 +491,76 @@ class SimBroker:
         return events
 
     def _match(self, so: SimOrder, now: float) -> list[Event]:
-        if not self.is_open(now) or not so.is_working or now < so.not_before:
-            return []  # closed, done, or still in flight (the injected fill latency)
+        if so.is_working and not so.held and so.order.tif in ("IOC", "FOK"):
+            if not self.is_open(now):
+                return self._cancel(so)  # nothing can fill immediately while closed
+        if not self.is_open(now) or not so.is_working or so.held or now < so.not_before:
+            return []  # closed, done, held, or still in flight (the injected fill latency)
         if so.contract.secType == "BAG":
             return self._match_combo(so, now)
         inst = self.instrument(so.contract.conId)
+        if so.order.tif == "OPG":
+            return self._opening(so, inst)
+        touch = self.touch(inst, now)
+        once = so.order.tif in ("IOC", "FOK")
+        if so.order.tif == "FOK":
+            whole = self.engine.peek(so, inst.con_id, touch, now)
+            if whole is None or whole[0] < so.remaining - 1e-9:
+                return self._cancel(so)
+        cap = order_types.schedule_cap(
+            so.order,
+            so.submitted_at,
+            self.market.session_close(),
+            now,
+            lambda t: self.market.quote(inst.con_id, t).volume,
+        )
         events: list[Event] = []
         while so.is_working:
-            fill = self.engine.next_fill(so, inst.con_id, self.touch(inst, now), now)
+            room = None if cap is None else cap - so.filled
+            if room is not None and room <= 0:
+                break
+            fill = self.engine.next_fill(so, inst.con_id, touch, now, room)
             if fill is None:
                 break
-            events.append(self._execute(so, inst, fill[0], fill[1], now))
-            events.append(OrderUpdate(so))
+            events += self._fill(so, inst, fill[0], fill[1], now)
         if events:
             events.append(PortfolioChanged((inst.con_id,)))
+        if once and so.is_working:
+            events += self._cancel(so)  # IOC: the rest is cancelled
+        return events
+
+    def _opening(self, so: SimOrder, inst: Instrument) -> list[Event]:
+        """An OPG order placed before this session's open: the whole order at the open price
+        (a limit the open does not reach is cancelled)."""
+        opened = self.market.session_open()
+        if so.submitted_at >= opened:
+            return []  # placed during the session: for the next open
+        price = self.mark(inst.con_id, opened)
+        if so.order.orderType == "LMT" and so.sign * (float(so.order.lmtPrice) - price) < 0:
+            return self._cancel(so)
+        events = self._fill(so, inst, so.remaining, price, opened)
+        return events + [PortfolioChanged((inst.con_id,))]
+
+    def _fill(
+        self, so: SimOrder, inst: Instrument, qty: float, price: float, now: float
+    ) -> list[Event]:
+        """One execution of a single-contract order and what it sets off: a filled parent
+        releases its bracket children, a fill cancels or reduces its OCA siblings."""
+        events: list[Event] = [self._execute(so, inst, qty, price, now), OrderUpdate(so)]
+        for other, cancel_all in list(links.oca_siblings(self.orders, so)):
+            if cancel_all or so.status == "Filled":
+                events += self._cancel(other)
+            else:
+                other.order.totalQuantity = max(float(other.order.totalQuantity) - qty, 0.0)
+                if other.remaining <= 1e-9:
+                    events += self._cancel(other)
+                else:
+                    events.append(OrderUpdate(other))
+        if so.status == "Filled":
+            for child in links.activate_children(self.orders, so):
+                child.status = "Submitted" if self._live(child, now) else "PreSubmitted"
+                events.append(OrderUpdate(child))
+                events += self._match(child, now)
         return events
 
     def _match_combo(self, so: SimOrder, now: float) -> list[Event]:
