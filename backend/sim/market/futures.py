@@ -6,7 +6,9 @@ Contracts
 sym   name                     multiplier   tick      last trading day
 ===== ======================== ============ ========= ==========================================
 CL    Light Sweet Crude Oil    1,000 bbl    $0.01     3 business days before the 25th of the
-                                                      month before the contract month
+                                                      month before the contract month (before
+                                                      the business day preceding the 25th
+                                                      when the 25th is not one)
 HO    NY Harbor ULSD           42,000 gal   $0.0001   last business day of the month before
 RB    RBOB Gasoline            42,000 gal   $0.0001   last business day of the month before
 ===== ======================== ============ ========= ==========================================
@@ -120,9 +122,9 @@ def last_trade_date(symbol: str, year: int, month: int, holidays: np.ndarray) ->
     prev_y, prev_m = (year, month - 1) if month > 1 else (year - 1, 12)
     if symbol == "CL":
         day25 = np.datetime64(f"{prev_y:04d}-{prev_m:02d}-25")
+        # 3 business days before the 25th, or before the last business day preceding it
         start = np.busday_offset(day25, 0, roll="backward", holidays=holidays)
-        offset = -3 if start == day25 else -2
-        last = np.busday_offset(start, offset, roll="backward", holidays=holidays)
+        last = np.busday_offset(start, -3, roll="backward", holidays=holidays)
     else:
         first = np.datetime64(f"{year:04d}-{month:02d}-01")
         last = np.busday_offset(first, -1, roll="backward", holidays=holidays)
