@@ -548,7 +548,7 @@ class SimBroker:
         releases its bracket children, a fill cancels or reduces its OCA siblings."""
         events: list[Event] = [self._execute(so, inst, qty, price, now), OrderUpdate(so)]
         for other, cancel_all in list(links.oca_siblings(self.orders, so)):
-            if cancel_all or so.status == "Filled":
+            if cancel_all:
                 events += self._cancel(other)
             else:
                 other.order.totalQuantity = max(float(other.order.totalQuantity) - qty, 0.0)
@@ -557,10 +557,13 @@ class SimBroker:
                 else:
                     events.append(OrderUpdate(other))
         if so.status == "Filled":
-            for child in links.activate_children(self.orders, so):
+            live = links.activate_children(self.orders, so)
+            for child in live:
                 child.status = "Submitted" if self._live(child, now) else "PreSubmitted"
                 events.append(OrderUpdate(child))
-                events += self._match(child, now)
+            for child in live:  # a child that fills may cancel its sibling first
+                if child.is_working:
+                    events += self._match(child, now)
         return events
 
     def _match_combo(self, so: SimOrder, now: float) -> list[Event]:
