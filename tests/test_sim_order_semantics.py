@@ -136,9 +136,7 @@ async def test_oca_type_1_cancels_the_others_on_a_fill(gw: SimGateway, ib: IB) -
 
 
 @pytest.mark.parametrize("oca_type", [2, 3])
-async def test_oca_types_2_and_3_reduce_the_others(
-    gw: SimGateway, ib: IB, oca_type: int
-) -> None:
+async def test_oca_types_2_and_3_reduce_the_others(gw: SimGateway, ib: IB, oca_type: int) -> None:
     c = await aapl(ib)
     q = gw.market.quote(c.conId, gw.now())
     resting = LimitOrder("BUY", 10, floor_tick(q.bid * 0.9))
@@ -251,9 +249,7 @@ async def test_fok_fills_all_or_nothing(gw: SimGateway, ib: IB) -> None:
     assert small.orderStatus.filled == 10
 
 
-async def test_gtd_expires_at_its_time_and_a_past_one_is_refused(
-    gw: SimGateway, ib: IB
-) -> None:
+async def test_gtd_expires_at_its_time_and_a_past_one_is_refused(gw: SimGateway, ib: IB) -> None:
     c = await aapl(ib)
     q = gw.market.quote(c.conId, gw.now())
     until_ = dt.datetime.fromtimestamp(gw.now() + 120, NY)
@@ -298,8 +294,12 @@ async def test_closing_and_opening_auctions(evening) -> None:
     m = gw.market
     friday = m.session
     moc = ib.placeOrder(c, Order(action="BUY", totalQuantity=7, orderType="MOC"))
-    loc_in = ib.placeOrder(c, Order(action="BUY", totalQuantity=2, orderType="LOC", lmtPrice=9999.0))
-    loc_out = ib.placeOrder(c, Order(action="SELL", totalQuantity=2, orderType="LOC", lmtPrice=9999.0))
+    loc_in = ib.placeOrder(
+        c, Order(action="BUY", totalQuantity=2, orderType="LOC", lmtPrice=9999.0)
+    )
+    loc_out = ib.placeOrder(
+        c, Order(action="SELL", totalQuantity=2, orderType="LOC", lmtPrice=9999.0)
+    )
     q = m.quote(c.conId, gw.now())
     opg = ib.placeOrder(c, MarketOrder("BUY", 3, tif="OPG"))  # during the session: next open
     loo_out = ib.placeOrder(c, LimitOrder("BUY", 3, floor_tick(q.bid * 0.5), tif="OPG"))

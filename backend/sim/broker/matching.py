@@ -150,8 +150,8 @@ class MatchingEngine:
                     offset = abs(float(od.lmtPrice) - o.trail_stop)
                 o.trail_limit = offset
         else:
-            o.trail_stop = min(o.trail_stop, candidate) if side > 0 else max(
-                o.trail_stop, candidate
+            o.trail_stop = (
+                min(o.trail_stop, candidate) if side > 0 else max(o.trail_stop, candidate)
             )
         o.trail_stop = round_against(o.trail_stop, touch.tick, -side)
         od.trailStopPrice = o.trail_stop
