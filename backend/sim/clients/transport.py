@@ -8,8 +8,10 @@ requests; the :class:`~livedesk.backend.sim.clients.session.ClientSession` it fe
   frame) must arrive within ``handshake_timeout`` of connecting, so idle or half-open
   sockets are closed instead of lingering.
 * **Caps** — clients (sockets past the handshake) and sockets still in their handshake are
-  counted apart (``max_connections``, ``max_pending``), so a flood of sockets that never
-  finish the handshake fills only its own cap and cannot lock clients out.
+  counted apart (``max_connections``, ``max_pending``).  While ``max_connections`` clients
+  are connected a new socket is closed at once; when ``max_pending`` sockets are still in
+  their handshake a new one closes the *oldest* of them, so a flood of sockets that never
+  finish the handshake cannot lock a real client out (it completes in milliseconds).
 * **Frames** — a frame announcing more than ``max_frame`` bytes closes the connection as soon
   as its length prefix is read; a frame left incomplete for ``frame_timeout`` closes it too.
 * **Arrival times** — every frame carries the monotonic time its bytes were read off the
@@ -65,9 +67,9 @@ class ConnectionLimits:
     """Concurrent API clients — sockets past the handshake (TWS accepts 32); while that many
     are connected a new socket is closed at once, and a handshake completed above it too."""
     max_pending: int = 32
-    """Concurrent sockets still in their handshake; above it a new socket is closed at once.
-    Counted apart from the clients, so sockets that never finish the handshake cannot lock
-    clients out (they are closed at ``handshake_timeout``)."""
+    """Concurrent sockets still in their handshake, counted apart from the clients; a new
+    socket beyond it closes the oldest of them, so sockets that never finish the handshake
+    cannot lock clients out (each is closed at ``handshake_timeout`` anyway)."""
     conflate_bytes: int = 1 << 20
     """Unsent output above which streaming updates are conflated."""
     max_output_bytes: int = 8 << 20
@@ -119,6 +121,7 @@ class Connection(asyncio.Protocol):
         self.session: FrameSink = make_session(self)
         self.handshaken = False
         self.started = False
+        self.born = time.monotonic()
         self.closed = False
         self.conflating = False
         self.close_reason = ""
@@ -136,14 +139,19 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         self.peer = transport.get_extra_info("peername")
         clients = sum(1 for c in self.gw.connections if c.handshaken)
-        pending = len(self.gw.connections) - clients
+        pending = [c for c in self.gw.connections if not c.handshaken and not c.closed]
         self.gw.connections.add(self)
         if clients >= self.limits.max_connections:
             self._refuse(f"too many connections (max {self.limits.max_connections})")
             return
-        if pending >= self.limits.max_pending:
-            self._refuse(f"too many unfinished handshakes (max {self.limits.max_pending})")
-            return
+        if len(pending) >= self.limits.max_pending:  # the oldest unfinished one makes room
+            oldest = min(pending, key=lambda c: c.born)
+            oldest.close_reason = (
+                f"too many unfinished handshakes (max {self.limits.max_pending}): oldest closed"
+            )
+            _CAP_LOG.note(oldest.peer, oldest.close_reason)
+            oldest.closed = True
+            oldest.transport.abort()
         sock = transport.get_extra_info("socket")
         if self.limits.send_buffer and sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer)
