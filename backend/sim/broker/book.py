@@ -26,6 +26,7 @@ from livedesk.backend.trading.orders import estimate_commission
 __all__ = ["OrderReject", "SimBroker", "contract_of"]
 
 NEW_YORK = ZoneInfo("America/New_York")
+FOREX_COMMISSION_RATE, FOREX_MIN_COMMISSION = 0.2e-4, 2.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,10 @@ Event = OrderUpdate | FillEvent | PortfolioChanged
 
 
 def ib_commission(inst: Instrument, qty: float, price: float) -> float:
-    """IB-style fixed commissions: per share with a minimum and a maximum, per contract for derivatives."""
+    """IB-style fixed commissions: per share with a minimum and a maximum, per contract for
+    derivatives; forex 0.2 bps of the value, at least $2."""
+    if inst.sec_type == "CASH":
+        return max(FOREX_COMMISSION_RATE * abs(qty * price * inst.multiplier), FOREX_MIN_COMMISSION)
     return estimate_commission(inst.sec_type, qty, price, inst.multiplier)
 
 
@@ -161,6 +165,8 @@ class SimBroker:
             if not found:
                 raise no_definition()
             inst = found[0]
+            if inst.sec_type == "CONTFUT":  # the order trades the front month itself
+                inst = self.instrument(inst.con_id)
         validation.check_contract(contract, inst)
         if self.expired(inst, now):
             raise rejected(f"The contract {inst.local_symbol or inst.symbol} has expired")
@@ -469,12 +475,12 @@ class SimBroker:
                     if inst.right == "C"
                     else max(inst.strike - und, 0.0)
                 )
-                if cash or value <= 0:
+                und_inst = self.instrument(inst.underlying_con_id)
+                if cash or value <= 0 or und_inst.sec_type == "IND":  # indices settle in cash
                     self.account.apply_fill(inst.con_id, -qty, value, inst.multiplier, 0.0)
                 else:
                     self.account.apply_fill(inst.con_id, -qty, 0.0, inst.multiplier, 0.0)
                     shares = qty * inst.multiplier * (1 if inst.right == "C" else -1)
-                    und_inst = self.instrument(inst.underlying_con_id)
                     self.account.apply_fill(und_inst.con_id, shares, inst.strike, 1.0, 0.0)
                     changed.append(und_inst.con_id)
             else:

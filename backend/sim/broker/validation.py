@@ -24,7 +24,7 @@ from livedesk.backend.sim.market.instruments import Instrument
 
 MAX_ORDER_ID = 2**31 - 1
 SEC_TYPES = frozenset(
-    "STK OPT FUT BAG CASH IND FOP WAR BOND CMDTY FUND CFD CRYPTO NEWS IOPT EVENT".split()
+    "STK OPT FUT CONTFUT BAG CASH IND FOP WAR BOND CMDTY FUND CFD CRYPTO NEWS IOPT EVENT".split()
 )
 TICK_TOLERANCE = 1e-6
 """How far (in ticks) a price may sit from the grid and still count as on it (float noise)."""
@@ -55,8 +55,8 @@ def check_contract(contract: Contract, inst: Instrument) -> None:
         raise OrderReject(
             321, f"Error validating request.-'bN' : cause - Invalid security type: {sec_type}"
         )
-    if sec_type and sec_type != inst.sec_type:
-        raise no_definition()
+    if sec_type and sec_type != inst.sec_type and (sec_type, inst.sec_type) != ("CONTFUT", "FUT"):
+        raise no_definition()  # a CONTFUT names its front month's conId
     if contract.symbol and contract.symbol.upper() != inst.symbol.upper():
         raise no_definition()
     if contract.currency and contract.currency.upper() != inst.currency:

@@ -37,6 +37,8 @@ SECTORS: dict[int, str] = {
     11: "Real Estate",
 }
 
+EXCHANGE_ALIASES = {"GLOBEX": "CME"}
+"""Old exchange names IB still accepts in a contract (CME futures were on GLOBEX)."""
 FIRST_STOCK_CON_ID = 1001
 SPY_CON_ID = 756733
 MEDIAN_DOLLAR_VOLUME = 158.7e6  # median average daily dollar volume of the table below
@@ -280,6 +282,7 @@ class InstrumentRegistry:
         name :class:`Instrument` fields and must match exactly, except ``last_trade_date``,
         which matches as a prefix (``"202612"`` matches ``"20261218"``).
         """
+        exchange = EXCHANGE_ALIASES.get(exchange or "", exchange)
         source = self._sources.get(sec_type or "")
         if source is not None:
             found = source.find(symbol.upper(), sec_type, fields)
