@@ -40,6 +40,7 @@ from livedesk.backend.sim.market.paths import (
     ar1,
     extend_draws,
     half_life_phi,
+    minute_bars,
     seeded_rng,
     student_t,
 )
@@ -206,6 +207,17 @@ class MacroModel:
         if path is None:
             path = self._paths[inst.con_id] = self._make(inst)
         return path
+
+    def minute_bars(self, inst: Instrument, day: int, n: int) -> tuple[np.ndarray, ...]:
+        """1-minute bars of session ``day``: SPX's are SPY's × 10 (so the two agree tick for
+        tick), the others a bridge of their own daily path."""
+        m = self.market
+        spy = m.registry.find("SPY", "STK", currency="USD")
+        if inst.symbol == "SPX" and spy:
+            o, h, lo, c, v = m._session_minutes(spy[0].con_id, day)[1]
+            return o * SPX_PER_SPY, h * SPX_PER_SPY, lo * SPX_PER_SPY, c * SPX_PER_SPY, v
+        rng = seeded_rng(m.seed, m.stream_key, _STREAM_MACRO, inst.con_id, 2, day)
+        return minute_bars(rng, self.daily_path(inst), day, n)
 
     def _make(self, inst: Instrument) -> DailyPath:
         m = self.market
