@@ -267,7 +267,7 @@ async def test_gtd_expires_at_its_time_and_a_past_one_is_refused(gw: SimGateway,
     past = LimitOrder("BUY", 1, floor_tick(q.bid * 0.9), tif="GTD")
     past.goodTillDate = (until_ - dt.timedelta(hours=2)).strftime("%Y%m%d %H:%M:%S US/Eastern")
     ib.placeOrder(c, past)
-    await until(lambda: 321 in codes)
+    await until(lambda: 201 in codes)
     assert (1, past.orderId) not in gw.broker.orders
 
 
@@ -373,7 +373,7 @@ async def test_adaptive_fills_and_an_unknown_algo_is_refused(gw: SimGateway, ib:
     ib.errorEvent += lambda req_id, code, msg, con: codes.append(code)
     bad = _algo("Sniper", 5)
     ib.placeOrder(c, bad)
-    await until(lambda: 321 in codes)
+    await until(lambda: 201 in codes)
     assert (1, bad.orderId) not in gw.broker.orders
 
 
@@ -408,4 +408,34 @@ async def test_what_if_for_every_type(gw: SimGateway, ib: IB, make) -> None:
     state = await asyncio.wait_for(ib.whatIfOrderAsync(c, make(q, last)), 5)
     # 10 shares at the mark, Reg-T 50 %: the initial margin grows by half their value
     assert float(state.initMarginChange) == pytest.approx(0.5 * 10 * last, rel=1e-6, abs=0.02)
+    assert not gw.broker.orders and not gw.broker.executions
+
+
+# ---- refusals ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"orderType": "LIT", "auxPrice": 100.001, "lmtPrice": 100.0}, 110),  # off the tick
+        ({"orderType": "TRAIL", "trailStopPrice": 100.004, "auxPrice": 1.0}, 110),
+        ({"orderType": "TRAIL"}, 201),  # no trailing amount or percent
+        ({"orderType": "TRAIL LIMIT", "auxPrice": 1.0}, 201),  # no limit offset
+        ({"orderType": "MOC", "tif": "GTC"}, 201),
+        ({"orderType": "STP", "auxPrice": 100.0, "tif": "OPG"}, 201),
+        ({"orderType": "LMT", "lmtPrice": 100.0, "tif": "GTD", "goodTillDate": "tomorrow"}, 201),
+        ({"orderType": "MKT", "tif": "GTX"}, 387),
+        ({"orderType": "PEG BENCH"}, 387),
+        ({"orderType": "REL", "auxPrice": -0.05}, 201),
+        ({"orderType": "LMT", "lmtPrice": 100.0, "algoStrategy": "Twap",
+          "algoParams": [TagValue("startTime", "25:99")]}, 201),
+    ],
+)  # fmt: skip
+async def test_bad_orders_are_refused_and_change_nothing(
+    gw: SimGateway, ib: IB, fields: dict, code: int
+) -> None:
+    c = await aapl(ib)
+    codes = []
+    ib.errorEvent += lambda req_id, err, msg, con: codes.append(err)
+    trade = ib.placeOrder(c, Order(action="BUY", totalQuantity=1, **fields))
+    await until(lambda: code in codes)
+    await until(lambda: trade.isDone())
     assert not gw.broker.orders and not gw.broker.executions

@@ -61,8 +61,6 @@ class SimOrder:
     child waiting for its parent to fill); "" when live."""
     trail_stop: float = math.nan
     trail_limit: float = math.nan
-    tried: bool = False
-    """An IOC/FOK order has had its one chance to fill."""
 
     @property
     def remaining(self) -> float:

@@ -73,8 +73,9 @@ def is_set(x: float) -> bool:
 
 
 def reject_param(msg: str) -> OrderReject:
-    """Error 321 for an order field TWS would refuse."""
-    return OrderReject(321, f"Error validating request.-'bO' : cause - {msg}")
+    """Error 201 "Order rejected - reason:..." for an order field TWS would refuse (clients
+    then cancel the order, as with TWS's own rejections)."""
+    return OrderReject(201, f"Order rejected - reason:{msg}")
 
 
 def check_bounds(order: Order) -> None:
@@ -98,7 +99,7 @@ def check_bounds(order: Order) -> None:
 
 
 def check_type_and_tif(order: Order, now: float) -> None:
-    """Order type, time in force, their combination and the fields each needs (387/321)."""
+    """Order type, time in force, their combination and the fields each needs (387/201)."""
     kind = order.orderType
     if kind not in ORDER_TYPES:
         raise OrderReject(387, f"Unsupported order type: {kind}")
@@ -142,8 +143,8 @@ def priced_fields(kind: str) -> tuple[tuple[str, bool], ...]:
         "MIT": (("auxPrice", True),),
         "STP LMT": (("lmtPrice", True), ("auxPrice", True)),
         "LIT": (("lmtPrice", True), ("auxPrice", True)),
-        "TRAIL": (("trailStopPrice", False),),
-        "TRAIL LIMIT": (("trailStopPrice", False), ("lmtPrice", False)),
+        "TRAIL": (("trailStopPrice", False), ("auxPrice", False)),
+        "TRAIL LIMIT": (("trailStopPrice", False), ("lmtPrice", False), ("auxPrice", False)),
         "REL": (("lmtPrice", False),),
         "PEG MID": (("lmtPrice", False),),
     }.get(kind, ())
@@ -201,7 +202,7 @@ def algo_params(order: Order) -> dict[str, str]:
 
 
 def check_algo(order: Order, now: float) -> None:
-    """An IB algo this simulator models, on a base order type it accepts (321 otherwise)."""
+    """An IB algo this simulator models, on a base order type it accepts (201 otherwise)."""
     name = algo_name(order)
     if not name:
         raise reject_param(f"unsupported algoStrategy {order.algoStrategy!r}")

@@ -19,6 +19,7 @@ import math
 
 from ib_async import Contract, Order
 
+from livedesk.backend.sim.broker.order_types import is_set, priced_fields
 from livedesk.backend.sim.errors import OrderReject, no_definition
 from livedesk.backend.sim.market.instruments import Instrument
 
@@ -77,10 +78,11 @@ def on_tick(price: float, tick: float) -> bool:
 
 
 def check_prices(order: Order, inst: Instrument) -> None:
-    """Limit and stop prices of the order types that use them must sit on the tick grid."""
-    for name, needed in (("lmtPrice", ("LMT", "STP LMT")), ("auxPrice", ("STP", "STP LMT"))):
-        if order.orderType in needed:
-            price = float(getattr(order, name))
+    """The prices an order type uses (limit, stop, trigger, trailing stop) must sit on the
+    tick grid; optional ones only when they are set."""
+    for name, required in priced_fields(order.orderType):
+        price = float(getattr(order, name))
+        if required or is_set(price):
             if not on_tick(price, inst.min_tick):
                 raise OrderReject(
                     110, f"{OFF_TICK_MSG} {name}={price!r}, minimum tick {inst.min_tick:g}"
