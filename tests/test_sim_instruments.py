@@ -81,7 +81,7 @@ async def test_indices_quote_but_do_not_trade(gw: SimGateway, ib: IB) -> None:
     assert 201 in codes and not gw.broker.orders
 
 
-async def test_index_options_chain_quote_and_cash_settlement_rule(gw: SimGateway, ib: IB) -> None:
+async def test_index_options_chain_quote_and_trade(gw: SimGateway, ib: IB) -> None:
     [spx] = await ib.qualifyContractsAsync(Index("SPX", "CBOE"))
     chains = await asyncio.wait_for(ib.reqSecDefOptParamsAsync("SPX", "", "IND", spx.conId), 5)
     assert chains
@@ -140,3 +140,29 @@ async def test_contfuture_resolves_to_the_front_month(gw: SimGateway, ib: IB) ->
     listed = gw.market.registry.find("CL", "FUT")
     assert cl.conId == min(listed, key=lambda i: i.last_trade_date).con_id
     assert TEST_SESSION.strftime("%Y%m%d") <= cl.lastTradeDateOrContractMonth
+
+
+def test_index_options_settle_in_cash(market) -> None:
+    """An in-the-money SPX call expiring on the session settles in cash at the close —
+    no SPX position appears, unlike an equity option's delivery of shares."""
+    from ib_async import Contract, Order
+
+    from livedesk.backend.sim.broker.book import SimBroker
+
+    broker = SimBroker(market)
+    spx = market.registry.find("SPX", "IND")[0]
+    now = market.session_open() + 3600
+    level = market.last_price(spx.con_id, now)
+    expiry = market.session.strftime("%Y%m%d")  # 20 November 2026: the monthly expiry
+    calls = market.registry.find("SPX", "OPT", last_trade_date=expiry, right="C")
+    call = max((i for i in calls if i.strike < level * 0.95), key=lambda i: i.strike)
+    order = Order(action="BUY", totalQuantity=1, orderType="MKT")
+    broker.place(1, 1, Contract(conId=call.con_id, secType="OPT"), order, now)
+    assert broker.account.position(call.con_id) == 1
+    cash = broker.account.cash
+    close = market.session_close()
+    broker.settle_expired(close + 1)
+    final = float(market.minute_bars(spx.con_id, market.session)[-1]["close"])
+    assert broker.account.position(call.con_id) == 0
+    assert broker.account.position(spx.con_id) == 0  # cash, never index "shares"
+    assert broker.account.cash - cash == pytest.approx(100 * (final - call.strike))
