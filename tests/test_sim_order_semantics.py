@@ -439,3 +439,30 @@ async def test_bad_orders_are_refused_and_change_nothing(
     await until(lambda: code in codes)
     await until(lambda: trade.isDone())
     assert not gw.broker.orders and not gw.broker.executions
+
+
+async def test_held_bracket_survives_a_restart_with_state(market, tmp_path) -> None:
+    state = tmp_path / "sim-state.sqlite"
+    start = market.session_open() + 600
+    async with SimGateway(port=0, market=market, speed=0, state_file=state, start_time=start) as gw:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", gw.port, clientId=1, timeout=5)
+        c = await aapl(ib)
+        q = gw.market.quote(c.conId, gw.now())
+        bracket = ib.bracketOrder(
+            "BUY", 2, floor_tick(q.bid * 0.9), floor_tick(q.bid * 0.95), floor_tick(q.bid * 0.8)
+        )
+        trades = [ib.placeOrder(c, o) for o in bracket]
+        await until(lambda: trades[2].orderStatus.status == "PreSubmitted")
+        ib.disconnect()
+    async with SimGateway(
+        port=0, market=market, speed=0, state_file=state, start_time=start
+    ) as gw2:
+        held = {so.order_id: so.held for so in gw2.broker.working()}
+        assert held == {
+            bracket.parent.orderId: "",
+            bracket.takeProfit.orderId: "parent",
+            bracket.stopLoss.orderId: "parent",
+        }
+        gw2.advance(3)
+        assert not gw2.broker.executions  # the take-profit is marketable but still held
