@@ -136,6 +136,9 @@ async def test_contfuture_resolves_to_the_front_month(gw: SimGateway, ib: IB) ->
     assert 0 < bid < ask
     bars = await ib.reqHistoricalDataAsync(cont, "", "3 D", "1 hour", "TRADES", True)
     assert bars
+    trade = ib.placeOrder(cont, MarketOrder("BUY", 1))  # trades the front month itself
+    await until(lambda: trade.orderStatus.status == "Filled")
+    assert gw.broker.account.position(front.conId) == 1
     [cl] = await ib.qualifyContractsAsync(ContFuture("CL", "NYMEX"))
     listed = gw.market.registry.find("CL", "FUT")
     assert cl.conId == min(listed, key=lambda i: i.last_trade_date).con_id
