@@ -466,3 +466,19 @@ async def test_held_bracket_survives_a_restart_with_state(market, tmp_path) -> N
         }
         gw2.advance(3)
         assert not gw2.broker.executions  # the take-profit is marketable but still held
+
+
+def test_ib_time_formats() -> None:
+    from livedesk.backend.sim.broker.order_types import parse_good_till, parse_time
+
+    day = dt.date(2026, 11, 20)
+    ten_ny = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC).timestamp()  # EST = UTC-5
+    assert parse_time("10:00:00 US/Eastern", day) == ten_ny
+    assert parse_time("20261120 10:00:00", day) == ten_ny  # New York without a zone
+    assert parse_time("20261120-15:00:00", day) == ten_ny  # IB's dash form is UTC
+    assert parse_time("20261120 07:00:00 America/Los_Angeles", day) == ten_ny
+    assert (
+        parse_good_till("20261231") == dt.datetime(2027, 1, 1, 4, 59, 59, tzinfo=dt.UTC).timestamp()
+    )
+    for bad in ("25:99", "tomorrow", "10:00 Mars/Olympus", ""):
+        assert parse_time(bad, day) is None

@@ -151,7 +151,7 @@ def priced_fields(kind: str) -> tuple[tuple[str, bool], ...]:
 
 
 # ---- GTD and algo times ------------------------------------------------------------------
-_WHEN = re.compile(r"^\s*(\d{8})?[\s-]*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([A-Za-z_/]+)?\s*$")
+_WHEN = re.compile(r"^\s*(?:(\d{8})(\s+|-))?(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([A-Za-z_/]+)?\s*$")
 _ZONES = {"": "America/New_York", "EST": "America/New_York", "EDT": "America/New_York"}
 
 
@@ -165,13 +165,13 @@ def _zone(name: str) -> dt.tzinfo | None:
 
 
 def parse_time(text: str, day: dt.date) -> float | None:
-    """Epoch of ``"[YYYYMMDD] HH:MM[:SS] [zone]"`` (New York without a zone; ``day`` when no
-    date); None when it does not parse."""
+    """Epoch of ``"[YYYYMMDD] HH:MM[:SS] [zone]"`` (New York without a zone; IB's
+    ``YYYYMMDD-HH:MM:SS`` is UTC; ``day`` when no date); None when it does not parse."""
     m = _WHEN.match(text or "")
     if not m:
         return None
-    date_text, hh, mm, ss, zone_name = m.groups()
-    zone = _zone(zone_name or "")
+    date_text, sep, hh, mm, ss, zone_name = m.groups()
+    zone = _zone(zone_name or ("UTC" if sep == "-" else ""))
     if zone is None:
         return None
     try:
