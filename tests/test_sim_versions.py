@@ -1047,3 +1047,40 @@ def test_notebook_requests_parse_at_every_version(lib: str, v: int) -> None:
     for send, kind in _other_requests(lib):
         [fields] = _client_frames(lib, v, send)
         assert isinstance(rq.parse_request(fields, proto=protocol(v)), kind)
+
+
+LINKED = {
+    "orderType": "TRAIL LIMIT", "parentId": 30, "transmit": False, "ocaGroup": "oca-9",
+    "ocaType": 2, "auxPrice": 1.25, "trailingPercent": 0.5, "trailStopPrice": 98.75,
+    "lmtPriceOffset": 0.1, "goodTillDate": "20261231 16:00:00 US/Eastern", "tif": "GTD",
+    "algoStrategy": "Vwap",
+}  # fmt: skip
+"""The order fields brackets, OCA, trailing stops, GTD and algos need (issue 26)."""
+
+
+def _linked_order(lib: str):
+    if lib == "ibapi":
+        from ibapi.tag_value import TagValue as IbTagValue
+
+        o = _ibapi_order()
+        tag = IbTagValue
+    else:
+        o = _ib_order(lib)
+        tag = pytest.importorskip(lib).TagValue
+    for name, value in LINKED.items():
+        setattr(o, name, value)
+    o.algoParams = [tag("maxPctVol", "0.1"), tag("startTime", "10:00:00 US/Eastern")]
+    return o
+
+
+@pytest.mark.parametrize(("lib", "v"), list(_request_cases()))
+def test_place_order_reads_the_linking_fields_at_every_version(lib: str, v: int) -> None:
+    contract = _ibapi_contract() if lib == "ibapi" else _ib_contract(lib)
+    [fields] = _client_frames(lib, v, lambda c: c.placeOrder(31, contract, _linked_order(lib)))
+    req = rq.parse_request(fields, proto=protocol(v))
+    o = req.order
+    assert {name: getattr(o, name) for name in LINKED} == LINKED
+    assert [(tv.tag, tv.value) for tv in o.algoParams] == [
+        ("maxPctVol", "0.1"),
+        ("startTime", "10:00:00 US/Eastern"),
+    ]

@@ -3,7 +3,8 @@
 The simulated clock never stops at the close.  :class:`SessionCycle` runs before the broker
 on every pulse and moves the books through the calendar:
 
-* **At the close** (16:00 New York, or an early close): DAY orders placed before it are
+* **At the close** (16:00 New York, or an early close): the closing auction fills MOC and
+  LOC orders at the closing price, then DAY orders placed before it are
   cancelled (status ``Cancelled``, as IB reports an expired DAY order), then options and
   futures whose last trading day it was settle (:meth:`SimBroker.settle_expired`).
 * **Overnight** nothing fills: GTC orders, and DAY orders placed after the close (they are
@@ -57,7 +58,8 @@ class SessionCycle:
         if now < m.session_close() or self.closed == m.session:
             return []
         self.closed = m.session
-        events = self.broker.expire_day_orders(m.session_close())
+        events = self.broker.closing_auction(m.session_close())
+        events += self.broker.expire_day_orders(m.session_close())
         return events + self.broker.settle_expired(now)
 
     def _open_next(self) -> list[Event]:

@@ -14,50 +14,36 @@ from zoneinfo import ZoneInfo
 
 from ib_async import CommissionReport, Contract, Execution, ExecutionFilter, Order
 
-from livedesk.backend.sim.broker import combos, validation
+from livedesk.backend.sim.broker import combos, links, order_types, validation
 from livedesk.backend.sim.broker.account import Holding, MarginFn, SimAccount, stock_margin
+from livedesk.backend.sim.broker.events import Event, FillEvent, OrderUpdate, PortfolioChanged
+from livedesk.backend.sim.broker.lifecycle import OrderLifecycle
 from livedesk.backend.sim.broker.margin import MarginModel
-from livedesk.backend.sim.broker.matching import SUPPORTED_TYPES, MatchingEngine, SimOrder, Touch
+from livedesk.backend.sim.broker.matching import MatchingEngine, SimOrder, Touch
 from livedesk.backend.sim.errors import OrderReject, no_definition, rejected
 from livedesk.backend.sim.market.instruments import Instrument
 from livedesk.backend.sim.market.model import MarketModel
 from livedesk.backend.trading.orders import estimate_commission
 
-__all__ = ["OrderReject", "SimBroker", "contract_of"]
+__all__ = [
+    "Event",
+    "FillEvent",
+    "OrderReject",
+    "OrderUpdate",
+    "PortfolioChanged",
+    "SimBroker",
+    "contract_of",
+]
 
 NEW_YORK = ZoneInfo("America/New_York")
-TIFS = frozenset({"DAY", "GTC"})
-
-
-@dataclass(frozen=True)
-class OrderUpdate:
-    """An order's state changed: send openOrder + orderStatus to its owner."""
-
-    order: SimOrder
-
-
-@dataclass(frozen=True)
-class FillEvent:
-    """One execution of an order, with its commission report."""
-
-    order: SimOrder
-    contract: Contract
-    execution: Execution
-    report: CommissionReport
-
-
-@dataclass(frozen=True)
-class PortfolioChanged:
-    """Positions or cash changed: push positions, portfolio and account values."""
-
-    con_ids: tuple[int, ...]
-
-
-Event = OrderUpdate | FillEvent | PortfolioChanged
+FOREX_COMMISSION_RATE, FOREX_MIN_COMMISSION = 0.2e-4, 2.0
 
 
 def ib_commission(inst: Instrument, qty: float, price: float) -> float:
-    """IB-style fixed commissions: per share with a minimum and a maximum, per contract for derivatives."""
+    """IB-style fixed commissions: per share with a minimum and a maximum, per contract for
+    derivatives; forex 0.2 bps of the value, at least $2."""
+    if inst.sec_type == "CASH":
+        return max(FOREX_COMMISSION_RATE * abs(qty * price * inst.multiplier), FOREX_MIN_COMMISSION)
     return estimate_commission(inst.sec_type, qty, price, inst.multiplier)
 
 
@@ -67,7 +53,7 @@ def execution_time(epoch: float) -> dt.datetime:
 
 
 @dataclass
-class SimBroker:
+class SimBroker(OrderLifecycle):
     """Orders, executions and the account of the simulated gateway."""
 
     market: MarketModel
@@ -147,6 +133,7 @@ class SimBroker:
     ) -> Instrument:
         """Check an order as a gateway would; raise :class:`OrderReject` with IB's code."""
         self._check_read_only()
+        order_types.check_bounds(order)
         if contract.secType == "BAG":
             raise ValueError("use validate_combo for BAG contracts")
         inst = self.instrument(contract.conId) if contract.conId else None
@@ -161,10 +148,14 @@ class SimBroker:
             if not found:
                 raise no_definition()
             inst = found[0]
+            if inst.sec_type == "CONTFUT":  # the order trades the front month itself
+                inst = self.instrument(inst.con_id)
         validation.check_contract(contract, inst)
         if self.expired(inst, now):
             raise rejected(f"The contract {inst.local_symbol or inst.symbol} has expired")
-        self._check_order(order)
+        if inst.sec_type == "IND":
+            raise rejected(f"{inst.symbol} is an index: indices cannot be traded")
+        self._check_order(order, now=now)
         validation.check_quantity(float(order.totalQuantity))
         validation.check_prices(order, inst)
         if self.reject_next:
@@ -186,7 +177,8 @@ class SimBroker:
     def _side(order: Order) -> int:
         return 1 if order.action.upper() == "BUY" else -1
 
-    def _check_order(self, order: Order, combo: bool = False) -> None:
+    def _check_order(self, order: Order, combo: bool = False, now: float = 0.0) -> None:
+        order_types.check_bounds(order)
         qty = float(order.totalQuantity)
         if not math.isfinite(qty) or qty <= 0:
             raise OrderReject(434, "The order size cannot be zero or negative.")
@@ -194,27 +186,37 @@ class SimBroker:
             raise OrderReject(
                 321, f"Error validating request.-'bK' : cause - Invalid side: {order.action!r}"
             )
-        if order.orderType not in SUPPORTED_TYPES:
-            raise OrderReject(387, f"Unsupported order type: {order.orderType}")
-        tif = order.tif or "DAY"
-        if tif not in TIFS:
-            raise OrderReject(387, f"Unsupported time in force: {tif}")
-        for name, needed in (("lmtPrice", ("LMT", "STP LMT")), ("auxPrice", ("STP", "STP LMT"))):
+        order_types.check_type_and_tif(order, now)
+        for name, required in order_types.priced_fields(order.orderType):
             if combo:
                 break
-            if order.orderType in needed:
-                price = float(getattr(order, name))
-                if not math.isfinite(price) or price <= 0 or price >= 1e307:
-                    raise OrderReject(
-                        110,
-                        f"The price does not conform to the minimum price variation for this contract: {name}={price}",
-                    )
+            price = float(getattr(order, name))
+            if not required and not order_types.is_set(price):
+                continue
+            if not math.isfinite(price) or price <= 0 or price >= 1e307:
+                raise OrderReject(
+                    110,
+                    f"The price does not conform to the minimum price variation for this contract: {name}={price}",
+                )
+
+    def check_what_if(self, contract: Contract, order: Order, inst: Instrument, now: float) -> None:
+        """The checks a what-if order gets (everything but margin: what-if reports it)."""
+        order_types.check_bounds(order)
+        if inst.sec_type == "IND":
+            raise rejected(f"{inst.symbol} is an index: indices cannot be traded")
+        self._check_order(order, now=now)
+        validation.check_order(contract, order, inst)
+
+    def check_what_if_combo(self, order: Order, now: float) -> None:
+        """The order checks of a what-if BAG order (its legs are checked by the caller)."""
+        self._check_order(order, combo=True, now=now)
 
     def validate_combo(self, contract: Contract, order: Order, now: float) -> list[combos.Leg]:
         """Check a BAG order against IB's combo rules; raise :class:`OrderReject`."""
         self._check_read_only()
+        order_types.check_bounds(order)
         legs = combos.resolve_legs(contract, self.instrument, lambda i: self.expired(i, now))
-        self._check_order(order, combo=True)
+        self._check_order(order, combo=True, now=now)
         validation.check_quantity(float(order.totalQuantity))
         combos.check_order(legs, order)
         if self.reject_next:
@@ -251,7 +253,7 @@ class SimBroker:
         prices = {cid: self.mark(cid, now) for cid in trial.holdings}
         nlv = trial.net_liquidation(prices)
         need = self.margin_of(trial, prices, now).initial
-        if need > nlv:
+        if not need <= nlv:  # NaN-safe: an undefined margin never passes
             raise OrderReject(
                 201,
                 "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED "
@@ -278,19 +280,23 @@ class SimBroker:
             return self._modify(existing, order, now)
         order.orderId = order_id
         order.clientId = client_id
-        order.permId = self.next_perm_id
         order.tif = order.tif or "DAY"
+        so = SimOrder(order_id, client_id, self.next_perm_id, qualified, order, now, legs=legs)
+        so.held = links.admit(self.orders, so)
+        order.permId = self.next_perm_id
         self.next_perm_id += 1
-        so = SimOrder(order_id, client_id, order.permId, qualified, order, now, legs=legs)
-        so.status = "Submitted" if self.is_open(now) else "PreSubmitted"
         so.not_before = now + self.latency
         if self.partial_next > 0:
             self.partial_next -= 1
             so.chunk = max(1.0, math.ceil(float(order.totalQuantity) / 3))
         self.orders[(client_id, order_id)] = so
         self.used_ids[client_id] = max(self.used_ids.get(client_id, 0), order_id)
-        events: list[Event] = [OrderUpdate(so)]
-        events += self._match(so, now)
+        group = [so] + (links.release(self.orders, so) if order.transmit else [])
+        for o in group:
+            o.status = "Submitted" if self._live(o, now) else "PreSubmitted"
+        events: list[Event] = [OrderUpdate(o) for o in group]
+        for o in group:
+            events += self._match(o, now)
         self._changed()
         return events
 
@@ -301,10 +307,17 @@ class SimBroker:
             )
         if new.orderType != so.order.orderType:
             raise OrderReject(105, "Order being modified does not match original order: order type")
-        for name in ("totalQuantity", "lmtPrice", "auxPrice", "tif", "outsideRth", "orderRef"):
+        for name in (
+            "totalQuantity", "lmtPrice", "auxPrice", "tif", "outsideRth", "orderRef",
+            "trailingPercent", "lmtPriceOffset", "goodTillDate", "transmit",
+        ):  # fmt: skip
             setattr(so.order, name, getattr(new, name))
-        events: list[Event] = [OrderUpdate(so)]
-        events += self._match(so, now)
+        group = [so] + (links.release(self.orders, so) if new.transmit else [])
+        for o in group:
+            o.status = "Submitted" if self._live(o, now) else "PreSubmitted"
+        events: list[Event] = [OrderUpdate(o) for o in group]
+        for o in group:
+            events += self._match(o, now)
         self._changed()
         return events
 
@@ -318,9 +331,9 @@ class SimBroker:
                 161,
                 f"Cancel attempted when order is not in a cancellable state. Order permId ={so.perm_id}",
             )
-        so.status = "Cancelled"
+        events = self._cancel(so)
         self._changed()
-        return [OrderUpdate(so)]
+        return events
 
     def global_cancel(self) -> list[Event]:
         """Cancel every working order of every client."""
@@ -336,36 +349,6 @@ class SimBroker:
     def working(self) -> list[SimOrder]:
         """Orders that can still fill."""
         return [o for o in self.orders.values() if o.is_working]
-
-    def step(self, now: float) -> list[Event]:
-        """Advance the book to ``now``: working orders go live at the open and match.
-
-        The close and the next open (DAY expiry, settlement, the session roll) are the
-        :class:`~livedesk.backend.sim.rollover.SessionCycle`'s, which runs first.
-        """
-        events: list[Event] = []
-        if not self.is_open(now):
-            return events
-        for so in self.working():
-            if so.status == "PreSubmitted":
-                so.status = "Submitted"
-                events.append(OrderUpdate(so))
-            events += self._match(so, now)
-        if events:
-            self._changed()
-        return events
-
-    def expire_day_orders(self, close: float) -> list[Event]:
-        """Cancel the DAY orders placed before the session's ``close`` (IB: "Cancelled");
-        orders placed after it are for the next session and keep working."""
-        events: list[Event] = []
-        for so in self.working():
-            if so.order.tif == "DAY" and so.submitted_at < close:
-                so.status = "Cancelled"
-                events.append(OrderUpdate(so))
-        if events:
-            self._changed()
-        return events
 
     def roll_session(self, close: float) -> None:
         """Start a new session's books (before the market rolls): daily PnL and realized PnL
@@ -406,12 +389,12 @@ class SimBroker:
                     if inst.right == "C"
                     else max(inst.strike - und, 0.0)
                 )
-                if cash or value <= 0:
+                und_inst = self.instrument(inst.underlying_con_id)
+                if cash or value <= 0 or und_inst.sec_type == "IND":  # indices settle in cash
                     self.account.apply_fill(inst.con_id, -qty, value, inst.multiplier, 0.0)
                 else:
                     self.account.apply_fill(inst.con_id, -qty, 0.0, inst.multiplier, 0.0)
                     shares = qty * inst.multiplier * (1 if inst.right == "C" else -1)
-                    und_inst = self.instrument(inst.underlying_con_id)
                     self.account.apply_fill(und_inst.con_id, shares, inst.strike, 1.0, 0.0)
                     changed.append(und_inst.con_id)
             else:
@@ -425,23 +408,6 @@ class SimBroker:
         if changed:
             events.append(PortfolioChanged(tuple(dict.fromkeys(changed))))
             self._changed()
-        return events
-
-    def _match(self, so: SimOrder, now: float) -> list[Event]:
-        if not self.is_open(now) or not so.is_working or now < so.not_before:
-            return []  # closed, done, or still in flight (the injected fill latency)
-        if so.contract.secType == "BAG":
-            return self._match_combo(so, now)
-        inst = self.instrument(so.contract.conId)
-        events: list[Event] = []
-        while so.is_working:
-            fill = self.engine.next_fill(so, inst.con_id, self.touch(inst, now), now)
-            if fill is None:
-                break
-            events.append(self._execute(so, inst, fill[0], fill[1], now))
-            events.append(OrderUpdate(so))
-        if events:
-            events.append(PortfolioChanged((inst.con_id,)))
         return events
 
     def _match_combo(self, so: SimOrder, now: float) -> list[Event]:

@@ -11,7 +11,12 @@ orders report).
   CL     $6,000    $5,500
   HO     $7,000    $6,300
   RB     $7,000    $6,300
+  ES     $16,000   $14,500
+  NQ     $24,000   $22,000
+  MES    $1,600    $1,450
   =====  ========  ===========
+
+* **Forex** (IDEALPRO, CASH) -- 3 % of the position's dollar value, initial and maintenance.
 
 * **Long options** -- no margin: the premium is paid in full (cash falls by the debit).
 * **Short options, naked** -- the CBOE standard formula, per contract::
@@ -44,7 +49,11 @@ FUTURES_MARGIN: dict[str, tuple[float, float]] = {
     "CL": (6000.0, 5500.0),
     "HO": (7000.0, 6300.0),
     "RB": (7000.0, 6300.0),
+    "ES": (16000.0, 14500.0),
+    "NQ": (24000.0, 22000.0),
+    "MES": (1600.0, 1450.0),
 }
+FOREX_RATE = 0.03
 DEFAULT_FUTURES_MARGIN = (5000.0, 4500.0)
 NAKED_RATE = 0.20
 NAKED_MIN_RATE = 0.10
@@ -104,6 +113,10 @@ class MarginModel:
             if kind == "OPT":
                 key = (inst.underlying_con_id, inst.last_trade_date)
                 groups.setdefault(key, []).append((inst, h.qty))
+            elif kind == "CASH":
+                value = abs(h.qty * prices[h.con_id] * h.multiplier)
+                init += FOREX_RATE * value
+                maint += FOREX_RATE * value
             elif kind == "FUT":
                 i, m = FUTURES_MARGIN.get(inst.symbol, DEFAULT_FUTURES_MARGIN)
                 init += abs(h.qty) * i

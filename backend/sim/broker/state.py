@@ -118,6 +118,7 @@ def _order_state(o: SimOrder) -> dict:
         "last_fill_price": o.last_fill_price,
         "triggered": o.triggered,
         "commission": o.commission,
+        "held": o.held,
     }
 
 
@@ -127,7 +128,7 @@ def _order_fingerprint(o: SimOrder) -> tuple:
     return (
         id(o), o.status, o.filled, o.avg_fill_price, o.last_fill_price, o.triggered,
         o.commission, o.submitted_at, od.totalQuantity, od.lmtPrice, od.auxPrice, od.tif,
-        od.outsideRth, od.orderRef,
+        od.outsideRth, od.orderRef, o.held, od.trailStopPrice,
     )  # fmt: skip
 
 
@@ -481,6 +482,7 @@ def _sim_order(d: dict) -> SimOrder:
         last_fill_price=d["last_fill_price"],
         triggered=d["triggered"],
         commission=d["commission"],
+        held=d.get("held", ""),
     )
 
 

@@ -19,12 +19,13 @@ import math
 
 from ib_async import Contract, Order
 
+from livedesk.backend.sim.broker.order_types import is_set, priced_fields
 from livedesk.backend.sim.errors import OrderReject, no_definition
 from livedesk.backend.sim.market.instruments import Instrument
 
 MAX_ORDER_ID = 2**31 - 1
 SEC_TYPES = frozenset(
-    "STK OPT FUT BAG CASH IND FOP WAR BOND CMDTY FUND CFD CRYPTO NEWS IOPT EVENT".split()
+    "STK OPT FUT CONTFUT BAG CASH IND FOP WAR BOND CMDTY FUND CFD CRYPTO NEWS IOPT EVENT".split()
 )
 TICK_TOLERANCE = 1e-6
 """How far (in ticks) a price may sit from the grid and still count as on it (float noise)."""
@@ -55,8 +56,8 @@ def check_contract(contract: Contract, inst: Instrument) -> None:
         raise OrderReject(
             321, f"Error validating request.-'bN' : cause - Invalid security type: {sec_type}"
         )
-    if sec_type and sec_type != inst.sec_type:
-        raise no_definition()
+    if sec_type and sec_type != inst.sec_type and (sec_type, inst.sec_type) != ("CONTFUT", "FUT"):
+        raise no_definition()  # a CONTFUT names its front month's conId
     if contract.symbol and contract.symbol.upper() != inst.symbol.upper():
         raise no_definition()
     if contract.currency and contract.currency.upper() != inst.currency:
@@ -77,10 +78,11 @@ def on_tick(price: float, tick: float) -> bool:
 
 
 def check_prices(order: Order, inst: Instrument) -> None:
-    """Limit and stop prices of the order types that use them must sit on the tick grid."""
-    for name, needed in (("lmtPrice", ("LMT", "STP LMT")), ("auxPrice", ("STP", "STP LMT"))):
-        if order.orderType in needed:
-            price = float(getattr(order, name))
+    """The prices an order type uses (limit, stop, trigger, trailing stop) must sit on the
+    tick grid; optional ones only when they are set."""
+    for name, required in priced_fields(order.orderType):
+        price = float(getattr(order, name))
+        if required or is_set(price):
             if not on_tick(price, inst.min_tick):
                 raise OrderReject(
                     110, f"{OFF_TICK_MSG} {name}={price!r}, minimum tick {inst.min_tick:g}"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ib_async import Contract, ContractDetails, OrderState
 
-from livedesk.backend.sim.broker import combos, validation
+from livedesk.backend.sim.broker import combos
 from livedesk.backend.sim.broker.book import FillEvent, OrderReject, contract_of
 from livedesk.backend.sim.broker.matching import SimOrder
 from livedesk.backend.sim.clients.account_requests import AccountRequests
@@ -384,6 +384,7 @@ class ClientSession(MarketDataRequests, AccountRequests):
         now = self.gw.now()
         order = req.order
         if req.contract.secType == "BAG":
+            broker.check_what_if_combo(order, now)
             legs = combos.resolve_legs(
                 req.contract, broker.instrument, lambda i: broker.expired(i, now)
             )
@@ -394,11 +395,8 @@ class ClientSession(MarketDataRequests, AccountRequests):
             inst = self.resolve(req.contract, req.order_id)
             contract = contract_of(inst)
             units = [(inst, 1.0)]
-        qty = float(order.totalQuantity)
-        if not qty > 0:
-            raise OrderReject(434, "The order size cannot be zero or negative.")
         if req.contract.secType != "BAG":
-            validation.check_order(req.contract, order, inst)
+            broker.check_what_if(req.contract, order, inst, now)
         before = broker.account_values(now)
         state = what_if_state(broker, what_if_fills(broker, units, order, now), now, before)
         order.orderId = req.order_id

@@ -7,6 +7,11 @@ requests; the :class:`~livedesk.backend.sim.clients.session.ClientSession` it fe
   socket at once.  The handshake *and* the first API message (``startApi`` or a control
   frame) must arrive within ``handshake_timeout`` of connecting, so idle or half-open
   sockets are closed instead of lingering.
+* **Caps** — clients (sockets past the handshake) and sockets still in their handshake are
+  counted apart (``max_connections``, ``max_pending``).  While ``max_connections`` clients
+  are connected a new socket is closed at once; when ``max_pending`` sockets are still in
+  their handshake a new one closes the *oldest* of them, so a flood of sockets that never
+  finish the handshake cannot lock a real client out (it completes in milliseconds).
 * **Frames** — a frame announcing more than ``max_frame`` bytes closes the connection as soon
   as its length prefix is read; a frame left incomplete for ``frame_timeout`` closes it too.
 * **Arrival times** — every frame carries the monotonic time its bytes were read off the
@@ -59,7 +64,12 @@ class ConnectionLimits:
     frame_timeout: float = 30.0
     """Seconds a started frame may stay incomplete."""
     max_connections: int = 32
-    """Concurrent sockets (TWS accepts 32 API clients); connections above it are closed."""
+    """Concurrent API clients — sockets past the handshake (TWS accepts 32); while that many
+    are connected a new socket is closed at once, and a handshake completed above it too."""
+    max_pending: int = 32
+    """Concurrent sockets still in their handshake, counted apart from the clients; a new
+    socket beyond it closes the oldest of them, so sockets that never finish the handshake
+    cannot lock clients out (each is closed at ``handshake_timeout`` anyway)."""
     conflate_bytes: int = 1 << 20
     """Unsent output above which streaming updates are conflated."""
     max_output_bytes: int = 8 << 20
@@ -76,8 +86,8 @@ class ConnectionLimits:
     def __post_init__(self) -> None:
         if not 0 < self.conflate_bytes <= self.max_output_bytes:
             raise ValueError("need 0 < conflate_bytes <= max_output_bytes")
-        if self.max_frame < 64 or self.max_connections < 1:
-            raise ValueError("max_frame must be >= 64 and max_connections >= 1")
+        if self.max_frame < 64 or self.max_connections < 1 or self.max_pending < 1:
+            raise ValueError("max_frame must be >= 64, max_connections and max_pending >= 1")
         if self.handshake_timeout <= 0 or self.frame_timeout <= 0:
             raise ValueError("timeouts must be positive")
 
@@ -111,6 +121,7 @@ class Connection(asyncio.Protocol):
         self.session: FrameSink = make_session(self)
         self.handshaken = False
         self.started = False
+        self.born = time.monotonic()
         self.closed = False
         self.conflating = False
         self.close_reason = ""
@@ -127,13 +138,20 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.peer = transport.get_extra_info("peername")
+        clients = sum(1 for c in self.gw.connections if c.handshaken)
+        pending = [c for c in self.gw.connections if not c.handshaken and not c.closed]
         self.gw.connections.add(self)
-        if len(self.gw.connections) > self.limits.max_connections:
-            self.close_reason = f"too many connections (max {self.limits.max_connections})"
-            _CAP_LOG.note(self.peer, self.close_reason)
-            self.closed = True
-            self.transport.abort()
+        if clients >= self.limits.max_connections:
+            self._refuse(f"too many connections (max {self.limits.max_connections})")
             return
+        if len(pending) >= self.limits.max_pending:  # the oldest unfinished one makes room
+            oldest = min(pending, key=lambda c: c.born)
+            oldest.close_reason = (
+                f"too many unfinished handshakes (max {self.limits.max_pending}): oldest closed"
+            )
+            _CAP_LOG.note(oldest.peer, oldest.close_reason)
+            oldest.closed = True
+            oldest.transport.abort()
         sock = transport.get_extra_info("socket")
         if self.limits.send_buffer and sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer)
@@ -146,6 +164,12 @@ class Connection(asyncio.Protocol):
             self.drop,
             f"no handshake and API start within {self.limits.handshake_timeout:g} s",
         )
+
+    def _refuse(self, reason: str) -> None:
+        self.close_reason = reason
+        _CAP_LOG.note(self.peer, reason)
+        self.closed = True
+        self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         arrival = time.monotonic()
@@ -220,6 +244,9 @@ class Connection(asyncio.Protocol):
             return b""
         lo, hi, rest = parsed
         self._hello = b""
+        if sum(1 for c in self.gw.connections if c.handshaken) >= self.limits.max_connections:
+            self._refuse(f"too many connections (max {self.limits.max_connections})")
+            return b""
         reply = self.session.on_handshake(lo, hi)
         if reply is None:
             self.close()

@@ -1,4 +1,5 @@
-"""NYMEX energy futures of the simulated market: CL, HO and RB, tied to PSX by the crack spread.
+"""Futures of the simulated market: NYMEX CL, HO and RB, tied to PSX by the crack spread,
+and CME's equity-index E-minis ES, NQ and MES.
 
 Contracts
 ---------
@@ -6,10 +7,20 @@ Contracts
 sym   name                     multiplier   tick      last trading day
 ===== ======================== ============ ========= ==========================================
 CL    Light Sweet Crude Oil    1,000 bbl    $0.01     3 business days before the 25th of the
-                                                      month before the contract month
+                                                      month before the contract month (before
+                                                      the business day preceding the 25th
+                                                      when the 25th is not one)
 HO    NY Harbor ULSD           42,000 gal   $0.0001   last business day of the month before
 RB    RBOB Gasoline            42,000 gal   $0.0001   last business day of the month before
+ES    E-mini S&P 500 (CME)     $50 × SPX    0.25      third Friday of the contract month
+NQ    E-mini Nasdaq-100 (CME)  $20 × NDX    0.25      (the business day before when it is
+MES   Micro E-mini S&P 500     $5 × SPX     0.25      a holiday)
 ===== ======================== ============ ========= ==========================================
+
+The E-minis list four quarterly months (March, June, September, December); their front
+quarter trades at its index (:mod:`.macro`: SPX is 10 × SPY) and each later one carries the
+same 0.3 % a month as the energy products; they live on exchange ``CME`` (``GLOBEX`` is
+accepted as its old name).
 
 Six consecutive contract months are listed per product, the first being the nearest one whose
 last trading day is on or after the model's session (so the front month can expire *today*).
@@ -86,13 +97,26 @@ class Product:
     tick: float
     liquidity: float
     daily_volume: float
+    exchange: str = "NYMEX"
+    underlying: str = ""
+    """The index an equity-index future tracks ("" for the energy products)."""
+
+    @property
+    def quarterly(self) -> bool:
+        """Listed on the March quarterly cycle (H, M, U, Z) rather than every month."""
+        return bool(self.underlying)
 
 
 PRODUCTS = {
     "CL": Product(0, "CL", "Light Sweet Crude Oil", 1000.0, 0.01, 40.0, 300_000),
     "HO": Product(1, "HO", "NY Harbor ULSD", 42000.0, 0.0001, 12.0, 60_000),
     "RB": Product(2, "RB", "RBOB Gasoline", 42000.0, 0.0001, 12.0, 70_000),
+    "ES": Product(3, "ES", "E-mini S&P 500", 50.0, 0.25, 60.0, 1_500_000, "CME", "SPX"),
+    "NQ": Product(4, "NQ", "E-mini Nasdaq-100", 20.0, 0.25, 40.0, 500_000, "CME", "NDX"),
+    "MES": Product(5, "MES", "Micro E-mini S&P 500", 5.0, 0.25, 30.0, 1_000_000, "CME", "SPX"),
 }
+LISTED_QUARTERS = 4
+QUARTER_MONTHS = (3, 6, 9, 12)
 CL_LEVEL = 75.0
 CL_VOL = 0.021
 CRACK_LEVEL = 25.0
@@ -118,11 +142,16 @@ def business_holidays(calendar) -> np.ndarray:
 def last_trade_date(symbol: str, year: int, month: int, holidays: np.ndarray) -> date:
     """The last trading day of a contract month under NYMEX's rules (see module doc)."""
     prev_y, prev_m = (year, month - 1) if month > 1 else (year - 1, 12)
-    if symbol == "CL":
+    product = PRODUCTS.get(symbol)
+    if product is not None and product.quarterly:  # CME equity index: the third Friday
+        first = date(year, month, 1)
+        third = np.datetime64(first) + np.timedelta64((4 - first.weekday()) % 7 + 14, "D")
+        last = np.busday_offset(third, 0, roll="backward", holidays=holidays)
+    elif symbol == "CL":
         day25 = np.datetime64(f"{prev_y:04d}-{prev_m:02d}-25")
+        # 3 business days before the 25th, or before the last business day preceding it
         start = np.busday_offset(day25, 0, roll="backward", holidays=holidays)
-        offset = -3 if start == day25 else -2
-        last = np.busday_offset(start, offset, roll="backward", holidays=holidays)
+        last = np.busday_offset(start, -3, roll="backward", holidays=holidays)
     else:
         first = np.datetime64(f"{year:04d}-{month:02d}-01")
         last = np.busday_offset(first, -1, roll="backward", holidays=holidays)
@@ -135,22 +164,24 @@ def listed_futures(session: date, holidays: np.ndarray) -> list[Instrument]:
     for p in PRODUCTS.values():
         year, month = session.year, session.month
         months = []
-        while len(months) < LISTED_MONTHS:
-            ltd = last_trade_date(p.symbol, year, month, holidays)
-            if ltd >= session:
-                months.append((year, month, ltd))
+        while len(months) < (LISTED_QUARTERS if p.quarterly else LISTED_MONTHS):
+            if not p.quarterly or month in QUARTER_MONTHS:
+                ltd = last_trade_date(p.symbol, year, month, holidays)
+                if ltd >= session:
+                    months.append((year, month, ltd))
             year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+        sector = "Indices" if p.quarterly else "Energy"
         for y, mo, ltd in months:
             out.append(
                 Instrument(
                     con_id=FUT_CON_ID_BASE + 100_000 * p.index + 100 * (y % 100) + mo,
                     symbol=p.symbol,
                     sec_type="FUT",
-                    exchange="NYMEX",
-                    primary_exchange="NYMEX",
+                    exchange=p.exchange,
+                    primary_exchange=p.exchange,
                     long_name=p.long_name,
-                    industry="Energy",
-                    category="Energy",
+                    industry=sector,
+                    category=sector,
                     min_tick=p.tick,
                     multiplier=p.multiplier,
                     liquidity=p.liquidity,
@@ -258,6 +289,8 @@ class FuturesModel:
         """The front month (``year * 12 + month - 1``) of ``symbol`` on each of ``days``."""
         first = pd.Timestamp(days.min())
         months = range(first.year * 12 + first.month - 1, int(str(days.max())[:4]) * 12 + 14)
+        if PRODUCTS[symbol].quarterly:
+            months = [k for k in months if k % 12 + 1 in QUARTER_MONTHS]
         ltds = [last_trade_date(symbol, k // 12, k % 12 + 1, self.holidays) for k in months]
         pos = np.searchsorted(np.array(ltds, dtype="M8[D]"), days, side="left")
         return np.asarray(months)[pos]
@@ -327,10 +360,19 @@ class FuturesModel:
             np.maximum(np.rint(vol), LOT).astype(np.int64), iv,
         )  # fmt: skip
 
+    def _index(self, symbol: str) -> Instrument | None:
+        """The index an equity-index product tracks (None for the energy products)."""
+        und = PRODUCTS[symbol].underlying
+        return self.market.registry.find(und, "IND")[0] if und else None
+
     def _product_path(self, symbol: str) -> DailyPath:
         path = self._base.get(symbol)
         if path is not None:
             return path
+        index = self._index(symbol)
+        if index is not None:  # the front quarter trades at the index
+            self._base[symbol] = self.market.macro.daily_path(index)
+            return self._base[symbol]
         if symbol == "CL":
             self._base["CL"] = self._cl_path()
             return self._base["CL"]
@@ -360,6 +402,12 @@ class FuturesModel:
         return self._base[symbol]
 
     def _product_minutes(self, symbol: str, day: int, n: int) -> tuple[np.ndarray, ...]:
+        index = self._index(symbol)
+        if index is not None:  # the index's minutes, with the product's own volume
+            o, h, lo, c, v = self.market._session_minutes(index.con_id, day)[1]
+            share = v / max(float(v.sum()), 1.0)
+            volume = np.rint(share * PRODUCTS[symbol].daily_volume).astype(np.int64)
+            return o, h, lo, c, volume
         return self._session_minutes(day, n)[symbol]
 
     def _session_minutes(self, day: int, n: int) -> dict[str, tuple[np.ndarray, ...]]:

@@ -37,17 +37,21 @@ SECTORS: dict[int, str] = {
     11: "Real Estate",
 }
 
+EXCHANGE_ALIASES = {"GLOBEX": "CME"}
+"""Old exchange names IB still accepts in a contract (CME futures were on GLOBEX)."""
 FIRST_STOCK_CON_ID = 1001
 SPY_CON_ID = 756733
 MEDIAN_DOLLAR_VOLUME = 158.7e6  # median average daily dollar volume of the table below
 
 # Columns, four entries a line: symbol, sector number + primary exchange (N = NYSE,
-# Q = NASDAQ), reference price in USD, average daily dollar volume in USD millions.
+# Q = NASDAQ, the listing IB reports today: MSFT, PEP, HON, AEP, EXC, XEL, LNT, GT, NWL,
+# SRCL and WLTW are NASDAQ), reference price in USD, average daily dollar volume in USD
+# millions.
 _STOCK_TABLE = """
 A      6N   68.06   113  AAL    3Q   51.40   274  AAP    4N  109.93   191  AAPL   8Q  159.54  4337
 ABBV   6N  113.62   485  ABC    6N   94.22   148  ABT    6N   58.67   322  ACN    8N  155.15   276
 ADBE   8Q  192.34   386  ADI    8Q   85.35   254  ADM    5N   42.19   130  ADP    8Q  113.56   301
-ADS    8N  246.75   143  ADSK   8Q  110.54   226  AEE   10N   53.19    84  AEP   10N   64.45   176
+ADS    8N  246.75   143  ADSK   8Q  110.54   226  AEE   10N   53.19    84  AEP   10Q   64.45   176
 AES   10N   10.48    67  AET    6N  181.49   396  AFL    7N   85.60   144  AGN    6N  170.39   597
 AIG    7N   60.47   365  AIV   11N   39.21    47  AIZ    7N   88.49    39  AJG    7N   66.11    56
 AKAM   8Q   64.48   128  ALB    2N  106.63   157  ALGN   6Q  234.33   192  ALK    3N   64.23   132
@@ -87,7 +91,7 @@ ED    10N   75.26   130  EFX    3N  117.60   170  EIX   10N   59.69   165  EL   
 EMN    2N   98.98    97  EMR    3N   68.96   209  EOG    1N  105.78   292  EQIX  11Q  426.08   220
 EQR   11N   56.86   109  EQT    1N   47.65   193  ES    10N   56.89   100  ESRX   6Q   74.95   269
 ESS   11N  217.81    87  ETFC   7Q   51.55   104  ETN    3N   81.62   182  ETR   10N   72.77    97
-EVHC   6N   34.82   106  EW     6N  129.70   165  EXC   10N   36.15   192  EXPD   3Q   62.13    64
+EVHC   6N   34.82   106  EW     6N  129.70   165  EXC   10Q   36.15   192  EXPD   3Q   62.13    64
 EXPE   4Q  129.33   279  EXR   11N   80.42    82  F      4N   10.76   454  FAST   3Q   53.24   131
 FB     9Q  180.18  2824  FBHS   3N   63.40    67  FCX    2N   17.86   290  FDX    3N  251.15   331
 FE    10N   30.81   149  FFIV   8Q  141.39   102  FIS    8N   96.77   134  FISV   8Q  129.17   109
@@ -97,11 +101,11 @@ FRT   11N  111.34    61  FTI    1N   30.48   105  FTV    3N   71.69    87  GD   
 GE     3N   15.25  1214  GGP   11N   21.97   146  GILD   6Q   82.76   671  GIS    5N   54.65   217
 GLW    8N   29.82   181  GM     4N   42.39   505  GOOG   9Q 1048.58  1427  GOOGL  9Q 1055.41  1603
 GPC    4N   99.27    79  GPN    8N  106.32    98  GPS    4N   32.62   147  GRMN   4Q   63.08    60
-GS     7N  257.10   761  GT     4N   33.47    96  GWW    3N  259.89   200  HAL    1N   49.69   409
+GS     7N  257.10   761  GT     4Q   33.47    96  GWW    3N  259.89   200  HAL    1N   49.69   409
 HAS    4Q  102.22   127  HBAN   7Q   15.64   130  HBI    4N   21.96   113  HCA    6N   98.40   192
 HCN   11N   56.55   129  HCP   11N   23.38   105  HD     4N  191.29   745  HES    1N   44.11   191
 HIG    7N   55.86   121  HII    3N  234.82    82  HLT    4N   82.02   166  HOG    4N   48.48   122
-HOLX   6Q   40.45   115  HON    3N  151.19   387  HP     1N   67.47   106  HPE    8N   15.56   208
+HOLX   6Q   40.45   115  HON    3Q  151.19   387  HP     1N   67.47   106  HPE    8N   15.56   208
 HPQ    8N   21.21   203  HRB    4N   25.74    82  HRL    5N   32.74    81  HRS    8N  152.79    92
 HSIC   6Q   72.97   104  HST   11N   19.45   126  HSY    5N   99.04   111  HUM    6N  264.90   309
 IBM    8N  153.85   713  ICE    7N   70.72   175  IDXX   6Q  176.83    92  IFF    2N  142.70    58
@@ -116,7 +120,7 @@ KMX    4N   65.40   148  KO     5N   44.56   513  KORS   4N   66.11   107  KR   
 KSS    4N   62.92   187  KSU    3N  107.10   117  L      7N   47.86    45  LB     4N   49.11   211
 LEG    4N   45.78    48  LEN    4N   60.91   155  LH     6N  169.66   102  LKQ    4Q   40.35    59
 LLL    3N  207.69   101  LLY    6N   76.72   307  LMT    3N  345.43   311  LNC    7N   78.51   105
-LNT   10N   37.50    54  LOW    4N   99.92   496  LRCX   8Q  171.63   404  LUK    7N   25.01    42
+LNT   10Q   37.50    54  LOW    4N   99.92   496  LRCX   8Q  171.63   404  LUK    7N   25.01    42
 LUV    3N   57.89   295  LYB    2N  110.27   226  M      4N   24.76   244  MA     8N  168.73   432
 MAA   11N   87.93    68  MAC   11N   60.19    97  MAR    4Q  139.64   268  MAS    3N   42.69   100
 MAT    4Q   17.00   146  MCD    4N  165.71   532  MCHP   8Q   82.91   207  MCK    6N  152.83   275
@@ -124,17 +128,17 @@ MCO    7N  157.98   102  MDLZ   5Q   44.05   352  MDT    6N   81.35   397  MET  
 MGM    4N   34.68   271  MHK    4N  267.66   123  MKC    5N  102.66    91  MLM    2N  218.85   137
 MMC    7N   82.16   146  MMM    3N  233.19   410  MNST   5Q   64.55   117  MO     5N   66.79   481
 MON    2N  120.41   256  MOS    2N   25.25   112  MPC    1N   65.09   229  MRK    6N   55.88   611
-MRO    1N   16.33   193  MS     7N   54.55   429  MSFT   8N   89.61  1741  MSI    8N  102.63    92
+MRO    1N   16.33   193  MS     7N   54.55   429  MSFT   8Q   89.61  1741  MSI    8N  102.63    92
 MTB    7N  184.97   116  MTD    6N  641.96    88  MU     8Q   42.01  1145  MYL    6Q   40.45   232
 NAVI   7Q   14.04    43  NBL    1N   27.08   151  NCLH   4N   57.74   105  NDAQ   7Q   77.27    67
 NEE   10N  148.09   254  NEM    2N   37.03   184  NFLX   9Q  264.56  1261  NFX    1N   28.53    92
 NI    10N   23.09    66  NKE    4N   65.63   541  NLSN   3N   37.56   121  NOC    3N  337.66   210
 NOV    1N   34.05   112  NRG   10N   25.36   133  NSC    3N  142.68   211  NTAP   8Q   57.63   135
-NTRS   7Q  100.73   104  NUE    2N   62.92   161  NVDA   8Q  228.80  2712  NWL    4N   29.46   218
+NTRS   7Q  100.73   104  NUE    2N   62.92   161  NVDA   8Q  228.80  2712  NWL    4Q   29.46   218
 NWS    9Q   16.30     7  NWSA   9Q   16.06    28  O     11N   48.92   101  OKE    1N   56.58   175
 OMC    9N   75.38   158  ORCL   8N   48.87   675  ORLY   4Q  252.08   293  OXY    1N   69.87   285
 PAYX   8Q   64.74   126  PBCT   7Q   19.20    51  PCAR   3Q   68.69   134  PCG   10N   39.48   226
-PCLN   4Q 1882.68   840  PDCO   6Q   33.85    53  PEG   10N   47.70   141  PEP    5N  113.50   419
+PCLN   4Q 1882.68   840  PDCO   6Q   33.85    53  PEG   10N   47.70   141  PEP    5Q  113.50   419
 PFE    6N   34.98   675  PFG    7N   63.92    72  PG     5N   81.84   661  PGR    7N   53.40   148
 PH     3N  183.31   168  PHM    4N   29.91   133  PKG    2N  117.13    95  PKI    6N   75.77    42
 PLD   11N   60.04   139  PM     5N   98.88   468  PNC    7N  155.00   280  PNR    3N   68.65    65
@@ -149,7 +153,7 @@ RSG    3N   64.60    75  RTN    3N  204.32   249  SBAC  11Q  166.51   171  SBUX 
 SCG   10N   36.66    94  SCHW   7N   52.03   305  SEE    2N   44.36   104  SHW    2N  403.48   211
 SIG    4N   50.14   118  SJM    5N  119.83   134  SLB    1N   69.75   532  SLG   11N   92.86    82
 SNA    3N  166.63    99  SNI    9N   87.20   128  SNPS   8Q   85.85    87  SO    10N   43.34   253
-SPG   11N  154.86   296  SPGI   7N  182.69   165  SRCL   3N   72.84    60  SRE   10N  104.09   157
+SPG   11N  154.86   296  SPGI   7N  182.69   165  SRCL   3Q   72.84    60  SRE   10N  104.09   157
 STI    7N   69.01   206  STT    7N  103.52   168  STX    8Q   49.55   204  STZ    5N  214.15   283
 SWK    3N  159.74   142  SWKS   8Q  101.35   206  SYF    7N   37.50   229  SYK    6N  153.67   167
 SYMC   8Q   26.58   199  SYY    5N   58.43   148  T      9N   36.93   994  TAP    5N   76.16   136
@@ -165,9 +169,9 @@ VFC    4N   80.47   173  VIAB   9Q   30.51   172  VLO    1N   89.84   277  VMC  
 VNO   11N   67.30    88  VRSK   3Q   94.69    73  VRSN   8Q  109.11    81  VRTX   6Q  155.67   242
 VTR   11N   52.97   116  VZ     9N   51.01   758  WAT    6N  201.98    86  WBA    5Q   71.53   432
 WDC    8Q   83.71   356  WEC   10N   59.86   107  WFC    7N   57.54  1043  WHR    4N  171.52   150
-WLTW   7N  157.38   117  WM     3N   81.73   134  WMB    1N   30.00   169  WMT    5N  102.85   735
+WLTW   7Q  157.38   117  WM     3N   81.73   134  WMB    1N   30.00   169  WMT    5N  102.85   735
 WRK    2N   64.42    90  WU     8N   19.49    85  WY    11N   34.52   113  WYN    4N  118.72   113
-WYNN   4Q  177.32   336  XEC    1N  105.91   117  XEL   10N   42.46   129  XL     7N   42.00    87
+WYNN   4Q  177.32   336  XEC    1N  105.91   117  XEL   10Q   42.46   129  XL     7N   42.00    87
 XLNX   8Q   66.97   170  XOM    1N   76.94   912  XRAY   6Q   58.30   105  XRX    8N   31.18    69
 XYL    3N   71.79    64  YUM    4N   80.13   155  ZBH    6N  120.78   162  ZION   7Q   54.02   112
 ZTS    6N   73.86   169
@@ -278,6 +282,7 @@ class InstrumentRegistry:
         name :class:`Instrument` fields and must match exactly, except ``last_trade_date``,
         which matches as a prefix (``"202612"`` matches ``"20261218"``).
         """
+        exchange = EXCHANGE_ALIASES.get(exchange or "", exchange)
         source = self._sources.get(sec_type or "")
         if source is not None:
             found = source.find(symbol.upper(), sec_type, fields)

@@ -335,6 +335,7 @@ class MarketModel:
         self._current: dict[int, _SessionPath] = {}
         self._pricers: dict[str, DerivedPricer] = {}
         self._enter()
+        self.macro = None  # livedesk.backend.sim.market.macro.MacroModel: forex and indices
         self.futures = None  # livedesk.backend.sim.market.futures.FuturesModel, when listed
         self.options = None  # livedesk.backend.sim.market.options.OptionSource, when listed
         self.options_pricer = None  # livedesk.backend.sim.market.options.OptionPricer
@@ -400,6 +401,10 @@ class MarketModel:
         if not self._pricers:
             return None
         return self._pricers.get(self._instrument(con_id).sec_type)
+
+    def provider(self, sec_type: str) -> PathProvider | None:
+        """The daily-path provider of ``sec_type`` (STK: the equity factor model)."""
+        return self._providers.get(sec_type)
 
     def register_provider(self, sec_type: str, provider: PathProvider) -> None:
         """Use ``provider`` for the daily paths of instruments of ``sec_type``."""

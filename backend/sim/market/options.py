@@ -2,7 +2,8 @@
 
 Chains
 ------
-SPY, AAPL, MSFT, NVDA, AMZN, JPM, XOM and PSX have listed options (American-style equity
+SPX, NDX and VIX (indices, :mod:`.macro`: European, cash-settled; strikes every $5, $25 and
+$1) and SPY, AAPL, MSFT, NVDA, AMZN, JPM, XOM and PSX have listed options (American-style equity
 options, priced as European: no dividends are modelled).  Relative to the model's session:
 
 * **expiries** -- the next six Fridays (weeklies) and the third Friday of the next six months
@@ -64,7 +65,10 @@ from livedesk.backend.sim.market.paths import (
 if TYPE_CHECKING:
     from livedesk.backend.sim.market.model import MarketModel
 
-UNDERLYINGS = ("SPY", "AAPL", "MSFT", "NVDA", "AMZN", "JPM", "XOM", "PSX")
+UNDERLYINGS = ("SPY", "AAPL", "MSFT", "NVDA", "AMZN", "JPM", "XOM", "PSX", "SPX", "NDX", "VIX")
+INDEX_UNDERLYINGS = frozenset({"SPX", "NDX", "VIX"})
+STRIKE_UNIT = {"SPX": 5.0, "NDX": 5.0}
+"""Strike resolution of a chain's conIds ($0.50 unless listed): index strikes exceed 4,096."""
 OPT_CON_ID_BASE = 1 << 30
 _EPOCH = date(2020, 1, 1)
 RATE = 0.04
@@ -78,6 +82,8 @@ WEEKLIES, MONTHLIES = 6, 6
 
 def strike_step(symbol: str, price: float) -> float:
     """The strike increment of a chain (module doc)."""
+    if symbol == "NDX":
+        return 25.0
     if symbol == "SPY" or price < 100:
         return 1.0
     return 2.5 if price < 250 else 5.0
@@ -130,8 +136,14 @@ def option_con_id(und_index: int, expiry: date, strike: float, right: str) -> in
     """The conId of one option (module doc)."""
     day = (expiry - _EPOCH).days % 4096
     return (
-        OPT_CON_ID_BASE + ((und_index * 4096 + day) * 8192 + round(2 * strike)) * 2 + (right == "P")
+        OPT_CON_ID_BASE
+        + ((und_index * 4096 + day) * 8192 + round(strike / _unit(und_index))) * 2
+        + (right == "P")
     )
+
+
+def _unit(und_index: int) -> float:
+    return STRIKE_UNIT.get(UNDERLYINGS[und_index], 0.5)
 
 
 class OptionSource:
@@ -163,6 +175,8 @@ class OptionSource:
         chain = None
         if symbol in UNDERLYINGS:
             found = self.market.registry.find(symbol, "STK", currency="USD")
+            if not found and symbol in INDEX_UNDERLYINGS:
+                found = self.market.registry.find(symbol, "IND")
             if not found:
                 found = [i for i in self.market.registry if i.symbol == symbol]
             if found:
@@ -209,9 +223,12 @@ class OptionSource:
         code = con_id - OPT_CON_ID_BASE
         right = "P" if code & 1 else "C"
         code >>= 1
-        strike = (code % 8192) / 2
+        strike_code = code % 8192
         code //= 8192
         day, und_index = code % 4096, code // 4096
+        if und_index >= len(UNDERLYINGS):
+            return None
+        strike = strike_code * _unit(und_index)
         expiry = self._by_code.get(day)
         if expiry is None or und_index >= len(UNDERLYINGS):
             return None
