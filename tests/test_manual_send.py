@@ -78,3 +78,29 @@ async def test_a_stale_or_expired_preview_sends_nothing(app, gw) -> None:
         await send_preview(app, contract, ticket, preview, now=101.0)
     await asyncio.sleep(0.3)  # anything sent would have reached the gateway by now
     assert gw.broker.orders == {}
+
+
+async def test_a_bracket_is_held_until_its_parent_fills_and_its_exits_follow(app, gw) -> None:
+    """Parent limit far below the market: the take-profit and stop-loss stay inactive (not
+    filled, although the market trades through the take-profit); the parent cancelled takes
+    them with it."""
+    contract, _, _, mid = await _ticket(app, "buy AAPL 10 mkt")
+    below = round(mid * 0.97, 2)  # 3 % under the market: inside the 5 % collar, never fills
+    text = f"buy AAPL 10 lmt {below} tp {round(mid * 0.98, 2)} sl {round(mid * 0.95, 2)}"
+    contract, ticket, qty, mid = await _ticket(app, text)
+    preview = Preview.of(ticket, qty, now=100.0, mid=mid)
+    results = await send_preview(app, contract, ticket, preview, now=101.0)
+    assert [r.sent for r in results] == [True, True, True]
+    await until(lambda: len(gw.broker.orders) == 3, 5)
+    gw.advance(60)
+    [parent] = [o for o in gw.broker.orders.values() if not o.order.parentId]
+    children = [o for o in gw.broker.orders.values() if o.order.parentId]
+    [sl] = [o for o in children if o.order.orderType == "STP"]
+    assert len(children) == 2 and all(c.order.parentId == parent.order_id for c in children)
+    # the take-profit sells at 98 % of the mid, below the market: it would fill at once if live
+    assert all(c.filled == 0 for c in children) and parent.filled == 0
+    assert all(c.status == "PreSubmitted" for c in children)
+    assert all(strategy_of(o.order.orderRef) == "manual" for o in gw.broker.orders.values())
+    app.ib.cancelOrder(results[0].order)
+    await until(lambda: all(o.status == "Cancelled" for o in gw.broker.orders.values()), 5)
+    assert sl.filled == 0 and app.positions.get(contract.conId) is None
