@@ -102,6 +102,8 @@ class SimGateway:
         self.tick_interval = tick_interval
         self.account_interval = account_interval
         self.max_market_data_lines = max_market_data_lines
+        self.max_depth_books = 3  # TWS's default for an account without booster packs
+        self.scan_averages: dict[int, float] = {}  # scanner: average daily volume by conId
         self.limits = limits or ConnectionLimits()
         self.sessions: dict[int, ClientSession] = {}
         self.connections: set[Connection] = set()

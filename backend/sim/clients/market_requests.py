@@ -265,4 +265,11 @@ class MarketDataRequests:
     def on_head_timestamp(self, req: rq.ReqHeadTimestamp) -> None:
         inst = self.resolve(req.contract, req.req_id)
         first = self.gw.market.daily_bars(inst.con_id)["date"][0]
-        self.send(m.head_timestamp(req.req_id, str(first).replace("-", "")[:8]))
+        day = dt.date.fromisoformat(str(first)[:10])
+        start = dt.datetime.combine(day, dt.time(9, 30), NEW_YORK)  # the first session's open
+        text = (
+            str(int(start.timestamp()))
+            if req.format_date == 2
+            else start.astimezone(dt.UTC).strftime("%Y%m%d-%H:%M:%S")
+        )
+        self.send(m.head_timestamp(req.req_id, text))
