@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from livedesk.backend.sim.broker import combos
+from livedesk.backend.sim.clients.generic_ticks import GenericTicks, parse_generic
 from livedesk.backend.sim.errors import OrderReject
 from livedesk.backend.sim.market.history import NEW_YORK
 from livedesk.backend.sim.market.instruments import Instrument
@@ -49,6 +50,7 @@ class MarketDataSub:
     sent: dict = field(default_factory=dict)
     last: Quote | None = None
     legs: list[combos.Leg] | None = None
+    generic: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -61,7 +63,7 @@ class BarSub:
     midpoint: bool
 
 
-class MarketDataRequests:
+class MarketDataRequests(GenericTicks):
     """reqMktData, historical data and option-chain handlers; the session supplies ``gw``,
     ``send``, ``send_error``, ``resolve`` and the subscription tables."""
 
@@ -99,7 +101,7 @@ class MarketDataRequests:
                 f"Max number of tickers has been reached (max={self.gw.max_market_data_lines})",
             )
             return
-        sub = MarketDataSub(inst, legs=legs)
+        sub = MarketDataSub(inst, legs=legs, generic=parse_generic(req.generic_ticks))
         if fault == "delayed":
             self.send_error(req.req_id, 10167, DELAYED_MSG)
             self.send(m.market_data_type(req.req_id, 3))
@@ -150,6 +152,8 @@ class MarketDataRequests:
             self.send(m.tick_size(req_id, VOLUME, q.volume, **units))
         if sub.inst.sec_type == "OPT":
             self._push_greeks(req_id, sub, now, q)
+        if sub.generic:
+            self.push_generic(req_id, sub, now, q)
         if last_moved and market.session_open() <= now:
             day = self.gw.history.day_range(sub.inst.con_id, now)
             for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):

@@ -434,7 +434,8 @@ def _calc(cls: type[Request], value_name: str) -> Callable[[Cursor], Request]:
         contract = c.contract()
         value = c.number(value_name)
         under = c.number("underPrice")
-        c.count("optionsCount")
+        if c.remaining() == 2:  # ib_async sends a count before the options; ibapi does not
+            c.count("optionsCount")
         c.tag_values("options")
         return cls(req_id, contract, value, under)
 

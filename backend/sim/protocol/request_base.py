@@ -162,6 +162,10 @@ class Cursor:
             self.integer("dnc.conId"), self.number("dnc.delta"), self.number("dnc.price")
         )
 
+    def remaining(self) -> int:
+        """Fields not read yet."""
+        return len(self._f) - self._i
+
     def end(self) -> None:
         if self._i != len(self._f):
             raise self.fail(f"{len(self._f) - self._i} unexpected trailing field(s)")
