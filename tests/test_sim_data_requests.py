@@ -51,8 +51,10 @@ def _scan() -> ScannerSubscription:
 CASES = [
     (
         lambda c: c.reqMktDepth(3, AAPL, 7, True, [TagValue("a", "1")]),
-        lambda r: (r.req_id, r.contract.conId, r.contract.symbol, r.num_rows, r.smart_depth,
-                   r.options) == (3, 1004, "AAPL", 7, True, (TagValue("a", "1"),)),
+        lambda r: (
+            (r.req_id, r.contract.conId, r.contract.symbol, r.num_rows, r.smart_depth, r.options)
+            == (3, 1004, "AAPL", 7, True, (TagValue("a", "1"),))
+        ),
     ),  # fmt: skip
     (lambda c: c.cancelMktDepth(3, True), lambda r: r == dr.CancelMktDepth(3, True)),
     (lambda c: c.reqNewsBulletins(True), lambda r: r == dr.ReqNewsBulletins(True)),
@@ -62,21 +64,43 @@ CASES = [
     (lambda c: c.replaceFA(9, 1, "<x/>"), lambda r: r == dr.ReplaceFA(1, "<x/>", 9)),
     (
         lambda c: c.exerciseOptions(4, OPT, 1, 2, "DU1", 1),
-        lambda r: (r.req_id, r.contract.conId, r.contract.strike, r.contract.right, r.action,
-                   r.quantity, r.account, r.override) == (4, 77, 150.0, "C", 1, 2, "DU1", 1),
+        lambda r: (
+            (
+                r.req_id,
+                r.contract.conId,
+                r.contract.strike,
+                r.contract.right,
+                r.action,
+                r.quantity,
+                r.account,
+                r.override,
+            )
+            == (4, 77, 150.0, "C", 1, 2, "DU1", 1)
+        ),
     ),  # fmt: skip
     (
         lambda c: c.reqScannerSubscription(5, _scan(), [], [TagValue("changePercAbove", "2")]),
-        lambda r: (r.req_id, r.rows, r.scan_code, r.above_price, r.below_price, r.above_volume,
-                   r.filter_options) == (5, 7, "TOP_PERC_GAIN", 5.0, 50.0, 1000.0,
-                                         (TagValue("changePercAbove", "2"),)),
+        lambda r: (
+            (
+                r.req_id,
+                r.rows,
+                r.scan_code,
+                r.above_price,
+                r.below_price,
+                r.above_volume,
+                r.filter_options,
+            )
+            == (5, 7, "TOP_PERC_GAIN", 5.0, 50.0, 1000.0, (TagValue("changePercAbove", "2"),))
+        ),
     ),  # fmt: skip
     (lambda c: c.cancelScannerSubscription(5), lambda r: r == dr.Cancel(23, 5)),
     (lambda c: c.reqScannerParameters(), lambda r: r == dr.ReqScannerParameters()),
     (
         lambda c: c.reqRealTimeBars(6, AAPL, 5, "MIDPOINT", True, []),
-        lambda r: (r.req_id, r.contract.conId, r.bar_size, r.what_to_show, r.use_rth)
-        == (6, 1004, 5, "MIDPOINT", True),
+        lambda r: (
+            (r.req_id, r.contract.conId, r.bar_size, r.what_to_show, r.use_rth)
+            == (6, 1004, 5, "MIDPOINT", True)
+        ),
     ),
     (lambda c: c.cancelRealTimeBars(6), lambda r: r == dr.Cancel(51, 6)),
     (
@@ -86,7 +110,9 @@ CASES = [
     (lambda c: c.cancelFundamentalData(7), lambda r: r == dr.Cancel(53, 7)),
     (
         lambda c: c.calculateImpliedVolatility(8, OPT, 5.25, 151.5, []),
-        lambda r: (r.req_id, r.contract.conId, r.option_price, r.under_price) == (8, 77, 5.25, 151.5),
+        lambda r: (
+            (r.req_id, r.contract.conId, r.option_price, r.under_price) == (8, 77, 5.25, 151.5)
+        ),
     ),
     (
         lambda c: c.calculateOptionPrice(9, OPT, 0.31, 149.0, []),
@@ -98,7 +124,10 @@ CASES = [
     (lambda c: c.verifyMessage("d"), lambda r: r == dr.Verify(66, False)),
     (lambda c: c.queryDisplayGroups(10), lambda r: r == dr.QueryDisplayGroups(10)),
     (lambda c: c.subscribeToGroupEvents(11, 4), lambda r: r == dr.SubscribeToGroupEvents(11, 4)),
-    (lambda c: c.updateDisplayGroup(11, "8314@SMART"), lambda r: r == dr.UpdateDisplayGroup(11, "8314@SMART")),
+    (
+        lambda c: c.updateDisplayGroup(11, "8314@SMART"),
+        lambda r: r == dr.UpdateDisplayGroup(11, "8314@SMART"),
+    ),
     (lambda c: c.unsubscribeFromGroupEvents(11), lambda r: r == dr.Cancel(70, 11)),
     (lambda c: c.verifyAndAuthRequest("a", "1", "k"), lambda r: r == dr.Verify(72, True)),
     (lambda c: c.verifyAndAuthMessage("d", "x"), lambda r: r == dr.Verify(73, True)),
@@ -106,7 +135,10 @@ CASES = [
     (lambda c: c.reqFamilyCodes(), lambda r: r == dr.ReqFamilyCodes()),
     (lambda c: c.reqMatchingSymbols(13, "AA"), lambda r: r == dr.ReqMatchingSymbols(13, "AA")),
     (lambda c: c.reqMktDepthExchanges(), lambda r: r == dr.ReqMktDepthExchanges()),
-    (lambda c: c.reqSmartComponents(14, "9c0001"), lambda r: r == dr.ReqSmartComponents(14, "9c0001")),
+    (
+        lambda c: c.reqSmartComponents(14, "9c0001"),
+        lambda r: r == dr.ReqSmartComponents(14, "9c0001"),
+    ),
     (
         lambda c: c.reqNewsArticle(15, "BRFG", "BRFG$1", []),
         lambda r: r == dr.ReqNewsArticle(15, "BRFG", "BRFG$1", ()),
@@ -123,14 +155,20 @@ CASES = [
     (lambda c: c.cancelHistogramData(17), lambda r: r == dr.Cancel(89, 17)),
     (lambda c: c.reqMarketRule(26), lambda r: r == dr.ReqMarketRule(26)),
     (
-        lambda c: c.reqHistoricalTicks(18, AAPL, "20261120 10:00:00", "", 50, "BID_ASK", True, False, []),
-        lambda r: (r.req_id, r.start, r.end, r.number_of_ticks, r.what_to_show, r.use_rth,
-                   r.ignore_size) == (18, "20261120 10:00:00", "", 50, "BID_ASK", True, False),
+        lambda c: c.reqHistoricalTicks(
+            18, AAPL, "20261120 10:00:00", "", 50, "BID_ASK", True, False, []
+        ),
+        lambda r: (
+            (r.req_id, r.start, r.end, r.number_of_ticks, r.what_to_show, r.use_rth, r.ignore_size)
+            == (18, "20261120 10:00:00", "", 50, "BID_ASK", True, False)
+        ),
     ),  # fmt: skip
     (
         lambda c: c.reqTickByTickData(19, AAPL, "AllLast", 0, True),
-        lambda r: (r.req_id, r.contract.conId, r.tick_type, r.number_of_ticks, r.ignore_size)
-        == (19, 1004, "AllLast", 0, True),
+        lambda r: (
+            (r.req_id, r.contract.conId, r.tick_type, r.number_of_ticks, r.ignore_size)
+            == (19, 1004, "AllLast", 0, True)
+        ),
     ),
     (lambda c: c.cancelTickByTickData(19), lambda r: r == dr.Cancel(98, 19)),
 ]
