@@ -17,6 +17,7 @@ from livedesk.backend.sim.market import microstructure
 from livedesk.backend.sim.market.instruments import Instrument
 from livedesk.backend.sim.protocol import data_messages as dm
 from livedesk.backend.sim.protocol import data_requests as dr
+from livedesk.backend.sim.protocol import fast_frames as ff
 
 if TYPE_CHECKING:
     from livedesk.backend.sim.gateway import SimGateway
@@ -91,6 +92,6 @@ class DepthRequests:
         if sub.smart:
             venues = microstructure.DEPTH_EXCHANGES
             maker = venues[(sub.inst.con_id + pos + side) % len(venues)]
-            self.send(dm.mkt_depth_l2(req_id, pos, maker, op, side, row[0], size, True))
+            self.send_frame(ff.mkt_depth_l2(req_id, pos, maker, op, side, row[0], size))
         else:
-            self.send(dm.mkt_depth(req_id, pos, op, side, row[0], size))
+            self.send_frame(ff.mkt_depth(req_id, pos, op, side, row[0], size))

@@ -5,6 +5,7 @@ option chain parameters, head timestamps (a mixin of
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from livedesk.backend.sim.errors import OrderReject
 from livedesk.backend.sim.market.history import NEW_YORK
 from livedesk.backend.sim.market.instruments import Instrument
 from livedesk.backend.sim.market.model import Quote
+from livedesk.backend.sim.protocol import fast_frames as ff
 from livedesk.backend.sim.protocol import messages as m
 from livedesk.backend.sim.protocol import requests as rq
 
@@ -137,6 +139,8 @@ class MarketDataRequests(GenericTicks):
             else:
                 prev = market.prev_close(sub.inst.con_id)
             self.send(m.tick_price(req_id, CLOSE, prev, 0, **units))
+        size = self.proto.tick_size
+        sec_type = units["sec_type"]
         for tick, value in (
             (BID, (q.bid, q.bid_size)),
             (ASK, (q.ask, q.ask_size)),
@@ -144,12 +148,12 @@ class MarketDataRequests(GenericTicks):
         ):
             if sent.get(tick) != value:
                 sent[tick] = value
-                self.send(m.tick_price(req_id, tick, value[0], value[1], **units))
+                self.send_frame(ff.tick_price(req_id, tick, value[0], size(value[1], sec_type)))
         if sub.legs is not None:
             return
         if sent.get(VOLUME) != q.volume:
             sent[VOLUME] = q.volume
-            self.send(m.tick_size(req_id, VOLUME, q.volume, **units))
+            self.send_frame(ff.tick_size(req_id, VOLUME, size(q.volume, sec_type)))
         if sub.inst.sec_type == "OPT":
             self._push_greeks(req_id, sub, now, q)
         if sub.generic:
@@ -159,7 +163,7 @@ class MarketDataRequests(GenericTicks):
             for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):
                 if sent.get(tick) != value:
                     sent[tick] = value
-                    self.send(m.tick_price(req_id, tick, value, 0, **units))
+                    self.send_frame(ff.tick_price(req_id, tick, value, 0))
 
     def _push_greeks(self, req_id: int, sub: MarketDataSub, now: float, q: Quote) -> None:
         """tickOptionComputation for the bid, ask, last (implied vols) and the model."""
@@ -177,6 +181,10 @@ class MarketDataRequests(GenericTicks):
             if sub.sent.get(key) == value:
                 continue
             sub.sent[key] = value
+            values = (vol, g.delta, g.price, g.gamma, g.vega, g.theta, st.und_price)
+            if all(map(math.isfinite, values)):
+                self.send_frame(ff.tick_option_computation(req_id, tick, *values))
+                continue
             self.send(
                 m.tick_option_computation(
                     req_id,

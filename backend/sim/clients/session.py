@@ -124,6 +124,14 @@ class ClientSession(MarketDataRequests, AccountRequests, DataRequests):
             asyncio.get_running_loop().call_soon(self.flush)
         self._out.append(encode_frame(fields))
 
+    def send_frame(self, frame: bytes) -> None:
+        """Queue one frame already encoded (:mod:`~livedesk.backend.sim.protocol.fast_frames`)."""
+        if self.closed or self.gw.silent:
+            return
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._out.append(frame)
+
     def flush(self) -> None:
         """Write every frame queued in this loop iteration with one socket write."""
         if self._out and not self.closed:
