@@ -168,7 +168,7 @@ async def test_second_bars_historical(gw, ib, size):
     )
     now = int(gw.now())
     start = now - 120 - (now - 120) % step
-    want = expected_second_bars(gw.market, start, now + 1, step)
+    want = expected_second_bars(gw.market, start, now, step)  # the second at "now" not begun
     got = [(int(b.date.timestamp()), b.open, b.high, b.low, b.close, b.volume) for b in bars]
     assert got == want
 
@@ -456,3 +456,21 @@ async def test_ledger_values_in_base_currency(gw, ib):
     assert values[("TotalCashBalance", "BASE")] == values[("TotalCashValue", "USD")]
     summary = await ib.accountSummaryAsync()
     assert any(v.tag == "NetLiquidation" for v in summary)
+
+
+async def test_daily_pnl_of_a_position_opened_today_counts_from_the_fill(gw, ib):
+    from ib_async import MarketOrder
+
+    [c] = await ib.qualifyContractsAsync(aapl())
+    trade = ib.placeOrder(c, MarketOrder("BUY", 100))
+    await until(lambda: trade.orderStatus.status == "Filled", timeout=BOUND)
+    await until(lambda: trade.fills and trade.fills[0].commissionReport.commission > 0, timeout=BOUND)
+    fill = trade.fills[0]
+    pnl = ib.reqPnLSingle("DU0000001", "", c.conId)
+    await until(lambda: not math.isnan(pnl.dailyPnL) and pnl.position == 100, timeout=BOUND)
+    mark = pnl.value / 100
+    cost = 100 * fill.execution.price + fill.commissionReport.commission
+    assert pnl.dailyPnL == pytest.approx(100 * mark - cost, abs=0.01)
+    prev = float(gw.market.daily_bars(AAPL_ID)["close"][-1])
+    assert abs(pnl.dailyPnL - 100 * (mark - prev)) > 1.0  # not from the previous close
+    ib.cancelPnLSingle("DU0000001", "", c.conId)

@@ -239,7 +239,8 @@ def real_time_bar(market, con_id: int, start: int, what: str) -> tuple:
     """(open, high, low, close, volume, wap, count) of the 5-second bar from ``start``;
     volume, wap and count are -1 for quotes (MIDPOINT, BID, ASK), as TWS sends them."""
     if what == "TRADES":
-        bar = ms.second_bars(market, con_id, start, start + 4, RT_BAR_SECONDS, start + 4)[0]
+        end = start + RT_BAR_SECONDS
+        bar = ms.second_bars(market, con_id, start, end, RT_BAR_SECONDS, end)[0]
         return bar.open, bar.high, bar.low, bar.close, bar.volume, bar.wap, bar.count
     qs = ms.quotes(market, con_id, start, start + RT_BAR_SECONDS)
     pick = {

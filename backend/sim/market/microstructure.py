@@ -59,10 +59,11 @@ def quotes(market: MarketModel, con_id: int, a: int, b: int) -> list[Quote]:
 def second_bars(
     market: MarketModel, con_id: int, start: float, end: float, step: int, now: float
 ) -> list[SecondBar]:
-    """Bars of ``step`` seconds (1…30) between ``start`` and ``min(end, now)``; the last one
-    may be in progress (built up to ``now``)."""
+    """Bars of ``step`` seconds (1…30) over the seconds from ``start`` to ``min(end, now)``;
+    the last one may be in progress (built up to ``now``)."""
     first = max(math.ceil(start), math.ceil(market.session_open()))
-    a, b = session_window(market, first - first % step, min(end, now) + 1)
+    # second s stands for [s, s + 1): the one containing a fractional "now" is in progress
+    a, b = session_window(market, first - first % step, math.ceil(min(end, now)))
     if b <= a:
         return []
     samples = quotes(market, con_id, a - 1, b)  # samples[k + 1] is the quote at a + k
