@@ -38,7 +38,7 @@ from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.sim.market.instruments import default_registry
 from livedesk.backend.sim.market.model import MarketModel
 
-TICK_SPEED, TICK_INTERVAL = 30.0, 0.0
+TICK_SPEED, TICK_INTERVAL = 30.0, 0.001
 """The gateway clock speed and streaming-pass interval the tick rates are measured at."""
 DEPTH_BOOKS, DEPTH_ROWS = 50, 5
 
@@ -158,19 +158,40 @@ class Measured:
         self.pid = gw_pid
 
     def __enter__(self) -> Measured:
-        self.t0, self.c0, self.g0 = time.perf_counter(), time.process_time(), cpu_seconds(self.pid)
+        self.t0, self.c0, self.g0 = (
+            time.perf_counter(),
+            time.process_time(),
+            (cpu_seconds(self.pid) if self.pid else 0.0),
+        )
         return self
 
     def __exit__(self, *exc) -> None:
         self.wall = time.perf_counter() - self.t0
         self.client_cpu = time.process_time() - self.c0
-        self.gateway_cpu = cpu_seconds(self.pid) - self.g0
+        self.gateway_cpu = (cpu_seconds(self.pid) if self.pid else 0.0) - self.g0
 
-    def cpu_text(self) -> str:
-        return (
+    def cpu_text(self, count: int = 0, unit: str = "ticks") -> str:
+        """The CPU used, and ``count`` per CPU-second of the gateway and of the client (what
+        one core each would sustain when the machine is shared)."""
+        text = (
             f"CPU over {self.wall:.1f} s wall: gateway {self.gateway_cpu:.1f} s, "
             f"client {self.client_cpu:.1f} s"
         )
+        if count and self.gateway_cpu > 0 and self.client_cpu > 0:
+            text += (
+                f"; {count / self.gateway_cpu:,.0f} {unit} per gateway CPU-second, "
+                f"{count / self.client_cpu:,.0f} per client CPU-second"
+            )
+        return text
+
+
+async def warm_up(tickers, ready=lambda t: t.bid == t.bid, limit: float = 60.0) -> None:
+    """Wait until every subscription has had its first answer (paths are built lazily and
+    the subscriptions are paced), then one more second, before measuring."""
+    end = time.perf_counter() + limit
+    while not all(ready(t) for t in tickers) and time.perf_counter() < end:
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
 
 
 async def bench_ticks(port: int, subs: int, seconds: float, pid: int = 0) -> tuple[float, str]:
@@ -184,14 +205,13 @@ async def bench_ticks(port: int, subs: int, seconds: float, pid: int = 0) -> tup
         nonlocal count
         count += sum(len(t.ticks) for t in tickers)
 
-    for inst in stocks[:subs]:
-        ib.reqMktData(Stock(conId=inst.con_id, exchange="SMART"))
-    await asyncio.sleep(1.0)
+    tickers = [ib.reqMktData(Stock(conId=inst.con_id, exchange="SMART")) for inst in stocks[:subs]]
+    await warm_up(tickers)
     ib.pendingTickersEvent += on_pending
     with Measured(pid) as m:
         await asyncio.sleep(seconds)
     ib.disconnect()
-    return count / m.wall, m.cpu_text()
+    return count / m.wall, m.cpu_text(count)
 
 
 def option_universe(market: MarketModel, n: int = 200) -> list[int]:
@@ -232,15 +252,14 @@ async def bench_option_ticks(
         nonlocal count
         count += sum(len(t.ticks) for t in tickers)
 
-    for con_id in con_ids:
-        ib.reqMktData(Contract(conId=con_id, exchange="SMART"))
-    await asyncio.sleep(1.0)
+    tickers = [ib.reqMktData(Contract(conId=con_id, exchange="SMART")) for con_id in con_ids]
+    await warm_up(tickers)
     ib.pendingTickersEvent += on_pending
     count = 0
     with Measured(pid) as m:
         await asyncio.sleep(seconds)
     ib.disconnect()
-    return count / m.wall, m.cpu_text()
+    return count / m.wall, m.cpu_text(count)
 
 
 async def bench_depth(port: int, books: int, seconds: float, pid: int) -> tuple[float, str]:
@@ -257,14 +276,16 @@ async def bench_depth(port: int, books: int, seconds: float, pid: int) -> tuple[
         depth(*args)
 
     ib.wrapper.updateMktDepthL2 = counting  # updateMktDepth (12) lands here too
-    for inst in stocks[:books]:
+    tickers = [
         ib.reqMktDepth(Stock(conId=inst.con_id, exchange="SMART"), DEPTH_ROWS)
-    await asyncio.sleep(1.0)
+        for inst in stocks[:books]
+    ]
+    await warm_up(tickers, lambda t: bool(t.domBids))
     count = 0
     with Measured(pid) as m:
         await asyncio.sleep(seconds)
     ib.disconnect()
-    return count / m.wall, m.cpu_text()
+    return count / m.wall, m.cpu_text(count, "updates")
 
 
 async def run_tick_benches(market: MarketModel, seconds: float) -> None:
