@@ -4,6 +4,8 @@ gateway time (a mixin of :class:`~livedesk.backend.sim.clients.session.ClientSes
 
 from __future__ import annotations
 
+import asyncio
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
     from livedesk.backend.sim.gateway import SimGateway
 
 REFRESH_SECONDS = 30.0
+WARM_CHUNK = 20
+"""Stocks prepared per event-loop turn before a gateway's first scan."""
 
 
 @dataclass
@@ -65,8 +69,26 @@ class ScannerRequests:
             )
             return
         sub = ScanSub(req.scan_code, req.rows, filters, 0.0)
-        if self.push_scan(req.req_id, sub, self.gw.now()):
-            self.scans[req.req_id] = sub
+        if req.scan_code not in scanner.SCAN_CODES:
+            self.push_scan(req.req_id, sub, self.gw.now())  # answers the error
+            return
+        self.scans[req.req_id] = sub
+        if scanner.is_warm(self.gw.market, self.gw.scan_averages):
+            self.push_scan(req.req_id, sub, self.gw.now())
+        else:  # the first scan of the gateway: build the universe without stalling the loop
+            sub.next_refresh = math.inf
+            self.gw.track(asyncio.ensure_future(self._warm_then_scan(req.req_id, sub)))
+
+    async def _warm_then_scan(self, req_id: int, sub: ScanSub) -> None:
+        for n, _ in enumerate(
+            scanner.warm_up(self.gw.market, self.gw.now(), self.gw.scan_averages)
+        ):
+            if n % WARM_CHUNK == WARM_CHUNK - 1:
+                await asyncio.sleep(0)
+        if self.scans.get(req_id) is sub and not self.closed:
+            sub.next_refresh = 0.0
+            if not self.push_scan(req_id, sub, self.gw.now()):
+                self.scans.pop(req_id, None)
 
     def push_scan(self, req_id: int, sub: ScanSub, now: float) -> bool:
         """Send the scan's rows (and scannerDataEnd); False (after an error) if it cannot run."""

@@ -16,6 +16,7 @@ tags ``priceAbove``, ``priceBelow``, ``volumeAbove``, ``changePercAbove``,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,22 @@ def average_volume(market: MarketModel, con_id: int) -> float:
     """Mean daily volume of the last :data:`AVERAGE_SESSIONS` history sessions."""
     vol = np.asarray(market.daily_bars(con_id)["volume"], dtype=float)
     return float(vol[-AVERAGE_SESSIONS:].mean()) if len(vol) else 0.0
+
+
+def warm_up(market: MarketModel, now: float, averages: dict[int, float]) -> Iterator[int]:
+    """Fill ``averages`` and build each stock's session path, yielding after each stock (the
+    first scan of a gateway touches the whole universe: the caller spreads it out)."""
+    for inst in market.registry:
+        if inst.sec_type != "STK" or inst.con_id in averages:
+            continue
+        averages[inst.con_id] = average_volume(market, inst.con_id)
+        market.quote(inst.con_id, now)
+        yield inst.con_id
+
+
+def is_warm(market: MarketModel, averages: dict[int, float]) -> bool:
+    """Whether every stock's average volume is known."""
+    return all(i.con_id in averages for i in market.registry if i.sec_type == "STK")
 
 
 def scan(
