@@ -103,7 +103,7 @@ class SimGateway:
         self.account_interval = account_interval
         self.max_market_data_lines = max_market_data_lines
         self.max_depth_books = 3  # TWS's default for an account without booster packs
-        self.scan_averages: dict[int, float] = {}  # scanner: average daily volume by conId
+        self.scan_averages: dict = {}  # scanner: session -> {conId: average daily volume}
         self.limits = limits or ConnectionLimits()
         self.sessions: dict[int, ClientSession] = {}
         self.connections: set[Connection] = set()

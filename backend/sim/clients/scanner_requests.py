@@ -37,6 +37,11 @@ class ScannerRequests:
     gw: SimGateway
     scans: dict[int, ScanSub]
 
+    def _averages(self) -> dict[int, float]:
+        """Average daily volumes of the current session's universe (they move with the
+        history: one table per session)."""
+        return self.gw.scan_averages.setdefault(self.gw.market.session, {})
+
     def on_scanner_parameters(self, req: dr.ReqScannerParameters) -> None:
         self.send(dm.scanner_parameters(scanner.parameters_xml()))
 
@@ -73,16 +78,14 @@ class ScannerRequests:
             self.push_scan(req.req_id, sub, self.gw.now())  # answers the error
             return
         self.scans[req.req_id] = sub
-        if scanner.is_warm(self.gw.market, self.gw.scan_averages):
+        if scanner.is_warm(self.gw.market, self._averages()):
             self.push_scan(req.req_id, sub, self.gw.now())
         else:  # the first scan of the gateway: build the universe without stalling the loop
             sub.next_refresh = math.inf
             self.gw.track(asyncio.ensure_future(self._warm_then_scan(req.req_id, sub)))
 
     async def _warm_then_scan(self, req_id: int, sub: ScanSub) -> None:
-        for n, _ in enumerate(
-            scanner.warm_up(self.gw.market, self.gw.now(), self.gw.scan_averages)
-        ):
+        for n, _ in enumerate(scanner.warm_up(self.gw.market, self.gw.now(), self._averages())):
             if n % WARM_CHUNK == WARM_CHUNK - 1:
                 await asyncio.sleep(0)
         if self.scans.get(req_id) is sub and not self.closed:
@@ -97,7 +100,7 @@ class ScannerRequests:
         sub.next_refresh = now + REFRESH_SECONDS
         try:
             found = scanner.scan(
-                self.gw.market, sub.code, now, sub.rows, sub.filters, self.gw.scan_averages
+                self.gw.market, sub.code, now, sub.rows, sub.filters, self._averages()
             )
         except scanner.ScanError as exc:
             self.send_error(
