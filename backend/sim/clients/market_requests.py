@@ -131,16 +131,17 @@ class MarketDataRequests(GenericTicks):
         sub.last = q
         sent = sub.sent
         # sizes go out in the negotiated version's unit (lots of 100 shares before 159)
-        units = {"proto": self.proto, "sec_type": "BAG" if sub.inst is None else sub.inst.sec_type}
+        sec_type = "BAG" if sub.inst is None else sub.inst.sec_type
+        proto = self.proto
         if sent.get("session") != market.session:  # first push, or a new session began
             sent["session"] = market.session
             if sub.legs is not None:
                 prev = combos.combo_prev_close(market, sub.legs)
             else:
                 prev = market.prev_close(sub.inst.con_id)
-            self.send(m.tick_price(req_id, CLOSE, prev, 0, **units))
-        size = self.proto.tick_size
-        sec_type = units["sec_type"]
+            self.send(m.tick_price(req_id, CLOSE, prev, 0, proto=proto, sec_type=sec_type))
+        size = proto.tick_size
+        as_is = proto.fractional_size and (proto.market_data_in_shares or sec_type != "STK")
         for tick, value in (
             (BID, (q.bid, q.bid_size)),
             (ASK, (q.ask, q.ask_size)),
@@ -148,12 +149,14 @@ class MarketDataRequests(GenericTicks):
         ):
             if sent.get(tick) != value:
                 sent[tick] = value
-                self.send_frame(ff.tick_price(req_id, tick, value[0], size(value[1], sec_type)))
+                wire = value[1] if as_is else size(value[1], sec_type)
+                self.send_frame(ff.tick_price(req_id, tick, value[0], wire))
         if sub.legs is not None:
             return
         if sent.get(VOLUME) != q.volume:
             sent[VOLUME] = q.volume
-            self.send_frame(ff.tick_size(req_id, VOLUME, size(q.volume, sec_type)))
+            wire = q.volume if as_is else size(q.volume, sec_type)
+            self.send_frame(ff.tick_size(req_id, VOLUME, wire))
         if sub.inst.sec_type == "OPT":
             self._push_greeks(req_id, sub, now, q)
         if sub.generic:
