@@ -24,6 +24,7 @@ import asyncio
 import datetime as dt
 import gc
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -37,8 +38,26 @@ from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.sim.market.instruments import default_registry
 from livedesk.backend.sim.market.model import MarketModel
 
-TICK_ARGS = ("--speed", "30", "--tick-interval", "0")
-"""Gateway flags the tick rates are measured at (printed with them)."""
+TICK_SPEED, TICK_INTERVAL = 30.0, 0.001
+"""The gateway clock speed and streaming-pass interval the tick rates are measured at."""
+DEPTH_BOOKS, DEPTH_ROWS = 50, 5
+
+_GATEWAY_SCRIPT = """
+import asyncio, sys
+from livedesk.backend.sim.gateway import SimGateway
+from livedesk.backend.sim.market.model import MarketModel
+
+async def main():
+    market = MarketModel(seed=7)
+    gw = SimGateway(port=0, market=market, speed={speed}, tick_interval={interval},
+                    start_time=market.session_open() + 3600)
+    gw.max_depth_books = {books}
+    await gw.start()
+    print(f"listening on 127.0.0.1:{{gw.port}}", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
 
 
 def pct(values: list[float], q: float) -> float:
@@ -109,8 +128,74 @@ class GatewayProcess:
         await self.proc.wait()
 
 
-async def bench_ticks(port: int, subs: int, seconds: float) -> float:
-    """Ticks/s seen by one ib_async client subscribed to ``subs`` stocks."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ScriptGateway(GatewayProcess):
+    """A gateway process built in Python (clock speed, streaming interval, depth-book cap)."""
+
+    def __init__(self, speed: float, interval: float, books: int = 3) -> None:
+        super().__init__()
+        self.code = _GATEWAY_SCRIPT.format(speed=speed, interval=interval, books=books)
+
+    async def __aenter__(self) -> ScriptGateway:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", self.code, stdout=asyncio.subprocess.PIPE
+        )
+        line = (await asyncio.wait_for(self.proc.stdout.readline(), 60)).decode()
+        self.port = int(line.rsplit(":", 1)[1])
+        return self
+
+
+class Measured:
+    """Wall time and CPU time (this client and the gateway process) over a window."""
+
+    def __init__(self, gw_pid: int) -> None:
+        self.pid = gw_pid
+
+    def __enter__(self) -> Measured:
+        self.t0, self.c0, self.g0 = (
+            time.perf_counter(),
+            time.process_time(),
+            (cpu_seconds(self.pid) if self.pid else 0.0),
+        )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.t0
+        self.client_cpu = time.process_time() - self.c0
+        self.gateway_cpu = (cpu_seconds(self.pid) if self.pid else 0.0) - self.g0
+
+    def cpu_text(self, count: int = 0, unit: str = "ticks") -> str:
+        """The CPU used, and ``count`` per CPU-second of the gateway and of the client (what
+        one core each would sustain when the machine is shared)."""
+        text = (
+            f"CPU over {self.wall:.1f} s wall: gateway {self.gateway_cpu:.1f} s, "
+            f"client {self.client_cpu:.1f} s"
+        )
+        if count and self.gateway_cpu > 0 and self.client_cpu > 0:
+            text += (
+                f"; {count / self.gateway_cpu:,.0f} {unit} per gateway CPU-second, "
+                f"{count / self.client_cpu:,.0f} per client CPU-second"
+            )
+        return text
+
+
+async def warm_up(tickers, ready=lambda t: t.bid == t.bid, limit: float = 60.0) -> None:
+    """Wait until every subscription has had its first answer (paths are built lazily and
+    the subscriptions are paced), then one more second, before measuring."""
+    end = time.perf_counter() + limit
+    while not all(ready(t) for t in tickers) and time.perf_counter() < end:
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
+
+
+async def bench_ticks(port: int, subs: int, seconds: float, pid: int = 0) -> tuple[float, str]:
+    """Ticks/s seen by one ib_async client subscribed to ``subs`` stocks (and the CPU text)."""
     ib = IB()
     await ib.connectAsync("127.0.0.1", port, clientId=1)
     stocks = [i for i in default_registry() if i.sec_type == "STK" and i.currency == "USD"]
@@ -120,15 +205,13 @@ async def bench_ticks(port: int, subs: int, seconds: float) -> float:
         nonlocal count
         count += sum(len(t.ticks) for t in tickers)
 
-    for inst in stocks[:subs]:
-        ib.reqMktData(Stock(conId=inst.con_id, exchange="SMART"))
-    await asyncio.sleep(1.0)
+    tickers = [ib.reqMktData(Stock(conId=inst.con_id, exchange="SMART")) for inst in stocks[:subs]]
+    await warm_up(tickers)
     ib.pendingTickersEvent += on_pending
-    t0 = time.perf_counter()
-    await asyncio.sleep(seconds)
-    rate = count / (time.perf_counter() - t0)
+    with Measured(pid) as m:
+        await asyncio.sleep(seconds)
     ib.disconnect()
-    return rate
+    return count / m.wall, m.cpu_text(count)
 
 
 def option_universe(market: MarketModel, n: int = 200) -> list[int]:
@@ -149,7 +232,9 @@ def option_universe(market: MarketModel, n: int = 200) -> list[int]:
     return out[:n]
 
 
-async def bench_option_ticks(port: int, con_ids: list[int], seconds: float) -> float:
+async def bench_option_ticks(
+    port: int, con_ids: list[int], seconds: float, pid: int = 0
+) -> tuple[float, str]:
     """Ticks/s (price, size and option-computation messages) for option subscriptions."""
     ib = IB()
     await ib.connectAsync("127.0.0.1", port, clientId=2)
@@ -167,16 +252,65 @@ async def bench_option_ticks(port: int, con_ids: list[int], seconds: float) -> f
         nonlocal count
         count += sum(len(t.ticks) for t in tickers)
 
-    for con_id in con_ids:
-        ib.reqMktData(Contract(conId=con_id, exchange="SMART"))
-    await asyncio.sleep(1.0)
+    tickers = [ib.reqMktData(Contract(conId=con_id, exchange="SMART")) for con_id in con_ids]
+    await warm_up(tickers)
     ib.pendingTickersEvent += on_pending
     count = 0
-    t0 = time.perf_counter()
-    await asyncio.sleep(seconds)
-    rate = count / (time.perf_counter() - t0)
+    with Measured(pid) as m:
+        await asyncio.sleep(seconds)
     ib.disconnect()
-    return rate
+    return count / m.wall, m.cpu_text(count)
+
+
+async def bench_depth(port: int, books: int, seconds: float, pid: int) -> tuple[float, str]:
+    """Market-depth row updates/s seen by one ib_async client with ``books`` books."""
+    ib = IB()
+    await ib.connectAsync("127.0.0.1", port, clientId=3)
+    stocks = [i for i in default_registry() if i.sec_type == "STK" and i.currency == "USD"]
+    count = 0
+    depth = ib.wrapper.updateMktDepthL2
+
+    def counting(*args):
+        nonlocal count
+        count += 1
+        depth(*args)
+
+    ib.wrapper.updateMktDepthL2 = counting  # updateMktDepth (12) lands here too
+    tickers = [
+        ib.reqMktDepth(Stock(conId=inst.con_id, exchange="SMART"), DEPTH_ROWS)
+        for inst in stocks[:books]
+    ]
+    await warm_up(tickers, lambda t: bool(t.domBids))
+    count = 0
+    with Measured(pid) as m:
+        await asyncio.sleep(seconds)
+    ib.disconnect()
+    return count / m.wall, m.cpu_text(count, "updates")
+
+
+async def run_tick_benches(market: MarketModel, seconds: float) -> None:
+    """The streaming rates: stock ticks, option ticks, depth updates (each with its CPU)."""
+    where = (
+        f"gateway process at speed {TICK_SPEED:g}, streaming every {TICK_INTERVAL * 1e3:g} ms, "
+        f"{os.cpu_count()} CPUs"
+    )
+    async with ScriptGateway(TICK_SPEED, TICK_INTERVAL) as gw:
+        rate, cpu = await bench_ticks(gw.port, 200, seconds, gw.proc.pid)
+    print(
+        f"ticks delivered, 200 stock subscriptions: {rate:,.0f} ticks/s (target >= 200,000; {where}; {cpu})"
+    )
+    async with ScriptGateway(TICK_SPEED, TICK_INTERVAL) as gw:
+        rate, cpu = await bench_option_ticks(gw.port, option_universe(market), seconds, gw.proc.pid)
+    print(
+        f"ticks delivered, 200 option subscriptions (greeks included): {rate:,.0f} ticks/s "
+        f"(target >= 100,000; {where}; {cpu})"
+    )
+    async with ScriptGateway(TICK_SPEED, TICK_INTERVAL, DEPTH_BOOKS) as gw:
+        rate, cpu = await bench_depth(gw.port, DEPTH_BOOKS, seconds, gw.proc.pid)
+    print(
+        f"market-depth updates delivered, {DEPTH_BOOKS} books of {DEPTH_ROWS} rows a side: "
+        f"{rate:,.0f} updates/s ({where}; {cpu})"
+    )
 
 
 async def bench_chain_details(market: MarketModel, n: int = 100) -> tuple[float, int]:
@@ -384,6 +518,9 @@ async def main(args: argparse.Namespace) -> None:
     if args.week:
         await bench_week(args.week_days, args.week_start)
         return
+    if args.ticks:
+        await run_tick_benches(MarketModel(seed=7), args.seconds)
+        return
     if args.state_round_trip:
         print_state_round_trip(await bench_state_round_trip(args.state_orders))
         return
@@ -399,18 +536,7 @@ async def main(args: argparse.Namespace) -> None:
         f"market-order round trip placeOrder -> Filled: median {statistics.median(r) * 1e3:.2f} ms, "
         f"p99 {pct(r, 99) * 1e3:.2f} ms over {len(r)} orders (targets < 2 ms, < 10 ms)"
     )
-    async with GatewayProcess(*TICK_ARGS) as gw:
-        rate = await bench_ticks(gw.port, 200, args.seconds)
-    print(
-        f"ticks delivered, 200 subscriptions: {rate:,.0f} ticks/s (target >= 50,000; "
-        f"measured at {' '.join(TICK_ARGS)})"
-    )
-    async with GatewayProcess(*TICK_ARGS) as gw:
-        rate = await bench_option_ticks(gw.port, option_universe(market), args.seconds)
-    print(
-        f"ticks delivered, 200 option subscriptions (greeks included): {rate:,.0f} ticks/s "
-        f"(target >= 30,000; measured at {' '.join(TICK_ARGS)})"
-    )
+    await run_tick_benches(market, args.seconds)
     elapsed, found = await bench_chain_details(market)
     print(
         f"reqSecDefOptParams + 100 option reqContractDetails: {elapsed * 1e3:.0f} ms "
@@ -433,6 +559,7 @@ if __name__ == "__main__":
         action="store_true",
         help="only the round trip without and with --state",
     )
+    p.add_argument("--ticks", action="store_true", help="only the tick and depth rates")
     p.add_argument("--state-orders", type=int, default=750, help="orders per state run")
     p.add_argument("--week", action="store_true", help="only the simulated week at --speed 3600")
     p.add_argument("--week-days", type=int, default=7, help="simulated days of --week (7)")

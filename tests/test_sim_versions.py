@@ -906,6 +906,7 @@ IB_CONSTANTS = {
     "order_duration": "MIN_SERVER_VER_DURATION",
     "market_data_in_shares": "MIN_SERVER_VER_MARKET_DATA_IN_SHARES",
     "post_to_ats": "MIN_SERVER_VER_POST_TO_ATS",
+    "wshe_calendar": "MIN_SERVER_VER_WSHE_CALENDAR",
     "auto_cancel_parent": "MIN_SERVER_VER_AUTO_CANCEL_PARENT",
     "fractional_size": "MIN_SERVER_VER_FRACTIONAL_SIZE_SUPPORT",
     "size_rules": "MIN_SERVER_VER_SIZE_RULES",
@@ -913,6 +914,8 @@ IB_CONSTANTS = {
     "user_info": "MIN_SERVER_VER_USER_INFO",
     "manual_order_time": "MIN_SERVER_VER_MANUAL_ORDER_TIME",
     "peg_best_mid_offsets": "MIN_SERVER_VER_PEGBEST_PEGMID_OFFSETS",
+    "wsh_event_filters": "MIN_SERVER_VER_WSH_EVENT_DATA_FILTERS",
+    "wsh_event_dates": "MIN_SERVER_VER_WSH_EVENT_DATA_FILTERS_DATE",
     "hmds_in_shares": "MIN_SERVER_VER_HMDS_MARKET_DATA_IN_SHARES",
     "issuer_id": "MIN_SERVER_VER_BOND_ISSUERID",
     "fa_profile_desupport": "MIN_SERVER_VER_FA_PROFILE_DESUPPORT",
@@ -925,20 +928,17 @@ def test_gate_table_matches_ibs_server_versions() -> None:
     assert set(IB_CONSTANTS) == set(GATES)
     assert {name: getattr(sv, const) for name, const in IB_CONSTANTS.items()} == GATES
     # every IB gate inside the supported range that touches a message the gateway speaks
-    # is in the table; the others (WSH calendars, crypto trades, IPO prices, instrument
-    # time zones, historical schedules, replaceFA end) concern messages it never sends
+    # is in the table; the others (crypto trades, IPO prices, instrument time zones,
+    # historical schedules) concern messages it never sends
     inside = {
         k: v
         for k, v in vars(sv).items()
         if k.startswith("MIN_SERVER_VER_") and MIN_VERSION < v <= MAX_VERSION
     }
     unused = {
-        "MIN_SERVER_VER_WSHE_CALENDAR",
         "MIN_SERVER_VER_HISTORICAL_SCHEDULE",
         "MIN_SERVER_VER_CRYPTO_AGGREGATED_TRADES",
-        "MIN_SERVER_VER_WSH_EVENT_DATA_FILTERS",
         "MIN_SERVER_VER_IPO_PRICES",
-        "MIN_SERVER_VER_WSH_EVENT_DATA_FILTERS_DATE",
         "MIN_SERVER_VER_INSTRUMENT_TIMEZONE",
     }
     assert set(inside) - unused == set(IB_CONSTANTS.values())

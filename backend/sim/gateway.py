@@ -115,6 +115,8 @@ class SimGateway:
         self.tick_interval = tick_interval
         self.account_interval = account_interval
         self.max_market_data_lines = max_market_data_lines
+        self.max_depth_books = 3  # TWS's default for an account without booster packs
+        self.scan_averages: dict = {}  # scanner: session -> {conId: average daily volume}
         self.limits = limits or ConnectionLimits()
         self.sessions: dict[int, ClientSession] = {}
         self.connections: set[Connection] = set()

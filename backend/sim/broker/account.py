@@ -33,6 +33,15 @@ class Holding:
     avg_cost: float = 0.0
     realized: float = 0.0
     multiplier: float = 1.0
+    day_traded: float = 0.0  # signed quantity bought (+) and sold (-) this session
+    day_flow: float = 0.0  # cash paid for those fills this session, commissions included
+
+    def daily_pnl(self, price: float, prev_close: float) -> float:
+        """PnL of this session: the position held at its start from ``prev_close``, each
+        fill of the session from its own price (so a position opened today counts from its
+        fill, not from the previous close)."""
+        held_at_start = self.qty - self.day_traded
+        return (self.qty * price - held_at_start * prev_close) * self.multiplier - self.day_flow
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,8 @@ class SimAccount:
         h = self.holdings.setdefault(con_id, Holding(con_id, multiplier=multiplier))
         self.cash -= signed_qty * price * multiplier + commission
         self.commissions_today += commission
+        h.day_traded += signed_qty
+        h.day_flow += signed_qty * price * multiplier + commission
         unit = price * multiplier
         realized = 0.0
         if h.qty == 0 or (h.qty > 0) == (signed_qty > 0):
@@ -170,6 +181,7 @@ class SimAccount:
         """Start a new session: reset daily realized PnL and the daily-PnL anchor."""
         for h in self.holdings.values():
             h.realized = 0.0
+            h.day_traded = h.day_flow = 0.0
         self.holdings = {k: h for k, h in self.holdings.items() if h.qty != 0}
         self.commissions_today = 0.0
         self.session_start_nlv = self.net_liquidation(prices)
@@ -181,7 +193,9 @@ class SimAccount:
             self.currency,
             self.cash,
             {
-                k: Holding(h.con_id, h.qty, h.avg_cost, h.realized, h.multiplier)
+                k: Holding(
+                    h.con_id, h.qty, h.avg_cost, h.realized, h.multiplier, h.day_traded, h.day_flow
+                )
                 for k, h in self.holdings.items()
             },
             self.session_start_nlv,

@@ -463,6 +463,7 @@ class StateStore:
         else:
             for h in acct.holdings.values():
                 h.realized = 0.0
+                h.day_traded = h.day_flow = 0.0
             acct.session_start_nlv = None
         self._forget()
         return True

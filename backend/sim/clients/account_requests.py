@@ -47,6 +47,22 @@ SUMMARY_TAGS = (
 )
 
 
+LEDGER_TAGS = ("CashBalance", "TotalCashBalance", "NetLiquidationByCurrency", "UnrealizedPnL",
+               "RealizedPnL")  # fmt: skip
+"""Per-currency values IB reports for the base currency (BASE) and each held currency."""
+
+
+def ledger(cash: float, values: dict[str, float]) -> dict[str, float]:
+    """The ledger values of a one-currency account (the same in BASE and its currency)."""
+    return {
+        "CashBalance": cash,
+        "TotalCashBalance": cash,
+        "NetLiquidationByCurrency": values["NetLiquidation"],
+        "UnrealizedPnL": values["UnrealizedPnL"],
+        "RealizedPnL": values["RealizedPnL"],
+    }
+
+
 class AccountRequests:
     """Position, account, summary and PnL handlers; the session supplies ``gw``, ``send``,
     ``send_error`` and the subscription state."""
@@ -109,7 +125,9 @@ class AccountRequests:
         self.send(m.account_value("AccountCode", acct.account_id, "", acct.account_id))
         for key, value in values.items():
             self.send(m.account_value(key, f"{value:.2f}", acct.currency, acct.account_id))
-        self.send(m.account_value("CashBalance", f"{acct.cash:.2f}", "BASE", acct.account_id))
+        for key, value in ledger(acct.cash, values).items():  # (those in USD are sent above)
+            for currency in ("BASE",) if key in values else ("BASE", acct.currency):
+                self.send(m.account_value(key, f"{value:.2f}", currency, acct.account_id))
 
     def _send_portfolio_item(self, con_id: int, now: float) -> None:
         broker = self.gw.broker
@@ -161,6 +179,17 @@ class AccountRequests:
         values = self.gw.broker.account_values(now)
         values["Leverage"] = values.get("Leverage-S", 0.0)
         wanted = self.summary[req_id]
+        ledger_currencies = {
+            "$LEDGER": ("BASE",),
+            f"$LEDGER:{acct.currency}": (acct.currency,),
+            "$LEDGER:ALL": ("BASE", acct.currency),
+        }
+        for tag in wanted:
+            for currency in ledger_currencies.get(tag, ()):
+                for key, value in ledger(acct.cash, values).items():
+                    self.send(
+                        m.account_summary(req_id, acct.account_id, key, f"{value:.2f}", currency)
+                    )
         for tag in SUMMARY_TAGS:
             if wanted and "All" not in wanted and tag not in wanted:
                 continue
@@ -207,7 +236,7 @@ class AccountRequests:
         unreal = value - qty * h.avg_cost if h else 0.0
         realized = h.realized if h else 0.0
         prev = self.gw.market.prev_close(con_id)
-        daily = qty * (price - prev) * mult + realized
+        daily = h.daily_pnl(price, prev) if h else 0.0
         self.send(m.pnl_single(req_id, qty, daily, unreal, realized, value))
 
     def on_cancel_pnl_single(self, req: rq.CancelPnLSingle) -> None:

@@ -5,15 +5,18 @@ option chain parameters, head timestamps (a mixin of
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from livedesk.backend.sim.broker import combos
+from livedesk.backend.sim.clients.generic_ticks import GenericTicks, parse_generic
 from livedesk.backend.sim.errors import OrderReject
 from livedesk.backend.sim.market.history import NEW_YORK
 from livedesk.backend.sim.market.instruments import Instrument
 from livedesk.backend.sim.market.model import Quote
+from livedesk.backend.sim.protocol import fast_frames as ff
 from livedesk.backend.sim.protocol import messages as m
 from livedesk.backend.sim.protocol import requests as rq
 
@@ -49,6 +52,7 @@ class MarketDataSub:
     sent: dict = field(default_factory=dict)
     last: Quote | None = None
     legs: list[combos.Leg] | None = None
+    generic: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -61,7 +65,7 @@ class BarSub:
     midpoint: bool
 
 
-class MarketDataRequests:
+class MarketDataRequests(GenericTicks):
     """reqMktData, historical data and option-chain handlers; the session supplies ``gw``,
     ``send``, ``send_error``, ``resolve`` and the subscription tables."""
 
@@ -99,7 +103,7 @@ class MarketDataRequests:
                 f"Max number of tickers has been reached (max={self.gw.max_market_data_lines})",
             )
             return
-        sub = MarketDataSub(inst, legs=legs)
+        sub = MarketDataSub(inst, legs=legs, generic=parse_generic(req.generic_ticks))
         if fault == "delayed":
             self.send_error(req.req_id, 10167, DELAYED_MSG)
             self.send(m.market_data_type(req.req_id, 3))
@@ -127,14 +131,17 @@ class MarketDataRequests:
         sub.last = q
         sent = sub.sent
         # sizes go out in the negotiated version's unit (lots of 100 shares before 159)
-        units = {"proto": self.proto, "sec_type": "BAG" if sub.inst is None else sub.inst.sec_type}
+        sec_type = "BAG" if sub.inst is None else sub.inst.sec_type
+        proto = self.proto
         if sent.get("session") != market.session:  # first push, or a new session began
             sent["session"] = market.session
             if sub.legs is not None:
                 prev = combos.combo_prev_close(market, sub.legs)
             else:
                 prev = market.prev_close(sub.inst.con_id)
-            self.send(m.tick_price(req_id, CLOSE, prev, 0, **units))
+            self.send(m.tick_price(req_id, CLOSE, prev, 0, proto=proto, sec_type=sec_type))
+        size = proto.tick_size
+        as_is = proto.fractional_size and (proto.market_data_in_shares or sec_type != "STK")
         for tick, value in (
             (BID, (q.bid, q.bid_size)),
             (ASK, (q.ask, q.ask_size)),
@@ -142,20 +149,24 @@ class MarketDataRequests:
         ):
             if sent.get(tick) != value:
                 sent[tick] = value
-                self.send(m.tick_price(req_id, tick, value[0], value[1], **units))
+                wire = value[1] if as_is else size(value[1], sec_type)
+                self.send_frame(ff.tick_price(req_id, tick, value[0], wire))
         if sub.legs is not None:
             return
         if sent.get(VOLUME) != q.volume:
             sent[VOLUME] = q.volume
-            self.send(m.tick_size(req_id, VOLUME, q.volume, **units))
+            wire = q.volume if as_is else size(q.volume, sec_type)
+            self.send_frame(ff.tick_size(req_id, VOLUME, wire))
         if sub.inst.sec_type == "OPT":
             self._push_greeks(req_id, sub, now, q)
+        if sub.generic:
+            self.push_generic(req_id, sub, now, q)
         if last_moved and market.session_open() <= now:
             day = self.gw.history.day_range(sub.inst.con_id, now)
             for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):
                 if sent.get(tick) != value:
                     sent[tick] = value
-                    self.send(m.tick_price(req_id, tick, value, 0, **units))
+                    self.send_frame(ff.tick_price(req_id, tick, value, 0))
 
     def _push_greeks(self, req_id: int, sub: MarketDataSub, now: float, q: Quote) -> None:
         """tickOptionComputation for the bid, ask, last (implied vols) and the model."""
@@ -173,6 +184,10 @@ class MarketDataRequests:
             if sub.sent.get(key) == value:
                 continue
             sub.sent[key] = value
+            values = (vol, g.delta, g.price, g.gamma, g.vega, g.theta, st.und_price)
+            if all(map(math.isfinite, values)):
+                self.send_frame(ff.tick_option_computation(req_id, tick, *values))
+                continue
             self.send(
                 m.tick_option_computation(
                     req_id,
@@ -265,4 +280,11 @@ class MarketDataRequests:
     def on_head_timestamp(self, req: rq.ReqHeadTimestamp) -> None:
         inst = self.resolve(req.contract, req.req_id)
         first = self.gw.market.daily_bars(inst.con_id)["date"][0]
-        self.send(m.head_timestamp(req.req_id, str(first).replace("-", "")[:8]))
+        day = dt.date.fromisoformat(str(first)[:10])
+        start = dt.datetime.combine(day, dt.time(9, 30), NEW_YORK)  # the first session's open
+        text = (
+            str(int(start.timestamp()))
+            if req.format_date == 2
+            else start.astimezone(dt.UTC).strftime("%Y%m%d-%H:%M:%S")
+        )
+        self.send(m.head_timestamp(req.req_id, text))

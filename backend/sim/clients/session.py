@@ -20,9 +20,11 @@ from livedesk.backend.sim.broker import combos
 from livedesk.backend.sim.broker.book import FillEvent, OrderReject, contract_of
 from livedesk.backend.sim.broker.matching import SimOrder
 from livedesk.backend.sim.clients.account_requests import AccountRequests
+from livedesk.backend.sim.clients.data_requests import DataRequests
 from livedesk.backend.sim.clients.market_requests import BarSub, MarketDataRequests, MarketDataSub
 from livedesk.backend.sim.clients.pacing import HistoricalPacer, MessagePacer
 from livedesk.backend.sim.control.faults import CONTROL_MSG_ID
+from livedesk.backend.sim.market import rules
 from livedesk.backend.sim.market.history import NEW_YORK, HistoryError
 from livedesk.backend.sim.market.instruments import Instrument
 from livedesk.backend.sim.protocol import messages as m
@@ -45,7 +47,7 @@ log = logging.getLogger("livedesk.sim.session")
 NYMEX_HOURS = "{prev:%Y%m%d}:1800-{day:%Y%m%d}:1700"
 
 
-class ClientSession(MarketDataRequests, AccountRequests):
+class ClientSession(MarketDataRequests, AccountRequests, DataRequests):
     """Serves one API client: its requests, subscriptions and streams.
 
     The bytes (handshake, framing, limits, output buffer) are the job of its
@@ -73,6 +75,7 @@ class ClientSession(MarketDataRequests, AccountRequests):
         self.pacer = MessagePacer()
         self.hist_pacer = HistoricalPacer()
         self.closed = False
+        self.init_data()
         self._out: list[bytes] = []
         self._handlers = {
             rq.ReqMktData: self.on_mkt_data,
@@ -109,6 +112,7 @@ class ClientSession(MarketDataRequests, AccountRequests):
             rq.CancelHeadTimestamp: lambda r: None,
             rq.ReqUserInfo: self.on_user_info,
             rq.ReqSecDefOptParams: self.on_sec_def_opt_params,
+            **self.data_handlers(),
         }
 
     # ---- output ----------------------------------------------------------------------
@@ -119,6 +123,14 @@ class ClientSession(MarketDataRequests, AccountRequests):
         if not self._out:
             asyncio.get_running_loop().call_soon(self.flush)
         self._out.append(encode_frame(fields))
+
+    def send_frame(self, frame: bytes) -> None:
+        """Queue one frame already encoded (:mod:`~livedesk.backend.sim.protocol.fast_frames`)."""
+        if self.closed or self.gw.silent:
+            return
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._out.append(frame)
 
     def flush(self) -> None:
         """Write every frame queued in this loop iteration with one socket write."""
@@ -320,12 +332,14 @@ class ClientSession(MarketDataRequests, AccountRequests):
             "STK": f"SMART,{inst.primary_exchange}",
             "OPT": "SMART,CBOE,AMEX,ISE,PHLX",
         }
+        valid = exchanges.get(inst.sec_type, inst.exchange)
         return ContractDetails(
             contract=contract_of(inst),
             marketName=inst.trading_class or inst.symbol,
             minTick=inst.min_tick,
-            orderTypes="LMT,MKT,STP,STP LMT",
-            validExchanges=exchanges.get(inst.sec_type, inst.exchange),
+            orderTypes=rules.ORDER_TYPES,
+            validExchanges=valid,
+            marketRuleIds=rules.rule_ids(inst, valid),
             underConId=inst.underlying_con_id,
             underSymbol=under.symbol if under else "",
             underSecType=under.sec_type if under else "",
@@ -504,6 +518,7 @@ class ClientSession(MarketDataRequests, AccountRequests):
             return
         for req_id, sub in self.mkt.items():
             self._push_ticks(req_id, sub, now)
+        self.stream_data(now)
         for req_id, bs in self.bars.items():
             bar = self.gw.history.current_bar(bs.inst.con_id, bs.bar_size, now)
             if bar is not None:

@@ -16,12 +16,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from livedesk.backend.sim.market import microstructure
 from livedesk.backend.sim.market.model import MarketModel
 
 NEW_YORK = ZoneInfo("America/New_York")
 UTC = dt.UTC
 
 _BAR_SIZES = {
+    **microstructure.SECOND_BAR_SIZES,
     "1 min": 60,
     "2 mins": 120,
     "3 mins": 180,
@@ -147,6 +149,8 @@ class HistoryBuilder:
         step = bar_seconds(bar_size)
         n, unit = duration_seconds(duration)
         end = min(end, now)
+        if step < 60:
+            return self._seconds(con_id, end - n if unit == "S" else -math.inf, end, step, now)
         if step >= 86400:
             return self._daily(con_id, end, n, unit, step, now)
         sessions = self._sessions_back(end, n, unit)
@@ -186,6 +190,9 @@ class HistoryBuilder:
     def current_bar(self, con_id: int, bar_size: str, now: float) -> Bar | None:
         """The bar containing ``now`` (for keepUpToDate), built up to now."""
         step = bar_seconds(bar_size)
+        if step < 60:
+            bars = self._seconds(con_id, now - now % step, now, step, now)
+            return bars[-1] if bars else None
         if step >= 86400:
             bars = self._daily(con_id, now, 1, "D", 86400, now)
             return bars[-1] if bars else None
@@ -193,6 +200,13 @@ class HistoryBuilder:
         return bars[-1] if bars else None
 
     # ---- helpers -----------------------------------------------------------------
+    def _seconds(self, con_id: int, start: float, end: float, step: int, now: float) -> list[Bar]:
+        """Bars under a minute: sampled each second of the current session."""
+        return [
+            Bar(float(b.start), b.open, b.high, b.low, b.close, b.volume, b.wap, b.count)
+            for b in microstructure.second_bars(self.market, con_id, start, end, step, now)
+        ]
+
     def _sessions_back(self, end: float, n: int, unit: str) -> list[dt.date]:
         days = [d.date() for d in self.market.sessions]
         end_day = dt.datetime.fromtimestamp(end, NEW_YORK).date()

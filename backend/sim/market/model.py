@@ -252,7 +252,7 @@ class _SessionPath:
 
     __slots__ = (
         "con_id", "start", "n", "opens", "highs", "lows", "closes", "amps", "cum_volume",
-        "volumes", "prev_close", "tick", "spread_frac", "lots",
+        "volumes", "prev_close", "tick", "spread_frac", "lots", "second", "per_second",
     )  # fmt: skip
 
     def __init__(
@@ -269,6 +269,8 @@ class _SessionPath:
         liquidity = max(inst.liquidity, 1e-3)
         self.spread_frac = (SPREAD_BPS_FLOOR + SPREAD_BPS_LIQUIDITY / math.sqrt(liquidity)) * 1e-4
         self.lots = DISPLAY_LOTS * math.sqrt(liquidity)
+        self.second = None  # the whole second ``per_second`` was computed for
+        self.per_second: tuple[float, float, int, int, int] = (0.0, 0.0, 0, 0, 0)
 
     def state(self, t: float, shapes: list[list[float]]) -> tuple[float, int, int]:
         """Unrounded trade price, minute index (-1 before the open, n after) and volume at t."""
@@ -506,22 +508,32 @@ class MarketModel:
                 return pricer.quote(self._instrument(con_id), t)
             path = self._session_path(con_id)
         price, minute, volume = path.state(t, self._shapes)
-        tick, noise, second = path.tick, self._noise, int(t)
-        mask = _NOISE_SIZE - 1
-        salt = con_id * 2654435761 + second * 40503
-        widening = 2.0 if minute < 0 else 1.0 + 1.5 * math.exp(-minute / 5.0)
-        spread = price * path.spread_frac * widening * noise[salt & mask]
+        tick, second = path.tick, int(t)
+        if path.second != second:  # what the noise of this second sets (cached: the hot path)
+            noise, mask = self._noise, _NOISE_SIZE - 1
+            salt = con_id * 2654435761 + second * 40503
+            widening = 2.0 if minute < 0 else 1.0 + 1.5 * math.exp(-minute / 5.0)
+            lots = path.lots
+            path.second = second
+            path.per_second = (
+                widening,
+                noise[salt & mask],
+                LOT * max(1, round(lots * noise[(salt + 1) & mask])),
+                LOT * max(1, round(lots * noise[(salt + 2) & mask])),
+                LOT * max(1, round(0.5 * lots * noise[(salt + 3) & mask])),
+            )
+        widening, spread_noise, bid_size, ask_size, last_size = path.per_second
+        spread = price * path.spread_frac * widening * spread_noise  # the order of old: same bits
         n_ticks = max(1, round(spread / tick))
         centre = price / tick
         bid_ticks = math.floor(centre - n_ticks / 2 + 0.5)
-        lots = path.lots
         return Quote(
             bid=round(bid_ticks * tick, 8),
             ask=round((bid_ticks + n_ticks) * tick, 8),
-            bid_size=LOT * max(1, round(lots * noise[(salt + 1) & mask])),
-            ask_size=LOT * max(1, round(lots * noise[(salt + 2) & mask])),
+            bid_size=bid_size,
+            ask_size=ask_size,
             last=round(round(centre) * tick, 8),
-            last_size=LOT * max(1, round(0.5 * lots * noise[(salt + 3) & mask])),
+            last_size=last_size,
             volume=volume,
         )
 

@@ -76,6 +76,13 @@ class Cursor:
                 return x
         raise self.fail(f"{name}={v!r} is not a finite number")
 
+    def optional_number(self, name: str) -> float | None:
+        """A number that may be unset (sent as ""): None then."""
+        if self._i < len(self._f) and self._f[self._i] == "":
+            self._i += 1
+            return None
+        return self.number(name)
+
     def flag(self, name: str, default: bool = False) -> bool:
         v = self.text(name)
         if v == "":
@@ -154,6 +161,10 @@ class Cursor:
         return DeltaNeutralContract(
             self.integer("dnc.conId"), self.number("dnc.delta"), self.number("dnc.price")
         )
+
+    def remaining(self) -> int:
+        """Fields not read yet."""
+        return len(self._f) - self._i
 
     def end(self) -> None:
         if self._i != len(self._f):

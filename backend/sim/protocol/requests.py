@@ -26,6 +26,7 @@ from ib_async import Contract
 from ib_async.contract import TagValue
 from ib_async.objects import ExecutionFilter
 
+from livedesk.backend.sim.protocol.data_requests import PARSERS as DATA_PARSERS
 from livedesk.backend.sim.protocol.order_requests import PlaceOrder, parse_place_order
 from livedesk.backend.sim.protocol.request_base import (
     INT_RE,
@@ -480,6 +481,7 @@ _PARSERS: dict[int, Callable[[Cursor], Request]] = {
     92: _req_pnl,
     94: _req_pnl_single,
     99: _req_completed_orders,
+    **DATA_PARSERS,
 }
 
 SUPPORTED_MSG_IDS: frozenset[int] = frozenset(_PARSERS) | frozenset(_SIMPLE)

@@ -36,6 +36,7 @@ GATES: dict[str, int] = {
     "order_duration": 158,  # MIN_SERVER_VER_DURATION: placeOrder/openOrder duration
     "market_data_in_shares": 159,  # MIN_SERVER_VER_MARKET_DATA_IN_SHARES: tick sizes in shares
     "post_to_ats": 160,  # MIN_SERVER_VER_POST_TO_ATS: placeOrder/openOrder postToAts
+    "wshe_calendar": 161,  # MIN_SERVER_VER_WSHE_CALENDAR: reqWshMetaData / reqWshEventData
     "auto_cancel_parent": 162,  # MIN_SERVER_VER_AUTO_CANCEL_PARENT: openOrder/placeOrder
     "fractional_size": 163,  # MIN_SERVER_VER_FRACTIONAL_SIZE_SUPPORT: decimal sizes
     "size_rules": 164,  # MIN_SERVER_VER_SIZE_RULES: contractDetails minSize/sizeIncrement
@@ -43,6 +44,8 @@ GATES: dict[str, int] = {
     "user_info": 167,  # MIN_SERVER_VER_USER_INFO: reqUserInfo / userInfo
     "manual_order_time": 169,  # MIN_SERVER_VER_MANUAL_ORDER_TIME: place/cancel order times
     "peg_best_mid_offsets": 170,  # MIN_SERVER_VER_PEGBEST_PEGMID_OFFSETS
+    "wsh_event_filters": 171,  # MIN_SERVER_VER_WSH_EVENT_DATA_FILTERS: reqWshEventData filters
+    "wsh_event_dates": 173,  # MIN_SERVER_VER_WSH_EVENT_DATA_FILTERS_DATE: its dates and limit
     "hmds_in_shares": 175,  # MIN_SERVER_VER_HMDS_MARKET_DATA_IN_SHARES: bar volume in shares
     "issuer_id": 176,  # MIN_SERVER_VER_BOND_ISSUERID: reqContractDetails issuerId
     "fa_profile_desupport": 177,  # MIN_SERVER_VER_FA_PROFILE_DESUPPORT: no faProfile field
@@ -51,6 +54,10 @@ GATES: dict[str, int] = {
 
 REQUEST_GATES: dict[int, str] = {
     104: "user_info",  # reqUserInfo exists from this gate on
+    100: "wshe_calendar",  # reqWshMetaData
+    101: "wshe_calendar",  # cancelWshMetaData
+    102: "wshe_calendar",  # reqWshEventData
+    103: "wshe_calendar",  # cancelWshEventData
 }
 """Client message ids that only exist from a gate on (unknown message id before it)."""
 
@@ -66,6 +73,7 @@ class Protocol:
     order_duration: bool
     market_data_in_shares: bool
     post_to_ats: bool
+    wshe_calendar: bool
     auto_cancel_parent: bool
     fractional_size: bool
     size_rules: bool
@@ -73,6 +81,8 @@ class Protocol:
     user_info: bool
     manual_order_time: bool
     peg_best_mid_offsets: bool
+    wsh_event_filters: bool
+    wsh_event_dates: bool
     hmds_in_shares: bool
     issuer_id: bool
     fa_profile_desupport: bool

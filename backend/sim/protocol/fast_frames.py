@@ -1,0 +1,76 @@
+"""Pre-encoded frames of the streaming hot path: tickPrice, tickSize, tickOptionComputation
+and updateMktDepth(L2), built as bytes in one step.
+
+Each is byte-for-byte ``wire.encode_frame`` of its field-list encoder in ``messages`` /
+``data_messages`` (tests compare them), without the per-field dispatch, list and NUL
+check (the fields here are numbers and the gateway's own exchange names).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from livedesk.backend.sim.protocol.wire import fmt
+
+_LEN = struct.Struct(">I").pack
+
+
+def _frame(text: str) -> bytes:
+    payload = text.encode()
+    return _LEN(len(payload)) + payload
+
+
+def tick_price(req_id: int, tick_type: int, price: float, wire_size: float | int) -> bytes:
+    """tickPrice (1) with its size already in the version's unit, no attributes."""
+    return _frame(f"1\x006\x00{req_id}\x00{tick_type}\x00{fmt(price)}\x00{fmt(wire_size)}\x000\x00")
+
+
+def tick_size(req_id: int, tick_type: int, wire_size: float | int) -> bytes:
+    """tickSize (2) with the size already in the version's unit."""
+    return _frame(f"2\x006\x00{req_id}\x00{tick_type}\x00{fmt(wire_size)}\x00")
+
+
+def tick_option_computation(
+    req_id: int,
+    tick_type: int,
+    implied_vol: float,
+    delta: float,
+    opt_price: float,
+    gamma: float,
+    vega: float,
+    theta: float,
+    und_price: float,
+) -> bytes:
+    """tickOptionComputation (21), attribute 1, no dividend; every value computed (the
+    caller sends ``messages.tick_option_computation`` when one may be missing)."""
+    return _frame(
+        f"21\x00{req_id}\x00{tick_type}\x001\x00{fmt(implied_vol)}\x00{fmt(delta)}\x00"
+        f"{fmt(opt_price)}\x000\x00{fmt(gamma)}\x00{fmt(vega)}\x00{fmt(theta)}\x00"
+        f"{fmt(und_price)}\x00"
+    )
+
+
+def mkt_depth(
+    req_id: int, position: int, operation: int, side: int, price: float, size: float | int
+) -> bytes:
+    """updateMktDepth (12)."""
+    return _frame(
+        f"12\x001\x00{req_id}\x00{position}\x00{operation}\x00{side}\x00{fmt(price)}\x00"
+        f"{fmt(size)}\x00"
+    )
+
+
+def mkt_depth_l2(
+    req_id: int,
+    position: int,
+    market_maker: str,
+    operation: int,
+    side: int,
+    price: float,
+    size: float | int,
+) -> bytes:
+    """updateMktDepthL2 (13) of a smart-depth book."""
+    return _frame(
+        f"13\x001\x00{req_id}\x00{position}\x00{market_maker}\x00{operation}\x00{side}\x00"
+        f"{fmt(price)}\x00{fmt(size)}\x001\x00"
+    )
