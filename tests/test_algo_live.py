@@ -42,10 +42,21 @@ def write_demo_bundle(name: str, market, symbols: tuple[str, ...], include_curre
     frames = {s: frames[s] for s in symbols}
     specs = {s: specs[s] for s in symbols}
     summary = IngestSummary(
-        name=name, kind="demo", source="test", ingestion="", assets=0, sessions=0,
-        first_session="", last_session="", rows_read=sum(len(f) for f in frames.values()),
-        extra={"seed": 7, "session": f"{market.session:%Y-%m-%d}",
-               "current_included": include_current, "created": utc_now_text()},
+        name=name,
+        kind="demo",
+        source="test",
+        ingestion="",
+        assets=0,
+        sessions=0,
+        first_session="",
+        last_session="",
+        rows_read=sum(len(f) for f in frames.values()),
+        extra={
+            "seed": 7,
+            "session": f"{market.session:%Y-%m-%d}",
+            "current_included": include_current,
+            "created": utc_now_text(),
+        },
     )
     write_bundle(name, frames, specs, summary)
 
@@ -65,8 +76,12 @@ async def sim(dirs):
     market = MarketModel(seed=7, session=FIRST)
     write_demo_bundle("demo", market, ("AAPL", "MSFT"), include_current=False)
     gateway = SimGateway(
-        port=0, market=market, speed=0.0, start_time=close_plus(FIRST),
-        tick_interval=0.02, account_interval=0.1,
+        port=0,
+        market=market,
+        speed=0.0,
+        start_time=close_plus(FIRST),
+        tick_interval=0.02,
+        account_interval=0.1,
     )
     await gateway.start()
     yield gateway
@@ -117,8 +132,9 @@ async def live_then_backtest(gw, file: str, tmp_path: Path, state: dict | None =
         live, days = live_orders(j, name)
     capital = 1_000_000.0
     write_demo_bundle("parity", gw.market, ("AAPL", "MSFT"), include_current=True)
-    bt = run_file(example(file), "parity", SESSIONS[0], SESSIONS[-1], capital=capital,
-                  initial_state=state)
+    bt = run_file(
+        example(file), "parity", SESSIONS[0], SESSIONS[-1], capital=capital, initial_state=state
+    )
     return compare(bt.orders, live, days, [d.date() for d in bt.returns.index]), live, bt
 
 
@@ -127,3 +143,52 @@ async def test_buyapple_live_matches_its_backtest(sim, tmp_path) -> None:
     assert [(o.date, o.symbol, o.quantity) for o in live] == [(d, "AAPL", 10.0) for d in SESSIONS]
     assert report.ok, report.lines()
     assert len(report.matched) == 3 and report.sessions == SESSIONS
+
+
+async def test_buy_and_hold_orders_once_across_two_once_runs(sim, tmp_path) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    await step_to(sim, FIRST)
+    first = await run_once(sim, "buy-and-hold", example("buy_and_hold.py"), journal)
+    await step_to(sim, SESSIONS[1])
+    second = await run_once(sim, "buy-and-hold", example("buy_and_hold.py"), journal)
+    assert "2 orders sent" in first and "0 orders sent" in second, (first, second)
+    with Journal(journal) as j:
+        from livedesk.backend.algo.parity import live_orders
+
+        live, days = live_orders(j, "buy-and-hold")
+        saved = j.state("strategy:buy-and-hold:algo")
+    assert [(o.symbol, o.quantity) for o in live] == [("AAPL", 100.0), ("MSFT", 100.0)]
+    assert days == SESSIONS[:2]
+    assert saved["context"]["has_ordered"] is True
+    assert len([o for o in sim.broker.orders.values()]) == 2  # the gateway saw two orders
+
+
+async def test_buy_and_hold_matches_its_backtest(sim, tmp_path) -> None:
+    report, live, _ = await live_then_backtest(sim, "buy_and_hold.py", tmp_path)
+    assert [(o.date, o.symbol, o.quantity) for o in live] == [
+        (FIRST, "AAPL", 100.0),
+        (FIRST, "MSFT", 100.0),
+    ]
+    assert report.ok and len(report.matched) == 2, report.lines()
+
+
+async def test_dual_moving_average_from_a_warm_context_matches_its_backtest(sim, tmp_path) -> None:
+    # The example skips its first 300 bars (context.i); both sides start from i = 299, the
+    # state a cron would have journaled after 299 sessions, so they trade from the first bar.
+    from livedesk.backend.bundles.store import load_bundle
+
+    report, live, bt = await live_then_backtest(
+        sim, "dual_moving_average.py", tmp_path, state={"i": 299}
+    )
+    # independent check of the first decision: the 100- and 300-session means of the closes
+    closes = load_bundle("parity").equity_daily_bar_reader
+    import pandas as pd
+
+    asset = load_bundle("parity").asset_finder.lookup_symbol("AAPL", as_of_date=None)
+    sessions = closes.sessions[closes.sessions <= pd.Timestamp(FIRST)]
+    c = closes.load_raw_arrays(["close"], sessions[-300], sessions[-1], [asset.sid])[0][:, 0]
+    expected = 100.0 if c[-100:].mean() > c.mean() else 0.0
+    first = [o for o in live if o.date == FIRST]
+    assert (first[0].quantity if first else 0.0) == expected
+    assert report.ok, report.lines()
+    assert len(report.matched) == len(bt.orders) == len(live)

@@ -235,8 +235,9 @@ class LiveAlgorithm:
         pf = self.portfolio
         app = self.feed.ctx.app
         gross = sum(abs(p.amount * p.last_sale_price) for p in pf.positions.values())
-        return make_account(account_values(app.ib, app.account), pf.portfolio_value, gross,
-                            pf.positions_value)
+        return make_account(
+            account_values(app.ib, app.account), pf.portfolio_value, gross, pf.positions_value
+        )
 
     # ---- orders ----------------------------------------------------------------------
     def _send(self, method: str, asset, amount: float, limit_price, stop_price, style):

@@ -122,7 +122,13 @@ def run_file(
     std = {"returns", "orders", "transactions", "positions", "period_open", "period_close"}
     recorded = perf[[c for c in _recorded(perf) if c not in std]]
     return AlgoBacktest(
-        Path(path), bundle, start_ts, end_ts, returns, orders_of(perf), time.perf_counter() - t0,
+        Path(path),
+        bundle,
+        start_ts,
+        end_ts,
+        returns,
+        orders_of(perf),
+        time.perf_counter() - t0,
         recorded,
     )
 
@@ -130,12 +136,36 @@ def run_file(
 def _recorded(perf: pd.DataFrame) -> list[str]:
     """The columns ``record`` added (zipline's own metrics left out)."""
     known = {
-        "algo_volatility", "algorithm_period_return", "alpha", "benchmark_period_return",
-        "benchmark_volatility", "beta", "capital_used", "ending_cash", "ending_exposure",
-        "ending_value", "excess_return", "gross_leverage", "long_exposure", "long_value",
-        "longs_count", "max_drawdown", "max_leverage", "net_leverage", "pnl", "portfolio_value",
-        "sharpe", "short_exposure", "short_value", "shorts_count", "sortino", "starting_cash",
-        "starting_exposure", "starting_value", "trading_days", "treasury_period_return",
+        "algo_volatility",
+        "algorithm_period_return",
+        "alpha",
+        "benchmark_period_return",
+        "benchmark_volatility",
+        "beta",
+        "capital_used",
+        "ending_cash",
+        "ending_exposure",
+        "ending_value",
+        "excess_return",
+        "gross_leverage",
+        "long_exposure",
+        "long_value",
+        "longs_count",
+        "max_drawdown",
+        "max_leverage",
+        "net_leverage",
+        "pnl",
+        "portfolio_value",
+        "sharpe",
+        "short_exposure",
+        "short_value",
+        "shorts_count",
+        "sortino",
+        "starting_cash",
+        "starting_exposure",
+        "starting_value",
+        "trading_days",
+        "treasury_period_return",
     }
     return [c for c in perf.columns if c not in known]
 
@@ -172,8 +202,12 @@ def backtest_reference(
     from livedesk.backend.strategies.replay import summary_metrics
 
     result = run_file(
-        path, options.get("bundle") or bundle, options.get("start"), options.get("end"),
-        days=days, capital=capital,
+        path,
+        options.get("bundle") or bundle,
+        options.get("start"),
+        options.get("end"),
+        days=days,
+        capital=capital,
     )
     daily = result.returns.to_numpy(dtype=float)
     close = dt.time(16)

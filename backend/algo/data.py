@@ -92,9 +92,7 @@ class LiveBarData:
             return pd.DataFrame({a: column(frames[a], flist[0]) for a in alist})
         if not many_a:
             return pd.DataFrame({f: column(frames[alist[0]], f) for f in flist})
-        parts = {
-            a: pd.DataFrame({f: column(frames[a], f) for f in flist}) for a in alist
-        }
+        parts = {a: pd.DataFrame({f: column(frames[a], f) for f in flist}) for a in alist}
         return pd.concat(parts, names=["asset", "date"]).swaplevel().sort_index()
 
     def can_trade(self, assets):

@@ -136,6 +136,8 @@ class _Scan(ast.NodeVisitor):
             elif isinstance(owner, ast.Name) and owner.id == "data":
                 if f.attr not in DATA_METHODS:
                     self.found.append(Unsupported(f"data.{f.attr}", node.lineno))
+        elif isinstance(f, ast.Name) and f.id in self.api_aliases:
+            self._api(self.api_aliases[f.id], node.lineno)
         elif isinstance(f, ast.Name) and self.star_line is not None and f.id in _api_names():
             self._api(f.id, node.lineno)
         self.generic_visit(node)

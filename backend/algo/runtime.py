@@ -70,15 +70,13 @@ class AlgoRuntime:
             await self.on_thread(self._restore, attrs)
 
     def _refresh(self, now: dt.datetime) -> str | None:
-        from livedesk.backend.strategies.monthly_factor import gateway_session, refresh_demo_bundle
-
-        session = gateway_session(now)
+        from livedesk.backend.algo.bundle import refresh_demo
         from livedesk.backend.algo.scheduling import session_clock
 
         clock = session_clock(now)
-        return refresh_demo_bundle(
-            self.bundle, session, after_close=clock is not None and clock.after_close
-        )
+        if clock is None:
+            return None
+        return refresh_demo(self.bundle, clock.session.date(), after_close=clock.after_close)
 
     def _build(self, module, loop) -> None:
         from livedesk.backend.algo.adapter import LiveAlgorithm
@@ -114,8 +112,11 @@ class AlgoRuntime:
         now = await ctx.now()
         clock = session_clock(now)
         if clock is None:
-            return Decision(now, "market closed", skipped_reason=f"market closed: no XNYS "
-                            f"session on {now:%Y-%m-%d}")
+            return Decision(
+                now,
+                "market closed",
+                skipped_reason=f"market closed: no XNYS session on {now:%Y-%m-%d}",
+            )
         if self.algo is None or self.ctx is not ctx:
             await self.start(ctx, now)
         feed = self.algo.feed
@@ -134,8 +135,11 @@ class AlgoRuntime:
             ran.append("before_trading_start")
         if clock.now < clock.open:
             self.save(ctx)
-            return Decision(now, f"before the open: {', '.join(ran) or 'nothing due'}",
-                            skipped_reason=None if ran else "market closed: before the open")
+            return Decision(
+                now,
+                f"before the open: {', '.join(ran) or 'nothing due'}",
+                skipped_reason=None if ran else "market closed: before the open",
+            )
         handle = getattr(module, "handle_data", None)
         if handle is not None:
             await self.on_thread(handle, self.algo, self.data)
@@ -170,8 +174,10 @@ class AlgoRuntime:
     def save(self, ctx: StrategyContext) -> None:
         """Journal the progress and the context attributes (not in dry runs)."""
         kept, self.dropped = algo_state.snapshot(self.algo.user_attributes())
-        ctx.save_state(algo_state.STATE_KEY, {"progress": self.progress, "context": kept,
-                                              "not_kept": self.dropped})
+        ctx.save_state(
+            algo_state.STATE_KEY,
+            {"progress": self.progress, "context": kept, "not_kept": self.dropped},
+        )
 
     def close(self) -> None:
         """Stop the minute feeds and the worker thread."""

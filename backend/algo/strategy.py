@@ -125,8 +125,14 @@ class AlgoStrategy(Strategy):
         return await asyncio.get_running_loop().run_in_executor(
             None,
             lambda: backtest_reference(
-                self.name, self.param_values(), self.path, self.params.bundle, options, days,
-                capital, cost_bps
+                self.name,
+                self.param_values(),
+                self.path,
+                self.params.bundle,
+                options,
+                days,
+                capital,
+                cost_bps,
             ),
         )
 
@@ -153,6 +159,10 @@ def algo_strategy_class(name: str, path: str | Path, **defaults) -> type[AlgoStr
     return type(
         f"Algo_{name.replace('-', '_')}",
         (AlgoStrategy,),
-        {"name": name, "Params": params, "__module__": __name__,
-         "description": f"zipline algorithm {path.name}"},
+        {
+            "name": name,
+            "Params": params,
+            "__module__": __name__,
+            "description": f"zipline algorithm {path.name}",
+        },
     )

@@ -150,8 +150,9 @@ def _resolve_name(args: argparse.Namespace) -> int:
     algo = getattr(args, "algo", None)
     if algo is None:
         if not args.name:
-            print(f"livedesk {args.command}: give a strategy name or --algo FILE.py",
-                  file=sys.stderr)
+            print(
+                f"livedesk {args.command}: give a strategy name or --algo FILE.py", file=sys.stderr
+            )
             return 2
         if getattr(args, "parity", False):
             print(f"livedesk {args.command}: --parity needs --algo FILE.py", file=sys.stderr)

@@ -1,0 +1,117 @@
+"""Algorithm files are checked when they load: an unsupported call is refused with its line."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from livedesk.backend.algo.loader import AlgoError, algo_name, check_file, scan_source
+from livedesk.backend.algo.state import decode, encode, snapshot
+
+BAD = """\
+from zipline.api import order, symbol, set_max_leverage
+
+
+def initialize(context):
+    context.asset = symbol("AAPL")
+    set_max_leverage(2.0)
+    context.fetch_csv("http://example.com/x.csv")
+
+
+def handle_data(context, data):
+    order(context.asset, 1)
+    data.fetcher_assets
+    data.current_chain(context.asset)
+"""
+
+
+def test_unsupported_calls_are_named_with_their_line(tmp_path: Path) -> None:
+    found = [(u.name, u.line) for u in scan_source(BAD)]
+    assert found == [
+        ("set_max_leverage", 1),
+        ("set_max_leverage", 6),
+        ("context.fetch_csv", 7),
+        ("data.current_chain", 13),
+    ]
+    path = tmp_path / "bad_algo.py"
+    path.write_text(BAD)
+    with pytest.raises(AlgoError) as err:
+        check_file(path)
+    text = str(err.value)
+    assert f"{path}:6: set_max_leverage is not supported live" in text
+    assert f"{path}:13: data.current_chain is not supported live" in text
+
+
+def test_zipline_api_module_calls_are_checked_too() -> None:
+    src = "import zipline.api as z\nfrom zipline import api\n\ndef initialize(c):\n"
+    src += "    z.continuous_future('CL')\n    api.order_target(1, 2)\n    zipline.api.fetch_csv('x')\n"
+    assert [(u.name, u.line) for u in scan_source(src)] == [
+        ("continuous_future", 5),
+        ("fetch_csv", 7),
+    ]
+
+
+def test_a_file_without_initialize_or_with_a_syntax_error_is_refused(tmp_path: Path) -> None:
+    a = tmp_path / "a.py"
+    a.write_text("def handle_data(context, data):\n    pass\n")
+    with pytest.raises(AlgoError, match="defines no initialize"):
+        check_file(a)
+    b = tmp_path / "b.py"
+    b.write_text("def initialize(context):\n    x = (\n")
+    with pytest.raises(AlgoError, match=rf"{b}:\d+: SyntaxError"):
+        check_file(b)
+
+
+def test_the_shipped_examples_pass_the_check() -> None:
+    import zipline.examples
+
+    folder = Path(zipline.examples.__file__).parent
+    for name in ("buyapple.py", "buy_and_hold.py", "dual_moving_average.py"):
+        check_file(folder / name)
+
+
+def test_registry_lists_a_refused_algorithm_with_its_line(tmp_path, monkeypatch) -> None:
+    from livedesk.backend.config import Settings
+    from livedesk.backend.strategies import registry
+
+    monkeypatch.setenv("LIVEDESK_CONFIG_DIR", str(tmp_path))
+    path = tmp_path / "bad_algo.py"
+    path.write_text(BAD)
+    registry.forget_plugins()
+    try:
+        registry.load_plugins_for(Settings(strategies={"bad-algo": {"algo": "bad_algo.py"}}))
+        errors = [str(e) for e in registry.plugin_errors()]
+        assert any(e.startswith(f"{path.resolve()}:1: set_max_leverage") for e in errors), errors
+        assert "bad-algo" not in registry.available_strategies()
+    finally:
+        registry.forget_plugins()
+
+
+def test_names_and_state_round_trip() -> None:
+    assert algo_name("buy_and_hold.py") == "buy-and-hold"
+    assert algo_name("/x/2fast.py") == "algo-2fast"
+
+    class Asset:
+        def __init__(self, sid):
+            self.sid, self.symbol, self.exchange = sid, f"S{sid}", "NYSE"
+
+    attrs = {
+        "has_ordered": True,
+        "i": 299,
+        "stocks": ["AAPL", "MSFT"],
+        "asset": Asset(265598),
+        "when": dt.date(2026, 11, 16),
+        "weights": {"a": 0.5},
+        "pair": (1, 2.5),
+        "handle": open,  # code: not state
+        "lock": object(),
+    }
+    kept, dropped = snapshot(attrs)
+    assert dropped == ["lock"] and "handle" not in kept
+    back = {k: decode(v, Asset) for k, v in kept.items()}
+    assert back["has_ordered"] is True and back["i"] == 299 and back["pair"] == (1, 2.5)
+    assert back["asset"].sid == 265598 and back["when"] == dt.date(2026, 11, 16)
+    assert back["stocks"] == ["AAPL", "MSFT"] and back["weights"] == {"a": 0.5}
+    assert encode(float("nan")) == {"__float__": "nan"}
