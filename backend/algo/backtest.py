@@ -185,6 +185,18 @@ def orders_of(perf: pd.DataFrame) -> list[OrderRow]:
     return sorted(out)
 
 
+def _reference_class():
+    from livedesk.backend.strategies.backtest import BacktestResult
+
+    class AlgoReference(BacktestResult):
+        """The backtest reference; its summary adds the parity report when one was made."""
+
+        def summary(self) -> str:
+            return "\n".join([super().summary(), *self.notes.get("parity", [])])
+
+    return AlgoReference
+
+
 def backtest_reference(
     name: str,
     params: dict,
@@ -194,11 +206,16 @@ def backtest_reference(
     days: int,
     capital: float,
     cost_bps: float,
+    live: tuple[list[OrderRow], list[dt.date]] | None = None,
 ):
-    """Run the file and return the strategy's backtest reference (``livedesk backtest``)."""
+    """Run the file and return the strategy's backtest reference (``livedesk backtest``).
+
+    ``live``: the live run's (orders, sessions) from the journal — the parity report against
+    them is added to the reference's notes and summary (``--parity``).
+    """
     import numpy as np
 
-    from livedesk.backend.strategies.backtest import BacktestResult
+    from livedesk.backend.algo.parity import compare
     from livedesk.backend.strategies.replay import summary_metrics
 
     result = run_file(
@@ -212,7 +229,11 @@ def backtest_reference(
     daily = result.returns.to_numpy(dtype=float)
     close = dt.time(16)
     ny = dt.timezone(dt.timedelta(hours=-5))
-    return BacktestResult(
+    parity: list[str] = []
+    if live is not None:
+        sessions = [d.date() for d in result.returns.index]
+        parity = compare(result.orders, live[0], live[1], sessions).lines()
+    return _reference_class()(
         strategy=name,
         dates=[d.date() for d in result.returns.index],
         daily_returns=np.nan_to_num(daily),
@@ -229,5 +250,6 @@ def backtest_reference(
             "algo": str(path),
             "orders": [o.as_dict() for o in result.orders],
             "costs": "the algorithm's own set_commission / set_slippage (zipline defaults if none)",
+            **({"parity": parity} if live is not None else {}),
         },
     )

@@ -122,6 +122,13 @@ class AlgoStrategy(Strategy):
 
         options = dict(ctx.state.get("backtest_options") or {})
         capital = self.params.capital_base or ctx.app.net_liquidation_or_none() or 1_000_000.0
+        live = None
+        if options.get("parity"):
+            from livedesk.backend.algo.parity import live_orders
+
+            if ctx.journal is None:
+                raise ValueError("--parity needs the journal of the live runs")
+            live = live_orders(ctx.journal, self.name)
         return await asyncio.get_running_loop().run_in_executor(
             None,
             lambda: backtest_reference(
@@ -133,6 +140,7 @@ class AlgoStrategy(Strategy):
                 days,
                 capital,
                 cost_bps,
+                live,
             ),
         )
 
