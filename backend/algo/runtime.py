@@ -162,7 +162,7 @@ class AlgoRuntime:
         summary = f"{clock.label}: ran {', '.join(ran)}; {n} order{'s' * (n != 1)}"
         if self.algo.notes:
             summary += "; " + "; ".join(self.algo.notes)
-        return Decision(now, summary, values=dict(ctx.recorded))
+        return Decision(now, summary, values=dict(ctx.recorded), orders=list(ctx.orders))
 
     def _bts(self, fn) -> None:
         self.algo.in_before_trading_start = True
