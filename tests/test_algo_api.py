@@ -35,7 +35,11 @@ async def minute_gw(tmp_path, monkeypatch):
     market = MarketModel(seed=7, session=FIRST)
     write_demo_bundle("demo", market, ("AAPL", "MSFT"), include_current=False)
     gateway = SimGateway(
-        port=0, market=market, speed=0.0, start_time=ny(9, 0), tick_interval=0.02,
+        port=0,
+        market=market,
+        speed=0.0,
+        start_time=ny(9, 0),
+        tick_interval=0.02,
         account_interval=0.1,
     )
     await gateway.start()

@@ -25,23 +25,27 @@ def _many(x: Any) -> bool:
     return isinstance(x, Iterable) and not isinstance(x, str) and not hasattr(x, "sid")
 
 
-def bar_frame(bars, drop_after: float | None = None) -> pd.DataFrame:
-    """OHLCV frame of ib_async bars, UTC index; bars starting after ``drop_after`` left out."""
+def _epoch(d) -> float:
     import datetime as dt
 
-    rows, index = [], []
-    for b in bars:
-        d = b.date
-        if isinstance(d, dt.datetime):
-            t = pd.Timestamp(d if d.tzinfo else d.replace(tzinfo=dt.UTC)).tz_convert("UTC")
-        else:
-            t = pd.Timestamp(d).tz_localize("UTC")
-        if drop_after is not None and t.timestamp() > drop_after:
-            continue
-        index.append(t)
-        rows.append((b.open, b.high, b.low, b.close, float(b.volume)))
-    arr = np.array(rows, dtype=float).reshape(-1, 5)
-    return pd.DataFrame(arr, index=pd.DatetimeIndex(index), columns=list(FIELDS))
+    if isinstance(d, dt.datetime):
+        return (d if d.tzinfo else d.replace(tzinfo=dt.UTC)).timestamp()
+    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC).timestamp()
+
+
+def bar_frame(bars, drop_after: float | None = None) -> pd.DataFrame:
+    """OHLCV frame of ib_async bars, UTC index; bars starting after ``drop_after`` left out."""
+    n = len(bars)
+    times = np.fromiter((_epoch(b.date) for b in bars), dtype=float, count=n)
+    arr = np.array(
+        [(b.open, b.high, b.low, b.close, float(b.volume)) for b in bars], dtype=float
+    ).reshape(-1, 5)
+    if drop_after is not None:
+        keep = times <= drop_after
+        times, arr = times[keep], arr[keep]
+    nanos = np.round(times * 1e9).astype("int64").view("M8[ns]")
+    index = pd.DatetimeIndex(nanos).tz_localize("UTC")
+    return pd.DataFrame(arr, index=index, columns=list(FIELDS))
 
 
 class LiveBarData:
@@ -89,7 +93,12 @@ class LiveBarData:
         if not many_a and not many_f:
             return column(frames[alist[0]], flist[0]).rename(alist[0])
         if many_a and not many_f:
-            return pd.DataFrame({a: column(frames[a], flist[0]) for a in alist})
+            cols = [column(frames[a], flist[0]) for a in alist]
+            first = cols[0].index
+            if all(len(c) == len(first) and c.index.equals(first) for c in cols):
+                values = np.column_stack([c.to_numpy() for c in cols])
+                return pd.DataFrame(values, index=first, columns=alist)
+            return pd.DataFrame(dict(zip(alist, cols, strict=True)))
         if not many_a:
             return pd.DataFrame({f: column(frames[alist[0]], f) for f in flist})
         parts = {a: pd.DataFrame({f: column(frames[a], f) for f in flist}) for a in alist}
@@ -112,8 +121,8 @@ class LiveBarData:
         frame = self._feed.history_frame(asset, self._freq, 1)
         if frame.empty:
             return None, {}
-        row = frame.iloc[-1]
-        return frame.index[-1], {f: float(row[f]) for f in FIELDS}
+        row = frame.to_numpy()[-1]
+        return frame.index[-1], dict(zip(FIELDS, row.tolist(), strict=True))
 
     @staticmethod
     def _field(latest: tuple[pd.Timestamp | None, dict[str, float]], f: str):

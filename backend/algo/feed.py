@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 CALL_TIMEOUT = 120.0
 MINUTE_WARMUP = "2 D"
 """History requested when a minute feed opens (then kept up to date by the gateway)."""
+MINUTE_FRAME = 60
+"""Minute bars framed per asset and decision (``current`` and ``history`` share them)."""
 
 
 class AssetError(LookupError):
@@ -50,6 +52,7 @@ class AlgoFeed:
         self._by_con_id: dict[int, Any] = {}
         self._daily: dict[int, tuple[int, pd.DataFrame]] = {}
         self._minute: dict[int, Any] = {}
+        self._minute_frames: dict[int, tuple[int, pd.DataFrame]] = {}
 
     # ---- bridge --------------------------------------------------------------------
     def call(self, coro: Coroutine) -> Any:
@@ -106,11 +109,16 @@ class AlgoFeed:
             frame = self.call(self._daily_bars(asset, count))
             self._daily[asset.sid] = (self.token, frame)
             return frame.iloc[-count:]
+        hit = self._minute_frames.get(asset.sid)
+        if hit is not None and hit[0] == self.token and len(hit[1]) >= count:
+            return hit[1].iloc[-count:]
         feed = self._minute.get(asset.sid)
         if feed is None or len(feed.bars) < count + 1:
             feed = self._minute[asset.sid] = self.call(self._minute_feed(asset, count))
-        bars = feed.bars[-(count + 2) :]
-        return bar_frame(bars, drop_after=self.now.timestamp() - 60).iloc[-count:]
+        want = max(count, MINUTE_FRAME)
+        frame = bar_frame(feed.bars[-(want + 2) :], drop_after=self.now.timestamp() - 60)
+        self._minute_frames[asset.sid] = (self.token, frame)
+        return frame.iloc[-count:]
 
     async def _daily_bars(self, asset, count: int) -> pd.DataFrame:
         contract = await self.contract(asset)

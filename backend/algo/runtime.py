@@ -38,6 +38,7 @@ class AlgoRuntime:
         self.data = None
         self.progress: dict[str, Any] = {}
         self.dropped: list[str] = []
+        self._saved: tuple[str, str] | None = None
 
     # ---- the worker thread -----------------------------------------------------------
     async def on_thread(self, fn, *args):
@@ -172,11 +173,20 @@ class AlgoRuntime:
             self.algo.in_before_trading_start = False
 
     def save(self, ctx: StrategyContext) -> None:
-        """Journal the progress and the context attributes (not in dry runs)."""
+        """Journal the progress and the context attributes when they changed (not in dry runs).
+
+        The minutes already scanned for scheduled functions are not saved: a new process scans
+        the session from the open again, and runs every function whose time has passed and
+        that has not run (``done``)."""
         kept, self.dropped = algo_state.snapshot(self.algo.user_attributes())
+        progress = {k: v for k, v in self.progress.items() if k != "scanned"}
+        key = (repr(progress), repr(kept))
+        if key == self._saved:
+            return
+        self._saved = key
         ctx.save_state(
             algo_state.STATE_KEY,
-            {"progress": self.progress, "context": kept, "not_kept": self.dropped},
+            {"progress": progress, "context": kept, "not_kept": self.dropped},
         )
 
     def close(self) -> None:

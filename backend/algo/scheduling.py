@@ -11,6 +11,7 @@ due on the sessions its date rule picks (evaluated on the session's last minute)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,15 +62,24 @@ class SessionClock:
         return self.now >= self.close
 
 
-def session_clock(now: dt.datetime) -> SessionClock | None:
-    """The session of ``now`` (the latest on or before its date); None on a day with none."""
+@functools.lru_cache(maxsize=8)
+def _session_table(day: pd.Timestamp):
     cal = calendar()
-    t = pd.Timestamp(now).tz_convert("UTC")
-    day = pd.Timestamp(t.tz_convert("America/New_York").date())
     if not cal.is_session(day):
         return None
     open_, close = cal.session_first_minute(day), cal.session_last_minute(day)
-    return SessionClock(day, open_, close + pd.Timedelta(minutes=1), t, cal.session_minutes(day))
+    return open_, close + pd.Timedelta(minutes=1), cal.session_minutes(day)
+
+
+def session_clock(now: dt.datetime) -> SessionClock | None:
+    """The session of ``now`` (its New York date); None on a day with none."""
+    t = pd.Timestamp(now).tz_convert("UTC")
+    day = pd.Timestamp(t.tz_convert("America/New_York").date())
+    table = _session_table(day)
+    if table is None:
+        return None
+    open_, close, minutes = table
+    return SessionClock(day, open_, close, t, minutes)
 
 
 def due_scheduled(
