@@ -126,6 +126,10 @@ class AlgoRuntime:
         feed.session = clock.session
         feed.token += 1
         if self.progress.get("session") != clock.label:
+            if self.progress.get("session") and self.refresh_demo:  # a new session: new closes
+                note = await self.on_thread(self._refresh, now)
+                if note and self.algo.pipeline_engine is not None:
+                    self.algo.pipeline_engine.reset()
             self.progress = {"session": clock.label, "done": [], "bts": self.progress.get("bts")}
         ran: list[str] = []
         module = self.algo.module
@@ -202,6 +206,10 @@ class _LazyPipelines:
     def __init__(self, bundle: str, data, factory) -> None:
         self.bundle, self.data, self.factory = bundle, data, factory
         self.engine = None
+
+    def reset(self) -> None:
+        """The bundle was rebuilt: read its new ingestion next time."""
+        self.engine = self.data = None
 
     def output(self, name, pipeline, session):
         if self.engine is None:

@@ -121,6 +121,11 @@ class AlgoStrategy(Strategy):
         from livedesk.backend.algo.backtest import backtest_reference
 
         options = dict(ctx.state.get("backtest_options") or {})
+        if self.params.frequency != "daily":
+            raise ValueError(
+                f"{self.name}: backtests run on daily bars (LiveDesk bundles hold daily bars); "
+                "set frequency = \"daily\" to backtest this algorithm"
+            )
         capital = self.params.capital_base or ctx.app.net_liquidation_or_none() or 1_000_000.0
         live = None
         if options.get("parity"):
