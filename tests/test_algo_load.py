@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -115,3 +116,58 @@ def test_names_and_state_round_trip() -> None:
     assert back["asset"].sid == 265598 and back["when"] == dt.date(2026, 11, 16)
     assert back["stocks"] == ["AAPL", "MSFT"] and back["weights"] == {"a": 0.5}
     assert encode(float("nan")) == {"__float__": "nan"}
+
+
+def test_a_config_algorithm_is_a_strategy_with_its_schedule(tmp_path, monkeypatch) -> None:
+    import zipline.examples
+
+    from livedesk.backend.config import Settings
+    from livedesk.backend.strategies import registry
+
+    monkeypatch.setenv("LIVEDESK_CONFIG_DIR", str(tmp_path))
+    path = Path(zipline.examples.__file__).parent / "buy_and_hold.py"
+    registry.forget_plugins()
+    try:
+        s = Settings(strategies={"hold": {"algo": str(path), "daily_offset_minutes": -10}})
+        registry.load_plugins_for(s)
+        strategy = registry.create_strategy("hold", registry.strategy_settings(s, "hold"))
+        assert strategy.params.algo == str(path.resolve())
+        assert strategy.schedule.describe() == "daily, -10 min from the close (XNYS)"
+        # Friday 20 November 2026 at noon -> 15:50 that day; after it -> Monday's 15:50
+        ny = ZoneInfo("America/New_York")
+        noon = dt.datetime(2026, 11, 20, 12, 0, tzinfo=ny)
+        assert strategy.schedule.next_run(noon) == dt.datetime(2026, 11, 20, 15, 50, tzinfo=ny)
+        late = dt.datetime(2026, 11, 20, 15, 51, tzinfo=ny)
+        assert strategy.schedule.next_run(late) == dt.datetime(2026, 11, 23, 15, 50, tzinfo=ny)
+        with pytest.raises(Exception, match="frequency"):
+            registry.create_strategy("hold", {"frequency": "hourly"})
+    finally:
+        registry.forget_plugins()
+
+
+def test_cli_refuses_an_unsupported_algorithm_before_connecting(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "bad_algo.py"
+    path.write_text(BAD)
+    env = {**os.environ, "LIVEDESK_CONFIG_DIR": str(tmp_path / "c")}
+    done = subprocess.run(
+        [sys.executable, "-m", "livedesk", "run", "--algo", str(path), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 2, done
+    assert f"{path}:6: set_max_leverage is not supported live" in done.stderr
+    assert "connected" not in done.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "livedesk", "backtest", "monthly-factor", "--parity"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 2 and "--parity needs --algo" in done.stderr
