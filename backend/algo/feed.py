@@ -97,7 +97,7 @@ class AlgoFeed:
             return True
         start = pd.Timestamp(asset.start_date).tz_localize(None)
         end = pd.Timestamp(asset.end_date).tz_localize(None)
-        return start <= day <= end + pd.Timedelta(days=366)
+        return start <= day <= end  # live assets end in the future (see the bundle writer)
 
     # ---- bars ----------------------------------------------------------------------
     def history_frame(self, asset, frequency: str, count: int) -> pd.DataFrame:
