@@ -85,7 +85,7 @@ async def test_minute_algorithm_by_the_broker_clock(minute_gw, tmp_path) -> None
         assert abs(d.orders[0]["quantity"] - expected) <= 1  # 1 % of NLV at the live price
         trade = next(t for t in app.ib.trades() if t.contract.symbol == "AAPL")
         assert strategy_of(trade.order.orderRef) == "minute-example"
-        assert "set_commission is backtest-only" in d.summary
+        assert "set_commission: backtest-only" in d.summary
 
         gw.advance(120, step=1.0)
         await until(lambda: trade.isDone(), timeout=10)

@@ -95,6 +95,8 @@ class LiveAlgorithm:
         self.pipelines: dict[str, Any] = {}
         self.pipeline_engine = None
         self.notes: list[str] = []
+        self.backtest_only: list[str] = []
+        """``set_commission`` / ``set_slippage`` / ``set_benchmark`` calls: accepted, noted."""
         self.recorded_vars: dict[str, Any] = {}
         self.order_ids: dict[str, Any] = {}
         self._dry_ids = 0
@@ -139,9 +141,8 @@ class LiveAlgorithm:
 
     # ---- backtest-only settings ----------------------------------------------------
     def _note(self, what: str) -> None:
-        text = f"{what} is backtest-only: live costs and the benchmark are the broker's"
-        if text not in self.notes:
-            self.notes.append(text)
+        if what not in self.backtest_only:
+            self.backtest_only.append(what)
 
     def set_commission(self, us_equities=None, us_futures=None) -> None:
         self._note("set_commission")

@@ -165,8 +165,14 @@ class AlgoRuntime:
         self.save(ctx)
         n = len(ctx.orders)
         summary = f"{clock.label}: ran {', '.join(ran)}; {n} order{'s' * (n != 1)}"
-        if self.algo.notes:
+        if self.algo.backtest_only:
+            summary += (
+                f"; {', '.join(self.algo.backtest_only)}: backtest-only "
+                "(live costs and benchmark are the broker's)"
+            )
+        if self.algo.notes:  # once (e.g. the demo bundle rebuilt)
             summary += "; " + "; ".join(self.algo.notes)
+            self.algo.notes.clear()
         return Decision(now, summary, values=dict(ctx.recorded), orders=list(ctx.orders))
 
     def _bts(self, fn) -> None:

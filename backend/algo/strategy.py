@@ -96,7 +96,13 @@ class AlgoStrategy(Strategy):
 
     @property
     def path(self) -> Path:
-        return Path(self.params.algo).expanduser().resolve()
+        """The algorithm file (a relative ``algo`` is from the config dir)."""
+        path = Path(self.params.algo).expanduser()
+        if not path.is_absolute():
+            from livedesk.backend.config import config_dir
+
+            path = config_dir() / path
+        return path.resolve()
 
     def _runtime(self):
         if self.runtime is None:
@@ -124,7 +130,7 @@ class AlgoStrategy(Strategy):
         if self.params.frequency != "daily":
             raise ValueError(
                 f"{self.name}: backtests run on daily bars (LiveDesk bundles hold daily bars); "
-                "set frequency = \"daily\" to backtest this algorithm"
+                'set frequency = "daily" to backtest this algorithm'
             )
         capital = self.params.capital_base or ctx.app.net_liquidation_or_none() or 1_000_000.0
         live = None

@@ -139,6 +139,8 @@ def register_algo(name: str, path: str | Path) -> str:
             number, _, rest = message[len(source) + 1 :].partition(":")
             if number.isdigit():
                 message, line = rest.strip(), int(number)
+            else:
+                message = message[len(source) + 1 :].strip()
         _PLUGIN_ERRORS[source] = [plugins.PluginError(source, line, message)]
         log.warning("zipline algorithm not loaded: %s", exc)
         return name
