@@ -139,10 +139,46 @@ async def live_then_backtest(gw, file: str, tmp_path: Path, state: dict | None =
 
 
 async def test_buyapple_live_matches_its_backtest(sim, tmp_path) -> None:
+    from livedesk.backend.strategies import runner
+
     report, live, bt = await live_then_backtest(sim, "buyapple.py", tmp_path)
     assert [(o.date, o.symbol, o.quantity) for o in live] == [(d, "AAPL", 10.0) for d in SESSIONS]
     assert report.ok, report.lines()
     assert len(report.matched) == 3 and report.sessions == SESSIONS
+    # the same through `livedesk backtest buyapple --parity`: stored as the reference
+    out = io.StringIO()
+    journal = tmp_path / "journal.sqlite3"
+    options = {"bundle": "parity", "start": f"{FIRST}", "end": f"{SESSIONS[-1]}", "parity": "1"}
+    rc = await runner.run_backtest(
+        "buyapple",
+        settings("buyapple", example("buyapple.py")),
+        options=options,
+        port=sim.port,
+        journal_path=journal,
+        out=out,
+    )
+    text = out.getvalue()
+    assert rc == 0, text
+    assert (
+        "parity over 3 sessions (2026-11-16 .. 2026-11-18): 3 orders match, 0 differences" in text
+    )
+    with Journal(journal) as j:
+        ref = j.backtest_reference("buyapple")
+    assert ref is not None and ref.dates == [f"{d}" for d in SESSIONS], ref
+    assert ref.metrics["trades"] == 3.0
+
+
+async def test_dry_run_prints_the_orders_sends_nothing_and_keeps_no_state(sim, tmp_path) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    await step_to(sim, FIRST)
+    text = await run_once(sim, "buy-and-hold", example("buy_and_hold.py"), journal, dry_run=True)
+    assert "PLAN BUY 100 AAPL STK MKT" in text and "PLAN BUY 100 MSFT STK MKT" in text
+    assert "2 orders planned, none sent" in text
+    assert sim.broker.orders == {}
+    with Journal(journal) as j:
+        assert j.state("strategy:buy-and-hold:algo") is None  # a dry run saves nothing
+    text = await run_once(sim, "buy-and-hold", example("buy_and_hold.py"), journal)
+    assert "2 orders sent" in text and len(sim.broker.orders) == 2
 
 
 async def test_buy_and_hold_orders_once_across_two_once_runs(sim, tmp_path) -> None:

@@ -171,3 +171,30 @@ def test_cli_refuses_an_unsupported_algorithm_before_connecting(tmp_path) -> Non
         env=env,
     )
     assert done.returncode == 2 and "--parity needs --algo" in done.stderr
+
+
+def test_parity_report_explains_every_difference() -> None:
+    from livedesk.backend.algo.parity import REASONS, OrderRow, compare
+
+    d1, d2, d3, d4 = (dt.date(2026, 11, d) for d in (16, 17, 18, 19))
+    backtest = [
+        OrderRow(d1, "AAPL", 10),
+        OrderRow(d2, "AAPL", 10),
+        OrderRow(d2, "MSFT", -5),
+        OrderRow(d3, "AAPL", 20),
+        OrderRow(d4, "KO", 1),
+    ]
+    live = [OrderRow(d1, "AAPL", 10), OrderRow(d2, "AAPL", 7), OrderRow(d3, "IBM", 3)]
+    report = compare(backtest, live, [d1, d2, d3], [d1, d2, d3, d4])
+    assert report.matched == [OrderRow(d1, "AAPL", 10)]
+    assert report.differences == [
+        ("2026-11-17 AAPL: backtest +10, live +7", REASONS["quantity"]),
+        ("backtest 2026-11-17 MSFT -5", REASONS["missing_live"]),
+        ("backtest 2026-11-18 AAPL +20", REASONS["missing_live"]),
+        ("live 2026-11-18 IBM +3", REASONS["missing_backtest"]),
+        ("2026-11-19 KO +1", REASONS["not_live"]),
+    ]
+    assert not report.ok
+    assert report.lines()[0] == (
+        "parity over 3 sessions (2026-11-16 .. 2026-11-18): 1 orders match, 5 differences"
+    )
