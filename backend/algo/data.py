@@ -48,6 +48,20 @@ def bar_frame(bars, drop_after: float | None = None) -> pd.DataFrame:
     return pd.DataFrame(arr, index=index, columns=list(FIELDS))
 
 
+def values_of(frame: pd.DataFrame, field: str) -> np.ndarray:
+    """One field of a bar frame as an array (``price``: the close, forward-filled)."""
+    name = "close" if field == "price" else field
+    if name not in FIELDS:
+        raise ValueError(f"unknown field {field!r}")
+    col = frame.to_numpy()[:, FIELDS.index(name)]
+    if field == "price":
+        ok = ~np.isnan(col)
+        if not ok.all():
+            last = np.maximum.accumulate(np.where(ok, np.arange(len(col)), 0))
+            col = np.where(ok[last], col[last], np.nan)
+    return col
+
+
 class LiveBarData:
     """The ``data`` argument of ``handle_data`` and scheduled functions."""
 
@@ -93,11 +107,11 @@ class LiveBarData:
         if not many_a and not many_f:
             return column(frames[alist[0]], flist[0]).rename(alist[0])
         if many_a and not many_f:
-            cols = [column(frames[a], flist[0]) for a in alist]
-            first = cols[0].index
-            if all(len(c) == len(first) and c.index.equals(first) for c in cols):
-                values = np.column_stack([c.to_numpy() for c in cols])
+            first = frames[alist[0]].index
+            if all(frames[a].index.equals(first) for a in alist):  # the hot path: numpy only
+                values = np.column_stack([values_of(frames[a], flist[0]) for a in alist])
                 return pd.DataFrame(values, index=first, columns=alist)
+            cols = [column(frames[a], flist[0]) for a in alist]
             return pd.DataFrame(dict(zip(alist, cols, strict=True)))
         if not many_a:
             return pd.DataFrame({f: column(frames[alist[0]], f) for f in flist})
