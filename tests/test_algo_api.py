@@ -49,6 +49,7 @@ async def minute_gw(tmp_path, monkeypatch):
 
 async def decide(strategy, ctx):
     ctx.orders, ctx.recorded = [], {}
+    await ctx.clock.refresh()  # the clock caches its answer for 0.5 s of real time
     return await strategy.run_once(ctx)
 
 
