@@ -20,6 +20,19 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--journal", help="journal file (default: in the user data dir)")
 
 
+def _algo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--algo",
+        metavar="FILE.py",
+        help="an unmodified zipline-reloaded algorithm file (its name: the file's, kebab-case)",
+    )
+    if p.prog.endswith("run"):
+        p.add_argument("--bundle", help="with --algo: the zipline bundle of its assets (demo)")
+        p.add_argument(
+            "--frequency", choices=("daily", "minute"), help="with --algo: bar frequency (daily)"
+        )
+
+
 def add_strategy_parsers(sub) -> None:
     """Add the three strategy sub-commands to ``livedesk``'s sub-parsers."""
     s = sub.add_parser(
@@ -36,7 +49,8 @@ def add_strategy_parsers(sub) -> None:
         description="Run one strategy without the console. Exit 0 on success, 1 when the "
         "strategy fails (no data, refused order), 2 on bad settings, 3 on connection failure.",
     )
-    r.add_argument("name", help="strategy name (see `livedesk strategies`)")
+    r.add_argument("name", nargs="?", help="strategy name (see `livedesk strategies`)")
+    _algo_args(r)
     r.add_argument("--once", action="store_true", help="one decision now, then exit")
     r.add_argument(
         "--dry-run", action="store_true", help="print the decision and planned orders; send nothing"
@@ -62,14 +76,21 @@ def add_strategy_parsers(sub) -> None:
     b = sub.add_parser(
         "backtest", help="replay history through a strategy and store its backtest reference"
     )
-    b.add_argument("name", help="strategy name")
+    b.add_argument("name", nargs="?", help="strategy name")
+    _algo_args(b)
+    b.add_argument(
+        "--parity",
+        action="store_true",
+        help="with --algo: compare the backtest's orders with the live run's (journal), "
+        "session by session, and list every difference with its reason",
+    )
     b.add_argument("--days", type=int, default=None, help="sessions to replay (strategy default)")
     b.add_argument(
         "--cost-bps", type=float, default=1.0, help="cost per fill in basis points (default 1)"
     )
     b.add_argument("--start", help="first session YYYY-MM-DD (monthly-factor)")
     b.add_argument("--end", help="last session YYYY-MM-DD (monthly-factor)")
-    b.add_argument("--bundle", help="zipline bundle (monthly-factor; default from its settings)")
+    b.add_argument("--bundle", help="zipline bundle (monthly-factor, --algo; default demo)")
     _connection_args(b)
 
 
@@ -81,6 +102,10 @@ def run_strategy_command(args: argparse.Namespace, settings) -> int:
     from livedesk.backend.strategies.registry import load_plugins_for
 
     load_plugins_for(settings)
+    if args.command in ("run", "backtest"):
+        code = _resolve_name(args)
+        if code:
+            return code
     journal = Path(args.journal) if getattr(args, "journal", None) else None
     if args.command == "strategies":
         if journal is None and args.demo:
@@ -106,13 +131,46 @@ def run_strategy_command(args: argparse.Namespace, settings) -> int:
             settings,
             days=args.days,
             cost_bps=args.cost_bps,
-            options={k: v for k in ("start", "end", "bundle") if (v := getattr(args, k, None))},
+            options={k: v for k in ("start", "end", "bundle") if (v := getattr(args, k, None))}
+            | ({"parity": "1"} if getattr(args, "parity", False) else {}),
             host=args.host,
             port=args.port,
             client_id=args.client_id,
             journal_path=journal,
         )
     )
+
+
+def _resolve_name(args: argparse.Namespace) -> int:
+    """``--algo FILE``: register the file as a strategy and run it by name; 2 when refused."""
+    import sys
+
+    from livedesk.backend.config import ConfigError
+
+    algo = getattr(args, "algo", None)
+    if algo is None:
+        if not args.name:
+            print(
+                f"livedesk {args.command}: give a strategy name or --algo FILE.py", file=sys.stderr
+            )
+            return 2
+        if getattr(args, "parity", False):
+            print(f"livedesk {args.command}: --parity needs --algo FILE.py", file=sys.stderr)
+            return 2
+        return 0
+    from livedesk.backend.algo.loader import algo_name
+    from livedesk.backend.algo.strategy import algo_strategy_class
+    from livedesk.backend.strategies.registry import register
+
+    name = args.name or algo_name(algo)
+    defaults = {k: v for k in ("bundle", "frequency") if (v := getattr(args, k, None))}
+    try:
+        register(algo_strategy_class(name, algo, **defaults))
+    except (ConfigError, ValueError) as exc:
+        print(f"livedesk {args.command} --algo: refused: {exc}", file=sys.stderr)
+        return 2
+    args.name = name
+    return 0
 
 
 def new_strategy_command(args: argparse.Namespace) -> int:

@@ -132,9 +132,9 @@ def strategy_classes(module: ModuleType) -> list[type[Strategy]]:
     out = []
     for _, obj in inspect.getmembers(module, inspect.isclass):
         if (
-            issubclass(obj, Strategy)
+            obj.__module__ == module.__name__  # first: cheap, and skips imported classes
             and obj is not Strategy
-            and obj.__module__ == module.__name__
+            and Strategy in obj.__mro__  # not issubclass: the ABC check grows with every plugin
             and not inspect.isabstract(obj)
         ):
             out.append(obj)

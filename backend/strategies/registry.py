@@ -105,8 +105,47 @@ def load_plugins(
 
 
 def load_plugins_for(settings: Any) -> list[plugins.PluginError]:
-    """:func:`load_plugins` with ``settings``' ``[strategies] paths`` (from the config dir)."""
-    return load_plugins(tuple(getattr(settings, "strategy_paths", ()) or ()))
+    """:func:`load_plugins` with ``settings``' ``[strategies] paths`` (from the config dir),
+    plus every ``[strategies.NAME] algo = "file.py"`` zipline algorithm."""
+    errors = load_plugins(tuple(getattr(settings, "strategy_paths", ()) or ()))
+    table = getattr(settings, "strategies", None) or {}
+    for name, section in table.items():
+        if isinstance(section, Mapping) and "algo" in section:
+            register_algo(name, section["algo"])
+    return plugin_errors() if table else errors
+
+
+def register_algo(name: str, path: str | Path) -> str:
+    """Register the zipline algorithm file ``path`` as strategy ``name`` (checked at load:
+    an unsupported call is kept as a plugin error naming its line). Returns the name."""
+    from livedesk.backend.algo.strategy import algo_strategy_class
+    from livedesk.backend.config import config_dir
+
+    file = Path(path).expanduser()
+    if not file.is_absolute():
+        file = config_dir() / file
+    source = str(file.resolve())
+    if not NAME_RE.match(name):
+        _PLUGIN_ERRORS[source] = [plugins.PluginError(source, None, f"{name!r} is not kebab-case")]
+        return name
+    if _SOURCES.get(name) == source:
+        return name
+    _PLUGIN_ERRORS.pop(source, None)
+    try:
+        cls = algo_strategy_class(name, file)
+    except ConfigError as exc:
+        message, line = str(exc), None
+        if message.startswith(f"{source}:"):
+            number, _, rest = message[len(source) + 1 :].partition(":")
+            if number.isdigit():
+                message, line = rest.strip(), int(number)
+            else:
+                message = message[len(source) + 1 :].strip()
+        _PLUGIN_ERRORS[source] = [plugins.PluginError(source, line, message)]
+        log.warning("zipline algorithm not loaded: %s", exc)
+        return name
+    _adopt(source, plugins.LoadedPlugin(source, (cls,)), [])
+    return name
 
 
 def reload_plugin(name: str) -> list[plugins.PluginError]:
