@@ -10,7 +10,7 @@ from textual.app import App  # noqa: E402
 from textual.widgets import Static  # noqa: E402
 
 from livedesk.backend.journal import Journal  # noqa: E402
-from livedesk.backend.risk.attribution_source import attribute_journal  # noqa: E402
+from livedesk.backend.risk.attribution_source import attribute_pages  # noqa: E402
 from livedesk.tui.screens.attribution import AttributionScreen  # noqa: E402
 from tests.test_report_attribution import NLV, T0, _strategy  # noqa: E402
 
@@ -39,7 +39,7 @@ def journal(tmp_path):
 
 
 async def test_view_shows_the_waterfall_and_top_trades_and_cycles(journal) -> None:
-    app = Host(lambda: attribute_journal(journal), "beta")
+    app = Host(lambda: attribute_pages(journal), "beta")
     async with app.run_test(size=(140, 50)) as pilot:
         screen = app.screen
         assert isinstance(screen, AttributionScreen)

@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="explain live vs backtest: spread and impact, delay, commission, missed fills, "
         "residual and model/regime, with a waterfall and the top trades",
     )
+    r.add_argument(
+        "--nlv",
+        type=float,
+        help="with --attribution: the NetLiquidation to scale by, for a journal without one",
+    )
     add_bundle_parser(sub)
     add_strategy_parsers(sub)
     return p
@@ -152,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             csv_dir=args.csv,
             journal=args.journal,
             attribution=args.attribution,
+            nlv=args.nlv,
         )
     return _console(args, settings)
 

@@ -85,12 +85,15 @@ def run_report(
     out: TextIO | None = None,
     width: int = 100,
     attribution: bool = False,
+    nlv: float | None = None,
 ) -> int:
     """Print the report (see the module docstring); returns the process exit code."""
     out = sys.stdout if out is None else out
     try:
+        if nlv is not None and not attribution:
+            raise ReportError("--nlv is only used with --attribution", 2)
         if attribution:
-            return _attribution(since, strategy, csv_dir, journal, out, width)
+            return _attribution(since, strategy, csv_dir, journal, out, width, nlv)
         return _report(since, strategy, csv_dir, journal, out, width)
     except ReportError as exc:
         print(f"livedesk report: {exc}", file=sys.stderr)
@@ -104,6 +107,7 @@ def _attribution(
     journal: str | None,
     out: TextIO,
     width: int,
+    nlv: float | None = None,
 ) -> int:
     from livedesk.backend.report.attribution import AttributionError, attribution_report
 
@@ -111,7 +115,7 @@ def _attribution(
     with _open(journal) as j:
         try:
             return attribution_report(
-                j, out, strategy=strategy, since=since_t, csv_dir=csv_dir, width=width
+                j, out, strategy=strategy, since=since_t, csv_dir=csv_dir, width=width, nlv=nlv
             )
         except AttributionError as exc:
             raise ReportError(str(exc), exc.code) from exc
