@@ -56,9 +56,7 @@ def test_held_book_window_from_the_journal(tmp_path) -> None:
     with Journal(tmp_path / "j.sqlite3") as j:
         j.record_sample(T0 - 86400, 0.0, NLV, 0.0)
         run = j.start_run("mf", t=T0 - 86400)
-        j.record_decision(
-            run, "decision", decision_detail({}, {1: 1000}, {1: 100.0}), t=T0 - 86400
-        )
+        j.record_decision(run, "decision", decision_detail({}, {1: 1000}, {1: 100.0}), t=T0 - 86400)
         j.record_order(
             1, action="BUY", qty=1000, order_type="MKT", strategy="mf", symbol="AAA", con_id=1,
             bid=99.99, ask=100.01, t=T0 - 86399,

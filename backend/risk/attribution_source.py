@@ -537,8 +537,13 @@ def attribute_pages(
             total = combine(
                 [
                     _attribute_one(
-                        journal, n, (signals or {}).get(n), since=lo, until=hi,
-                        end_marks=end_marks, nlv=nlv,
+                        journal,
+                        n,
+                        (signals or {}).get(n),
+                        since=lo,
+                        until=hi,
+                        end_marks=end_marks,
+                        nlv=nlv,
                     )[0]  # fmt: skip
                     for n in per
                 ]
