@@ -5,8 +5,8 @@ of history at start (one ``1 W`` request per contract, within IB's pacing rules)
 new bars, streamed by the gateway (``keepUpToDate=True``): an iteration makes no data
 request. Signal (pure, :mod:`.crack_signal`): the crack in consistent units
 ``(2*RB*42 + HO*42 - 3*CL) / 3`` $/bbl, rolling 60-bar percentile ranks of crack and PSX,
-the z-score of ``rank(PSX) - rank(crack)`` over 60 bars; long PSX at z <= -threshold,
-short at z >= +threshold, out when z crosses 0. Sized with ``order_target_percent``
+the z-score of ``rank(PSX) - rank(crack)`` over 60 bars; from flat only, long PSX at
+z <= -threshold, short at z >= +threshold; out when z crosses 0 (never flipped in one step). Sized with ``order_target_percent``
 (± ``weight`` of NetLiquidation); flat ``flatten_before_close_min`` before the close.
 
 Minutes one feed missed but the others have (a slow stream, a reconnect, the gap between
