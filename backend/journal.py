@@ -384,6 +384,15 @@ class Journal:
             row = self._db.execute("SELECT value FROM states WHERE name = ?", (name,)).fetchone()
         return None if row is None else json.loads(row[0])
 
+    def states(self, prefix: str) -> list[dict[str, Any]]:
+        """Every state whose name starts with ``prefix``, in name order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT value FROM states WHERE substr(name, 1, ?) = ? ORDER BY name",
+                (len(prefix), prefix),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
     # ------------------------------------------------------------------- orders
     def record_order(
         self,

@@ -266,3 +266,26 @@ def test_report_nlv_for_a_journal_without_one(tmp_path, capsys) -> None:
     assert "--nlv must be a positive amount" in capsys.readouterr().err
     assert run_report(journal=str(path), nlv=5.0) == 2
     assert "only used with --attribution" in capsys.readouterr().err
+
+
+def test_a_cron_journal_attributes_from_its_run_snapshots(tmp_path) -> None:
+    from livedesk.backend.risk.attribution_source import record_run_snapshot
+
+    # A monthly run at T0 − 60 recorded NLV $100,000 and the broker's positions: 1,000 of
+    # conId 1 (this strategy's) marked at 100 and 5 of conId 99 (not its contract). Its fills
+    # came after the process exited: the journal has none. The next run decides to hold at 101.
+    with Journal(tmp_path / "j.sqlite3") as j:
+        run = j.start_run("mf", t=T0 - 86400)
+        j.record_decision(run, "decision", decision_detail({}, {1: 1000}, {1: 99.0}), t=T0 - 86400)
+        record_run_snapshot(j, "mf", T0 - 60, NLV, {1: 1000.0, 99: 5.0}, {1: 100.0, 99: 7.0}, {})
+        j.record_decision(run, "decision", decision_detail({}, {1: 1000}, {1: 101.0}), t=T0 + 60)
+        j.set_backtest_reference("mf", [0.01], {"sharpe_ratio": 1.0}, ["2026-09-21"])
+        inputs = load(j, "mf", since=T0, until=T0 + 3600)
+        assert inputs.nlv == NLV  # from the run's snapshot: no account sampler ran
+        assert inputs.start_positions == {1: 1000.0} and inputs.start_marks[1] == 100.0
+        a = attribute_inputs(inputs)
+    # held 1,000 × (101 − 100) = $1,000 = the backtest's +1 % of $100,000
+    assert a.ideal_pnl == pytest.approx(1000.0) and a.usd["model"] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="positive epoch"):
+        with Journal(tmp_path / "k.sqlite3") as k:
+            record_run_snapshot(k, "mf", 0.0, NLV, {}, {}, {})

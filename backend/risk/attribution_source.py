@@ -273,16 +273,61 @@ def _sessions_between(dates: Sequence[str], since: float, until: float) -> np.nd
     return np.array([lo <= dt.date.fromisoformat(d[:10]) <= hi for d in dates], dtype=bool)
 
 
+SNAPSHOT_NLV = "snapshot:account"
+"""Sample series of the NetLiquidation a ``livedesk run NAME --once`` records with each run."""
+SNAPSHOT_POSITIONS = "positions:"
+"""State-name prefix of the positions (and their marks) recorded with each ``--once`` run."""
+
+
+def record_run_snapshot(
+    journal: Journal,
+    strategy: str,
+    t: float,
+    nlv: float | None,
+    positions: Mapping[int, float],
+    marks: Mapping[int, float],
+    multipliers: Mapping[int, float],
+) -> None:
+    """Journal the account's NetLiquidation and positions at ``t`` (the broker's clock), so a
+    journal of cron runs (whose fills may arrive after the process exited) can be attributed."""
+    if not _valid_time(t):
+        raise ValueError(f"snapshot time must be a positive epoch, got {t!r}")
+    if nlv is not None and math.isfinite(nlv) and nlv > 0:
+        journal.record_sample(t, math.nan, float(nlv), math.nan, key=SNAPSHOT_NLV)
+    journal.save_state(
+        f"{SNAPSHOT_POSITIONS}{strategy}:{t:017.3f}",
+        {
+            "t": t,
+            "positions": {str(c): float(q) for c, q in positions.items() if q},
+            "marks": {str(c): float(m) for c, m in marks.items() if math.isfinite(m)},
+            "multipliers": {str(c): float(k) for c, k in multipliers.items()},
+        },
+    )
+
+
+def snapshot_at(journal: Journal, strategy: str, t: float) -> dict[str, Any] | None:
+    """The latest positions snapshot of ``strategy``'s runs at or before ``t`` (None if none)."""
+    best = None
+    for snap in journal.states(f"{SNAPSHOT_POSITIONS}{strategy}:"):
+        if snap.get("t", math.inf) <= t and (best is None or snap["t"] >= best["t"]):
+            best = snap
+    return best
+
+
 def start_nlv(journal: Journal, t: float) -> float | None:
     """The account's NetLiquidation at ``t``: the last sample at or before it, else the first
-    after it (None without any usable sample)."""
-    s = journal.samples(ACCOUNT)
-    ok = np.isfinite(s.nlv) & (s.nlv > 0)
-    before = s.nlv[ok & (s.t <= t)]
-    if before.size:
-        return float(before[-1])
-    after = s.nlv[ok]
-    return float(after[0]) if after.size else None
+    after it (the ``--once`` runs' snapshots when the account series has none; None without
+    any usable sample)."""
+    for key in (ACCOUNT, SNAPSHOT_NLV):
+        s = journal.samples(key)
+        ok = np.isfinite(s.nlv) & (s.nlv > 0)
+        before = s.nlv[ok & (s.t <= t)]
+        if before.size:
+            return float(before[-1])
+        after = s.nlv[ok]
+        if after.size:
+            return float(after[0])
+    return None
 
 
 def _valid_time(t: Any) -> bool:
@@ -384,11 +429,24 @@ def load(
     marks = dict(_latest_marks(all_fills, all_decisions, hi))
     marks.update(end_marks or {})
     start_marks = _latest_marks(all_fills, all_decisions, lo) if start else {}
+    snap = snapshot_at(journal, strategy, lo)
+    if snap is not None:  # the broker's positions at a run, for the strategy's contracts
+        own = {int(o["con_id"]) for o in all_orders if o["con_id"]}
+        own |= {c for d in all_decisions for c in d.targets} | set(start)
+        held = {int(c): float(q) for c, q in snap["positions"].items() if int(c) in own}
+        for f in all_fills:  # and what filled between the snapshot and the window start
+            if f["con_id"] is not None and snap["t"] <= f["t"] < lo:
+                sign = 1.0 if f["side"] in ("BOT", "BUY") else -1.0
+                held[int(f["con_id"])] = held.get(int(f["con_id"]), 0.0) + sign * f["qty"]
+        start = {c: q for c, q in held.items() if abs(q) > 1e-12}
+        start_marks = {**start_marks, **{int(c): float(m) for c, m in snap["marks"].items()}}
+        multipliers.update({int(c): float(k) for c, k in snap["multipliers"].items()})
     if nlv is None:
         nlv = start_nlv(journal, lo)
         if nlv is None:
             raise ValueError(
-                f"no NetLiquidation sample in the journal for {strategy!r}; pass --nlv"
+                f"no NetLiquidation sample in the journal for {strategy!r}; pass --nlv "
+                "(livedesk run NAME --once records one with each run)"
             )
     live = None
     pnl = journal.samples(series_name(strategy))

@@ -333,10 +333,31 @@ async def _not_due(ctl, name: str) -> str | None:
     return None if is_open(now, calendar) else f"{calendar} closed at {fmt_time(now)}"
 
 
+async def record_snapshot(ctl, s: Session, name: str) -> None:
+    """Journal NetLiquidation and the account's positions (with their marks) at the broker's
+    time, so the run's window can be attributed without a streaming sampler (``--once``)."""
+    from livedesk.backend.risk.attribution_source import record_run_snapshot
+
+    now = (await ctl.clock.now()).timestamp()
+    positions, marks, multipliers = {}, {}, {}
+    for item in s.app.ib.portfolio():
+        c = item.contract
+        positions[c.conId] = float(item.position)
+        marks[c.conId] = float(item.marketPrice)
+        multipliers[c.conId] = float(c.multiplier or 1) if c.secType != "STK" else 1.0
+    for con_id, mark in s.app.marks().items():
+        if con_id in positions:
+            marks[con_id] = mark
+    nlv = s.app.net_liquidation_or_none()  # None before the first report: positions still count
+    record_run_snapshot(s.journal, name, now, nlv, positions, marks, multipliers)
+
+
 async def _run_once(ctl, s: Session, name: str, out: TextIO, style: Style, dry_run: bool) -> int:
     strategy = ctl.strategy(name)
     ctx = ctl.context(name)
     try:
+        if not dry_run:
+            await record_snapshot(ctl, s, name)
         await strategy.on_start(ctx)
         d = await ctl.run_now(name)
     except Exception as exc:
