@@ -175,8 +175,8 @@ def test_cli_run_dry_run_on_the_embedded_demo(tmp_path) -> None:
     assert "embedded demo gateway" in lines[0] and "dry run" in lines[0]
     assert lines[-1].startswith("crack-spread OK")
     assert not ANSI.search(r.stdout)
-    # demo runs go to their own journal, never the live one
-    assert (tmp_path / "data" / "journal-sim.sqlite3").exists()
+    # demo runs go to the demo account's own journal, never the live one
+    assert (tmp_path / "data" / "journal-DU0000001.sqlite3").exists()
     assert not (tmp_path / "data" / "journal.sqlite3").exists()
     h = subprocess.run(
         [sys.executable, "-m", "livedesk.tui.cli", "--help"],

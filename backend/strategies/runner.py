@@ -35,10 +35,10 @@ DEMO_START_AFTER_OPEN = 1800.0
 
 
 def sim_journal_path() -> Path:
-    """The journal of runs against the embedded demo gateway (``journal-sim.sqlite3``)."""
-    from livedesk.backend.config import data_dir
+    """The journal of runs against the embedded demo gateway: the demo account's."""
+    from livedesk.backend.journal import account_journal_path
 
-    return data_dir() / "journal-sim.sqlite3"
+    return account_journal_path()
 
 
 class Style:
@@ -161,7 +161,7 @@ async def session(
 ) -> AsyncIterator[Session]:
     """Connect to ``host:port`` — or start the embedded demo gateway when ``port`` is None."""
     from livedesk.backend.events import EventBus
-    from livedesk.backend.journal import Journal, default_journal_path
+    from livedesk.backend.journal import Journal, account_journal_path, default_journal_path
     from livedesk.backend.risk.engine import RiskEngine
     from livedesk.backend.risk.live import RiskFeed
     from livedesk.backend.trading.app import TradingApp
@@ -187,8 +187,13 @@ async def session(
         host, port = "127.0.0.1", gw.port
     host = host or settings.broker.host
     cid = client_id if client_id is not None else settings.broker.client_id
-    if journal_path is None:  # demo runs and references never mix with the live journal
-        journal_path = sim_journal_path() if gw is not None else default_journal_path()
+    if journal_path is None:  # one journal per account: demo runs never mix with live ones
+        if gw is not None:
+            journal_path = account_journal_path(gw.broker.account.account_id)
+        elif settings.broker.account:
+            journal_path = account_journal_path(settings.broker.account)
+        else:  # the account is known only after connecting
+            journal_path = default_journal_path()
     journal = Journal(journal_path)
     try:
         app = await TradingApp.connect(
