@@ -38,6 +38,8 @@ BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE, OPEN = 
 )
 LAST_TIMESTAMP = 45
 BID_OPTION, ASK_OPTION, LAST_OPTION, MODEL_OPTION = 10, 11, 12, 13
+MAX_CATCH_UP = 120
+"""Finished bars a keepUpToDate push sends after a pulse gap (a clock jump), at most."""
 DELAYED_MSG = "Requested market data is not subscribed. Displaying delayed market data."
 NO_PERMISSION_MSG = "Requested market data is not subscribed."
 
@@ -264,18 +266,22 @@ class MarketDataRequests:
             self.bars[req.req_id] = sub
 
     def push_bar(self, req_id: int, bs: BarSub, now: float) -> None:
-        """keepUpToDate: the bar in progress; when a new bar began since the last push, first
-        the **final** update of the finished one (as IB does), so a client sees every
-        completed bar with its final values before the next bar's first update. At a bar's
-        very end the next bar's first update (priced at now) follows at once."""
+        """keepUpToDate: the bar in progress; when new bars began since the last push, first
+        the **final** update of each finished one (as IB does; at most ``MAX_CATCH_UP`` after
+        a clock jump), so a client sees every completed bar with its final values before the
+        next bar's first update. At a bar's very end the next bar's first update (priced at
+        now) follows at once."""
         history, con_id, step = self.gw.history, bs.inst.con_id, bar_seconds(bs.bar_size)
         bar = history.current_bar(con_id, bs.bar_size, now)
         if bar is None:
             return
-        if bar.start > bs.sent_start > -math.inf:
-            final = history.current_bar(con_id, bs.bar_size, min(bs.sent_start + step, now))
-            if final is not None and final.start == bs.sent_start:
-                self._send_bar(req_id, bs, final)
+        if bar.start > bs.sent_start > -math.inf:  # every bar finished since, final values
+            start = max(bs.sent_start, bar.start - MAX_CATCH_UP * step)
+            while start < bar.start:
+                final = history.current_bar(con_id, bs.bar_size, min(start + step, now))
+                if final is not None and final.start == start:
+                    self._send_bar(req_id, bs, final)
+                start += step
         bs.sent_start = bar.start
         self._send_bar(req_id, bs, bar)
         if bar.start + step <= now:  # this bar is complete: the next one begins now
