@@ -113,6 +113,8 @@ async def run_parity(gw: SimGateway, sessions: int, stepped: bool = True) -> Par
                         out.fills.append((at, fe.execution.price, modelled(gw, fe)))
                 t += step
             out.sessions += 1
+            if out.sessions == sessions:
+                break
             if stepped:
                 await jump(gw, m.next_session_open() + 1)
             else:
