@@ -269,7 +269,7 @@ def test_report_nlv_for_a_journal_without_one(tmp_path, capsys) -> None:
 
 
 def test_a_cron_journal_attributes_from_its_run_snapshots(tmp_path) -> None:
-    from livedesk.backend.risk.attribution_source import record_run_snapshot
+    from livedesk.backend.risk.attribution_snapshots import record_run_snapshot
 
     # A monthly run at T0 − 60 recorded NLV $100,000 and the broker's positions: 1,000 of
     # conId 1 (this strategy's) marked at 100 and 5 of conId 99 (not its contract). Its fills

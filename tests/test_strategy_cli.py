@@ -227,7 +227,8 @@ async def test_options_backtest_reference_records_its_simplifications(gw, tmp_pa
 
 
 async def test_run_once_records_nlv_and_positions_so_cron_journals_attribute(gw, tmp_path) -> None:
-    from livedesk.backend.risk.attribution_source import SNAPSHOT_NLV, snapshot_at, start_nlv
+    from livedesk.backend.risk.attribution_snapshots import SNAPSHOT_NLV, snapshot_at
+    from livedesk.backend.risk.attribution_source import start_nlv
     from tests.test_strategy_live import filled, step
 
     path = tmp_path / "j.sqlite3"

@@ -43,10 +43,8 @@ missing mark, a bad time) is that page's message and never blanks the others.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import logging
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,7 +54,6 @@ import numpy as np
 from livedesk.backend.journal import Journal
 from livedesk.backend.risk.attribution import (
     Attribution,
-    AttributionFill,
     AttributionOrder,
     DecisionRecord,
     IdealTrade,
@@ -64,6 +61,9 @@ from livedesk.backend.risk.attribution import (
     combine,
     replay,
 )
+from livedesk.backend.risk.attribution_orders import orders_with_fills
+from livedesk.backend.risk.attribution_snapshots import SNAPSHOT_NLV, snapshot_at
+from livedesk.backend.risk.attribution_times import check_times, valid_time
 from livedesk.backend.risk.engine import ACCOUNT, series_name
 
 log = logging.getLogger("livedesk.attribution")
@@ -150,109 +150,6 @@ def _in(t: float, since: float, until: float) -> bool:
     return since <= t < until
 
 
-def _fill(row: Mapping[str, Any]) -> AttributionFill:
-    mid = row.get("fill_mid")
-    return AttributionFill(
-        float(row["t"]),
-        float(row["qty"]),
-        float(row["price"]),
-        float(row["commission"] or 0.0),
-        float(mid) if mid is not None else math.nan,
-    )
-
-
-def _side(side: str) -> str:
-    return "BUY" if side in ("BOT", "BUY") else "SELL"
-
-
-def _decision_mid(decisions: Sequence[DecisionRecord], con_id: int, t: float) -> float:
-    """The mid of ``con_id`` at the latest decision at or before ``t`` (NaN when none)."""
-    for d in reversed(decisions):
-        if d.t <= t and con_id in d.mids:
-            return float(d.mids[con_id])
-    return math.nan
-
-
-def _combo_legs(
-    o: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], decisions: Sequence[DecisionRecord]
-) -> list[AttributionOrder]:
-    """A BAG order as one order per leg (see the module doc)."""
-    by_leg: dict[int, list[Mapping[str, Any]]] = {}
-    for r in rows:
-        by_leg.setdefault(int(r["con_id"]), []).append(r)
-    units = float(o["filled"] or 0.0) or float(o["qty"])
-    out = []
-    for con_id, legs in by_leg.items():
-        first = legs[0]
-        leg_qty = sum(float(r["qty"]) for r in legs)
-        ratio = leg_qty / units if units > 0 else 1.0
-        mid = _decision_mid(decisions, con_id, float(o["submitted_at"]))
-        fallback = first["fill_mid"] if first["fill_mid"] is not None else first["price"]
-        arrival = mid if math.isfinite(mid) else float(fallback)
-        out.append(
-            AttributionOrder(
-                f"{o['order_id']}.{con_id}",
-                con_id,
-                f"{first['symbol'] or o['symbol'] or 'combo'} {con_id}",
-                _side(first["side"]),
-                ratio * float(o["qty"]),
-                float(o["submitted_at"]),
-                arrival,
-                float(first["multiplier"] or 1.0),
-                tuple(_fill(r) for r in legs),
-                mid,
-            )
-        )
-    return out
-
-
-def _orders(
-    orders: Sequence[Mapping[str, Any]],
-    fills: Sequence[Mapping[str, Any]],
-    decisions: Sequence[DecisionRecord] = (),
-) -> tuple[list[AttributionOrder], list[str]]:
-    """Orders with their fills (matched by order id), combos split into legs; those without an
-    arrival mid skipped with the reason."""
-    by_order: dict[int, list[Mapping[str, Any]]] = {}
-    for f in fills:
-        by_order.setdefault(f["order_id"], []).append(f)
-    out: list[AttributionOrder] = []
-    skipped: list[str] = []
-    for o in orders:
-        rows = by_order.pop(o["order_id"], [])
-        legs = [r for r in rows if r["con_id"] is not None and r["con_id"] != o["con_id"]]
-        if not o["con_id"] or legs:
-            if rows and all(r["con_id"] for r in rows):
-                out += _combo_legs(o, rows, decisions)
-            else:
-                skipped.append(f"combo order {o['order_id']} ({o['symbol']}): no leg filled")
-            continue
-        mid = o["arrival_mid"]
-        if mid is None:
-            mid = next((r["arrival_mid"] for r in rows if r["arrival_mid"] is not None), None)
-        if mid is None or not math.isfinite(mid) or mid <= 0:
-            skipped.append(f"order {o['order_id']} ({o['symbol']}): no arrival mid")
-            continue
-        mult = next((float(r["multiplier"]) for r in rows if r["multiplier"]), 1.0)
-        con_id = int(o["con_id"])
-        out.append(
-            AttributionOrder(
-                str(o["order_id"]),
-                con_id,
-                o["symbol"] or str(con_id),
-                o["action"],
-                float(o["qty"]),
-                float(o["submitted_at"]),
-                float(mid),
-                mult,
-                tuple(_fill(r) for r in rows),
-                _decision_mid(decisions, con_id, float(o["submitted_at"])),
-            )
-        )
-    skipped += [f"fill of unknown order {oid}" for oid in by_order]
-    return out, skipped
-
-
 def _latest_marks(
     fills: Sequence[Mapping[str, Any]], decisions: Sequence[DecisionRecord], until: float
 ) -> dict[int, float]:
@@ -273,47 +170,6 @@ def _sessions_between(dates: Sequence[str], since: float, until: float) -> np.nd
     return np.array([lo <= dt.date.fromisoformat(d[:10]) <= hi for d in dates], dtype=bool)
 
 
-SNAPSHOT_NLV = "snapshot:account"
-"""Sample series of the NetLiquidation a ``livedesk run NAME --once`` records with each run."""
-SNAPSHOT_POSITIONS = "positions:"
-"""State-name prefix of the positions (and their marks) recorded with each ``--once`` run."""
-
-
-def record_run_snapshot(
-    journal: Journal,
-    strategy: str,
-    t: float,
-    nlv: float | None,
-    positions: Mapping[int, float],
-    marks: Mapping[int, float],
-    multipliers: Mapping[int, float],
-) -> None:
-    """Journal the account's NetLiquidation and positions at ``t`` (the broker's clock), so a
-    journal of cron runs (whose fills may arrive after the process exited) can be attributed."""
-    if not _valid_time(t):
-        raise ValueError(f"snapshot time must be a positive epoch, got {t!r}")
-    if nlv is not None and math.isfinite(nlv) and nlv > 0:
-        journal.record_sample(t, math.nan, float(nlv), math.nan, key=SNAPSHOT_NLV)
-    journal.save_state(
-        f"{SNAPSHOT_POSITIONS}{strategy}:{t:017.3f}",
-        {
-            "t": t,
-            "positions": {str(c): float(q) for c, q in positions.items() if q},
-            "marks": {str(c): float(m) for c, m in marks.items() if math.isfinite(m)},
-            "multipliers": {str(c): float(k) for c, k in multipliers.items()},
-        },
-    )
-
-
-def snapshot_at(journal: Journal, strategy: str, t: float) -> dict[str, Any] | None:
-    """The latest positions snapshot of ``strategy``'s runs at or before ``t`` (None if none)."""
-    best = None
-    for snap in journal.states(f"{SNAPSHOT_POSITIONS}{strategy}:"):
-        if snap.get("t", math.inf) <= t and (best is None or snap["t"] >= best["t"]):
-            best = snap
-    return best
-
-
 def start_nlv(journal: Journal, t: float) -> float | None:
     """The account's NetLiquidation at ``t``: the last sample at or before it, else the first
     after it (the ``--once`` runs' snapshots when the account series has none; None without
@@ -328,48 +184,6 @@ def start_nlv(journal: Journal, t: float) -> float | None:
         if after.size:
             return float(after[0])
     return None
-
-
-def _valid_time(t: Any) -> bool:
-    return isinstance(t, int | float) and math.isfinite(t) and t > 0
-
-
-def check_times(
-    strategy: str,
-    orders: Sequence[Mapping[str, Any]],
-    fills: Sequence[Mapping[str, Any]],
-    decisions: Sequence[DecisionRecord],
-) -> None:
-    """ValueError naming the first record without a time, or orders and decisions on two
-    clocks (see the module doc)."""
-    for o in orders:
-        if not _valid_time(o["submitted_at"]):
-            raise ValueError(
-                f"{strategy}: order {o['order_id']} has no submission time "
-                f"({o['submitted_at']!r}); its window cannot be measured"
-            )
-    for f in fills:
-        if not _valid_time(f["t"]):
-            raise ValueError(f"{strategy}: fill {f['exec_id']} has no time ({f['t']!r})")
-    for d in decisions:
-        if not _valid_time(d.t):
-            raise ValueError(f"{strategy}: a decision has no time ({d.t!r})")
-    if orders and decisions:
-        times = sorted(d.t for d in decisions)
-        near = 0
-        for o in orders:
-            i = bisect.bisect_right(times, o["submitted_at"] + 1.0)
-            near += i > 0 and o["submitted_at"] - times[i - 1] <= DAY
-        if not near:
-            raise ValueError(
-                f"{strategy}: no order follows one of its decisions within a day (decisions "
-                f"{_utc(times[0])}…, orders {_utc(orders[0]['submitted_at'])}…): the decisions "
-                "and the orders carry times of different clocks"
-            )
-
-
-def _utc(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def load(
@@ -408,7 +222,7 @@ def load(
         raise ValueError(f"{strategy}: no order, fill or decision recorded to attribute")
     lo = since if since is not None else min(times)
     hi = until if until is not None else max(max(times, default=lo), lo) + 1.0
-    if not (_valid_time(lo) and hi > lo):
+    if not (valid_time(lo) and hi > lo):
         raise ValueError(f"{strategy}: window {lo!r} … {hi!r} is empty or has no valid start")
     orders = [o for o in all_orders if _in(o["submitted_at"], lo, hi)]
     ids = {o["order_id"] for o in orders}
@@ -425,7 +239,7 @@ def load(
             sign = 1.0 if f["side"] in ("BOT", "BUY") else -1.0
             start[int(f["con_id"])] = start.get(int(f["con_id"]), 0.0) + sign * f["qty"]
     start = {c: q for c, q in start.items() if abs(q) > 1e-12}
-    att_orders, skipped = _orders(orders, fills, all_decisions)
+    att_orders, skipped = orders_with_fills(orders, fills, all_decisions)
     marks = dict(_latest_marks(all_fills, all_decisions, hi))
     marks.update(end_marks or {})
     start_marks = _latest_marks(all_fills, all_decisions, lo) if start else {}

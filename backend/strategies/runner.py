@@ -341,7 +341,7 @@ async def _not_due(ctl, name: str) -> str | None:
 async def record_snapshot(ctl, s: Session, name: str) -> None:
     """Journal NetLiquidation and the account's positions (with their marks) at the broker's
     time, so the run's window can be attributed without a streaming sampler (``--once``)."""
-    from livedesk.backend.risk.attribution_source import record_run_snapshot
+    from livedesk.backend.risk.attribution_snapshots import record_run_snapshot
 
     now = (await ctl.clock.now()).timestamp()
     positions, marks, multipliers = {}, {}, {}
