@@ -57,6 +57,20 @@ def sign_of(d) -> int:
     return (w > 0) - (w < 0)
 
 
+async def decide(ctl: StrategyController, patience: float = 20.0):
+    """``run_now``; a link the heartbeat marked down under load (the clock is stepped, so the
+    decision is the same a moment later) is waited for, up to ``patience`` wall seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while True:
+        try:
+            return await ctl.run_now("crack-spread")
+        except RuntimeError as exc:
+            if "broker link" not in str(exc) or loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
 async def settle(gw: SimGateway, app: TradingApp, stepped: bool) -> None:
     """Let every working order of the gateway fill (stepping a second at a time)."""
     for _ in range(120):
@@ -100,7 +114,7 @@ async def run_parity(gw: SimGateway, sessions: int, stepped: bool = True) -> Par
                 else:
                     while gw.now() < t + 5:
                         await asyncio.sleep(0.005)
-                d = await ctl.run_now("crack-spread")
+                d = await decide(ctl)
                 if d.skipped_reason is None:
                     out.live[t] = sign_of(d)
                     out.live_z[t] = d.values.get("z", math.nan)

@@ -16,8 +16,12 @@ from tests.parity_harness import run_parity
 
 
 async def test_crack_spread_live_and_backtest_decide_the_same_over_two_sessions(
-    market, ib_log_guard
+    ib_log_guard,
 ) -> None:
+    from livedesk.backend.sim.market.model import MarketModel
+    from tests.conftest import TEST_SESSION
+
+    market = MarketModel(seed=7, session=TEST_SESSION)  # its own: the run rolls it overnight
     gw = SimGateway(
         port=0,
         market=market,
