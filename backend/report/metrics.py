@@ -158,7 +158,7 @@ def _report(
 ) -> int:
     since_t = parse_since(since)
     with _open(journal) as j:
-        if not j.sample_keys() and not j.fills():
+        if not j.sample_keys() and not j.fills() and not j.backtest_strategies():
             print(f"No data yet in {j.path}: it fills in as LiveDesk trades.", file=out)
             return 0
         engine = RiskEngine(j)
@@ -168,7 +168,7 @@ def _report(
             listed = ", ".join(known) if known else "none recorded"
             raise ReportError(f"unknown strategy {strategy!r}; known: {listed}", 2)
         keys = [strategy] if strategy is not None else engine.keys()
-        if not any(_has_data(engine, k) for k in keys):
+        if not any(_has_data(engine, k, since is None) for k in keys):
             print(f"No data since {since} in {j.path}.", file=out)
             return 0
         print(f"LiveDesk report  journal: {j.path}", file=out)
@@ -204,9 +204,15 @@ def divergence_why(journal: Journal, engine: RiskEngine, key: str, since: float 
     return divergence_reason(rows, per.get(key)) or ""
 
 
-def _has_data(engine: RiskEngine, key: str) -> bool:
+def _has_data(engine: RiskEngine, key: str, references: bool = True) -> bool:
+    """Live samples or fills of ``key`` (or, with ``references``, a backtest reference)."""
     snap = engine.snapshot(key)
-    return bool(snap["intraday"]["n"] or snap["daily"]["n"] or engine.fills(_strategy(key)))
+    return bool(
+        snap["intraday"]["n"]
+        or snap["daily"]["n"]
+        or engine.fills(_strategy(key))
+        or (references and key != ACCOUNT and engine.backtest_reference(key) is not None)
+    )
 
 
 def _strategy(key: str) -> str | None:
@@ -214,7 +220,7 @@ def _strategy(key: str) -> str | None:
 
 
 def reference_note(journal: Journal, key: str, params: Mapping[str, Any] | None) -> str:
-    """"backtest reference: …" with its span and, when built with other parameters than the
+    """ "backtest reference: …" with its span and, when built with other parameters than the
     current ones, STALE and what changed ("" without a reference)."""
     from livedesk.backend.strategies.backtest import stale_reason
 

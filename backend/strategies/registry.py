@@ -124,7 +124,9 @@ def current_params(settings: Any) -> dict[str, dict[str, Any]]:
     out = {}
     for name in available_strategies():
         try:
-            out[name] = dict(create_strategy(name, strategy_settings(settings, name)).param_values())
+            out[name] = dict(
+                create_strategy(name, strategy_settings(settings, name)).param_values()
+            )
         except Exception:  # a bad setting is reported where the strategy is used
             continue
     return out
