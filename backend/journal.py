@@ -153,10 +153,26 @@ _BULK_BLOCK = 65536
 
 
 def default_journal_path() -> Path:
-    """``journal.sqlite3`` in the user data dir (``LIVEDESK_DATA_DIR`` overrides it)."""
+    """``journal.sqlite3`` in the user data dir (``LIVEDESK_DATA_DIR`` overrides it): the
+    journal of a broker whose account is not known before connecting."""
     from livedesk.backend.config import data_dir
 
     return data_dir() / "journal.sqlite3"
+
+
+DEMO_ACCOUNT = "DU0000001"
+"""The embedded demo gateway's paper account."""
+
+
+def account_journal_path(account: str | None = None) -> Path:
+    """One journal per account: ``journal-ACCOUNT.sqlite3`` in the user data dir — the demo
+    account's when ``account`` is empty (no broker configured)."""
+    from livedesk.backend.config import data_dir
+
+    name = (account or "").strip() or DEMO_ACCOUNT
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"account id {name!r} must be letters, digits, '-' or '_'")
+    return data_dir() / f"journal-{name}.sqlite3"
 
 
 class Samples(NamedTuple):
@@ -383,6 +399,15 @@ class Journal:
         with self._lock:
             row = self._db.execute("SELECT value FROM states WHERE name = ?", (name,)).fetchone()
         return None if row is None else json.loads(row[0])
+
+    def states(self, prefix: str) -> list[dict[str, Any]]:
+        """Every state whose name starts with ``prefix``, in name order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT value FROM states WHERE substr(name, 1, ?) = ? ORDER BY name",
+                (len(prefix), prefix),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
 
     # ------------------------------------------------------------------- orders
     def record_order(
@@ -696,6 +721,20 @@ class Journal:
             dates=None if row[1] is None else json.loads(row[1]),
             metrics=json.loads(row[2]),
         )
+
+    def import_references(self, other: Journal) -> list[str]:
+        """Copy every backtest reference (and its ``backtest:`` record) of ``other`` into this
+        journal; returns the strategies copied."""
+        names = other.backtest_strategies()
+        for name in names:
+            ref = other.backtest_reference(name)
+            if ref is None:
+                continue
+            self.set_backtest_reference(name, ref.returns, ref.metrics, ref.dates)
+            record = other.state(f"backtest:{name}")
+            if record is not None:
+                self.save_state(f"backtest:{name}", record)
+        return names
 
     def backtest_strategies(self) -> list[str]:
         """Names of the strategies with a registered backtest, sorted."""

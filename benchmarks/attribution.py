@@ -17,7 +17,13 @@ Synthetic journal records of realistic size, written through the Journal's publi
 Each run times ``load`` (journal → inputs) and ``attribute_inputs`` (replay + decomposition)
 from a freshly opened journal; printed: mean, p95 and max of the total over the repeats,
 and the targets (≤ 1 s for the month of crack-spread, ≤ 2 s for the year of monthly factor).
-Run: ``python benchmarks/attribution.py [--repeats N]``.
+
+**Parity run** (``--parity-sessions N``, default 1; 0 skips it): crack-spread live on the
+embedded gateway running by itself at ``--speed`` (default 600) through whole sessions
+(decisions every 5 minutes, the harness of tests/test_parity.py), then its backtest over the
+gateway's history of the same minutes; printed: sessions per wall minute and how many
+decisions agree.
+Run: ``python benchmarks/attribution.py [--repeats N] [--speed 600] [--parity-sessions 1]``.
 """
 
 from __future__ import annotations
@@ -178,11 +184,41 @@ def time_one(path: Path, strategy: str, signal, repeats: int) -> tuple[list[floa
     return times, facts
 
 
+async def parity_run(speed: float, sessions: int) -> None:
+    """Sessions of live crack-spread per wall minute at ``speed``, and its parity."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from livedesk.backend.sim.gateway import SimGateway
+    from livedesk.backend.sim.market.model import MarketModel
+    from tests.parity_harness import run_parity
+
+    market = MarketModel(seed=7)
+    gw = SimGateway(port=0, market=market, speed=speed, start_time=market.session_open() + 60)
+    await gw.start()
+    try:
+        t0 = time.perf_counter()
+        run = await run_parity(gw, sessions, stepped=False)
+        wall = time.perf_counter() - t0
+    finally:
+        await gw.stop()
+    same = sum(run.live[t] == run.backtest.get(t) for t in run.live)
+    print(
+        f"parity run: crack-spread live at --speed {speed:g}, {run.sessions} session(s) of "
+        f"5-min decisions in {wall:.1f} s wall = {run.sessions / wall * 60:.2f} sessions per "
+        f"wall minute; {same} of {len(run.live)} decisions equal the backtest's"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--speed", type=float, default=600.0)
+    p.add_argument("--parity-sessions", type=int, default=1)
     args = p.parse_args()
     print(f"python {sys.version.split()[0]} on {platform.machine()} ({platform.system()})")
+    if args.parity_sessions > 0:
+        import asyncio
+
+        asyncio.run(parity_run(args.speed, args.parity_sessions))
     with tempfile.TemporaryDirectory() as tmp:
 
         def crack(every: int, real: bool, sliding: bool = False):

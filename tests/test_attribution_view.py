@@ -10,7 +10,7 @@ from textual.app import App  # noqa: E402
 from textual.widgets import Static  # noqa: E402
 
 from livedesk.backend.journal import Journal  # noqa: E402
-from livedesk.backend.risk.attribution_source import attribute_journal  # noqa: E402
+from livedesk.backend.risk.attribution_source import attribute_pages  # noqa: E402
 from livedesk.tui.screens.attribution import AttributionScreen  # noqa: E402
 from tests.test_report_attribution import NLV, T0, _strategy  # noqa: E402
 
@@ -39,7 +39,7 @@ def journal(tmp_path):
 
 
 async def test_view_shows_the_waterfall_and_top_trades_and_cycles(journal) -> None:
-    app = Host(lambda: attribute_journal(journal), "beta")
+    app = Host(lambda: attribute_pages(journal), "beta")
     async with app.run_test(size=(140, 50)) as pilot:
         screen = app.screen
         assert isinstance(screen, AttributionScreen)
@@ -103,3 +103,42 @@ async def test_risk_pane_key_a_opens_the_attribution_view(market, tmp_path) -> N
         assert "ideal" in _text(screen, "attribution-waterfall")
         await pilot.press("escape")
         await until(lambda: not isinstance(app.screen, AttributionScreen))
+
+
+async def test_a_failing_strategy_is_its_own_page_and_the_others_show(tmp_path) -> None:
+    from livedesk.backend.report.attribution import attribution_report
+    from tests.test_attribution_windows import GW, _manual_condor, _rebalance_30s
+
+    with Journal(tmp_path / "j.sqlite3") as j:
+        j.record_sample(GW - 7200, 0.0, NLV, 0.0)
+        _manual_condor(j, GW - 3600)
+        _rebalance_30s(j, GW)
+        j.record_order(
+            5, action="BUY", qty=1, order_type="MKT", strategy="beta", symbol="B", con_id=5,
+            bid=9.99, ask=10.01, t=0.0,
+        )  # fmt: skip
+        app = Host(lambda: attribute_pages(j), "alpha")
+        async with app.run_test(size=(140, 50)) as pilot:
+            screen = app.screen
+            for _ in range(100):
+                await pilot.pause(0.02)
+                if screen.current is not None:
+                    break
+            assert screen.order == ["alpha", "beta", "manual", "total"]
+            # alpha: spread 100 × (50.02 − 50.03) = −1.00 (see test_attribution_windows)
+            assert "ALPHA #11 -1.00" in _text(screen, "attribution-top")
+            assert "0.00 days" in _text(screen, "attribution-summary")
+            await pilot.press("right")
+            assert screen.current == "beta"
+            assert "no submission time" in _text(screen, "attribution-summary")
+            await pilot.press("right")
+            assert screen.current == "manual"
+            components = _text(screen, "attribution-components")
+            assert "-40.00" in components  # 4 legs × 2 × 0.05 × 100 of spread and impact
+            # the CLI report says the same for the manual page
+            import io
+
+            buf = io.StringIO()
+            attribution_report(j, buf)
+            manual = buf.getvalue().split("== Strategy manual ==")[1].split("== Total")[0]
+            assert components.splitlines()[1] in manual

@@ -61,9 +61,9 @@ def test_signal_matches_the_hand_computation() -> None:
     ("z", "position", "expected"),
     [
         (-2.0, 0, 1),
-        (-2.5, -1, 1),  # reversal
+        (-2.5, -1, 0),  # a short exits to flat, never flips to long in one step
         (2.0, 0, -1),
-        (2.0, 1, -1),
+        (2.0, 1, 0),  # nor a long to short
         (-0.5, 1, 1),  # long held until z crosses 0
         (0.0, 1, 0),
         (0.1, 1, 0),
@@ -75,6 +75,15 @@ def test_signal_matches_the_hand_computation() -> None:
 )
 def test_entry_and_exit_rules(z: float, position: int, expected: int) -> None:
     assert sig.next_position(z, position, 2.0) == expected
+
+
+def test_synthetic_z_sequence_enters_only_from_flat_and_exits_at_zero() -> None:
+    # threshold 2 (entry |z| >= 2): 0 flat; 2.5 enters short; 1 holds (not crossed 0);
+    # -2.5 crosses 0: exits to flat (no flip to long); -1 flat (|z| < 2).
+    z = pd.Series([0.0, 2.5, 1.0, -2.5, -1.0])
+    assert list(sig.positions_over(z, 2.0)) == [0, -1, -1, 0, 0]
+    # from flat, the next z <= -2 enters long
+    assert list(sig.positions_over(pd.Series([2.5, -2.5, -2.5]), 2.0)) == [-1, 0, 1]
 
 
 def test_window_checks_give_reasons() -> None:
@@ -100,3 +109,14 @@ def test_numpy_rolling_rank_and_z_equal_pandas() -> None:
     d = pd.Series(rng.standard_normal(300))
     expected_z = ((d - d.rolling(60).mean()) / d.rolling(60).std()).to_numpy()
     assert np.allclose(sig.rolling_z(d.to_numpy(), 60), expected_z, equal_nan=True)
+
+
+def test_backtest_replay_uses_the_same_entry_and_exit_rule(monkeypatch) -> None:
+    from livedesk.backend.strategies import backtest_crack
+
+    idx = pd.date_range("2024-03-14 14:00", periods=5, freq="1min", tz="UTC")  # 10:00 ET
+    bars = pd.DataFrame({c: 1.0 for c in sig.COLUMNS}, index=idx)
+    zs = pd.DataFrame({"z": [0.0, 2.5, 1.0, -2.5, -1.0]}, index=idx)
+    monkeypatch.setattr(backtest_crack.sig, "signal_frame", lambda b, w: zs)
+    positions, _ = backtest_crack.decisions_over(bars, 2.0, 60, 60.0, 15.0)
+    assert list(positions) == [0, -1, -1, 0, 0]

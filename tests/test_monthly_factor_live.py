@@ -357,3 +357,31 @@ def test_a_rebalance_counts_as_done_only_while_the_account_holds_it() -> None:
     assert not rebalance_done(state, "2026-11-02", "DU1", {1001: 1.0, 1002: 1.0})  # wrong side
     assert not rebalance_done(None, "2026-11-02", "DU1", book)
     assert not rebalance_done({**state, "signs": {}}, "2026-11-02", "DU1", book)
+
+
+def test_backtest_and_report_use_the_demo_accounts_journal(demo_env, monkeypatch, capsys):
+    """No broker configured: ``livedesk backtest`` (on the embedded demo gateway) stores the
+    reference in the demo account's journal on disk, and ``livedesk report`` without
+    ``--journal`` reads it there, the reference current with the configured parameters."""
+    from pathlib import Path
+
+    from livedesk.backend.strategies import runner
+    from livedesk.tui.cli import main
+
+    demo_journal = Path(demo_env) / "journal-DU0000001.sqlite3"
+    assert not demo_journal.exists()
+    buf = io.StringIO()
+    real = runner.run_backtest
+    monkeypatch.setattr(runner, "run_backtest", lambda *a, **k: real(*a, **k, out=buf, err=buf))
+    try:
+        argv = ["backtest", "monthly-factor", "--start", "2026-09-01", "--end", "2026-10-30"]
+        assert main([*argv, "--bundle", "demo"]) == 0, buf.getvalue()
+        with Journal(demo_journal) as j:
+            assert j.backtest_reference("monthly-factor") is not None
+        capsys.readouterr()
+        assert main(["report", "--strategy", "monthly-factor"]) == 0
+        out = capsys.readouterr().out
+        assert str(demo_journal) in out
+        assert "backtest reference 2026-09-01 .. 2026-10-30: current parameters" in out
+    finally:
+        demo_journal.unlink(missing_ok=True)

@@ -31,7 +31,7 @@ def _t(day: dt.date, i: int) -> float:
 @pytest.fixture
 def journal_path(tmp_path) -> Path:
     """A journal with six sessions of account and 'mom' PnL, fills and a backtest for 'mom'."""
-    path = tmp_path / "journal.sqlite3"
+    path = tmp_path / "journal-DU0000001.sqlite3"  # the demo account's journal
     rng = np.random.default_rng(11)
     with Journal(path, synchronous="NORMAL", compact_every=50) as j:
         eng = RiskEngine(j)
@@ -203,9 +203,21 @@ def test_empty_missing_and_corrupt_journals(tmp_path, capsys):
 
 
 def test_default_journal_follows_the_data_dir(journal_path, monkeypatch, capsys):
+    # no broker account configured: the demo account's journal in the data dir
     monkeypatch.setenv("LIVEDESK_DATA_DIR", str(journal_path.parent))
     code, text, _ = _run(capsys, strategy="mr")
     assert code == 0 and str(journal_path) in text and "== Strategy mr ==" in text
+
+
+def test_default_journal_is_the_configured_accounts(journal_path, monkeypatch, capsys):
+    monkeypatch.setenv("LIVEDESK_DATA_DIR", str(journal_path.parent))
+    code, _, err = _run(capsys, strategy="mr", account="DU7654321")
+    assert code == 1 and "journal-DU7654321.sqlite3" in err  # not the demo account's
+    journal_path.rename(journal_path.parent / "journal-DU7654321.sqlite3")
+    code, text, _ = _run(capsys, strategy="mr", account="DU7654321")
+    assert code == 0 and "journal-DU7654321.sqlite3" in text
+    code, _, err = _run(capsys, account="../etc")
+    assert code == 2 and "account" in err
 
 
 def test_fmt():
@@ -242,3 +254,21 @@ def test_cli_report_subprocess(journal_path, tmp_path):
         env=env,
     )
     assert proc.returncode == 2 and "YYYY-MM-DD" in proc.stderr
+
+
+def test_a_reference_built_with_other_parameters_is_marked_stale(journal_path, capsys):
+    with Journal(journal_path) as j:
+        j.set_backtest_reference("mr", [0.001, 0.002], {"sharpe_ratio": 1.0})
+        j.save_state(
+            "backtest:mr",
+            {"params": {"window": 60, "threshold": 2.0}, "span_start": "2026-01-02T16:00",
+             "span_end": "2026-06-30T16:00"},
+        )  # fmt: skip
+    now = {"mr": {"window": 30, "threshold": 2.0}}
+    code, text, _ = _run(capsys, journal=str(journal_path), strategy="mr", params=now)
+    assert code == 0
+    assert "backtest reference 2026-01-02 .. 2026-06-30: STALE" in text
+    assert "window=60 (now 30)" in text and "threshold" not in text.split("STALE")[1].split("\n")[0]
+    same = {"mr": {"window": 60, "threshold": 2.0}}
+    code, text, _ = _run(capsys, journal=str(journal_path), strategy="mr", params=same)
+    assert "2026-06-30: current parameters" in text and "STALE" not in text

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.config import Settings
 from livedesk.backend.journal import Journal
@@ -172,8 +175,8 @@ def test_cli_run_dry_run_on_the_embedded_demo(tmp_path) -> None:
     assert "embedded demo gateway" in lines[0] and "dry run" in lines[0]
     assert lines[-1].startswith("crack-spread OK")
     assert not ANSI.search(r.stdout)
-    # demo runs go to their own journal, never the live one
-    assert (tmp_path / "data" / "journal-sim.sqlite3").exists()
+    # demo runs go to the demo account's own journal, never the live one
+    assert (tmp_path / "data" / "journal-DU0000001.sqlite3").exists()
     assert not (tmp_path / "data" / "journal.sqlite3").exists()
     h = subprocess.run(
         [sys.executable, "-m", "livedesk.tui.cli", "--help"],
@@ -221,3 +224,33 @@ async def test_options_backtest_reference_records_its_simplifications(gw, tmp_pa
         assert len(ref.returns) == 20 and ref.metrics["param.short_delta"] == 0.16
         notes = j.state("backtest:options-combo")["notes"]
         assert notes["iv_proxy_ratio"] > 0 and "Black-Scholes" in notes["replay"]
+
+
+async def test_run_once_records_nlv_and_positions_so_cron_journals_attribute(gw, tmp_path) -> None:
+    from livedesk.backend.risk.attribution_snapshots import SNAPSHOT_NLV, snapshot_at
+    from livedesk.backend.risk.attribution_source import start_nlv
+    from tests.test_strategy_live import filled, step
+
+    path = tmp_path / "j.sqlite3"
+    cfg = settings(crack_spread={"threshold": 0.001, "weight": 0.01})
+    out = io.StringIO()
+    assert await runner.run_strategy("crack-spread", cfg, once=True, port=gw.port,
+                                     journal_path=path, out=out) == 0, out.getvalue()  # fmt: skip
+    t1 = gw.now()
+    for o in list(gw.broker.orders.values()):
+        await filled(gw, o)
+    await step(gw, 60)
+    book = {c: h.qty for c, h in gw.broker.account.holdings.items() if h.qty}
+    assert await runner.run_strategy("crack-spread", cfg, once=True, port=gw.port,
+                                     journal_path=path, out=out) == 0, out.getvalue()  # fmt: skip
+    with Journal(path) as j:
+        nlv = j.samples(SNAPSHOT_NLV)
+        assert nlv.t.size == 2 and np.all(nlv.nlv > 0)  # one NetLiquidation per run
+        assert nlv.t[0] == pytest.approx(t1, abs=1.0)  # on the gateway's clock
+        first, second = snapshot_at(j, "crack-spread", t1), snapshot_at(j, "crack-spread", 1e12)
+        assert first["positions"] == {}
+        assert {int(c): q for c, q in second["positions"].items()} == book
+        # no account sampler ran: the attribution's NLV is the runs' own
+        assert start_nlv(j, t1) == pytest.approx(nlv.nlv[0])
+    # (the held book read back from these snapshots: test_attribution_windows; attributing
+    # this journal end to end needs the orders on the gateway's clock — the one-clock work)

@@ -202,10 +202,14 @@ async def test_crack_spread_goes_flat_before_the_close(market, ib_log_guard, tmp
 
 
 def feed(times: list[str], closes: list[float]):
+    """Completed bars at ``times``, followed by the gateway's first update of the next minute
+    (the bar in progress: a bar counts as complete once a later one follows it)."""
     bars = [
         SimpleNamespace(date=pd.Timestamp(t, tz="UTC").to_pydatetime(), close=c)
         for t, c in zip(times, closes, strict=True)
     ]
+    if bars:
+        bars.append(SimpleNamespace(date=bars[-1].date + dt.timedelta(minutes=1), close=0.0))
     from livedesk.backend.strategies.bars import BarFeed
 
     return BarFeed(SimpleNamespace(), bars, "1 min")

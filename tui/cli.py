@@ -85,12 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--since", help="only data since this date (YYYY-MM-DD)")
     r.add_argument("--strategy", help="one strategy only")
     r.add_argument("--csv", metavar="DIR", help="also export the tables and series as CSV into DIR")
-    r.add_argument("--journal", help="journal file (default: in the user data dir)")
+    r.add_argument(
+        "--journal",
+        help="journal file (default: the configured account's, the demo account's without one)",
+    )
     r.add_argument(
         "--attribution",
         action="store_true",
         help="explain live vs backtest: spread and impact, delay, commission, missed fills, "
         "residual and model/regime, with a waterfall and the top trades",
+    )
+    r.add_argument(
+        "--nlv",
+        type=float,
+        help="with --attribution: the NetLiquidation to scale by, for a journal without one",
     )
     add_bundle_parser(sub)
     add_strategy_parsers(sub)
@@ -145,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_strategy_command(args, settings)
     if args.command == "report":
         from livedesk.backend.report.metrics import run_report
+        from livedesk.backend.strategies.registry import current_params
 
         return run_report(
             since=args.since,
@@ -152,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             csv_dir=args.csv,
             journal=args.journal,
             attribution=args.attribution,
+            nlv=args.nlv,
+            account=settings.broker.account,
+            params=current_params(settings),
         )
     return _console(args, settings)
 

@@ -201,13 +201,13 @@ class ConsoleOperations:
         if journal is None:
             self.notify("no journal yet: attribution needs the recorded trades", severity="warning")
             return
-        from livedesk.backend.risk.attribution_source import attribute_journal
+        from livedesk.backend.risk.attribution_source import attribute_pages
         from livedesk.backend.risk.replay_signals import strategy_signals
         from livedesk.tui.screens.attribution import AttributionScreen
 
         signals = strategy_signals()
         self.push_screen(
-            AttributionScreen(lambda: attribute_journal(journal, signals=signals), strategy)
+            AttributionScreen(lambda: attribute_pages(journal, signals=signals), strategy)
         )
 
     def open_strategy_detail(self, name: str | None) -> None:

@@ -11,6 +11,7 @@ therefore computed from its legs::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -80,3 +81,40 @@ class BagBook:
             return None
         mults = {leg.multiplier for leg in legs}
         return mults.pop() if len(mults) == 1 else None
+
+
+OPTION_TYPES = frozenset({"OPT", "FOP"})
+
+
+def defined_risk(legs: Sequence[BagLeg], net: float, side: int = 1) -> float | None:
+    """Max loss in dollars of one combo unit bought (``side`` +1) or sold (-1) at ``net``
+    dollars a unit (:func:`unit_values`' net; negative for a credit), held to expiry.
+
+    Exact for option legs of one expiry: the payoff is piecewise linear with kinks at the
+    strikes. None when the loss is unbounded (more calls sold than bought, or a sold put
+    spread below zero cannot be: puts are bounded at 0), a leg is not an option, the
+    expiries differ, or the combo cannot lose (nothing to size by).
+    """
+    if not legs or any(leg.contract.secType not in OPTION_TYPES for leg in legs):
+        return None
+    if len({leg.contract.lastTradeDateOrContractMonth for leg in legs}) != 1:
+        return None
+    strikes = sorted({float(leg.contract.strike) for leg in legs})
+
+    def payoff(x: float) -> float:
+        value = 0.0
+        for leg in legs:
+            k, call = float(leg.contract.strike), leg.contract.right.upper().startswith("C")
+            intrinsic = max(x - k, 0.0) if call else max(k - x, 0.0)
+            value += leg.sign * leg.ratio * leg.multiplier * intrinsic
+        return side * (value - net)
+
+    slope = side * sum(
+        leg.sign * leg.ratio * leg.multiplier
+        for leg in legs
+        if leg.contract.right.upper().startswith("C")
+    )
+    if slope < 0:
+        return None
+    loss = -min(payoff(x) for x in (0.0, *strikes))
+    return loss if math.isfinite(loss) and loss > 0 else None

@@ -268,6 +268,8 @@ class ConsoleSession(SessionViews, SessionCommands):
 
         if self.journal is None:
             self.journal = Journal(self._journal_path())
+            if self.journal.path.name == ":memory:":
+                self._import_demo_references()
         if getattr(self.app, "session", None) is not None:
             self.app.session.attach_journal(self.journal)
         self.engine = RiskEngine(self.journal)
@@ -296,13 +298,29 @@ class ConsoleSession(SessionViews, SessionCommands):
             self._on_order(trade)
 
     def _journal_path(self):
-        from livedesk.backend.config import data_dir
+        from livedesk.backend.journal import account_journal_path, default_journal_path
 
         if self.target.sim:
             if not self.settings.sim.state_file:
-                return ":memory:"  # a fresh demo account: a fresh journal
-            return data_dir() / "journal-sim.sqlite3"
-        return data_dir() / "journal.sqlite3"
+                return ":memory:"  # a fresh demo account: a fresh journal (references copied)
+            return account_journal_path()
+        if self.settings.broker.account:
+            return account_journal_path(self.settings.broker.account)
+        return default_journal_path()
+
+    def _import_demo_references(self) -> None:
+        """A fresh demo journal shows the backtest references ``livedesk backtest`` stored in
+        the demo account's journal on disk."""
+        from livedesk.backend.journal import Journal, account_journal_path
+
+        path = account_journal_path()
+        if not path.is_file():
+            return
+        try:
+            with Journal(path) as disk:
+                self.journal.import_references(disk)
+        except Exception as exc:  # a damaged file must not stop the console
+            log.warning("backtest references of %s not read: %s", path, exc)
 
     def _make_controller(self):
         factory = self.controller_factory

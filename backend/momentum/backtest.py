@@ -1,17 +1,26 @@
 """The ``monthly-factor`` backtest reference: zipline ``run_algorithm`` on a LiveDesk bundle.
 
-Same Pipeline (:func:`~livedesk.backend.momentum.pipeline.make_pipeline`) and same pick
-function (:func:`~livedesk.backend.momentum.factor.pick`) as the live strategy; rebalanced
-with ``schedule_function`` on the first session of each month — the session after the
-month-end, whose pipeline row ranks on the month-end close — 30 minutes after the open,
-with ``order_target_percent`` (held names no longer picked go to 0). Offline:
-``benchmark_returns=None`` (zipline then uses a zero benchmark).
+Same timing as live. Live decides after the close of a month-end session ``M`` with the
+Pipeline row of the run date ``D`` (the next session; it ranks on ``M``'s close) and its
+market orders fill at ``D``'s open. The reference does the same:
+
+* **decision**: on the bar of ``M`` (a daily bar is handled after its close), the picks of
+  :meth:`~livedesk.backend.momentum.pipeline.FactorEngine.run` for ``D`` — the very function the
+  live strategy calls — sized by ``order_target_percent`` on the portfolio value and prices at
+  ``M``'s close (held names no longer picked go to 0);
+* **fill**: zipline fills an order on the bar after the one it was placed in, i.e. on ``D``;
+  :class:`OpenPriceSlippage` fills it at ``D``'s **open** (± the slippage), not at ``D``'s close.
+
+(The previous ``schedule_function(month_start, market_open(30))`` decided on ``D`` and, in daily
+mode, filled at ``D+1``'s close: one session late — see ZIPLINE_NOTES.md.) A backtest over
+``[start, end]`` makes the decisions whose fill session ``D`` is inside the span (the zipline run
+starts one session before ``start`` so a month-end just before it is decided); its returns are
+those of ``start`` … ``end``. Offline: ``benchmark_returns=None`` (a zero benchmark).
 
 Costs, stated in the output: commission IB fixed per share, $0.005 a share, $1 minimum
 (zipline ``PerShare``; IB's 1 % cap is not modelled); slippage a fixed ``slippage_bps``
-against the trade (the CLI's ``--cost-bps``, default 1), fills capped at 10 % of the bar's
-volume (``FixedBasisPointsSlippage``). In daily mode an order placed on the run date fills
-at that session's close.
+against the trade from the open (the CLI's ``--cost-bps``, default 1), fills capped at 10 % of
+the session's volume (the rest fills at the next sessions' opens).
 
 Imports zipline at module import: import lazily.
 """
@@ -29,43 +38,87 @@ import numpy as np
 import pandas as pd
 from zipline import run_algorithm
 from zipline.api import (
-    attach_pipeline,
     date_rules,
     get_datetime,
     order_target_percent,
-    pipeline_output,
     record,
     schedule_function,
     set_commission,
     set_slippage,
+    symbol,
     time_rules,
 )
-from zipline.finance import commission, slippage
+from zipline.finance import commission
+from zipline.finance.slippage import LiquidityExceeded, SlippageModel
 
+from livedesk.backend.bundles.calendar import xnys_calendar
 from livedesk.backend.bundles.paths import zipline_root_env
 from livedesk.backend.bundles.store import ensure_registered
-from livedesk.backend.momentum.factor import DEFAULT_N, DEFAULT_TOP_K, FactorDataError, pick
-from livedesk.backend.momentum.pipeline import FactorEngine, make_pipeline
+from livedesk.backend.momentum.factor import (
+    DEFAULT_N,
+    DEFAULT_TOP_K,
+    FactorDataError,
+    Picks,
+)
+from livedesk.backend.momentum.pipeline import FactorEngine
 from livedesk.backend.strategies.backtest import BacktestResult as Reference
 from livedesk.backend.strategies.replay import summary_metrics
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 NEW_YORK = ZoneInfo("America/New_York")
-PIPELINE_NAME = "monthly_factor"
 COMMISSION_PER_SHARE = 0.005
 COMMISSION_MIN = 1.0
 SLIPPAGE_BPS = 1.0
 VOLUME_LIMIT = 0.10
 
 
-def costs_text(slippage_bps: float) -> str:
+def costs_text(
+    slippage_bps: float,
+    per_share: float = COMMISSION_PER_SHARE,
+    minimum: float = COMMISSION_MIN,
+) -> str:
     """The commission and slippage model, as printed with the result."""
     return (
-        f"commission ${COMMISSION_PER_SHARE}/share, ${COMMISSION_MIN:g} minimum (IB fixed, "
-        f"zipline PerShare); slippage {slippage_bps:g} bps fixed, fills capped at "
-        f"{VOLUME_LIMIT:.0%} of the bar's volume (FixedBasisPointsSlippage)"
+        f"commission ${per_share:g}/share, ${minimum:g} minimum (IB fixed, zipline PerShare); "
+        f"fills at the run date's open, slippage {slippage_bps:g} bps fixed, capped at "
+        f"{VOLUME_LIMIT:.0%} of the session's volume (OpenPriceSlippage)"
     )
+
+
+class OpenPriceSlippage(SlippageModel):
+    """Fill at the bar's **open** ± ``basis_points`` against the trade, at most
+    ``volume_limit`` of the bar's volume (the rest waits for the next bar's open)."""
+
+    def __init__(self, basis_points: float = SLIPPAGE_BPS, volume_limit: float = VOLUME_LIMIT):
+        super().__init__()
+        self.fraction = basis_points / 1e4
+        self.volume_limit = volume_limit
+
+    def process_order(self, data, order):
+        volume = data.current(order.asset, "volume")
+        shares = min(abs(order.open_amount), int(self.volume_limit * volume) - self.volume_for_bar)
+        price = data.current(order.asset, "open")
+        if shares <= 0 or not (price > 0):
+            raise LiquidityExceeded()
+        return price * (1 + self.fraction * order.direction), shares * order.direction
+
+
+def decisions_in(engine: FactorEngine, start: pd.Timestamp, end: pd.Timestamp, top_k: int, n: int):
+    """``{month-end M: Picks of run date D}`` for every run date ``D`` in ``[start, end]``,
+    and the run dates skipped with their reason."""
+    cal = xnys_calendar()
+    sessions = cal.sessions_in_range(cal.previous_session(start), end)
+    picks: dict[pd.Timestamp, Picks] = {}
+    skipped: list[str] = []
+    for prev, day in zip(sessions[:-1], sessions[1:], strict=True):
+        if prev.month == day.month:
+            continue
+        try:
+            picks[prev] = engine.run(day, top_k, n).picks
+        except FactorDataError as exc:
+            skipped.append(f"{day:%Y-%m-%d}: {exc}")
+    return picks, skipped
 
 
 @dataclass
@@ -137,6 +190,8 @@ def run_backtest(
     capital: float = 1_000_000.0,
     days: int | None = None,
     slippage_bps: float = SLIPPAGE_BPS,
+    commission_per_share: float = COMMISSION_PER_SHARE,
+    commission_min: float = COMMISSION_MIN,
 ) -> ZiplineRun:
     """Run the backtest from ``start`` to ``end`` (default: the bundle's last session).
 
@@ -145,6 +200,8 @@ def run_backtest(
     """
     if not slippage_bps >= 0:
         raise ValueError(f"slippage must be >= 0 bps, got {slippage_bps}")
+    if not (commission_per_share >= 0 and commission_min >= 0):
+        raise ValueError("commission per share and minimum must be >= 0")
     engine = FactorEngine(bundle)
     first = engine.first_run_date
     end = engine.last_session if end is None else pd.Timestamp(end).normalize()
@@ -166,21 +223,18 @@ def run_backtest(
     if end <= start:
         raise FactorDataError(f"--end {end:%Y-%m-%d} must be after --start {start:%Y-%m-%d}")
     rebalances: list[str] = []
-    skipped: list[str] = []
     held: dict[str, tuple[str, ...]] = {}
+    decisions, skipped = decisions_in(engine, start, end, top_k, n)
+    first_bar = xnys_calendar().previous_session(start)
 
     def initialize(context):
-        attach_pipeline(make_pipeline(top_k), PIPELINE_NAME)
         set_commission(
-            commission.PerShare(cost=COMMISSION_PER_SHARE, min_trade_cost=COMMISSION_MIN)
+            commission.PerShare(cost=commission_per_share, min_trade_cost=commission_min)
         )
-        set_slippage(
-            slippage.FixedBasisPointsSlippage(basis_points=slippage_bps, volume_limit=VOLUME_LIMIT)
-        )
-        schedule_function(rebalance, date_rules.month_start(), time_rules.market_open(minutes=30))
+        set_slippage(OpenPriceSlippage(slippage_bps, VOLUME_LIMIT))
+        schedule_function(rebalance, date_rules.every_day(), time_rules.market_close())
 
     def before_trading_start(context, data):
-        context.frame = pipeline_output(PIPELINE_NAME)
         day = pd.Timestamp(get_datetime()).tz_localize(None).normalize()
         held[f"{day:%Y-%m-%d}"] = tuple(
             sorted(a.symbol for a, p in context.portfolio.positions.items() if p.amount)
@@ -188,25 +242,24 @@ def run_backtest(
 
     def rebalance(context, data):
         day = pd.Timestamp(get_datetime()).tz_localize(None).normalize()
-        try:
-            picks = pick(context.frame, day, n, label=lambda a: a.symbol)
-        except FactorDataError as exc:
-            skipped.append(f"{day:%Y-%m-%d}: {exc}")
+        picks = decisions.get(day)
+        if picks is None:
             return
+        weights = {symbol(s): w for s, w in picks.weights.items()}
         for asset in list(context.portfolio.positions):
-            if asset not in picks.weights and data.can_trade(asset):
+            if asset not in weights and data.can_trade(asset):
                 order_target_percent(asset, 0.0)
-        for asset, weight in picks.weights.items():
+        for asset, weight in weights.items():
             if data.can_trade(asset):
                 order_target_percent(asset, weight)
-        rebalances.append(picks.describe(label=lambda a: a.symbol))
+        rebalances.append(picks.describe())
         record(longs=len(picks.longs), shorts=len(picks.shorts))
 
     t0 = time.perf_counter()
     with zipline_root_env() as env:
         ensure_registered(bundle)
         perf = run_algorithm(
-            start=start,
+            start=first_bar,
             end=end,
             initialize=initialize,
             before_trading_start=before_trading_start,
@@ -219,6 +272,7 @@ def run_backtest(
         )
     returns = perf["returns"].astype(float)
     returns.index = pd.DatetimeIndex(returns.index).tz_localize(None).normalize()
+    returns = returns[returns.index >= start]
     return ZiplineRun(
         bundle,
         start,
@@ -229,7 +283,7 @@ def run_backtest(
         skipped,
         time.perf_counter() - t0,
         held=held,
-        costs=costs_text(slippage_bps),
+        costs=costs_text(slippage_bps, commission_per_share, commission_min),
     )
 
 

@@ -24,7 +24,7 @@ from typing import TextIO
 
 from livedesk.backend.journal import Journal
 from livedesk.backend.risk.attribution import COMPONENTS, EXECUTION, LABELS, Attribution
-from livedesk.backend.risk.attribution_source import attribute_journal, strategies_with_records
+from livedesk.backend.risk.attribution_source import attribute_pages, strategies_with_records
 from livedesk.backend.risk.attribution_view import component_table, top_trades_text, waterfall_text
 
 SIGNALS: dict[str, Callable] = {}
@@ -51,6 +51,7 @@ def attribution_report(
     since: float | None = None,
     csv_dir: str | None = None,
     width: int = 100,
+    nlv: float | None = None,
 ) -> int:
     """Print the attribution report (see the module docstring); returns the exit code."""
     known = strategies_with_records(journal)
@@ -65,12 +66,17 @@ def attribution_report(
         from livedesk.backend.risk.replay_signals import strategy_signals
 
         SIGNALS.update(strategy_signals())
-    try:
-        per, total = attribute_journal(journal, names, since=since, signals=SIGNALS)
-    except ValueError as exc:
-        raise AttributionError(f"cannot attribute: {exc}", 1) from exc
+    if nlv is not None and not (nlv > 0 and nlv < float("inf")):
+        raise AttributionError(f"--nlv must be a positive amount, got {nlv:g}", 2)
+    pages = attribute_pages(journal, names, since=since, signals=SIGNALS, nlv=nlv)
+    per, total = dict(pages.per), pages.total
     print(f"LiveDesk attribution  journal: {journal.path}", file=out)
-    for name, a in per.items():
+    for name in pages.names:
+        if name in pages.errors:
+            print(f"\n== Strategy {name} ==", file=out)
+            print(f"cannot attribute: {pages.errors[name]}", file=out)
+            continue
+        a = per[name]
         replayed = "its signal function" if a.signal is not None else "the recorded targets"
         print(f"\n== Strategy {name} ==", file=out)
         print(_summary(a) + f"; ideal path replayed through {replayed}", file=out)
@@ -79,7 +85,9 @@ def attribution_report(
         print("\n== Total ==", file=out)
         print(_summary(total), file=out)
         _print_one(total, out, width)
-    if csv_dir is not None:
+    if not per:
+        return 1
+    if csv_dir is not None and per:
         written = export_attribution_csv(per, total, Path(csv_dir))
         print(f"\nWrote {', '.join(p.name for p in written)} to {csv_dir}", file=out)
     return 0

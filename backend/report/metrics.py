@@ -22,10 +22,11 @@ import math
 import re
 import sqlite3
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from livedesk.backend.journal import Journal, default_journal_path
+from livedesk.backend.journal import Journal, account_journal_path, default_journal_path
 from livedesk.backend.risk.engine import ACCOUNT, RiskEngine, RiskRow, series_name, session_time
 from livedesk.backend.risk.execution import distribution
 
@@ -85,13 +86,27 @@ def run_report(
     out: TextIO | None = None,
     width: int = 100,
     attribution: bool = False,
+    nlv: float | None = None,
+    account: str | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> int:
-    """Print the report (see the module docstring); returns the process exit code."""
+    """Print the report (see the module docstring); returns the process exit code.
+
+    Without ``journal`` it reads the journal of ``account`` (the configured one), the demo
+    account's when none is configured. ``params`` (strategy → its current parameters) marks
+    a backtest reference built with other parameters as stale."""
     out = sys.stdout if out is None else out
     try:
+        if not journal:
+            try:
+                journal = str(account_journal_path(account))
+            except ValueError as exc:
+                raise ReportError(f"[broker] account: {exc}", 2) from exc
+        if nlv is not None and not attribution:
+            raise ReportError("--nlv is only used with --attribution", 2)
         if attribution:
-            return _attribution(since, strategy, csv_dir, journal, out, width)
-        return _report(since, strategy, csv_dir, journal, out, width)
+            return _attribution(since, strategy, csv_dir, journal, out, width, nlv)
+        return _report(since, strategy, csv_dir, journal, out, width, params or {})
     except ReportError as exc:
         print(f"livedesk report: {exc}", file=sys.stderr)
         return exc.code
@@ -104,6 +119,7 @@ def _attribution(
     journal: str | None,
     out: TextIO,
     width: int,
+    nlv: float | None = None,
 ) -> int:
     from livedesk.backend.report.attribution import AttributionError, attribution_report
 
@@ -111,7 +127,7 @@ def _attribution(
     with _open(journal) as j:
         try:
             return attribution_report(
-                j, out, strategy=strategy, since=since_t, csv_dir=csv_dir, width=width
+                j, out, strategy=strategy, since=since_t, csv_dir=csv_dir, width=width, nlv=nlv
             )
         except AttributionError as exc:
             raise ReportError(str(exc), exc.code) from exc
@@ -138,10 +154,11 @@ def _report(
     journal: str | None,
     out: TextIO,
     width: int,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> int:
     since_t = parse_since(since)
     with _open(journal) as j:
-        if not j.sample_keys() and not j.fills():
+        if not j.sample_keys() and not j.fills() and not j.backtest_strategies():
             print(f"No data yet in {j.path}: it fills in as LiveDesk trades.", file=out)
             return 0
         engine = RiskEngine(j)
@@ -151,7 +168,7 @@ def _report(
             listed = ", ".join(known) if known else "none recorded"
             raise ReportError(f"unknown strategy {strategy!r}; known: {listed}", 2)
         keys = [strategy] if strategy is not None else engine.keys()
-        if not any(_has_data(engine, k) for k in keys):
+        if not any(_has_data(engine, k, since is None) for k in keys):
             print(f"No data since {since} in {j.path}.", file=out)
             return 0
         print(f"LiveDesk report  journal: {j.path}", file=out)
@@ -160,6 +177,9 @@ def _report(
         color = bool(getattr(out, "isatty", lambda: False)())
         for key in keys:
             _print_key(engine, key, out, width, color)
+            note = reference_note(j, key, (params or {}).get(key))
+            if note:
+                print(note, file=out)
             why = divergence_why(j, engine, key, since_t)
             if why:
                 print(f"why: {why}", file=out)
@@ -184,13 +204,32 @@ def divergence_why(journal: Journal, engine: RiskEngine, key: str, since: float 
     return divergence_reason(rows, per.get(key)) or ""
 
 
-def _has_data(engine: RiskEngine, key: str) -> bool:
+def _has_data(engine: RiskEngine, key: str, references: bool = True) -> bool:
+    """Live samples or fills of ``key`` (or, with ``references``, a backtest reference)."""
     snap = engine.snapshot(key)
-    return bool(snap["intraday"]["n"] or snap["daily"]["n"] or engine.fills(_strategy(key)))
+    return bool(
+        snap["intraday"]["n"]
+        or snap["daily"]["n"]
+        or engine.fills(_strategy(key))
+        or (references and key != ACCOUNT and engine.backtest_reference(key) is not None)
+    )
 
 
 def _strategy(key: str) -> str | None:
     return None if key == ACCOUNT else key
+
+
+def reference_note(journal: Journal, key: str, params: Mapping[str, Any] | None) -> str:
+    """ "backtest reference: …" with its span and, when built with other parameters than the
+    current ones, STALE and what changed ("" without a reference)."""
+    from livedesk.backend.strategies.backtest import stale_reason
+
+    record = journal.state(f"backtest:{key}")
+    if record is None or journal.backtest_reference(key) is None:
+        return ""
+    span = f"{record.get('span_start', '?')[:10]} .. {record.get('span_end', '?')[:10]}"
+    why = stale_reason(record, params) if params is not None else None
+    return f"backtest reference {span}" + (f": STALE ({why})" if why else ": current parameters")
 
 
 def _print_key(engine: RiskEngine, key: str, out: TextIO, width: int, color: bool) -> None:

@@ -6,25 +6,36 @@ mid at fill time, end-of-window marks); nothing here talks to a broker or a jour
 Two paths over one window, both starting from the same holdings:
 
 * **ideal** — the recorded decisions replayed through the strategy's own signal function; each
-  decision's target is reached at once, in full, at the arrival mid at the decision time, with no
+  decision's target is reached at once, in full, at the mid at the decision time ``D``, with no
   commission;
 * **live** — the orders as sent and the fills as they happened.
 
-For an order of side ``s`` (+1 buy, -1 sell), arrival mid ``A``, multiplier ``k`` and fills
-``(q_i, p_i, m_i, c_i)`` (quantity, price, mid at the fill, commission), with ``E`` the mark at
-the window's end, the live minus ideal PnL splits exactly into::
+Both paths hold the book held at the window's start (``h`` of each contract, marked from its
+mark at the start ``S`` to the end ``E``): ``held = sum h * (E - S) * k`` is part of the ideal
+and of the live PnL alike, so it cancels out of every execution component but not out of
+``ideal - backtest``.
+
+For an order of side ``s`` (+1 buy, -1 sell), quantity ``Q``, decision mid ``D`` (the arrival mid
+``A`` at submission when no decision mid is known), multiplier ``k`` and fills
+``(q_i, p_i, m_i, c_i)`` (quantity, price, mid at the fill, commission), the live minus ideal PnL
+splits exactly into::
 
     spread and impact  = sum_i s * q_i * (m_i - p_i) * k      fill price vs the mid at that time
-    delay              = sum_i s * q_i * (A - m_i) * k        the mid moving before the fill
+    delay              = sum_i s * q_i * (D - m_i) * k        the mid moving from the decision
+                                                              (through the arrival) to the fill
     commission         = -sum_i c_i
-    missed and partial = sum_i s * q_i * (E - A) * k  -  ideal   what the ideal path held and live
-                                                                 did not, marked to the window end
+    missed and partial = -s * (Q - sum_i q_i) * (E - D) * k   the unfilled remainder, per order
+                         + (orders as sent - ideal trades)    per contract: ideal trades never
+                                                              sent (zero when the orders are
+                                                              the ideal trades)
 
-(a fill without a known mid counts its whole price difference as spread and impact). The
-**residual** is the measured live PnL (from the account's returns) minus the live PnL rebuilt
-from the fills: marks off the mid, financing, anything the trade record does not explain. It
-must be small when the record is complete. ``ideal - backtest`` is the **model/regime** part:
-the backtest's data, fill and cost assumptions against the live market.
+(a fill without a known mid counts its whole price difference from ``A`` as spread and impact).
+Every component's per-trade list (:attr:`Attribution.contributions`) sums to the component. The
+**residual** is the measured live PnL (from the strategy's sampled PnL, held book included)
+minus the live PnL rebuilt from the held book and the fills: marks off the mid, financing,
+anything the trade record does not explain. It must be small when the record is complete.
+``ideal - backtest`` is the **model/regime** part: the backtest's data, fill and cost
+assumptions against the live market.
 
 Every component is reported in dollars, in bps of the window's starting NetLiquidation and
 annualised (``bps * 365.25 / window_days``, as :mod:`livedesk.backend.risk.execution` does), with
@@ -65,7 +76,11 @@ class AttributionFill:
 
 @dataclass(frozen=True)
 class AttributionOrder:
-    """An order as sent, with its arrival mid (at the decision) and its fills."""
+    """An order as sent (one contract; a combo is given leg by leg), its mids and its fills.
+
+    ``arrival_mid`` is the mid at submission, ``decision_mid`` the mid at the decision that
+    sent it (NaN when unknown: the arrival mid stands in).
+    """
 
     key: str
     con_id: int
@@ -76,6 +91,13 @@ class AttributionOrder:
     arrival_mid: float
     multiplier: float = 1.0
     fills: tuple[AttributionFill, ...] = ()
+    decision_mid: float = math.nan
+
+    @property
+    def reference_mid(self) -> float:
+        """The ideal path's price of this order: its decision mid, else its arrival mid."""
+        d = self.decision_mid
+        return d if math.isfinite(d) and d != 0 else self.arrival_mid
 
     @property
     def sign(self) -> int:
@@ -139,6 +161,8 @@ class Attribution:
     usd: Mapping[str, float]
     top: Mapping[str, tuple[Contribution, ...]]
     signal: Callable | None = None
+    contributions: Mapping[str, tuple[Contribution, ...]] = field(default_factory=dict)
+    held_pnl: float = 0.0
 
     def bps(self, component: str) -> float:
         """A component in bps of the starting NetLiquidation."""
@@ -192,11 +216,28 @@ def replay(
     return trades
 
 
-def _mark(end_marks: Mapping[int, float], con_id: int) -> float:
-    mark = end_marks.get(con_id, math.nan)
-    if not (math.isfinite(mark) and mark > 0):
-        raise ValueError(f"no end-of-window mark for conId {con_id}")
+def _mark(marks: Mapping[int, float], con_id: int, when: str = "end-of-window") -> float:
+    mark = marks.get(con_id, math.nan)
+    if not (math.isfinite(mark) and mark != 0):
+        raise ValueError(f"no {when} mark for conId {con_id}")
     return mark
+
+
+def held_book_pnl(
+    held: Mapping[int, float],
+    start_marks: Mapping[int, float],
+    end_marks: Mapping[int, float],
+    multipliers: Mapping[int, float] | None = None,
+) -> float:
+    """PnL of the book held at the window start, marked from its start to its end marks."""
+    total = 0.0
+    for con_id, qty in held.items():
+        if abs(qty) < 1e-12:
+            continue
+        start = _mark(start_marks, con_id, "window-start")
+        end = _mark(end_marks, con_id)
+        total += qty * (end - start) * (multipliers or {}).get(con_id, 1.0)
+    return total
 
 
 def attribute(
@@ -209,42 +250,66 @@ def attribute(
     live_pnl: float | None = None,
     backtest_pnl: float | None = None,
     signal: Callable | None = None,
+    held: Mapping[int, float] | None = None,
+    start_marks: Mapping[int, float] | None = None,
+    multipliers: Mapping[int, float] | None = None,
 ) -> Attribution:
     """Decompose ``live − ideal`` (and ``ideal − backtest``) over one window.
 
-    ``live_pnl`` is the measured PnL of the strategy over the window, less what its starting
-    holdings would have made anyway (equal in both paths); without it the live PnL rebuilt from
-    the fills is used and the residual is zero. ``backtest_pnl`` adds the model/regime part.
+    ``held`` is the book at the window start (conId → signed quantity), marked from
+    ``start_marks`` to ``end_marks`` (``multipliers`` by conId) on both paths. ``live_pnl`` is
+    the measured PnL of the strategy over the window, its held book included; without it the
+    live PnL rebuilt from the held book and the fills is used and the residual is zero.
+    ``backtest_pnl`` adds the model/regime part.
     """
     if not (math.isfinite(nlv) and nlv > 0):
         raise ValueError(f"NetLiquidation must be positive, got {nlv}")
-    if not window_days > 0:
+    if not (math.isfinite(window_days) and window_days > 0):
         raise ValueError(f"window must be longer than zero days, got {window_days}")
+    held_pnl = held_book_pnl(held or {}, start_marks or {}, end_marks, multipliers)
     parts: dict[str, list[Contribution]] = {c: [] for c in EXECUTION}
-    rebuilt = at_arrival = notional = 0.0
+    rebuilt, notional = held_pnl, 0.0
+    sent: dict[int, float] = {}
+    names: dict[int, str] = {}
     for o in orders:
         s, k, end = o.sign, o.multiplier, _mark(end_marks, o.con_id)
+        ref = o.reference_mid
         spread = delay = commission = 0.0
         for f in o.fills:
-            mid = f.mid if math.isfinite(f.mid) and f.mid > 0 else o.arrival_mid
+            mid = f.mid if math.isfinite(f.mid) and f.mid != 0 else o.arrival_mid
             spread += s * f.qty * (mid - f.price) * k
-            delay += s * f.qty * (o.arrival_mid - mid) * k
+            delay += s * f.qty * (ref - mid) * k
             commission -= f.commission
             rebuilt += s * f.qty * (end - f.price) * k - f.commission
-            at_arrival += s * f.qty * (end - o.arrival_mid) * k
             notional += abs(f.qty * f.price * k)
-        unfilled = -s * (o.qty - o.filled) * (end - o.arrival_mid) * k
-        for name, usd in (("spread_impact", spread), ("delay", delay), ("commission", commission)):
+        unfilled = -s * (o.qty - o.filled) * (end - ref) * k
+        sent[o.con_id] = sent.get(o.con_id, 0.0) + s * o.qty * (end - ref) * k
+        names.setdefault(o.con_id, o.symbol)
+        for name, usd in (
+            ("spread_impact", spread),
+            ("delay", delay),
+            ("commission", commission),
+            ("missed", unfilled),
+        ):
             parts[name].append(Contribution(o.key, o.symbol, usd))
-        parts["missed"].append(Contribution(o.key, o.symbol, unfilled))
-    ideal_pnl = sum(t.qty * (_mark(end_marks, t.con_id) - t.price) * t.multiplier for t in ideal)
-    usd = {c: sum(x.usd for x in parts[c]) for c in ("spread_impact", "delay", "commission")}
-    # Exact: the missed part is whatever of the ideal PnL the filled quantities did not earn.
-    usd["missed"] = at_arrival - ideal_pnl
+    trades_pnl: dict[int, float] = {}
+    for t in ideal:
+        pnl = t.qty * (_mark(end_marks, t.con_id) - t.price) * t.multiplier
+        trades_pnl[t.con_id] = trades_pnl.get(t.con_id, 0.0) + pnl
+    # Orders as sent vs the ideal trades, contract by contract: an ideal trade never sent (or
+    # an order the decisions did not ask for) is a miss too. Zero when they are the same.
+    for con_id in sorted(set(sent) | set(trades_pnl)):
+        gap = sent.get(con_id, 0.0) - trades_pnl.get(con_id, 0.0)
+        if abs(gap) > 1e-9:
+            symbol = names.get(con_id, f"conId {con_id}")
+            parts["missed"].append(Contribution("not sent", symbol, gap))
+    ideal_pnl = held_pnl + sum(trades_pnl.values())
+    usd = {c: math.fsum(x.usd for x in parts[c]) for c in EXECUTION}
     measured = rebuilt if live_pnl is None else live_pnl
     usd["residual"] = measured - rebuilt
     if backtest_pnl is not None:
         usd["model"] = ideal_pnl - backtest_pnl
+    contributions = {c: tuple(parts[c]) for c in EXECUTION}
     top = {
         c: tuple(sorted(parts[c], key=lambda x: -abs(x.usd))[:TOP_TRADES])
         for c in EXECUTION
@@ -262,6 +327,8 @@ def attribute(
         usd=usd,
         top=top,
         signal=signal,
+        contributions=contributions,
+        held_pnl=held_pnl,
     )
 
 
@@ -297,6 +364,10 @@ def combine(parts: Sequence[Attribution]) -> Attribution:
             if c in names and (c != "model" or has_backtest)
         },
         top=top,
+        contributions={
+            c: tuple(x for p in parts for x in p.contributions.get(c, ())) for c in EXECUTION
+        },
+        held_pnl=sum(p.held_pnl for p in parts),
     )
 
 

@@ -14,23 +14,37 @@ What the journal holds for a replay (all written while the strategy runs live):
 * the strategy's sampled PnL series and the account's NetLiquidation (``samples``), and its
   registered backtest daily returns (``backtest_refs``).
 
-Window conventions: ``since``/``until`` are epoch seconds; orders, fills and decisions with
-``since <= t < until`` belong to it. The end-of-window marks are given by the caller (live
+Window conventions: ``since``/``until`` are epoch seconds of the one clock every journaled time
+comes from (the broker's); orders, fills and decisions with ``since <= t < until`` belong to it.
+A record without a time (missing, zero, negative) is an error naming it, never a window counted
+from 1970; orders that follow none of the strategy's decisions by less than a day mean the
+decisions and the orders were stamped by different clocks, also an error. Without
+``since``/``until`` a strategy's window spans its own first to last record.
+
+Combos: a BAG order (conId 0, or fills on other conIds than the order's) is attributed through
+its legs: one order per leg, with the leg's ratio from its fills, the leg's decision mid (else
+its first fill's mid, else its price) as the arrival. A strategy that recorded no decision in the
+window (the ``manual`` orders) is its own ideal: its orders in full at their arrival mids.
+
+The book held at the window start (the strategy's fills before it) is marked from the latest
+mid at or before the start to the end mark on both paths. The end-of-window marks are given by the caller (live
 marks) or, from the journal alone, the latest mid recorded at or before the window end (a
 fill's mid, else its price, else a decision's mid). NLV is the account's sampled
 NetLiquidation at the window's start (:func:`start_nlv`, or the caller's). The backtest PnL is the NLV times the
 compounded backtest daily returns of the sessions inside the window.
 
-The measured live PnL is the strategy's sampled PnL change over the window when it started
-the window flat (otherwise the starting book's own PnL would be mixed in, so the fills'
-rebuilt PnL is used and the residual is reported as zero).
+The measured live PnL is the strategy's sampled PnL change over the window, the held book's
+included (the fills' rebuilt PnL when there is no sample in the window; the residual is then
+zero).
+
+:func:`attribute_pages` attributes every strategy on its own page: one strategy's failure (a
+missing mark, a bad time) is that page's message and never blanks the others.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,13 +54,16 @@ import numpy as np
 from livedesk.backend.journal import Journal
 from livedesk.backend.risk.attribution import (
     Attribution,
-    AttributionFill,
     AttributionOrder,
     DecisionRecord,
+    IdealTrade,
     attribute,
     combine,
     replay,
 )
+from livedesk.backend.risk.attribution_orders import orders_with_fills
+from livedesk.backend.risk.attribution_snapshots import SNAPSHOT_NLV, snapshot_at
+from livedesk.backend.risk.attribution_times import check_times, valid_time
 from livedesk.backend.risk.engine import ACCOUNT, series_name
 
 log = logging.getLogger("livedesk.attribution")
@@ -120,6 +137,8 @@ class StrategyInputs:
     live_pnl: float | None
     backtest_pnl: float | None
     skipped: tuple[str, ...] = field(default=())
+    start_marks: Mapping[int, float] = field(default_factory=dict)
+    multipliers: Mapping[int, float] = field(default_factory=dict)
 
     @property
     def window_days(self) -> float:
@@ -129,52 +148,6 @@ class StrategyInputs:
 
 def _in(t: float, since: float, until: float) -> bool:
     return since <= t < until
-
-
-def _fill(row: Mapping[str, Any]) -> AttributionFill:
-    mid = row.get("fill_mid")
-    return AttributionFill(
-        float(row["t"]),
-        float(row["qty"]),
-        float(row["price"]),
-        float(row["commission"] or 0.0),
-        float(mid) if mid is not None else math.nan,
-    )
-
-
-def _orders(
-    orders: Sequence[Mapping[str, Any]], fills: Sequence[Mapping[str, Any]]
-) -> tuple[list[AttributionOrder], list[str]]:
-    """Orders with their fills (matched by order id); those without an arrival mid skipped."""
-    by_order: dict[int, list[Mapping[str, Any]]] = {}
-    for f in fills:
-        by_order.setdefault(f["order_id"], []).append(f)
-    out: list[AttributionOrder] = []
-    skipped: list[str] = []
-    for o in orders:
-        rows = by_order.pop(o["order_id"], [])
-        mid = o["arrival_mid"]
-        if mid is None:
-            mid = next((r["arrival_mid"] for r in rows if r["arrival_mid"] is not None), None)
-        if mid is None or not math.isfinite(mid) or mid <= 0 or o["con_id"] is None:
-            skipped.append(f"order {o['order_id']} ({o['symbol']}): no arrival mid")
-            continue
-        mult = next((float(r["multiplier"]) for r in rows if r["multiplier"]), 1.0)
-        out.append(
-            AttributionOrder(
-                str(o["order_id"]),
-                int(o["con_id"]),
-                o["symbol"] or str(o["con_id"]),
-                o["action"],
-                float(o["qty"]),
-                float(o["submitted_at"]),
-                float(mid),
-                mult,
-                tuple(_fill(r) for r in rows),
-            )
-        )
-    skipped += [f"fill of unknown order {oid}" for oid in by_order]
-    return out, skipped
 
 
 def _latest_marks(
@@ -199,14 +172,18 @@ def _sessions_between(dates: Sequence[str], since: float, until: float) -> np.nd
 
 def start_nlv(journal: Journal, t: float) -> float | None:
     """The account's NetLiquidation at ``t``: the last sample at or before it, else the first
-    after it (None without any usable sample)."""
-    s = journal.samples(ACCOUNT)
-    ok = np.isfinite(s.nlv) & (s.nlv > 0)
-    before = s.nlv[ok & (s.t <= t)]
-    if before.size:
-        return float(before[-1])
-    after = s.nlv[ok]
-    return float(after[0]) if after.size else None
+    after it (the ``--once`` runs' snapshots when the account series has none; None without
+    any usable sample)."""
+    for key in (ACCOUNT, SNAPSHOT_NLV):
+        s = journal.samples(key)
+        ok = np.isfinite(s.nlv) & (s.nlv > 0)
+        before = s.nlv[ok & (s.t <= t)]
+        if before.size:
+            return float(before[-1])
+        after = s.nlv[ok]
+        if after.size:
+            return float(after[0])
+    return None
 
 
 def load(
@@ -221,47 +198,76 @@ def load(
     """Build a strategy's attribution inputs over ``[since, until)`` from the journal.
 
     Without ``since``/``until`` the window spans the strategy's first to last record (at
-    least one second). ValueError when there is no NetLiquidation to scale by.
+    least one second). ValueError when there is no NetLiquidation to scale by, or a record
+    has no usable time (see :func:`check_times`).
     """
     all_orders = journal.orders(strategy)
     all_fills = journal.fills(strategy)
-    all_decisions = [
-        rec
-        for run in journal.runs(strategy)
-        for row in journal.decisions(run["id"])
-        if (rec := decision_record(row)) is not None
-    ]
+    all_decisions = sorted(
+        (
+            rec
+            for run in journal.runs(strategy)
+            for row in journal.decisions(run["id"])
+            if (rec := decision_record(row)) is not None
+        ),
+        key=lambda d: d.t,
+    )
+    check_times(strategy, all_orders, all_fills, all_decisions)
     times = (
         [o["submitted_at"] for o in all_orders]
         + [f["t"] for f in all_fills]
         + [d.t for d in all_decisions]
     )
-    lo = since if since is not None else min(times, default=0.0)
+    if not times and (since is None or until is None):
+        raise ValueError(f"{strategy}: no order, fill or decision recorded to attribute")
+    lo = since if since is not None else min(times)
     hi = until if until is not None else max(max(times, default=lo), lo) + 1.0
+    if not (valid_time(lo) and hi > lo):
+        raise ValueError(f"{strategy}: window {lo!r} … {hi!r} is empty or has no valid start")
     orders = [o for o in all_orders if _in(o["submitted_at"], lo, hi)]
     ids = {o["order_id"] for o in orders}
     fills = [f for f in all_fills if f["order_id"] in ids and f["t"] < hi]
     decisions = [d for d in all_decisions if _in(d.t, lo, hi)]
     start: dict[int, float] = {}
+    multipliers: dict[int, float] = {}
     for f in all_fills:
-        if f["t"] < lo and f["con_id"] is not None:
+        if f["con_id"] is None:
+            continue
+        if f["multiplier"]:
+            multipliers[int(f["con_id"])] = float(f["multiplier"])
+        if f["t"] < lo:
             sign = 1.0 if f["side"] in ("BOT", "BUY") else -1.0
             start[int(f["con_id"])] = start.get(int(f["con_id"]), 0.0) + sign * f["qty"]
     start = {c: q for c, q in start.items() if abs(q) > 1e-12}
-    att_orders, skipped = _orders(orders, fills)
+    att_orders, skipped = orders_with_fills(orders, fills, all_decisions)
     marks = dict(_latest_marks(all_fills, all_decisions, hi))
     marks.update(end_marks or {})
+    start_marks = _latest_marks(all_fills, all_decisions, lo) if start else {}
+    snap = snapshot_at(journal, strategy, lo)
+    if snap is not None:  # the broker's positions at a run, for the strategy's contracts
+        own = {int(o["con_id"]) for o in all_orders if o["con_id"]}
+        own |= {c for d in all_decisions for c in d.targets} | set(start)
+        held = {int(c): float(q) for c, q in snap["positions"].items() if int(c) in own}
+        for f in all_fills:  # and what filled between the snapshot and the window start
+            if f["con_id"] is not None and snap["t"] <= f["t"] < lo:
+                sign = 1.0 if f["side"] in ("BOT", "BUY") else -1.0
+                held[int(f["con_id"])] = held.get(int(f["con_id"]), 0.0) + sign * f["qty"]
+        start = {c: q for c, q in held.items() if abs(q) > 1e-12}
+        start_marks = {**start_marks, **{int(c): float(m) for c, m in snap["marks"].items()}}
+        multipliers.update({int(c): float(k) for c, k in snap["multipliers"].items()})
     if nlv is None:
         nlv = start_nlv(journal, lo)
         if nlv is None:
-            raise ValueError(f"no NetLiquidation sample in the journal for {strategy!r}; pass nlv")
+            raise ValueError(
+                f"no NetLiquidation sample in the journal for {strategy!r}; pass --nlv "
+                "(livedesk run NAME --once records one with each run)"
+            )
     live = None
-    if not start:
-        pnl = journal.samples(series_name(strategy))
-        inside = (pnl.t >= lo) & (pnl.t < hi)
-        if inside.any():
-            before = pnl.total_pnl[pnl.t < lo]
-            live = float(pnl.total_pnl[inside][-1] - (before[-1] if before.size else 0.0))
+    pnl = journal.samples(series_name(strategy))
+    inside = (pnl.t >= lo) & (pnl.t < hi) & np.isfinite(pnl.total_pnl)
+    if inside.any():
+        before = pnl.total_pnl[(pnl.t < lo) & np.isfinite(pnl.total_pnl)]
+        live = float(pnl.total_pnl[inside][-1] - (before[-1] if before.size else 0.0))
     backtest = None
     ref = journal.backtest_reference(strategy)
     if ref is not None and ref.dates:
@@ -279,23 +285,38 @@ def load(
         live,
         backtest,
         tuple(skipped),
+        start_marks,
+        multipliers,
     )
+
+
+def orders_as_ideal(orders: Sequence[AttributionOrder]) -> list[IdealTrade]:
+    """The ideal path of a strategy without decisions: its orders in full at their mids."""
+    return [
+        IdealTrade(o.decision_t, o.con_id, o.sign * o.qty, o.reference_mid, o.multiplier)
+        for o in orders
+    ]
 
 
 def attribute_inputs(inputs: StrategyInputs, signal: Callable | None = None) -> Attribution:
     """Replay the decisions (through ``signal`` when given) and attribute the window.
 
     A signal with a ``prepare(records)`` method (crack-spread's) is handed every decision's
-    inputs, in time order, first: it may compute them in one vectorised pass.
+    inputs, in time order, first: it may compute them in one vectorised pass. Without any
+    decision in the window the orders are their own ideal (:func:`orders_as_ideal`).
     """
-    prepare = getattr(signal, "prepare", None)
-    if prepare is not None:
-        prepare([d.inputs for d in sorted(inputs.decisions, key=lambda d: d.t)])
-    try:
-        ideal = replay(signal, inputs.decisions, inputs.start_positions)
-    finally:
+    if not inputs.decisions:
+        ideal = orders_as_ideal(inputs.orders)
+        signal = None
+    else:
+        prepare = getattr(signal, "prepare", None)
         if prepare is not None:
-            prepare(())
+            prepare([d.inputs for d in sorted(inputs.decisions, key=lambda d: d.t)])
+        try:
+            ideal = replay(signal, inputs.decisions, inputs.start_positions)
+        finally:
+            if prepare is not None:
+                prepare(())
     return attribute(
         inputs.orders,
         ideal,
@@ -305,6 +326,9 @@ def attribute_inputs(inputs: StrategyInputs, signal: Callable | None = None) -> 
         live_pnl=inputs.live_pnl,
         backtest_pnl=inputs.backtest_pnl,
         signal=signal,
+        held=inputs.start_positions,
+        start_marks=inputs.start_marks,
+        multipliers=inputs.multipliers,
     )
 
 
@@ -313,6 +337,92 @@ def strategies_with_records(journal: Journal) -> list[str]:
     names = {o["strategy"] for o in journal.orders() if o["strategy"]}
     names |= {r["strategy"] for r in journal.runs()}
     return sorted(names)
+
+
+@dataclass(frozen=True)
+class AttributionPages:
+    """One page per strategy (its attribution, or why it could not be attributed) and the
+    total over the strategies that could, over their common window (None without any)."""
+
+    per: Mapping[str, Attribution]
+    errors: Mapping[str, str]
+    total: Attribution | None
+
+    @property
+    def names(self) -> list[str]:
+        """Every strategy with a page, in journal order."""
+        return sorted({*self.per, *self.errors})
+
+
+def _attribute_one(
+    journal: Journal,
+    name: str,
+    signal: Callable | None,
+    **window: Any,
+) -> tuple[Attribution, StrategyInputs]:
+    inputs = load(journal, name, **window)
+    try:
+        return attribute_inputs(inputs, signal), inputs
+    except (KeyError, TypeError, IndexError) as exc:
+        if signal is None:
+            raise
+        log.warning("%s: replay through its signal failed (%r); recorded targets used", name, exc)
+        return attribute_inputs(inputs, None), inputs
+
+
+def attribute_pages(
+    journal: Journal,
+    strategies: Sequence[str] | None = None,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    signals: Mapping[str, Callable] | None = None,
+    end_marks: Mapping[int, float] | None = None,
+    nlv: float | None = None,
+) -> AttributionPages:
+    """Every strategy attributed on its own page (its own window unless ``since``/``until``
+    are given); a strategy that fails is an error page, never an exception that blanks the
+    others. Each strategy is replayed through its own signal in ``signals`` when given (its
+    recorded targets when the recorded inputs do not fit the signal: logged, and the
+    result's ``signal`` is then None)."""
+    names = list(strategies) if strategies is not None else strategies_with_records(journal)
+    per: dict[str, Attribution] = {}
+    errors: dict[str, str] = {}
+    spans: dict[str, tuple[float, float]] = {}
+    for name in names:
+        signal = (signals or {}).get(name)
+        try:
+            inputs_window = {"since": since, "until": until, "end_marks": end_marks, "nlv": nlv}
+            per[name], inputs = _attribute_one(journal, name, signal, **inputs_window)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            errors[name] = str(exc) or type(exc).__name__
+            continue
+        spans[name] = (inputs.since, inputs.until)
+    total = None
+    fixed = since is not None and until is not None
+    if len(per) == 1 or (per and fixed):
+        total = combine(list(per.values()))
+    elif per:
+        lo = min(s[0] for s in spans.values()) if since is None else since
+        hi = max(s[1] for s in spans.values()) if until is None else until
+        try:
+            total = combine(
+                [
+                    _attribute_one(
+                        journal,
+                        n,
+                        (signals or {}).get(n),
+                        since=lo,
+                        until=hi,
+                        end_marks=end_marks,
+                        nlv=nlv,
+                    )[0]  # fmt: skip
+                    for n in per
+                ]
+            )
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            log.warning("no total attribution over the common window: %s", exc)
+    return AttributionPages(per, errors, total)
 
 
 def attribute_journal(
@@ -325,31 +435,13 @@ def attribute_journal(
     end_marks: Mapping[int, float] | None = None,
     nlv: float | None = None,
 ) -> tuple[dict[str, Attribution], Attribution | None]:
-    """Per-strategy attributions over one common window, and their total (None if none).
-
-    The window defaults to the earliest to the latest record of the strategies; each
-    strategy is replayed through its own signal in ``signals`` when given (its recorded
-    targets when the recorded inputs do not fit the signal: logged, and the result's
-    ``signal`` is then None).
-    """
-    names = list(strategies) if strategies is not None else strategies_with_records(journal)
-    if not names:
-        return {}, None
-    if since is None or until is None:
-        spans = [load(journal, n, nlv=nlv or 1.0) for n in names]
-        since = min(s.since for s in spans) if since is None else since
-        until = max(s.until for s in spans) if until is None else until
-    out = {}
-    for name in names:
-        inputs = load(journal, name, since=since, until=until, end_marks=end_marks, nlv=nlv)
-        signal = (signals or {}).get(name)
-        try:
-            out[name] = attribute_inputs(inputs, signal)
-        except (KeyError, TypeError, IndexError) as exc:
-            if signal is None:
-                raise
-            log.warning(
-                "%s: replay through its signal failed (%r); recorded targets used", name, exc
-            )
-            out[name] = attribute_inputs(inputs, None)
-    return out, combine(list(out.values()))
+    """Per-strategy attributions and their total (:func:`attribute_pages`); ValueError with
+    the first strategy's failure when one fails (for callers that need every strategy)."""
+    pages = attribute_pages(
+        journal, strategies, since=since, until=until, signals=signals,
+        end_marks=end_marks, nlv=nlv,
+    )  # fmt: skip
+    if pages.errors:
+        name, message = next(iter(pages.errors.items()))
+        raise ValueError(message if name in message else f"{name}: {message}")
+    return dict(pages.per), pages.total

@@ -95,3 +95,21 @@ def store_reference(
     else:
         raise ValueError("store_reference needs a journal or a risk engine")
     journal.append_samples([], states={f"backtest:{result.strategy}": result.record()})
+
+
+def stale_reason(record: Mapping[str, Any] | None, params: Mapping[str, Any]) -> str | None:
+    """Why a stored reference (its ``backtest:NAME`` record) no longer describes the strategy
+    as configured (``params``): the parameters that differ, or None when it is current."""
+    if not record or "params" not in record:
+        return None
+    built = record["params"]
+
+    def norm(v: Any) -> Any:
+        return list(v) if isinstance(v, tuple) else v
+
+    changed = [
+        f"{k}={built.get(k)!r} (now {norm(v)!r})"
+        for k, v in sorted(params.items())
+        if k != "dry_run" and k in built and built[k] != norm(v)
+    ]
+    return "stale: built with " + ", ".join(changed) if changed else None

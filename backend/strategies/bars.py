@@ -2,7 +2,13 @@
 
 :class:`BarFeed` holds one ``keepUpToDate`` subscription: the initial request returns the
 history, then the gateway streams the bar in progress and appends new ones, so an
-iteration reads the last bars from memory with **no** request. :func:`fetch_history`
+iteration reads the last bars from memory with **no** request.
+
+A bar counts as **complete when the gateway says so**: the gateway sends a finished bar's
+final update and then the next bar's first, so a bar is complete once a later bar follows it
+in the list — never because the clock passed its end (its last updates may still be on the
+way). The newest bar of the list is always in progress. :meth:`BarFeed.wait_complete` waits
+(bounded) for the bar ending at a decision time to be followed by the next one. :func:`fetch_history`
 downloads a longer span in chunks that respect IB's historical-data pacing (at most
 ``1 W`` of 1-minute bars per request, requests spaced so no six hit one contract in 2 s).
 """
@@ -41,13 +47,15 @@ def _epoch(d) -> float:
 
 
 def tail_arrays(bars, now: float, step: int, tail: int) -> tuple[np.ndarray, np.ndarray]:
-    """(start epochs, closes) of the last ``tail`` completed bars (no pandas: the hot path)."""
+    """(start epochs, closes) of the last ``tail`` completed bars (no pandas: the hot path):
+    every bar but the newest (in progress until the gateway starts the next), ended by
+    ``now``."""
     items = bars[-(tail + 1) :]
     times = np.fromiter((_epoch(b.date) for b in items), dtype=float, count=len(items))
     closes = np.fromiter((b.close for b in items), dtype=float, count=len(items))
-    if len(times) and times[-1] + step > now:
-        times, closes = times[:-1], closes[:-1]
-    return times[-tail:], closes[-tail:]
+    times, closes = times[:-1], closes[:-1]
+    done = times + step <= now
+    return times[done][-tail:], closes[done][-tail:]
 
 
 class BarFeed:
@@ -78,6 +86,22 @@ class BarFeed:
     def tail(self, now: float, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(start epochs, closes) of the last ``n`` completed bars (no request)."""
         return tail_arrays(self.bars, now, self.step, n)
+
+    def complete_through(self, now: float) -> bool:
+        """Whether the bar ending at or before ``now`` is complete (a later bar follows it)."""
+        boundary = math.floor(now / self.step) * self.step
+        return self.last_start() >= boundary
+
+    async def wait_complete(self, now: float, timeout: float, poll: float = 0.01) -> bool:
+        """Wait up to ``timeout`` wall seconds for the gateway to complete the bar ending at or
+        before ``now`` (:meth:`complete_through`); False when it did not in time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.complete_through(now):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(poll)
+        return True
 
     async def backfill(self, ctx: StrategyContext, since: float, now: float) -> int:
         """Fetch the bars from ``since`` to now (one incremental request) and insert the ones

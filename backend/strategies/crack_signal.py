@@ -16,8 +16,11 @@ over the last ``w`` bars (average rank of ties, divided by w — pandas'
 difference ``d = rank(PSX) - rank(crack)``; its z-score over the last ``w`` values of ``d``
 (sample standard deviation). A low z means PSX is cheap against the crack.
 
-Position rule: long PSX when z <= -threshold, short when z >= +threshold; a long exits when
-z rises to 0 or above, a short when z falls to 0 or below; otherwise the position is held.
+Position rule: a position is entered **only from flat** — long PSX when z <= -threshold, short
+when z >= +threshold; a long exits when z rises to 0 or above, a short when z falls to 0 or
+below; otherwise the position is held. A short is never flipped to a long in one step (nor a
+long to a short): z = -2.5 while short exits to flat, and a new long needs a later z <= -threshold
+while flat. E.g. z = 0, 2.5, 1, -2.5, -1 with threshold 2 gives 0, -1, -1, 0, 0.
 """
 
 from __future__ import annotations
@@ -118,18 +121,19 @@ def min_bars(window: int) -> int:
 
 
 def next_position(z: float, position: int, threshold: float) -> int:
-    """The position sign (-1, 0, +1) after seeing ``z`` while holding ``position``."""
+    """The position sign (-1, 0, +1) after seeing ``z`` while holding ``position`` (the
+    module's rule: enter only from flat, exit when z crosses zero, never flip)."""
     if not math.isfinite(z):
         return position
+    if position > 0:
+        return 0 if z >= 0 else position
+    if position < 0:
+        return 0 if z <= 0 else position
     if z <= -threshold:
         return 1
     if z >= threshold:
         return -1
-    if position > 0 and z >= 0:
-        return 0
-    if position < 0 and z <= 0:
-        return 0
-    return position
+    return 0
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,13 @@ of history at start (one ``1 W`` request per contract, within IB's pacing rules)
 new bars, streamed by the gateway (``keepUpToDate=True``): an iteration makes no data
 request. Signal (pure, :mod:`.crack_signal`): the crack in consistent units
 ``(2*RB*42 + HO*42 - 3*CL) / 3`` $/bbl, rolling 60-bar percentile ranks of crack and PSX,
-the z-score of ``rank(PSX) - rank(crack)`` over 60 bars; long PSX at z <= -threshold,
-short at z >= +threshold, out when z crosses 0. Sized with ``order_target_percent``
+the z-score of ``rank(PSX) - rank(crack)`` over 60 bars; from flat only, long PSX at
+z <= -threshold, short at z >= +threshold; out when z crosses 0 (never flipped in one step). Sized with ``order_target_percent``
 (± ``weight`` of NetLiquidation); flat ``flatten_before_close_min`` before the close.
+
+A bar is used once the gateway completed it (its final update, then the next bar's first;
+:mod:`.bars`): a decision waits up to ``FINAL_BAR_WAIT`` seconds for the bars ending at its
+time, so live decides on the same closes as the gateway's history.
 
 Minutes one feed missed but the others have (a slow stream, a reconnect, the gap between
 the warm-up and the first update) are fetched once with an incremental request and merged.
@@ -18,6 +22,7 @@ front month changed): the feeds are rebuilt on the new contract and the window r
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import time
@@ -48,6 +53,8 @@ HISTORY = ("2 D", "3 D", "4 D", "1 W")
 GAP_REASONS = ("missing bars", "NaN or missing")
 """Skip reasons an incremental request for the missed minutes may cure."""
 BACKFILL_EVERY = 60.0
+FINAL_BAR_WAIT = 5.0
+"""Wall seconds a decision waits for the gateway to complete the bars ending at its time."""
 """Real seconds between two backfills of one feed (IB: at most 60 history requests in 10 min)."""
 
 
@@ -244,6 +251,9 @@ class CrackSpread(Strategy):
         reason = await self.roll_feeds(ctx, now)
         if reason:
             return Decision(now, f"no decision: {reason}", skipped_reason=reason)
+        await asyncio.gather(
+            *(f.wait_complete(now.timestamp(), FINAL_BAR_WAIT) for f in feeds.values())
+        )
         frame, reason = self.frame(feeds, now.timestamp())
         if reason and reason.startswith(GAP_REASONS):
             if await self.backfill_gaps(ctx, feeds, now.timestamp()):

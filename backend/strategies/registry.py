@@ -272,3 +272,17 @@ def is_enabled(settings: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"[strategies.{name}] enabled = {value!r} is not true/false")
     return value
+
+
+def current_params(settings: Any) -> dict[str, dict[str, Any]]:
+    """Every available strategy's parameters as configured now (those whose settings do not
+    validate are left out)."""
+    out = {}
+    for name in available_strategies():
+        try:
+            out[name] = dict(
+                create_strategy(name, strategy_settings(settings, name)).param_values()
+            )
+        except Exception:  # a bad setting is reported where the strategy is used
+            continue
+    return out

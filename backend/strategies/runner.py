@@ -35,10 +35,10 @@ DEMO_START_AFTER_OPEN = 1800.0
 
 
 def sim_journal_path() -> Path:
-    """The journal of runs against the embedded demo gateway (``journal-sim.sqlite3``)."""
-    from livedesk.backend.config import data_dir
+    """The journal of runs against the embedded demo gateway: the demo account's."""
+    from livedesk.backend.journal import account_journal_path
 
-    return data_dir() / "journal-sim.sqlite3"
+    return account_journal_path()
 
 
 class Style:
@@ -165,7 +165,7 @@ async def session(
 ) -> AsyncIterator[Session]:
     """Connect to ``host:port`` — or start the embedded demo gateway when ``port`` is None."""
     from livedesk.backend.events import EventBus
-    from livedesk.backend.journal import Journal, default_journal_path
+    from livedesk.backend.journal import Journal, account_journal_path, default_journal_path
     from livedesk.backend.risk.engine import RiskEngine
     from livedesk.backend.risk.live import RiskFeed
     from livedesk.backend.trading.app import TradingApp
@@ -191,8 +191,13 @@ async def session(
         host, port = "127.0.0.1", gw.port
     host = host or settings.broker.host
     cid = client_id if client_id is not None else settings.broker.client_id
-    if journal_path is None:  # demo runs and references never mix with the live journal
-        journal_path = sim_journal_path() if gw is not None else default_journal_path()
+    if journal_path is None:  # one journal per account: demo runs never mix with live ones
+        if gw is not None:
+            journal_path = account_journal_path(gw.broker.account.account_id)
+        elif settings.broker.account:
+            journal_path = account_journal_path(settings.broker.account)
+        else:  # the account is known only after connecting
+            journal_path = default_journal_path()
     journal = Journal(journal_path)
     try:
         app = await TradingApp.connect(
@@ -337,10 +342,31 @@ async def _not_due(ctl, name: str) -> str | None:
     return None if is_open(now, calendar) else f"{calendar} closed at {fmt_time(now)}"
 
 
+async def record_snapshot(ctl, s: Session, name: str) -> None:
+    """Journal NetLiquidation and the account's positions (with their marks) at the broker's
+    time, so the run's window can be attributed without a streaming sampler (``--once``)."""
+    from livedesk.backend.risk.attribution_snapshots import record_run_snapshot
+
+    now = (await ctl.clock.now()).timestamp()
+    positions, marks, multipliers = {}, {}, {}
+    for item in s.app.ib.portfolio():
+        c = item.contract
+        positions[c.conId] = float(item.position)
+        marks[c.conId] = float(item.marketPrice)
+        multipliers[c.conId] = float(c.multiplier or 1) if c.secType != "STK" else 1.0
+    for con_id, mark in s.app.marks().items():
+        if con_id in positions:
+            marks[con_id] = mark
+    nlv = s.app.net_liquidation_or_none()  # None before the first report: positions still count
+    record_run_snapshot(s.journal, name, now, nlv, positions, marks, multipliers)
+
+
 async def _run_once(ctl, s: Session, name: str, out: TextIO, style: Style, dry_run: bool) -> int:
     strategy = ctl.strategy(name)
     ctx = ctl.context(name)
     try:
+        if not dry_run:
+            await record_snapshot(ctl, s, name)
         await strategy.on_start(ctx)
         d = await ctl.run_now(name)
     except Exception as exc:

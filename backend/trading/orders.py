@@ -290,13 +290,17 @@ def plan_order_percent(
 
 def plan_order_target_quantity(
     target: float,
-    quote: Quote | float,
+    quote: Quote | float | None,
     multiplier: float = 1.0,
     position: float = 0.0,
     working: float = 0.0,
 ) -> OrderPlan:
-    """Move the position (counting working orders) to ``target`` shares/contracts."""
-    quote, multiplier = _as_quote(quote), _check_multiplier(multiplier)
+    """Move the position (counting working orders) to ``target`` shares/contracts.
+
+    A target quantity needs no price: with ``quote`` None (e.g. a credit combo, whose signed
+    price is no size) the plan's price and notional are NaN."""
+    quote = Quote(math.nan, "none") if quote is None else _as_quote(quote)
+    multiplier = _check_multiplier(multiplier)
     target_qty = round_order_quantity(target)
     delta = target_delta(target_qty, position, working)
     current = position + working

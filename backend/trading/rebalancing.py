@@ -262,29 +262,7 @@ class Rebalancer:
     # ---- what-if -------------------------------------------------------------------
     async def _what_if(self, contract: Contract, order: Order) -> float:
         """The gateway's initial-margin change for ``order``, or WhatIfUnavailable."""
-        app = self.app
-        label = f"{order.action} {order.totalQuantity:g} {describe(contract)}"
-        await app.pacing.acquire()
-        try:
-            state = await asyncio.wait_for(
-                app.ib.whatIfOrderAsync(contract, order), app.what_if_timeout
-            )
-        except TimeoutError:
-            raise WhatIfUnavailable(
-                f"what-if for {label}: no answer within {app.what_if_timeout:g} s"
-            ) from None
-        except Exception as exc:  # ib_async's request errors, a dropped connection, ...
-            raise WhatIfUnavailable(f"what-if for {label} failed: {exc!r}") from exc
-        raw = getattr(state, "initMarginChange", None)
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            value = math.nan
-        if not math.isfinite(value) or abs(value) >= sizing.UNSET_DOUBLE:
-            raise WhatIfUnavailable(
-                f"what-if for {label}: the gateway returned no margin figure (got {state!r})"
-            )
-        return value
+        return await what_if_margin(self.app, contract, order)
 
     async def _with_margin(
         self, plan: RebalancePlan, contracts: Mapping[Hashable, Contract], order_type: OrderType
@@ -329,3 +307,30 @@ class Rebalancer:
             else "sum of per-leg what-ifs (ignores offsets between legs)"
         )
         return replace(plan, margin_change=total, margin_source=source)
+
+
+async def what_if_margin(app, contract: Contract, order: Order) -> float:
+    """The gateway's initial-margin change for ``order`` (paced, within
+    ``app.what_if_timeout``), or WhatIfUnavailable with the reason."""
+    label = f"{order.action} {order.totalQuantity:g} {describe(contract)}"
+    await app.pacing.acquire()
+    try:
+        state = await asyncio.wait_for(
+            app.ib.whatIfOrderAsync(contract, order), app.what_if_timeout
+        )
+    except TimeoutError:
+        raise WhatIfUnavailable(
+            f"what-if for {label}: no answer within {app.what_if_timeout:g} s"
+        ) from None
+    except Exception as exc:  # ib_async's request errors, a dropped connection, ...
+        raise WhatIfUnavailable(f"what-if for {label} failed: {exc!r}") from exc
+    raw = getattr(state, "initMarginChange", None)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or abs(value) >= sizing.UNSET_DOUBLE:
+        raise WhatIfUnavailable(
+            f"what-if for {label}: the gateway returned no margin figure (got {state!r})"
+        )
+    return value

@@ -2,7 +2,8 @@
 
 Per strategy (``[``/``]`` or ←/→ cycle through them, the total last): the components in $,
 bps of NLV and bps a year, the waterfall backtest → ideal → each cost → live, and the trades
-that contributed most to each component. The attribution is computed from the journal in a
+that contributed most to each component. A strategy that cannot be attributed (a missing mark,
+a record without a time) shows why on its own page; the other pages are unaffected. The attribution is computed from the journal in a
 worker thread (it reads SQLite), so opening the view never blocks the console.
 """
 
@@ -18,13 +19,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from livedesk.backend.risk.attribution import Attribution
+from livedesk.backend.risk.attribution_source import AttributionPages
 from livedesk.backend.risk.attribution_view import (
     component_table,
     top_trades_text,
     waterfall_text,
 )
 
-Source = Callable[[], tuple[dict[str, Attribution], Attribution | None]]
+Source = Callable[[], AttributionPages]
 TOTAL = "total"
 
 
@@ -43,6 +45,7 @@ class AttributionScreen(ModalScreen[None]):
         self.source = source
         self.wanted = strategy
         self.parts: dict[str, Attribution] = {}
+        self.errors: dict[str, str] = {}
         self.order: list[str] = []
         self.index = 0
         self.error = ""
@@ -64,21 +67,22 @@ class AttributionScreen(ModalScreen[None]):
 
     def _load(self) -> None:
         try:
-            per, total = self.source()
+            pages = self.source()
         except ValueError as exc:
             self.app.call_from_thread(self._show_error, str(exc))
             return
-        self.app.call_from_thread(self._loaded, per, total)
+        self.app.call_from_thread(self._loaded, pages)
 
     def _show_error(self, text: str) -> None:
         self.error = text
         self.query_one("#attribution-title", Static).update(f"Attribution — {text}")
 
-    def _loaded(self, per: dict[str, Attribution], total: Attribution | None) -> None:
-        self.parts = dict(per)
-        if total is not None and len(per) > 1:
-            self.parts[TOTAL] = total
-        self.order = list(self.parts)
+    def _loaded(self, pages: AttributionPages) -> None:
+        self.parts = dict(pages.per)
+        self.errors = dict(pages.errors)
+        if pages.total is not None and len(pages.per) > 1:
+            self.parts[TOTAL] = pages.total
+        self.order = [*pages.names, *([TOTAL] if TOTAL in self.parts else [])]
         if self.wanted in self.order:
             self.index = self.order.index(self.wanted)
         self._render_current()
@@ -94,8 +98,15 @@ class AttributionScreen(ModalScreen[None]):
             title.update("Attribution — no strategy orders or decisions recorded yet")
             return
         name = self.order[self.index]
-        a = self.parts[name]
         title.update(f"Attribution — {name}  ({self.index + 1}/{len(self.order)})")
+        if name in self.errors:
+            self.query_one("#attribution-summary", Static).update(
+                Text(f"cannot attribute {name}: {self.errors[name]}")
+            )
+            for wid in ("components", "waterfall", "top"):
+                self.query_one(f"#attribution-{wid}", Static).update("")
+            return
+        a = self.parts[name]
         bt = "n/a" if a.backtest_pnl is None else f"{a.backtest_pnl:,.2f}"
         self.query_one("#attribution-summary", Static).update(
             f"{a.window_days:.2f} days · NLV {a.nlv:,.0f} · {a.trades} orders filled · "

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from livedesk.backend.sim.broker import combos
 from livedesk.backend.sim.clients.generic_ticks import GenericTicks, parse_generic
 from livedesk.backend.sim.errors import OrderReject
-from livedesk.backend.sim.market.history import NEW_YORK
+from livedesk.backend.sim.market.history import NEW_YORK, Bar, bar_seconds
 from livedesk.backend.sim.market.instruments import Instrument
 from livedesk.backend.sim.market.model import Quote
 from livedesk.backend.sim.protocol import fast_frames as ff
@@ -40,6 +40,8 @@ BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE, OPEN = 
 )
 LAST_TIMESTAMP = 45
 BID_OPTION, ASK_OPTION, LAST_OPTION, MODEL_OPTION = 10, 11, 12, 13
+MAX_CATCH_UP = 120
+"""Finished bars a keepUpToDate push sends after a pulse gap (a clock jump), at most."""
 DELAYED_MSG = "Requested market data is not subscribed. Displaying delayed market data."
 NO_PERMISSION_MSG = "Requested market data is not subscribed."
 
@@ -57,12 +59,13 @@ class MarketDataSub:
 
 @dataclass
 class BarSub:
-    """One keepUpToDate historical subscription."""
+    """One keepUpToDate historical subscription (``sent_start``: the newest bar sent)."""
 
     inst: Instrument
     bar_size: str
     format_date: int
     midpoint: bool
+    sent_start: float = -math.inf
 
 
 class MarketDataRequests(GenericTicks):
@@ -272,7 +275,46 @@ class MarketDataRequests(GenericTicks):
             )
         )
         if req.keep_up_to_date:
-            self.bars[req.req_id] = BarSub(inst, req.bar_size, req.format_date, midpoint)
+            sub = BarSub(inst, req.bar_size, req.format_date, midpoint)
+            sub.sent_start = bars[-1].start if bars else -math.inf
+            self.bars[req.req_id] = sub
+
+    def push_bar(self, req_id: int, bs: BarSub, now: float) -> None:
+        """keepUpToDate: the bar in progress; when new bars began since the last push, first
+        the **final** update of each finished one (as IB does; at most ``MAX_CATCH_UP`` after
+        a clock jump), so a client sees every completed bar with its final values before the
+        next bar's first update. At a bar's very end the next bar's first update (priced at
+        now) follows at once."""
+        history, con_id, step = self.gw.history, bs.inst.con_id, bar_seconds(bs.bar_size)
+        bar = history.current_bar(con_id, bs.bar_size, now)
+        if bar is None:
+            return
+        if bar.start > bs.sent_start > -math.inf:  # every bar finished since, final values
+            start = max(bs.sent_start, bar.start - MAX_CATCH_UP * step)
+            while start < bar.start:
+                final = history.current_bar(con_id, bs.bar_size, min(start + step, now))
+                if final is not None and final.start == start:
+                    self._send_bar(req_id, bs, final)
+                start += step
+        bs.sent_start = bar.start
+        self._send_bar(req_id, bs, bar)
+        if bar.start + step <= now:  # this bar is complete: the next one begins now
+            nxt = history.current_bar(con_id, bs.bar_size, now + 1e-6)
+            if nxt is not None and nxt.start > bar.start:
+                p = self.gw.market.last_price(con_id, now)
+                self._send_bar(req_id, bs, Bar(nxt.start, p, p, p, p, 0, p, 0))
+                bs.sent_start = nxt.start
+
+    def _send_bar(self, req_id: int, bs: BarSub, bar) -> None:
+        self.send(
+            m.historical_data_update(
+                req_id,
+                bar.count,
+                bar.fields(bs.format_date, bs.midpoint),
+                proto=self.proto,
+                sec_type=bs.inst.sec_type,
+            )
+        )
 
     def on_cancel_historical(self, req: rq.CancelHistoricalData) -> None:
         self.bars.pop(req.req_id, None)

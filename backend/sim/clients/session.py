@@ -520,17 +520,7 @@ class ClientSession(MarketDataRequests, AccountRequests, DataRequests):
             self._push_ticks(req_id, sub, now)
         self.stream_data(now)
         for req_id, bs in self.bars.items():
-            bar = self.gw.history.current_bar(bs.inst.con_id, bs.bar_size, now)
-            if bar is not None:
-                self.send(
-                    m.historical_data_update(
-                        req_id,
-                        bar.count,
-                        bar.fields(bs.format_date, bs.midpoint),
-                        proto=self.proto,
-                        sec_type=bs.inst.sec_type,
-                    )
-                )
+            self.push_bar(req_id, bs, now)
         if not push_account:
             return
         for req_id in self.pnl:
