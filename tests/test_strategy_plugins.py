@@ -369,3 +369,26 @@ async def test_context_primitives_are_tagged_dry_run_aware_and_noted() -> None:
     assert ctx.recorded == {"z": 1.5, "n": 2.0}
     with pytest.raises(TypeError, match="takes a number"):
         ctx.record(label="x")
+
+
+async def test_a_plugin_run_is_attributed_like_a_built_in(gw, tmp_path, clean_registry) -> None:
+    """A plugin has no replay signal of its own: its window is attributed through its recorded
+    decisions and fills, on its own page, with components summing to live − ideal."""
+    from livedesk.backend.risk.attribution_source import attribute_pages
+
+    base = tmp_path / "cfg"
+    write(base / "strategies", "mine.py", good("my-buyer", summary="bought seven"))
+    registry.load_plugins(base=base, entry_points=False)
+    path = tmp_path / "j.sqlite3"
+    out = io.StringIO()
+    rc = await runner.run_strategy(
+        "my-buyer", Settings(), once=True, port=gw.port, journal_path=path, out=out
+    )
+    assert rc == 0, out.getvalue()
+    with Journal(path) as j:
+        pages = attribute_pages(j, ["my-buyer"], nlv=1_000_000.0)
+    assert pages.errors == {}, pages.errors
+    a = pages.per["my-buyer"]
+    assert a.trades == 1 and a.notional > 0
+    total = sum(usd for _, usd, _, _ in a.rows())
+    assert total == pytest.approx(a.live_pnl - a.ideal_pnl, abs=1e-6)
