@@ -144,7 +144,12 @@ class ConsoleSession(SessionViews, SessionCommands):
 
     # ---- lifecycle ------------------------------------------------------------------
     def now(self) -> float:
-        """Exchange time: the sim gateway's clock in demo mode, else the wall clock."""
+        """The broker's clock (IB server time, ``TradingApp.clock``): every time shown.
+
+        Before the connection: the embedded sim gateway's clock, else the wall clock.
+        """
+        if self.app is not None:
+            return self.app.clock.time()
         return self.gw.now() if self.gw is not None else time.time()
 
     @property
@@ -217,10 +222,12 @@ class ConsoleSession(SessionViews, SessionCommands):
             raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", reason) from exc
         except Exception as exc:  # an API error during the handshake (e.g. 326 client id in use)
             raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", str(exc)) from exc
+        if t.sim:  # the same gateway clock, read in-process: exact between requests
+            self.app.clock.exact = self.gw.now
         self._wire()
         self.health.on_connected()
         where = "embedded sim gateway" if t.sim else self.connected_to
-        self.bus.publish(ConnectionState(time.time(), CONNECTED, where))
+        self.bus.publish(ConnectionState(self.now(), CONNECTED, where))
         self._bump("positions", "orders", "account")
         if preload is None:
             self.controller = self._make_controller()
@@ -360,7 +367,7 @@ class ConsoleSession(SessionViews, SessionCommands):
         what = f" ({describe(contract)})" if contract is not None and contract.conId else ""
         order = f" order {req_id}" if self.tracker.knows_order(req_id) else ""
         self.bus.publish(
-            Alert(time.time(), alert_level(code), "ib", f"{code}{order}: {message}{what}", code)
+            Alert(self.now(), alert_level(code), "ib", f"{code}{order}: {message}{what}", code)
         )
 
     def _on_disconnected(self) -> None:
@@ -370,9 +377,9 @@ class ConsoleSession(SessionViews, SessionCommands):
             return
         if getattr(self.app, "session", None) is not None:
             return  # the broker session reconnects, reconciles and publishes the states
-        self.bus.publish(ConnectionState(time.time(), DISCONNECTED, self.connected_to))
+        self.bus.publish(ConnectionState(self.now(), DISCONNECTED, self.connected_to))
         self.bus.publish(
-            Alert(time.time(), "error", "connection", f"disconnected from {self.connected_to}")
+            Alert(self.now(), "error", "connection", f"disconnected from {self.connected_to}")
         )
         try:
             loop = asyncio.get_running_loop()
@@ -401,9 +408,9 @@ class ConsoleSession(SessionViews, SessionCommands):
                 continue
             self.health.on_connected()
             self._bump("account", "positions", "orders")
-            self.bus.publish(ConnectionState(time.time(), CONNECTED, "reconnected"))
+            self.bus.publish(ConnectionState(self.now(), CONNECTED, "reconnected"))
             self.bus.publish(
-                Alert(time.time(), "warning", "connection", f"reconnected to {self.connected_to}")
+                Alert(self.now(), "warning", "connection", f"reconnected to {self.connected_to}")
             )
             return
 

@@ -3,8 +3,6 @@ questions the console asks before quitting. A mixin of :class:`ConsoleSession`."
 
 from __future__ import annotations
 
-import time
-
 from livedesk.backend.console.views import OrderRow
 from livedesk.backend.events import Alert
 
@@ -60,7 +58,7 @@ class SessionCommands:
         else:
             n = await self.app.kill_switch(reason)
         self.bus.publish(
-            Alert(time.time(), "error", "console", f"KILL SWITCH: {reason}; {n} order(s) cancelled")
+            Alert(self.now(), "error", "console", f"KILL SWITCH: {reason}; {n} order(s) cancelled")
         )
         self._bump("account", "strategies", "orders")
         return n

@@ -69,10 +69,14 @@ class StrategyBook:
 class RiskFeed:
     """Subscribes to a TradingApp's events and keeps the RiskEngine and journal current."""
 
-    def __init__(self, app, engine: RiskEngine, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, app, engine: RiskEngine, clock: Callable[[], float] | None = None) -> None:
         self.app = app
         self.engine = engine
-        self.clock = clock
+        own = getattr(app, "clock", None)
+        self.clock: Callable[[], float] = clock or (
+            own.time if own is not None and hasattr(own, "time") else time.time
+        )
+        """Stamps orders, fills and samples: the broker clock (``TradingApp.clock``)."""
         self.books: dict[str, StrategyBook] = {}
         self._arrival: dict[int, float | None] = {}
         self._start_nlv: float | None = None

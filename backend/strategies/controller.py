@@ -21,7 +21,6 @@ import collections
 import datetime as dt
 import logging
 import math
-import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -108,8 +107,9 @@ class StrategyController:
         self.risk = risk
         self.settings = settings
         self.dry_run = dry_run
-        self.clock = clock or GatewayClock.of(app.ib)
-        if app.today == dt.date.today:  # trade on the gateway's date (front months, expiries)
+        own = getattr(app, "clock", None)
+        self.clock = clock or (own if isinstance(own, GatewayClock) else GatewayClock.of(app.ib))
+        if app.today == dt.date.today or (own is not None and app.today == own.today):  # trade on the gateway's date (front months, expiries)
             app.today = self.clock.today
         self.pause_poll = 0.25
         """Seconds between two checks of a paused strategy (link, reconciliation, data)."""
@@ -222,10 +222,10 @@ class StrategyController:
     # ---- state -----------------------------------------------------------------------
     def _set(self, slot: _Slot, status: StrategyStatus, detail: str = "") -> None:
         slot.status = status
-        self.bus.publish(StrategyState(time.time(), slot.strategy.name, str(status), detail))
+        self.bus.publish(StrategyState(self.clock.time(), slot.strategy.name, str(status), detail))
 
     def _alert(self, level: str, name: str, message: str) -> None:
-        self.bus.publish(Alert(time.time(), level, f"strategy:{name}", message))
+        self.bus.publish(Alert(self.clock.time(), level, f"strategy:{name}", message))
 
     # ---- control -----------------------------------------------------------------------
     async def start(self, name: str) -> None:
@@ -457,7 +457,7 @@ class StrategyController:
                         else "broker link lost"
                     )
                     reason = f"{what} during the decision: {exc}".rstrip(": ")
-                    decision = Decision(dt.datetime.now(NEW_YORK), "paused", skipped_reason=reason)
+                    decision = Decision(self.clock.datetime(), "paused", skipped_reason=reason)
                     self._record(slot, decision)
                     self._set(slot, StrategyStatus.WAITING, reason)
                     return decision
@@ -500,7 +500,7 @@ class StrategyController:
         slot.last_error = text
         log.error("strategy %s failed: %s", name, text, exc_info=exc)
         detail = {"error": text, "traceback": "".join(traceback.format_exception(exc))[-4000:]}
-        t = time.time()
+        t = self.clock.time()
         if self.journal is not None:
             if slot.run_id is None:
                 self._open_run(slot)
