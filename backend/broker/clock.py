@@ -96,7 +96,9 @@ class GatewayClock:
         samples = self._samples
         drift = JUMP + 0.05 * (m - samples[-1][1]) if samples else 0.0
         if self.rate is not None and abs(self._estimate(m) - t) > drift:
-            self.reset()  # the gateway restarted, was stepped or changed speed
+            self._samples.clear()  # the gateway restarted, was stepped or changed speed
+            self.rate = None
+            self._floor = -float("inf")
         samples.append((t, m))
         while len(samples) > 2 and m - samples[1][1] >= self.baseline:
             samples.popleft()
@@ -106,7 +108,13 @@ class GatewayClock:
         self._last = (t, m)
 
     def reset(self) -> None:
-        """Forget the answers (a new gateway, e.g. after a reconnect): the next one anchors."""
+        """Forget the answers (a new gateway, e.g. after a reconnect): the next one anchors.
+
+        A request still in flight (its answer lost with the old link) is dropped too.
+        """
+        task, self._inflight = self._inflight, None
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
         self._samples.clear()
         self.rate = None
         self._floor = -float("inf")

@@ -357,8 +357,10 @@ class BrokerSession(SessionOrders):
 
     async def _read_clock(self) -> bool:
         try:
-            await self.gateway_clock.refresh()
-        except (TimeoutError, ConnectionError, OSError) as exc:
+            await asyncio.wait_for(self.gateway_clock.refresh(), self.config.timeout)
+        except (TimeoutError, ConnectionError, OSError, asyncio.CancelledError) as exc:
+            if asyncio.current_task() is not None and asyncio.current_task().cancelling():
+                raise
             log.warning("cannot read the gateway's clock: %s", exc or type(exc).__name__)
             return False
         return True
@@ -395,6 +397,7 @@ class BrokerSession(SessionOrders):
                 # the heartbeat is a clock reading: it keeps the broker clock's offset fresh
                 await asyncio.wait_for(self.gateway_clock.refresh(), cfg.heartbeat_timeout)
             except TimeoutError:
+                self.gateway_clock.reset()  # its request is lost with the link
                 self.stats.heartbeat_failures += 1
                 self._alert(
                     "error",
