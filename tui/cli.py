@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--csv", metavar="DIR", help="also export the tables and series as CSV into DIR")
     r.add_argument("--journal", help="journal file (default: in the user data dir)")
     r.add_argument(
+        "--min-sessions",
+        type=int,
+        metavar="N",
+        help="daily returns needed before annualised figures show (default: [risk] "
+        "min_sessions, 20)",
+    )
+    r.add_argument(
         "--attribution",
         action="store_true",
         help="explain live vs backtest: spread and impact, delay, commission, missed fills, "
@@ -152,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             csv_dir=args.csv,
             journal=args.journal,
             attribution=args.attribution,
+            min_sessions=(
+                settings.risk.min_sessions if args.min_sessions is None else args.min_sessions
+            ),
         )
     return _console(args, settings)
 

@@ -277,7 +277,7 @@ class ConsoleSession(SessionViews, SessionCommands):
             self.journal = Journal(self._journal_path())
         if getattr(self.app, "session", None) is not None:
             self.app.session.attach_journal(self.journal)
-        self.engine = RiskEngine(self.journal)
+        self.engine = RiskEngine(self.journal, min_sessions=self.settings.risk.min_sessions)
         self.engine.restore()
         self.risk_table = RiskTable(self.engine)
         self.feed = RiskFeed(self.app, self.engine, clock=self.now)

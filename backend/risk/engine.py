@@ -66,6 +66,15 @@ from livedesk.backend.risk.execution import (
     side_sign,
     slippage_bps,
 )
+from livedesk.backend.risk.figures import (
+    MIN_SESSIONS,
+    Figure,
+    SessionFigures,
+    SessionStats,
+    daily_figure,
+    ny_session,
+    sessions_reason,
+)
 from livedesk.backend.risk.metrics import StreamingRiskMetrics
 from livedesk.backend.risk.returns import ReturnSampler, SamplerOutput
 
@@ -185,6 +194,7 @@ class _Track:
         self.session: dt.date | None = None
         self.extra: dict[str, float] = {}
         self.spark: _Sparkline | None = None
+        self.today = SessionStats()
 
     def seen(self, t: float) -> None:
         if not self.first_t <= t:  # also true while first_t is NaN
@@ -202,6 +212,7 @@ class RiskEngine:
         interval: float = 5.0,
         intraday_annualization: float | None = None,
         daily_annualization: int = 252,
+        min_sessions: int = MIN_SESSIONS,
     ) -> None:
         ReturnSampler(interval)  # validates the interval before anything is built
         self.journal = journal
@@ -212,6 +223,10 @@ class RiskEngine:
             else float(intraday_annualization)
         )
         self.daily_annualization = daily_annualization
+        if min_sessions < 2:
+            raise ValueError(f"min_sessions must be at least 2, got {min_sessions}")
+        self.min_sessions = int(min_sessions)
+        """Daily returns needed before annualised figures are shown (``[risk] min_sessions``)."""
         self._reset()
 
     def _reset(self) -> None:
@@ -258,6 +273,8 @@ class RiskEngine:
                 track.sessions = [dt.datetime.fromtimestamp(x, dt.UTC).date() for x in s.t.tolist()]
             else:
                 track.intraday.extend(s.ret)
+                for t, r in zip(s.t.tolist(), s.ret.tolist(), strict=True):
+                    track.today.update(ny_session(t), r)
                 track.seen(float(s.t[0]))
                 track.seen(float(s.t[-1]))
                 track.total_pnl, track.nlv = float(s.total_pnl[-1]), float(s.nlv[-1])
@@ -369,6 +386,7 @@ class RiskEngine:
                 raise
         for s in out.intraday:
             track.intraday.update(s.ret)
+            track.today.update(s.session, s.ret)
             track.seen(s.t)
         if d is not None:
             track.daily.update(d.ret)
@@ -456,7 +474,9 @@ class RiskEngine:
         track = self._tracks.get(strategy or ACCOUNT)
         nlv = track.nlv if track is not None and track.nlv > 0 else self._tracks[ACCOUNT].nlv
         drag = _NAN
-        if costs and nlv > 0:
+        n_daily = (track.daily.n if track is not None else 0)
+        drag_reason = sessions_reason(n_daily, self.min_sessions)
+        if costs and nlv > 0 and not drag_reason:
             first = min([f.t for f in recs] + ([track.first_t] if track else []))
             last = max([f.t for f in recs] + ([track.last_t] if track else []))
             drag = annualised_drag_bps(costs, nlv, max((last - first) / 86_400, 1.0))
@@ -467,6 +487,7 @@ class RiskEngine:
             slippage=distribution((c.slippage_bps for c in costs), bins),
             commission=distribution((c.commission_bps for c in costs), bins),
             drag_bps_per_year=drag,
+            drag_reason=drag_reason,
         )
 
     # --------------------------------------------------------------- references
@@ -518,6 +539,28 @@ class RiskEngine:
             "intraday": track.intraday.snapshot(),
             "daily": track.daily.snapshot(),
         }
+
+    def session_figures(self, key: str = ACCOUNT) -> SessionFigures:
+        """The session under way of ``key``: return since the open, drawdown, realised vol, fills."""
+        track = self._track(key, create=False)
+        strategy = None if key == ACCOUNT else key
+        recs = self.fills(strategy)
+        day = track.today.session or track.session
+        if day is None and recs:
+            day = ny_session(max(f.t for f in recs))
+        fills = sum(1 for f in recs if ny_session(f.t) == day)
+        return replace(track.today.figures(fills), session=day)
+
+    def figure(self, key: str, metric: str) -> Figure:
+        """The live daily ``metric`` of ``key`` as shown: the value or why it is not."""
+        daily = self._track(key, create=False).daily.snapshot()
+        return daily_figure(
+            metric,
+            float(daily.get(metric, _NAN)),
+            int(daily["n"]),
+            self.min_sessions,
+            self.daily_annualization,
+        )
 
     def daily_returns(self, key: str = ACCOUNT) -> tuple[list[dt.date], np.ndarray]:
         """Sessions and their close-to-close returns."""

@@ -96,6 +96,8 @@ class ExecutionSummary:
     slippage: Distribution
     commission: Distribution
     drag_bps_per_year: float
+    drag_reason: str = ""
+    """Why the drag per year is not shown (too few sessions), "" when it is."""
 
 
 def distribution(values: Iterable[float], bins: int = 10) -> Distribution:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
+NEW_YORK = ZoneInfo("America/New_York")
 MIN_SESSIONS = 20
 ANNUALISED = frozenset(
     {"annual_return", "annual_volatility", "sharpe_ratio", "sortino_ratio", "calmar_ratio"}
@@ -38,6 +40,11 @@ class Figure:
     def shown(self) -> bool:
         """True when the sample supports the figure."""
         return not self.reason
+
+
+def ny_session(t: float) -> dt.date:
+    """The New York trading date of epoch ``t``."""
+    return dt.datetime.fromtimestamp(t, NEW_YORK).date()
 
 
 def sessions_reason(n: int, minimum: int) -> str:
