@@ -213,7 +213,9 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     ):
         raise ConfigError("[strategies] takes one [strategies.NAME] table per strategy")
     top = {
-        k: v for k, v in raw.items() if k not in ("broker", "sim", "guard", "keys", "strategies", "risk")
+        k: v
+        for k, v in raw.items()
+        if k not in ("broker", "sim", "guard", "keys", "strategies", "risk")
     }
     settings = Settings(
         _coerce("broker", BrokerSettings, broker), _coerce("sim", SimSettings, sim), dict(guard)

@@ -406,8 +406,13 @@ class Journal:
         ask: float | None = None,
         status: str = "PendingSubmit",
         t: float | None = None,
+        arrival_mid: float | None = None,
     ) -> int:
-        """Journal an order at submission with the arrival bid/ask/mid; returns its row id."""
+        """Journal an order at submission with the arrival bid/ask/mid; returns its row id.
+
+        ``arrival_mid`` overrides the mid of ``bid``/``ask`` (a combo's net mid may be zero
+        or negative: a credit).
+        """
         now = self.clock() if t is None else t
         with self._tx() as db:
             cur = db.execute(
@@ -430,7 +435,7 @@ class Journal:
                     limit_price,
                     bid,
                     ask,
-                    _mid(bid, ask),
+                    _mid(bid, ask) if arrival_mid is None else arrival_mid,
                     status,
                     now,
                     now,

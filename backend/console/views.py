@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.console.market_clock import NEW_YORK
 from livedesk.backend.contracts import describe
-from livedesk.backend.risk.execution import slippage_bps
+from livedesk.backend.risk.execution import OrderSlippage, order_slippage
 
 NAN = math.nan
 UNSET = 1.7976931348623157e308
@@ -133,6 +133,8 @@ class OrderRow:
     status: str
     avg_fill: float
     slippage_bps: float
+    slippage: OrderSlippage | None = None
+    """bps of the notional at the arrival mid, or $ per unit when the mid is too small."""
 
     @property
     def working(self) -> bool:
@@ -158,8 +160,9 @@ def order_rows(
         if when is None and t.fills:
             when = t.fills[0].time.timestamp()
         avg = clean(s.avgFillPrice) if s.filled else NAN
-        mid = arrival.get(o.orderId)
-        slip = slippage_bps(o.action, avg, mid) if math.isfinite(avg) and avg else NAN
+        slip = order_slippage(
+            o.action, avg, arrival.get(o.orderId), order_multiplier(t), clean(s.filled)
+        )
         rows.append(
             OrderRow(
                 order_id=o.orderId,
@@ -175,10 +178,25 @@ def order_rows(
                 limit=clean(o.lmtPrice) if o.orderType in ("LMT", "STP LMT") else NAN,
                 status=s.status or "PendingSubmit",
                 avg_fill=avg,
-                slippage_bps=slip,
+                slippage_bps=slip.bps,
+                slippage=slip,
             )
         )
     return rows
+
+
+def order_multiplier(trade) -> float:
+    """Dollars per price point of one unit: 1 for stocks; a combo's legs' multiplier."""
+    c = trade.contract
+    if c.secType == "STK":
+        return 1.0
+    for f in trade.fills:  # a BAG: its legs' multiplier (the legs carry it)
+        if f.contract.multiplier:
+            return float(f.contract.multiplier)
+    try:
+        return float(c.multiplier or (100 if c.secType in ("BAG", "OPT") else 1))
+    except ValueError:
+        return 1.0
 
 
 def ny_time(t: float) -> str:

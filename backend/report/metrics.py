@@ -238,11 +238,18 @@ def _print_key(engine: RiskEngine, key: str, out: TextIO, width: int, color: boo
             _chart("line", [d * 100 for d in dd], f"{title}: drawdown (%)", width, 10, color),
             file=out,
         )
-    slips = [f.cost().slippage_bps for f in engine.fills(_strategy(key))]
+    slips = [c.slippage_bps for c in engine.costs(_strategy(key))]
     slips = [x for x in slips if not math.isnan(x)]
     if slips:
         print(
-            _chart("hist", slips, f"{title}: slippage per fill (bps, + = cost)", width, 12, color),
+            _chart(
+                "hist",
+                slips,
+                f"{title}: slippage per fill (bps, + = cost; a combo: per order)",
+                width,
+                12,
+                color,
+            ),
             file=out,
         )
 
@@ -309,9 +316,7 @@ def export_csv(
     paths = [directory / n for n in ("metrics.csv", "equity.csv", "fills.csv", "slippage.csv")]
     with paths[0].open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(
-            ["key", "metric", "live_daily", "se", "backtest", "difference", "flag", "note"]
-        )
+        w.writerow(["key", "metric", "live_daily", "se", "backtest", "difference", "flag", "note"])
         for key in keys:
             for r in (r for r in engine.view() if r.key == key):
                 f = engine.figure(key, r.metric)
@@ -393,9 +398,7 @@ def export_csv(
         w = csv.writer(fh)
         w.writerow(["key", "bin_low_bps", "bin_high_bps", "count"])
         for key in keys:
-            d = distribution(
-                (f.cost().slippage_bps for f in engine.fills(_strategy(key))), HIST_BINS
-            )
+            d = distribution((c.slippage_bps for c in engine.costs(_strategy(key))), HIST_BINS)
             for lo, hi, n in zip(d.hist_edges, d.hist_edges[1:], d.hist_counts, strict=False):
                 w.writerow([key, lo, hi, n])
     return paths

@@ -61,8 +61,10 @@ from livedesk.backend.risk.execution import (
     ExecutionSummary,
     FillCost,
     annualised_drag_bps,
+    combo_net_price,
     commission_bps,
     distribution,
+    order_slippage,
     side_sign,
     slippage_bps,
 )
@@ -138,6 +140,9 @@ class FillRecord:
     arrival_mid: float | None
     commission: float | None
     multiplier: float
+    order_key: str | None = None
+    """``p<permId>`` (else ``o<orderId>``): groups the leg fills of a combo order."""
+    con_id: int | None = None
 
     def cost(self) -> FillCost:
         """Slippage and commission of this fill (see :mod:`livedesk.backend.risk.execution`)."""
@@ -148,6 +153,52 @@ class FillRecord:
             slippage_bps=slippage_bps(self.side, self.price, self.arrival_mid),
             commission_bps=commission_bps(self.commission, self.qty, self.price, self.multiplier),
         )
+
+
+def order_key(perm_id: int | None, order_id: int | None) -> str | None:
+    """The key grouping the fills of one order (its permId, else its orderId)."""
+    if perm_id:
+        return f"p{perm_id}"
+    return f"o{order_id}" if order_id else None
+
+
+@dataclass(frozen=True)
+class ComboOrder:
+    """A BAG order: its side, net arrival mid and leg ratios by conId."""
+
+    side: str
+    arrival_mid: float | None
+    ratios: Mapping[int, float]
+
+
+def combo_cost(key: str, combo: ComboOrder, legs: Sequence[FillRecord]) -> FillCost:
+    """One combo order's cost from its leg fills (see :mod:`livedesk.backend.risk.execution`)."""
+    qty: dict[int, float] = {}
+    value: dict[int, float] = {}
+    side: dict[int, str] = {}
+    for f in legs:
+        c = f.con_id or 0
+        qty[c] = qty.get(c, 0.0) + abs(f.qty)
+        value[c] = value.get(c, 0.0) + abs(f.qty) * f.price
+        side[c] = f.side
+    units = min(qty[c] / combo.ratios.get(c, 1.0) for c in qty)
+    net = combo_net_price(
+        combo.side, ((side[c], combo.ratios.get(c, 1.0), value[c] / qty[c]) for c in qty)
+    )
+    mult = legs[0].multiplier
+    slip = order_slippage(combo.side, net, combo.arrival_mid, mult, units)
+    notional = slip.notional if math.isfinite(slip.notional) else abs(net) * mult * units
+    known = [f.commission for f in legs if f.commission is not None]
+    commission = sum(known) if known else None
+    return FillCost(
+        exec_id=f"order:{key}",
+        strategy=legs[0].strategy,
+        notional=notional,
+        slippage_bps=slip.bps,
+        commission_bps=commission / notional * 1e4
+        if commission is not None and notional > 0
+        else _NAN,
+    )
 
 
 @dataclass(frozen=True)
@@ -233,6 +284,7 @@ class RiskEngine:
         self._tracks: dict[str, _Track] = {}
         self._fills: list[FillRecord] = []
         self._fill_index: dict[str, int] = {}
+        self._combos: dict[str, ComboOrder] = {}
         self._refs: dict[str, Reference] = {}
         self._ref_version = 0
         self._rows: dict[str, tuple[tuple[int, int], list[RiskRow]]] = {}
@@ -296,9 +348,15 @@ class RiskEngine:
         by_perm = {o["perm_id"]: o for o in orders if o.get("perm_id")}
         by_id = {o["order_id"]: o for o in orders}
         for f in self.journal.fills(since=since):
+            order = by_perm.get(f.get("perm_id")) or by_id.get(f.get("order_id"))
+            key = order_key(f.get("perm_id"), f.get("order_id"))
+            legs = ((order or {}).get("contract") or {}).get("legs")
+            if legs and key is not None and key not in self._combos:
+                self._combos[key] = ComboOrder(
+                    order["action"], order.get("arrival_mid"), {int(c): float(r) for c, r in legs}
+                )
             mid = f.get("arrival_mid")
-            if mid is None:
-                order = by_perm.get(f.get("perm_id")) or by_id.get(f.get("order_id"))
+            if mid is None and not legs:
                 mid = order.get("arrival_mid") if order else None
             self._add_fill(
                 FillRecord(
@@ -311,6 +369,8 @@ class RiskEngine:
                     arrival_mid=mid,
                     commission=f["commission"],
                     multiplier=f.get("multiplier") or 1.0,
+                    order_key=key,
+                    con_id=f.get("con_id"),
                 )
             )
 
@@ -427,6 +487,8 @@ class RiskEngine:
             arrival_mid,
             commission,
             float(multiplier or 1.0),
+            order_key(perm_id, order_id),
+            con_id,
         )
         if exec_id in self._fill_index:
             return False
@@ -458,6 +520,26 @@ class RiskEngine:
         self._fills[i] = replace(self._fills[i], commission=float(commission))
         return True
 
+    def note_combo(self, key: str, combo: ComboOrder) -> None:
+        """Measure the fills of order ``key`` as one combo order (legs netted)."""
+        self._combos.setdefault(key, combo)
+
+    def costs(self, strategy: str | None = None) -> list[FillCost]:
+        """Execution costs per fill — a combo order's legs netted into one cost — in order."""
+        out: dict[str, FillCost | list[FillRecord]] = {}
+        for f in self.fills(strategy):
+            combo = self._combos.get(f.order_key) if f.order_key else None
+            if combo is None:
+                out[f.exec_id] = f.cost()
+            else:
+                group = out.setdefault("order:" + f.order_key, [])
+                assert isinstance(group, list)
+                group.append(f)
+        return [
+            combo_cost(k[6:], self._combos[k[6:]], v) if isinstance(v, list) else v
+            for k, v in out.items()
+        ]
+
     def fills(self, strategy: str | None = None) -> list[FillRecord]:
         """Fills counted so far (of one strategy when given), in arrival order."""
         return [f for f in self._fills if strategy is None or f.strategy == strategy]
@@ -470,11 +552,11 @@ class RiskEngine:
         the strategy reports none; NaN without any NLV.
         """
         recs = self.fills(strategy)
-        costs = [f.cost() for f in recs]
+        costs = self.costs(strategy)
         track = self._tracks.get(strategy or ACCOUNT)
         nlv = track.nlv if track is not None and track.nlv > 0 else self._tracks[ACCOUNT].nlv
         drag = _NAN
-        n_daily = (track.daily.n if track is not None else 0)
+        n_daily = track.daily.n if track is not None else 0
         drag_reason = sessions_reason(n_daily, self.min_sessions)
         if costs and nlv > 0 and not drag_reason:
             first = min([f.t for f in recs] + ([track.first_t] if track else []))
@@ -482,7 +564,7 @@ class RiskEngine:
             drag = annualised_drag_bps(costs, nlv, max((last - first) / 86_400, 1.0))
         return ExecutionSummary(
             strategy=strategy,
-            fills=len(costs),
+            fills=len(recs),
             notional=sum(c.notional for c in costs),
             slippage=distribution((c.slippage_bps for c in costs), bins),
             commission=distribution((c.commission_bps for c in costs), bins),

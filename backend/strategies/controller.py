@@ -109,7 +109,9 @@ class StrategyController:
         self.dry_run = dry_run
         own = getattr(app, "clock", None)
         self.clock = clock or (own if isinstance(own, GatewayClock) else GatewayClock.of(app.ib))
-        if app.today == dt.date.today or (own is not None and app.today == own.today):  # trade on the gateway's date (front months, expiries)
+        if app.today == dt.date.today or (
+            own is not None and app.today == own.today
+        ):  # trade on the gateway's date (front months, expiries)
             app.today = self.clock.today
         self.pause_poll = 0.25
         """Seconds between two checks of a paused strategy (link, reconciliation, data)."""
