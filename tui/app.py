@@ -96,6 +96,8 @@ class LiveDeskApp(ConsoleOperations, App[int]):
         self.exit_code = 0
         self._session_closed = False
         self._risk_checked = 0.0
+        self._stale = False
+        self._stale_subtitle = ""
         self._timer = None
         self.main_screen = None
         self.header = HeaderBar(id="header")
@@ -251,6 +253,19 @@ class LiveDeskApp(ConsoleOperations, App[int]):
             self.notify("LIVE account without --live: every order is refused", severity="warning")
 
     # ---- the refresh cycle ------------------------------------------------------------
+    def _mark_stale(self, stale: bool, age: float) -> None:
+        """Panes keep their last data while disconnected: dimmed, subtitled with its age."""
+        from livedesk.tui.widgets.header import format_age
+
+        subtitle = f"stale {format_age(age)}: disconnected" if stale else ""
+        if stale == self._stale and subtitle == self._stale_subtitle:
+            return
+        self._stale, self._stale_subtitle = stale, subtitle
+        for name in PANES:
+            pane = self.pane(name)
+            pane.set_class(stale, "-stale")
+            pane.border_subtitle = subtitle
+
     def tick(self, force: bool = False) -> None:
         """One refresh cycle: header always; panes unless frozen; toasts."""
         s = self.session
@@ -263,6 +278,7 @@ class LiveDeskApp(ConsoleOperations, App[int]):
             log.exception("header view failed")
             view = None
         header.show(view, self.frozen, self.status)
+        self._mark_stale(view is not None and view.stale, view.stale_age if view else 0.0)
         while s.toasts:
             e = s.toasts.popleft()
             self.notify(

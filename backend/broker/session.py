@@ -118,6 +118,10 @@ class BrokerSession(SessionOrders):
         self._reconnect_task: asyncio.Task | None = None
         self._heartbeat_task: asyncio.Task | None = None
         self._clock_task: asyncio.Task | None = None
+        self.next_attempt_at: float | None = None
+        """Monotonic time of the next reconnect attempt (None when none is scheduled)."""
+        self.connect_notices: list[tuple[int, str]] = []
+        """IB notices received during the handshakes (e.g. 2104/2106/2158 farms OK)."""
         self._reconcile_task: asyncio.Task | None = None
         self._down_since: float | None = None
         self._seen_execs: set[str] = set()
@@ -258,6 +262,7 @@ class BrokerSession(SessionOrders):
 
             def collect(req_id, code, msg, contract, codes=codes) -> None:
                 codes.append(code)
+                self.connect_notices.append((code, msg))
 
             self.ib.errorEvent += collect
             self._connecting = True
@@ -313,7 +318,10 @@ class BrokerSession(SessionOrders):
     async def _reconnect_loop(self) -> None:
         attempt = 0
         while not self._closing:
-            await asyncio.sleep(self.config.backoff(attempt, self.rng))
+            delay = self.config.backoff(attempt, self.rng)
+            self.next_attempt_at = time.monotonic() + delay  # "reconnecting in N s"
+            await asyncio.sleep(delay)
+            self.next_attempt_at = None
             attempt += 1
             try:
                 await self._connect()

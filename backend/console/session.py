@@ -225,6 +225,10 @@ class ConsoleSession(SessionViews, SessionCommands):
         if t.sim:  # the same gateway clock, read in-process: exact between requests
             self.app.clock.exact = self.gw.now
         self._wire()
+        session = getattr(self.app, "session", None)
+        for code, message in getattr(session, "connect_notices", ()):
+            self.health.on_code(code, message)  # farm notices of the handshake
+        self.health.last_code, self.health.last_message = 0, ""  # farms, not a problem
         self.health.on_connected()
         where = "embedded sim gateway" if t.sim else self.connected_to
         self.bus.publish(ConnectionState(self.now(), CONNECTED, where))
