@@ -86,6 +86,10 @@ class _Slot:
     decisions: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
 
 
+class StrategyLocked(RuntimeError):
+    """A strategy was not started: this session cannot send orders (the reason says why)."""
+
+
 class StrategyController:
     """Starts, stops and supervises strategies; the console and the headless runner drive it."""
 
@@ -239,18 +243,33 @@ class StrategyController:
             raise RuntimeError(
                 f"cannot start {name}: trading is halted ({self.app.guard.state_reason})"
             )
+        self._check_unlocked(name)
         slot.stop = asyncio.Event()
         slot.last_error = None
         self._open_run(slot)
         self._set(slot, StrategyStatus.WAITING, "started")
         slot.task = asyncio.create_task(self._loop(slot), name=f"strategy:{name}")
 
+    def _check_unlocked(self, name: str, verb: str = "start") -> None:
+        """Locked means locked: read-only, or a live account without ``--live`` or before
+        its typed confirmation, refuses a strategy at once (not its orders one by one)."""
+        if self.dry_run:
+            return
+        guard = getattr(self.app, "account_guard", None)
+        refusals = guard.check() if guard is not None else []
+        if refusals:
+            raise StrategyLocked(f"cannot {verb} {name}: orders are locked — {refusals[0]}")
+
     async def start_enabled(self) -> list[str]:
         """Start every enabled strategy; returns their names."""
         started = []
         for name, slot in self._slots.items():
             if slot.enabled:
-                await self.start(name)
+                try:
+                    await self.start(name)
+                except StrategyLocked as exc:
+                    self._alert("error", name, str(exc))
+                    continue
                 started.append(name)
         return started
 
@@ -296,6 +315,7 @@ class StrategyController:
             raise RuntimeError(f"cannot run {name}: trading is halted")
         if reason := self.paused_reason():
             raise RuntimeError(f"cannot run {name} now: {reason}")
+        self._check_unlocked(name, "run")
         opened = slot.run_id is None
         self._open_run(slot)
         try:
