@@ -29,6 +29,7 @@ from livedesk.backend.console.logbook import Logbook
 from livedesk.backend.console.market_clock import MarketClock
 from livedesk.backend.console.session_commands import SessionCommands
 from livedesk.backend.console.session_views import SessionViews
+from livedesk.backend.console.story import TradeStory
 from livedesk.backend.console.tracker import OrderTracker
 from livedesk.backend.contracts import describe
 from livedesk.backend.events import (
@@ -119,6 +120,7 @@ class ConsoleSession(SessionViews, SessionCommands):
         self.connected_to = ""
         self.logbook = Logbook(self.now, log_limit)
         self.tracker = OrderTracker()
+        self.story = TradeStory(self._story_log, self.tracker, describe)
         self.versions = dict.fromkeys(PANES, 0)
         self.equity: dict[str, EquitySeries] = {}
         self._closing = False
@@ -255,6 +257,9 @@ class ConsoleSession(SessionViews, SessionCommands):
         await self._controller_ready()
 
     async def _controller_ready(self) -> None:
+        listeners = getattr(self.controller, "listeners", None)
+        if isinstance(listeners, list):
+            listeners.append(self.story.decision)  # decisions that placed orders, folded others
         self._bump("strategies")
         if self.controller is not None and self.start_strategies:
             await self.controller.start_enabled()
@@ -302,6 +307,7 @@ class ConsoleSession(SessionViews, SessionCommands):
         ib.orderStatusEvent += self._on_order
         ib.newOrderEvent += self._on_order
         ib.execDetailsEvent += self._on_exec
+        ib.commissionReportEvent += self._on_commission
         self.logbook.attach()
         for trade in ib.trades():
             self._on_order(trade)
@@ -369,7 +375,12 @@ class ConsoleSession(SessionViews, SessionCommands):
         if self.health.on_code(code, message):
             self._bump("account")
         what = f" ({describe(contract)})" if contract is not None and contract.conId else ""
-        order = f" order {req_id}" if self.tracker.knows_order(req_id) else ""
+        known = self.tracker.knows_order(req_id)
+        refused = self.story.rejected(req_id, code, message) if known else None
+        if refused is not None:
+            self.bus.publish(Alert(self.now(), "error", "order", f"{refused}{what}", code))
+            return
+        order = f" order {req_id}" if known else ""
         self.bus.publish(
             Alert(self.now(), alert_level(code), "ib", f"{code}{order}: {message}{what}", code)
         )
@@ -431,6 +442,7 @@ class ConsoleSession(SessionViews, SessionCommands):
 
     def _on_order(self, trade) -> None:
         self.tracker.seen(trade, self.now())
+        self.story.changed(trade)
         self._bump("orders")
 
     def _on_exec(self, trade, fill) -> None:
@@ -439,13 +451,22 @@ class ConsoleSession(SessionViews, SessionCommands):
         self.tracker.attribute(ex.execId, c.conId, strategy, ex.side, ex.shares)
         self._bump("orders", "positions", "risk")
 
+    def _on_commission(self, trade, fill, report) -> None:
+        self.story.fill(trade, fill, report.commission)
+
     def _on_bus(self, ev: Event) -> None:
         if isinstance(ev, OrderSent):
             self.tracker.sent(ev.order_id, ev.mid, self.now())
+            trade = self._trade(ev.order_id)
+            if trade is not None:
+                self.story.sent(trade)
             self._bump("orders")
         elif isinstance(ev, Alert):
             self.add_log(ev.level, ev.source, ev.message, ev.code, toast=True)
         elif isinstance(ev, StrategyState):
+            if ev.status in ("waiting", "running") and ev.detail != "started":
+                self._bump("strategies")  # each decision has its own line (the story)
+                return
             level = {"error": "error", "halted": "warning"}.get(ev.status, "info")
             text = f"{ev.name}: {ev.status}" + (f" — {ev.detail}" if ev.detail else "")
             self.add_log(level, "strategy", text, toast=level != "info")
@@ -481,8 +502,26 @@ class ConsoleSession(SessionViews, SessionCommands):
         self._bump("account")
 
     def add_log(
-        self, level: str, source: str, message: str, code: int = 0, toast: bool = False
+        self,
+        level: str,
+        source: str,
+        message: str,
+        code: int = 0,
+        toast: bool = False,
+        fold: bool = False,
     ) -> None:
-        """Add a Log pane line (exchange time); warnings and errors may also toast."""
-        self.logbook.add(level, source, message, code, toast)
+        """Add a Log pane line (broker time); warnings and errors may also toast; ``fold``
+        counts a repeat of the newest line instead of adding one."""
+        self.logbook.add(level, source, message, code, toast, fold)
         self._bump("log")
+
+    def _story_log(self, level: str, source: str, message: str, fold: bool = False) -> None:
+        self.add_log(level, source, message, fold=fold)
+
+    def _trade(self, order_id: int):
+        if self.app is None:
+            return None
+        for trade in reversed(self.app.ib.trades()):
+            if trade.order.orderId == order_id:
+                return trade
+        return None

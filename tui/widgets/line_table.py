@@ -90,6 +90,8 @@ class LineTable(ScrollView, can_focus=True):
     """
 
     follow: reactive[bool] = reactive(False)
+    followable = False
+    """End resumes following (the Log), like ``tail -f``."""
 
     class CursorMoved(Message):
         """The cursor is on another row."""
@@ -253,6 +255,7 @@ class LineTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.width_total, len(order) + 1)
         if self.follow and order:
             self._place_cursor(self.newest_key())
+            self._scroll_to_cursor()  # follow really scrolls (like tail -f)
         else:
             self._place_cursor(self._cursor_key if self._cursor_key in self._index else before)
         self.refresh()
@@ -312,8 +315,15 @@ class LineTable(ScrollView, can_focus=True):
         self.action_cursor(direction * height)
 
     def action_edge(self, end: int) -> None:
-        """First (0) or last (1) row."""
+        """First (0) or last (1) row; End resumes following on a followable table."""
         self.move_cursor(len(self._order) - 1 if end else 0)
+        if self.followable:
+            self.follow = bool(end)
+
+    def on_mouse_scroll_up(self, event) -> None:
+        """Scrolling back stops following (the view stays where the user scrolled)."""
+        if self.follow:
+            self.follow = False
 
     def action_sort(self) -> None:
         """Cycle the sort column: none → each column in turn → none."""
