@@ -71,7 +71,9 @@ class TradeStory:
             return
         if s.status in CANCELLED:
             done = f", {s.filled:g} filled" if s.filled else ""
-            self.log("warning", "order", f"cancelled {who}: {self._what(trade)} (#{o.orderId}{done})")
+            self.log(
+                "warning", "order", f"cancelled {who}: {self._what(trade)} (#{o.orderId}{done})"
+            )
         elif s.status == "Inactive":
             self.log("error", "order", f"inactive {who}: {self._what(trade)} (#{o.orderId})")
         elif s.status == "Filled" and trade.contract.secType == "BAG":
