@@ -120,7 +120,7 @@ class ConsoleSession(SessionViews, SessionCommands):
         self.connected_to = ""
         self.logbook = Logbook(self.now, log_limit)
         self.tracker = OrderTracker()
-        self.story = TradeStory(self._story_log, self.tracker, describe)
+        self.story = TradeStory(self._story_log, self.tracker, self.contract_label)
         self.versions = dict.fromkeys(PANES, 0)
         self.equity: dict[str, EquitySeries] = {}
         self._closing = False

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, replace
 
 from livedesk.backend.console.equity import EquitySeries
+from livedesk.backend.console.labels import combo_label, contract_label
 from livedesk.backend.console.market_clock import MarketStatus
 from livedesk.backend.console.views import OrderRow, PositionRow, clean, order_rows, position_rows
 
@@ -74,6 +75,16 @@ class SessionViews:
         if at is None:
             return None
         return max(0.0, at - time.monotonic())
+
+    def contract_label(self, contract) -> str:
+        """The trader's name of a contract: ``SPY 31DEC26 528 C``, ``CL F27``, a combo by its
+        recognised strategy and strikes (``SPY iron condor 31DEC26 513/518/538/543``)."""
+        if contract.secType == "BAG":
+            legs = self.app.bags.legs(contract) if self.app is not None else None
+            if legs:
+                return combo_label(contract.symbol, [(g.contract, g.sign * g.ratio) for g in legs])
+            return f"{contract.symbol} combo ({len(contract.comboLegs or [])} legs)"
+        return contract_label(contract)
 
     def header(self) -> HeaderView:
         """The header's figures now; while disconnected the last known ones, marked stale."""
@@ -150,9 +161,26 @@ class SessionViews:
         if not self._mark_link():
             return getattr(self, "_last_orders", [])
         self._last_orders = order_rows(
-            self.app.ib.trades(), self.tracker.arrival, self.tracker.first_seen
+            self.app.ib.trades(), self.tracker.arrival, self.tracker.first_seen, self.contract_label
         )
         return self._last_orders
+
+    def strategy_books(self) -> dict[str, tuple[float, int]]:
+        """Per strategy: gross exposure ($, |quantity × price × multiplier| summed over its
+        positions) and how many positions it holds — never summed share counts."""
+        out: dict[str, tuple[float, int]] = {}
+        rows = {p.con_id: p for p in self.positions()}
+        for con_id, book in self.tracker.attribution.items():
+            row = rows.get(con_id)
+            price = row.market_price if row is not None else math.nan
+            mult = row.multiplier if row is not None else 1.0
+            for name, qty in book.items():
+                if not qty:
+                    continue
+                gross, n = out.get(name, (0.0, 0))
+                value = abs(qty * price * mult) if math.isfinite(price) else 0.0
+                out[name] = (gross + value, n + 1)
+        return out
 
     def strategies(self) -> list:
         """``StrategyInfo`` rows (empty without a controller)."""

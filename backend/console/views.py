@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from livedesk.backend.broker.orderref import strategy_of
+from livedesk.backend.console.labels import combo_label, contract_label
 from livedesk.backend.console.market_clock import NEW_YORK
 from livedesk.backend.contracts import describe
 from livedesk.backend.risk.execution import OrderSlippage, order_slippage
@@ -48,14 +49,20 @@ class PositionRow:
     weight: float
     strategy: str
     group: str = ""
+    multiplier: float = 1.0
 
 
-def _label(contract) -> str:
-    if contract.secType in ("FUT", "OPT", "FOP"):
-        return describe(contract).removesuffix(" FUT")
-    return (
-        contract.localSymbol or contract.symbol if contract.secType == "CASH" else contract.symbol
-    )
+def combo_groups(portfolio: Iterable, combos: Mapping[int, str]) -> dict[str, str]:
+    """Combo id → its trader's label, from the legs held (``SPY iron condor 31DEC26 …``)."""
+    legs: dict[str, list] = {}
+    symbols: dict[str, str] = {}
+    for item in portfolio:
+        group = combos.get(item.contract.conId)
+        qty = clean(item.position)
+        if group and qty:
+            legs.setdefault(group, []).append((item.contract, qty))
+            symbols[group] = group.split(":", 1)[0]
+    return {g: combo_label(symbols[g], ls) for g, ls in legs.items()}
 
 
 def position_rows(
@@ -76,6 +83,8 @@ def position_rows(
     attribution = attribution or {}
     combos = combos or {}
     marks = marks or {}
+    portfolio = list(portfolio)
+    labels = combo_groups(portfolio, combos)
     rows = []
     for item in portfolio:
         c = item.contract
@@ -99,7 +108,7 @@ def position_rows(
         rows.append(
             PositionRow(
                 con_id=c.conId,
-                symbol=_label(c),
+                symbol=contract_label(c),
                 sec_type=c.secType,
                 quantity=qty,
                 avg_cost=avg,
@@ -109,7 +118,8 @@ def position_rows(
                 realized=clean(item.realizedPNL),
                 weight=weight,
                 strategy=",".join(names),
-                group=combos.get(c.conId, ""),
+                group=labels.get(combos.get(c.conId, ""), ""),
+                multiplier=mult,
             )
         )
     return rows
@@ -146,6 +156,7 @@ def order_rows(
     trades: Iterable,
     arrival: Mapping[int, float | None],
     first_seen: Mapping[int, float],
+    label: Callable[[object], str] = describe,
 ) -> list[OrderRow]:
     """Rows from ib_async ``Trade`` objects.
 
@@ -169,7 +180,7 @@ def order_rows(
                 perm_id=o.permId,
                 time=when if when is not None else NAN,
                 strategy=strategy_of(o.orderRef),
-                contract=describe(c),
+                contract=label(c),
                 side=o.action,
                 quantity=clean(o.totalQuantity),
                 filled=clean(s.filled),

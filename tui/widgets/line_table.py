@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.segment import Segment
 from rich.style import Style
@@ -260,6 +260,17 @@ class LineTable(ScrollView, can_focus=True):
             self._place_cursor(self._cursor_key if self._cursor_key in self._index else before)
         self.refresh()
         return True
+
+    def set_column_width(self, index: int, width: int) -> None:
+        """Size column ``index`` to ``width`` cells (e.g. to its content); repaints on change."""
+        col = self.columns[index]
+        if col.width == width:
+            return
+        self.columns[index] = replace(col, width=width)
+        self.width_total = sum(c.width for c in self.columns) + len(self.columns)
+        self.virtual_size = Size(self.width_total, len(self._order) + 1)
+        self._cache.clear()
+        self.refresh()
 
     def newest_key(self) -> Hashable | None:
         """The row added last (among those shown)."""
