@@ -194,6 +194,24 @@ class LiveDeskApp(ConsoleOperations, App[int]):
             except OSError as exc:
                 log.warning("cannot remember the theme: %s", exc)
 
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Save a screenshot (SVG) — by default in the state directory, which always exists
+        (``~/Downloads`` may not)."""
+        if path is None:
+            from livedesk.backend.config import state_dir
+            from livedesk.backend.files import private_dir
+
+            folder = state_dir() / "screenshots"
+            try:
+                private_dir(folder)
+            except OSError as exc:
+                self.notify(f"cannot save the screenshot: {exc}", severity="error")
+                return None
+            path = str(folder)
+        return super().deliver_screenshot(filename, path, time_format)
+
     def use_theme(self, name: str) -> None:
         """Switch to theme ``name`` (remembered for the next start)."""
         if name in self.available_themes:
