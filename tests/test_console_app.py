@@ -116,6 +116,11 @@ async def test_positions_fill_in_keep_cursor_sort_filter(console):
         await pilot.press("m", "s", "f", "enter")
         assert [r.cells[0][0] for r in table.rows] == ["MSFT"]
         assert table.has_focus
+        pane = app.pane("positions")
+        assert pane.border_title == "1 Positions (filter: msf)"  # shown while active
+        await pilot.press("escape")  # Esc in the table clears it
+        assert table.row_count == 2 and pane.border_title == "1 Positions"
+        assert table.filter_text == "" and not box.display
 
 
 async def _working_order(session, gw):
