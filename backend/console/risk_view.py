@@ -102,8 +102,9 @@ class RiskTable:
         ref = self.engine.backtest_reference(key)
         tests = self._test(key, daily, ref) if ref is not None else {}
         lines = []
+        figures = self.engine.figures(key)
         for metric, label in METRICS:
-            fig = self.engine.figure(key, metric)
+            fig = figures[metric]
             bv = float(ref.metrics.get(metric, NAN)) if ref is not None else NAN
             flag, detail = tests.get(metric, (None, ""))
             if not fig.shown:

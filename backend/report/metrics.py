@@ -214,7 +214,7 @@ def _print_key(engine: RiskEngine, key: str, out: TextIO, width: int, color: boo
     )
     print(session_line(engine.session_figures(key)), file=out)
     rows = [r for r in engine.view() if r.key == key]
-    print(metric_table(rows, {r.metric: engine.figure(key, r.metric) for r in rows}), file=out)
+    print(metric_table(rows, engine.figures(key)), file=out)
     ex = engine.execution(_strategy(key))
     if ex.fills:
         s, c = ex.slippage, ex.commission

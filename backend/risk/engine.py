@@ -635,14 +635,17 @@ class RiskEngine:
 
     def figure(self, key: str, metric: str) -> Figure:
         """The live daily ``metric`` of ``key`` as shown: the value or why it is not."""
+        return self.figures(key)[metric]
+
+    def figures(self, key: str) -> dict[str, Figure]:
+        """Every live daily metric of ``key`` as shown (one snapshot for all)."""
         daily = self._track(key, create=False).daily.snapshot()
-        return daily_figure(
-            metric,
-            float(daily.get(metric, _NAN)),
-            int(daily["n"]),
-            self.min_sessions,
-            self.daily_annualization,
-        )
+        n = int(daily["n"])
+        return {
+            m: daily_figure(m, float(v), n, self.min_sessions, self.daily_annualization)
+            for m, v in daily.items()
+            if m != "n"
+        }
 
     def daily_returns(self, key: str = ACCOUNT) -> tuple[list[dt.date], np.ndarray]:
         """Sessions and their close-to-close returns."""
