@@ -256,6 +256,7 @@ class LineTable(ScrollView, can_focus=True):
         if self.follow and order:
             self._place_cursor(self.newest_key())
             self._scroll_to_cursor()  # follow really scrolls (like tail -f)
+            self.call_after_refresh(self._follow_scroll)  # once the new size is laid out
         else:
             self._place_cursor(self._cursor_key if self._cursor_key in self._index else before)
         self.refresh()
@@ -330,6 +331,14 @@ class LineTable(ScrollView, can_focus=True):
         self.move_cursor(len(self._order) - 1 if end else 0)
         if self.followable:
             self.follow = bool(end)
+
+    def _follow_scroll(self) -> None:
+        if self.follow and self._order:
+            self._scroll_to_cursor()
+
+    def on_resize(self) -> None:
+        """A followed table keeps its newest row in view when its size changes."""
+        self._follow_scroll()
 
     def on_mouse_scroll_up(self, event) -> None:
         """Scrolling back stops following (the view stays where the user scrolled)."""

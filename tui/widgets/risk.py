@@ -37,14 +37,14 @@ def _session_rows(b) -> list[Row]:
     s = b.session
     if s is None:  # always present otherwise: the table orders rows by first appearance
         return []
-    day = s.session.isoformat() if s.session else "not started"
+    day = s.session.strftime("%m-%d") if s.session else "—"
     lines = (
         ("session_return", "since open", fmt.pct(s.return_since_open, 2, sign=True),
-         f"session {day}, {s.samples} samples"),
+         f"{day}: {s.samples} samples"),
         ("session_drawdown", "intraday DD", fmt.pct(s.drawdown, 2),
          f"deepest {fmt.pct(s.max_drawdown, 2)}" if fmt.ok(s.max_drawdown) else ""),
-        ("session_vol", "session vol", fmt.pct(s.realised_vol, 2), "realised, not annualised"),
-        ("session_fills", "fills", str(s.fills), "today"),
+        ("session_vol", "session vol", fmt.pct(s.realised_vol, 2), "not annualised"),
+        ("session_fills", "fills", str(s.fills), "this session"),
     )  # fmt: skip
     return [
         Row(
@@ -101,8 +101,6 @@ def risk_table_rows(blocks) -> list[Row]:
                 )
             )
         ex = b.execution
-        drag = ex.drag_reason or f"{fmt.bps(ex.drag_bps) or '—'} bps/yr"
-        detail = f"{ex.fills} fills; drag {drag}"
         rows.append(
             Row(
                 (b.key, "execution"),
@@ -112,11 +110,26 @@ def risk_table_rows(blocks) -> list[Row]:
                     ("comm bps", "dim"),
                     (fmt.bps(ex.commission_bps) or "—", ""),
                     ("", ""),
-                    (detail, "dim"),
+                    (f"{ex.fills} fills, + = cost", "dim"),
                 ),
                 parent=(b.key, ""),
             )
         )
+        rows.append(
+            Row(
+                (b.key, "drag"),
+                (
+                    ("  drag bps/yr", ""),
+                    ("n/a" if ex.drag_reason else (fmt.bps(ex.drag_bps) or "—"),
+                     "dim" if ex.drag_reason else ""),
+                    ("", ""),
+                    ("", ""),
+                    ("", ""),
+                    (ex.drag_reason, "dim"),
+                ),
+                parent=(b.key, ""),
+            )
+        )  # fmt: skip
     return rows
 
 
