@@ -99,8 +99,7 @@ class HeaderBar(Widget):
             t.append("  FROZEN ", self._s("warn"))
         t.append("\n ")
         state_style = "ok" if v.connection == "CONNECTED" else "bad"
-        t.append(f" {v.connection} " if state_style == "bad" else v.connection,
-                 self._s(state_style))  # fmt: skip
+        t.append(v.connection, self._s(state_style))
         if v.stale and v.reconnect_in is not None:
             t.append(f" reconnecting in {v.reconnect_in:.0f} s", self._s("bad"))
         elif v.stale:
