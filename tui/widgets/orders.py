@@ -108,7 +108,10 @@ class OrdersPane(TablePane):
         if not force and self.versions.get("orders") == v:
             return
         self.versions["orders"] = v
-        self.table.set_rows(order_table_rows(session.orders()))
+        orders = session.orders()
+        widest = max((len(o.contract) for o in orders), default=0)  # sized to its content
+        self.table.set_column_width(2, max(COLUMNS[2].width, min(widest, 48)))
+        self.table.set_rows(order_table_rows(orders))
 
     def action_cancel_order(self) -> None:
         self.app.run_worker(self.app.cancel_selected_order(), exclusive=False)
