@@ -332,6 +332,18 @@ class LineTable(ScrollView, can_focus=True):
         if self.followable:
             self.follow = bool(end)
 
+    def _column_page(self) -> int:
+        """A page of columns: the visible width beside the first (key) column."""
+        return max(8, self.scrollable_content_region.width - self.columns[0].width - 1)
+
+    def action_scroll_right(self) -> None:
+        """``→``: scroll by a page of columns (a wide table at 80 columns)."""
+        self.scroll_to(x=self.scroll_offset.x + self._column_page(), animate=False)
+
+    def action_scroll_left(self) -> None:
+        """``←``: back by a page of columns."""
+        self.scroll_to(x=max(0, self.scroll_offset.x - self._column_page()), animate=False)
+
     def _follow_scroll(self) -> None:
         if self.follow and self._order:
             self._scroll_to_cursor()
@@ -484,8 +496,8 @@ class LineTable(ScrollView, can_focus=True):
             self.renders += 1
             if is_cursor:
                 row_style = self._cursor_style()
-            elif is_cursor_dim:
-                row_style = base + Style(underline=True)
+            elif is_cursor_dim:  # unfocused: marked, not underlined like a link
+                row_style = base + Style(bold=True)
             else:
                 row_style = base
             segments = []
