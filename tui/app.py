@@ -349,6 +349,8 @@ class LiveDeskApp(ConsoleOperations, App[int]):
         if not self.grid:  # the grid shows every pane: nothing to restyle
             self._show(previous, False)
             self._show(name, True)
+        if self.grid:
+            return  # the grid refreshes every pane each cycle: nothing stale to redraw
         if self.connected and not self.frozen and not self._session_closed and self.is_running:
             try:
                 self.pane(name).refresh_from(self.session, True)

@@ -169,11 +169,19 @@ class SessionViews:
         """Per strategy: gross exposure ($, |quantity × price × multiplier| summed over its
         positions) and how many positions it holds — never summed share counts."""
         out: dict[str, tuple[float, int]] = {}
-        rows = {p.con_id: p for p in self.positions()}
+        if self.app is None or not self.tracker.attribution:
+            return out
+        app = self.app
+        items = {i.contract.conId: i for i in app.ib.portfolio(app.account)}
+        marks = app.marks()
         for con_id, book in self.tracker.attribution.items():
-            row = rows.get(con_id)
-            price = row.market_price if row is not None else math.nan
-            mult = row.multiplier if row is not None else 1.0
+            item = items.get(con_id)
+            price, mult = math.nan, 1.0
+            if item is not None:
+                mark = marks.get(con_id)
+                price = mark if mark is not None and mark > 0 else clean(item.marketPrice)
+                m = clean(item.contract.multiplier) if item.contract.multiplier else 1.0
+                mult = m if m and m > 0 and item.contract.secType != "STK" else 1.0
             for name, qty in book.items():
                 if not qty:
                     continue
