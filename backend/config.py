@@ -82,6 +82,18 @@ class SimSettings:
 
 
 @dataclass(frozen=True)
+class RiskSettings:
+    """``[risk]``: when risk figures mean something."""
+
+    min_sessions: int = 20
+    """Daily returns needed before annualised figures (Sharpe, volatility, drag/yr…) show."""
+
+    def __post_init__(self) -> None:
+        if not self.min_sessions >= 2:
+            raise ConfigError(f"[risk] min_sessions = {self.min_sessions} must be at least 2")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every LiveDesk setting."""
 
@@ -98,6 +110,7 @@ class Settings:
     """Console key overrides: binding id → key(s), from ``[keys]`` (validated at load)."""
     broker_configured: bool = False
     """True when ``[broker]`` or ``LIVEDESK_HOST`` / ``LIVEDESK_PORT`` names a broker."""
+    risk: RiskSettings = field(default_factory=RiskSettings)
 
     def guard_limits(self):
         """The pre-trade limits of the ``[guard]`` section (defaults for missing keys)."""
@@ -211,7 +224,9 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     if not all(isinstance(v, dict) for v in strategies.values()):
         raise ConfigError("[strategies] takes one [strategies.NAME] table per strategy")
     top = {
-        k: v for k, v in raw.items() if k not in ("broker", "sim", "guard", "keys", "strategies")
+        k: v
+        for k, v in raw.items()
+        if k not in ("broker", "sim", "guard", "keys", "strategies", "risk")
     }
     settings = Settings(
         _coerce("broker", BrokerSettings, broker), _coerce("sim", SimSettings, sim), dict(guard)
@@ -229,6 +244,10 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         strategies={k: dict(v) for k, v in strategies.items()},
         strategy_paths=strategy_paths,
     )
+    risk = raw.get("risk", {})
+    if not isinstance(risk, dict):
+        raise ConfigError("[risk] must be a table (min_sessions = 20)")
+    settings = replace(settings, risk=_coerce("risk", RiskSettings, dict(risk)))
     if top:
         raise ConfigError(f"unknown settings: {', '.join(sorted(top))}")
     return settings

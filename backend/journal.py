@@ -31,7 +31,7 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,6 +221,8 @@ class Journal:
         if str(path) != ":memory:":
             private_file(self.path)
         self.compact_every = compact_every
+        self.clock: Callable[[], float] = time.time
+        """Stamps rows written without a time: the broker clock once a session attaches."""
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -323,7 +325,7 @@ class Journal:
         Everything is one transaction, so a consumer's state (e.g. a return sampler's
         baseline) never disagrees with the samples it produced, whatever the crash point.
         """
-        now = time.time()
+        now = self.clock()
         with self._lock:
             with self._tx() as db:
                 db.executemany(
@@ -429,9 +431,14 @@ class Journal:
         ask: float | None = None,
         status: str = "PendingSubmit",
         t: float | None = None,
+        arrival_mid: float | None = None,
     ) -> int:
-        """Journal an order at submission with the arrival bid/ask/mid; returns its row id."""
-        now = time.time() if t is None else t
+        """Journal an order at submission with the arrival bid/ask/mid; returns its row id.
+
+        ``arrival_mid`` overrides the mid of ``bid``/``ask`` (a combo's net mid may be zero
+        or negative: a credit).
+        """
+        now = self.clock() if t is None else t
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO orders (client_id, order_id, perm_id, order_ref, strategy, symbol,"
@@ -453,7 +460,7 @@ class Journal:
                     limit_price,
                     bid,
                     ask,
-                    _mid(bid, ask),
+                    _mid(bid, ask) if arrival_mid is None else arrival_mid,
                     status,
                     now,
                     now,
@@ -473,7 +480,7 @@ class Journal:
         t: float | None = None,
     ) -> bool:
         """Update the latest order with these ids; False when no such order was journalled."""
-        now = time.time() if t is None else t
+        now = self.clock() if t is None else t
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE orders SET status = ?, filled = coalesce(?, filled),"
@@ -583,7 +590,7 @@ class Journal:
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO states (name, value, updated_at) VALUES (?, ?, ?)",
-                (name, json.dumps(dict(value), sort_keys=True), time.time()),
+                (name, json.dumps(dict(value), sort_keys=True), self.clock()),
             )
 
     def open_orders(self) -> list[dict[str, Any]]:
@@ -601,7 +608,7 @@ class Journal:
                 "INSERT INTO runs (strategy, started_at, status, params) VALUES (?, ?, ?, ?)",
                 (
                     strategy,
-                    time.time() if t is None else t,
+                    self.clock() if t is None else t,
                     "running",
                     None if params is None else json.dumps(dict(params), sort_keys=True),
                 ),
@@ -613,7 +620,7 @@ class Journal:
         with self._tx() as db:
             db.execute(
                 "UPDATE runs SET ended_at = ?, status = ? WHERE id = ?",
-                (time.time() if t is None else t, status, run_id),
+                (self.clock() if t is None else t, status, run_id),
             )
 
     def record_decision(
@@ -629,7 +636,7 @@ class Journal:
                 "INSERT INTO decisions (run_id, t, kind, detail) VALUES (?, ?, ?, ?)",
                 (
                     run_id,
-                    time.time() if t is None else t,
+                    self.clock() if t is None else t,
                     kind,
                     None if detail is None else json.dumps(dict(detail), sort_keys=True),
                 ),
@@ -668,7 +675,7 @@ class Journal:
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO alerts (t, level, code, source, message) VALUES (?, ?, ?, ?, ?)",
-                (time.time() if t is None else t, level, code, source, message),
+                (self.clock() if t is None else t, level, code, source, message),
             )
             return int(cur.lastrowid)
 
@@ -702,7 +709,7 @@ class Journal:
                     _pack(arr),
                     None if dates is None else json.dumps([str(d) for d in dates]),
                     json.dumps({k: float(v) for k, v in metrics.items()}),
-                    time.time(),
+                    self.clock(),
                 ),
             )
 

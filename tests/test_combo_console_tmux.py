@@ -56,11 +56,11 @@ def test_console_c_builds_sends_and_fills_a_straddle(tmp_path) -> None:
         keys(name, "Escape", "2")  # back in the console: the Orders pane
         screen = wait_screen(
             name,
-            lambda s: any("BAG SPY" in line and "LMT" in line for line in s.splitlines()),
+            lambda s: any("SPY straddle" in line and "LMT" in line for line in s.splitlines()),
             30,
             "the combo order in Orders",
-        )
-        orders = [line for line in screen.splitlines() if "BAG SPY" in line and "LMT" in line]
+        )  # the combo by its recognised strategy (was "BAG SPY: +1 #…")
+        orders = [line for line in screen.splitlines() if "SPY straddle" in line and "LMT" in line]
         assert "manual" in orders[0] and "BUY" in orders[0] and "1/0" in orders[0]
         keys(name, "1")  # the Positions pane: both legs, tagged manual
         screen = wait_screen(
@@ -69,5 +69,6 @@ def test_console_c_builds_sends_and_fills_a_straddle(tmp_path) -> None:
             30,
             "the legs in Positions",
         )
+        assert any("SPY straddle" in line and f" {strike}" in line for line in screen.splitlines())
     finally:
         tmux("kill-server")

@@ -116,6 +116,11 @@ async def test_positions_fill_in_keep_cursor_sort_filter(console):
         await pilot.press("m", "s", "f", "enter")
         assert [r.cells[0][0] for r in table.rows] == ["MSFT"]
         assert table.has_focus
+        pane = app.pane("positions")
+        assert pane.border_title == "1 Positions (filter: msf)"  # shown while active
+        await pilot.press("escape")  # Esc in the table clears it
+        assert table.row_count == 2 and pane.border_title == "1 Positions"
+        assert table.filter_text == "" and not box.display
 
 
 async def _working_order(session, gw):
@@ -343,8 +348,10 @@ async def test_palette_has_every_action_and_runs_them(console):
     async with app.run_test(size=(80, 24)) as pilot:
         await connected(pilot)
         names = [display for display, _, _ in _entries(app)]
-        assert len(names) == len(ACTIONS) + 3
-        assert "Kill" in names and "Theme: livedesk-high-contrast" in names
+        assert len(names) == len(ACTIONS) - 1  # every action but the theme cycle (`t`)
+        assert "Kill" in names and not any(n.startswith("Theme") for n in names)
+        system = [c.title for c in app.get_system_commands(app.screen)]
+        assert system.count("Theme") == 1  # one Theme entry in the whole palette
         await app.run_spec("pane.orders")
         assert app.active_pane == "orders"
         await app.run_spec("window")
@@ -499,3 +506,14 @@ async def test_unknown_configured_theme_uses_the_default(market, tmp_path):
     app = make_app(session, tmp_path, theme_name="no-such-theme", auto_connect=False)
     async with app.run_test(size=(80, 24)):
         assert app.theme == "livedesk-dark"
+
+
+async def test_screenshot_goes_to_the_state_dir(console, tmp_path, monkeypatch):
+    app, session, gw = console
+    monkeypatch.setenv("LIVEDESK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home-without-downloads"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot)
+        app.deliver_screenshot(filename="shot.svg")
+        await until(lambda: (tmp_path / "state" / "screenshots" / "shot.svg").exists(), 5)
+        assert "<svg" in (tmp_path / "state" / "screenshots" / "shot.svg").read_text()

@@ -16,14 +16,24 @@ from tests.console_helpers import buy, connected, make_app, make_session
 
 async def _settled(pilot, session, gw) -> None:
     await connected(pilot)
-    await buy(session, "AAPL", 100, "alpha")
-    await buy(session, "MSFT", 40, "beta")
-    await buy(session, "XOM", -60, "beta")
+    fills = lambda: sum(e.source == "fill" for e in session.logs)  # noqa: E731
+    for k, (symbol, qty, strategy) in enumerate(
+        (("AAPL", 100, "alpha"), ("MSFT", 40, "beta"), ("XOM", -60, "beta")), 1
+    ):  # one at a time: the Log tells the story in a deterministic order
+        await buy(session, symbol, qty, strategy)
+        if k < 3:
+            await until(lambda k=k: fills() >= k, 5)
     gw.advance(2)
+    await until(lambda: fills() >= 3, 5)
     await until(lambda: len(session.positions()) == 3, 5)
     await until(lambda: all(o.status == "Filled" for o in session.orders()), 5)
     await until(lambda: _risk_settled(session), 5)  # fills, commissions and an NLV sample
     await pilot.pause(0.6)  # one refresh cycle after the last update
+    # the equity line's last point is taken when the pane next draws: rebuild it from the
+    # journal once the account values have settled, so it does not depend on timing
+    session.equity.clear()
+    pilot.app.tick(force=True)
+    await pilot.pause(0.3)
     for i in pilot.app.screen.query(Input):
         i.cursor_blink = False
 
@@ -129,5 +139,29 @@ def test_high_contrast_theme(snap_compare, console_app):
         pilot.app.use_theme("livedesk-high-contrast")
         await pilot.press("1")
         await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_risk_80x24(snap_compare, console_app):
+    """Risk: the session's own figures, annualised ones 'n/a: 0 of 20 sessions'."""
+    app, session, gw = console_app
+
+    async def run_before(pilot) -> None:
+        await _settled(pilot, session, gw)
+        await pilot.press("4")
+        await pilot.pause(1.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_log_80x24(snap_compare, console_app):
+    """Log: orders sent and fills (price, slippage, commission), long lines wrapped."""
+    app, session, gw = console_app
+
+    async def run_before(pilot) -> None:
+        await _settled(pilot, session, gw)
+        await pilot.press("6")
+        await pilot.pause(0.6)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -76,3 +76,29 @@ async def test_children_stay_under_their_parent_and_filter():
         data["new"] = 0.0
         table.set_rows(rows(data, {"leg1": "combo", "leg2": "combo"}))
         assert table.cursor_key == "new"
+
+
+async def test_right_scrolls_by_a_page_of_columns_and_back() -> None:
+    from textual.app import App
+
+    from livedesk.tui.widgets.line_table import Column, LineTable, Row
+
+    cols = [Column("k", "Key", 10)] + [Column(f"c{i}", f"C{i}", 12) for i in range(12)]
+
+    class Wide(App):
+        def compose(self):
+            yield LineTable(cols, id="t")
+
+    app = Wide()
+    async with app.run_test(size=(80, 24)) as pilot:
+        t = app.query_one(LineTable)
+        t.set_rows([Row(i, tuple((f"r{i}c{j}", "") for j in range(13))) for i in range(5)])
+        t.focus()
+        await pilot.pause()
+        page = t.scrollable_content_region.width - 10 - 1  # beside the key column
+        await pilot.press("right")
+        await pilot.pause()
+        assert t.scroll_offset.x == page
+        await pilot.press("left")
+        await pilot.pause()
+        assert t.scroll_offset.x == 0

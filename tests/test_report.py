@@ -94,6 +94,9 @@ def test_divergence_flag_for_known_cases(journal_path, capsys, backtest, flag):
 
 
 def _run(capsys, **kwargs) -> tuple[int, str, str]:
+    # the fixture has five daily returns: annualised figures show from two here (the default
+    # of 20 sessions is tested in tests/test_risk_figures.py)
+    kwargs.setdefault("min_sessions", 2)
     out = io.StringIO()
     code = run_report(out=out, **kwargs)
     return code, out.getvalue(), capsys.readouterr().err
@@ -118,7 +121,9 @@ def test_report_prints_tables_charts_and_histogram(journal_path, capsys):
     mom = text.split("== Strategy mom ==")[1]
     sharpe_line = next(line for line in mom.splitlines() if line.startswith("sharpe_ratio"))
     live, bt = m.snapshot()["sharpe_ratio"], ref["sharpe_ratio"]
-    assert sharpe_line.split()[2:5] == [f"{live:.2f}", f"{bt:.2f}", f"{live - bt:+.2f}"]
+    n = daily.size  # Lo (2002): SE = sqrt(252) * sqrt((1 + SR_daily**2 / 2) / n)
+    se = np.sqrt(252) * np.sqrt((1 + (live / np.sqrt(252)) ** 2 / 2) / n)
+    assert sharpe_line.split()[1:4] == [f"{live:.2f}±{se:.2f}", f"{bt:.2f}", f"{live - bt:+.2f}"]
     assert sharpe_line.split()[-1] == _expected_sharpe_flag(daily, ref_returns(journal_path))
     assert f"execution: {len(DAYS) * FILLS_PER_DAY} fills" in mom
     # Deterministic output.

@@ -171,7 +171,8 @@ def test_report_prints_why_under_a_raised_flag(tmp_path, capsys) -> None:
             eng.close_session()
         eng.set_backtest_reference("alpha", 0.002 + 1e-5 * rng.standard_normal(250))
         _strategy(j, "alpha", 1, 11, 50.04, 51.0)
-    assert run_report(journal=str(path), strategy="alpha") == 0  # the plain report
+    # six sessions: annualised figures (and their flags) show from two here (default 20)
+    assert run_report(journal=str(path), strategy="alpha", min_sessions=2) == 0
     out = capsys.readouterr().out
     assert "DIVERGES" in out
     [why] = [ln for ln in out.splitlines() if ln.startswith("why: ")]
@@ -195,6 +196,7 @@ def test_console_risk_table_says_why_a_sharpe_flag_is_raised(tmp_path) -> None:
             eng.close_session()
         eng.set_backtest_reference("alpha", 0.002 + 1e-5 * rng.standard_normal(250))
         _strategy(j, "alpha", 1, 11, 50.04, 51.0)
+        eng.min_sessions = 2  # six sessions: the Sharpe (and its flag) shows from two here
         block = RiskTable(eng, n_boot=200).block("alpha")
     [sharpe] = [ln for ln in block.lines if ln.metric == "sharpe_ratio"]
     assert sharpe.flag is True

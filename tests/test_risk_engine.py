@@ -17,6 +17,7 @@ from livedesk.backend.risk.engine import (
     series_name,
     session_time,
 )
+from livedesk.backend.risk.execution import annualised_drag_bps
 from livedesk.backend.risk.metrics import StreamingRiskMetrics
 
 D1, D2, D3 = dt.date(2026, 11, 18), dt.date(2026, 11, 19), dt.date(2026, 11, 20)
@@ -205,7 +206,10 @@ def test_execution_quality_and_redelivered_exec_id(journal):
     # Drag: money lost over the one-day minimum span, in bps of the 1e6 NLV, per year.
     slipped = 0.05 / 100 * 10_005 + 0.1 / 100 * 9_990 - 1 / 4001 * 200_000
     lost = slipped + 1.0 + 0.5 + 2.5
-    assert every.drag_bps_per_year == pytest.approx(lost / 1e6 * 1e4 * 365.25)
+    # ... shown per year only once 20 sessions support an annualised figure
+    assert math.isnan(every.drag_bps_per_year) and every.drag_reason == "n/a: 0 of 20 sessions"
+    costs = [f.cost() for f in eng.fills()]
+    assert annualised_drag_bps(costs, 1e6, 1.0) == pytest.approx(lost / 1e6 * 1e4 * 365.25)
     with pytest.raises(ValueError):
         eng.on_fill("mom", "e9", "HOLD", 1, 1.0, 1.0, 0.0, 1, 40.0)
     assert len(journal.fills()) == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from livedesk.backend.contracts import stock
@@ -48,7 +50,8 @@ async def test_fills_carry_arrival_mid_slippage_and_commission(gw: SimGateway, w
     assert order["strategy"] == "momentum"
     summary = engine.execution("momentum")
     assert summary.fills == 1 and summary.slippage.mean == pytest.approx(cost.slippage_bps)
-    assert summary.drag_bps_per_year > 0
+    # one fill, no closed session: no drag per year, and why
+    assert math.isnan(summary.drag_bps_per_year) and summary.drag_reason == "n/a: 0 of 20 sessions"
 
 
 async def test_pnl_stream_is_sampled_journalled_and_restored(

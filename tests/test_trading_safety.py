@@ -514,4 +514,5 @@ def test_today_is_the_new_york_date() -> None:
     assert new_york_today(dt.datetime(2026, 11, 21, 6, 0, tzinfo=tokyo)) == dt.date(2026, 11, 20)
     from ib_async import IB
 
-    assert TradingApp(IB()).today is new_york_today
+    app = TradingApp(IB())  # the broker clock's date: New York's wall date before any answer
+    assert app.today == app.clock.today and app.today() == new_york_today()

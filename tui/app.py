@@ -97,6 +97,8 @@ class LiveDeskApp(ManualTrading, ConsoleOperations, App[int]):
         self.exit_code = 0
         self._session_closed = False
         self._risk_checked = 0.0
+        self._stale = False
+        self._stale_subtitle = ""
         self._timer = None
         self.main_screen = None
         self.header = HeaderBar(id="header")
@@ -193,6 +195,24 @@ class LiveDeskApp(ManualTrading, ConsoleOperations, App[int]):
             except OSError as exc:
                 log.warning("cannot remember the theme: %s", exc)
 
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Save a screenshot (SVG) — by default in the state directory, which always exists
+        (``~/Downloads`` may not)."""
+        if path is None:
+            from livedesk.backend.config import state_dir
+            from livedesk.backend.files import private_dir
+
+            folder = state_dir() / "screenshots"
+            try:
+                private_dir(folder)
+            except OSError as exc:
+                self.notify(f"cannot save the screenshot: {exc}", severity="error")
+                return None
+            path = str(folder)
+        return super().deliver_screenshot(filename, path, time_format)
+
     def use_theme(self, name: str) -> None:
         """Switch to theme ``name`` (remembered for the next start)."""
         if name in self.available_themes:
@@ -252,6 +272,19 @@ class LiveDeskApp(ManualTrading, ConsoleOperations, App[int]):
             self.notify("LIVE account without --live: every order is refused", severity="warning")
 
     # ---- the refresh cycle ------------------------------------------------------------
+    def _mark_stale(self, stale: bool, age: float) -> None:
+        """Panes keep their last data while disconnected: dimmed, subtitled with its age."""
+        from livedesk.tui.widgets.header import format_age
+
+        subtitle = f"stale {format_age(age)}: disconnected" if stale else ""
+        if stale == self._stale and subtitle == self._stale_subtitle:
+            return
+        self._stale, self._stale_subtitle = stale, subtitle
+        for name in PANES:
+            pane = self.pane(name)
+            pane.set_class(stale, "-stale")
+            pane.border_subtitle = subtitle
+
     def tick(self, force: bool = False) -> None:
         """One refresh cycle: header always; panes unless frozen; toasts."""
         s = self.session
@@ -264,6 +297,7 @@ class LiveDeskApp(ManualTrading, ConsoleOperations, App[int]):
             log.exception("header view failed")
             view = None
         header.show(view, self.frozen, self.status)
+        self._mark_stale(view is not None and view.stale, view.stale_age if view else 0.0)
         while s.toasts:
             e = s.toasts.popleft()
             self.notify(
@@ -316,6 +350,8 @@ class LiveDeskApp(ManualTrading, ConsoleOperations, App[int]):
         if not self.grid:  # the grid shows every pane: nothing to restyle
             self._show(previous, False)
             self._show(name, True)
+        if self.grid:
+            return  # the grid refreshes every pane each cycle: nothing stale to redraw
         if self.connected and not self.frozen and not self._session_closed and self.is_running:
             try:
                 self.pane(name).refresh_from(self.session, True)

@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="journal file (default: the configured account's, the demo account's without one)",
     )
     r.add_argument(
+        "--min-sessions",
+        type=int,
+        metavar="N",
+        help="daily returns needed before annualised figures show (default: [risk] "
+        "min_sessions, 20)",
+    )
+    r.add_argument(
         "--attribution",
         action="store_true",
         help="explain live vs backtest: spread and impact, delay, commission, missed fills, "
@@ -164,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
             nlv=args.nlv,
             account=settings.broker.account,
             params=current_params(settings),
+            min_sessions=(
+                settings.risk.min_sessions if args.min_sessions is None else args.min_sessions
+            ),
         )
     return _console(args, settings)
 

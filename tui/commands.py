@@ -1,4 +1,4 @@
-"""The command palette: every console action and every LiveDesk theme."""
+"""The command palette: every console action (themes: Textual's one "Theme" entry)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from livedesk.backend.console.actions import ACTIONS, PANE_TITLES
-from livedesk.tui.themes import LIVEDESK_THEMES
 
 SCOPE_LABEL = {"table": "table", **{k: v for k, v in PANE_TITLES.items()}}
 
@@ -15,13 +14,11 @@ SCOPE_LABEL = {"table": "table", **{k: v for k, v in PANE_TITLES.items()}}
 def _entries(app) -> list[tuple[str, str, object]]:
     out = []
     for a in ACTIONS:
+        if a.id == "theme":
+            continue  # one "Theme" entry: Textual's picker (remembered); `t` still cycles
         where = "" if a.scope == "app" else f" ({SCOPE_LABEL.get(a.scope, a.scope)})"
         out.append(
             (f"{a.description}{where}", a.help or a.description, partial(app.run_spec, a.id))
-        )
-    for name in LIVEDESK_THEMES:
-        out.append(
-            (f"Theme: {name}", "switch to this theme (remembered)", partial(app.use_theme, name))
         )
     return out
 

@@ -26,6 +26,8 @@ def qty(x) -> str:
     """Quantities: integers without decimals."""
     if not ok(x):
         return ""
+    if x == 0:
+        return "0"  # never "-0"
     return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.4g}"
 
 
@@ -40,9 +42,9 @@ def signed(x, digits: int = 0) -> Cell:
     """Signed PnL and its style (``up`` / ``down`` / ``dim`` for zero)."""
     if not ok(x):
         return ("", "")
-    text = f"{x:+,.{digits}f}"
     if round(x, digits) == 0:
-        return (text, "dim")
+        return (f"{0:.{digits}f}", "dim")  # never "-0" (nor "+0")
+    text = f"{x:+,.{digits}f}"
     return (text, "up" if x > 0 else "down")
 
 
@@ -50,6 +52,8 @@ def pct(x, digits: int = 1, sign: bool = False) -> str:
     """Fractions as percent: ``0.1234`` → ``12.3%``."""
     if not ok(x):
         return ""
+    if round(x * 100, digits) == 0:
+        return f"{0:.{digits}f}%"  # never "-0.0%"
     return f"{x * 100:+.{digits}f}%" if sign else f"{x * 100:.{digits}f}%"
 
 
@@ -57,17 +61,22 @@ def signed_pct(x, digits: int = 2) -> Cell:
     """Signed percent and its style."""
     if not ok(x):
         return ("", "")
-    return (pct(x, digits, sign=True), "dim" if x == 0 else ("up" if x > 0 else "down"))
+    zero = round(x * 100, digits) == 0
+    return (pct(x, digits, sign=True), "dim" if zero else ("up" if x > 0 else "down"))
 
 
 def bps(x) -> str:
     """Basis points with one decimal."""
-    return f"{x:+.1f}" if ok(x) else ""
+    if not ok(x):
+        return ""
+    return "0.0" if round(x, 1) == 0 else f"{x:+.1f}"
 
 
 def money(x) -> str:
     """``$1,234,567``; ``—`` when unknown."""
-    return f"${x:,.0f}" if ok(x) else "—"
+    if not ok(x):
+        return "—"
+    return "$0" if round(x) == 0 else f"${x:,.0f}"
 
 
 def plain(text: str) -> Cell:

@@ -160,7 +160,7 @@ class ConsoleOperations:
                 await c.stop(name)
                 self.notify(f"{name} stopped")
             else:
-                await c.start(name)
+                await self.session.start_strategy(name)
                 self.notify(f"{name} started")
         except Exception as exc:
             self.notify(f"{name}: {exc}", severity="error")

@@ -28,12 +28,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
 
 from ib_async import IB
 
+from livedesk.backend.broker.clock import GatewayClock
 from livedesk.backend.broker.dataquality import BROKEN, DELAYED, RESTORED_FARM, DataQuality
 from livedesk.backend.broker.reconcile import (
     FillSink,
@@ -63,6 +65,7 @@ RESTORED = "RESTORED"
 DISCONNECTED = "DISCONNECTED"
 CLOSED = "CLOSED"
 CLIENT_ID_IN_USE = 326
+CLOCK_STATE = "broker_clock"
 DUPLICATE_ORDER_ID = 103
 
 
@@ -76,13 +79,19 @@ class BrokerSession(SessionOrders):
         ib: IB | None = None,
         bus: EventBus | None = None,
         journal=None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.config = config
         self.ib = ib or IB()
         self.bus = bus or EventBus()
+        self.gateway_clock = GatewayClock.of(self.ib)
+        """The broker's one clock (IB server time); refreshed on connect and by the heartbeat."""
+        self.clock: Callable[[], float] = clock or self.gateway_clock.time
         self.journal = journal
-        self.clock = clock
+        if journal is not None:
+            journal.clock = self.clock  # the journal stamps with the broker clock too
+        self._clock_saved = -math.inf
+        self.gateway_clock.listeners.append(self._save_clock)
         self.rng = random.Random(config.seed)
         self.state = DISCONNECTED
         self.state_detail = ""
@@ -108,6 +117,11 @@ class BrokerSession(SessionOrders):
         self._connecting = False
         self._reconnect_task: asyncio.Task | None = None
         self._heartbeat_task: asyncio.Task | None = None
+        self._clock_task: asyncio.Task | None = None
+        self.next_attempt_at: float | None = None
+        """Monotonic time of the next reconnect attempt (None when none is scheduled)."""
+        self.connect_notices: list[tuple[int, str]] = []
+        """IB notices received during the handshakes (e.g. 2104/2106/2158 farms OK)."""
         self._reconcile_task: asyncio.Task | None = None
         self._down_since: float | None = None
         self._seen_execs: set[str] = set()
@@ -169,6 +183,8 @@ class BrokerSession(SessionOrders):
         """Use ``journal`` from now on (orders written ahead, fills, reconciliation)."""
         self.journal = journal
         self.reconciler.journal = journal
+        if journal is not None:
+            journal.clock = self.clock
 
     def add_restore_hook(self, hook: RestoreHook) -> None:
         """Run ``hook`` after every reconnect and on 1101, before reconciliation (resubscribe)."""
@@ -183,6 +199,7 @@ class BrokerSession(SessionOrders):
         """
         self._closing = False
         await self._connect()
+        await self.sync_clock()
         if self.journal is None:  # nothing to compare with: what the gateway has is known
             self._seen_execs.update(f.execution.execId for f in self.ib.fills())
         await self.reconcile()
@@ -192,7 +209,12 @@ class BrokerSession(SessionOrders):
     async def close(self) -> None:
         """Disconnect for good (no reconnect)."""
         self._closing = True
-        for task in (self._reconnect_task, self._heartbeat_task, self._reconcile_task):
+        for task in (
+            self._reconnect_task,
+            self._heartbeat_task,
+            self._reconcile_task,
+            self._clock_task,
+        ):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -203,7 +225,12 @@ class BrokerSession(SessionOrders):
     def disconnect(self) -> None:
         """Synchronous :meth:`close` for callers without a loop at hand."""
         self._closing = True
-        for task in (self._reconnect_task, self._heartbeat_task, self._reconcile_task):
+        for task in (
+            self._reconnect_task,
+            self._heartbeat_task,
+            self._reconcile_task,
+            self._clock_task,
+        ):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
         self._disconnect_ib()
@@ -235,6 +262,7 @@ class BrokerSession(SessionOrders):
 
             def collect(req_id, code, msg, contract, codes=codes) -> None:
                 codes.append(code)
+                self.connect_notices.append((code, msg))
 
             self.ib.errorEvent += collect
             self._connecting = True
@@ -290,7 +318,10 @@ class BrokerSession(SessionOrders):
     async def _reconnect_loop(self) -> None:
         attempt = 0
         while not self._closing:
-            await asyncio.sleep(self.config.backoff(attempt, self.rng))
+            delay = self.config.backoff(attempt, self.rng)
+            self.next_attempt_at = time.monotonic() + delay  # "reconnecting in N s"
+            await asyncio.sleep(delay)
+            self.next_attempt_at = None
             attempt += 1
             try:
                 await self._connect()
@@ -301,6 +332,8 @@ class BrokerSession(SessionOrders):
                 self._set_state(DISCONNECTED, f"reconnect attempt {attempt} failed: {exc}")
                 continue
             self.stats.reconnects += 1
+            self.gateway_clock.reset()  # the gateway may have restarted on another clock
+            await self.sync_clock()
             await self._restore()
             await self.reconcile()
             if self._down_since is not None:
@@ -319,6 +352,44 @@ class BrokerSession(SessionOrders):
             except Exception:
                 log.exception("restore hook %r failed", hook)
 
+    async def sync_clock(self) -> None:
+        """Read IB's server time now (the broker clock's offset); a failure is logged only.
+
+        Then, in the background, a few more readings a second apart until the gateway's rate
+        is known (a simulated gateway may run at ``--speed 60``); the heartbeat keeps it fresh.
+        """
+        if await self._read_clock() and self.gateway_clock.rate is None:
+            task = self._clock_task
+            if task is None or task.done():
+                self._clock_task = asyncio.get_event_loop().create_task(self._calibrate_clock())
+
+    async def _read_clock(self) -> bool:
+        try:
+            await asyncio.wait_for(self.gateway_clock.refresh(), self.config.timeout)
+        except (TimeoutError, ConnectionError, OSError, asyncio.CancelledError) as exc:
+            if asyncio.current_task() is not None and asyncio.current_task().cancelling():
+                raise
+            log.warning("cannot read the gateway's clock: %s", exc or type(exc).__name__)
+            return False
+        return True
+
+    async def _calibrate_clock(self, tries: int = 10) -> None:
+        for _ in range(tries):
+            await asyncio.sleep(1.0)
+            if self._closing or not self.ib.isConnected() or self.gateway_clock.rate is not None:
+                return
+            await self._read_clock()
+
+    def _save_clock(self, every: float = 30.0) -> None:
+        """Journal the broker clock's reading (``livedesk strategies`` follows it offline)."""
+        if self.journal is None or time.monotonic() - self._clock_saved < every:
+            return
+        self._clock_saved = time.monotonic()
+        try:
+            self.journal.save_state(CLOCK_STATE, self.gateway_clock.reading())
+        except Exception:  # a journal failure must not break the heartbeat
+            log.exception("cannot journal the broker clock")
+
     # ---- heartbeat -------------------------------------------------------------------
     def _start_heartbeat(self) -> None:
         if self._heartbeat_task is None or self._heartbeat_task.done():
@@ -331,8 +402,10 @@ class BrokerSession(SessionOrders):
             if not self.ib.isConnected():
                 return
             try:
-                await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), cfg.heartbeat_timeout)
+                # the heartbeat is a clock reading: it keeps the broker clock's offset fresh
+                await asyncio.wait_for(self.gateway_clock.refresh(), cfg.heartbeat_timeout)
             except TimeoutError:
+                self.gateway_clock.reset()  # its request is lost with the link
                 self.stats.heartbeat_failures += 1
                 self._alert(
                     "error",

@@ -58,6 +58,7 @@ class SessionOrders:
                 bid=_real(bid),
                 ask=_real(ask),
                 t=self.clock(),
+                **combo_record(contract, bid, ask),
             )
         return tracked
 
@@ -152,3 +153,15 @@ class SessionOrders:
 def _real(x: float | None) -> float | None:
     """A finite float or None (journal columns)."""
     return x if isinstance(x, int | float) and x == x and abs(x) < 1e300 else None
+
+
+def combo_record(contract, bid, ask) -> dict:
+    """For a BAG: its legs (conId, ratio) and net arrival mid, which may be negative."""
+    if contract.secType != "BAG":
+        return {}
+    legs = [[leg.conId, leg.ratio] for leg in contract.comboLegs or []]
+    b, a = _real(bid), _real(ask)
+    return {
+        "contract": {"secType": "BAG", "symbol": contract.symbol, "legs": legs},
+        "arrival_mid": (b + a) / 2 if b is not None and a is not None else None,
+    }

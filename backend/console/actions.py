@@ -152,6 +152,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
         scope="strategies",
         help="parameters, recent decisions, errors and risk of the selected strategy",
     ),
+    ActionSpec(
+        "log_line",
+        "enter",
+        "show_line",
+        "Full line",
+        scope="log",
+        help="show the whole selected Log line",
+    ),
 )
 
 ACTION_IDS = frozenset(a.id for a in ACTIONS)

@@ -28,10 +28,34 @@ class Logbook:
         self.lines: collections.deque[LogEntry] = collections.deque(maxlen=limit)
         self.toasts: collections.deque[LogEntry] = collections.deque(maxlen=50)
         self.seq = 0
+        self.folds = 0
+        """How many lines were folded into the newest one (changes the view without a line)."""
+        self._fold: tuple[str, str, str, int] | None = None
         self.handler = _LogHandler(self)
 
-    def add(self, level: str, source: str, message: str, code: int = 0, toast: bool = False):
-        """Add a line; warnings and errors also become toasts when ``toast``."""
+    def add(
+        self,
+        level: str,
+        source: str,
+        message: str,
+        code: int = 0,
+        toast: bool = False,
+        fold: bool = False,
+    ):
+        """Add a line; warnings and errors also become toasts when ``toast``.
+
+        With ``fold``, a line repeating the newest one (same level, source and message)
+        replaces it with a count instead: ``alpha: hold (×12)``.
+        """
+        last = self._fold
+        if fold and last is not None and last[:3] == (level, source, message) and self.lines:
+            n = last[3] + 1
+            self._fold = (level, source, message, n)
+            entry = LogEntry(self.clock(), level, source, f"{message} (×{n})", code)
+            self.lines[-1] = entry
+            self.folds += 1
+            return entry
+        self._fold = (level, source, message, 1) if fold else None
         entry = LogEntry(self.clock(), level, source, message, code)
         self.lines.append(entry)
         self.seq += 1

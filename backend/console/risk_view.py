@@ -1,7 +1,11 @@
 """The Risk pane's table: live versus backtest per account and strategy, with test details.
 
-Live figures are the daily (close-to-close) metrics once two sessions exist — what a daily
-backtest is compared with — else the intraday ones (marked ``intraday``). Sharpe and maximum
+Live figures are the daily (close-to-close) metrics — what a daily backtest is compared
+with — shown only when their sample supports them (:mod:`livedesk.backend.risk.figures`:
+annualised and distribution figures need ``min_sessions`` daily returns, else the line says
+why, e.g. "n/a: 3 of 20 sessions"); Sharpe carries its standard error. The session under
+way has its own lines: return since the open, intraday drawdown, realised volatility (not
+annualised) and fills. Sharpe and maximum
 drawdown carry the divergence test of :mod:`livedesk.backend.risk.divergence` (the Sharpe
 band, the bootstrapped drawdown threshold and p-value); the other metrics show the
 difference only. Execution quality comes from the engine's fills. A raised Sharpe flag of a
@@ -21,6 +25,7 @@ from livedesk.backend.risk.divergence import (
     sharpe_divergence,
 )
 from livedesk.backend.risk.engine import ACCOUNT, RiskEngine
+from livedesk.backend.risk.figures import SessionFigures
 
 METRICS = (
     ("cum_returns", "cum return"),
@@ -48,6 +53,10 @@ class RiskLine:
     diff: float
     flag: bool | None
     detail: str
+    reason: str = ""
+    """Why the live figure is not shown ("n/a: 3 of 20 sessions"); "" when it is."""
+    se: float = NAN
+    """Standard error of the live figure (Sharpe: Lo 2002)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class ExecutionLine:
     slippage_bps: float
     commission_bps: float
     drag_bps: float
+    drag_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,7 @@ class RiskBlock:
     has_backtest: bool
     lines: tuple[RiskLine, ...]
     execution: ExecutionLine
+    session: SessionFigures | None = None
 
 
 class RiskTable:
@@ -87,21 +98,39 @@ class RiskTable:
     def block(self, key: str) -> RiskBlock:
         """The block of ``key``."""
         snap = self.engine.snapshot(key)
-        daily, intraday = snap["daily"], snap["intraday"]
-        live, basis = (daily, "daily") if daily["n"] >= 2 else (intraday, "intraday")
+        daily = snap["daily"]
         ref = self.engine.backtest_reference(key)
         tests = self._test(key, daily, ref) if ref is not None else {}
         lines = []
+        figures = self.engine.figures(key)
         for metric, label in METRICS:
-            lv = float(live.get(metric, NAN))
+            fig = figures[metric]
             bv = float(ref.metrics.get(metric, NAN)) if ref is not None else NAN
             flag, detail = tests.get(metric, (None, ""))
-            lines.append(RiskLine(key, metric, label, lv, bv, lv - bv, flag, detail))
+            if not fig.shown:
+                flag, detail = None, fig.reason
+            lv = fig.value
+            lines.append(
+                RiskLine(key, metric, label, lv, bv, lv - bv, flag, detail, fig.reason, fig.se)
+            )
         ex = self.engine.execution(None if key == ACCOUNT else key)
         execution = ExecutionLine(
-            key, ex.fills, ex.slippage.mean, ex.commission.mean, ex.drag_bps_per_year
+            key,
+            ex.fills,
+            ex.slippage.mean,
+            ex.commission.mean,
+            ex.drag_bps_per_year,
+            ex.drag_reason,
         )
-        return RiskBlock(key, f"{basis} n={live['n']}", ref is not None, tuple(lines), execution)
+        basis = f"daily n={daily['n']} (annualised from {self.engine.min_sessions})"
+        return RiskBlock(
+            key,
+            basis,
+            ref is not None,
+            tuple(lines),
+            execution,
+            self.engine.session_figures(key),
+        )
 
     def _test(self, key: str, daily: dict, ref) -> dict[str, tuple[bool | None, str]]:
         token = (daily["n"], id(ref))

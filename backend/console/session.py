@@ -29,6 +29,7 @@ from livedesk.backend.console.logbook import Logbook
 from livedesk.backend.console.market_clock import MarketClock
 from livedesk.backend.console.session_commands import SessionCommands
 from livedesk.backend.console.session_views import SessionViews
+from livedesk.backend.console.story import TradeStory
 from livedesk.backend.console.tracker import OrderTracker
 from livedesk.backend.contracts import describe
 from livedesk.backend.events import (
@@ -119,6 +120,7 @@ class ConsoleSession(SessionViews, SessionCommands):
         self.connected_to = ""
         self.logbook = Logbook(self.now, log_limit)
         self.tracker = OrderTracker()
+        self.story = TradeStory(self._story_log, self.tracker, self.contract_label)
         self.versions = dict.fromkeys(PANES, 0)
         self.equity: dict[str, EquitySeries] = {}
         self._closing = False
@@ -144,7 +146,12 @@ class ConsoleSession(SessionViews, SessionCommands):
 
     # ---- lifecycle ------------------------------------------------------------------
     def now(self) -> float:
-        """Exchange time: the sim gateway's clock in demo mode, else the wall clock."""
+        """The broker's clock (IB server time, ``TradingApp.clock``): every time shown.
+
+        Before the connection: the embedded sim gateway's clock, else the wall clock.
+        """
+        if self.app is not None:
+            return self.app.clock.time()
         return self.gw.now() if self.gw is not None else time.time()
 
     @property
@@ -217,10 +224,16 @@ class ConsoleSession(SessionViews, SessionCommands):
             raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", reason) from exc
         except Exception as exc:  # an API error during the handshake (e.g. 326 client id in use)
             raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", str(exc)) from exc
+        if t.sim:  # the same gateway clock, read in-process: exact between requests
+            self.app.clock.exact = self.gw.now
         self._wire()
+        session = getattr(self.app, "session", None)
+        for code, message in getattr(session, "connect_notices", ()):
+            self.health.on_code(code, message)  # farm notices of the handshake
+        self.health.last_code, self.health.last_message = 0, ""  # farms, not a problem
         self.health.on_connected()
         where = "embedded sim gateway" if t.sim else self.connected_to
-        self.bus.publish(ConnectionState(time.time(), CONNECTED, where))
+        self.bus.publish(ConnectionState(self.now(), CONNECTED, where))
         self._bump("positions", "orders", "account")
         if preload is None:
             self.controller = self._make_controller()
@@ -244,6 +257,9 @@ class ConsoleSession(SessionViews, SessionCommands):
         await self._controller_ready()
 
     async def _controller_ready(self) -> None:
+        listeners = getattr(self.controller, "listeners", None)
+        if isinstance(listeners, list):
+            listeners.append(self.story.decision)  # decisions that placed orders, folded others
         self._bump("strategies")
         if self.controller is not None and self.start_strategies:
             await self.controller.start_enabled()
@@ -272,7 +288,7 @@ class ConsoleSession(SessionViews, SessionCommands):
                 self._import_demo_references()
         if getattr(self.app, "session", None) is not None:
             self.app.session.attach_journal(self.journal)
-        self.engine = RiskEngine(self.journal)
+        self.engine = RiskEngine(self.journal, min_sessions=self.settings.risk.min_sessions)
         self.engine.restore()
         self.risk_table = RiskTable(self.engine)
         self.feed = RiskFeed(self.app, self.engine, clock=self.now)
@@ -293,6 +309,7 @@ class ConsoleSession(SessionViews, SessionCommands):
         ib.orderStatusEvent += self._on_order
         ib.newOrderEvent += self._on_order
         ib.execDetailsEvent += self._on_exec
+        ib.commissionReportEvent += self._on_commission
         self.logbook.attach()
         for trade in ib.trades():
             self._on_order(trade)
@@ -381,9 +398,14 @@ class ConsoleSession(SessionViews, SessionCommands):
         if self.health.on_code(code, message):
             self._bump("account")
         what = f" ({describe(contract)})" if contract is not None and contract.conId else ""
-        order = f" order {req_id}" if self.tracker.knows_order(req_id) else ""
+        known = self.tracker.knows_order(req_id)
+        refused = self.story.rejected(req_id, code, message) if known else None
+        if refused is not None:
+            self.bus.publish(Alert(self.now(), "error", "order", f"{refused}{what}", code))
+            return
+        order = f" order {req_id}" if known else ""
         self.bus.publish(
-            Alert(time.time(), alert_level(code), "ib", f"{code}{order}: {message}{what}", code)
+            Alert(self.now(), alert_level(code), "ib", f"{code}{order}: {message}{what}", code)
         )
 
     def _on_disconnected(self) -> None:
@@ -393,9 +415,9 @@ class ConsoleSession(SessionViews, SessionCommands):
             return
         if getattr(self.app, "session", None) is not None:
             return  # the broker session reconnects, reconciles and publishes the states
-        self.bus.publish(ConnectionState(time.time(), DISCONNECTED, self.connected_to))
+        self.bus.publish(ConnectionState(self.now(), DISCONNECTED, self.connected_to))
         self.bus.publish(
-            Alert(time.time(), "error", "connection", f"disconnected from {self.connected_to}")
+            Alert(self.now(), "error", "connection", f"disconnected from {self.connected_to}")
         )
         try:
             loop = asyncio.get_running_loop()
@@ -424,9 +446,9 @@ class ConsoleSession(SessionViews, SessionCommands):
                 continue
             self.health.on_connected()
             self._bump("account", "positions", "orders")
-            self.bus.publish(ConnectionState(time.time(), CONNECTED, "reconnected"))
+            self.bus.publish(ConnectionState(self.now(), CONNECTED, "reconnected"))
             self.bus.publish(
-                Alert(time.time(), "warning", "connection", f"reconnected to {self.connected_to}")
+                Alert(self.now(), "warning", "connection", f"reconnected to {self.connected_to}")
             )
             return
 
@@ -443,6 +465,7 @@ class ConsoleSession(SessionViews, SessionCommands):
 
     def _on_order(self, trade) -> None:
         self.tracker.seen(trade, self.now())
+        self.story.changed(trade)
         self._bump("orders")
 
     def _on_exec(self, trade, fill) -> None:
@@ -451,13 +474,22 @@ class ConsoleSession(SessionViews, SessionCommands):
         self.tracker.attribute(ex.execId, c.conId, strategy, ex.side, ex.shares)
         self._bump("orders", "positions", "risk")
 
+    def _on_commission(self, trade, fill, report) -> None:
+        self.story.fill(trade, fill, report.commission)
+
     def _on_bus(self, ev: Event) -> None:
         if isinstance(ev, OrderSent):
             self.tracker.sent(ev.order_id, ev.mid, self.now())
+            trade = self._trade(ev.order_id)
+            if trade is not None:
+                self.story.sent(trade)
             self._bump("orders")
         elif isinstance(ev, Alert):
             self.add_log(ev.level, ev.source, ev.message, ev.code, toast=True)
         elif isinstance(ev, StrategyState):
+            if ev.status in ("waiting", "running") and ev.detail != "started":
+                self._bump("strategies")  # each decision has its own line (the story)
+                return
             level = {"error": "error", "halted": "warning"}.get(ev.status, "info")
             text = f"{ev.name}: {ev.status}" + (f" — {ev.detail}" if ev.detail else "")
             self.add_log(level, "strategy", text, toast=level != "info")
@@ -493,8 +525,26 @@ class ConsoleSession(SessionViews, SessionCommands):
         self._bump("account")
 
     def add_log(
-        self, level: str, source: str, message: str, code: int = 0, toast: bool = False
+        self,
+        level: str,
+        source: str,
+        message: str,
+        code: int = 0,
+        toast: bool = False,
+        fold: bool = False,
     ) -> None:
-        """Add a Log pane line (exchange time); warnings and errors may also toast."""
-        self.logbook.add(level, source, message, code, toast)
+        """Add a Log pane line (broker time); warnings and errors may also toast; ``fold``
+        counts a repeat of the newest line instead of adding one."""
+        self.logbook.add(level, source, message, code, toast, fold)
         self._bump("log")
+
+    def _story_log(self, level: str, source: str, message: str, fold: bool = False) -> None:
+        self.add_log(level, source, message, fold=fold)
+
+    def _trade(self, order_id: int):
+        if self.app is None:
+            return None
+        for trade in reversed(self.app.ib.trades()):
+            if trade.order.orderId == order_id:
+                return trade
+        return None

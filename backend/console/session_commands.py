@@ -3,8 +3,6 @@ questions the console asks before quitting. A mixin of :class:`ConsoleSession`."
 
 from __future__ import annotations
 
-import time
-
 from livedesk.backend.console.views import OrderRow
 from livedesk.backend.events import Alert
 
@@ -21,7 +19,28 @@ class SessionCommands:
         """Strategies whose task is alive (waiting or running)."""
         return [i.name for i in self.strategies() if str(i.status) in ("waiting", "running")]
 
+    def orders_locked(self) -> str:
+        """Why this session cannot send orders ("" when it can): read-only, or a LIVE
+        account without ``--live`` or before its typed confirmation."""
+        if self.target.readonly:
+            return "session is read-only (--readonly): no orders are sent"
+        if self.app is None:
+            return "not connected"
+        refusals = self.app.account_guard.check()
+        return refusals[0] if refusals else ""
+
     # ---- commands -------------------------------------------------------------------
+    async def start_strategy(self, name: str) -> None:
+        """Start ``name``; refused at once (and logged) while orders are locked."""
+        if self.controller is None:
+            raise RuntimeError("strategies are not available")
+        reason = self.orders_locked()
+        if reason:
+            text = f"cannot start {name}: orders are locked — {reason}"
+            self.add_log("error", "strategy", text)
+            raise PermissionError(text)
+        await self.controller.start(name)
+
     def _check_can_cancel(self) -> None:
         from livedesk.backend.trading.app import OrderRefused
 
@@ -60,7 +79,7 @@ class SessionCommands:
         else:
             n = await self.app.kill_switch(reason)
         self.bus.publish(
-            Alert(time.time(), "error", "console", f"KILL SWITCH: {reason}; {n} order(s) cancelled")
+            Alert(self.now(), "error", "console", f"KILL SWITCH: {reason}; {n} order(s) cancelled")
         )
         self._bump("account", "strategies", "orders")
         return n

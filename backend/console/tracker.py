@@ -5,12 +5,11 @@
 * when each order was first seen (exchange time), for the Orders pane's time column;
 * per-conId strategy attribution from fills' ``orderRef`` (journalled fills first, then
   live executions, each execId counted once);
-* which combo (BAG) each leg belongs to, so legs are grouped under their combo.
+* which combo (BAG) each leg belongs to (``SYMBOL:conId,conId…``), so legs are grouped under
+  their combo.
 """
 
 from __future__ import annotations
-
-from livedesk.backend.contracts import describe
 
 
 class OrderTracker:
@@ -32,9 +31,10 @@ class OrderTracker:
         """An order appeared or changed (ib_async ``Trade``)."""
         self.first_seen.setdefault(trade.order.orderId, now)
         if trade.contract.secType == "BAG":
-            label = describe(trade.contract)
+            ids = sorted(leg.conId for leg in trade.contract.comboLegs)
+            group = f"{trade.contract.symbol}:{','.join(map(str, ids))}"
             for leg in trade.contract.comboLegs:
-                self.combos.setdefault(leg.conId, label)
+                self.combos.setdefault(leg.conId, group)
 
     def knows_order(self, order_id: int) -> bool:
         """Whether ``order_id`` is one of this session's orders."""

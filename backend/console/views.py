@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from livedesk.backend.broker.orderref import strategy_of
+from livedesk.backend.console.labels import combo_label, contract_label
 from livedesk.backend.console.market_clock import NEW_YORK
 from livedesk.backend.contracts import describe
-from livedesk.backend.risk.execution import slippage_bps
+from livedesk.backend.risk.execution import OrderSlippage, order_slippage
 
 NAN = math.nan
 UNSET = 1.7976931348623157e308
@@ -48,14 +49,20 @@ class PositionRow:
     weight: float
     strategy: str
     group: str = ""
+    multiplier: float = 1.0
 
 
-def _label(contract) -> str:
-    if contract.secType in ("FUT", "OPT", "FOP"):
-        return describe(contract).removesuffix(" FUT")
-    return (
-        contract.localSymbol or contract.symbol if contract.secType == "CASH" else contract.symbol
-    )
+def combo_groups(portfolio: Iterable, combos: Mapping[int, str]) -> dict[str, str]:
+    """Combo id → its trader's label, from the legs held (``SPY iron condor 31DEC26 …``)."""
+    legs: dict[str, list] = {}
+    symbols: dict[str, str] = {}
+    for item in portfolio:
+        group = combos.get(item.contract.conId)
+        qty = clean(item.position)
+        if group and qty:
+            legs.setdefault(group, []).append((item.contract, qty))
+            symbols[group] = group.split(":", 1)[0]
+    return {g: combo_label(symbols[g], ls) for g, ls in legs.items()}
 
 
 def position_rows(
@@ -76,6 +83,8 @@ def position_rows(
     attribution = attribution or {}
     combos = combos or {}
     marks = marks or {}
+    portfolio = list(portfolio)
+    labels = combo_groups(portfolio, combos)
     rows = []
     for item in portfolio:
         c = item.contract
@@ -99,7 +108,7 @@ def position_rows(
         rows.append(
             PositionRow(
                 con_id=c.conId,
-                symbol=_label(c),
+                symbol=contract_label(c),
                 sec_type=c.secType,
                 quantity=qty,
                 avg_cost=avg,
@@ -109,7 +118,8 @@ def position_rows(
                 realized=clean(item.realizedPNL),
                 weight=weight,
                 strategy=",".join(names),
-                group=combos.get(c.conId, ""),
+                group=labels.get(combos.get(c.conId, ""), ""),
+                multiplier=mult,
             )
         )
     return rows
@@ -133,6 +143,8 @@ class OrderRow:
     status: str
     avg_fill: float
     slippage_bps: float
+    slippage: OrderSlippage | None = None
+    """bps of the notional at the arrival mid, or $ per unit when the mid is too small."""
 
     @property
     def working(self) -> bool:
@@ -144,6 +156,7 @@ def order_rows(
     trades: Iterable,
     arrival: Mapping[int, float | None],
     first_seen: Mapping[int, float],
+    label: Callable[[object], str] = describe,
 ) -> list[OrderRow]:
     """Rows from ib_async ``Trade`` objects.
 
@@ -158,15 +171,16 @@ def order_rows(
         if when is None and t.fills:
             when = t.fills[0].time.timestamp()
         avg = clean(s.avgFillPrice) if s.filled else NAN
-        mid = arrival.get(o.orderId)
-        slip = slippage_bps(o.action, avg, mid) if math.isfinite(avg) and avg else NAN
+        slip = order_slippage(
+            o.action, avg, arrival.get(o.orderId), order_multiplier(t), clean(s.filled)
+        )
         rows.append(
             OrderRow(
                 order_id=o.orderId,
                 perm_id=o.permId,
                 time=when if when is not None else NAN,
                 strategy=strategy_of(o.orderRef),
-                contract=describe(c),
+                contract=label(c),
                 side=o.action,
                 quantity=clean(o.totalQuantity),
                 filled=clean(s.filled),
@@ -175,10 +189,25 @@ def order_rows(
                 limit=clean(o.lmtPrice) if o.orderType in ("LMT", "STP LMT") else NAN,
                 status=s.status or "PendingSubmit",
                 avg_fill=avg,
-                slippage_bps=slip,
+                slippage_bps=slip.bps,
+                slippage=slip,
             )
         )
     return rows
+
+
+def order_multiplier(trade) -> float:
+    """Dollars per price point of one unit: 1 for stocks; a combo's legs' multiplier."""
+    c = trade.contract
+    if c.secType == "STK":
+        return 1.0
+    for f in trade.fills:  # a BAG: its legs' multiplier (the legs carry it)
+        if f.contract.multiplier:
+            return float(f.contract.multiplier)
+    try:
+        return float(c.multiplier or (100 if c.secType in ("BAG", "OPT") else 1))
+    except ValueError:
+        return 1.0
 
 
 def ny_time(t: float) -> str:

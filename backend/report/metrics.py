@@ -3,8 +3,11 @@
 The report rebuilds a :class:`~livedesk.backend.risk.engine.RiskEngine` from the journal (only data
 from ``--since`` on when given: intraday samples and fills from that date at 00:00 UTC,
 daily returns of sessions from that date) and prints, per key (the account and each
-strategy, or the one ``--strategy``): the metric table (intraday, live daily, backtest,
-difference, divergence flag), execution quality, an equity and a drawdown chart and a
+strategy, or the one ``--strategy``): the last session's figures (return since the open,
+intraday drawdown, realised volatility — not annualised — and fills), the metric table (live
+daily, backtest, difference, divergence flag; annualised and distribution figures only from
+``--min-sessions`` daily returns, 20 by default, else "n/a: 3 of 20 sessions"; Sharpe with its
+Lo (2002) standard error), execution quality (drag per year under the same rule), an equity and a drawdown chart and a
 slippage histogram. Charts are drawn with plotext at a fixed size, without colours unless
 the output is a terminal, so the text is deterministic. ``--csv DIR`` also writes
 ``metrics.csv``, ``equity.csv``, ``fills.csv`` and ``slippage.csv``. With ``--attribution`` the
@@ -29,6 +32,7 @@ from typing import Any, TextIO
 from livedesk.backend.journal import Journal, account_journal_path, default_journal_path
 from livedesk.backend.risk.engine import ACCOUNT, RiskEngine, RiskRow, series_name, session_time
 from livedesk.backend.risk.execution import distribution
+from livedesk.backend.risk.figures import MIN_SESSIONS, Figure, SessionFigures
 
 PERCENT_METRICS = frozenset(
     "cum_returns annual_return annual_volatility max_drawdown current_drawdown "
@@ -89,6 +93,7 @@ def run_report(
     nlv: float | None = None,
     account: str | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    min_sessions: int = MIN_SESSIONS,
 ) -> int:
     """Print the report (see the module docstring); returns the process exit code.
 
@@ -104,9 +109,11 @@ def run_report(
                 raise ReportError(f"[broker] account: {exc}", 2) from exc
         if nlv is not None and not attribution:
             raise ReportError("--nlv is only used with --attribution", 2)
+        if min_sessions < 2:
+            raise ReportError(f"--min-sessions must be at least 2, got {min_sessions}", 2)
         if attribution:
             return _attribution(since, strategy, csv_dir, journal, out, width, nlv)
-        return _report(since, strategy, csv_dir, journal, out, width, params or {})
+        return _report(since, strategy, csv_dir, journal, out, width, params or {}, min_sessions)
     except ReportError as exc:
         print(f"livedesk report: {exc}", file=sys.stderr)
         return exc.code
@@ -155,13 +162,14 @@ def _report(
     out: TextIO,
     width: int,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    min_sessions: int = MIN_SESSIONS,
 ) -> int:
     since_t = parse_since(since)
     with _open(journal) as j:
         if not j.sample_keys() and not j.fills() and not j.backtest_strategies():
             print(f"No data yet in {j.path}: it fills in as LiveDesk trades.", file=out)
             return 0
-        engine = RiskEngine(j)
+        engine = RiskEngine(j, min_sessions=min_sessions)
         engine.restore(since=since_t)
         known = engine.keys()[1:]
         if strategy is not None and strategy not in known:
@@ -194,7 +202,7 @@ def divergence_why(journal: Journal, engine: RiskEngine, key: str, since: float 
     from livedesk.backend.risk.attribution_source import attribute_journal
     from livedesk.backend.risk.divergence import divergence_reason
 
-    rows = [r for r in engine.view() if r.key == key]
+    rows = [r for r in engine.view() if r.key == key and engine.figure(key, r.metric).shown]
     if key == ACCOUNT or not any(r.flag for r in rows):
         return ""
     try:
@@ -243,14 +251,17 @@ def _print_key(engine: RiskEngine, key: str, out: TextIO, width: int, color: boo
         f"last NLV: {'n/a' if math.isnan(nlv) else f'{nlv:,.2f}'}",
         file=out,
     )
-    print(metric_table([r for r in engine.view() if r.key == key], intraday), file=out)
+    print(session_line(engine.session_figures(key)), file=out)
+    rows = [r for r in engine.view() if r.key == key]
+    print(metric_table(rows, engine.figures(key)), file=out)
     ex = engine.execution(_strategy(key))
     if ex.fills:
         s, c = ex.slippage, ex.commission
+        drag = ex.drag_reason or f"{ex.drag_bps_per_year:.1f} bps/year"
         print(
             f"execution: {ex.fills} fills, notional {ex.notional:,.0f}; slippage bps "
             f"mean {s.mean:.2f} median {s.median:.2f} p95 {s.p95:.2f} (n={s.count}); "
-            f"commission mean {c.mean:.2f} bps; drag {ex.drag_bps_per_year:.1f} bps/year",
+            f"commission mean {c.mean:.2f} bps; drag {drag}",
             file=out,
         )
     growth, drawdown = engine.curve(key)
@@ -266,23 +277,53 @@ def _print_key(engine: RiskEngine, key: str, out: TextIO, width: int, color: boo
             _chart("line", [d * 100 for d in dd], f"{title}: drawdown (%)", width, 10, color),
             file=out,
         )
-    slips = [f.cost().slippage_bps for f in engine.fills(_strategy(key))]
+    slips = [c.slippage_bps for c in engine.costs(_strategy(key))]
     slips = [x for x in slips if not math.isnan(x)]
     if slips:
         print(
-            _chart("hist", slips, f"{title}: slippage per fill (bps, + = cost)", width, 12, color),
+            _chart(
+                "hist",
+                slips,
+                f"{title}: slippage per fill (bps, + = cost; a combo: per order)",
+                width,
+                12,
+                color,
+            ),
             file=out,
         )
 
 
-def metric_table(rows: list[RiskRow], intraday: dict) -> str:
-    """The live-versus-backtest table as fixed-width text."""
-    head = ("metric", "intraday", "live daily", "backtest", "difference", "flag")
-    lines = [f"{head[0]:<18}{head[1]:>12}{head[2]:>12}{head[3]:>12}{head[4]:>12}  {head[5]}"]
+def session_line(s: SessionFigures) -> str:
+    """The last session's figures: nothing annualised."""
+    if not s.samples:
+        return f"session: no intraday sample; {s.fills} fills"
+    return (
+        f"session {s.session}: since open {s.return_since_open * 100:+.2f}%, intraday "
+        f"drawdown {s.drawdown * 100:.2f}% (deepest {s.max_drawdown * 100:.2f}%), realised "
+        f"vol {s.realised_vol * 100:.2f}% (not annualised), {s.fills} fills"
+    )
+
+
+def live_cell(metric: str, figure: Figure) -> str:
+    """The live daily figure, ``1.23±0.45`` for Sharpe, or why it is not shown."""
+    if not figure.shown:
+        return figure.reason
+    if metric == "sharpe_ratio" and math.isfinite(figure.se) and math.isfinite(figure.value):
+        return f"{figure.value:.2f}±{figure.se:.2f}"
+    return fmt(metric, figure.value)
+
+
+def metric_table(rows: list[RiskRow], figures: dict[str, Figure]) -> str:
+    """The live-versus-backtest table as fixed-width text (live figures as shown)."""
+    head = ("metric", "live daily", "backtest", "difference", "flag")
+    lines = [f"{head[0]:<18}{head[1]:>22}{head[2]:>12}{head[3]:>12}  {head[4]}"]
     for r in rows:
+        fig = figures[r.metric]
+        diff = fmt(r.metric, r.diff, True) if fig.shown else ""
+        flag = _flag(r.flag) if fig.shown else ""
         lines.append(
-            f"{r.metric:<18}{fmt(r.metric, intraday[r.metric]):>12}{fmt(r.metric, r.live):>12}"
-            f"{fmt(r.metric, r.backtest):>12}{fmt(r.metric, r.diff, True):>12}  {_flag(r.flag)}"
+            f"{r.metric:<18}{live_cell(r.metric, fig):>22}"
+            f"{fmt(r.metric, r.backtest):>12}{diff:>12}  {flag}".rstrip()
         )
     return "\n".join(lines)
 
@@ -314,12 +355,21 @@ def export_csv(
     paths = [directory / n for n in ("metrics.csv", "equity.csv", "fills.csv", "slippage.csv")]
     with paths[0].open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["key", "metric", "intraday", "live_daily", "backtest", "difference", "flag"])
+        w.writerow(["key", "metric", "live_daily", "se", "backtest", "difference", "flag", "note"])
         for key in keys:
-            intraday = engine.snapshot(key)["intraday"]
             for r in (r for r in engine.view() if r.key == key):
+                f = engine.figure(key, r.metric)
                 w.writerow(
-                    [key, r.metric, intraday[r.metric], r.live, r.backtest, r.diff, _flag(r.flag)]
+                    [
+                        key,
+                        r.metric,
+                        f.value,
+                        f.se,
+                        r.backtest,
+                        r.diff if f.shown else math.nan,
+                        _flag(r.flag) if f.shown else "",
+                        f.reason,
+                    ]
                 )
     with paths[1].open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -387,9 +437,7 @@ def export_csv(
         w = csv.writer(fh)
         w.writerow(["key", "bin_low_bps", "bin_high_bps", "count"])
         for key in keys:
-            d = distribution(
-                (f.cost().slippage_bps for f in engine.fills(_strategy(key))), HIST_BINS
-            )
+            d = distribution((c.slippage_bps for c in engine.costs(_strategy(key))), HIST_BINS)
             for lo, hi, n in zip(d.hist_edges, d.hist_edges[1:], d.hist_counts, strict=False):
                 w.writerow([key, lo, hi, n])
     return paths

@@ -61,10 +61,21 @@ from livedesk.backend.risk.execution import (
     ExecutionSummary,
     FillCost,
     annualised_drag_bps,
+    combo_net_price,
     commission_bps,
     distribution,
+    order_slippage,
     side_sign,
     slippage_bps,
+)
+from livedesk.backend.risk.figures import (
+    MIN_SESSIONS,
+    Figure,
+    SessionFigures,
+    SessionStats,
+    daily_figure,
+    ny_session,
+    sessions_reason,
 )
 from livedesk.backend.risk.metrics import StreamingRiskMetrics
 from livedesk.backend.risk.returns import ReturnSampler, SamplerOutput
@@ -129,6 +140,9 @@ class FillRecord:
     arrival_mid: float | None
     commission: float | None
     multiplier: float
+    order_key: str | None = None
+    """``p<permId>`` (else ``o<orderId>``): groups the leg fills of a combo order."""
+    con_id: int | None = None
 
     def cost(self) -> FillCost:
         """Slippage and commission of this fill (see :mod:`livedesk.backend.risk.execution`)."""
@@ -139,6 +153,52 @@ class FillRecord:
             slippage_bps=slippage_bps(self.side, self.price, self.arrival_mid),
             commission_bps=commission_bps(self.commission, self.qty, self.price, self.multiplier),
         )
+
+
+def order_key(perm_id: int | None, order_id: int | None) -> str | None:
+    """The key grouping the fills of one order (its permId, else its orderId)."""
+    if perm_id:
+        return f"p{perm_id}"
+    return f"o{order_id}" if order_id else None
+
+
+@dataclass(frozen=True)
+class ComboOrder:
+    """A BAG order: its side, net arrival mid and leg ratios by conId."""
+
+    side: str
+    arrival_mid: float | None
+    ratios: Mapping[int, float]
+
+
+def combo_cost(key: str, combo: ComboOrder, legs: Sequence[FillRecord]) -> FillCost:
+    """One combo order's cost from its leg fills (see :mod:`livedesk.backend.risk.execution`)."""
+    qty: dict[int, float] = {}
+    value: dict[int, float] = {}
+    side: dict[int, str] = {}
+    for f in legs:
+        c = f.con_id or 0
+        qty[c] = qty.get(c, 0.0) + abs(f.qty)
+        value[c] = value.get(c, 0.0) + abs(f.qty) * f.price
+        side[c] = f.side
+    units = min(qty[c] / combo.ratios.get(c, 1.0) for c in qty)
+    net = combo_net_price(
+        combo.side, ((side[c], combo.ratios.get(c, 1.0), value[c] / qty[c]) for c in qty)
+    )
+    mult = legs[0].multiplier
+    slip = order_slippage(combo.side, net, combo.arrival_mid, mult, units)
+    notional = slip.notional if math.isfinite(slip.notional) else abs(net) * mult * units
+    known = [f.commission for f in legs if f.commission is not None]
+    commission = sum(known) if known else None
+    return FillCost(
+        exec_id=f"order:{key}",
+        strategy=legs[0].strategy,
+        notional=notional,
+        slippage_bps=slip.bps,
+        commission_bps=commission / notional * 1e4
+        if commission is not None and notional > 0
+        else _NAN,
+    )
 
 
 @dataclass(frozen=True)
@@ -185,6 +245,7 @@ class _Track:
         self.session: dt.date | None = None
         self.extra: dict[str, float] = {}
         self.spark: _Sparkline | None = None
+        self.today = SessionStats()
 
     def seen(self, t: float) -> None:
         if not self.first_t <= t:  # also true while first_t is NaN
@@ -202,6 +263,7 @@ class RiskEngine:
         interval: float = 5.0,
         intraday_annualization: float | None = None,
         daily_annualization: int = 252,
+        min_sessions: int = MIN_SESSIONS,
     ) -> None:
         ReturnSampler(interval)  # validates the interval before anything is built
         self.journal = journal
@@ -212,12 +274,17 @@ class RiskEngine:
             else float(intraday_annualization)
         )
         self.daily_annualization = daily_annualization
+        if min_sessions < 2:
+            raise ValueError(f"min_sessions must be at least 2, got {min_sessions}")
+        self.min_sessions = int(min_sessions)
+        """Daily returns needed before annualised figures are shown (``[risk] min_sessions``)."""
         self._reset()
 
     def _reset(self) -> None:
         self._tracks: dict[str, _Track] = {}
         self._fills: list[FillRecord] = []
         self._fill_index: dict[str, int] = {}
+        self._combos: dict[str, ComboOrder] = {}
         self._refs: dict[str, Reference] = {}
         self._ref_version = 0
         self._rows: dict[str, tuple[tuple[int, int], list[RiskRow]]] = {}
@@ -258,6 +325,8 @@ class RiskEngine:
                 track.sessions = [dt.datetime.fromtimestamp(x, dt.UTC).date() for x in s.t.tolist()]
             else:
                 track.intraday.extend(s.ret)
+                for t, r in zip(s.t.tolist(), s.ret.tolist(), strict=True):
+                    track.today.update(ny_session(t), r)
                 track.seen(float(s.t[0]))
                 track.seen(float(s.t[-1]))
                 track.total_pnl, track.nlv = float(s.total_pnl[-1]), float(s.nlv[-1])
@@ -279,9 +348,15 @@ class RiskEngine:
         by_perm = {o["perm_id"]: o for o in orders if o.get("perm_id")}
         by_id = {o["order_id"]: o for o in orders}
         for f in self.journal.fills(since=since):
+            order = by_perm.get(f.get("perm_id")) or by_id.get(f.get("order_id"))
+            key = order_key(f.get("perm_id"), f.get("order_id"))
+            legs = ((order or {}).get("contract") or {}).get("legs")
+            if legs and key is not None and key not in self._combos:
+                self._combos[key] = ComboOrder(
+                    order["action"], order.get("arrival_mid"), {int(c): float(r) for c, r in legs}
+                )
             mid = f.get("arrival_mid")
-            if mid is None:
-                order = by_perm.get(f.get("perm_id")) or by_id.get(f.get("order_id"))
+            if mid is None and not legs:
                 mid = order.get("arrival_mid") if order else None
             self._add_fill(
                 FillRecord(
@@ -294,6 +369,8 @@ class RiskEngine:
                     arrival_mid=mid,
                     commission=f["commission"],
                     multiplier=f.get("multiplier") or 1.0,
+                    order_key=key,
+                    con_id=f.get("con_id"),
                 )
             )
 
@@ -369,6 +446,7 @@ class RiskEngine:
                 raise
         for s in out.intraday:
             track.intraday.update(s.ret)
+            track.today.update(s.session, s.ret)
             track.seen(s.t)
         if d is not None:
             track.daily.update(d.ret)
@@ -409,6 +487,8 @@ class RiskEngine:
             arrival_mid,
             commission,
             float(multiplier or 1.0),
+            order_key(perm_id, order_id),
+            con_id,
         )
         if exec_id in self._fill_index:
             return False
@@ -440,6 +520,26 @@ class RiskEngine:
         self._fills[i] = replace(self._fills[i], commission=float(commission))
         return True
 
+    def note_combo(self, key: str, combo: ComboOrder) -> None:
+        """Measure the fills of order ``key`` as one combo order (legs netted)."""
+        self._combos.setdefault(key, combo)
+
+    def costs(self, strategy: str | None = None) -> list[FillCost]:
+        """Execution costs per fill — a combo order's legs netted into one cost — in order."""
+        out: dict[str, FillCost | list[FillRecord]] = {}
+        for f in self.fills(strategy):
+            combo = self._combos.get(f.order_key) if f.order_key else None
+            if combo is None:
+                out[f.exec_id] = f.cost()
+            else:
+                group = out.setdefault("order:" + f.order_key, [])
+                assert isinstance(group, list)
+                group.append(f)
+        return [
+            combo_cost(k[6:], self._combos[k[6:]], v) if isinstance(v, list) else v
+            for k, v in out.items()
+        ]
+
     def fills(self, strategy: str | None = None) -> list[FillRecord]:
         """Fills counted so far (of one strategy when given), in arrival order."""
         return [f for f in self._fills if strategy is None or f.strategy == strategy]
@@ -452,21 +552,24 @@ class RiskEngine:
         the strategy reports none; NaN without any NLV.
         """
         recs = self.fills(strategy)
-        costs = [f.cost() for f in recs]
+        costs = self.costs(strategy)
         track = self._tracks.get(strategy or ACCOUNT)
         nlv = track.nlv if track is not None and track.nlv > 0 else self._tracks[ACCOUNT].nlv
         drag = _NAN
-        if costs and nlv > 0:
+        n_daily = track.daily.n if track is not None else 0
+        drag_reason = sessions_reason(n_daily, self.min_sessions)
+        if costs and nlv > 0 and not drag_reason:
             first = min([f.t for f in recs] + ([track.first_t] if track else []))
             last = max([f.t for f in recs] + ([track.last_t] if track else []))
             drag = annualised_drag_bps(costs, nlv, max((last - first) / 86_400, 1.0))
         return ExecutionSummary(
             strategy=strategy,
-            fills=len(costs),
+            fills=len(recs),
             notional=sum(c.notional for c in costs),
             slippage=distribution((c.slippage_bps for c in costs), bins),
             commission=distribution((c.commission_bps for c in costs), bins),
             drag_bps_per_year=drag,
+            drag_reason=drag_reason,
         )
 
     # --------------------------------------------------------------- references
@@ -517,6 +620,31 @@ class RiskEngine:
             **track.extra,
             "intraday": track.intraday.snapshot(),
             "daily": track.daily.snapshot(),
+        }
+
+    def session_figures(self, key: str = ACCOUNT) -> SessionFigures:
+        """The session under way of ``key``: return since the open, drawdown, realised vol, fills."""
+        track = self._track(key, create=False)
+        strategy = None if key == ACCOUNT else key
+        recs = self.fills(strategy)
+        day = track.today.session or track.session
+        if day is None and recs:
+            day = ny_session(max(f.t for f in recs))
+        fills = sum(1 for f in recs if ny_session(f.t) == day)
+        return replace(track.today.figures(fills), session=day)
+
+    def figure(self, key: str, metric: str) -> Figure:
+        """The live daily ``metric`` of ``key`` as shown: the value or why it is not."""
+        return self.figures(key)[metric]
+
+    def figures(self, key: str) -> dict[str, Figure]:
+        """Every live daily metric of ``key`` as shown (one snapshot for all)."""
+        daily = self._track(key, create=False).daily.snapshot()
+        n = int(daily["n"])
+        return {
+            m: daily_figure(m, float(v), n, self.min_sessions, self.daily_annualization)
+            for m, v in daily.items()
+            if m != "n"
         }
 
     def daily_returns(self, key: str = ACCOUNT) -> tuple[list[dt.date], np.ndarray]:

@@ -2,10 +2,15 @@
 
 Definitions (all in basis points, positive = a cost):
 
-* slippage of a fill = ``sign * (price - arrival_mid) / arrival_mid * 1e4``, with
+* slippage of a fill = ``sign * (price - arrival_mid) / |arrival_mid| * 1e4``, with
   ``sign = +1`` for a buy and ``-1`` for a sell — a buy filled above the mid, or a sell
   filled below it, cost money. The arrival mid is the bid/ask midpoint journalled when the
   order was submitted.
+* a combo (BAG) order is measured as one order: its net fill price (the legs' prices,
+  signed and weighted by their ratios) against the combo's net arrival mid, in bps of
+  ``|net mid| × multiplier × quantity`` — so credits and debits, buys and sells all read
+  positive = cost. When ``|net mid|`` is below :data:`MIN_BPS_MID` bps mean nothing and the
+  slippage is given in dollars per unit (:class:`OrderSlippage`).
 * commission of a fill = ``commission / (|qty| * price * multiplier) * 1e4``.
 * annualised drag, in bps of NetLiquidation::
 
@@ -29,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 
 DAYS_PER_YEAR = 365.25
+MIN_BPS_MID = 0.10
+"""Below this |arrival mid| (price units) slippage is shown in $ per unit, not bps."""
 _SIGNS = {"BUY": 1, "BOT": 1, "SELL": -1, "SLD": -1}
 
 
@@ -41,10 +48,59 @@ def side_sign(side: str) -> int:
 
 
 def slippage_bps(side: str, price: float, arrival_mid: float | None) -> float:
-    """Sign-aware slippage of a fill against the arrival mid (NaN without a usable mid)."""
-    if arrival_mid is None or not math.isfinite(arrival_mid) or arrival_mid <= 0:
+    """Sign-aware slippage of a fill against the arrival mid (NaN without a usable mid).
+
+    The mid may be negative (a combo sold for a credit); below :data:`MIN_BPS_MID` in
+    absolute value bps mean nothing and the result is NaN (see :func:`order_slippage`).
+    """
+    if arrival_mid is None or not math.isfinite(arrival_mid) or abs(arrival_mid) < MIN_BPS_MID:
         return math.nan
-    return side_sign(side) * (price - arrival_mid) / arrival_mid * 1e4
+    return side_sign(side) * (price - arrival_mid) / abs(arrival_mid) * 1e4
+
+
+@dataclass(frozen=True)
+class OrderSlippage:
+    """Slippage of one order: positive is a cost, for buys and sells, credits and debits."""
+
+    per_unit: float
+    """Dollars per unit of quantity (price difference × multiplier)."""
+    bps: float
+    """Of the notional at the arrival mid; NaN when ``|mid|`` is below :data:`MIN_BPS_MID`."""
+    notional: float
+    """``|arrival mid| × multiplier × |quantity|``."""
+
+    def text(self) -> str:
+        """``+11.1 bps``, or ``$+2.00/u`` when bps mean nothing; "" when unknown."""
+        if math.isfinite(self.bps):
+            return f"{self.bps:+.1f} bps"
+        if math.isfinite(self.per_unit):
+            return f"${self.per_unit:+,.2f}/u"
+        return ""
+
+
+def order_slippage(
+    side: str, avg_price: float, arrival_mid: float | None, multiplier: float, quantity: float
+) -> OrderSlippage:
+    """Slippage of an order filled at ``avg_price`` (a combo: its net price) vs the arrival mid."""
+    if arrival_mid is None or not (math.isfinite(arrival_mid) and math.isfinite(avg_price)):
+        return OrderSlippage(math.nan, math.nan, math.nan)
+    mult = float(multiplier or 1.0)
+    per_unit = side_sign(side) * (avg_price - arrival_mid) * mult
+    return OrderSlippage(
+        per_unit,
+        slippage_bps(side, avg_price, arrival_mid),
+        abs(arrival_mid) * mult * abs(quantity),
+    )
+
+
+def combo_net_price(order_side: str, legs: Iterable[tuple[str, float, float]]) -> float:
+    """The combo price of leg executions ``(execution side, ratio, price)`` of one order.
+
+    A leg's sign in the combo is its execution side relative to the order's side, so the
+    result is in the order's own convention (the one of its limit and arrival mid).
+    """
+    s = side_sign(order_side)
+    return sum(side_sign(e) * s * ratio * price for e, ratio, price in legs)
 
 
 def commission_bps(
@@ -96,6 +152,8 @@ class ExecutionSummary:
     slippage: Distribution
     commission: Distribution
     drag_bps_per_year: float
+    drag_reason: str = ""
+    """Why the drag per year is not shown (too few sessions), "" when it is."""
 
 
 def distribution(values: Iterable[float], bins: int = 10) -> Distribution:

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from livedesk.backend.broker.orderref import strategy_of
+from livedesk.backend.broker.session_orders import combo_record
 from livedesk.backend.events import Event, OrderSent
-from livedesk.backend.risk.engine import RiskEngine
+from livedesk.backend.risk.engine import ComboOrder, RiskEngine, order_key
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -69,10 +70,14 @@ class StrategyBook:
 class RiskFeed:
     """Subscribes to a TradingApp's events and keeps the RiskEngine and journal current."""
 
-    def __init__(self, app, engine: RiskEngine, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, app, engine: RiskEngine, clock: Callable[[], float] | None = None) -> None:
         self.app = app
         self.engine = engine
-        self.clock = clock
+        own = getattr(app, "clock", None)
+        self.clock: Callable[[], float] = clock or (
+            own.time if own is not None and hasattr(own, "time") else time.time
+        )
+        """Stamps orders, fills and samples: the broker clock (``TradingApp.clock``)."""
         self.books: dict[str, StrategyBook] = {}
         self._arrival: dict[int, float | None] = {}
         self._start_nlv: float | None = None
@@ -145,20 +150,36 @@ class RiskFeed:
                 bid=ev.bid,
                 ask=ev.ask,
                 t=self.clock(),  # the fills' clock, so orders and fills share one time line
+                **self._combo_record(ev),
             )
+
+    def _combo_record(self, ev: OrderSent) -> dict:
+        for trade in self.app.ib.trades():
+            if trade.order.orderId == ev.order_id:
+                return combo_record(trade.contract, ev.bid, ev.ask)
+        return {}
 
     def _on_exec(self, trade, fill) -> bool:
         ex, c = fill.execution, fill.contract
         strategy = strategy_of(ex.orderRef or (trade.order.orderRef if trade else ""))
         mult = float(c.multiplier or 1) if c.secType != "STK" else 1.0
         fill_mid = self.app.marks().get(c.conId)
+        arrival = self._arrival.get(ex.orderId)
+        bag = trade.contract if trade is not None else None
+        if bag is not None and bag.secType == "BAG" and c.secType != "BAG":
+            # a leg of a combo order: measured with its siblings against the net mid
+            key = order_key(ex.permId, ex.orderId)
+            if key is not None:
+                ratios = {leg.conId: float(leg.ratio) for leg in bag.comboLegs or []}
+                self.engine.note_combo(key, ComboOrder(trade.order.action, arrival, ratios))
+            arrival = None  # the net mid is not this leg's mid
         counted = self.engine.on_fill(
             strategy or None,
             ex.execId,
             ex.side,
             ex.shares,
             ex.price,
-            self._arrival.get(ex.orderId),
+            arrival,
             None,
             mult,
             self.clock(),

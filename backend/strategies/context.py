@@ -66,7 +66,8 @@ class StrategyContext:
         self.dry_run = dry_run
         self.journal = journal
         self.bus = bus if bus is not None else app.bus
-        self.clock = clock or GatewayClock.of(app.ib)
+        own = getattr(app, "clock", None)
+        self.clock = clock or (own if isinstance(own, GatewayClock) else GatewayClock.of(app.ib))
         self.orders: list[dict[str, Any]] = []
         self.state: dict[str, Any] = {}
         """Free per-strategy state kept across iterations (subscriptions, last signal...)."""

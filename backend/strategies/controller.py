@@ -21,7 +21,6 @@ import collections
 import datetime as dt
 import logging
 import math
-import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -89,6 +88,10 @@ class _Slot:
     decisions: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
 
 
+class StrategyLocked(RuntimeError):
+    """A strategy was not started: this session cannot send orders (the reason says why)."""
+
+
 class StrategyController:
     """Starts, stops and supervises strategies; the console and the headless runner drive it."""
 
@@ -110,8 +113,11 @@ class StrategyController:
         self.risk = risk
         self.settings = settings
         self.dry_run = dry_run
-        self.clock = clock or GatewayClock.of(app.ib)
-        if app.today == dt.date.today:  # trade on the gateway's date (front months, expiries)
+        own = getattr(app, "clock", None)
+        self.clock = clock or (own if isinstance(own, GatewayClock) else GatewayClock.of(app.ib))
+        if app.today == dt.date.today or (
+            own is not None and app.today == own.today
+        ):  # trade on the gateway's date (front months, expiries)
             app.today = self.clock.today
         self.pause_poll = 0.25
         """Seconds between two checks of a paused strategy (link, reconciliation, data)."""
@@ -228,10 +234,10 @@ class StrategyController:
     # ---- state -----------------------------------------------------------------------
     def _set(self, slot: _Slot, status: StrategyStatus, detail: str = "") -> None:
         slot.status = status
-        self.bus.publish(StrategyState(time.time(), slot.strategy.name, str(status), detail))
+        self.bus.publish(StrategyState(self.clock.time(), slot.strategy.name, str(status), detail))
 
     def _alert(self, level: str, name: str, message: str) -> None:
-        self.bus.publish(Alert(time.time(), level, f"strategy:{name}", message))
+        self.bus.publish(Alert(self.clock.time(), level, f"strategy:{name}", message))
 
     # ---- control -----------------------------------------------------------------------
     async def start(self, name: str) -> None:
@@ -243,6 +249,7 @@ class StrategyController:
             raise RuntimeError(
                 f"cannot start {name}: trading is halted ({self.app.guard.state_reason})"
             )
+        self._check_unlocked(name)
         slot.stop = asyncio.Event()
         slot.last_error = None
         self._open_run(slot)
@@ -267,12 +274,26 @@ class StrategyController:
         slot.next_run = None
         self._set(slot, slot.status, "code reloaded")
 
+    def _check_unlocked(self, name: str, verb: str = "start") -> None:
+        """Locked means locked: read-only, or a live account without ``--live`` or before
+        its typed confirmation, refuses a strategy at once (not its orders one by one)."""
+        if self.dry_run:
+            return
+        guard = getattr(self.app, "account_guard", None)
+        refusals = guard.check() if guard is not None else []
+        if refusals:
+            raise StrategyLocked(f"cannot {verb} {name}: orders are locked — {refusals[0]}")
+
     async def start_enabled(self) -> list[str]:
         """Start every enabled strategy; returns their names."""
         started = []
         for name, slot in self._slots.items():
             if slot.enabled:
-                await self.start(name)
+                try:
+                    await self.start(name)
+                except StrategyLocked as exc:
+                    self._alert("error", name, str(exc))
+                    continue
                 started.append(name)
         return started
 
@@ -318,6 +339,7 @@ class StrategyController:
             raise RuntimeError(f"cannot run {name}: trading is halted")
         if reason := self.paused_reason():
             raise RuntimeError(f"cannot run {name} now: {reason}")
+        self._check_unlocked(name, "run")
         opened = slot.run_id is None
         self._open_run(slot)
         try:
@@ -482,7 +504,7 @@ class StrategyController:
                         else "broker link lost"
                     )
                     reason = f"{what} during the decision: {exc}".rstrip(": ")
-                    decision = Decision(dt.datetime.now(NEW_YORK), "paused", skipped_reason=reason)
+                    decision = Decision(self.clock.datetime(), "paused", skipped_reason=reason)
                     self._record(slot, decision)
                     self._set(slot, StrategyStatus.WAITING, reason)
                     return decision
@@ -527,7 +549,7 @@ class StrategyController:
         slot.last_error = text
         log.error("strategy %s failed: %s", name, text, exc_info=exc)
         detail = {"error": text, "traceback": "".join(traceback.format_exception(exc))[-4000:]}
-        t = time.time()
+        t = self.clock.time()
         if self.journal is not None:
             if slot.run_id is None:
                 self._open_run(slot)

@@ -79,8 +79,8 @@ def strategy_rows(settings, journal_path: Path | None = None, now: dt.datetime |
     )
 
     load_plugins_for(settings)
-    now = now or dt.datetime.now(NEW_YORK)
-    last = _last_results(journal_path)
+    last, clock = _last_results(journal_path)
+    now = now or clock or dt.datetime.now(NEW_YORK)
     rows, problems = [], []
     for name in available_strategies():
         try:
@@ -106,14 +106,22 @@ def strategy_rows(settings, journal_path: Path | None = None, now: dt.datetime |
     return rows, problems
 
 
-def _last_results(path: Path | None) -> dict[str, tuple[dt.datetime, str]]:
+def _last_results(
+    path: Path | None,
+) -> tuple[dict[str, tuple[dt.datetime, str]], dt.datetime | None]:
+    """Each strategy's last decision, and the broker clock now as the journal last saw it."""
+    import time
+
+    from livedesk.backend.broker.clock import from_reading
+    from livedesk.backend.broker.session import CLOCK_STATE
     from livedesk.backend.journal import Journal, default_journal_path
 
     path = path or default_journal_path()
     if not path.exists():
-        return {}
+        return {}, None
     out: dict[str, tuple[dt.datetime, str]] = {}
     with Journal(path) as j:
+        clock = from_reading(j.state(CLOCK_STATE), time.time())
         for run in reversed(j.runs()):
             name = run["strategy"]
             if name in out:
@@ -124,7 +132,7 @@ def _last_results(path: Path | None) -> dict[str, tuple[dt.datetime, str]]:
                 detail = row["detail"] or {}
                 text = detail.get("summary") or detail.get("error") or row["kind"]
                 out[name] = (dt.datetime.fromtimestamp(row["t"], NEW_YORK), str(text))
-    return out
+    return out, clock
 
 
 def print_strategies(settings, out: TextIO | None = None, journal_path: Path | None = None) -> int:
@@ -216,6 +224,8 @@ async def session(
         if gw is not None:
             await gw.stop()
         raise
+    if gw is not None:  # the same gateway clock, read in-process
+        app.clock.exact = gw.now
     risk = RiskEngine(journal)
     feed = RiskFeed(app, risk)
     feed.start()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from ib_async import IB, Contract, Order, Position, Ticker
 
+from livedesk.backend.broker.clock import GatewayClock
 from livedesk.backend.broker.orderref import key_of, make_ref, new_key, strategy_of
 from livedesk.backend.broker.pacing import PacingScheduler
 from livedesk.backend.broker.session import BrokerSession, SessionConfig, fallback_ids
@@ -31,7 +32,6 @@ from livedesk.backend.combos.bags import BagLeg, unit_values
 from livedesk.backend.contracts import (
     ComboSpec,
     describe,
-    new_york_today,
 )
 from livedesk.backend.errors import AccountValueUnavailable, PriceUnavailable
 from livedesk.backend.events import EventBus, OrderSent
@@ -96,6 +96,8 @@ class TradingApp(OrderPrimitives):
         self.ib = ib
         self.session = session
         """The connection owner (reconnect, reconcile, data quality); None for a bare IB."""
+        self.clock: GatewayClock = session.gateway_clock if session else GatewayClock.of(ib)
+        """The broker's clock (IB server time): every time shown or journaled comes from it."""
         self.readonly = readonly
         self.live = live
         self.confirm_account = confirm_account
@@ -109,7 +111,7 @@ class TradingApp(OrderPrimitives):
         self.exposures = ExposureView(ib, lambda: self.account, self.ledger, self.market_data)
         self.what_if_timeout = 5.0
         """Seconds to wait for the gateway's what-if (margin preview) answer."""
-        self.today: Callable[[], dt.date] = new_york_today
+        self.today: Callable[[], dt.date] = self.clock.today
         """The trading date (New York) for expiry checks and front months; tests pin it."""
         self._nlv_time: float | None = None
         self.port = 0
@@ -410,7 +412,7 @@ class TradingApp(OrderPrimitives):
             self.session.link(tracked, trade)
         else:
             trade = self.ib.placeOrder(contract, order)
-        self.bus.publish(order_sent(contract, order, bid, ask))
+        self.bus.publish(order_sent(contract, order, bid, ask, self.clock.time()))
         return OrderResult(
             None,
             order,
@@ -474,11 +476,11 @@ class TradingApp(OrderPrimitives):
         return self.guard.state
 
 
-def order_sent(contract: Contract, order: Order, bid, ask) -> OrderSent:
-    """The :class:`OrderSent` event of an order just placed, with the arrival quote."""
+def order_sent(contract: Contract, order: Order, bid, ask, t: float | None = None) -> OrderSent:
+    """The :class:`OrderSent` event of an order just placed (at broker time ``t``)."""
     mid = (bid + ask) / 2 if finite(bid) and finite(ask) else None
     return OrderSent(
-        time.time(),
+        time.time() if t is None else t,
         order.orderId,
         order.permId,
         strategy_of(order.orderRef),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
+import textwrap
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,15 +15,34 @@ from livedesk.backend.console.market_clock import NEW_YORK
 from livedesk.tui.widgets.risk import risk_table_rows
 
 
+def _value(v) -> str | None:
+    """One input as text; None for what a reader cannot use (blobs, long encoded strings)."""
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, int | float):
+        return f"{v:.4g}"
+    if isinstance(v, str):
+        return v if len(v) <= 40 else None  # e.g. a base64 state blob
+    if isinstance(v, list | tuple):
+        return f"{len(v)} item{'s' * (len(v) != 1)}"
+    return None
+
+
 def _decision_line(row: dict) -> str:
+    """``11-20 10:31:00 decision  buy 10 AAPL`` and its inputs as readable ``key=value``."""
     when = dt.datetime.fromtimestamp(row.get("t", 0), NEW_YORK).strftime("%m-%d %H:%M:%S")
     detail = row.get("detail") or {}
     summary = detail.get("summary") or detail.get("error") or ""
-    inputs = {k: v for k, v in detail.items() if k not in ("summary", "traceback")}
-    text = json.dumps(inputs, default=str, sort_keys=True)
-    if len(text) > 400:
-        text = text[:400] + "…"
-    return f"{when} {row.get('kind', ''):<8} {summary}\n    {text}"
+    parts = []
+    for k, v in sorted(detail.items()):
+        if k in ("summary", "traceback", "error"):
+            continue
+        if isinstance(v, dict):
+            parts += [f"{k}.{kk}={t}" for kk, vv in sorted(v.items()) if (t := _value(vv))]
+        elif (t := _value(v)) is not None:
+            parts.append(f"{k}={t}")
+    inputs = textwrap.fill("  ".join(parts), 96, initial_indent="    ", subsequent_indent="    ")
+    return f"{when} {row.get('kind', ''):<8} {summary}" + (f"\n{inputs}" if parts else "")
 
 
 class StrategyDetailScreen(ModalScreen[None]):
@@ -53,14 +72,16 @@ class StrategyDetailScreen(ModalScreen[None]):
             yield Static(f"Parameters:\n{params}")
             yield Static(
                 "Recent decisions (newest last):\n"
-                + ("\n".join(_decision_line(d) for d in decisions) or "  (none yet)")
+                + ("\n".join(_decision_line(d) for d in decisions) or "  (none yet)"),
+                markup=False,
             )
             yield Static(
                 "Errors:\n"
                 + (
                     "\n".join(_decision_line(d) for d in errors)
                     or f"  {info.last_error or '(none)'}"
-                )
+                ),
+                markup=False,
             )
             yield Static("Risk:\n" + (risk or "  (no risk data yet)"))
             yield Static("Esc closes.", classes="help-text")

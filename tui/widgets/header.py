@@ -8,6 +8,18 @@ from textual.widget import Widget
 from livedesk.tui import format as fmt
 
 
+def format_age(seconds: float) -> str:
+    """``12s``, ``3m05s``, ``1h02m``."""
+    if not fmt.ok(seconds):
+        return "?"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
 class HeaderBar(Widget):
     """Renders a :class:`~livedesk.backend.console.session.HeaderView`."""
 
@@ -67,7 +79,9 @@ class HeaderBar(Widget):
             t.append(" ORDERS LOCKED ", self._s("bad"))
         t.append(f" {v.account} ", label)
         t.append(" NLV ", self._s("dim"))
-        t.append(fmt.money(v.nlv))
+        t.append(fmt.money(v.nlv), self._s("dim") if v.stale else None)
+        if v.stale:
+            t.append(f" (stale {format_age(v.stale_age)})", self._s("warn"))
         t.append("  Day ", self._s("dim"))
         text, style = fmt.signed(v.day_pnl)
         t.append(text or "—", self._s(style) if style in ("up", "down") else None)
@@ -84,8 +98,12 @@ class HeaderBar(Widget):
         if self.frozen:
             t.append("  FROZEN ", self._s("warn"))
         t.append("\n ")
-        state_style = {"CONNECTED": "ok", "DEGRADED": "warn"}.get(v.connection, "bad")
+        state_style = "ok" if v.connection == "CONNECTED" else "bad"
         t.append(v.connection, self._s(state_style))
+        if v.stale and v.reconnect_in is not None:
+            t.append(f" reconnecting in {v.reconnect_in:.0f} s", self._s("bad"))
+        elif v.stale:
+            t.append(" reconnecting…", self._s("bad"))
         if v.last_code:
             t.append(f" (IB {v.last_code})", self._s("dim"))
         t.append(f"  {v.farms}", self._s("bad" if "broken" in v.farms else "dim"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.segment import Segment
 from rich.style import Style
@@ -90,6 +90,8 @@ class LineTable(ScrollView, can_focus=True):
     """
 
     follow: reactive[bool] = reactive(False)
+    followable = False
+    """End resumes following (the Log), like ``tail -f``."""
 
     class CursorMoved(Message):
         """The cursor is on another row."""
@@ -253,10 +255,23 @@ class LineTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.width_total, len(order) + 1)
         if self.follow and order:
             self._place_cursor(self.newest_key())
+            self._scroll_to_cursor()  # follow really scrolls (like tail -f)
+            self.call_after_refresh(self._follow_scroll)  # once the new size is laid out
         else:
             self._place_cursor(self._cursor_key if self._cursor_key in self._index else before)
         self.refresh()
         return True
+
+    def set_column_width(self, index: int, width: int) -> None:
+        """Size column ``index`` to ``width`` cells (e.g. to its content); repaints on change."""
+        col = self.columns[index]
+        if col.width == width:
+            return
+        self.columns[index] = replace(col, width=width)
+        self.width_total = sum(c.width for c in self.columns) + len(self.columns)
+        self.virtual_size = Size(self.width_total, len(self._order) + 1)
+        self._cache.clear()
+        self.refresh()
 
     def newest_key(self) -> Hashable | None:
         """The row added last (among those shown)."""
@@ -312,8 +327,35 @@ class LineTable(ScrollView, can_focus=True):
         self.action_cursor(direction * height)
 
     def action_edge(self, end: int) -> None:
-        """First (0) or last (1) row."""
+        """First (0) or last (1) row; End resumes following on a followable table."""
         self.move_cursor(len(self._order) - 1 if end else 0)
+        if self.followable:
+            self.follow = bool(end)
+
+    def _column_page(self) -> int:
+        """A page of columns: the visible width beside the first (key) column."""
+        return max(8, self.scrollable_content_region.width - self.columns[0].width - 1)
+
+    def action_scroll_right(self) -> None:
+        """``→``: scroll by a page of columns (a wide table at 80 columns)."""
+        self.scroll_to(x=self.scroll_offset.x + self._column_page(), animate=False)
+
+    def action_scroll_left(self) -> None:
+        """``←``: back by a page of columns."""
+        self.scroll_to(x=max(0, self.scroll_offset.x - self._column_page()), animate=False)
+
+    def _follow_scroll(self) -> None:
+        if self.follow and self._order:
+            self._scroll_to_cursor()
+
+    def on_resize(self) -> None:
+        """A followed table keeps its newest row in view when its size changes."""
+        self._follow_scroll()
+
+    def on_mouse_scroll_up(self, event) -> None:
+        """Scrolling back stops following (the view stays where the user scrolled)."""
+        if self.follow:
+            self.follow = False
 
     def action_sort(self) -> None:
         """Cycle the sort column: none → each column in turn → none."""
@@ -454,8 +496,8 @@ class LineTable(ScrollView, can_focus=True):
             self.renders += 1
             if is_cursor:
                 row_style = self._cursor_style()
-            elif is_cursor_dim:
-                row_style = base + Style(underline=True)
+            elif is_cursor_dim:  # unfocused: marked, not underlined like a link
+                row_style = base + Style(bold=True)
             else:
                 row_style = base
             segments = []

@@ -19,7 +19,7 @@ COLUMNS = (
     Column("limit", "Limit", 8, "right", True),
     Column("status", "Status", 10),
     Column("avg", "Avg fill", 8, "right", True),
-    Column("slip", "Slip bp", 7, "right", True),
+    Column("slip", "Slip", 8, "right", True),
 )
 
 STATUS_STYLE = {
@@ -31,11 +31,23 @@ STATUS_STYLE = {
 }
 
 
+def slip_cell(o) -> fmt.Cell:
+    """``+11.1bp`` (of the notional at the arrival mid) or ``$+2.00/u``; + is a cost."""
+    s = o.slippage
+    if s is None:
+        bps = o.slippage_bps
+        return (fmt.bps(bps) + "bp", "down" if bps > 0 else "up") if fmt.ok(bps) else ("", "")
+    if fmt.ok(s.bps):
+        return (f"{s.bps:+.1f}bp", "down" if s.bps > 0 else "up")
+    if fmt.ok(s.per_unit):
+        return (f"${s.per_unit:+.2f}/u", "down" if s.per_unit > 0 else "up")
+    return ("", "")
+
+
 def order_table_rows(orders) -> list[Row]:
     """Table rows from :class:`~livedesk.backend.console.views.OrderRow` objects."""
     rows = []
     for o in orders:
-        slip_style = "" if not fmt.ok(o.slippage_bps) else ("down" if o.slippage_bps > 0 else "up")
         rows.append(
             Row(
                 o.order_id,
@@ -50,7 +62,7 @@ def order_table_rows(orders) -> list[Row]:
                     fmt.plain(fmt.price(o.limit)),
                     (o.status, STATUS_STYLE.get(o.status, "bold")),
                     fmt.plain(fmt.price(o.avg_fill)),
-                    (fmt.bps(o.slippage_bps), slip_style),
+                    slip_cell(o),
                 ),
                 (
                     o.time,
@@ -63,11 +75,15 @@ def order_table_rows(orders) -> list[Row]:
                     o.limit,
                     o.status,
                     o.avg_fill,
-                    o.slippage_bps,
+                    o.slippage_bps if fmt.ok(o.slippage_bps) else _per_unit(o),
                 ),
             )
         )
     return rows
+
+
+def _per_unit(o) -> float:
+    return o.slippage.per_unit if o.slippage is not None else o.slippage_bps
 
 
 class OrdersPane(TablePane):
@@ -80,7 +96,10 @@ class OrdersPane(TablePane):
     HELP = (
         "Working orders and today's orders: time (New York), strategy, contract, side, "
         "quantity, filled/remaining, type, limit, status, average fill and slippage against "
-        "the mid when the order was sent (bps; positive is a cost). x cancels the selected "
+        "the mid when the order was sent: bps of the order's notional at that mid (a combo: "
+        "its net mid × multiplier × quantity), or $ per unit when the net mid is too small "
+        "for bps (|mid| < 0.10); positive is a cost, for buys and sells, credits and debits. "
+        "x cancels the selected "
         "order (asks first), C cancels every working order (type CANCEL to confirm)."
     )
 
@@ -89,7 +108,10 @@ class OrdersPane(TablePane):
         if not force and self.versions.get("orders") == v:
             return
         self.versions["orders"] = v
-        self.table.set_rows(order_table_rows(session.orders()))
+        orders = session.orders()
+        widest = max((len(o.contract) for o in orders), default=0)  # sized to its content
+        self.table.set_column_width(2, max(COLUMNS[2].width, min(widest, 48)))
+        self.table.set_rows(order_table_rows(orders))
 
     def action_cancel_order(self) -> None:
         self.app.run_worker(self.app.cancel_selected_order(), exclusive=False)

@@ -75,18 +75,27 @@ class TablePane(Pane):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input is self.filter_box:
-            self.table.set_filter(event.value)
+            self._filter(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input is self.filter_box:
             event.stop()
-            self.table.set_filter(event.value)
+            self._filter(event.value)
             self.filter_box.display = bool(event.value)
             self.table.focus()
 
     def key_escape(self) -> None:
-        if self.filter_box.has_focus:
+        """Esc clears the filter — from the filter box or from the table."""
+        if self.filter_box.has_focus or self.table.filter_text:
             self.filter_box.value = ""
-            self.table.set_filter("")
+            self._filter("")
             self.filter_box.display = False
             self.table.focus()
+
+    def _filter(self, text: str) -> None:
+        """Filter the table; the pane title shows the filter while it is active."""
+        self.table.set_filter(text)
+        number = PANES.index(self.pane_id) + 1
+        title = f"{number} {PANE_TITLES[self.pane_id]}"
+        text = self.table.filter_text
+        self.border_title = f"{title} (filter: {text})" if text else title

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from livedesk.tui import format as fmt
 from livedesk.tui.widgets.line_table import Column, Row
 from livedesk.tui.widgets.pane import TablePane
 
 COLUMNS = (
-    Column("symbol", "Symbol", 14),
+    Column("symbol", "Symbol", 8),
     Column("type", "Type", 4),
     Column("qty", "Qty", 8, "right", True),
     Column("avg", "Avg cost", 9, "right", True),
@@ -21,15 +23,21 @@ COLUMNS = (
 
 
 def format_position(v: tuple) -> tuple[tuple[str, str], ...]:
-    """Cells of one position row's values (see :func:`position_table_rows`)."""
+    """Cells of one position row's values (see :func:`position_table_rows`); a combo's header
+    shows its net price per unit, ``cr`` for a credit (a sold combo)."""
     symbol, sec_type, qty, avg, price, value, unreal, real, weight, strategy, group = v
     head = "group" if group else ""
+    if group:
+        avg_text = f"{fmt.price(abs(avg))} {'cr' if avg < 0 else 'db'}" if fmt.ok(avg) else ""
+        price_text = f"{fmt.price(abs(price))}" if fmt.ok(price) else ""
+    else:
+        avg_text, price_text = fmt.price(avg), fmt.price(price)
     return (
         (symbol, head),
         (sec_type, head),
         (fmt.qty(qty), ""),
-        (fmt.price(avg), ""),
-        (fmt.price(price), ""),
+        (avg_text, ""),
+        (price_text, ""),
         (fmt.num(value, 0), ""),
         fmt.signed(unreal),
         fmt.signed(real),
@@ -38,10 +46,17 @@ def format_position(v: tuple) -> tuple[tuple[str, str], ...]:
     )
 
 
+def combo_units(quantities: list[float]) -> float:
+    """How many combos the legs make: the greatest common divisor of their sizes."""
+    ints = [abs(int(q)) for q in quantities if q and float(q).is_integer()]
+    if len(ints) != len(quantities) or not ints:
+        return min(abs(q) for q in quantities if q) if any(quantities) else 1.0
+    return float(math.gcd(*ints)) or 1.0
+
+
 def position_table_rows(positions) -> list[Row]:
     """Table rows (raw values, formatted when drawn) from ``PositionRow`` objects; a combo's
     legs are listed under a header row with the combo's totals."""
-    nan = float("nan")
     rows: list[Row] = []
     groups: dict[str, list] = {}
     for p in positions:
@@ -53,7 +68,12 @@ def position_table_rows(positions) -> list[Row]:
         real = sum(p.realized for p in legs if fmt.ok(p.realized))
         weight = sum(p.weight for p in legs if fmt.ok(p.weight))
         strategies = ",".join(sorted({s for p in legs for s in p.strategy.split(",") if s}))
-        values = (label, "BAG", nan, nan, nan, value, unreal, real, weight, strategies, True)
+        units = combo_units([p.quantity for p in legs])
+        net = sum(p.quantity * p.avg_cost for p in legs if fmt.ok(p.avg_cost)) / units
+        mark = sum(p.quantity * p.market_price for p in legs if fmt.ok(p.market_price)) / units
+        sold = net < 0  # a credit was received: the combo was sold
+        kind, qty = ("SOLD", -units) if sold else ("BAG", units)
+        values = (label, kind, qty, net, mark, value, unreal, real, weight, strategies, True)
         rows.append(Row(("combo", label), values=values))
     for p in positions:
         values = (
@@ -92,4 +112,8 @@ class PositionsPane(TablePane):
         if not force and self.versions.get("positions") == v:
             return
         self.versions["positions"] = v
-        self.table.set_rows(position_table_rows(session.positions()))
+        positions = session.positions()
+        rows = position_table_rows(positions)
+        widest = max((len(str(r.values[0])) for r in rows), default=0)
+        self.table.set_column_width(0, max(COLUMNS[0].width, min(widest, 60)))
+        self.table.set_rows(rows)

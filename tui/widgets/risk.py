@@ -9,10 +9,10 @@ from livedesk.tui.widgets.line_table import Column, Row
 from livedesk.tui.widgets.pane import TablePane
 
 COLUMNS = (
-    Column("metric", "Metric", 24),
-    Column("live", "Live", 9, "right"),
+    Column("metric", "Metric", 16),
+    Column("live", "Live", 11, "right"),
     Column("backtest", "Backtest", 9, "right"),
-    Column("diff", "Diff", 9, "right"),
+    Column("diff", "Diff", 8, "right"),
     Column("flag", "Flag", 6),
     Column("detail", "Detail", 30, flex=True),
 )
@@ -24,8 +24,48 @@ def _value(metric: str, x: float) -> str:
     return fmt.pct(x, 2) if metric in PERCENT_METRICS else f"{x:.2f}"
 
 
+def _live(line) -> str:
+    if line.reason:
+        return "n/a"
+    if line.metric == "sharpe_ratio" and fmt.ok(line.se) and fmt.ok(line.live):
+        return f"{line.live:.2f}±{line.se:.2f}"
+    return _value(line.metric, line.live)
+
+
+def _session_rows(b) -> list[Row]:
+    """The session under way: what a few intraday samples can say (nothing annualised)."""
+    s = b.session
+    if s is None:  # always present otherwise: the table orders rows by first appearance
+        return []
+    day = s.session.strftime("%m-%d") if s.session else "—"
+    lines = (
+        ("session_return", "since open", fmt.pct(s.return_since_open, 2, sign=True),
+         f"{day}: {s.samples} samples"),
+        ("session_drawdown", "intraday DD", fmt.pct(s.drawdown, 2),
+         f"deepest {fmt.pct(s.max_drawdown, 2)}" if fmt.ok(s.max_drawdown) else ""),
+        ("session_vol", "session vol", fmt.pct(s.realised_vol, 2), "not annualised"),
+        ("session_fills", "fills", str(s.fills), "this session"),
+    )  # fmt: skip
+    return [
+        Row(
+            (b.key, metric),
+            (
+                ("  " + label, ""),
+                (value or "—", ""),
+                ("", ""),
+                ("", ""),
+                ("", ""),
+                (detail, "dim"),
+            ),
+            parent=(b.key, ""),
+        )
+        for metric, label, value, detail in lines
+    ]
+
+
 def risk_table_rows(blocks) -> list[Row]:
-    """Rows: one header row per key (its basis), its metrics, then execution quality."""
+    """Rows: per key a header (its basis), the session under way, the daily metrics, then
+    execution quality."""
     rows = []
     for b in blocks:
         note = b.basis if b.has_backtest else f"no backtest reference; {b.basis}"
@@ -35,6 +75,7 @@ def risk_table_rows(blocks) -> list[Row]:
                 ((b.key, "group"), ("", ""), ("", ""), ("", ""), ("", ""), (note, "dim")),
             )
         )
+        rows += _session_rows(b)
         for line in b.lines:
             if line.flag is None:
                 flag = ("—", "dim") if b.has_backtest else ("", "")
@@ -45,9 +86,14 @@ def risk_table_rows(blocks) -> list[Row]:
                     (b.key, line.metric),
                     (
                         ("  " + line.label, ""),
-                        (_value(line.metric, line.live), ""),
+                        (_live(line), "dim" if line.reason else ""),
                         (_value(line.metric, line.backtest) if b.has_backtest else "", ""),
-                        (_value(line.metric, line.diff) if b.has_backtest else "", ""),
+                        (
+                            _value(line.metric, line.diff)
+                            if b.has_backtest and not line.reason
+                            else "",
+                            "",
+                        ),
                         flag,
                         (line.detail, "bad" if line.flag else "dim"),
                     ),
@@ -55,7 +101,6 @@ def risk_table_rows(blocks) -> list[Row]:
                 )
             )
         ex = b.execution
-        detail = f"{ex.fills} fills; drag {fmt.bps(ex.drag_bps) or '—'} bps/yr"
         rows.append(
             Row(
                 (b.key, "execution"),
@@ -65,11 +110,26 @@ def risk_table_rows(blocks) -> list[Row]:
                     ("comm bps", "dim"),
                     (fmt.bps(ex.commission_bps) or "—", ""),
                     ("", ""),
-                    (detail, "dim"),
+                    (f"{ex.fills} fills, + = cost", "dim"),
                 ),
                 parent=(b.key, ""),
             )
         )
+        rows.append(
+            Row(
+                (b.key, "drag"),
+                (
+                    ("  drag bps/yr", ""),
+                    ("n/a" if ex.drag_reason else (fmt.bps(ex.drag_bps) or "—"),
+                     "dim" if ex.drag_reason else ""),
+                    ("", ""),
+                    ("", ""),
+                    ("", ""),
+                    (ex.drag_reason, "dim"),
+                ),
+                parent=(b.key, ""),
+            )
+        )  # fmt: skip
     return rows
 
 
@@ -85,8 +145,12 @@ class RiskPane(TablePane):
         "volatility, Sharpe, Sortino, omega, CVaR, Calmar — against the strategy's backtest: "
         "live, backtest, difference and the divergence flag (Sharpe: outside its band; "
         "drawdown: deeper than the backtest's bootstrapped 95 % quantile, with the p-value). "
-        "Live figures are daily once two sessions exist, intraday before. Execution "
-        "quality: average slippage and commission (bps) and the annualised drag. "
+        "Live figures are daily; annualised ones (volatility, Sharpe, Sortino, Calmar, drag "
+        "per year) and omega/CVaR show only from 20 sessions ([risk] min_sessions), else "
+        "the line says why (n/a: 3 of 20 sessions). Sharpe shows ± its standard error (Lo "
+        "2002). The session under way: return since the open, intraday drawdown, realised "
+        "volatility (not annualised) and fills. Execution quality: average slippage and "
+        "commission (bps, + = cost) and the annualised drag. "
         "a opens the Attribution view: the gap split into model/regime, spread and impact, "
         "delay, commission, missed fills and residual, as a waterfall with the top trades."
     )

@@ -17,15 +17,31 @@ from textual.widget import Widget
 BARS = " ▁▂▃▄▅▆▇█"
 
 
-def bar_rows(values: list[float], height: int, low_first: bool = False) -> list[str]:
+EQUITY_MIN_SPAN = 0.005
+"""The equity chart spans at least 0.5 % of the level: a $7 dip on $1M stays a ripple."""
+DRAWDOWN_MIN_SPAN = 0.005
+"""The drawdown chart spans at least 0.5 percentage points."""
+
+
+def bar_rows(
+    values: list[float], height: int, low_first: bool = False, min_span: float = 0.0
+) -> list[str]:
     """Rows (top first) of a bar chart of ``values`` scaled between their min and max.
 
     Each value fills ``height * 8`` eighth-cells; with ``low_first`` the bars hang from the
-    top (a drawdown line: the trough is the longest bar).
+    top (a drawdown line: the trough is the longest bar). The scale spans at least
+    ``min_span`` (centred on the values; anchored at the top for ``low_first``), so a tiny
+    move does not fill the chart; a flat line is drawn flat.
     """
     if not values or height < 1:
         return [""] * max(height, 0)
     lo, hi = min(values), max(values)
+    if hi - lo < min_span:
+        if low_first:
+            lo = hi - min_span
+        else:
+            mid = (lo + hi) / 2
+            lo, hi = mid - min_span / 2, mid + min_span / 2
     span = hi - lo
     levels = []
     for v in values:
@@ -90,10 +106,17 @@ class SparkLines(Widget):
 
         chart = max(1, (height - 4) // 2)
         lines: list[tuple[str, Style]] = [(self.caption, s("caption"))]
-        lines += [(row, s("equity")) for row in bar_rows(self.equity, chart)]
+        level = max((abs(v) for v in self.equity if math.isfinite(v)), default=0.0)
+        lines += [
+            (row, s("equity"))
+            for row in bar_rows(self.equity, chart, min_span=EQUITY_MIN_SPAN * level)
+        ]
         lines.append((self.equity_text, s("numbers")))
         lines.append(("Drawdown", s("caption")))
-        lines += [(row, s("drawdown")) for row in bar_rows(self.drawdown, chart, low_first=True)]
+        lines += [
+            (row, s("drawdown"))
+            for row in bar_rows(self.drawdown, chart, low_first=True, min_span=DRAWDOWN_MIN_SPAN)
+        ]
         lines.append((self.drawdown_text, s("numbers")))
         return [Strip([Segment(t, st)]).crop_extend(0, width, style) for t, st in lines]
 

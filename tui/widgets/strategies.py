@@ -15,8 +15,9 @@ COLUMNS = (
     Column("schedule", "Schedule", 20),
     Column("state", "State", 8),
     Column("next", "Next run (ET)", 14),
-    Column("decision", "Last decision", 32, flex=True),
-    Column("position", "Position", 9, "right", True),
+    Column("decision", "Last decision", 28, flex=True),
+    Column("gross", "Gross", 10, "right", True),
+    Column("positions", "Pos", 4, "right", True),
     Column("pnl", "PnL", 10, "right", True),
 )
 
@@ -36,10 +37,13 @@ def exchange_time(when: dt.datetime | None) -> str:
     return when.astimezone(NEW_YORK).strftime("%m-%d %H:%M")
 
 
-def strategy_table_rows(infos) -> list[Row]:
-    """Rows from ``StrategyInfo`` objects."""
+def strategy_table_rows(infos, books=None) -> list[Row]:
+    """Rows from ``StrategyInfo`` objects; ``books`` maps a strategy to its (gross exposure,
+    number of positions)."""
+    books = books or {}
     rows = []
     for i in infos:
+        gross, count = books.get(i.name, (0.0, 0))
         status = str(i.status)
         decision = i.last_error if status == "error" and i.last_error else i.last_decision
         rows.append(
@@ -51,10 +55,11 @@ def strategy_table_rows(infos) -> list[Row]:
                     (status, STATE_STYLE.get(status, "")),
                     fmt.plain(exchange_time(i.next_run)),
                     (decision or "", "bad" if status == "error" else ""),
-                    fmt.plain(fmt.qty(i.position)),
+                    fmt.plain(fmt.money(gross) if count else "—"),
+                    fmt.plain(str(count)),
                     fmt.signed(i.pnl if i.pnl is not None else float("nan")),
                 ),
-                (i.name, i.schedule, status, i.next_run, decision, i.position, i.pnl),
+                (i.name, i.schedule, status, i.next_run, decision, gross, count, i.pnl),
             )
         )
     return rows
@@ -69,7 +74,8 @@ class StrategiesPane(TablePane):
     BINDINGS = bindings("strategies")
     HELP = (
         "One row per strategy: name, schedule, state (stopped / waiting / running / error / "
-        "halted), next run in exchange (New York) time, last decision, net position and PnL. "
+        "halted), next run in exchange (New York) time, last decision, gross exposure (the $ "
+        "value of its positions, long and short added), number of positions and PnL. "
         "space starts or stops the selected strategy, r runs it once now, enter opens its "
         "detail (parameters, recent decisions with their inputs, errors, its risk row)."
     )
@@ -85,7 +91,8 @@ class StrategiesPane(TablePane):
         self.versions["strategies"], self._last = v, now
         loading = getattr(session, "strategies_loading", False)
         self.table.empty_text = "loading strategies…" if loading else self.EMPTY
-        self.table.set_rows(strategy_table_rows(session.strategies()))
+        books = session.strategy_books() if hasattr(session, "strategy_books") else {}
+        self.table.set_rows(strategy_table_rows(session.strategies(), books))
         if loading and not self.table.row_count:
             self.table.refresh()
 
