@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from livedesk.backend.contracts import future, stock
 from livedesk.backend.journal import Journal
 from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.strategies import GatewayClock, StrategyController, create_strategy
@@ -102,6 +101,7 @@ async def run_parity(gw: SimGateway, sessions: int, stepped: bool = True) -> Par
     out = ParityRun()
     step = PARAMS["interval"]
     seen: set[str] = set()
+    used: dict[float, tuple] = {}  # decision time -> the contracts live decided on (rolls!)
     try:
         for _ in range(sessions):
             m = gw.market
@@ -115,6 +115,8 @@ async def run_parity(gw: SimGateway, sessions: int, stepped: bool = True) -> Par
                     while gw.now() < t + 5:
                         await asyncio.sleep(0.005)
                 d = await decide(ctl)
+                feeds = ctl.context("crack-spread").state.get("feeds") or {}
+                used[t] = tuple(sorted((k, f.contract.conId) for k, f in feeds.items()))
                 if d.skipped_reason is None:
                     out.live[t] = sign_of(d)
                     out.live_z[t] = d.values.get("z", math.nan)
@@ -134,34 +136,38 @@ async def run_parity(gw: SimGateway, sessions: int, stepped: bool = True) -> Par
             else:
                 while gw.market.session_open() == opens:
                     await asyncio.sleep(0.01)
-        con_ids = {"psx": (await app.resolve_contract(stock("PSX"))).conId}
-        for sym in ("CL", "HO", "RB"):
-            con_ids[sym.lower()] = (await app.resolve_contract(future(sym))).conId
         end = gw.now()
         days = f"{sessions + 2} D"
-        closes = pd.concat(
-            {
-                k: pd.Series(
-                    {b.start: b.close for b in gw.history.bars(c, end, days, "1 min", end)}
-                )
-                for k, c in con_ids.items()
-            },
-            axis=1,
-            join="inner",
-        ).sort_index()
-        closes.index = pd.to_datetime(closes.index, unit="s", utc=True)
-        pos, frame = decisions_over(
-            closes,
-            PARAMS["threshold"],
-            PARAMS["window"],
-            PARAMS["interval"],
-            5.0,  # flatten_before_close_min (the default)
-        )
-        ends = closes.index.asi8 // 10**9 + 60
-        by_end = dict(zip(ends.tolist(), pos.tolist(), strict=True))
-        out.backtest = {t: int(by_end[t]) for t in out.live if t in by_end}
-        z_end = dict(zip(ends.tolist(), frame["z"].tolist(), strict=True))
-        out.backtest_z = {t: z_end[t] for t in out.live if t in z_end}
+        # the backtest decides each time on the contracts live decided on then: a futures roll
+        # between two sessions moves live to the new front month, history included
+        for contracts in sorted(set(used.values())):
+            times = [t for t, c in used.items() if c == contracts]
+            closes = pd.concat(
+                {
+                    k: pd.Series(
+                        {b.start: b.close for b in gw.history.bars(c, end, days, "1 min", end)}
+                    )
+                    for k, c in contracts
+                },
+                axis=1,
+                join="inner",
+            ).sort_index()
+            closes = closes[["psx", "cl", "ho", "rb"]]
+            closes.index = pd.to_datetime(closes.index, unit="s", utc=True)
+            pos, frame = decisions_over(
+                closes,
+                PARAMS["threshold"],
+                PARAMS["window"],
+                PARAMS["interval"],
+                5.0,  # flatten_before_close_min (the default)
+            )
+            ends = closes.index.asi8 // 10**9 + 60
+            by_end = dict(zip(ends.tolist(), pos.tolist(), strict=True))
+            z_end = dict(zip(ends.tolist(), frame["z"].tolist(), strict=True))
+            for t in times:
+                if t in out.live and t in by_end:
+                    out.backtest[t] = int(by_end[t])
+                    out.backtest_z[t] = z_end[t]
     finally:
         await ctl.close()
         app.disconnect()
