@@ -82,6 +82,21 @@ class SimSettings:
 
 
 @dataclass(frozen=True)
+class RebalanceSettings:
+    """``[rebalance]``: the tolerance band — a leg whose delta is at most ``band_shares``
+    or ``band_percent`` % of its target quantity sends nothing (0 = exact)."""
+
+    band_shares: float = 0.0
+    band_percent: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("band_shares", "band_percent"):
+            value = getattr(self, name)
+            if not 0 <= value < float("inf"):
+                raise ConfigError(f"[rebalance] {name} = {value} must be a finite number >= 0")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every LiveDesk setting."""
 
@@ -96,6 +111,13 @@ class Settings:
     """Console key overrides: binding id → key(s), from ``[keys]`` (validated at load)."""
     broker_configured: bool = False
     """True when ``[broker]`` or ``LIVEDESK_HOST`` / ``LIVEDESK_PORT`` names a broker."""
+    rebalance: RebalanceSettings = field(default_factory=lambda: RebalanceSettings())
+
+    def rebalance_band(self):
+        """The ``[rebalance]`` tolerance band as a :class:`RebalanceBand`."""
+        from livedesk.backend.trading.orders import RebalanceBand
+
+        return RebalanceBand(self.rebalance.band_shares, self.rebalance.band_percent)
 
     def guard_limits(self):
         """The pre-trade limits of the ``[guard]`` section (defaults for missing keys)."""
@@ -200,7 +222,9 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     ):
         raise ConfigError("[strategies] takes one [strategies.NAME] table per strategy")
     top = {
-        k: v for k, v in raw.items() if k not in ("broker", "sim", "guard", "keys", "strategies")
+        k: v
+        for k, v in raw.items()
+        if k not in ("broker", "sim", "guard", "keys", "strategies", "rebalance")
     }
     settings = Settings(
         _coerce("broker", BrokerSettings, broker), _coerce("sim", SimSettings, sim), dict(guard)
@@ -212,7 +236,11 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         if key.lower() in CREDENTIAL_KEYS:
             raise ConfigError(f"{key}: LiveDesk never stores credentials")
     configured = bool(raw.get("broker")) or any(f"LIVEDESK_{k}" in env for k in ("HOST", "PORT"))
-    settings = replace(settings, keys=keys, broker_configured=configured)
+    rebalance = raw.get("rebalance", {})
+    if not isinstance(rebalance, dict):
+        raise ConfigError("[rebalance] must be a table (band_shares, band_percent)")
+    rebalance = _coerce("rebalance", RebalanceSettings, dict(rebalance))
+    settings = replace(settings, keys=keys, broker_configured=configured, rebalance=rebalance)
     settings = replace(settings, strategies={k: dict(v) for k, v in strategies.items()})
     if top:
         raise ConfigError(f"unknown settings: {', '.join(sorted(top))}")

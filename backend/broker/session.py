@@ -19,7 +19,10 @@ loses, the session restores:
 * **Reconciliation** (:mod:`reconcile`) on start and after every reconnect, 1101 and 1102,
   before any new order: fills missed while disconnected are recorded, orders in flight at
   the drop are UNKNOWN until settled (never re-sent), and if reconciliation fails trading
-  stays halted with the reason in :attr:`BrokerSession.halt_reason`.
+  stays halted with the reason in :attr:`BrokerSession.halt_reason`. It covers the whole
+  account (every client id): our orders working under another client id (a crashed
+  process's, the id before a 326 fallback) are adopted and polled every
+  ``adopted_poll_interval`` seconds until they finish.
 * **Data quality** (:mod:`dataquality`): :attr:`data_ok` / :attr:`data_stale_reason`.
 """
 
@@ -109,9 +112,13 @@ class BrokerSession(SessionOrders):
         self._reconnect_task: asyncio.Task | None = None
         self._heartbeat_task: asyncio.Task | None = None
         self._reconcile_task: asyncio.Task | None = None
+        self._adopted_task: asyncio.Task | None = None
         self._down_since: float | None = None
         self._seen_execs: set[str] = set()
         self._state_listeners: list[Callable[[str, str], None]] = []
+        self.adopted_listeners: list[Callable[[list], None]] = []
+        """Called with the Trades of adopted orders after each reconcile and poll: their
+        status and fills arrive out of band, after the positions that hold them."""
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.errorEvent += self._on_error
         self.ib.execDetailsEvent += self._on_exec
@@ -192,7 +199,7 @@ class BrokerSession(SessionOrders):
     async def close(self) -> None:
         """Disconnect for good (no reconnect)."""
         self._closing = True
-        for task in (self._reconnect_task, self._heartbeat_task, self._reconcile_task):
+        for task in self._tasks():
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -203,11 +210,19 @@ class BrokerSession(SessionOrders):
     def disconnect(self) -> None:
         """Synchronous :meth:`close` for callers without a loop at hand."""
         self._closing = True
-        for task in (self._reconnect_task, self._heartbeat_task, self._reconcile_task):
+        for task in self._tasks():
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
         self._disconnect_ib()
         self._set_state(CLOSED, "closed by the user")
+
+    def _tasks(self) -> tuple[asyncio.Task | None, ...]:
+        return (
+            self._reconnect_task,
+            self._heartbeat_task,
+            self._reconcile_task,
+            self._adopted_task,
+        )
 
     def _disconnect_ib(self) -> None:
         try:
@@ -350,7 +365,7 @@ class BrokerSession(SessionOrders):
         self.stats.reconciliations += 1
         self._load_journal_orders()
         try:
-            report = await self.reconciler.run(self.fill_sink)
+            report = await self.reconciler.run(self.fill_sink, self.client_id)
         except ReconcileFailed as exc:
             self.stats.reconcile_failures += 1
             self.halt_reason = str(exc)
@@ -362,6 +377,16 @@ class BrokerSession(SessionOrders):
         self._seen_execs.update(f.execution.execId for f in self.ib.fills())
         for t in report.settled:
             self._journal_status(t)
+        if report.adopted:
+            owners = sorted({t.client_id for t in report.adopted})
+            self._alert(
+                "warning",
+                f"adopted {len(report.adopted)} working order(s) of ours placed under client "
+                f"id {', '.join(map(str, owners))} (this session is client id {self.client_id}): "
+                + ", ".join(t.order_ref for t in report.adopted),
+            )
+            self._start_adopted_poll()
+            self._notify_adopted(report.adopted)
         self.last_report = report
         self.halt_reason = ""
         self.reconciled = True
@@ -369,6 +394,35 @@ class BrokerSession(SessionOrders):
         if self.ib.isConnected():
             self._set_state(CONNECTED, f"reconciled: {report.summary()}")
         return report
+
+    def _start_adopted_poll(self) -> None:
+        if self._adopted_task is None or self._adopted_task.done():
+            self._adopted_task = asyncio.get_event_loop().create_task(self._poll_adopted())
+
+    async def _poll_adopted(self) -> None:
+        """Follow adopted orders until none is working (their updates go to their owner)."""
+        while not self._closing and self.tracker.adopted(self.client_id):
+            await asyncio.sleep(self.config.adopted_poll_interval)
+            if not self.ib.isConnected() or not self.reconciled:
+                continue
+            adopted = self.tracker.adopted(self.client_id)
+            try:
+                finished = await self.reconciler.refresh_adopted(self.client_id, self.fill_sink)
+            except ReconcileFailed as exc:
+                log.warning("adopted orders not refreshed: %s", exc)
+                continue
+            self._seen_execs.update(f.execution.execId for f in self.ib.fills())
+            for t in finished:
+                self._journal_status(t)
+            self._notify_adopted(adopted)
+
+    def _notify_adopted(self, adopted: list) -> None:
+        trades = [t.trade for t in adopted if t.trade is not None]
+        for fn in list(self.adopted_listeners):
+            try:
+                fn(trades)
+            except Exception:
+                log.exception("adopted-orders listener %r failed", fn)
 
     async def accept_positions(self) -> ReconcileReport | None:
         """The trader accepts the gateway's positions as they are; reconcile again."""
