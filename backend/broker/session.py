@@ -37,6 +37,7 @@ from collections.abc import Callable
 
 from ib_async import IB
 
+from livedesk.backend.broker.current_time import current_time
 from livedesk.backend.broker.dataquality import BROKEN, DELAYED, RESTORED_FARM, DataQuality
 from livedesk.backend.broker.reconcile import (
     FillSink,
@@ -101,6 +102,9 @@ class BrokerSession(SessionOrders):
             timeout=config.reconcile_timeout,
         )
         self.reconciled = False
+        self.restores = 0
+        """How often subscriptions were restored (reconnects, 1101): feeds that hold their
+        own subscription compare it with the count they were made at and subscribe again."""
         self.halt_reason = ""
         self.last_report: ReconcileReport | None = None
         self.stats = SessionStats()
@@ -326,6 +330,7 @@ class BrokerSession(SessionOrders):
             return
 
     async def _restore(self) -> None:
+        self.restores += 1
         for hook in list(self._restore_hooks):
             try:
                 result = hook()
@@ -346,7 +351,7 @@ class BrokerSession(SessionOrders):
             if not self.ib.isConnected():
                 return
             try:
-                await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), cfg.heartbeat_timeout)
+                await asyncio.wait_for(current_time(self.ib), cfg.heartbeat_timeout)
             except TimeoutError:
                 self.stats.heartbeat_failures += 1
                 self._alert(

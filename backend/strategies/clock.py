@@ -15,6 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
+from livedesk.backend.broker.current_time import current_time
+
 NEW_YORK = ZoneInfo("America/New_York")
 
 Source = Callable[[], Awaitable[dt.datetime]]
@@ -49,7 +51,7 @@ class GatewayClock:
     @classmethod
     def of(cls, ib, **kw) -> GatewayClock:
         """A clock reading an ``ib_async.IB``'s gateway."""
-        return cls(ib.reqCurrentTimeAsync, **kw)
+        return cls(lambda: current_time(ib), **kw)
 
     async def refresh(self) -> dt.datetime:
         """Ask the gateway now (one request; concurrent callers share it)."""
