@@ -19,12 +19,12 @@ from livedesk.backend.journal import Journal
 from livedesk.backend.risk.engine import RiskEngine
 from livedesk.backend.risk.live import RiskFeed
 from livedesk.backend.sim.gateway import SimGateway
-from livedesk.backend.strategies import runner
 from livedesk.backend.strategies import (
     GatewayClock,
     StrategyController,
     StrategyStatus,
     create_strategy,
+    runner,
 )
 from tests.conftest import until
 from tests.reliability_helpers import connect
@@ -101,8 +101,6 @@ async def fault(gw: SimGateway, app, kind: str) -> None:
     # the strategy loops notice (they poll every 0.02 s) before the gateway clock jumps:
     # real time would flow on, a jump past a run while they still sleep would skip it
     await asyncio.sleep(0.5)
-
-
 
 
 @pytest.mark.slow
