@@ -188,7 +188,12 @@ async def session(
     cid = client_id if client_id is not None else settings.broker.client_id
     if journal_path is None:  # demo runs and references never mix with the live journal
         journal_path = sim_journal_path() if gw is not None else default_journal_path()
-    journal = Journal(journal_path)
+    try:
+        journal = Journal(journal_path)
+    except Exception:
+        if gw is not None:
+            await gw.stop()
+        raise
     try:
         app = await TradingApp.connect(
             host,
