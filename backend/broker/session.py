@@ -141,13 +141,25 @@ class BrokerSession(SessionOrders):
     @property
     def data_ok(self) -> bool:
         """Market data is live and fresh (farms up, every line ticked, none delayed)."""
+        self._forget_dead_lines()
         return self.data.ok and self.state in (CONNECTED, RESTORED)
+
+    def _forget_dead_lines(self) -> None:
+        """A line awaiting its first tick that no longer has a subscription (cancelled since,
+        e.g. by a snapshot of the same contract) will never tick: it must not pause every
+        decision for ever (found by the soak)."""
+        if not self.data.awaiting or not self.ib.isConnected():
+            return
+        live = {t.contract.conId for t in self.ib.wrapper.reqId2Ticker.values() if t.contract}
+        for con_id in [c for c in self.data.awaiting if c not in live]:
+            self.data.forget(con_id)
 
     @property
     def data_stale_reason(self) -> str:
         """Why strategy decisions must pause ("" when :attr:`data_ok`)."""
         if self.state not in (CONNECTED, RESTORED):
             return f"link {self.state}" + (f": {self.state_detail}" if self.state_detail else "")
+        self._forget_dead_lines()
         return self.data.reason
 
     def order_block(self) -> list[str]:
