@@ -536,7 +536,6 @@ class Soak:
         res.faults = Counter(dict(res.faults))
         _ = app.session.stats
 
-
     def _duplicate_intents(self) -> int:
         """Gateway orders beyond one per intent: orders of a strategy on a contract after
         the same decision of it (the latest decision at or before the order arrived) —

@@ -62,9 +62,7 @@ class ReconcileReport:
     def summary(self) -> str:
         """One line for the connection state and the log."""
         settled = ", ".join(f"{t.key}={t.status}" for t in self.settled) or "none"
-        adopted = (
-            f", adopted from other client ids: {len(self.adopted)}" if self.adopted else ""
-        )
+        adopted = f", adopted from other client ids: {len(self.adopted)}" if self.adopted else ""
         return (
             f"{self.open_orders} open orders (all client ids), {self.completed_orders} "
             f"completed, {self.executions} executions today, "
@@ -120,9 +118,7 @@ class Reconciler:
         unknown = [t.key for t in self.tracker.unknown()]
         for attempt in range(2):
             trades = await self.fetch("open orders", self.ib.reqAllOpenOrdersAsync())
-            completed = await self.fetch(
-                "completed orders", self.ib.reqCompletedOrdersAsync(False)
-            )
+            completed = await self.fetch("completed orders", self.ib.reqCompletedOrdersAsync(False))
             fills = await self.fetch("executions", self.ib.reqExecutionsAsync())
             positions = await self.fetch("positions", self.ib.reqPositionsAsync())
             report.open_orders = len(trades)
