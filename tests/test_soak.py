@@ -56,6 +56,9 @@ async def test_soak_with_the_three_strategies_loses_nothing(tmp_path, monkeypatc
     assert res.journal_fills == res.gateway_fills
     assert res.duplicate_orders == 0 and res.position_mismatches == {} and res.halted == ""
     assert res.duplicate_intents == 0
+    # decisions resumed after every fault (a resubscribed combo line once kept the data
+    # "stale until the first tick" for ever after a 1101: every decision paused)
+    assert res.unresumed_faults == [], (res.unresumed_faults, res.strategy_last)
     # all three ran under the controller across the faults; none failed
     assert set(res.strategy_status) == set(STRATEGIES)
     assert "error" not in res.strategy_status.values(), res.strategy_errors

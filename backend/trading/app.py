@@ -202,9 +202,14 @@ class TradingApp(OrderPrimitives):
 
     async def _restore_market_data(self) -> None:
         data = self.session.data if self.session is not None else None
-        await self.market_data.resubscribe(
-            None if data is None else lambda c: data.expect_tick(c.conId, c.symbol)
-        )
+
+        def expect(c) -> None:
+            # a combo (BAG) line has no conId of its own and may quote <= 0 (a credit): it
+            # would wait for ever; its legs' lines are awaited instead (found by the soak)
+            if c.secType != "BAG" and c.conId:
+                data.expect_tick(c.conId, c.symbol)
+
+        await self.market_data.resubscribe(None if data is None else expect)
 
     # ---- link and data quality -------------------------------------------------------
     @property
