@@ -209,3 +209,37 @@ async def test_run_exits_non_zero_when_the_strategy_cannot_decide(gw, tmp_path) 
     with Journal(path) as j:
         alerts = [a for a in j.alerts() if a["source"] == "strategy:crack-spread"]
     assert any("could not decide for 3 intervals" in a["message"] for a in alerts)
+
+
+async def test_a_revived_feed_with_no_bar_in_the_gap_keeps_its_bars() -> None:
+    """A reconnect outside regular hours: the new request has no bar yet. The feed keeps
+    every bar it held (in front of the new, empty, live list) instead of failing."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from ib_async import BarData, BarDataList, Stock
+
+    from livedesk.backend.strategies.bars import BarFeed
+
+    t0 = dt.datetime(2026, 11, 20, 15, 58, tzinfo=dt.UTC)
+    old = BarDataList()
+    old += [BarData(date=t0 + dt.timedelta(minutes=i), close=100.0 + i) for i in range(3)]
+    fresh = BarDataList()
+    requests: list[str] = []
+
+    async def bars(contract, duration, bar_size, *, what, keep_up_to_date):
+        requests.append(duration)
+        assert keep_up_to_date
+        return fresh
+
+    session = SimpleNamespace(restores=0)
+    ib = SimpleNamespace(isConnected=lambda: False)
+    ctx = SimpleNamespace(app=SimpleNamespace(session=session, ib=ib), bars=bars)
+    feed = BarFeed(Stock("PSX", "SMART", "USD"), old, "1 min", generation=0)
+    now = (t0 + dt.timedelta(hours=3)).timestamp()
+    assert not await feed.revive(ctx, now)  # no restore since: nothing asked
+    session.restores = 1
+    assert await feed.revive(ctx, now)
+    assert feed.bars is fresh and [b.close for b in feed.bars] == [100.0, 101.0, 102.0]
+    assert requests == [f"{3 * 3600 - 120 + 120} S"]  # from the last bar's start, 2 bars more
+    assert feed.generation == 1 and feed.revivals == 1

@@ -104,9 +104,11 @@ class BarFeed:
         fresh = await ctx.bars(
             self.contract, duration, self.bar_size, what=self.what, keep_up_to_date=True
         )
-        if fresh is None or len(fresh) == 0:
-            raise NoData(f"no {self.bar_size} bars for {describe(self.contract)} after reconnect")
-        first = _epoch(fresh[0].date)
+        if fresh is None:
+            return False  # no answer: asked again at the next decision
+        # no bar in the gap (e.g. a reconnect outside regular hours): the new stream is
+        # empty for now and every bar held is kept in front of it (found by the soak)
+        first = _epoch(fresh[0].date) if len(fresh) else math.inf
         old = self.bars
         fresh[0:0] = [b for b in old if _epoch(b.date) < first]
         self.bars = fresh
