@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
           + f"; trend {res.rss_growth_per_day:+.2f} MiB/day (target <= 1)")  # fmt: skip
     if res.halted:
         print(f"final reconciliation failed: {res.halted}")
-    return 0 if res.ok and not res.halted else 1
+    return 0 if res.ok and not res.halted and not res.strategy_errors else 1
 
 
 if __name__ == "__main__":
