@@ -18,6 +18,7 @@ Example ``~/.config/livedesk/config.toml``::
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -63,8 +64,8 @@ class BrokerSettings:
                 f"[broker] fallback_client_id = {self.fallback_client_id} must differ from "
                 f"client_id: it is used when client_id is already in use (error 326)"
             )
-        if not self.timeout > 0:
-            raise ConfigError(f"[broker] timeout = {self.timeout} must be > 0 seconds")
+        if not 0 < self.timeout < math.inf:
+            raise ConfigError(f"[broker] timeout = {self.timeout} must be a finite number > 0 s")
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,25 @@ class SimSettings:
     state_file: str = ""
 
     def __post_init__(self) -> None:
-        if not self.speed >= 0:
-            raise ConfigError(f"[sim] speed = {self.speed} must be >= 0 (0 = frozen clock)")
+        if not 0 <= self.speed < math.inf:
+            raise ConfigError(
+                f"[sim] speed = {self.speed} must be a finite number >= 0 (0 = frozen clock)"
+            )
+
+
+@dataclass(frozen=True)
+class RebalanceSettings:
+    """``[rebalance]``: the tolerance band — a leg whose delta is at most ``band_shares``
+    or ``band_percent`` % of its target quantity sends nothing (0 = exact)."""
+
+    band_shares: float = 0.0
+    band_percent: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("band_shares", "band_percent"):
+            value = getattr(self, name)
+            if not 0 <= value < float("inf"):
+                raise ConfigError(f"[rebalance] {name} = {value} must be a finite number >= 0")
 
 
 @dataclass(frozen=True)
@@ -111,6 +129,13 @@ class Settings:
     broker_configured: bool = False
     """True when ``[broker]`` or ``LIVEDESK_HOST`` / ``LIVEDESK_PORT`` names a broker."""
     risk: RiskSettings = field(default_factory=RiskSettings)
+    rebalance: RebalanceSettings = field(default_factory=lambda: RebalanceSettings())
+
+    def rebalance_band(self):
+        """The ``[rebalance]`` tolerance band as a :class:`RebalanceBand`."""
+        from livedesk.backend.trading.orders import RebalanceBand
+
+        return RebalanceBand(self.rebalance.band_shares, self.rebalance.band_percent)
 
     def guard_limits(self):
         """The pre-trade limits of the ``[guard]`` section (defaults for missing keys)."""
@@ -132,6 +157,65 @@ def state_dir() -> Path:
 def data_dir() -> Path:
     """The user data directory for the journal (``LIVEDESK_DATA_DIR`` overrides)."""
     return Path(os.environ.get("LIVEDESK_DATA_DIR") or platformdirs.user_data_dir(APP))
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SECTIONS = ("broker", "sim", "guard", "keys", "strategies", "rebalance", "risk")
+
+
+def check_port(value: object, name: str, *, allow_zero: bool = False) -> int:
+    """A TCP port (``allow_zero``: 0 picks a free one); ConfigError naming ``name``."""
+    low = 0 if allow_zero else 1
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 65535:
+        raise ConfigError(f"{name} {value!r} is not a TCP port ({low}..65535)")
+    return value
+
+
+def check_client_id(value: object, name: str) -> int:
+    """An API client id: 1..2³¹-1 (0 is TWS's own manual-order id)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        raise ConfigError(
+            f"{name} {value!r} must be a positive integer (0 is TWS's manual-order client id)"
+        )
+    return value
+
+
+def check_number(value: object, name: str, *, minimum: float = 0.0, strict: bool = True) -> float:
+    """A finite number above ``minimum`` (or at least it when not ``strict``)."""
+    ok = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value > minimum if strict else value >= minimum)
+    )
+    if not ok:
+        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+        raise ConfigError(f"{name} {value!r} must be a finite number {bound}")
+    return float(value)
+
+
+def _table(raw: dict[str, Any], section: str) -> dict[str, Any]:
+    value = raw.get(section, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{section}] must be a table, got {value!r}")
+    return dict(value)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The TOML table in ``path``; ConfigError for a directory, unreadable, non-UTF-8 or
+    invalid TOML file (nothing is written)."""
+    if path.is_dir():
+        raise ConfigError(f"--config {path} is a directory; give the config.toml file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
 
 
 CREDENTIAL_KEYS = frozenset({"password", "passwd", "pin", "secret", "token", "username", "user"})
@@ -187,27 +271,38 @@ def _strategy_paths(raw: object) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
-    """Settings from the TOML file (if present) and environment overrides."""
+def load_settings(
+    path: Path | None = None, env: dict[str, str] | None = None, *, required: bool = False
+) -> Settings:
+    """Settings from the TOML file (if present) and environment overrides.
+
+    Every value is checked here, whatever its source (file or ``LIVEDESK_*`` variable):
+    ConfigError names the key or the variable. ``required``: the file was named by the
+    user (``--config``), so a missing one is an error.
+    """
+    named = path is not None
     path = path or config_dir() / "config.toml"
     env = dict(os.environ) if env is None else env
     raw: dict[str, Any] = {}
+    if required and named and not path.exists():
+        raise ConfigError(f"--config {path}: no such file")
     if path.exists():
-        if path.stat().st_mode & 0o077:
+        if path.is_file() and path.stat().st_mode & 0o077:
             logging.getLogger("livedesk.config").warning(
                 "%s is readable by other users; run: chmod 600 %s", path, path
             )
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
-    broker = dict(raw.get("broker", {}))
-    sim = dict(raw.get("sim", {}))
+        raw = read_config(path)
+    broker = _table(raw, "broker")
+    sim = _table(raw, "sim")
+    from_env: dict[str, str] = {}
     for key in ("host", "port", "client_id", "account"):
-        if f"LIVEDESK_{key.upper()}" in env:
-            broker[key] = env[f"LIVEDESK_{key.upper()}"]
+        var = f"LIVEDESK_{key.upper()}"
+        if var in env:
+            broker[key] = env[var].strip() if key in ("port", "client_id") else env[var]
+            from_env[key] = var
     if "LIVEDESK_SEED" in env:
-        sim["seed"] = env["LIVEDESK_SEED"]
+        sim["seed"] = env["LIVEDESK_SEED"].strip()
+        from_env["seed"] = "LIVEDESK_SEED"
     guard = _guard_section(raw.get("guard", {}))
     keys = raw.get("keys", {})
     if not isinstance(keys, dict):
@@ -223,33 +318,44 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
     strategy_paths = _strategy_paths(strategies.pop("paths", []))
     if not all(isinstance(v, dict) for v in strategies.values()):
         raise ConfigError("[strategies] takes one [strategies.NAME] table per strategy")
-    top = {
-        k: v
-        for k, v in raw.items()
-        if k not in ("broker", "sim", "guard", "keys", "strategies", "risk")
-    }
-    settings = Settings(
-        _coerce("broker", BrokerSettings, broker), _coerce("sim", SimSettings, sim), dict(guard)
-    )
+    top = {k: v for k, v in raw.items() if k not in SECTIONS}
+    try:
+        settings = Settings(
+            _coerce("broker", BrokerSettings, broker), _coerce("sim", SimSettings, sim), dict(guard)
+        )
+    except ConfigError as exc:
+        names = [var for key, var in from_env.items() if key in str(exc)]
+        if names:
+            raise ConfigError(f"{exc} (set by the environment: {', '.join(names)})") from exc
+        raise
     for key in ("theme", "log_level"):
         if key in top:
-            settings = replace(settings, **{key: str(top.pop(key))})
+            value = top.pop(key)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{key} = {value!r} must be a non-empty string")
+            settings = replace(settings, **{key: value})
+    if settings.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"log_level = {settings.log_level!r} is not a log level; use one of "
+            + ", ".join(LOG_LEVELS)
+        )
     for key in top:
         if key.lower() in CREDENTIAL_KEYS:
             raise ConfigError(f"{key}: LiveDesk never stores credentials")
     configured = bool(raw.get("broker")) or any(f"LIVEDESK_{k}" in env for k in ("HOST", "PORT"))
-    settings = replace(settings, keys=keys, broker_configured=configured)
+    rebalance = _coerce("rebalance", RebalanceSettings, _table(raw, "rebalance"))
+    settings = replace(settings, keys=keys, broker_configured=configured, rebalance=rebalance)
     settings = replace(
         settings,
         strategies={k: dict(v) for k, v in strategies.items()},
         strategy_paths=strategy_paths,
     )
-    risk = raw.get("risk", {})
-    if not isinstance(risk, dict):
-        raise ConfigError("[risk] must be a table (min_sessions = 20)")
-    settings = replace(settings, risk=_coerce("risk", RiskSettings, dict(risk)))
+    settings = replace(settings, risk=_coerce("risk", RiskSettings, _table(raw, "risk")))
     if top:
-        raise ConfigError(f"unknown settings: {', '.join(sorted(top))}")
+        raise ConfigError(
+            f"unknown settings: {', '.join(sorted(top))}; known: "
+            + ", ".join(sorted((*SECTIONS, "theme", "log_level")))
+        )
     return settings
 
 

@@ -20,3 +20,9 @@ class PriceUnavailable(SizingError):
 
 class AccountValueUnavailable(SizingError):
     """NetLiquidation is missing, not positive or stale."""
+
+
+class JournalUnreadable(RuntimeError):
+    """The journal file is not a readable LiveDesk journal (corrupt, or another file).
+
+    The message names the path and what to do; the file is left exactly as it was."""

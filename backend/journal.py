@@ -27,6 +27,7 @@ many have been applied. Opening a journal written by a newer version raises ``Ru
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sqlite3
 import threading
@@ -39,6 +40,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from livedesk.backend.errors import JournalUnreadable
 from livedesk.backend.files import private_file
 
 MIGRATIONS: list[str] = [
@@ -152,12 +154,53 @@ _SAMPLE_COLUMNS = 4  # t, total_pnl, nlv, ret
 _BULK_BLOCK = 65536
 
 
+log = logging.getLogger("livedesk.journal")
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def unreadable_message(path: Path, why: str) -> str:
+    """What a user reads when ``path`` cannot be opened as a journal."""
+    return (
+        f"journal {path} cannot be read ({why}); it was not modified. Move it aside "
+        f"(mv {path} {path}.bad) to start a new journal, or restore it from a backup, "
+        "or pass another file with --journal"
+    )
+
+
+def check_journal_file(path: Path) -> None:
+    """Refuse an existing file that is not an SQLite database, without writing to it."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise JournalUnreadable(unreadable_message(path, exc.strerror or str(exc))) from exc
+    if head and head != SQLITE_MAGIC:
+        raise JournalUnreadable(unreadable_message(path, "not an SQLite database"))
+
+
+def _loads(text: str | None, what: str) -> Any:
+    """A JSON column; a bad value is skipped with a warning (None), never a crash."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        log.warning("journal: %s has an unreadable value, skipped: %s", what, exc)
+        return None
+
+
 def default_journal_path() -> Path:
     """``journal.sqlite3`` in the user data dir (``LIVEDESK_DATA_DIR`` overrides it): the
-    journal of a broker whose account is not known before connecting."""
+    journal of a broker whose account is not known before connecting; an existing data dir
+    open to other users is tightened to 0700."""
     from livedesk.backend.config import data_dir
 
-    return data_dir() / "journal.sqlite3"
+    directory = data_dir()
+    if directory.is_dir() and directory.stat().st_mode & 0o077:  # LiveDesk's own: tighten
+        log.warning("%s was readable by other users: permissions set to 0700", directory)
+        directory.chmod(0o700)
+    return directory / "journal.sqlite3"
 
 
 DEMO_ACCOUNT = "DU0000001"
@@ -219,16 +262,24 @@ class Journal:
             raise ValueError("compact_every must be at least 1")
         self.path = Path(path)
         if str(path) != ":memory:":
+            if self.path.is_dir():
+                raise JournalUnreadable(f"journal {self.path} is a directory, not a file")
+            if self.path.exists():
+                check_journal_file(self.path)  # before anything touches it
             private_file(self.path)
         self.compact_every = compact_every
         self.clock: Callable[[], float] = time.time
         """Stamps rows written without a time: the broker clock once a session attaches."""
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise JournalUnreadable(unreadable_message(self.path, str(exc))) from exc
         self._hot = dict(self._db.execute("SELECT key, count(*) FROM samples GROUP BY key"))
 
     # ----------------------------------------------------------- infrastructure
@@ -400,7 +451,7 @@ class Journal:
         """The state saved under ``name`` by :meth:`append_samples`, or None."""
         with self._lock:
             row = self._db.execute("SELECT value FROM states WHERE name = ?", (name,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return None if row is None else _loads(row[0], f"state {name!r}")
 
     def states(self, prefix: str) -> list[dict[str, Any]]:
         """Every state whose name starts with ``prefix``, in name order."""
@@ -496,7 +547,7 @@ class Journal:
         rows = self._select("orders", strategy, order="id")
         for row in rows:
             if row["contract"] is not None:
-                row["contract"] = json.loads(row["contract"])
+                row["contract"] = _loads(row["contract"], f"order row {row.get('id')}")
         return rows
 
     # -------------------------------------------------------------------- fills
@@ -647,7 +698,7 @@ class Journal:
         """Strategy runs, oldest first."""
         rows = self._select("runs", strategy, order="id")
         for row in rows:
-            row["params"] = None if row["params"] is None else json.loads(row["params"])
+            row["params"] = _loads(row["params"], f"run row {row.get('id')}")
         return rows
 
     def decisions(self, run_id: int) -> list[dict[str, Any]]:
@@ -658,7 +709,7 @@ class Journal:
             )
             rows = self._dicts(cur)
         for row in rows:
-            row["detail"] = None if row["detail"] is None else json.loads(row["detail"])
+            row["detail"] = _loads(row["detail"], f"decision row {row.get('id')}")
         return rows
 
     # ------------------------------------------------------------------- alerts

@@ -2,10 +2,12 @@
 
     .venv/bin/python benchmarks/soak.py [--seed 1] [--days 5] [--step 60] [--fault-rate 0.1]
 
-Figures: faults injected by type, reconnect time p50/p95/max (from the gateway being
-reachable again to the session reconciled), orders sent, fills, lost fills, duplicate
-orders, final position mismatches, and resident memory at each tenth of the run (a
-growth trend would show there).
+Figures: faults injected by type (incl. those striking orders in flight), reconnect time
+p50/p95/max (from the gateway being reachable again to the session reconciled), orders
+sent, fills, lost fills, duplicate orders (by key and by strategy/contract/decision at the
+gateway), final position mismatches, faults after which decisions did not resume, the
+three strategies' decisions, and resident memory per simulated day with its trend.
+``--strategies ''`` runs the stand-in traders alone.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--step", type=float, default=60.0, help="simulated seconds per step")
     p.add_argument("--fault-rate", type=float, default=0.1, help="chance of a fault per step")
     p.add_argument("--wall-limit", type=float, default=3600.0)
+    p.add_argument(
+        "--strategies",
+        default="crack-spread,options-combo,monthly-factor",
+        help="real strategies under fault beside the traders (comma-separated; '' for none)",
+    )
+    p.add_argument("--step-pause", type=float, default=0.3, help="real seconds per step")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)
     steps = int(args.days * 23_400 / args.step)
@@ -42,8 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         step_seconds=args.step,
         fault_rate=args.fault_rate,
         wall_limit=args.wall_limit,
+        strategies=tuple(n for n in args.strategies.split(",") if n),
+        strategy_params={"crack-spread": {"threshold": 0.02, "weight": 0.02}},
+        step_pause=args.step_pause if args.strategies else 0.005,
     )
     with tempfile.TemporaryDirectory() as d:
+        os.environ.setdefault("LIVEDESK_DATA_DIR", str(Path(d) / "data"))
+        os.environ.setdefault("LIVEDESK_STATE_DIR", str(Path(d) / "state"))
         res = asyncio.run(Soak(cfg, Path(d) / "journal.sqlite3").run())
     rc = res.reconnect_seconds
     print(f"soak: seed {args.seed}, {res.steps} steps of {args.step:g} simulated s over "
@@ -65,11 +78,22 @@ def main(argv: list[str] | None = None) -> int:
         f"duplicate orders {res.duplicate_orders} (must be 0); "
         f"final position mismatches {len(res.position_mismatches)} (must be 0)"
     )
+    print(f"duplicate intents at the gateway (strategy, contract, decision) "
+          f"{res.duplicate_intents} (must be 0); faults striking orders in flight "
+          f"{res.inflight_faults}; faults not resumed from within {cfg.resume_steps} steps "
+          f"{len(res.unresumed_faults)} (must be 0) {res.unresumed_faults[:5]}")  # fmt: skip
+    for name in cfg.strategies:
+        print(f"strategy {name}: {res.strategy_status.get(name)}, journaled "
+              f"{dict(res.strategy_kinds.get(name, {}))}"
+              + (f", error {res.strategy_errors[name]}" if name in res.strategy_errors else ""))  # fmt: skip
     print("resident memory MiB at each tenth: " + " ".join(f"{m:.1f}" for m in res.rss_mib)
           + f"; peak {res.peak_rss_mib:.1f}")  # fmt: skip
+    print("resident memory MiB at each simulated day: "
+          + " ".join(f"{m:.1f}" for m in res.rss_by_day)
+          + f"; trend {res.rss_growth_per_day:+.2f} MiB/day (target <= 1)")  # fmt: skip
     if res.halted:
         print(f"final reconciliation failed: {res.halted}")
-    return 0 if res.ok and not res.halted else 1
+    return 0 if res.ok and not res.halted and not res.strategy_errors else 1
 
 
 if __name__ == "__main__":

@@ -6,13 +6,19 @@ gateway runs with a frozen clock (``speed=0``) that the run advances step by ste
 simulated week takes minutes. At every step, with probability ``fault_rate``, one fault
 from a seeded schedule is injected: socket drops, gateway restarts, 1100 → 1101/1102,
 1101, 1102, rejected orders, partial fills, pacing notices (100 / 162), a broken data
-farm (2103 → 2104) and a silent link (the heartbeat must notice). Traders decide only
-when the session is ready (connected and reconciled) and data is OK.
+farm (2103 → 2104), a silent link (the heartbeat must notice), and faults that strike
+while orders are in flight: a drop right after an order is sent (between send and ack),
+a drop between the partial fills of a working order, and a drop in the middle of a
+rebalance (after its first orders). Traders decide only when the session is ready
+(connected and reconciled) and data is OK.
 
 At the end every order is cancelled, the session is reconciled once more, and the
 invariants are counted: fills the gateway made that the journal lacks (*lost*), journal
-fills the gateway never made, orders sharing an idempotency key (*duplicates*) and
-contracts whose gateway position differs from the journal's net fills or the app's view.
+fills the gateway never made, duplicate orders — sharing an idempotency key, or, whatever
+their keys, two gateway orders for one intent (the same strategy, contract and decision)
+— contracts whose gateway position differs from the journal's net fills or the app's
+view, faults after which no decision was made again within ``resume_steps`` steps, and the
+resident memory at each simulated day (its growth in MiB/day).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livedesk.backend.broker.orderref import key_of
+from livedesk.backend.broker.orderref import key_of, strategy_of
 from livedesk.backend.contracts import stock
 from livedesk.backend.errors import AccountValueUnavailable, PriceUnavailable
 from livedesk.backend.events import OrderSent
@@ -53,6 +59,9 @@ FAULTS = {
     "pacing": 2,
     "farm": 2,
     "silent": 1,
+    "inflight": 3,
+    "mid-partial": 2,
+    "mid-rebalance": 2,
 }
 """Relative weights of the injected faults."""
 
@@ -94,6 +103,8 @@ class SoakConfig:
     strategy_params: dict = field(default_factory=dict)
     step_pause: float = 0.005
     """Real seconds to yield after each step (real strategies need time to decide)."""
+    resume_steps: int = 12
+    """A fault after which no trader decides again within this many steps is counted."""
 
 
 @dataclass
@@ -120,6 +131,14 @@ class SoakResult:
     lost_fills: int = 0
     phantom_fills: int = 0
     duplicate_orders: int = 0
+    duplicate_intents: int = 0
+    """Gateway orders beyond the first for one (strategy, contract, decision)."""
+    inflight_faults: int = 0
+    """Faults that struck with an order in flight (send → ack, partial fills, rebalance)."""
+    unresumed_faults: list[str] = field(default_factory=list)
+    """Faults after which no decision was made within ``resume_steps`` steps."""
+    rss_by_day: list[float] = field(default_factory=list)
+    """Resident memory at the start of each simulated session."""
     position_mismatches: dict[int, tuple[float, float, float]] = field(default_factory=dict)
     """conId → (gateway, journal net fills, app view)."""
     rss_mib: list[float] = field(default_factory=list)
@@ -138,7 +157,21 @@ class SoakResult:
         """Every invariant holds."""
         return (
             not (self.lost_fills or self.phantom_fills or self.duplicate_orders)
+            and not self.duplicate_intents
             and not self.position_mismatches
+            and not self.unresumed_faults
+        )
+
+    @property
+    def rss_growth_per_day(self) -> float:
+        """Least-squares slope of the resident memory over simulated days (MiB/day)."""
+        ys = self.rss_by_day[1:]  # the first day includes the warm-up
+        if len(ys) < 2:
+            return float("nan")
+        n = len(ys)
+        mx, my = (n - 1) / 2, sum(ys) / n
+        return sum((i - mx) * (y - my) for i, y in enumerate(ys)) / sum(
+            (i - mx) ** 2 for i in range(n)
         )
 
 
@@ -166,6 +199,14 @@ class Soak:
         self.gateway_execs: set[str] = set()
         self.gateway_keys: dict[tuple, str] = {}
         self._pending: list[tuple[int, Callable[[], None]]] = []
+        self.intents: dict[tuple[str, int], list[float]] = {}
+        """(strategy, conId) → gateway times of its decisions (the intents)."""
+        self.gateway_orders: dict[tuple, tuple[str, int, float]] = {}
+        """(clientId, orderId, permId) → (strategy, conId, submitted at)."""
+        self._drop_on_send = 0
+        """Drop every connection on the n-th next order sent (0: not armed)."""
+        self._open_faults: list[tuple[int, str]] = []
+        self._rebalance_next = False
         self.decide: Callable[[str, int], Awaitable[None]] = self._decide
         self.books = (
             {f"load-{k}": v for k, v in BOOKS.items()} if config.strategies else dict(BOOKS)
@@ -220,6 +261,7 @@ class Soak:
                 res.steps = step + 1
                 if step % max(1, cfg.steps // 10) == 0:
                     res.rss_mib.append(rss_mib())
+            self._close_faults(res.steps + 1)  # the last resume_steps steps cannot be judged
             res.sim_seconds = self.gw.now() - start_sim
             await self._settle()
             self._check()
@@ -237,6 +279,7 @@ class Soak:
         for due, fn in [p for p in self._pending if p[0] <= step]:
             self._pending.remove((due, fn))
             fn()
+        self._close_faults(step)
         if self.rng.random() < self.cfg.fault_rate:
             await self._inject(step)
         for i, name in enumerate(self.books):
@@ -252,6 +295,7 @@ class Soak:
                 nxt = market_model.next_session_open()
             gw.advance(nxt - now + 1.0)
             self.result.sessions += 1
+            self.result.rss_by_day.append(rss_mib())
         await asyncio.sleep(self.cfg.step_pause)
         self._snapshot()
         if not app.session.ready:
@@ -260,6 +304,21 @@ class Soak:
     def _count(self, ev) -> None:
         if isinstance(ev, OrderSent):
             self.result.orders_sent += 1
+            if self._drop_on_send:
+                self._drop_on_send -= 1
+                if not self._drop_on_send:  # right after placeOrder, before any ack
+                    self.result.inflight_faults += 1
+                    self.gw.faults.drop_all()
+
+    def _decided(self, step: int) -> None:
+        """A trader decided: every fault injected before ``step`` has been resumed from."""
+        self._open_faults = [(s, k) for s, k in self._open_faults if s >= step]
+
+    def _close_faults(self, step: int) -> None:
+        late = [(s, k) for s, k in self._open_faults if step - s > self.cfg.resume_steps]
+        for s, k in late:
+            self.result.unresumed_faults.append(f"{k} at step {s}")
+        self._open_faults = [f for f in self._open_faults if f not in late]
 
     def _snapshot(self) -> None:
         """The gateway's executions and orders so far (its lists restart each day)."""
@@ -267,6 +326,11 @@ class Soak:
             self.gateway_execs.add(fe.execution.execId)
         for (cid, oid), so in self.gw.broker.orders.items():
             self.gateway_keys[(cid, oid, so.perm_id)] = key_of(so.order.orderRef)
+            self.gateway_orders[(cid, oid, so.perm_id)] = (
+                strategy_of(so.order.orderRef),
+                so.contract.conId,
+                so.submitted_at,
+            )
 
     # ---- real strategies -----------------------------------------------------------
     async def _start_strategies(self) -> None:
@@ -310,8 +374,14 @@ class Soak:
         if not app.session.ready or not app.data_ok:
             res.paused += 1
             return
+        self._decided(step)
+        if self._rebalance_next:
+            self._rebalance_next = False
+            await self._rebalance(name)
+            return
         sym = self.rng.choice(self.books[name])
         contract = self.contracts[sym]
+        self.intents.setdefault((name, contract.conId), []).append(self.gw.now())
         target = self.rng.randint(-self.cfg.max_quantity // 3, self.cfg.max_quantity)
         order_type = market
         if self.rng.random() < 0.4:
@@ -331,13 +401,45 @@ class Soak:
             res.refused += 1
             res.refusals["timeout"] += 1
 
+    async def _rebalance(self, name: str) -> None:
+        """One rebalance of the trader's whole book (a fault is armed to strike inside it)."""
+        app, res = self.app, self.result
+        weights = {self.contracts[s]: self.rng.uniform(0.0, 0.02) for s in self.books[name]}
+        now = self.gw.now()
+        for c in weights:
+            self.intents.setdefault((name, c.conId), []).append(now)
+        res.decisions += 1
+        try:
+            await asyncio.wait_for(app.rebalance(weights, strategy=name, cancel_stray=False), 10)
+        except (OrderRefused, PriceUnavailable, AccountValueUnavailable, ConnectionError) as exc:
+            res.refused += 1
+            res.refusals[" ".join(str(exc).split()[:8])] += 1
+        except TimeoutError:
+            res.refused += 1
+            res.refusals["timeout"] += 1
+
     # ---- faults ------------------------------------------------------------------------
     async def _inject(self, step: int) -> None:
         kinds, weights = zip(*FAULTS.items(), strict=True)
         kind = self.rng.choices(kinds, weights)[0]
         gw, faults, res = self.gw, self.gw.faults, self.result
         res.faults[kind] += 1
-        if kind == "drop":
+        self._open_faults.append((step, kind))
+        if kind == "inflight":  # the next order: dropped between send and ack
+            self._drop_on_send = 1
+        elif kind == "mid-rebalance":  # the next decision rebalances; drop after its 2nd order
+            self._rebalance_next = True
+            self._drop_on_send = 2
+        elif kind == "mid-partial":  # partial fills now, a drop while they are under way
+            faults.force_partial_fills(3)
+
+            def drop_if_working() -> None:
+                if any(so.filled for so in gw.broker.working()):
+                    res.inflight_faults += 1
+                faults.drop_all()
+
+            self._pending.append((step + 1, drop_if_working))
+        elif kind == "drop":
             back = time.monotonic()
             faults.drop_all()
             await self._await_reconnect(back)
@@ -422,6 +524,7 @@ class Soak:
         res.gateway_orders = len(self.gateway_keys)
         keys = Counter(self.gateway_keys.values())
         res.duplicate_orders = sum(n - 1 for k, n in keys.items() if n > 1) + keys.get("", 0)
+        res.duplicate_intents = self._duplicate_intents()
         gw_pos = {c: h.qty for c, h in gw.broker.account.holdings.items() if h.qty}
         net = {c: q for c, q in journal.net_fills().items() if abs(q) > 1e-9}
         view = {c: p.position for c, p in app.positions.items()}
@@ -432,6 +535,19 @@ class Soak:
         res.reconnect_seconds.extend([])
         res.faults = Counter(dict(res.faults))
         _ = app.session.stats
+
+    def _duplicate_intents(self) -> int:
+        """Gateway orders beyond one per intent: orders of a strategy on a contract after
+        the same decision of it (the latest decision at or before the order arrived) —
+        whatever their idempotency keys, so a re-send under a new key is caught too."""
+        per_intent: Counter = Counter()
+        for strategy, con_id, t in self.gateway_orders.values():
+            times = self.intents.get((strategy, con_id))
+            if not times:
+                continue  # a real strategy's order: its decisions are not traced here
+            decision = max((d for d in times if d <= t + 1e-6), default=None)
+            per_intent[(strategy, con_id, decision)] += 1
+        return sum(n - 1 for n in per_intent.values() if n > 1)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import textwrap
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from livedesk.backend.contracts import stock
 from livedesk.backend.journal import Journal
 from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.trading.app import TradingApp
+from livedesk.backend.trading.orders import RebalanceBand
 from livedesk.backend.trading.orders import market as market_order
 from tests.conftest import until
 from tests.reliability_helpers import FAST, assert_books, connect
@@ -197,3 +199,89 @@ async def test_app_survives_a_restart_of_the_cli_gateway(tmp_path) -> None:
         if gw.returncode is None:
             gw.send_signal(signal.SIGTERM)
             await asyncio.wait_for(gw.wait(), 20)
+
+
+async def hold_client_id(gw: SimGateway, client_id: int):
+    """Another program (the console, say) holding ``client_id`` at the gateway."""
+    from ib_async import IB
+
+    ib = IB()
+    await ib.connectAsync("127.0.0.1", gw.port, clientId=client_id, timeout=5)
+    return ib
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("restart", ["other-id", "326-fallback"])
+async def test_restart_under_another_client_id_adopts_working_orders(
+    market, tmp_path, restart: str
+) -> None:
+    """SIGKILL under client id 5 with 2 of 5 orders resting at the gateway; restart under
+    id 6 (configured, or the fallback after 326 because id 5 is held by another program):
+    the 2 orders are adopted — the rebalance sends the 3 missing names only — and when the
+    market opens the adopted orders' fills reach the journal. Asserted at the gateway."""
+    open_ = market.session_open()
+    gw = SimGateway(port=0, market=market, speed=0, start_time=open_ - 1800, tick_interval=0.02)
+    await gw.start()
+    path = tmp_path / "journal.sqlite3"
+    holder = None
+    try:
+        _, sent = await run_child(tmp_path, gw, path, kill_after=2)
+        await until(lambda: len(gw.broker.orders) == 2)
+        assert {so.client_id for so in gw.broker.orders.values()} == {CLIENT_ID}
+        options = {**FAST, "adopted_poll_interval": 0.05}
+        journal = Journal(path)
+        if restart == "other-id":
+            app = await connect(gw, journal, client_id=6, session_options=options)
+        else:
+            await until(lambda: CLIENT_ID not in gw.sessions)  # the dead process's socket
+            holder = await hold_client_id(gw, CLIENT_ID)
+            app = await connect(
+                gw, journal, client_id=CLIENT_ID, fallback_client_ids=(6,),
+                session_options=options,
+            )  # fmt: skip
+        try:
+            assert app.session.client_id == 6 and app.session.ready
+            report = app.session.last_report
+            assert report is not None
+            adopted = sorted(t.order_ref for t in report.adopted)
+            at_gateway = sorted(so.order.orderRef for so in gw.broker.orders.values())
+            assert adopted == at_gateway and len(adopted) == 2
+            assert {t.client_id for t in report.adopted} == {CLIENT_ID}
+            assert {t.status for t in report.settled} == {"PreSubmitted"}
+            targets = {await app.resolve_contract(stock(s)): WEIGHT for s in SYMBOLS}
+            result = await app.rebalance(targets, strategy="rebal")
+            assert result.complete
+            fresh = sorted(r.trade.contract.symbol for r in result.results if r.sent)
+            assert fresh == sorted(set(SYMBOLS) - set(sent))  # only the missing names
+            await until(lambda: len(gw.broker.orders) == 5)
+            per_name = Counter(so.contract.symbol for so in gw.broker.orders.values())
+            assert per_name == Counter(SYMBOLS)  # at the gateway: each name once, none doubled
+            owners = Counter(so.client_id for so in gw.broker.orders.values())
+            assert owners == {CLIENT_ID: 2, 6: 3}
+            again = await app.rebalance(targets, strategy="rebal")  # still working: nothing
+            assert not [r for r in again.results if r.sent]
+            gw.advance(1800 + 60)  # the market opens: every order fills
+            for _ in range(60):
+                if all(not so.is_working for so in gw.broker.orders.values()):
+                    break
+                gw.advance(1)
+                await asyncio.sleep(0.02)
+            assert all(not so.is_working for so in gw.broker.orders.values())
+            await until(lambda: not app.session.tracker.adopted(6), timeout=10)
+            await until(lambda: len(journal.fills()) == len(gw.broker.executions), timeout=10)
+            await until(lambda: len(app.positions) == 5)
+            # prices moved overnight: a 5 % band (of each target) keeps a rerun quiet
+            band = RebalanceBand(shares=1, percent=5)
+            third = await app.rebalance(targets, strategy="rebal", band=band)
+            assert not [r for r in third.results if r.sent], [r.message for r in third.results]
+            await app.ib.reqCurrentTimeAsync()
+            assert_books(app, gw, journal, orders=5)
+            statuses = {r["order_ref"]: r["status"] for r in journal.orders()}
+            assert set(statuses.values()) == {"Filled"}, statuses
+        finally:
+            app.disconnect()
+            journal.close()
+    finally:
+        if holder is not None:
+            holder.disconnect()
+        await gw.stop()

@@ -1,7 +1,9 @@
 """Bounded soak: about two hours of simulated trading (three traders) with seeded random
 faults — drops, restarts, 1100 → 1101/1102, rejects, partial fills, pacing notices, data
-farm breaks, a silent link — then the invariants: no fill lost, none invented, no order
-duplicated, every position reconciled."""
+farm breaks, a silent link, drops while orders are in flight (between send and ack,
+between partial fills, in the middle of a rebalance) — then the invariants: no fill lost,
+none invented, no order duplicated (by key, and by strategy/contract/decision at the
+gateway), every position reconciled, decisions resumed after every fault."""
 
 from __future__ import annotations
 
@@ -20,9 +22,11 @@ async def test_soak_with_random_faults_loses_nothing(tmp_path, seed: int) -> Non
     assert res.orders_sent >= 30 and res.gateway_fills >= 30
     assert res.lost_fills == 0 and res.phantom_fills == 0
     assert res.journal_fills == res.gateway_fills
-    assert res.duplicate_orders == 0
+    assert res.duplicate_orders == 0 and res.duplicate_intents == 0
     assert res.position_mismatches == {}
     assert res.halted == ""
+    assert res.inflight_faults >= 2  # faults really struck orders in flight
+    assert res.unresumed_faults == []  # traders decided again after every fault
     # every reconnect completed (reconciled) and quickly once the gateway was back
     reconnects = res.faults["drop"] + res.faults["restart"] + res.faults["silent"]
     assert len(res.reconnect_seconds) == reconnects
@@ -51,6 +55,10 @@ async def test_soak_with_the_three_strategies_loses_nothing(tmp_path, monkeypatc
     assert res.lost_fills == 0 and res.phantom_fills == 0
     assert res.journal_fills == res.gateway_fills
     assert res.duplicate_orders == 0 and res.position_mismatches == {} and res.halted == ""
+    assert res.duplicate_intents == 0
+    # decisions resumed after every fault (a resubscribed combo line once kept the data
+    # "stale until the first tick" for ever after a 1101: every decision paused)
+    assert res.unresumed_faults == [], (res.unresumed_faults, res.strategy_last)
     # all three ran under the controller across the faults; none failed
     assert set(res.strategy_status) == set(STRATEGIES)
     assert "error" not in res.strategy_status.values(), res.strategy_errors

@@ -133,19 +133,74 @@ def add_console_args(p: argparse.ArgumentParser, default) -> None:
     )
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Flags argparse cannot check by type alone; ConfigError names the flag."""
+    from livedesk.backend.config import ConfigError, check_client_id, check_number, check_port
+
+    command = args.command
+    port = getattr(args, "port", None)
+    if port is not None and port is not argparse.SUPPRESS:
+        check_port(port, "--port", allow_zero=command == "sim-gateway")
+    client_id = getattr(args, "client_id", None)
+    if client_id is not None and client_id is not argparse.SUPPRESS:
+        check_client_id(client_id, "--client-id")
+    if command == "sim-gateway":
+        check_number(args.tick_interval, "--tick-interval")
+        if args.speed is not None:
+            check_number(args.speed, "--speed", strict=False)
+        if args.state:
+            from pathlib import Path
+
+            parent = Path(args.state).parent
+            if not parent.is_dir():
+                raise ConfigError(
+                    f"--state {args.state}: directory {parent} does not exist "
+                    "(it is not created for you: check the path, or mkdir it)"
+                )
+    if command == "run" and args.if_due and not args.once:
+        raise ConfigError("--if-due only applies to a single run: add --once (for cron)")
+    if command == "backtest":
+        if args.days is not None and args.days < 1:
+            raise ConfigError(f"--days {args.days} must be at least 1 session")
+        check_number(args.cost_bps, "--cost-bps", strict=False)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``livedesk`` script."""
+    """Entry point of the ``livedesk`` script.
+
+    Every bad setting — a flag, the config file, a ``LIVEDESK_*`` variable, a
+    ``[strategies.NAME]`` table — stops here with a message naming it and exit status 2,
+    before anything is written (no log, no journal, no state file).
+    """
     args = build_parser().parse_args(argv)
+    from pathlib import Path
+
     from livedesk.backend.config import ConfigError, load_settings, setup_logging
+    from livedesk.backend.errors import JournalUnreadable
 
     try:
-        from pathlib import Path
+        check_args(args)
+        settings = load_settings(
+            Path(args.config) if args.config else None, required=bool(args.config)
+        )
+        if args.command in (None, "console", *STRATEGY_COMMANDS):
+            from livedesk.backend.strategies.registry import check_strategy_tables, strategy_class
 
-        settings = load_settings(Path(args.config) if args.config else None)
+            check_strategy_tables(settings)
+            if args.command in ("run", "backtest"):
+                strategy_class(args.name)
     except ConfigError as exc:
         print(f"livedesk: invalid settings: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
+    try:
+        return _dispatch(args, settings)
+    except JournalUnreadable as exc:
+        print(f"livedesk: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings) -> int:
     if args.command == "sim-gateway":
         return _sim_gateway(args, settings)
     if args.command == "sim-control":

@@ -21,10 +21,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
+
+from livedesk.backend.broker.current_time import current_time
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -73,7 +74,7 @@ class GatewayClock:
     @classmethod
     def of(cls, ib, **kw) -> GatewayClock:
         """A clock reading an ``ib_async.IB``'s gateway (clocks of one IB share requests)."""
-        return cls(current_time_source(ib), **kw)
+        return cls(lambda: current_time(ib), **kw)
 
     # ---- requests ------------------------------------------------------------------
     async def refresh(self) -> dt.datetime:
@@ -193,24 +194,6 @@ class GatewayClock:
                 return False
             except TimeoutError:
                 pass
-
-
-_IN_FLIGHT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def current_time_source(ib) -> Source:
-    """``ib.reqCurrentTimeAsync``, one request at a time per IB: ib_async keys reqCurrentTime
-    by name, so two at once (the session's heartbeat and a strategy's clock) would orphan
-    the first; concurrent callers of one IB share the answer instead."""
-
-    async def ask() -> dt.datetime:
-        task = _IN_FLIGHT.get(ib)
-        if task is None or task.done():
-            task = asyncio.ensure_future(ib.reqCurrentTimeAsync())
-            _IN_FLIGHT[ib] = task
-        return await asyncio.shield(task)
-
-    return ask
 
 
 def from_reading(reading: dict | None, wall: float) -> dt.datetime | None:

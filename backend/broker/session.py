@@ -19,7 +19,10 @@ loses, the session restores:
 * **Reconciliation** (:mod:`reconcile`) on start and after every reconnect, 1101 and 1102,
   before any new order: fills missed while disconnected are recorded, orders in flight at
   the drop are UNKNOWN until settled (never re-sent), and if reconciliation fails trading
-  stays halted with the reason in :attr:`BrokerSession.halt_reason`.
+  stays halted with the reason in :attr:`BrokerSession.halt_reason`. It covers the whole
+  account (every client id): our orders working under another client id (a crashed
+  process's, the id before a 326 fallback) are adopted and polled every
+  ``adopted_poll_interval`` seconds until they finish.
 * **Data quality** (:mod:`dataquality`): :attr:`data_ok` / :attr:`data_stale_reason`.
 """
 
@@ -107,6 +110,9 @@ class BrokerSession(SessionOrders):
             timeout=config.reconcile_timeout,
         )
         self.reconciled = False
+        self.restores = 0
+        """How often subscriptions were restored (reconnects, 1101): feeds that hold their
+        own subscription compare it with the count they were made at and subscribe again."""
         self.halt_reason = ""
         self.last_report: ReconcileReport | None = None
         self.stats = SessionStats()
@@ -123,9 +129,13 @@ class BrokerSession(SessionOrders):
         self.connect_notices: list[tuple[int, str]] = []
         """IB notices received during the handshakes (e.g. 2104/2106/2158 farms OK)."""
         self._reconcile_task: asyncio.Task | None = None
+        self._adopted_task: asyncio.Task | None = None
         self._down_since: float | None = None
         self._seen_execs: set[str] = set()
         self._state_listeners: list[Callable[[str, str], None]] = []
+        self.adopted_listeners: list[Callable[[list], None]] = []
+        """Called with the Trades of adopted orders after each reconcile and poll: their
+        status and fills arrive out of band, after the positions that hold them."""
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.errorEvent += self._on_error
         self.ib.execDetailsEvent += self._on_exec
@@ -144,13 +154,25 @@ class BrokerSession(SessionOrders):
     @property
     def data_ok(self) -> bool:
         """Market data is live and fresh (farms up, every line ticked, none delayed)."""
+        self._forget_dead_lines()
         return self.data.ok and self.state in (CONNECTED, RESTORED)
+
+    def _forget_dead_lines(self) -> None:
+        """A line awaiting its first tick that no longer has a subscription (cancelled since,
+        e.g. by a snapshot of the same contract) will never tick: it must not pause every
+        decision for ever (found by the soak)."""
+        if not self.data.awaiting or not self.ib.isConnected():
+            return
+        live = {t.contract.conId for t in self.ib.wrapper.reqId2Ticker.values() if t.contract}
+        for con_id in [c for c in self.data.awaiting if c not in live]:
+            self.data.forget(con_id)
 
     @property
     def data_stale_reason(self) -> str:
         """Why strategy decisions must pause ("" when :attr:`data_ok`)."""
         if self.state not in (CONNECTED, RESTORED):
             return f"link {self.state}" + (f": {self.state_detail}" if self.state_detail else "")
+        self._forget_dead_lines()
         return self.data.reason
 
     def order_block(self) -> list[str]:
@@ -209,12 +231,7 @@ class BrokerSession(SessionOrders):
     async def close(self) -> None:
         """Disconnect for good (no reconnect)."""
         self._closing = True
-        for task in (
-            self._reconnect_task,
-            self._heartbeat_task,
-            self._reconcile_task,
-            self._clock_task,
-        ):
+        for task in self._tasks():
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -225,16 +242,20 @@ class BrokerSession(SessionOrders):
     def disconnect(self) -> None:
         """Synchronous :meth:`close` for callers without a loop at hand."""
         self._closing = True
-        for task in (
-            self._reconnect_task,
-            self._heartbeat_task,
-            self._reconcile_task,
-            self._clock_task,
-        ):
+        for task in self._tasks():
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
         self._disconnect_ib()
         self._set_state(CLOSED, "closed by the user")
+
+    def _tasks(self) -> tuple[asyncio.Task | None, ...]:
+        return (
+            self._reconnect_task,
+            self._heartbeat_task,
+            self._reconcile_task,
+            self._adopted_task,
+            self._clock_task,
+        )
 
     def _disconnect_ib(self) -> None:
         try:
@@ -344,6 +365,7 @@ class BrokerSession(SessionOrders):
             return
 
     async def _restore(self) -> None:
+        self.restores += 1
         for hook in list(self._restore_hooks):
             try:
                 result = hook()
@@ -423,7 +445,7 @@ class BrokerSession(SessionOrders):
         self.stats.reconciliations += 1
         self._load_journal_orders()
         try:
-            report = await self.reconciler.run(self.fill_sink)
+            report = await self.reconciler.run(self.fill_sink, self.client_id)
         except ReconcileFailed as exc:
             self.stats.reconcile_failures += 1
             self.halt_reason = str(exc)
@@ -435,6 +457,16 @@ class BrokerSession(SessionOrders):
         self._seen_execs.update(f.execution.execId for f in self.ib.fills())
         for t in report.settled:
             self._journal_status(t)
+        if report.adopted:
+            owners = sorted({t.client_id for t in report.adopted})
+            self._alert(
+                "warning",
+                f"adopted {len(report.adopted)} working order(s) of ours placed under client "
+                f"id {', '.join(map(str, owners))} (this session is client id {self.client_id}): "
+                + ", ".join(t.order_ref for t in report.adopted),
+            )
+            self._start_adopted_poll()
+            self._notify_adopted(report.adopted)
         self.last_report = report
         self.halt_reason = ""
         self.reconciled = True
@@ -442,6 +474,35 @@ class BrokerSession(SessionOrders):
         if self.ib.isConnected():
             self._set_state(CONNECTED, f"reconciled: {report.summary()}")
         return report
+
+    def _start_adopted_poll(self) -> None:
+        if self._adopted_task is None or self._adopted_task.done():
+            self._adopted_task = asyncio.get_event_loop().create_task(self._poll_adopted())
+
+    async def _poll_adopted(self) -> None:
+        """Follow adopted orders until none is working (their updates go to their owner)."""
+        while not self._closing and self.tracker.adopted(self.client_id):
+            await asyncio.sleep(self.config.adopted_poll_interval)
+            if not self.ib.isConnected() or not self.reconciled:
+                continue
+            adopted = self.tracker.adopted(self.client_id)
+            try:
+                finished = await self.reconciler.refresh_adopted(self.client_id, self.fill_sink)
+            except ReconcileFailed as exc:
+                log.warning("adopted orders not refreshed: %s", exc)
+                continue
+            self._seen_execs.update(f.execution.execId for f in self.ib.fills())
+            for t in finished:
+                self._journal_status(t)
+            self._notify_adopted(adopted)
+
+    def _notify_adopted(self, adopted: list) -> None:
+        trades = [t.trade for t in adopted if t.trade is not None]
+        for fn in list(self.adopted_listeners):
+            try:
+                fn(trades)
+            except Exception:
+                log.exception("adopted-orders listener %r failed", fn)
 
     async def accept_positions(self) -> ReconcileReport | None:
         """The trader accepts the gateway's positions as they are; reconcile again."""

@@ -34,6 +34,8 @@ class SessionConfig:
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 5.0
     reconcile_timeout: float = 10.0
+    adopted_poll_interval: float = 5.0
+    """Seconds between polls of adopted orders (ours, working under another client id)."""
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -46,7 +48,7 @@ class SessionConfig:
             if cid <= 0:
                 problems.append(f"client id {cid} must be positive (0 is TWS's manual-order id)")
         for name in ("timeout", "backoff_initial", "backoff_max", "heartbeat_interval",
-                     "heartbeat_timeout", "reconcile_timeout"):  # fmt: skip
+                     "heartbeat_timeout", "reconcile_timeout", "adopted_poll_interval"):  # fmt: skip
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)!r}")
         if self.backoff_factor < 1:

@@ -41,6 +41,7 @@ class SessionOrders:
                 order.action,
                 float(order.totalQuantity),
                 order_id=order.orderId,
+                client_id=self.client_id or 0,
             )
         )
         if self.journal is not None:
@@ -94,22 +95,21 @@ class SessionOrders:
                     float(row["qty"]),
                     order_id=row["order_id"],
                     perm_id=row["perm_id"] or 0,
+                    client_id=row["client_id"] or 0,
                     status=UNKNOWN,
                 )
             )
 
     def _journal_status(self, t: TrackedOrder) -> None:
+        """The journal row of ``t``: under the client id it was placed with (an adopted
+        order's is not ours), else ours, else 0."""
         if self.journal is None:
             return
-        self.journal.update_order_status(
-            t.order_id,
-            t.status,
-            client_id=self.client_id or 0,
-            filled=t.filled,
-            perm_id=t.perm_id or None,
-        ) or self.journal.update_order_status(
-            t.order_id, t.status, client_id=0, filled=t.filled, perm_id=t.perm_id or None
-        )
+        for cid in dict.fromkeys((t.client_id, self.client_id or 0, 0)):
+            if self.journal.update_order_status(
+                t.order_id, t.status, client_id=cid, filled=t.filled, perm_id=t.perm_id or None
+            ):
+                return
 
     def _mark_journal_unknown(self, unknown: list[TrackedOrder]) -> None:
         for t in unknown:

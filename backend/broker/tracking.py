@@ -29,6 +29,8 @@ class TrackedOrder:
     quantity: float
     order_id: int = 0
     perm_id: int = 0
+    client_id: int = 0
+    """The API client id the order was placed under (0 until known)."""
     status: str = "PendingSubmit"
     filled: float = 0.0
     reason: str = ""
@@ -74,6 +76,7 @@ class OrderTracker:
         tracked.trade = trade
         tracked.order_id = trade.order.orderId or tracked.order_id
         tracked.perm_id = trade.order.permId or tracked.perm_id
+        tracked.client_id = getattr(trade.order, "clientId", 0) or tracked.client_id
         tracked.status = trade.orderStatus.status or tracked.status
         tracked.filled = float(trade.orderStatus.filled or 0.0)
         msgs = [e.message for e in trade.log if e.errorCode]
@@ -99,20 +102,32 @@ class OrderTracker:
         """Orders that may still fill."""
         return [t for t in self.orders.values() if t.status in WORKING_STATUSES]
 
+    def adopted(self, client_id: int | None) -> list[TrackedOrder]:
+        """Our working orders placed under another client id than ``client_id`` (adopted:
+        the gateway sends their updates to that client, so they are polled)."""
+        return [
+            t
+            for t in self.working()
+            if t.client_id and client_id is not None and t.client_id != client_id
+        ]
+
     def settle(self, ib: IB) -> list[TrackedOrder]:
         """Link every tracked order to ib_async's (new) Trade by orderRef, else permId.
 
-        An UNKNOWN order with no trace at the gateway — not open, not completed, no
-        execution — becomes NotReceived: never re-sent here; the next target computation
-        sees it is missing. Returns the orders that were UNKNOWN.
+        ``ib`` must hold the account's open orders, completed orders and executions of
+        every client id (see :class:`~livedesk.backend.broker.reconcile.Reconciler`), so
+        an order working under another client id is found and adopted. An UNKNOWN order
+        with no trace at the gateway — not open, not completed, no execution under any
+        client id — becomes NotReceived (its absence proven): never re-sent here; the next
+        target computation sees it is missing. Returns the orders that were UNKNOWN.
         """
         by_key: dict[str, Trade] = {}
         by_perm: dict[int, Trade] = {}
-        for trade in ib.trades():
+        for trade in ib.trades():  # a working Trade wins over a completed one of the same key
             k = key_of(trade.order.orderRef)
-            if k:
+            if k and (k not in by_key or not trade.isDone()):
                 by_key[k] = trade
-            if trade.order.permId:
+            if trade.order.permId and (trade.order.permId not in by_perm or not trade.isDone()):
                 by_perm[trade.order.permId] = trade
         filled_by_key: dict[str, float] = {}
         for fill in ib.fills():

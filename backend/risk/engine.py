@@ -48,6 +48,7 @@ and ``daily:strategy:NAME`` for strategy NAME (see :func:`series_name`). A daily
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -80,6 +81,7 @@ from livedesk.backend.risk.figures import (
 from livedesk.backend.risk.metrics import StreamingRiskMetrics
 from livedesk.backend.risk.returns import ReturnSampler, SamplerOutput
 
+log = logging.getLogger("livedesk.risk")
 ACCOUNT = "account"
 SESSION_SECONDS = 23_400  # 09:30-16:00, one regular trading session
 _STRATEGY_PREFIX = "strategy:"
@@ -334,9 +336,16 @@ class RiskEngine:
             for key, track in self._tracks.items():
                 state = j.state(_STATE_PREFIX + series_name(key))
                 if state is not None:
-                    track.sampler = ReturnSampler.from_state(state)
-                    if state["session"] is not None:
-                        track.session = dt.date.fromisoformat(state["session"])
+                    try:
+                        sampler = ReturnSampler.from_state(state)
+                        session = state["session"]
+                        session = None if session is None else dt.date.fromisoformat(session)
+                    except (KeyError, TypeError, ValueError) as exc:
+                        log.warning("journal: bad sampler state of %s skipped: %r", key, exc)
+                        continue
+                    track.sampler = sampler
+                    if session is not None:
+                        track.session = session
         self._restore_fills(since)
         for strategy in j.backtest_strategies():
             ref = j.backtest_reference(strategy)
@@ -358,6 +367,11 @@ class RiskEngine:
             mid = f.get("arrival_mid")
             if mid is None and not legs:
                 mid = order.get("arrival_mid") if order else None
+            numbers = (f.get("t"), f.get("qty"), f.get("price"))
+            side = f.get("side")
+            if not all(_finite(x) for x in numbers) or not _side_ok(side):
+                log.warning("journal: bad fill row %s skipped: %r", f.get("exec_id"), f)
+                continue
             self._add_fill(
                 FillRecord(
                     exec_id=f["exec_id"],
@@ -366,9 +380,9 @@ class RiskEngine:
                     side=f["side"],
                     qty=f["qty"],
                     price=f["price"],
-                    arrival_mid=mid,
-                    commission=f["commission"],
-                    multiplier=f.get("multiplier") or 1.0,
+                    arrival_mid=mid if _finite(mid) else None,
+                    commission=f["commission"] if _finite(f.get("commission")) else None,
+                    multiplier=f.get("multiplier") if _finite(f.get("multiplier")) else 1.0,
                     order_key=key,
                     con_id=f.get("con_id"),
                 )
@@ -706,3 +720,12 @@ class RiskEngine:
             track.spark = _Sparkline(width)
         track.spark.catch_up(track.intraday.equity())
         return track.spark.equity.buckets()[1], track.spark.drawdown.buckets()[0]
+
+
+def _side_ok(side: object) -> bool:
+    return isinstance(side, str) and side[:1].upper() in ("B", "S")
+
+
+def _finite(x: object) -> bool:
+    """A real, finite number (journal rows are checked before use)."""
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)

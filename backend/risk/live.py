@@ -107,8 +107,15 @@ class RiskFeed:
         return getattr(self.app, "session", None)
 
     def _renew_pnl(self) -> None:
-        if self._pnl is not None and self.app.ib.isConnected():
-            self._pnl = self.app.ib.reqPnL(self.app.account)
+        """Subscribe PnL again (after a reconnect, or on 1101 on the same connection, where
+        ib_async still holds the old subscription: it is cancelled first)."""
+        ib = self.app.ib
+        if self._pnl is None or not ib.isConnected():
+            return
+        account = self.app.account
+        if (account, "") in ib.wrapper.pnlKey2ReqId:
+            ib.cancelPnL(account)
+        self._pnl = ib.reqPnL(account)
 
     def _on_fill(self, trade, fill) -> bool:
         return self._on_exec(trade, fill)

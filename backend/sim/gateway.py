@@ -112,6 +112,11 @@ class SimGateway:
         self.cycle = SessionCycle(self.broker)
         self.history = HistoryBuilder(self.market)
         self.state_file = Path(state_file) if state_file else None
+        if self.state_file is not None and not self.state_file.parent.is_dir():
+            raise ValueError(
+                f"--state {self.state_file}: directory {self.state_file.parent} does not "
+                "exist (it is not created for you: check the path, or mkdir it)"
+            )
         self.tick_interval = tick_interval
         self.account_interval = account_interval
         self.max_market_data_lines = max_market_data_lines

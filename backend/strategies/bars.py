@@ -38,6 +38,12 @@ class NoData(RuntimeError):
     """The gateway returned no bars for a request."""
 
 
+def link_generation(ctx: StrategyContext) -> int:
+    """How often the broker session restored its subscriptions (reconnects and 1101s)."""
+    session = getattr(ctx.app, "session", None)
+    return int(getattr(session, "restores", 0) or 0)
+
+
 def _epoch(d) -> float:
     if isinstance(d, dt.datetime):
         if d.tzinfo is None:
@@ -61,11 +67,17 @@ def tail_arrays(bars, now: float, step: int, tail: int) -> tuple[np.ndarray, np.
 class BarFeed:
     """One contract's bars: a history request kept up to date by the gateway."""
 
-    def __init__(self, contract: Contract, bars, bar_size: str) -> None:
+    def __init__(
+        self, contract: Contract, bars, bar_size: str, what: str = "TRADES", generation: int = 0
+    ) -> None:
         self.contract = contract
         self.bars = bars
         self.bar_size = bar_size
+        self.what = what
         self.step = BAR_SECONDS[bar_size]
+        self.generation = generation
+        """The broker session's restore count when the subscription was made."""
+        self.revivals = 0
         self._backfills = 0
 
     @classmethod
@@ -78,10 +90,42 @@ class BarFeed:
         what: str = "TRADES",
     ) -> BarFeed:
         """Request ``duration`` of history with ``keepUpToDate=True``."""
+        generation = link_generation(ctx)
         bars = await ctx.bars(contract, duration, bar_size, what=what, keep_up_to_date=True)
         if bars is None or len(bars) == 0:
             raise NoData(f"no {bar_size} bars for {describe(contract)}")
-        return cls(contract, bars, bar_size)
+        return cls(contract, bars, bar_size, what, generation)
+
+    async def revive(self, ctx: StrategyContext, now: float) -> bool:
+        """Subscribe again if the link was restored since the subscription was made.
+
+        A reconnect or a 1101 (data lost) ends every ``keepUpToDate`` stream without a
+        word: the bars would just go stale. The new request spans the gap since the last
+        bar (backfilling it) and keeps up to date again; the older bars are kept in front.
+        Returns True when it subscribed again.
+        """
+        generation = link_generation(ctx)
+        if generation == self.generation:
+            return False
+        seconds = int(max(now - self.last_start(), 0.0)) + 2 * self.step if self.bars else 86400
+        duration = f"{seconds} S" if seconds <= 86400 else f"{math.ceil(seconds / 86400) + 1} D"
+        fresh = await ctx.bars(
+            self.contract, duration, self.bar_size, what=self.what, keep_up_to_date=True
+        )
+        if fresh is None:
+            return False  # no answer: asked again at the next decision
+        # no bar in the gap (e.g. a reconnect outside regular hours): the new stream is
+        # empty for now and every bar held is kept in front of it (found by the soak)
+        first = _epoch(fresh[0].date) if len(fresh) else math.inf
+        old = self.bars
+        fresh[0:0] = [b for b in old if _epoch(b.date) < first]
+        self.bars = fresh
+        self.generation = generation
+        self.revivals += 1
+        ib = ctx.app.ib
+        if ib.isConnected() and getattr(old, "reqId", None) in ib.wrapper.reqId2Subscriber:
+            ib.cancelHistoricalData(old)  # 1101: the old stream is on this same connection
+        return True
 
     def tail(self, now: float, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(start epochs, closes) of the last ``n`` completed bars (no request)."""

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
+BENIGN_SKIPS = ("market closed",)
+"""Skip reasons that are not failures: ``livedesk run --once`` exits 0, and they do not
+count toward the controller's could-not-decide alert."""
+
+
 class StrategyStatus(StrEnum):
     """Where a strategy is in its life."""
 

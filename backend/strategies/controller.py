@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from livedesk.backend.config import ConfigError
 from livedesk.backend.events import Alert, EventBus, StrategyState
-from livedesk.backend.strategies.base import Decision, Strategy, StrategyStatus
+from livedesk.backend.strategies.base import BENIGN_SKIPS, Decision, Strategy, StrategyStatus
 from livedesk.backend.strategies.clock import NEW_YORK, GatewayClock
 from livedesk.backend.strategies.context import StrategyContext
 from livedesk.backend.strategies.registry import (
@@ -85,6 +85,10 @@ class _Slot:
     last_run: dt.datetime | None = None
     last_decision: Decision | None = None
     last_error: str | None = None
+    undecided: int = 0
+    """Consecutive intervals without a decision (skips other than BENIGN_SKIPS)."""
+    stalled: str = ""
+    """The could-not-decide alert while it stands ("" once a decision is made)."""
     decisions: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
 
 
@@ -121,6 +125,9 @@ class StrategyController:
             app.today = self.clock.today
         self.pause_poll = 0.25
         """Seconds between two checks of a paused strategy (link, reconciliation, data)."""
+        self.max_undecided = 5
+        """Intervals in a row without a decision (not counting benign skips such as
+        "market closed") after which an error alert is raised (:meth:`stalled`)."""
         self.listeners: list[Callable[[str, Decision], object]] = []
         """Called with (name, decision) after each decision is journaled."""
         self.config_errors: dict[str, str] = {}
@@ -537,11 +544,35 @@ class StrategyController:
         slot.last_decision = decision
         if not decision.skipped:
             slot.last_run = decision.t
+        self._count_undecided(slot, decision)
         for fn in list(self.listeners):
             try:
                 fn(slot.strategy.name, decision)
             except Exception:
                 log.exception("decision listener %r failed", fn)
+
+    def stalled(self, name: str) -> str:
+        """Why ``name`` could not decide for :attr:`max_undecided` intervals ("" when not)."""
+        return self._slot(name).stalled
+
+    def _count_undecided(self, slot: _Slot, decision: Decision) -> None:
+        if not decision.skipped:
+            if slot.stalled:
+                self._alert("info", slot.strategy.name, f"{slot.strategy.name} decides again")
+            slot.undecided, slot.stalled = 0, ""
+            return
+        if any(decision.skipped_reason.startswith(b) for b in BENIGN_SKIPS):
+            return
+        slot.undecided += 1
+        if slot.undecided == self.max_undecided:
+            name = slot.strategy.name
+            slot.stalled = (
+                f"could not decide for {slot.undecided} intervals: {decision.skipped_reason}"
+            )
+            log.error("strategy %s %s", name, slot.stalled)
+            if self.journal is not None:
+                self.journal.record_alert("error", slot.stalled, source=f"strategy:{name}")
+            self._alert("error", name, f"{name} {slot.stalled}")
 
     def _fail(self, slot: _Slot, exc: BaseException) -> None:
         name = slot.strategy.name

@@ -117,6 +117,10 @@ class CrackSpread(Strategy):
     # ---- data ------------------------------------------------------------------------
     async def _feeds(self, ctx: StrategyContext) -> dict[str, BarFeed]:
         feeds = ctx.state.get("feeds")
+        if feeds is not None:  # after a reconnect or 1101: subscribe again, gap backfilled
+            now = (await ctx.now()).timestamp()
+            for feed in feeds.values():
+                await feed.revive(ctx, now)
         if feeds is None:
             contracts = {"psx": await ctx.resolve(stock(self.params.symbol), "psx")}
             for sym in FUTURES:

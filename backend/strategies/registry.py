@@ -9,6 +9,7 @@ broken plugin is kept in :func:`plugin_errors` and never hides the others.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import logging
 from collections.abc import Mapping, Sequence
@@ -238,8 +239,34 @@ def strategy_class(name: str) -> type[Strategy]:
     known = available_strategies()
     cls = known.get(name)
     if cls is None:
-        raise ConfigError(f"unknown strategy {name!r}; known: {', '.join(known) or 'none'}")
+        raise ConfigError(
+            f"unknown strategy {name!r}{_did_you_mean(name, known, '{}')}; "
+            f"known: {', '.join(known) or 'none'}"
+        )
     return cls
+
+
+def _did_you_mean(name: str, known, template: str) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {template.format(close[0])}?" if close else ""
+
+
+def check_strategy_tables(settings: Any) -> None:
+    """Every ``[strategies.NAME]`` table names a known strategy and holds valid values.
+
+    A typo'd table would otherwise be ignored and the strategy run with its defaults:
+    ConfigError with "did you mean [strategies.crack-spread]?".
+    """
+    known = available_strategies()
+    for name, table in (getattr(settings, "strategies", None) or {}).items():
+        if name not in known:
+            hint = _did_you_mean(name, known, "[strategies.{}]")
+            raise ConfigError(
+                f"unknown strategy table [strategies.{name}]{hint} "
+                f"(known strategies: {', '.join(known) or 'none'})"
+            )
+        create_strategy(name, table)
+        is_enabled(settings, name)
 
 
 def create_strategy(name: str, overrides: Mapping[str, Any] | None = None) -> Strategy:

@@ -24,12 +24,11 @@ from typing import TextIO
 
 from livedesk.backend.broker.session import fallback_ids
 from livedesk.backend.config import ConfigError
-from livedesk.backend.strategies.base import Decision, StrategyStatus
+from livedesk.backend.strategies.base import BENIGN_SKIPS, Decision, StrategyStatus
 from livedesk.backend.strategies.schedules import NEW_YORK
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_CONNECT = 0, 1, 2, 3
-BENIGN_SKIPS = ("market closed",)
-"""Skip reasons that are not failures (exit 0)."""
+__all__ = ["BENIGN_SKIPS", "EXIT_CONFIG", "EXIT_CONNECT", "EXIT_FAILED", "EXIT_OK", "run_strategy"]
 DEMO_START_AFTER_OPEN = 1800.0
 """The embedded demo gateway starts this many seconds after its session's open."""
 
@@ -206,7 +205,12 @@ async def session(
             journal_path = account_journal_path(settings.broker.account)
         else:  # the account is known only after connecting
             journal_path = default_journal_path()
-    journal = Journal(journal_path)
+    try:
+        journal = Journal(journal_path)
+    except Exception:
+        if gw is not None:
+            await gw.stop()
+        raise
     try:
         app = await TradingApp.connect(
             host,
@@ -293,8 +297,10 @@ async def run_strategy(
     journal_path: Path | None = None,
     out: TextIO | None = None,
     stop: asyncio.Event | None = None,
+    max_undecided: int = 5,
 ) -> int:
-    """``livedesk run NAME``: one strategy without the console. Returns the exit code."""
+    """``livedesk run NAME``: one strategy without the console. Returns the exit code
+    (1 too when the strategy could not decide for ``max_undecided`` intervals in a row)."""
     out = out or sys.stdout
     from livedesk.backend.strategies.controller import StrategyController
     from livedesk.backend.strategies.registry import create_strategy, strategy_settings
@@ -320,6 +326,7 @@ async def run_strategy(
                 strategies=[strategy],
                 dry_run=dry_run,
             )
+            ctl.max_undecided = max_undecided
             try:
                 if once:
                     if if_due:
@@ -423,6 +430,11 @@ async def _run_loop(ctl, name: str, out: TextIO, style: Style, dry_run: bool, st
         status = ctl.info(name).status
         if status in (StrategyStatus.ERROR, StrategyStatus.HALTED, StrategyStatus.STOPPED):
             break
+        stalled = ctl.stalled(name)
+        if stalled:  # a strategy that cannot decide is a failure, not a quiet "OK"
+            tally = f"{counts['decisions']} decisions"
+            print(f"{name} {style.bad('FAILED')}: {stalled} ({tally})", file=out, flush=True)
+            return EXIT_FAILED
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)
     info = ctl.info(name)

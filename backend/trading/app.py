@@ -46,7 +46,7 @@ from livedesk.backend.trading.guard import (
 )
 from livedesk.backend.trading.ledger import Exposure, PositionLedger
 from livedesk.backend.trading.marketdata import MarketData, contract_key, finite
-from livedesk.backend.trading.orders import Quote, market
+from livedesk.backend.trading.orders import NO_BAND, Quote, RebalanceBand, market
 from livedesk.backend.trading.primitives import OrderPrimitives
 from livedesk.backend.trading.rebalancing import Rebalancer
 from livedesk.backend.trading.resolver import ContractResolver
@@ -117,9 +117,12 @@ class TradingApp(OrderPrimitives):
         self.port = 0
         """The API port (live-port heuristic of the account guard); 0 when unknown."""
         self._rebalancer = Rebalancer(self)
+        self.rebalance_band = NO_BAND
+        """The default tolerance band of :meth:`rebalance` (``[rebalance]`` settings)."""
         ib.accountValueEvent += self._on_account_value
         if session is not None:
             session.add_restore_hook(self._restore_market_data)
+            session.adopted_listeners.append(self.ledger.absorb)
 
     # ---- lifecycle -----------------------------------------------------------------
     @classmethod
@@ -187,7 +190,9 @@ class TradingApp(OrderPrimitives):
         kwargs.setdefault("timeout", b.timeout)
         kwargs.setdefault("account", b.account)
         kwargs.setdefault("fallback_client_ids", fallback_ids(b.client_id, b.fallback_client_id))
-        return await cls.connect(b.host, b.port, b.client_id, **kwargs)
+        app = await cls.connect(b.host, b.port, b.client_id, **kwargs)
+        app.rebalance_band = settings.rebalance_band()
+        return app
 
     def disconnect(self) -> None:
         """Cancel market data and close the connection (for good: no reconnect)."""
@@ -199,9 +204,14 @@ class TradingApp(OrderPrimitives):
 
     async def _restore_market_data(self) -> None:
         data = self.session.data if self.session is not None else None
-        await self.market_data.resubscribe(
-            None if data is None else lambda c: data.expect_tick(c.conId, c.symbol)
-        )
+
+        def expect(c) -> None:
+            # a combo (BAG) line has no conId of its own and may quote <= 0 (a credit): it
+            # would wait for ever; its legs' lines are awaited instead (found by the soak)
+            if c.secType != "BAG" and c.conId:
+                data.expect_tick(c.conId, c.symbol)
+
+        await self.market_data.resubscribe(None if data is None else expect)
 
     # ---- link and data quality -------------------------------------------------------
     @property
@@ -431,6 +441,7 @@ class TradingApp(OrderPrimitives):
         what_if: bool = False,
         cancel_stray: bool = True,
         scope: Iterable[int] | None = None,
+        band: RebalanceBand | None = None,
     ) -> RebalanceResult:
         """Move the book to ``targets`` (weights of NetLiquidation); see :mod:`rebalancing`.
 
@@ -439,14 +450,22 @@ class TradingApp(OrderPrimitives):
         held contracts not targeted go to 0 and, with ``cancel_stray``, working orders on
         contracts outside the targets are cancelled. ``scope`` (conIds) limits both to the
         contracts a strategy owns, so one strategy's rebalance never flattens or cancels
-        another's; ``None`` means the whole account.
+        another's; ``None`` means the whole account. A leg whose delta is inside ``band``
+        (default :attr:`rebalance_band`, the ``[rebalance]`` settings) sends nothing.
         """
         if self.session is not None and not dry_run:
             refusals = self.account_guard.check() or self.session.order_block()
             if refusals:  # e.g. reconciliation failed: never rebalance on unknown books
                 raise OrderRefused(refusals)
         return await self._rebalancer.run(
-            targets, order_type, dry_run, strategy, what_if, cancel_stray, scope
+            targets,
+            order_type,
+            dry_run,
+            strategy,
+            what_if,
+            cancel_stray,
+            scope,
+            self.rebalance_band if band is None else band,
         )
 
     def position_contract(self, con_id: int) -> Contract | None:

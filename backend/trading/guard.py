@@ -157,7 +157,10 @@ class AccountGuard:
         if not self.live:
             return [
                 f"account {self.account} is a live account (paper ids start with DU; "
-                f"ports {sorted(LIVE_PORTS)} are live): restart with live=True to trade it"
+                f"ports {sorted(LIVE_PORTS)} are live): to trade it, start the console with "
+                "`livedesk --live` and type the account id when asked (in Python: "
+                "TradingApp.connect(..., live=True, confirm_account=ID)); `livedesk run` "
+                "trades paper accounts only"
             ]
         if (self.confirmed_account or "").strip() != self.account:
             return [

@@ -110,6 +110,13 @@ class PositionLedger:
         for con_id in con_ids:
             self._reflect(con_id, positions.get(con_id))
 
+    def absorb(self, trades: Iterable[Trade]) -> None:
+        """These trades' fills reached us out of band (polled: orders adopted from another
+        client id), after the positions that already hold them: mark them reflected."""
+        for trade in trades:
+            for con_id, unit in trade_legs(trade):
+                self._reflected.setdefault(con_id, {})[id(trade)] = _filled(trade, con_id, unit)
+
     def _on_position(self, position) -> None:
         if position.account == self._account() or not self._account():
             con_id = position.contract.conId

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Real
 from typing import NamedTuple
 
@@ -438,6 +438,35 @@ class RebalancePlan:
     sum of per-leg what-ifs (which ignores offsets between legs)."""
 
 
+@dataclass(frozen=True)
+class RebalanceBand:
+    """Differences a rebalance leaves alone: a leg whose ``|delta|`` is at most ``shares``
+    or ``percent`` % of its target quantity, whichever is larger. A target of zero always
+    closes the position (no residue is left for the band's sake)."""
+
+    shares: float = 0.0
+    percent: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("shares", "percent"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not _is_real(value) or not 0 <= value < math.inf:
+                raise ValueError(f"tolerance band {name} = {value!r} must be a finite number >= 0")
+
+    def limit(self, target: float) -> float:
+        """The largest ``|delta|`` left alone for a target quantity ``target``."""
+        return max(self.shares, self.percent / 100.0 * abs(target))
+
+    def tolerates(self, plan: OrderPlan) -> bool:
+        """``plan``'s delta is inside the band (and its target is not zero)."""
+        if plan.is_empty or not plan.target:
+            return False
+        return abs(plan.delta) <= self.limit(plan.target)
+
+
+NO_BAND = RebalanceBand()
+
+
 def plan_rebalance(
     targets: Mapping[Hashable, float],
     holdings: Mapping[Hashable, float],
@@ -446,12 +475,14 @@ def plan_rebalance(
     multipliers: Mapping[Hashable, float] | None = None,
     working: Mapping[Hashable, float] | None = None,
     sec_types: Mapping[Hashable, str] | None = None,
+    band: RebalanceBand = NO_BAND,
 ) -> RebalancePlan:
     """Plan a move to ``targets`` (weights of NetLiquidation); held keys not targeted go to 0.
 
     Nothing is planned unless every key has a usable price and a finite weight: the error
     lists all of them. ``stray_working`` names keys with working orders that are neither
-    targeted nor held (cancel those rather than trade against them).
+    targeted nor held (cancel those rather than trade against them). A leg whose delta is
+    inside ``band`` is left unchanged (a rerun after a crash sends nothing for it).
     """
     nlv = _require_nlv(nlv)
     multipliers = multipliers or {}
@@ -479,6 +510,16 @@ def plan_rebalance(
         plan = plan_order_target_percent(
             weight, nlv, quotes[key], mult, holdings.get(key, 0.0), working.get(key, 0.0)
         )
+        if band.tolerates(plan):
+            limit = band.limit(plan.target or 0)
+            plan = replace(
+                plan,
+                action="",
+                quantity=0,
+                delta=0,
+                notional=0.0,
+                reason=f"inside the tolerance band: |{plan.delta}| <= {limit:g}",
+            )
         fee = estimate_commission(sec_types.get(key, "STK"), plan.quantity, plan.price, mult)
         legs.append(RebalanceLeg(key, weight, plan, fee))
 

@@ -72,6 +72,7 @@ class Rebalancer:
         what_if: bool,
         cancel_stray: bool,
         scope: Iterable[int] | None = None,
+        band: sizing.RebalanceBand = sizing.NO_BAND,
     ) -> RebalanceResult:
         app = self.app
         refusals = app.account_guard.check()
@@ -115,6 +116,7 @@ class Rebalancer:
                 multipliers={k: multiplier_of(c) for k, c in contracts.items()},
                 working={**{k: snap.get(k, Exposure()).working for k in contracts}, **stray},
                 sec_types={k: c.secType for k, c in contracts.items()},
+                band=band,
             )
             ignored = set(plan.stray_working) if cancel_stray else set()
             gross_after = self._check_book(plan, contracts, snap, quotes, order_type, ignored)

@@ -493,13 +493,13 @@ class SimBroker(OrderLifecycle):
         return fe
 
     def executions_matching(self, client_id: int, flt: ExecutionFilter) -> list[FillEvent]:
-        """Today's executions that pass an IB ExecutionFilter (client 0 sees every client's)."""
+        """Today's executions that pass an IB ExecutionFilter. As TWS does, the account's
+        executions of every client id pass an empty filter (``clientId`` 0);
+        ``client_id`` (the requester) does not narrow them."""
         out = []
         for fe in self.executions:
             ex, c = fe.execution, fe.contract
             if flt.clientId and ex.clientId != flt.clientId:
-                continue
-            if client_id and not flt.clientId and ex.clientId != client_id:
                 continue
             if flt.acctCode and flt.acctCode != ex.acctNumber:
                 continue

@@ -191,7 +191,13 @@ class StateStore:
     # ---- file --------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.parent.is_dir():
+                raise ValueError(
+                    f"--state {self.path}: directory {self.path.parent} does not exist "
+                    "(it is not created for you: check the path, or mkdir it)"
+                )
+            if not self.path.exists():  # user-only from the start (-wal/-shm inherit it)
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._convert_json()
             db = sqlite3.connect(self.path, isolation_level=None)
             try:
