@@ -194,9 +194,10 @@ async def test_run_exits_non_zero_when_the_strategy_cannot_decide(gw, tmp_path) 
         await asyncio.sleep(0.4)
     for s in gw.sessions.values():
         s.bars.clear()  # no more bar updates: the feeds go stale, the link is fine
-    for _ in range(40):
-        if task.done():
-            break
+    # each stale decision first waits up to FINAL_BAR_WAIT wall seconds for the bar to complete
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 90
+    while not task.done() and loop.time() < deadline:
         gw.clock.advance(59)
         gw.advance(1)
         await asyncio.sleep(0.4)

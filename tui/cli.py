@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             from livedesk.backend.strategies.registry import check_strategy_tables, strategy_class
 
             check_strategy_tables(settings)
-            if args.command in ("run", "backtest"):
+            if args.command in ("run", "backtest") and args.name and not getattr(args, "algo", None):
                 strategy_class(args.name)
     except ConfigError as exc:
         print(f"livedesk: invalid settings: {exc}", file=sys.stderr)

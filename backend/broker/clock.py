@@ -33,6 +33,8 @@ Source = Callable[[], Awaitable[dt.datetime]]
 
 # an answer further than this from the prediction (gateway seconds) re-anchors the estimate
 JUMP = 2.5
+WAKE_EVERY = 1.0
+"""Real seconds a schedule sleeps at most before asking the gateway's time again."""
 
 
 class GatewayClock:
@@ -184,7 +186,9 @@ class GatewayClock:
             if now >= target:
                 return True
             rate = self.rate if self.rate else 1.0
-            cap = self.max_sleep if self.rate is not None else min(self.max_sleep, 1.0)
+            # look again at least every second: the rate is an estimate, and a gateway may be
+            # stepped or sped up meanwhile (one shared request per connection, so cheap)
+            cap = min(self.max_sleep, WAKE_EVERY)
             delay = min(cap, max(self.min_sleep, (target - now) / rate))
             if stop is None:
                 await asyncio.sleep(delay)

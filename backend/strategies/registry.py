@@ -257,6 +257,7 @@ def check_strategy_tables(settings: Any) -> None:
     A typo'd table would otherwise be ignored and the strategy run with its defaults:
     ConfigError with "did you mean [strategies.crack-spread]?".
     """
+    load_plugins_for(settings)  # the user's own strategies and zipline algorithms count too
     known = available_strategies()
     for name, table in (getattr(settings, "strategies", None) or {}).items():
         if name not in known:
