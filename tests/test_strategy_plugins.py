@@ -329,7 +329,10 @@ def test_strategy_new_writes_a_skeleton_that_runs_as_written(tmp_path) -> None:
         text=True,
         timeout=120,
     )
-    assert tests.returncode == 0 and "3 passed" in tests.stdout, tests.stdout + tests.stderr
+    assert tests.returncode == 0 and "4 passed" in tests.stdout, tests.stdout + tests.stderr
+    bt = livedesk("backtest", "my-trend", "--days", "30")
+    assert bt.returncode == 0, bt.stdout + bt.stderr
+    assert "my-trend" in bt.stdout and "stored" in bt.stdout.lower(), bt.stdout
 
 
 async def test_context_primitives_are_tagged_dry_run_aware_and_noted() -> None:

@@ -19,16 +19,22 @@ STRATEGY = '''"""{name}: hold {symbol} at a target weight while it closes above 
 A LiveDesk strategy plugin (see the README's "Your own strategies"). Edit it, then:
 
     livedesk run {name} --once --dry-run     # one decision now, nothing sent
+    livedesk backtest {name}                 # its backtest reference (daily approximation)
     pytest {test_file}                       # the signal's test
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 from livedesk.backend.contracts import stock
 from livedesk.backend.strategies import Decision, Intraday, Strategy, StrategyContext, require
+from livedesk.backend.strategies.backtest import BacktestResult
+from livedesk.backend.strategies.replay import summary_metrics
 
 
 def target_weight(closes: list[float], lookback: int, weight: float) -> float:
@@ -37,6 +43,19 @@ def target_weight(closes: list[float], lookback: int, weight: float) -> float:
         return 0.0
     average = sum(closes[-lookback:]) / lookback
     return weight if closes[-1] > average else 0.0
+
+
+def daily_returns(closes: list[float], lookback: int, weight: float, cost_bps: float) -> list[float]:
+    """The rule over daily closes: the weight decided at close t earns day t+1's return; a
+    change of weight costs ``cost_bps`` of the traded weight (a daily approximation of the
+    hourly live rule)."""
+    out, held = [], 0.0
+    for t in range(len(closes) - 1):
+        w = target_weight(closes[: t + 1], lookback, weight)
+        cost = abs(w - held) * cost_bps * 1e-4
+        out.append(w * (closes[t + 1] / closes[t] - 1.0) - cost)
+        held = w
+    return out
 
 
 @dataclass(frozen=True)
@@ -77,11 +96,43 @@ class {cls}(Strategy):
             f"{{p.symbol}} target {{weight:.1%}}",
             targets={{p.symbol: weight}},
         )
+
+    async def backtest(
+        self, ctx: StrategyContext, days: int, cost_bps: float, progress=None
+    ) -> BacktestResult:
+        """``livedesk backtest {name}``: the rule over the gateway's daily history."""
+        p = self.params
+        contract = await ctx.resolve(stock(p.symbol))
+        bars = await ctx.bars(contract, f"{{days + p.lookback + 1}} D", "1 day")
+        closes = [float(b.close) for b in bars]
+        dates = [b.date if isinstance(b.date, dt.date) else b.date.date() for b in bars]
+        daily = np.asarray(daily_returns(closes, p.lookback, p.weight, cost_bps)[-days:])
+        used = dates[-len(daily):]
+        weights = [target_weight(closes[: t + 1], p.lookback, p.weight) for t in range(len(closes))]
+        trades = sum(1 for a, b in zip(weights, weights[1:], strict=False) if a != b)
+
+        def at_close(d: dt.date) -> dt.datetime:
+            return dt.datetime.combine(d, dt.time(16), dt.timezone.utc)
+
+        return BacktestResult(
+            strategy=self.name,
+            dates=used,
+            daily_returns=daily,
+            metrics=summary_metrics(daily),
+            params=self.param_values(),
+            span_start=at_close(used[0]),
+            span_end=at_close(used[-1]),
+            cost_bps=cost_bps,
+            bars=len(daily),
+            trades=trades,
+        )
 '''
 
 TEST = '''"""Tests of {module}.py's signal, with expectations computed by hand."""
 
-from {module} import {cls}, target_weight
+from pytest import approx
+
+from {module} import {cls}, daily_returns, target_weight
 
 
 def test_long_above_the_average_and_flat_below() -> None:
@@ -93,6 +144,14 @@ def test_long_above_the_average_and_flat_below() -> None:
 
 def test_flat_without_enough_history() -> None:
     assert target_weight([10.0, 11.0], 3, 0.05) == 0.0
+
+
+def test_the_backtest_rule_by_hand() -> None:
+    # closes 10, 11, 12, 11 with a 2-close average and weight 0.5:
+    # close 10: too little history -> 0; close 11 > 10.5 -> 0.5 earns 12/11 - 1 (cost 0.5 x
+    # 10 bps on the change); close 12 > 11.5 -> 0.5 earns 11/12 - 1
+    got = daily_returns([10.0, 11.0, 12.0, 11.0], 2, 0.5, 10.0)
+    assert got == approx([0.0, 0.5 * (12 / 11 - 1) - 0.0005, 0.5 * (11 / 12 - 1)])
 
 
 def test_the_defaults_build() -> None:
