@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,12 +64,9 @@ def run_file(
     """Run the algorithm at ``path`` from ``start`` to ``end`` (default: the last ``days``
     sessions of the bundle). ``initial_state``: context attributes set after ``initialize``
     (the live run's journaled state, so a parity run starts from the same context)."""
-    from zipline import run_algorithm
-
     from livedesk.backend.algo.loader import load_algorithm
     from livedesk.backend.algo.state import decode
-    from livedesk.backend.bundles.paths import zipline_root_env
-    from livedesk.backend.bundles.store import ensure_registered
+    from livedesk.backend.bundles.run import run_offline
 
     module = load_algorithm(path)
     sessions = sessions_of(bundle)
@@ -102,23 +98,7 @@ def run_file(
         if getattr(module, k, None) is not None
     }
     t0 = time.perf_counter()
-    with warnings.catch_warnings(), zipline_root_env() as env:
-        warnings.simplefilter("ignore")
-        ensure_registered(bundle)
-        perf = run_algorithm(
-            start=start_ts,
-            end=end_ts,
-            initialize=initialize,
-            capital_base=capital,
-            data_frequency="daily",
-            bundle=bundle,
-            benchmark_returns=None,
-            environ=env,
-            default_extension=False,
-            **kwargs,
-        )
-    returns = perf["returns"].astype(float)
-    returns.index = pd.DatetimeIndex(returns.index).tz_localize(None).normalize()
+    perf, returns = run_offline(bundle, start_ts, end_ts, capital, initialize=initialize, **kwargs)
     std = {"returns", "orders", "transactions", "positions", "period_open", "period_close"}
     recorded = perf[[c for c in _recorded(perf) if c not in std]]
     return AlgoBacktest(

@@ -36,7 +36,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from zipline import run_algorithm
 from zipline.api import (
     date_rules,
     get_datetime,
@@ -52,8 +51,7 @@ from zipline.finance import commission
 from zipline.finance.slippage import LiquidityExceeded, SlippageModel
 
 from livedesk.backend.bundles.calendar import xnys_calendar
-from livedesk.backend.bundles.paths import zipline_root_env
-from livedesk.backend.bundles.store import ensure_registered
+from livedesk.backend.bundles.run import run_offline
 from livedesk.backend.momentum.factor import (
     DEFAULT_N,
     DEFAULT_TOP_K,
@@ -256,22 +254,14 @@ def run_backtest(
         record(longs=len(picks.longs), shorts=len(picks.shorts))
 
     t0 = time.perf_counter()
-    with zipline_root_env() as env:
-        ensure_registered(bundle)
-        perf = run_algorithm(
-            start=first_bar,
-            end=end,
-            initialize=initialize,
-            before_trading_start=before_trading_start,
-            capital_base=capital,
-            data_frequency="daily",
-            bundle=bundle,
-            benchmark_returns=None,
-            environ=env,
-            default_extension=False,
-        )
-    returns = perf["returns"].astype(float)
-    returns.index = pd.DatetimeIndex(returns.index).tz_localize(None).normalize()
+    perf, returns = run_offline(
+        bundle,
+        first_bar,
+        end,
+        capital,
+        initialize=initialize,
+        before_trading_start=before_trading_start,
+    )
     returns = returns[returns.index >= start]
     return ZiplineRun(
         bundle,
