@@ -150,30 +150,21 @@ class OrderTicket:
         reference = self.reference_price(mid)
         exit_action = "SELL" if self.action == "BUY" else "BUY"
         children = []
-        if self.take_profit is not None:
-            tp = self._exit_price(self.take_profit, reference)
-            children.append(
-                Order(
-                    action=exit_action,
-                    totalQuantity=float(quantity),
-                    orderType="LMT",
-                    lmtPrice=float(tp),
-                    tif="GTC",
-                    outsideRth=self.outside_rth,
-                )
+        for price, order_type, field in (
+            (self.take_profit, "LMT", "lmtPrice"),  # take-profit: a limit on the exit side
+            (self.stop_loss, "STP", "auxPrice"),  # stop-loss: a stop on the exit side
+        ):
+            if price is None:
+                continue
+            child = Order(
+                action=exit_action,
+                totalQuantity=float(quantity),
+                orderType=order_type,
+                tif="GTC",
+                outsideRth=self.outside_rth,
             )
-        if self.stop_loss is not None:
-            sl = self._exit_price(self.stop_loss, reference)
-            children.append(
-                Order(
-                    action=exit_action,
-                    totalQuantity=float(quantity),
-                    orderType="STP",
-                    auxPrice=float(sl),
-                    tif="GTC",
-                    outsideRth=self.outside_rth,
-                )
-            )
+            setattr(child, field, float(self._exit_price(price, reference)))
+            children.append(child)
         parent.transmit = False
         for child in children[:-1]:
             child.transmit = False
