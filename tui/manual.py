@@ -96,10 +96,8 @@ class ManualTrading:
         except (OrderRefused, PreviewNotSendable) as exc:
             self.notify(f"not sent: {exc}", severity="error")
             return
-        sent = [r for r in results if r.sent]
-        ids = ", ".join(f"#{r.order.orderId}" for r in sent)
-        self.session.add_log("info", "manual", f"sent {prepared.words()} ({ids})")
-        self.notify(f"sent: {prepared.words()}")
+        ids = ", ".join(f"#{r.order.orderId}" for r in results if r.sent)
+        self.notify(f"sent: {prepared.words()} ({ids})")  # the Log records each order sent
         self.tick(force=True)
 
     async def cancel_one(self, order_id: int) -> None:

@@ -14,7 +14,7 @@ from textual.widgets import Input, Static
 
 from livedesk.backend.manual.command_line import Command, CommandError, complete
 
-HINT = "buy AAPL 100 lmt 180.50 · sell AAPL 10% mkt · close AAPL · flatten NAME · cancel all"
+HINT = "buy AAPL 100 lmt 180.5 · sell AAPL 10% mkt · close AAPL · cancel all · tab"
 
 
 class CommandLineScreen(ModalScreen[tuple[str, Command] | None]):
