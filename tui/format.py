@@ -79,6 +79,11 @@ def money(x) -> str:
     return "$0" if round(x) == 0 else f"${x:,.0f}"
 
 
+def cents(x) -> str:
+    """``12,345.67``; ``n/a`` when unknown (what-if figures)."""
+    return f"{x:,.2f}" if ok(x) else "n/a"
+
+
 def plain(text: str) -> Cell:
     """An unstyled cell."""
     return (text, "")

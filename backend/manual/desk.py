@@ -8,7 +8,6 @@ what-if, and finally sends the previewed orders through :func:`.sender.send_prev
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -171,8 +170,3 @@ def _unique(problems: list[Problem]) -> list[Problem]:
             seen.add((p.field, p.message))
             out.append(p)
     return out
-
-
-def money(x: float | None) -> str:
-    """``12,345.67`` or ``n/a``."""
-    return f"{x:,.2f}" if x is not None and math.isfinite(x) else "n/a"

@@ -13,6 +13,7 @@ from textual.widgets import Button, Label, Static
 
 from livedesk.backend.combos.feed import WhatIf
 from livedesk.backend.combos.legs import PREVIEW_TTL, TEMPLATES, ComboOrder, is_number
+from livedesk.tui.format import cents
 
 
 class ComboTemplatePicker(ModalScreen[str | None]):
@@ -32,10 +33,6 @@ class ComboTemplatePicker(ModalScreen[str | None]):
 
     def action_pick(self, name: str) -> None:
         self.dismiss(name or None)
-
-
-def _money(x: float) -> str:
-    return f"{x:,.2f}" if is_number(x) else "n/a"
 
 
 class ComboPreviewScreen(ModalScreen[str | None]):
@@ -114,9 +111,9 @@ class ComboPreviewScreen(ModalScreen[str | None]):
         )
         text = Text()
         text.append(
-            f"what-if: initial margin {_money(what_if.init_margin_change)} · maintenance "
-            f"{_money(what_if.maint_margin_change)} · equity after {_money(what_if.equity_after)} · "
-            f"commission {_money(what_if.commission)} · buying power used {share}"
+            f"what-if: initial margin {cents(what_if.init_margin_change)} · maintenance "
+            f"{cents(what_if.maint_margin_change)} · equity after {cents(what_if.equity_after)} · "
+            f"commission {cents(what_if.commission)} · buying power used {share}"
         )
         for w in [*warnings, *([what_if.warning] if what_if.warning else [])]:
             text.append(f"\n⚠ {w}", "bold")

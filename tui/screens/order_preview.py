@@ -14,7 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from livedesk.backend.manual.desk import Prepared, money
+from livedesk.backend.manual.desk import Prepared
+from livedesk.tui.format import cents
 
 
 class OrderPreviewScreen(ModalScreen[str | None]):
@@ -53,9 +54,9 @@ class OrderPreviewScreen(ModalScreen[str | None]):
             lines.append("what-if: not available from the gateway")
         elif w is not None:
             lines.append(
-                f"what-if: initial margin {money(w.init_margin_change)} · maintenance "
-                f"{money(w.maint_margin_change)} · commission {money(w.commission)} · "
-                f"equity after {money(w.equity_after)}"
+                f"what-if: initial margin {cents(w.init_margin_change)} · maintenance "
+                f"{cents(w.maint_margin_change)} · commission {cents(w.commission)} · "
+                f"equity after {cents(w.equity_after)}"
             )
             if w.warning:
                 lines.append(f"gateway warning: {w.warning}")
