@@ -1,0 +1,1 @@
+"""The demo account: one persistent simulated account per user data directory."""
