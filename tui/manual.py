@@ -19,19 +19,19 @@ from livedesk.backend.manual.command_line import (
     OrderCommand,
 )
 from livedesk.backend.manual.desk import ManualDesk
-from livedesk.backend.manual.sender import PreviewNotSendable
 from livedesk.backend.trading.results import OrderRefused
+from livedesk.tui.manual_orders import ManualOrders
 from livedesk.tui.screens.command_line import CommandLineScreen
 from livedesk.tui.screens.dialogs import TypedConfirmScreen
-from livedesk.tui.screens.order_preview import OrderPreviewScreen
 
 log = logging.getLogger("livedesk.tui")
 
 FLATTEN_WORD = "FLATTEN"
 
 
-class ManualTrading:
-    """Command line and previews over ``self.session`` (a ConsoleSession)."""
+class ManualTrading(ManualOrders):
+    """Command line and previews over ``self.session`` (a ConsoleSession); the ticket,
+    modify, close and flatten come from :class:`ManualOrders`."""
 
     command_history: list[str]
 
@@ -87,18 +87,7 @@ class ManualTrading:
             log.exception("preview failed")
             self.notify(f"preview failed: {exc} (nothing sent)", severity="error")
             return
-        choice = await self.push_screen_wait(OrderPreviewScreen(prepared, self.session.now))
-        if choice != "send":
-            self.notify("not sent")
-            return
-        try:
-            results = await desk.send(prepared)
-        except (OrderRefused, PreviewNotSendable) as exc:
-            self.notify(f"not sent: {exc}", severity="error")
-            return
-        ids = ", ".join(f"#{r.order.orderId}" for r in results if r.sent)
-        self.notify(f"sent: {prepared.words()} ({ids})")  # the Log records each order sent
-        self.tick(force=True)
+        await self.show_and_send(desk, prepared)
 
     async def cancel_one(self, order_id: int) -> None:
         try:

@@ -1,6 +1,7 @@
 """The console's trading and strategy operations, each behind its confirmation dialog.
 
-A mixin of :class:`~livedesk.tui.app.LiveDeskApp`: the kill switch (type KILL), quit (asks
+A mixin of :class:`~livedesk.tui.app.LiveDeskApp`: the kill switch (type KILL; FLATTEN also
+closes every position), quit (asks
 only while strategies run or orders work), cancel one order (focus starts on *Cancel*),
 cancel all (type CANCEL), and start / stop / run-now / detail of a strategy. Each calls the
 session's async commands; failures become notifications, never tracebacks.
@@ -13,6 +14,7 @@ import logging
 from textual import work
 
 from livedesk.tui.screens.dialogs import ConfirmScreen, TypedConfirmScreen
+from livedesk.tui.screens.kill_switch import FLATTEN_WORD, KillSwitchScreen
 
 log = logging.getLogger("livedesk.tui")
 
@@ -29,16 +31,8 @@ class ConsoleOperations:
         if self.session.app is None:
             self.notify("not connected", severity="warning")
             return
-        typed = await self.push_screen_wait(
-            TypedConfirmScreen(
-                "KILL SWITCH",
-                "Cancel every working order and halt every strategy. Trading stays HALTED "
-                f"(only cancels) until restart. Type {KILL_WORD} to confirm.",
-                KILL_WORD,
-                "Kill",
-            )
-        )
-        if typed != KILL_WORD:
+        typed = await self.push_screen_wait(KillSwitchScreen())
+        if typed not in (KILL_WORD, FLATTEN_WORD):
             self.notify("kill switch not engaged")
             return
         try:
@@ -48,6 +42,8 @@ class ConsoleOperations:
             log.exception("kill switch failed")
             return
         self.notify(f"HALTED: {n} order(s) cancelled, strategies halted", severity="error")
+        if typed == FLATTEN_WORD:
+            await self.flatten_everything()
         self.tick(force=True)
 
     @work(group="commands", exit_on_error=False)

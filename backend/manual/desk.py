@@ -8,6 +8,7 @@ what-if, and finally sends the previewed orders through :func:`.sender.send_prev
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from ib_async import Contract
 
 from livedesk.backend.combos.feed import WhatIf, what_if_of
-from livedesk.backend.contracts import ContractError, multiplier_of
+from livedesk.backend.contracts import ContractError, combo_leg, multiplier_of, spread
 from livedesk.backend.errors import AccountValueUnavailable, PriceUnavailable, SizingError
 from livedesk.backend.manual.command_line import (
     CloseCommand,
@@ -23,16 +24,24 @@ from livedesk.backend.manual.command_line import (
     OrderCommand,
     parse_command,
 )
+from livedesk.backend.manual.modify import (
+    check_modification,
+    modification_preview,
+    modify_ticket,
+    send_modification,
+    ticket_of_order,
+)
 from livedesk.backend.manual.sender import send_preview
 from livedesk.backend.manual.symbols import ParsedSymbol
 from livedesk.backend.manual.ticket import OrderTicket, Preview, Problem
-from livedesk.backend.trading.results import OrderRefused
+from livedesk.backend.trading.results import OrderRefused, OrderResult
 
 if TYPE_CHECKING:
     import datetime as dt
 
+    from ib_async import Trade
+
     from livedesk.backend.trading.app import TradingApp
-    from livedesk.backend.trading.results import OrderResult
 
 
 @dataclass
@@ -46,6 +55,8 @@ class Prepared:
     problems: list[Problem] = field(default_factory=list)
     what_if: WhatIf | None = None
     preview: Preview | None = None
+    modifies: Trade | None = None
+    """The working order this ticket modifies (same orderId), or None for a new order."""
 
     @property
     def ok(self) -> bool:
@@ -55,6 +66,8 @@ class Prepared:
         """The order in words: ``BUY 10 AAPL LMT 180.50 DAY`` (+ bracket exits)."""
         t = self.ticket
         parts = [t.action, f"{self.quantity:g}", t.label, t.order_type]
+        if self.modifies is not None:
+            parts.insert(0, f"MODIFY #{self.modifies.order.orderId} to")
         if t.order_type in ("STP", "STP LMT") and t.stop is not None:
             parts.append(f"stop {t.stop:g}")
         if t.order_type in ("LMT", "STP LMT", "LOC") and t.limit is not None:
@@ -107,14 +120,64 @@ class ManualDesk:
             return OrderTicket.closing(contract, command.symbol.label, qty), contract
         return OrderTicket.from_command(command), contract
 
+    async def closing_ticket(self, con_id: int, label: str) -> tuple[OrderTicket, Contract]:
+        """The opposite market order for the whole position held in ``con_id``."""
+        held = self.app.positions.get(con_id)
+        qty = float(held.position) if held is not None else 0.0
+        if not qty:
+            raise OrderRefused([f"no position in {label} to close"])
+        contract = await self._resolve_id(con_id, label)
+        return OrderTicket.closing(contract, label, qty), contract
+
+    async def combo_closing_ticket(
+        self, legs: list[tuple[int, float]], label: str
+    ) -> tuple[OrderTicket, Contract]:
+        """A combo held as ``legs`` (conId, signed quantity) closed as its BAG: one SELL of
+        ``units`` combos whose legs are the positions' own sides and ratios."""
+        legs = [(cid, q) for cid, q in legs if q]
+        if not legs:
+            raise OrderRefused([f"no position in {label} to close"])
+        sizes = [abs(q) for _, q in legs]
+        if any(s != int(s) for s in sizes):
+            raise OrderRefused([f"{label}: fractional leg sizes cannot make a combo"])
+        units = math.gcd(*(int(s) for s in sizes))
+        spec = []
+        for cid, q in legs:
+            contract = await self._resolve_id(cid, label)
+            spec.append(combo_leg(contract, int(abs(q)) // units, "BUY" if q > 0 else "SELL"))
+        try:
+            bag = await self.app.resolve_contract(spread(spec))
+        except ContractError as exc:
+            raise OrderRefused([f"{label}: {exc}"]) from exc
+        return OrderTicket(bag, label, action="SELL", size=float(units)), bag
+
+    async def resolve_ticket(self, ticket: OrderTicket) -> Contract:
+        """The qualified contract of a ticket read from the form (OrderRefused: unknown)."""
+        try:
+            return await self.app.resolve_contract(ticket.contract)
+        except ContractError as exc:
+            raise OrderRefused([f"{ticket.label}: {exc}"]) from exc
+
+    async def _resolve_id(self, con_id: int, label: str) -> Contract:
+        try:
+            return await self.app.resolve_contract(Contract(conId=con_id))
+        except ContractError as exc:
+            raise OrderRefused([f"{label}: {exc}"]) from exc
+
+    async def price(self, contract: Contract):
+        """(quote, mid) for sizing and the collar; a BAG has a net mid and no quote."""
+        if contract.secType == "BAG":
+            return None, (await self.app.market_data.combo_quote(contract, pin=False))[0]
+        quote = await self.app.quote(contract)
+        return quote, quote.price
+
     async def prepare(self, ticket: OrderTicket, contract: Contract) -> Prepared:
         """Size, check and what-if ``ticket``; the preview is made when nothing is wrong."""
         problems: list[Problem] = []
         mid: float | None = None
         quote = None
         try:
-            quote = await self.app.quote(contract)
-            mid = quote.price
+            quote, mid = await self.price(contract)
         except PriceUnavailable as exc:
             if ticket.size_kind != "quantity" or ticket.order_type in ("MKT", "STP", "MOC"):
                 problems.append(Problem("price", str(exc)))
@@ -126,6 +189,16 @@ class ManualDesk:
             problems.append(Problem("size", str(exc)))
         prepared = Prepared(ticket, contract, quantity, mid)
         collar = self.app.guard.limits.limit_collar
+        if contract.secType == "BAG":
+            collar = None  # a combo's net price may be a credit: the guard judges it
+        if contract.secType == "IND":
+            problems.append(
+                Problem(
+                    "contract",
+                    f"{ticket.label} is an index: indices cannot be traded "
+                    "(trade its options or futures)",
+                )
+            )
         problems += ticket.problems(quantity, mid, collar=collar)
         if not problems:
             problems += await self._guard_verdict(ticket, contract, quantity, mid)
@@ -133,6 +206,40 @@ class ManualDesk:
         if prepared.ok:
             prepared.preview = Preview.of(ticket, quantity, self.now(), mid)
             prepared.what_if = await self._what_if(contract, prepared.preview)
+        return prepared
+
+    async def prepare_modification(
+        self, trade: Trade, label: str, quantity: float | None, price: float | None
+    ) -> Prepared:
+        """A working order's modification (same orderId) checked and previewed like a ticket."""
+        reasons = check_modification(trade, quantity, price)
+        if reasons:
+            raise OrderRefused(reasons)
+        contract = trade.contract
+        ticket = ticket_of_order(trade.order, contract, label)
+        modify_ticket(ticket, quantity, price)
+        problems: list[Problem] = []
+        mid = None
+        try:
+            mid = (await self.price(contract))[1]
+        except PriceUnavailable as exc:
+            if ticket.order_type in ("LMT", "STP LMT", "LOC"):
+                problems.append(Problem("price", str(exc)))
+        collar = None if contract.secType == "BAG" else self.app.guard.limits.limit_collar
+        quantity = int(ticket.size)
+        prepared = Prepared(ticket, contract, quantity, mid, modifies=trade)
+        problems += ticket.problems(quantity, mid, collar=collar)
+        preview = modification_preview(trade.order, ticket, self.now())
+        if not problems:
+            for order in preview.copies():
+                try:
+                    await self.app.send_order(contract, order, strategy="manual", dry_run=True)
+                except OrderRefused as exc:
+                    problems += [Problem("guard", reason) for reason in exc.reasons]
+        prepared.problems = _unique(problems)
+        if prepared.ok:
+            prepared.preview = preview
+            prepared.what_if = await self._what_if(contract, preview)
         return prepared
 
     async def _guard_verdict(
@@ -158,6 +265,11 @@ class ManualDesk:
         """Send exactly the previewed orders (PreviewNotSendable / OrderRefused otherwise)."""
         if prepared.preview is None:
             raise OrderRefused([p.message for p in prepared.problems] or ["nothing previewed"])
+        if prepared.modifies is not None:
+            trade = await send_modification(
+                self.app, prepared.contract, prepared.ticket, prepared.preview, self.now()
+            )
+            return [OrderResult(None, trade.order, trade, True, f"modified {prepared.words()}")]
         return await send_preview(
             self.app, prepared.contract, prepared.ticket, prepared.preview, self.now()
         )

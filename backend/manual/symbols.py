@@ -1,4 +1,5 @@
-"""Contracts as a trader types them: ``AAPL``, ``CL F27`` / ``CLF7``, ``SPY 31DEC26 528 C``.
+"""Contracts as a trader types them: ``AAPL``, ``CL F27`` / ``CLF7``, ``SPY 31DEC26 528 C``,
+forex pairs ``EUR.USD`` / ``EURUSD`` and the indices ``SPX``, ``NDX``, ``VIX``.
 
 Pure: the words in, an unqualified ib_async contract (from :mod:`livedesk.backend.contracts`)
 out, or a :class:`SymbolError` saying which word is wrong and what was expected.
@@ -11,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ib_async import Contract
+from ib_async import Contract, Forex, Index
 
 from livedesk.backend.contracts import ContractError, future, option, stock
 
@@ -33,6 +34,13 @@ FUTURE_EXCHANGES = {
 }
 """Futures roots the ticket knows, with their exchange."""
 
+CURRENCIES = ("USD", "EUR", "GBP", "AUD", "NZD", "JPY", "CHF", "CAD")
+"""Currencies of the forex pairs the ticket knows (IDEALPRO)."""
+
+INDEX_EXCHANGES = {"SPX": "CBOE", "NDX": "NASDAQ", "VIX": "CBOE"}
+"""Indices the ticket knows, with their exchange (quoted, not traded: IB refuses orders)."""
+
+_FOREX = re.compile(r"^([A-Z]{3})\.?([A-Z]{3})$")
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
 _FUTURE_GLUED = re.compile(r"^([A-Z]{1,3})([FGHJKMNQUVXZ])(\d{1,2})$")
 _MONTH_YEAR = re.compile(r"^([FGHJKMNQUVXZ])(\d{1,2})$")
@@ -85,6 +93,12 @@ def parse_symbol(words: Sequence[str], today: dt.date) -> ParsedSymbol:
     if glued and glued.group(1) in FUTURE_EXCHANGES:
         root, code, year = glued.groups()
         return _future(root, future_month(code, year, today), first, 1)
+    pair = _FOREX.match(first)
+    if pair and pair.group(1) in CURRENCIES and pair.group(2) in CURRENCIES:
+        base, quote = pair.groups()
+        if base == quote:
+            raise SymbolError(f"{first!r}: a pair needs two different currencies")
+        return ParsedSymbol(Forex(base + quote), 1, f"{base}.{quote}")
     if not _SYMBOL.match(first):
         raise SymbolError(f"{first!r} is not a symbol")
     if len(words) >= 2 and _MONTH_YEAR.match(words[1]):
@@ -92,6 +106,8 @@ def parse_symbol(words: Sequence[str], today: dt.date) -> ParsedSymbol:
         return _future(first, future_month(code, year, today), f"{first} {words[1]}", 2)
     if len(words) >= 2 and _EXPIRY.match(words[1]):
         return _option(words, today)
+    if first in INDEX_EXCHANGES:
+        return ParsedSymbol(Index(first, INDEX_EXCHANGES[first], "USD"), 1, first)
     try:
         return ParsedSymbol(stock(first), 1, first)
     except ContractError as exc:

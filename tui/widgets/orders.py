@@ -100,7 +100,8 @@ class OrdersPane(TablePane):
         "its net mid × multiplier × quantity), or $ per unit when the net mid is too small "
         "for bps (|mid| < 0.10); positive is a cost, for buys and sells, credits and debits. "
         "x cancels the selected "
-        "order (asks first), C cancels every working order (type CANCEL to confirm)."
+        "order (asks first), C cancels every working order (type CANCEL to confirm), "
+        "m modifies the selected working order's price and/or quantity (previewed, same id)."
     )
 
     def refresh_from(self, session, force: bool = False) -> None:
@@ -118,3 +119,6 @@ class OrdersPane(TablePane):
 
     def action_cancel_all(self) -> None:
         self.app.run_worker(self.app.cancel_all_orders(), exclusive=False)
+
+    def action_modify_order(self) -> None:
+        self.app.run_worker(self.app.modify_selected_order(), exclusive=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from livedesk.tui import format as fmt
+from livedesk.tui.bindings import bindings
 from livedesk.tui.widgets.line_table import Column, Row
 from livedesk.tui.widgets.pane import TablePane
 
@@ -100,11 +101,14 @@ class PositionsPane(TablePane):
     COLUMNS = COLUMNS
     EMPTY = "no open positions"
     FORMATTER = staticmethod(format_position)
+    BINDINGS = bindings("positions")
     HELP = (
         "Every open position of the account: symbol, type (combo legs grouped under their "
         "combo), quantity, average cost, market price, market value, unrealized and realized "
         "PnL, weight of NetLiquidation and the strategy that traded it (from orderRef). "
-        "Rows are keyed by conId; the cursor stays on its row while prices tick."
+        "Rows are keyed by conId; the cursor stays on its row while prices tick. "
+        "X closes the selected position at market (a combo as its BAG) after a preview; "
+        "o opens the order ticket on its contract."
     )
 
     def refresh_from(self, session, force: bool = False) -> None:
@@ -117,3 +121,6 @@ class PositionsPane(TablePane):
         widest = max((len(str(r.values[0])) for r in rows), default=0)
         self.table.set_column_width(0, max(COLUMNS[0].width, min(widest, 60)))
         self.table.set_rows(rows)
+
+    def action_close_position(self) -> None:
+        self.app.run_worker(self.app.close_selected_position(), exclusive=False)

@@ -77,7 +77,8 @@ class StrategiesPane(TablePane):
         "halted), next run in exchange (New York) time, last decision, gross exposure (the $ "
         "value of its positions, long and short added), number of positions and PnL. "
         "space starts or stops the selected strategy, r runs it once now, enter opens its "
-        "detail (parameters, recent decisions with their inputs, errors, its risk row)."
+        "detail (parameters, recent decisions with their inputs, errors, its risk row); X "
+        "closes every position of the selected strategy and stops it (type FLATTEN)."
     )
 
     def refresh_from(self, session, force: bool = False) -> None:
@@ -115,3 +116,9 @@ class StrategiesPane(TablePane):
 
     def action_detail(self) -> None:
         self.app.open_strategy_detail(self.selected)
+
+    def action_flatten_strategy(self) -> None:
+        if self.selected is None:
+            self.app.notify("no strategy selected", severity="warning")
+            return
+        self.app.run_worker(self.app.flatten_strategy(self.selected), exclusive=False)
