@@ -10,7 +10,7 @@ place, no new order exists.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING
 
 from ib_async import Order
@@ -88,7 +88,7 @@ def modify_ticket(ticket: OrderTicket, quantity: float | None, price: float | No
 
 def modified_order(working: Order, ticket: OrderTicket) -> Order:
     """A copy of the working order carrying the ticket's quantity and price, nothing else."""
-    order = replace(working)
+    order = Order(**{f.name: getattr(working, f.name) for f in fields(Order)})  # a plain Order
     order.totalQuantity = float(ticket.size)
     if ticket.order_type in ("LMT", "LOC", "STP LMT"):
         order.lmtPrice = float(ticket.limit)

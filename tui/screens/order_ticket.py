@@ -47,7 +47,6 @@ class OrderTicketScreen(ModalScreen[list | None]):
     CSS_PATH = "order_ticket.tcss"
     BINDINGS = [
         Binding("escape", "close", "Cancel", id="order_ticket.cancel"),
-        Binding("ctrl+p", "preview", "Preview", id="order_ticket.preview", show=False),
     ]
 
     def __init__(self, desk: ManualDesk, contract: str | None = None, action: str = "BUY") -> None:
