@@ -28,10 +28,12 @@ def ny(*args) -> float:
 
 # ---- [keys] ---------------------------------------------------------------------------
 def test_keymap_validation_messages():
-    assert validate_keymap({"quit": " ctrl+q ", "pane.orders": "o, F2"}) == {
+    assert validate_keymap({"quit": " ctrl+q ", "pane.orders": "y, F2"}) == {
         "quit": "ctrl+q",
-        "pane.orders": "o,F2",
+        "pane.orders": "y,F2",
     }
+    with pytest.raises(ValueError, match="'o' is given to both 'pane.orders' and 'order_ticket'"):
+        validate_keymap({"pane.orders": "o"})  # o is the order ticket, everywhere
     with pytest.raises(ValueError, match="unknown key binding id 'qiut'"):
         validate_keymap({"qiut": "q"})
     with pytest.raises(ValueError, match="not a key name"):
@@ -40,7 +42,7 @@ def test_keymap_validation_messages():
         validate_keymap({"quit": 5})
     with pytest.raises(ValueError, match="'r' is given to both 'quit' and 'run_now'"):
         validate_keymap({"quit": "r"})  # r is run_now in Strategies: app keys would clash
-    assert validate_keymap({"sort": "o", "window": "o"})  # different panes may share a key
+    assert validate_keymap({"sort": "y", "window": "y"})  # different panes may share a key
 
 
 def test_keys_and_broker_in_settings(tmp_path):

@@ -52,13 +52,13 @@ class ModifyOrderScreen(ModalScreen[Answer | None]):
             yield Static(self.words, classes="dialog-message")
             if self.price_name:
                 yield Label(f"new {self.price_name} price (now {self.price:g})")
-                yield Input(value=f"{self.price:g}", id="modify-price")
+                yield Input(value=f"{self.price:g}", id="modify-price", compact=True)
             yield Label(f"new quantity (now {self.quantity:g})")
-            yield Input(value=f"{self.quantity:g}", id="modify-quantity")
+            yield Input(value=f"{self.quantity:g}", id="modify-quantity", compact=True)
             yield Static("", id="modify-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel", variant="primary")
-                yield Button("Preview", id="preview", variant="warning")
+                yield Button("Cancel", id="cancel", variant="primary", compact=True)
+                yield Button("Preview", id="preview", variant="warning", compact=True)
 
     def on_mount(self) -> None:
         self.query(Input).first().focus()
