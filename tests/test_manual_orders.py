@@ -492,3 +492,84 @@ async def test_the_kill_switch_can_also_flatten_everything(console):
         gw.advance(2)
         await until(lambda: [held(gw, i) for i in ids] == [0, 0], 5)
         assert session.app.trading_state == "HALTED" and session.controller.halted
+
+
+# ---- a bracket from the ticket ----------------------------------------------------------------
+async def test_a_bracket_from_the_ticket_holds_its_exits_until_the_parent_fills(console):
+    """Offsets from the limit. A resting parent keeps both exits inactive (the take-profit
+    would fill at once if live) and cancelling it cancels them; a marketable parent fills and
+    its exits go live."""
+    app, session, gw = console
+    async with app.run_test(size=(120, 30)) as pilot:
+        await connected(pilot)
+        mid = (await session.app.quote(await aapl(session))).price
+        rest = round(mid * 0.97, 2)  # 3 % below: rests on a frozen clock
+        await open_ticket(pilot, contract="AAPL", size="4", order_type="LMT", limit=f"{rest}",
+                          take_profit="+1", stop_loss="-2")  # fmt: skip
+        shown = await preview(pilot)
+        tp, sl = round(rest + 1, 6), round(rest - 2, 6)  # the offsets from the limit, by hand
+        assert text(shown, "#order-preview-words") == (
+            f"BUY 4 AAPL LMT limit {rest:g} DAY · take-profit SELL {tp:g} · stop-loss SELL {sl:g}"
+        )
+        await pilot.press("shift+b")
+        await until(lambda: len(gw.broker.orders) == 3, 5)
+        gw.advance(30)
+        await asyncio.sleep(0.2)
+        [parent] = [o for o in gw.broker.orders.values() if not o.order.parentId]
+        children = [o for o in gw.broker.orders.values() if o.order.parentId]
+        assert all(c.order.parentId == parent.order_id for c in children)
+        assert sorted((c.order.orderType, c.order.lmtPrice if c.order.orderType == "LMT"
+                       else c.order.auxPrice) for c in children) == [("LMT", tp), ("STP", sl)]  # fmt: skip
+        # tp is below the market: a live take-profit would have sold at once
+        assert parent.filled == 0 and all(c.filled == 0 and c.held for c in children)
+        session.app.ib.cancelOrder(next(t.order for t in session.app.ib.openTrades()
+                                        if t.order.orderId == parent.order_id))  # fmt: skip
+        await until(lambda: all(o.status == "Cancelled" for o in gw.broker.orders.values()), 5)
+        # a marketable parent (exits as prices around the mid): filled, then its exits work
+        high = round(mid * 1.02, 2)  # above the ask: fills
+        await open_ticket(pilot, contract="AAPL", size="4", order_type="LMT", limit=f"{high}",
+                          take_profit=f"{mid * 1.03:.2f}", stop_loss=f"{mid * 0.97:.2f}")  # fmt: skip
+        shown = await preview(pilot)
+        assert "guard: OK" in text(shown, "#order-preview-verdict"), text(
+            shown, "#order-preview-verdict"
+        )
+        await pilot.press("shift+b")
+        await until(lambda: len(gw.broker.orders) == 6, 5)
+        gw.advance(2)
+        live = [o for o in gw.broker.orders.values() if o.status != "Cancelled"]
+        await until(lambda: [o.status for o in live if not o.order.parentId] == ["Filled"], 5)
+        await until(lambda: all(not o.held for o in live if o.order.parentId), 5)
+        assert [o.filled for o in live if o.order.parentId] == [0, 0]
+
+
+# ---- refusals of modify and the kill switch's flatten ------------------------------------------
+async def test_modify_while_halted_is_refused_at_the_preview(console):
+    app, session, gw = console
+    async with app.run_test(size=(120, 30)) as pilot:
+        await connected(pilot)
+        trade, mid, price = await working_limit(session, gw)
+        session.app.guard.halt("test halt")
+        await modify(pilot, trade.order.orderId, quantity="11")
+        await until(lambda: isinstance(app.screen, OrderPreviewScreen), 10)
+        assert "HALTED" in text(app.screen, "#order-preview-verdict")
+        await pilot.press("shift+b")
+        await asyncio.sleep(0.3)
+        sim = sim_order(gw, trade.order.orderId)
+        assert (sim.order.totalQuantity, sim.order.lmtPrice) == (10.0, price)
+
+
+async def test_the_kill_switch_flatten_on_a_read_only_session_sends_nothing(market, tmp_path):
+    session, gw = make_session(market, tmp_path, target=Target(readonly=True))
+    app = make_app(session, tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await connected(pilot)
+        await pilot.press("ctrl+k")
+        await until(lambda: isinstance(app.screen, KillSwitchScreen), 5)
+        app.screen.query_one(Input).value = "FLATTEN"
+        await pilot.press("enter")
+        await until(lambda: session.app.trading_state == "HALTED", 5)
+        await until(
+            lambda: any("not flattened" in n.message and "read-only" in n.message
+                        for n in app._notifications), 5,
+        )  # fmt: skip
+        await nothing_sent(gw)
