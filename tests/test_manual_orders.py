@@ -323,6 +323,11 @@ async def test_modify_changes_price_and_quantity_of_the_same_order(console):
         assert sim.order.totalQuantity == 15.0
         assert sim_ids(gw) == [order_id]  # the same order: no new one exists
         assert strategy_of(sim.order.orderRef) == "manual"
+        story = lambda: [e for e in session.logs if "modified" in e.message]  # noqa: E731
+        await until(lambda: story(), 5)
+        await asyncio.sleep(0.3)
+        [line] = story()  # the Log tells it once
+        assert f"#{order_id}" in line.message
 
 
 async def test_modify_only_the_price_keeps_the_quantity(console):

@@ -68,9 +68,7 @@ class ManualOrders:
             return False
         ids = ", ".join(f"#{r.order.orderId}" for r in results if r.sent)
         verb = "modified" if prepared.modifies is not None else "sent"
-        self.notify(f"{verb}: {prepared.words()} ({ids})")
-        if prepared.modifies is not None:
-            self.session.add_log("info", "manual", f"{prepared.words()}")
+        self.notify(f"{verb}: {prepared.words()} ({ids})")  # the Log's story records it
         self.tick(force=True)
         return True
 

@@ -22,7 +22,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from livedesk.backend.errors import PriceUnavailable
 from livedesk.backend.manual.desk import ManualDesk
 from livedesk.backend.manual.form import LIMIT_TYPES, STOP_TYPES, TicketForm, read_form
 from livedesk.backend.manual.sender import PreviewNotSendable
@@ -191,10 +190,12 @@ class OrderTicketScreen(ModalScreen[list | None]):
             quote, mid = await self.desk.price(contract)
             nlv = self.desk.app.net_liquidation if ticket.size_kind == "percent" else None
             quantity = ticket.quantity(quote, self.desk.app.multiplier(contract), nlv)
-        except (OrderRefused, PriceUnavailable, ValueError) as exc:
-            label.update(f"→ ? ({exc})")
+        except Exception as exc:  # a hint only: the preview says what is wrong in full
+            if self.is_attached:
+                label.update(f"→ ? ({exc})")
             return
-        label.update(f"→ {quantity:g} at {mid:g}")
+        if self.is_attached:
+            label.update(f"→ {quantity:g} at {mid:g}")
 
     # ---- preview and send ---------------------------------------------------------------
     def on_input_submitted(self, event: Input.Submitted) -> None:
