@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ib_async import Trade
 
     from livedesk.backend.trading.app import TradingApp
+    from livedesk.backend.trading.orders import Quote
 
 
 @dataclass
@@ -113,21 +114,20 @@ class ManualDesk:
         """The ticket a command fills in, with its qualified contract."""
         contract = await self.resolve(command.symbol)
         if isinstance(command, CloseCommand):
-            held = self.app.positions.get(contract.conId)
-            qty = float(held.position) if held is not None else 0.0
-            if not qty:
-                raise OrderRefused([f"no position in {command.symbol.label} to close"])
-            return OrderTicket.closing(contract, command.symbol.label, qty), contract
+            return self._closing(contract, command.symbol.label), contract
         return OrderTicket.from_command(command), contract
 
     async def closing_ticket(self, con_id: int, label: str) -> tuple[OrderTicket, Contract]:
         """The opposite market order for the whole position held in ``con_id``."""
-        held = self.app.positions.get(con_id)
+        contract = await self._resolve_id(con_id, label)
+        return self._closing(contract, label), contract
+
+    def _closing(self, contract: Contract, label: str) -> OrderTicket:
+        held = self.app.positions.get(contract.conId)
         qty = float(held.position) if held is not None else 0.0
         if not qty:
             raise OrderRefused([f"no position in {label} to close"])
-        contract = await self._resolve_id(con_id, label)
-        return OrderTicket.closing(contract, label, qty), contract
+        return OrderTicket.closing(contract, label, qty)
 
     async def combo_closing_ticket(
         self, legs: list[tuple[int, float]], label: str
@@ -164,7 +164,7 @@ class ManualDesk:
         except ContractError as exc:
             raise OrderRefused([f"{label}: {exc}"]) from exc
 
-    async def price(self, contract: Contract):
+    async def price(self, contract: Contract) -> tuple[Quote | None, float]:
         """(quote, mid) for sizing and the collar; a BAG has a net mid and no quote."""
         if contract.secType == "BAG":
             return None, (await self.app.market_data.combo_quote(contract, pin=False))[0]
