@@ -578,3 +578,18 @@ async def test_the_kill_switch_flatten_on_a_read_only_session_sends_nothing(mark
                         for n in app._notifications), 5,
         )  # fmt: skip
         await nothing_sent(gw)
+
+
+async def test_a_ticket_preview_older_than_30_s_sends_nothing(console):
+    app, session, gw = console
+    async with app.run_test(size=(100, 30)) as pilot:
+        await connected(pilot)
+        await open_ticket(pilot, contract="AAPL", size="10")
+        shown = await preview(pilot)
+        assert "guard: OK" in text(shown, "#order-preview-verdict")
+        gw.advance(31)  # the broker's clock: 31 s later
+        await until(lambda: "preview expired" in text(shown, "#order-preview-validity"), 5)
+        await pilot.press("shift+b")
+        await pilot.pause()
+        assert app.screen is shown  # not sent: the preview stays, saying why
+        await nothing_sent(gw)
