@@ -593,3 +593,24 @@ async def test_a_ticket_preview_older_than_30_s_sends_nothing(console):
         await pilot.pause()
         assert app.screen is shown  # not sent: the preview stays, saying why
         await nothing_sent(gw)
+
+
+async def test_nothing_selected_or_nothing_working_says_so(console):
+    app, session, gw = console
+    async with app.run_test(size=(120, 30)) as pilot:
+        await connected(pilot)
+        notes = lambda: " | ".join(n.message for n in app._notifications)  # noqa: E731
+        await pilot.press("1", "X")  # no positions
+        await until(lambda: "no position selected" in notes(), 5)
+        await buy(session, "AAPL", 3)
+        gw.advance(2)
+        await until(lambda: any(o.status == "Filled" for o in session.orders()), 5)
+        [filled] = session.orders()
+        await pilot.press("2")
+        await until(lambda: app.pane("orders").table.select_key(filled.order_id), 5)
+        await pilot.press("m")
+        await until(lambda: f"order {filled.order_id} is Filled: nothing to modify" in notes(), 5)
+        assert not isinstance(app.screen, ModifyOrderScreen)
+        n = len(gw.broker.orders)
+        await asyncio.sleep(0.3)
+        assert len(gw.broker.orders) == n == 1
