@@ -28,11 +28,10 @@ class ManualOrders:
 
     # ---- the ticket ---------------------------------------------------------------------
     def action_order_ticket(self) -> None:
-        """``o``: the order ticket, on the selected position's contract in Positions."""
-        text = None
-        if self.focused_pane().pane_id == "positions":
-            text = self._selected_position_label()
-        self.open_order_ticket(text)
+        """``o``: the order ticket, on the focused pane's selected contract when it has one
+        (a pane offers it by a ``ticket_contract()`` method: Positions does)."""
+        offer = getattr(self.focused_pane(), "ticket_contract", None)
+        self.open_order_ticket(offer() if offer is not None else None)
 
     def open_order_ticket(self, contract_text: str | None = None) -> None:
         """Open the order ticket, its contract field filled with ``contract_text`` (as typed
@@ -46,13 +45,6 @@ class ManualOrders:
     def _ticket_closed(self, results) -> None:
         if results:
             self.tick(force=True)
-
-    def _selected_position_label(self) -> str | None:
-        row = self.pane("positions").table.cursor_row
-        if row is None or isinstance(row.key, tuple):  # none, or a combo's header
-            return None
-        found = next((p for p in self.session.positions() if p.con_id == row.key), None)
-        return found.symbol if found is not None else None
 
     # ---- preview and send (shared) --------------------------------------------------------
     async def show_and_send(self, desk: ManualDesk, prepared: Prepared) -> bool:

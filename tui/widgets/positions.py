@@ -124,3 +124,11 @@ class PositionsPane(TablePane):
 
     def action_close_position(self) -> None:
         self.app.run_worker(self.app.close_selected_position(), exclusive=False)
+
+    def ticket_contract(self) -> str | None:
+        """The selected position's contract as typed in the order ticket (None on a combo)."""
+        row = self.table.cursor_row
+        if row is None or isinstance(row.key, tuple):  # none, or a combo's header
+            return None
+        found = next((p for p in self.app.session.positions() if p.con_id == row.key), None)
+        return found.symbol if found is not None else None
