@@ -92,7 +92,7 @@ async def test_watchlist_from_settings_shows_the_gateways_quotes(market, tmp_pat
                 bars = await ib.reqHistoricalDataAsync(c, "", "1 D", "5 mins", "TRADES", True)
                 # one point per 5-minute bucket: today's bars, then the live price's bucket
                 buckets = {int(b.date.timestamp() // 300) for b in bars} | {int(gw.now() // 300)}
-                assert len(cells[7]) == min(len(buckets), 16)
+                assert len(cells[7]) == min(len(buckets), 14)
                 assert set(cells[7]) <= set("▁▂▃▄▅▆▇█")
         finally:
             ib.disconnect()
@@ -206,7 +206,7 @@ async def test_account_figures_equal_the_gateways(market, tmp_path):
                 ("Cash", *values["TotalCashValue"]),
                 ("Buying power", *values["BuyingPower"]),
                 ("Excess liquidity", *values["ExcessLiquidity"]),
-                ("Initial margin", *values["InitMarginReq"]),
+                ("Init. margin", *values["InitMarginReq"]),
                 ("Maint. margin", *values["MaintMarginReq"]),
             ]
             assert values["InitMarginReq"][0] > 0  # a position: margins are not zero
@@ -219,8 +219,8 @@ async def test_account_figures_equal_the_gateways(market, tmp_path):
         for label, value, cur in expected:
             assert f"{label} {value:,.2f} {cur}" in text, (label, text)
         for label, value in (
-            ("Realised day PnL", pnl.realizedPnL),
-            ("Unrealised day PnL", pnl.unrealizedPnL),
+            ("Day realised", pnl.realizedPnL),
+            ("Day unrealised", pnl.unrealizedPnL),
         ):
             shown = "0.00" if round(value, 2) == 0 else f"{value:+,.2f}"
             assert f"{label} {shown} {currency}" in text, (label, text)

@@ -15,11 +15,11 @@ ACCOUNT_TAGS = (
     ("TotalCashValue", "Cash"),
     ("BuyingPower", "Buying power"),
     ("ExcessLiquidity", "Excess liquidity"),
-    ("InitMarginReq", "Initial margin"),
+    ("InitMarginReq", "Init. margin"),
     ("MaintMarginReq", "Maint. margin"),
 )
 """IB account-value tags shown, with their labels, in display order."""
-PNL_FIELDS = (("realizedPnL", "Realised day PnL"), ("unrealizedPnL", "Unrealised day PnL"))
+PNL_FIELDS = (("realizedPnL", "Day realised"), ("unrealizedPnL", "Day unrealised"))
 UNSET = 1.7976931348623157e308
 
 

@@ -17,8 +17,8 @@ from livedesk.tui.widgets.line_table import Column, LineTable, Row
 from livedesk.tui.widgets.orders import OrdersPane
 
 COLUMNS = (
-    Column("time", "Time", 14),
-    Column("strategy", "Strategy", 12),
+    Column("time", "Time", 8),
+    Column("strategy", "Strategy", 10),
     Column("contract", "Contract", 14),
     Column("side", "Side", 4),
     Column("qty", "Qty", 6, "right", True),
@@ -114,10 +114,12 @@ class OrdersExecutionsPane(OrdersPane):
         if not force and self.versions.get("executions") == v:
             return
         self.versions["executions"] = v
-        rows = session.executions()
-        widest = max((len(e.contract) for e in rows), default=0)
-        self.executions_table.set_column_width(2, max(COLUMNS[2].width, min(widest, 48)))
-        self.executions_table.set_rows(execution_table_rows(rows, session.today()))
+        rows = execution_table_rows(session.executions(), session.today())
+        table = self.executions_table
+        for i in (0, 2):  # time (a date on earlier days) and contract: sized to their content
+            widest = max((len(r.cells[i][0]) for r in rows), default=0)
+            table.set_column_width(i, max(COLUMNS[i].width, min(widest, 48)))
+        table.set_rows(rows)
 
     def action_toggle_executions(self) -> None:
         """``e``: Orders ⇄ Executions."""

@@ -19,12 +19,12 @@ from livedesk.tui.widgets.line_table import Column, Row
 from livedesk.tui.widgets.pane import TablePane
 from livedesk.tui.widgets.spark import BARS
 
-SPARK_WIDTH = 16
+SPARK_WIDTH = 14
 COLUMNS = (
-    Column("symbol", "Symbol", 10),
-    Column("bid", "Bid", 9, "right", True),
-    Column("ask", "Ask", 9, "right", True),
-    Column("last", "Last", 9, "right", True),
+    Column("symbol", "Symbol", 7),
+    Column("bid", "Bid", 8, "right", True),
+    Column("ask", "Ask", 8, "right", True),
+    Column("last", "Last", 8, "right", True),
     Column("change", "Chg", 7, "right", True),
     Column("pct", "Chg%", 7, "right", True),
     Column("volume", "Volume", 10, "right", True),
@@ -112,7 +112,10 @@ class WatchlistPane(TablePane):
         watchlist = session.watchlist
         for problem in watchlist.take_problems():
             session.add_log("warning", "watchlist", problem)
-        self.table.set_rows(watchlist_rows(watchlist.rows()))
+        rows = watchlist.rows()
+        widest = max((len(q.symbol) for q in rows), default=0)  # sized to its content
+        self.table.set_column_width(0, max(COLUMNS[0].width, min(widest, 24)))
+        self.table.set_rows(watchlist_rows(rows))
 
     def selected_symbol(self) -> str | None:
         """The symbol under the cursor."""
