@@ -306,3 +306,33 @@ def test_bad_watchlist_settings_exit_2_naming_the_key(text, message, tmp_path, c
     config.write_text(text)
     assert main(["--config", str(config), "strategies"]) == 2
     assert message in capsys.readouterr().err
+
+
+async def test_disconnected_keeps_the_last_figures_marked_stale_then_streams_again(
+    market, tmp_path
+):
+    session, gw = make_session(market, tmp_path, settings=_settings("MSFT"))
+    app = make_app(session, tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await connected(pilot)
+        await _quoted(pilot, ("MSFT",))
+        app.tick(force=True)
+        await pilot.pause(1.2)  # the Equity pane redraws its figures once a second
+        before = str(app.query_one(AccountLines).render())
+        assert "Cash 1,000,000.00 USD" in before and "stale" not in before
+        quote = _cells(app, "watchlist")["MSFT"]
+        restart = asyncio.ensure_future(gw.faults.restart(downtime=2.5))
+        await until(lambda: not session.link_up, 3)
+        await pilot.pause(1.2)
+        stale = str(app.query_one(AccountLines).render())
+        assert stale.startswith(" stale") and "Cash 1,000,000.00 USD" in stale  # kept
+        for name in ("equity", "watchlist"):
+            pane = app.pane(name)
+            assert pane.has_class("-stale") and pane.border_subtitle.startswith("stale ")
+        assert _cells(app, "watchlist")["MSFT"] == quote  # the last quote, kept
+        await restart
+        await until(lambda: session.link_up and session.app.session.ready, 10)
+        await until(lambda: _streams(gw, "MSFT"), 5)  # the line is requested again
+        await _quoted(pilot, ("MSFT",))
+        await pilot.pause(1.2)
+        assert "stale" not in str(app.query_one(AccountLines).render())
