@@ -170,6 +170,7 @@ class Line:
         """The watchlist opened this market-data line (so removing it cancels it)."""
         self.buckets: dict[int, float] = {}
         self.status = "subscribing…"
+        self._on_update: Callable[[object], None] | None = None
 
     def sample(self, now: float) -> None:
         """Put the last price (else the mid) in the current 5-minute bucket."""
@@ -182,6 +183,17 @@ class Line:
             price = (b + a) / 2 if math.isfinite(b) and math.isfinite(a) else math.nan
         if math.isfinite(price):
             self.buckets[int(now // BUCKET)] = price
+
+    def follow(self, now: Callable[[], float]) -> None:
+        """Sample the ticker on each of its updates (until :meth:`stop`)."""
+        self._on_update = lambda _ticker: self.sample(now())
+        self.ticker.updateEvent += self._on_update
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        if self._on_update is not None and self.ticker is not None:
+            self.ticker.updateEvent -= self._on_update
+        self._on_update = None
 
     def seed(self, bucket: int, price: object) -> None:
         """A history point, unless the live feed already filled that bucket."""
@@ -282,6 +294,7 @@ class Watchlist:
         line.contract = contract
         line.opened = contract_key(contract) not in app.market_data.tickers
         line.ticker = await app.ticker(contract)
+        line.follow(self.now)  # the sparkline samples every tick, shown or not
         line.status = ""
         self.version += 1
         if self.lines.get(line.symbol) is not line:  # removed meanwhile
@@ -311,9 +324,11 @@ class Watchlist:
         self.version += 1
 
     def detach(self) -> None:
-        """Stop the background subscriptions (the session is closing)."""
+        """Stop the background subscriptions and sampling (the session is closing)."""
         for task in list(self._tasks):
             task.cancel()
+        for line in self.lines.values():
+            line.stop()
         self.app = None
 
     # ---- keyboard ---------------------------------------------------------------------
@@ -356,6 +371,7 @@ class Watchlist:
         return True
 
     def _close(self, line: Line) -> None:
+        line.stop()
         if line.opened and line.contract is not None and self.app is not None:
             self.app.cancel_market_data(line.contract)
         line.opened = False
