@@ -12,7 +12,7 @@ import pytest
 from livedesk.backend.config import Settings, WatchlistSettings
 from tests.conftest import until
 from tests.console_helpers import make_app, make_session
-from tests.test_console_snapshots import _settled
+from tests.test_console_snapshots import settled
 
 SYMBOLS = ("AAPL", "MSFT", "XOM", "CL F27", "SPY")
 
@@ -25,7 +25,7 @@ def watch_app(market, tmp_path):
 
 
 async def _ready(pilot, session, gw, *keys: str) -> None:
-    await _settled(pilot, session, gw)
+    await settled(pilot, session, gw)
     await session.watchlist.wait_ready()  # quotes and today's bars of every symbol
     await until(lambda: all(r.volume > 0 and len(r.spark) > 1 for r in session.watchlist.rows()), 5)
     for key in keys:
