@@ -112,6 +112,13 @@ class RiskSettings:
 
 
 @dataclass(frozen=True)
+class WatchlistSettings:
+    """``[watchlist]``: the symbols the Watchlist pane starts with."""
+
+    symbols: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every LiveDesk setting."""
 
@@ -130,6 +137,7 @@ class Settings:
     """True when ``[broker]`` or ``LIVEDESK_HOST`` / ``LIVEDESK_PORT`` names a broker."""
     risk: RiskSettings = field(default_factory=RiskSettings)
     rebalance: RebalanceSettings = field(default_factory=lambda: RebalanceSettings())
+    watchlist: WatchlistSettings = field(default_factory=WatchlistSettings)
 
     def rebalance_band(self):
         """The ``[rebalance]`` tolerance band as a :class:`RebalanceBand`."""
@@ -160,7 +168,7 @@ def data_dir() -> Path:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-SECTIONS = ("broker", "sim", "guard", "keys", "strategies", "rebalance", "risk")
+SECTIONS = ("broker", "sim", "guard", "keys", "strategies", "rebalance", "risk", "watchlist")
 
 
 def check_port(value: object, name: str, *, allow_zero: bool = False) -> int:
@@ -271,6 +279,24 @@ def _strategy_paths(raw: object) -> tuple[str, ...]:
     return tuple(raw)
 
 
+def _watchlist_section(raw: dict[str, Any]) -> WatchlistSettings:
+    """``[watchlist]``: ``symbols``, each checked as the order ticket reads a contract."""
+    table = _table(raw, "watchlist")
+    unknown = sorted(set(table) - {"symbols"})
+    if unknown:
+        raise ConfigError(f"unknown setting [watchlist] {unknown[0]}; known: symbols")
+    if "symbols" not in table:
+        return WatchlistSettings()
+    import datetime as dt
+
+    from livedesk.backend.console.watchlist import check_symbols
+
+    try:
+        return WatchlistSettings(check_symbols(table["symbols"], dt.date.today()))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 def load_settings(
     path: Path | None = None, env: dict[str, str] | None = None, *, required: bool = False
 ) -> Settings:
@@ -351,6 +377,7 @@ def load_settings(
         strategy_paths=strategy_paths,
     )
     settings = replace(settings, risk=_coerce("risk", RiskSettings, _table(raw, "risk")))
+    settings = replace(settings, watchlist=_watchlist_section(raw))
     if top:
         raise ConfigError(
             f"unknown settings: {', '.join(sorted(top))}; known: "

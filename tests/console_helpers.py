@@ -116,6 +116,7 @@ def make_session(market, tmp_path: Path, *, gw=None, target=None, controller=Tru
     gw = gw or make_gateway(market)
     factory = (lambda app, **k: FakeController(app, **k)) if controller else None
     settings = kw.pop("settings", None) or Settings()
+    kw.setdefault("watchlist_path", tmp_path / "watchlist.json")  # never the user's list
     session = ConsoleSession(
         settings,
         target or Target(),

@@ -28,7 +28,9 @@ async def test_panes_titles_and_number_keys(console):
     async with app.run_test(size=(80, 24)) as pilot:
         await connected(pilot)
         titles = [app.pane(p).border_title for p in PANES]
-        assert titles == ["1 Positions", "2 Orders", "3 Equity", "4 Risk", "5 Strategies", "6 Log"]
+        assert titles == [
+            "1 Positions", "2 Orders", "3 Equity", "4 Risk", "5 Strategies", "6 Log", "7 Watchlist"
+        ]  # fmt: skip
         for i, name in enumerate(PANES, 1):
             await pilot.press(str(i))
             await pilot.pause()
@@ -37,7 +39,7 @@ async def test_panes_titles_and_number_keys(console):
             assert app.pane(name).display and app.pane(name).region.height > 0
             others = [p for p in PANES if p != name]
             assert all(app.pane(p).region.height == 0 for p in others)  # tabs: one pane shown
-        assert app.query_one(Tabs).active == "tab-log"
+        assert app.query_one(Tabs).active == "tab-watchlist"
 
 
 async def test_sim_badge_header_and_layouts(console):

@@ -53,6 +53,10 @@ def _risk_settled(session) -> bool:
     )
 
 
+settled = _settled
+"""Public for the other console snapshot files (same fixed frame)."""
+
+
 @pytest.fixture
 def console_app(market, tmp_path):
     session, gw = make_session(market, tmp_path)

@@ -35,15 +35,16 @@ from livedesk.tui.themes import (
     remembered_theme,
 )
 from livedesk.tui.widgets.equity import EquityPane
+from livedesk.tui.widgets.executions import OrdersExecutionsPane
 from livedesk.tui.widgets.header import HeaderBar
 from livedesk.tui.widgets.keybar import KeyBar
 from livedesk.tui.widgets.line_table import LineTable
 from livedesk.tui.widgets.log import LogPane
-from livedesk.tui.widgets.orders import OrdersPane
 from livedesk.tui.widgets.pane import Pane, TablePane
 from livedesk.tui.widgets.positions import PositionsPane
 from livedesk.tui.widgets.risk import RiskPane
 from livedesk.tui.widgets.strategies import StrategiesPane
+from livedesk.tui.widgets.watchlist import WatchlistPane
 
 log = logging.getLogger("livedesk.tui")
 
@@ -106,11 +107,12 @@ class LiveDeskApp(ManualTrading, ConsoleOperations, App[int]):
             p.pane_id: p
             for p in (
                 PositionsPane(),
-                OrdersPane(),
+                OrdersExecutionsPane(),  # OrdersPane + its Executions view (e)
                 EquityPane(),
                 RiskPane(),
                 StrategiesPane(),
                 LogPane(),
+                WatchlistPane(),
             )
         }
         self.set_keymap(self.keymap_overrides)
@@ -130,7 +132,7 @@ class LiveDeskApp(ManualTrading, ConsoleOperations, App[int]):
         )
         with Container(id="panes"):
             # DOM order is the grid's order at 160x50 (see console.tcss)
-            for name in ("positions", "equity", "risk", "strategies", "orders", "log"):
+            for name in ("positions", "equity", "risk", "strategies", "orders", "log", "watchlist"):
                 yield self.panes[name]
         yield KeyBar(id="keys")
 

@@ -12,6 +12,7 @@ KEY_DISPLAY = {
     "colon": ":",
     "space": "space",
     "enter": "⏎",
+    "plus": "+",
 }
 
 

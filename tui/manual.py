@@ -48,8 +48,9 @@ class ManualTrading(ManualOrders):
         return [i.name for i in self.session.strategies()]
 
     @work(group="commands", exit_on_error=False)
-    async def action_command_line(self) -> None:
-        """``:``: read a command; orders open the preview, the rest their confirmation."""
+    async def action_command_line(self, prefill: str = "") -> None:
+        """``:``: read a command; orders open the preview, the rest their confirmation.
+        ``prefill`` starts the line (the Watchlist's enter: ``buy AAPL ``)."""
         desk = self.manual_desk()
         if desk is None:
             self.notify("not connected: no command can run", severity="warning")
@@ -57,7 +58,9 @@ class ManualTrading(ManualOrders):
         if not hasattr(self, "command_history"):
             self.command_history = []
         answer = await self.push_screen_wait(
-            CommandLineScreen(desk.parse, self.command_history, self._symbols, self._strategy_names)
+            CommandLineScreen(
+                desk.parse, self.command_history, self._symbols, self._strategy_names, prefill
+            )
         )
         if answer is None:
             return

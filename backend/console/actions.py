@@ -29,8 +29,8 @@ class ActionSpec:
     help: str = ""
 
 
-PANES = ("positions", "orders", "equity", "risk", "strategies", "log")
-"""Pane ids in display order; pane N (1-6) is ``PANES[N - 1]``."""
+PANES = ("positions", "orders", "equity", "risk", "strategies", "log", "watchlist")
+"""Pane ids in display order; pane N (1-7) is ``PANES[N - 1]``."""
 
 PANE_TITLES = {
     "positions": "Positions",
@@ -39,6 +39,7 @@ PANE_TITLES = {
     "risk": "Risk",
     "strategies": "Strategies",
     "log": "Log",
+    "watchlist": "Watchlist",
 }
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -183,6 +184,38 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "Detail",
         scope="strategies",
         help="parameters, recent decisions, errors and risk of the selected strategy",
+    ),
+    ActionSpec(
+        "executions",
+        "e",
+        "toggle_executions",
+        "Executions",
+        scope="orders",
+        help="switch between the orders and the executions (every fill, with the journal's)",
+    ),
+    ActionSpec(
+        "watchlist_add",
+        "plus",
+        "add_symbol",
+        "Add",
+        scope="watchlist",
+        help="add a symbol to the watchlist (AAPL, CL F27, SPY 31DEC26 528 C)",
+    ),
+    ActionSpec(
+        "watchlist_remove",
+        "d",
+        "remove_symbol",
+        "Remove",
+        scope="watchlist",
+        help="remove the selected symbol (its market data is cancelled)",
+    ),
+    ActionSpec(
+        "watchlist_ticket",
+        "enter",
+        "open_ticket",
+        "Ticket",
+        scope="watchlist",
+        help="open an order on the selected symbol",
     ),
     ActionSpec(
         "log_line",

@@ -11,6 +11,7 @@ running event loop on a free loopback port and connects ``ib_async`` to it.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from livedesk.backend.console.session_commands import SessionCommands
 from livedesk.backend.console.session_views import SessionViews
 from livedesk.backend.console.story import TradeStory
 from livedesk.backend.console.tracker import OrderTracker
+from livedesk.backend.console.watchlist import WATCHLIST_FILE, Watchlist
 from livedesk.backend.contracts import describe
 from livedesk.backend.events import (
     Alert,
@@ -79,6 +81,12 @@ class ConsoleConnectError(ConnectionError):
         super().__init__(f"cannot connect to {tried}: {reason}")
 
 
+def _data_dir():
+    from livedesk.backend.config import data_dir
+
+    return data_dir()
+
+
 def _preload_strategies() -> None:
     """Import the strategy modules (some are heavy) so the controller builds without blocking."""
     try:
@@ -101,6 +109,7 @@ class ConsoleSession(SessionViews, SessionCommands):
         controller_factory: Callable[..., object] | None = None,
         start_strategies: bool = False,
         log_limit: int = 2000,
+        watchlist_path=None,
     ) -> None:
         self.settings = settings
         self.target = target
@@ -128,6 +137,12 @@ class ConsoleSession(SessionViews, SessionCommands):
         self._controller_task: asyncio.Task | None = None
         self._flagged: set[tuple[str, str]] = set()
         self._unsubscribe = self.bus.subscribe(self._on_bus)
+        self.watchlist = Watchlist(
+            settings.watchlist.symbols,
+            watchlist_path or _data_dir() / WATCHLIST_FILE,
+            now=self.now,
+            today=self.today,
+        )
 
     @property
     def logs(self):
@@ -153,6 +168,12 @@ class ConsoleSession(SessionViews, SessionCommands):
         if self.app is not None:
             return self.app.clock.time()
         return self.gw.now() if self.gw is not None else time.time()
+
+    def today(self):
+        """The broker's date (New York)."""
+        from livedesk.backend.console.market_clock import NEW_YORK
+
+        return dt.datetime.fromtimestamp(self.now(), NEW_YORK).date()
 
     @property
     def badge(self) -> str:
@@ -311,6 +332,7 @@ class ConsoleSession(SessionViews, SessionCommands):
         ib.execDetailsEvent += self._on_exec
         ib.commissionReportEvent += self._on_commission
         self.logbook.attach()
+        self.watchlist.attach(self.app)
         for trade in ib.trades():
             self._on_order(trade)
 
@@ -372,6 +394,7 @@ class ConsoleSession(SessionViews, SessionCommands):
             if task is not None and not task.done():
                 task.cancel()
         self.logbook.detach()
+        self.watchlist.detach()
         if self.controller is not None:
             try:
                 await self.controller.close()
@@ -476,6 +499,7 @@ class ConsoleSession(SessionViews, SessionCommands):
 
     def _on_commission(self, trade, fill, report) -> None:
         self.story.fill(trade, fill, report.commission)
+        self._bump("orders")  # the Executions view shows the commission
 
     def _on_bus(self, ev: Event) -> None:
         if isinstance(ev, OrderSent):

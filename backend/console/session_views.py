@@ -165,6 +165,42 @@ class SessionViews:
         )
         return self._last_orders
 
+    def account_figures(self) -> list:
+        """The account's cash, buying power, excess liquidity, margins and day PnL
+        (:class:`~livedesk.backend.console.account_view.AccountFigure`); empty before the
+        connection and while disconnected (the pane keeps the last ones, marked stale)."""
+        from livedesk.backend.console.account_view import account_figures
+
+        app = self.app
+        if app is None or not self.link_up:
+            return []
+        return account_figures(app.ib.accountValues(), app.ib.pnl(), app.account)
+
+    def executions(self) -> list:
+        """Executions view rows (:class:`~livedesk.backend.console.executions.ExecutionRow`):
+        the journal's fills (read once) and this session's, oldest first."""
+        from livedesk.backend.console import executions as ex
+
+        if self.app is None:
+            return []
+        if not self._mark_link():
+            return getattr(self, "_last_executions", [])
+        ib = self.app.ib
+        known = getattr(self, "_journal_executions", None)
+        if known is None:
+            contracts = {c.conId: c for c in (p.contract for p in ib.positions())}
+            contracts.update((f.contract.conId, f.contract) for f in ib.fills())
+
+            def label(con_id, symbol: str) -> str:
+                c = contracts.get(con_id)
+                return self.contract_label(c) if c is not None else symbol
+
+            fills = self.journal.fills() if self.journal is not None else []
+            known = self._journal_executions = ex.journal_rows(fills, label)
+        live = ex.live_rows(ib.fills(), ib.trades(), self.tracker.arrival, self.contract_label)
+        self._last_executions = ex.execution_rows(known, live)
+        return self._last_executions
+
     def strategy_books(self) -> dict[str, tuple[float, int]]:
         """Per strategy: gross exposure ($, |quantity × price × multiplier| summed over its
         positions) and how many positions it holds — never summed share counts."""

@@ -34,6 +34,7 @@ class CommandLineScreen(ModalScreen[tuple[str, Command] | None]):
         history: list[str],
         symbols: Callable[[], Sequence[str]] = tuple,
         strategies: Callable[[], Sequence[str]] = tuple,
+        prefill: str = "",
     ) -> None:
         super().__init__(classes="command-line-screen")
         self.parse = parse
@@ -41,6 +42,7 @@ class CommandLineScreen(ModalScreen[tuple[str, Command] | None]):
         self.symbols = symbols
         self.strategies = strategies
         self.position = len(history)
+        self.prefill = prefill
 
     def compose(self) -> ComposeResult:
         with Vertical(id="command-line"):
@@ -49,7 +51,11 @@ class CommandLineScreen(ModalScreen[tuple[str, Command] | None]):
             yield Static("", id="command-line-error")
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        field = self.query_one(Input)
+        if self.prefill:
+            field.value = self.prefill
+            field.cursor_position = len(self.prefill)
+        field.focus()
 
     @property
     def input(self) -> Input:

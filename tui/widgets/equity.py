@@ -10,6 +10,7 @@ from livedesk.backend.console.equity import WINDOWS
 from livedesk.backend.risk.engine import ACCOUNT
 from livedesk.tui import format as fmt
 from livedesk.tui.bindings import bindings
+from livedesk.tui.widgets.account import AccountLines
 from livedesk.tui.widgets.pane import Pane
 from livedesk.tui.widgets.spark import SparkLines
 
@@ -20,6 +21,9 @@ class EquityPane(Pane, can_focus=True):
     pane_id = "equity"
     BINDINGS = bindings("equity")
     HELP = (
+        "At the top, the account: cash, buying power, excess liquidity, initial and "
+        "maintenance margin, realised and unrealised day PnL, each in its currency (IB's "
+        "account values and day PnL; 'stale' while disconnected). Below, "
         "Equity (NetLiquidation) and Drawdown sparklines from the journal's full history, "
         "downsampled to the pane width keeping every bucket's extreme (the drawdown line "
         "shows its trough). Beside them: equity, peak, current and maximum drawdown. "
@@ -34,6 +38,7 @@ class EquityPane(Pane, can_focus=True):
         self._last = 0.0
 
     def compose(self) -> ComposeResult:
+        yield AccountLines(id="account-figures")
         yield SparkLines(id="equity-chart")
 
     def refresh_from(self, session, force: bool = False) -> None:
@@ -41,6 +46,7 @@ class EquityPane(Pane, can_focus=True):
         if not force and now - self._last < 1.0:
             return
         self._last = now
+        self.query_one(AccountLines).show(session.account_figures(), not session.link_up)
         width = max(2, self.size.width - 2)
         view = session.equity_view(self.subject, self.window, width)
         enough = view.samples >= 2  # one point would fill the line: draw from two on
