@@ -17,7 +17,7 @@ from ib_async import IB, Stock
 from textual.widgets import Input, Static
 
 from livedesk.backend.config import Settings, WatchlistSettings
-from livedesk.tui.screens.command_line import CommandLineScreen
+from livedesk.tui.screens.order_ticket import OrderTicketScreen
 from livedesk.tui.screens.watchlist_add import AddSymbolScreen
 from livedesk.tui.widgets.account import AccountLines
 from tests.conftest import until
@@ -165,7 +165,7 @@ async def test_d_removes_cancels_the_line_and_the_list_is_remembered(market, tmp
         assert _streams(gw2, "XOM") and not _streams(gw2, "MSFT")
 
 
-async def test_enter_opens_the_order_entry_on_the_symbol(market, tmp_path):
+async def test_enter_and_o_open_the_order_ticket_on_the_symbol(market, tmp_path):
     session, gw = make_session(market, tmp_path, settings=_settings("AAPL", "MSFT"))
     app = make_app(session, tmp_path)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -173,8 +173,13 @@ async def test_enter_opens_the_order_entry_on_the_symbol(market, tmp_path):
         await pilot.press("7")
         await _quoted(pilot, ("AAPL", "MSFT"))
         await pilot.press("down", "enter")
-        await until(lambda: isinstance(app.screen, CommandLineScreen), 5)
-        assert app.screen.query_one(Input).value == "buy MSFT "
+        await until(lambda: isinstance(app.screen, OrderTicketScreen), 5)
+        assert app.screen.query_one("#ticket-contract", Input).value == "MSFT"
+        await pilot.press("escape")
+        await until(lambda: not isinstance(app.screen, OrderTicketScreen), 5)
+        await pilot.press("o")  # the ticket key on the Watchlist pane: the same symbol
+        await until(lambda: isinstance(app.screen, OrderTicketScreen), 5)
+        assert app.screen.query_one("#ticket-contract", Input).value == "MSFT"
         await pilot.press("escape")
         await asyncio.sleep(0.2)
         assert gw.broker.orders == {}  # nothing is sent from here

@@ -156,6 +156,9 @@ class WatchlistPane(TablePane):
         self._open_ticket_on(symbol)
 
     def _open_ticket_on(self, symbol: str) -> None:
-        """Open the order entry on ``symbol``: today the command line, prefilled with
-        ``buy SYMBOL `` (the order ticket form, ``o``, will take this over)."""
-        self.app.action_command_line(prefill=f"buy {symbol} ")
+        """Open the order ticket on ``symbol``."""
+        self.app.open_order_ticket(symbol)
+
+    def ticket_contract(self) -> str | None:
+        """``o`` on this pane: the ticket opens on the selected symbol."""
+        return self.selected_symbol()
