@@ -99,8 +99,14 @@ async def long_drop(gw, app, ctl, probe, decisions) -> None:
     probe.entered.clear()
     probe.go.clear()
     before = len(decisions)
+
+    def sleeping() -> bool:  # the loop has planned its next run (after the last decision)
+        nxt = ctl.info("probe").next_run
+        return nxt is not None and nxt.timestamp() > gw.now()
+
+    await until(sleeping, timeout=15)
     nxt = ctl.info("probe").next_run.timestamp()
-    gw.clock.advance(nxt - gw.now() - 1)
+    gw.clock.advance(max(0.0, nxt - gw.now() - 1))
     gw.advance(1)
     await until(probe.entered.is_set, timeout=15)
     restart = asyncio.ensure_future(gw.faults.restart(1.5))
