@@ -77,6 +77,30 @@ async def test_a_restarted_gateway_on_an_earlier_clock_re_anchors() -> None:
     assert abs(clock.time() - f.gateway()) <= 1.0
 
 
+async def test_a_request_lost_with_the_link_is_a_connection_error_not_a_cancellation() -> None:
+    """A reconnect resets the clock and drops the request in flight: a schedule sleeping on
+    it gets ConnectionError (it waits for the link and goes on). It used to get
+    CancelledError, which ended the strategy's loop for good while it still read "waiting".
+    Cancelling the waiter itself still cancels it."""
+    never = asyncio.Event()
+
+    async def source() -> dt.datetime:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    clock = GatewayClock(source)
+    waiter = asyncio.ensure_future(clock.refresh())
+    await asyncio.sleep(0.01)
+    clock.reset()
+    with pytest.raises(ConnectionError, match="lost with the link"):
+        await waiter
+    waiter = asyncio.ensure_future(clock.refresh())
+    await asyncio.sleep(0.01)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+
+
 def test_a_saved_reading_extrapolates_at_its_rate() -> None:
     t = from_reading({"t": GATEWAY_START, "wall": 5_000.0, "rate": 60.0}, 5_010.0)
     assert t == dt.datetime(2026, 11, 20, 10, 40, tzinfo=NY)  # 10 s real x 60 = 10 min

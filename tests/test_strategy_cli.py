@@ -254,3 +254,22 @@ async def test_run_once_records_nlv_and_positions_so_cron_journals_attribute(gw,
         assert start_nlv(j, t1) == pytest.approx(nlv.nlv[0])
     # (the held book read back from these snapshots: test_attribution_windows; attributing
     # this journal end to end needs the orders on the gateway's clock — the one-clock work)
+
+
+async def test_the_options_replay_leaves_out_the_session_in_progress(gw) -> None:
+    """The gateway sits an hour into 2026-11-20 (a Friday): the replay's last day is the
+    last completed session, Thursday 2026-11-19 (its close is final; today's is not)."""
+    import datetime as dt
+
+    from livedesk.backend.strategies.context import StrategyContext
+    from livedesk.backend.strategies.registry import create_strategy
+    from livedesk.backend.trading.app import TradingApp
+
+    app = await TradingApp.connect("127.0.0.1", gw.port, 12)
+    try:
+        strategy = create_strategy("options-combo", {})
+        result = await strategy.backtest(StrategyContext(app, strategy.name), 5, 0.0)
+    finally:
+        app.disconnect()
+    assert result.dates[-1] == dt.date(2026, 11, 19) and len(result.dates) == 5
+    assert result.dates[0] == dt.date(2026, 11, 13)

@@ -84,7 +84,15 @@ class GatewayClock:
         task = self._inflight
         if task is None or task.done():
             task = self._inflight = asyncio.ensure_future(self._ask())
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if task.cancelled() and (me is None or not me.cancelling()):
+                # the request died with the old link (reset on reconnect), the caller was
+                # not cancelled: a lost link, which callers wait out and retry
+                raise ConnectionError("the gateway's time request was lost with the link") from None
+            raise
 
     async def _ask(self) -> dt.datetime:
         # ib_async keys reqCurrentTime by name: two at once would orphan the first

@@ -10,13 +10,17 @@ drawdown carry the divergence test of :mod:`livedesk.backend.risk.divergence` (t
 band, the bootstrapped drawdown threshold and p-value); the other metrics show the
 difference only. Execution quality comes from the engine's fills. A raised Sharpe flag of a
 strategy says why in one line, from its attribution over the journal (computed once per new
-daily return).
+daily return). A strategy's backtest reference carries its span and, when it was built with
+other parameters than the strategy's current ones, why it is stale
+(:func:`~livedesk.backend.strategies.backtest.stale_reason`, as ``livedesk report``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from livedesk.backend.risk.divergence import (
     DivergenceRow,
@@ -81,14 +85,27 @@ class RiskBlock:
     lines: tuple[RiskLine, ...]
     execution: ExecutionLine
     session: SessionFigures | None = None
+    reference: str = ""
+    """The backtest reference's span ("ref 2026-01-02..2026-06-30"; "" without one)."""
+    stale: str = ""
+    """Why the reference no longer describes the strategy ("stale: built with window=60
+    (now 30)"; "" when current or unknown)."""
 
 
 class RiskTable:
     """Builds :class:`RiskBlock` rows from a :class:`RiskEngine`, caching the tests."""
 
-    def __init__(self, engine: RiskEngine, n_boot: int = 2000) -> None:
+    def __init__(
+        self,
+        engine: RiskEngine,
+        n_boot: int = 2000,
+        params: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+    ) -> None:
         self.engine = engine
         self.n_boot = n_boot
+        self.params = params
+        """Each strategy's current parameters (None: references are not checked)."""
+        self._records: dict[str, tuple[Any, dict | None]] = {}
         self._tests: dict[str, tuple[tuple, dict[str, tuple[bool | None, str]]]] = {}
 
     def blocks(self) -> list[RiskBlock]:
@@ -123,6 +140,7 @@ class RiskTable:
             ex.drag_reason,
         )
         basis = f"daily n={daily['n']} (annualised from {self.engine.min_sessions})"
+        reference, stale = self._reference(key, ref) if ref is not None else ("", "")
         return RiskBlock(
             key,
             basis,
@@ -130,7 +148,26 @@ class RiskTable:
             tuple(lines),
             execution,
             self.engine.session_figures(key),
+            reference,
+            stale,
         )
+
+    def _reference(self, key: str, ref) -> tuple[str, str]:
+        """The stored reference's span and, against the current parameters, its staleness."""
+        from livedesk.backend.strategies.backtest import stale_reason
+
+        cached = self._records.get(key)
+        if cached is None or cached[0] is not ref:  # read once per stored reference
+            journal = getattr(self.engine, "journal", None)
+            record = journal.state(f"backtest:{key}") if journal is not None else None
+            self._records[key] = cached = (ref, record)
+        record = cached[1]
+        if not record:
+            return "", ""
+        span = f"ref {str(record.get('span_start', '?'))[:10]}..{str(record.get('span_end', '?'))[:10]}"
+        current = self.params() if self.params is not None else {}
+        params = current.get(key)
+        return span, (stale_reason(record, params) or "") if params is not None else ""
 
     def _test(self, key: str, daily: dict, ref) -> dict[str, tuple[bool | None, str]]:
         token = (daily["n"], id(ref))

@@ -44,6 +44,14 @@ class SessionViews:
     """Views over ``self.app``, ``self.engine``, ``self.controller`` and the tracker."""
 
     # ---- views --------------------------------------------------------------------
+    def strategy_params(self) -> dict[str, dict]:
+        """Each strategy's current parameters (its backtest reference is stale when built
+        with others); empty while the strategies load."""
+        ctl = self.controller
+        if ctl is None:
+            return {}
+        return {i.name: dict(i.params) for i in ctl.infos()}
+
     @property
     def link_up(self) -> bool:
         """True while the API socket is connected (CONNECTED or DEGRADED)."""

@@ -134,6 +134,9 @@ class ZiplineRun:
     held: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Symbols held at the start of each session (before its orders)."""
     costs: str = field(default_factory=lambda: costs_text(SLIPPAGE_BPS))
+    fills: list[tuple[str, str, int, float]] = field(default_factory=list)
+    """Every zipline transaction: (session, symbol, signed shares, price) — what the parity
+    test compares with the live fills at the gateway."""
 
     def lines(self) -> list[str]:
         """The human summary."""
@@ -263,6 +266,11 @@ def run_backtest(
         before_trading_start=before_trading_start,
     )
     returns = returns[returns.index >= start]
+    fills = [
+        (f"{pd.Timestamp(t['dt']):%Y-%m-%d}", t["sid"].symbol, int(t["amount"]), float(t["price"]))
+        for day in perf["transactions"]
+        for t in day
+    ]
     return ZiplineRun(
         bundle,
         start,
@@ -274,6 +282,7 @@ def run_backtest(
         time.perf_counter() - t0,
         held=held,
         costs=costs_text(slippage_bps, commission_per_share, commission_min),
+        fills=fills,
     )
 
 

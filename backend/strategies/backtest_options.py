@@ -17,6 +17,9 @@ What is simplified:
   (plus ``cost_bps`` of the premium traded), marks at each close.
 * **Expiries.** Every entry uses an expiry ``target_dte`` calendar days after the fill;
   the strike grid is today's chain spacing.
+
+Only completed sessions are replayed: a backtest run during a session leaves the session in
+progress out (its bar's close is not final).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from livedesk.backend.strategies.backtest import BacktestResult, Progress
 from livedesk.backend.strategies.context import StrategyContext
 from livedesk.backend.strategies.options_data import option_chain, snapshot_options
 from livedesk.backend.strategies.replay import summary_metrics
-from livedesk.backend.strategies.schedules import NEW_YORK
+from livedesk.backend.strategies.schedules import NEW_YORK, is_open
 
 WARMUP = 252
 """Sessions of returns before the first decision (GARCH needs about a year)."""
@@ -188,6 +191,13 @@ def forecasts_over(params, returns: np.ndarray, horizon: int, refit: int = 21) -
     return out
 
 
+def _in_progress(day, now: dt.datetime) -> bool:
+    """Whether the daily bar of ``day`` is the session under way at ``now`` (its close is
+    not final: the gateway serves the session in progress as a bar)."""
+    day = day if not isinstance(day, dt.datetime) else day.date()
+    return day == now.astimezone(NEW_YORK).date() and is_open(now, "XNYS")
+
+
 async def backtest_options(
     strategy, ctx: StrategyContext, days: int, cost_bps: float, progress: Progress | None = None
 ) -> BacktestResult:
@@ -200,13 +210,15 @@ async def backtest_options(
         raise LookupError(f"only {len(bars)} daily bars of {p.underlying}")
     if progress is not None:
         progress(1, 4, f"downloaded {len(bars)} daily bars of {p.underlying}")
+    now = await ctx.now()
+    if _in_progress(bars[-1].date, now):  # live has no close for it yet: not a replay day
+        bars = bars[:-1]
     dates = [b.date if isinstance(b.date, dt.date) else b.date.date() for b in bars]
     opens = np.array([b.open for b in bars], dtype=float)
     closes = np.array([b.close for b in bars], dtype=float)
     returns = np.diff(np.log(closes))
     rv = np.concatenate(([np.nan], realised(returns)))  # aligned with closes
     # calibrate the implied-vol proxy on today's live ATM implied vol
-    now = await ctx.now()
     spot = (await ctx.quote(und)).price
     chain = await option_chain(ctx, und)
     expiry = om.choose_expiry(chain.expiries, now.date(), p.min_dte, p.max_dte, p.target_dte)

@@ -86,7 +86,7 @@ class _Slot:
     last_decision: Decision | None = None
     last_error: str | None = None
     undecided: int = 0
-    """Consecutive intervals without a decision (skips other than BENIGN_SKIPS)."""
+    """Consecutive intervals without a decision (skips other than BENIGN_SKIPS), the link up."""
     stalled: str = ""
     """The could-not-decide alert while it stands ("" once a decision is made)."""
     decisions: collections.deque = field(default_factory=lambda: collections.deque(maxlen=200))
@@ -512,7 +512,7 @@ class StrategyController:
                     )
                     reason = f"{what} during the decision: {exc}".rstrip(": ")
                     decision = Decision(self.clock.datetime(), "paused", skipped_reason=reason)
-                    self._record(slot, decision)
+                    self._record(slot, decision, link_down=True)
                     self._set(slot, StrategyStatus.WAITING, reason)
                     return decision
                 self._fail(slot, exc)
@@ -532,7 +532,7 @@ class StrategyController:
             log.info("%s: %s", name, decision.summary)
             return decision
 
-    def _record(self, slot: _Slot, decision: Decision) -> None:
+    def _record(self, slot: _Slot, decision: Decision, link_down: bool = False) -> None:
         kind = "skip" if decision.skipped else "decision"
         detail = decision.record()
         row = {"t": decision.t.timestamp(), "kind": kind, "detail": detail}
@@ -544,7 +544,7 @@ class StrategyController:
         slot.last_decision = decision
         if not decision.skipped:
             slot.last_run = decision.t
-        self._count_undecided(slot, decision)
+        self._count_undecided(slot, decision, link_down)
         for fn in list(self.listeners):
             try:
                 fn(slot.strategy.name, decision)
@@ -555,13 +555,19 @@ class StrategyController:
         """Why ``name`` could not decide for :attr:`max_undecided` intervals ("" when not)."""
         return self._slot(name).stalled
 
-    def _count_undecided(self, slot: _Slot, decision: Decision) -> None:
+    def _count_undecided(self, slot: _Slot, decision: Decision, link_down: bool = False) -> None:
+        """Count a skip toward the could-not-decide alert. Time with the link down does not
+        count: a decision cut by the link, or skipped while decisions are paused (not
+        connected, not reconciled), neither counts nor resets; counting resumes after the
+        reconnect."""
         if not decision.skipped:
             if slot.stalled:
                 self._alert("info", slot.strategy.name, f"{slot.strategy.name} decides again")
             slot.undecided, slot.stalled = 0, ""
             return
         if any(decision.skipped_reason.startswith(b) for b in BENIGN_SKIPS):
+            return
+        if link_down or self.paused_reason():
             return
         slot.undecided += 1
         if slot.undecided == self.max_undecided:

@@ -63,18 +63,27 @@ def _session_rows(b) -> list[Row]:
     ]
 
 
+def _header_row(b) -> Row:
+    """A key's first row: its name, and what its backtest column is compared with — the
+    reference's span, or STALE and why (built with other parameters than the current)."""
+    if not b.has_backtest:
+        note, flag = (f"no backtest reference; {b.basis}", "dim"), ("", "")
+    elif b.stale:
+        # beside STALE, what changed first: "top=10 (now 20)" fits 80 columns
+        changed = b.stale.removeprefix("stale: built with ")
+        note, flag = (f"{changed}; {b.reference}; {b.basis}", "warn"), ("STALE", "warn")
+    else:
+        ref = f"{b.reference}; " if b.reference else ""
+        note, flag = (f"{ref}{b.basis}", "dim"), ("", "")
+    return Row((b.key, ""), ((b.key, "group"), ("", ""), ("", ""), ("", ""), flag, note))
+
+
 def risk_table_rows(blocks) -> list[Row]:
     """Rows: per key a header (its basis), the session under way, the daily metrics, then
     execution quality."""
     rows = []
     for b in blocks:
-        note = b.basis if b.has_backtest else f"no backtest reference; {b.basis}"
-        rows.append(
-            Row(
-                (b.key, ""),
-                ((b.key, "group"), ("", ""), ("", ""), ("", ""), ("", ""), (note, "dim")),
-            )
-        )
+        rows.append(_header_row(b))
         rows += _session_rows(b)
         for line in b.lines:
             if line.flag is None:
@@ -87,7 +96,10 @@ def risk_table_rows(blocks) -> list[Row]:
                     (
                         ("  " + line.label, ""),
                         (_live(line), "dim" if line.reason else ""),
-                        (_value(line.metric, line.backtest) if b.has_backtest else "", ""),
+                        (
+                            _value(line.metric, line.backtest) if b.has_backtest else "",
+                            "warn" if b.stale else "",
+                        ),
                         (
                             _value(line.metric, line.diff)
                             if b.has_backtest and not line.reason
@@ -150,7 +162,11 @@ class RiskPane(TablePane):
         "the line says why (n/a: 3 of 20 sessions). Sharpe shows ± its standard error (Lo "
         "2002). The session under way: return since the open, intraday drawdown, realised "
         "volatility (not annualised) and fills. Execution quality: average slippage and "
-        "commission (bps, + = cost) and the annualised drag. "
+        "commission (bps, + = cost) and the annualised drag. The Backtest column is the "
+        "reference stored by livedesk backtest (its span on the strategy's first line); one "
+        "built with other parameters than the current ones is marked STALE, with what "
+        "changed (stale: built with window=60 (now 30)), and its figures in the warning "
+        "colour: run livedesk backtest again. "
         "a opens the Attribution view: the gap split into model/regime, spread and impact, "
         "delay, commission, missed fills and residual, as a waterfall with the top trades."
     )
