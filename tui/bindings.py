@@ -12,6 +12,8 @@ KEY_DISPLAY = {
     "colon": ":",
     "space": "space",
     "enter": "⏎",
+    "greater_than_sign": ">",
+    "less_than_sign": "<",
 }
 
 
