@@ -8,8 +8,8 @@ import io
 import json
 import os
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -140,7 +140,7 @@ async def test_a_stale_port_file_is_ignored(data_dir) -> None:
 
 async def test_a_run_in_another_process_uses_the_served_gateway(data_dir, tmp_path) -> None:
     cfg = tmp_path / "config.toml"
-    cfg.write_text('[strategies.crack-spread]\nthreshold = 0.001\nweight = 0.01\n')
+    cfg.write_text("[strategies.crack-spread]\nthreshold = 0.001\nweight = 0.01\n")
     cfg.chmod(0o600)
     settings = Settings()
     async with DemoHost(settings, speed=1.0, start_after_open=1800) as host:
@@ -180,6 +180,7 @@ async def test_the_clock_resumes_where_it_stopped(data_dir) -> None:
 # ---- livedesk demo reset ----------------------------------------------------------------
 def make_demo_account(settings) -> None:
     """A demo account with a position and a journal holding a fill and a backtest reference."""
+
     async def trade() -> None:
         async with DemoHost(settings, speed=0.0, start_after_open=3600) as host:
             ib = IB()

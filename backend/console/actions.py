@@ -82,7 +82,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "demo_speed(1)",
         "Faster",
         show=False,
-        help="demo: run the simulated clock one step faster (pause, 1×, 10×, 60×, 600×, 3600×)",
+        help="demo: the simulated clock one step faster (pause 1× 10× 60× 600× 3600×)",
     ),
     ActionSpec(
         "demo_slower",
@@ -90,7 +90,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "demo_speed(-1)",
         "Slower",
         show=False,
-        help="demo: run the simulated clock one step slower (down to pause)",
+        help="demo: the simulated clock one step slower (down to pause)",
     ),
     ActionSpec("sort", "s", "sort", "Sort", scope="table", help="cycle the sort column"),
     ActionSpec("filter", "slash", "filter", "Filter", scope="table", help="filter rows by text"),

@@ -260,9 +260,7 @@ class DemoHost:
         from livedesk.backend.sim.gateway import SimGateway
 
         sim = self.settings.sim
-        speed = next(
-            s for s in (self.last_speed, self.speed_request, sim.speed) if s is not None
-        )
+        speed = next(s for s in (self.last_speed, self.speed_request, sim.speed) if s is not None)
         return SimGateway(
             HOST,
             port,
