@@ -407,7 +407,8 @@ class ConsoleSession(SessionViews, SessionCommands, DemoSpeed):
             await self.demo.close()  # saves the account and its clock; another may take over
         elif self.gw is not None:
             await self.gw.stop()
-        if self.journal is not None and (self.demo is not None or self.journal.path.name == ":memory:"):
+        in_memory = self.journal is not None and self.journal.path.name == ":memory:"
+        if self.journal is not None and (self.demo is not None or in_memory):
             self.journal.close()
 
     # ---- ib_async events ----------------------------------------------------------
