@@ -137,3 +137,34 @@ async def test_the_speed_key_does_not_apply_to_a_real_broker(gw, tmp_path) -> No
         with pytest.raises(ValueError, match="not to a real broker"):
             await session.set_demo_speed(10.0)
         await pilot.press("q")
+
+
+async def test_a_console_joins_the_served_demo_and_takes_over_when_its_owner_quits(
+    data_dir, tmp_path
+) -> None:
+    from livedesk.backend.demo.host import DemoHost
+
+    owner = await DemoHost(Settings(), speed=0.0, start_after_open=3600).open()
+    try:
+        app = demo_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await connected(pilot, 30)
+            session = app.session
+            assert not session.demo.serving and session.gw is None  # joined the owner's
+            assert session.demo.port == owner.port
+            assert "SIM PAUSED" in header(app)  # the served gateway's speed
+            await buy(session, "SPY", 6)
+            await until(lambda: spy(session) == 6, 10)
+            assert any(h.qty == 6 for h in owner.gateway.broker.account.holdings.values())
+            stopped = owner.gateway.now()
+            await owner.close()  # the owner quits: the console serves the saved account
+            await until(lambda: session.demo.serving, 10)
+            assert session.gw is session.demo.gateway and session.demo.port == owner.port
+            assert session.gw.now() >= stopped
+            await until(lambda: session.health.state == "CONNECTED" and spy(session) == 6, 20)
+            await buy(session, "SPY", 8)  # trading goes on, on the taken-over gateway
+            await until(lambda: spy(session) == 8, 10)
+            assert session.header().trading_state == "ACTIVE"
+            await pilot.press("q")
+    finally:
+        await owner.close()
