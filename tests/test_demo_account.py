@@ -101,6 +101,12 @@ async def test_a_second_host_connects_to_the_first_and_takes_over(data_dir) -> N
         second = await DemoHost(settings).open()
         assert not second.serving and second.port == first.port
         assert await second.speed() == 0.0  # asked over the wire, from the first's gateway
+        third = await DemoHost(settings, speed=60.0).open()  # --speed of a joining process
+        assert not third.serving and first.gateway.clock.speed == 60.0
+        await third.close()
+        assert first.serving and first.gateway.clock.speed == 60.0  # a client leaving: no-op
+        await second.set_speed(0.0)
+        assert first.gateway.clock.speed == 0.0
         gw = first.gateway
         spy = next(i for i in gw.market.registry if i.symbol == "SPY")
         ib = IB()
