@@ -87,6 +87,13 @@ async def test_two_run_once_share_the_account_and_journal(data_dir, capsys) -> N
     assert main(["report"]) == 0  # no --journal: the demo account's
     report = capsys.readouterr().out
     assert "crack-spread" in report and "no journal" not in report, report
+    assert main(["strategies"]) == 0  # its LAST RUN column: the demo journal's
+    row = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("crack-spread"))
+    assert row.split()[-1] != "-" and "crack" in row.split("EST")[-1], row
+    assert main(["report", "--attribution"]) == 0
+    attribution = capsys.readouterr().out
+    assert f"journal: {demo_journal_path(settings)}" in attribution
+    assert "== Strategy crack-spread ==" in attribution
 
 
 # ---- two processes, takeover, stale port file --------------------------------------------
