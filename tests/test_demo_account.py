@@ -314,3 +314,27 @@ async def test_sim_control_speed_is_continuous_and_checked(gw) -> None:
         assert not ok and "speed" in text, (bad, text)
     assert gw.clock.speed == 600.0  # refused commands changed nothing
     gw.clock.set_speed(0.0)
+
+
+async def test_a_new_account_moves_an_old_demo_journal_aside(data_dir) -> None:
+    """A journal from a demo account that is gone (e.g. the old non-persistent demo) would
+    fail reconciliation against the new account: it is kept aside, its references copied."""
+    settings = Settings()
+    journal = demo_journal_path(settings)
+    journal.parent.mkdir(parents=True)
+    with Journal(journal) as j:
+        j.record_fill("old1", side="BOT", qty=5, price=100.0, t=1.7e9, con_id=1, symbol="SPY")
+        j.set_backtest_reference("crack-spread", [0.01, 0.02], {"sharpe_ratio": 1.0})
+    async with DemoHost(settings, speed=0.0):
+        pass
+    with Journal(journal) as j:
+        assert j.fills() == [] and j.backtest_strategies() == ["crack-spread"]
+    with Journal(journal.with_name("journal-DU0000001.previous.sqlite3")) as old:
+        assert [f["exec_id"] for f in old.fills()] == ["old1"]
+    assert demo_state_path(settings).is_file()
+    with Journal(journal) as j:
+        j.record_fill("new1", side="BOT", qty=1, price=100.0, t=1.7e9, con_id=1, symbol="SPY")
+    async with DemoHost(settings, speed=0.0):  # an existing account: its journal stays
+        pass
+    with Journal(journal) as j:
+        assert [f["exec_id"] for f in j.fills()] == ["new1"]
