@@ -161,7 +161,9 @@ async def test_a_console_joins_the_served_demo_and_takes_over_when_its_owner_qui
             await until(lambda: session.demo.serving, 10)
             assert session.gw is session.demo.gateway and session.demo.port == owner.port
             assert session.gw.now() >= stopped
-            await until(lambda: session.health.state == "CONNECTED" and spy(session) == 6, 20)
+            link = session.app.session  # the broker session reconnects, reconciles, trades on
+            await until(lambda: link.stats.reconnects >= 1 and not link.order_block(), 30)
+            assert spy(session) == 6 and session.health.state == "CONNECTED"
             await buy(session, "SPY", 8)  # trading goes on, on the taken-over gateway
             await until(lambda: spy(session) == 8, 10)
             assert session.header().trading_state == "ACTIVE"
