@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TextIO
 
 from livedesk.backend.demo.account import demo_journal_path, demo_state_path
-from livedesk.backend.demo.host import DemoLock, lock_path, port_path, replace_journal, served_by
+from livedesk.backend.demo.host import DemoLock, lock_path, port_path, served_by
+from livedesk.backend.demo.journal import replace_journal
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 
