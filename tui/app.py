@@ -21,6 +21,7 @@ from livedesk.backend.console.actions import ACTIONS, PANE_TITLES, PANES
 from livedesk.backend.console.session import ConsoleConnectError, ConsoleSession
 from livedesk.tui.bindings import bindings
 from livedesk.tui.commands import ConsoleCommands
+from livedesk.tui.demo_speed import DemoSpeedActions, DemoSpeedCommands
 from livedesk.tui.manual import ManualTrading
 from livedesk.tui.operations import ConsoleOperations
 from livedesk.tui.screens.connect_failed import ConnectFailedScreen
@@ -61,13 +62,13 @@ class MainScreen(Screen):
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
 
-class LiveDeskApp(ManualTrading, ConsoleOperations, App[int]):
+class LiveDeskApp(ManualTrading, ConsoleOperations, DemoSpeedActions, App[int]):
     """The LiveDesk console."""
 
     CSS_PATH = str(Path(__file__).with_name("console.tcss"))  # absolute: subclasses elsewhere
     TITLE = "LiveDesk"
     BINDINGS = bindings("app")
-    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    COMMANDS = App.COMMANDS | {ConsoleCommands, DemoSpeedCommands}
 
     def __init__(
         self,

@@ -13,6 +13,8 @@ KEY_DISPLAY = {
     "space": "space",
     "enter": "⏎",
     "plus": "+",
+    "greater_than_sign": ">",
+    "less_than_sign": "<",
 }
 
 

@@ -13,6 +13,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from livedesk.backend.bundles.command import add_bundle_parser
+from livedesk.backend.demo.command import add_demo_parser
 from livedesk.backend.sim.control.faults import COMMANDS
 from livedesk.backend.strategies.command import COMMANDS as STRATEGY_COMMANDS
 from livedesk.backend.strategies.command import add_strategy_parsers
@@ -78,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         "args",
         nargs="*",
         help="arguments (error: CODE [MESSAGE]; reject-next: REASON; partial: N; "
-        "impact: BPS of extra slippage on every fill; latency: MS of fill delay)",
+        "impact: BPS of extra slippage on every fill; latency: MS of fill delay; "
+        "speed: X simulated seconds per real second, 0 = paused)",
     )
 
     r = sub.add_parser("report", help="live metrics, equity/drawdown and slippage from the journal")
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --attribution: the NetLiquidation to scale by, for a journal without one",
     )
     add_bundle_parser(sub)
+    add_demo_parser(sub)
     add_strategy_parsers(sub)
     return p
 
@@ -131,6 +134,13 @@ def add_console_args(p: argparse.ArgumentParser, default) -> None:
     p.add_argument(
         "--sim", action="store_true", default=default, help="use the embedded demo gateway"
     )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=default,
+        metavar="X",
+        help="demo only: simulated seconds per real second (0 = paused; keys > and < change it)",
+    )
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -144,6 +154,10 @@ def check_args(args: argparse.Namespace) -> None:
     client_id = getattr(args, "client_id", None)
     if client_id is not None and client_id is not argparse.SUPPRESS:
         check_client_id(client_id, "--client-id")
+    if command in (None, "console"):
+        speed = getattr(args, "speed", None)
+        if speed is not None and speed is not argparse.SUPPRESS:
+            check_number(speed, "--speed", strict=False)
     if command == "sim-gateway":
         check_number(args.tick_interval, "--tick-interval")
         if args.speed is not None:
@@ -189,6 +203,14 @@ def main(argv: list[str] | None = None) -> int:
             check_strategy_tables(settings)
             if args.command in ("run", "backtest") and args.name and not getattr(args, "algo", None):
                 strategy_class(args.name)
+        if args.command in (None, "console") and getattr(args, "speed", None) is not None:
+            from livedesk.tui.console import console_target
+
+            if not console_target(settings, **_target_flags(args)).sim:
+                raise ConfigError(
+                    "--speed applies only to the demo (the embedded simulated gateway), "
+                    "not to a real broker"
+                )
     except ConfigError as exc:
         print(f"livedesk: invalid settings: {exc}", file=sys.stderr)
         return 2
@@ -205,6 +227,10 @@ def _dispatch(args: argparse.Namespace, settings) -> int:
         return _sim_gateway(args, settings)
     if args.command == "sim-control":
         return _sim_control(args)
+    if args.command == "demo":
+        from livedesk.backend.demo.command import run_demo_command
+
+        return run_demo_command(args, settings)
     if args.command == "bundle":
         from livedesk.backend.bundles.command import run_bundle_command
 
@@ -221,7 +247,7 @@ def _dispatch(args: argparse.Namespace, settings) -> int:
             since=args.since,
             strategy=args.strategy,
             csv_dir=args.csv,
-            journal=args.journal,
+            journal=args.journal or _demo_journal(settings),
             attribution=args.attribution,
             nlv=args.nlv,
             account=settings.broker.account,
@@ -233,12 +259,24 @@ def _dispatch(args: argparse.Namespace, settings) -> int:
     return _console(args, settings)
 
 
+def _demo_journal(settings) -> str | None:
+    """The demo account's journal when no broker account is configured."""
+    if settings.broker.account:
+        return None
+    from livedesk.backend.demo.account import demo_journal_path
+
+    return str(demo_journal_path(settings))
+
+
 def _console(args: argparse.Namespace, settings) -> int:
     """Bare ``livedesk`` / ``livedesk console``: the Textual console."""
     from livedesk.tui.console import run_console
 
-    return run_console(
-        settings,
+    return run_console(settings, speed=getattr(args, "speed", None), **_target_flags(args))
+
+
+def _target_flags(args: argparse.Namespace) -> dict:
+    return dict(
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         client_id=getattr(args, "client_id", None),

@@ -14,6 +14,7 @@ def console_target(
     read_only: bool = False,
     live: bool = False,
     sim: bool = False,
+    speed: float | None = None,
 ) -> Target:
     """The sim gateway unless a broker is configured or ``--host`` / ``--port`` is given."""
     b = settings.broker
@@ -26,6 +27,7 @@ def console_target(
         live=live,
         account=b.account,
         timeout=b.timeout,
+        speed=speed,
     )
 
 

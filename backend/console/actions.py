@@ -85,6 +85,22 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "quit", "q", "quit_console", "Quit", help="quit (asks while strategies or orders run)"
     ),
+    ActionSpec(
+        "demo_speed",
+        "greater_than_sign",
+        "demo_speed(1)",
+        "Faster",
+        show=False,
+        help="demo: the simulated clock one step faster (pause 1× 10× 60× 600× 3600×)",
+    ),
+    ActionSpec(
+        "demo_slower",
+        "less_than_sign",
+        "demo_speed(-1)",
+        "Slower",
+        show=False,
+        help="demo: the simulated clock one step slower (down to pause)",
+    ),
     ActionSpec("sort", "s", "sort", "Sort", scope="table", help="cycle the sort column"),
     ActionSpec("filter", "slash", "filter", "Filter", scope="table", help="filter rows by text"),
     ActionSpec("cursor_up", "up,k", "cursor(-1)", "Up", scope="table", show=False),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.broker.session import fallback_ids
+from livedesk.backend.console.demo_speed import DemoSpeed
 from livedesk.backend.console.equity import EquitySeries
 from livedesk.backend.console.health import (
     CONNECTED,
@@ -61,6 +62,8 @@ class Target:
     live: bool = False
     account: str = ""
     timeout: float = 4.0
+    speed: float | None = None
+    """``--speed``: the demo's simulated seconds per real second (None: as it runs)."""
 
     @property
     def sim(self) -> bool:
@@ -96,7 +99,7 @@ def _preload_strategies() -> None:
     available_strategies()
 
 
-class ConsoleSession(SessionViews, SessionCommands):
+class ConsoleSession(SessionViews, SessionCommands, DemoSpeed):
     """The console's view of one broker session (see the module docstring)."""
 
     def __init__(
@@ -120,6 +123,9 @@ class ConsoleSession(SessionViews, SessionCommands):
         self.health = ConnectionHealth()
         self.market_clock = MarketClock()
         self.gw = None
+        self.demo = None
+        """The shared persistent demo gateway (:class:`DemoHost`), when on the demo."""
+        self.demo_speed: float | None = None
         self.app = None
         self.journal = journal
         self.engine = None
@@ -215,11 +221,16 @@ class ConsoleSession(SessionViews, SessionCommands):
             if self.controller_factory is None
             else None
         )
-        if t.sim and self.gw is None:
-            # building the market takes a moment: off the loop, so the UI keeps painting
-            self.gw = await asyncio.to_thread(self.gateway_factory or self._default_gateway)
-            await self.gw.start()
-        host, port = ("127.0.0.1", self.gw.port) if t.sim else (t.host, t.port)
+        if t.sim and self.gw is None and self.demo is None:
+            if self.gateway_factory is None:  # the persistent demo account, shared by processes
+                await self._open_demo()
+            else:  # building the market takes a moment: off the loop, so the UI keeps painting
+                self.gw = await asyncio.to_thread(self.gateway_factory)
+                await self.gw.start()
+        if t.sim:
+            host, port = "127.0.0.1", self.gw.port if self.gw is not None else self.demo.port
+        else:
+            host, port = t.host, t.port
         self.connected_to = f"{host}:{port}"
         try:
             limits = GuardLimits.from_mapping(self.settings.guard)
@@ -245,7 +256,7 @@ class ConsoleSession(SessionViews, SessionCommands):
             raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", reason) from exc
         except Exception as exc:  # an API error during the handshake (e.g. 326 client id in use)
             raise ConsoleConnectError(f"{host}:{port} (client id {t.client_id})", str(exc)) from exc
-        if t.sim:  # the same gateway clock, read in-process: exact between requests
+        if t.sim and self.gw is not None:  # the gateway clock in-process: exact between requests
             self.app.clock.exact = self.gw.now
         self._wire()
         session = getattr(self.app, "session", None)
@@ -285,17 +296,21 @@ class ConsoleSession(SessionViews, SessionCommands):
         if self.controller is not None and self.start_strategies:
             await self.controller.start_enabled()
 
-    def _default_gateway(self):
-        from livedesk.backend.sim.gateway import SimGateway
+    async def _open_demo(self) -> None:
+        """Serve the persistent demo gateway, or join the process that serves it."""
+        from livedesk.backend.demo.host import DemoHost
 
-        sim = self.settings.sim
-        return SimGateway(
-            port=0,
-            seed=sim.seed,
-            speed=sim.speed,
-            account=sim.account,
-            state_file=sim.state_file or None,
-        )
+        self.demo = DemoHost(self.settings, speed=self.target.speed, on_takeover=self._took_over)
+        await self.demo.open()
+        self.gw = self.demo.gateway  # None while another process serves it
+        self.demo_speed = await self.demo.speed()
+
+    def _took_over(self, gateway) -> None:
+        """The demo gateway's owner left and this process serves it now (same port)."""
+        self.gw = gateway
+        if self.app is not None:
+            self.app.clock.exact = gateway.now
+        self.add_log("info", "demo", "the demo gateway's owner quit: serving it here")
 
     def _wire(self) -> None:
         from livedesk.backend.console.risk_view import RiskTable
@@ -339,6 +354,10 @@ class ConsoleSession(SessionViews, SessionCommands):
     def _journal_path(self):
         from livedesk.backend.journal import account_journal_path, default_journal_path
 
+        if self.demo is not None:
+            from livedesk.backend.demo.account import demo_journal_path
+
+            return demo_journal_path(self.settings)
         if self.target.sim:
             if not self.settings.sim.state_file:
                 return ":memory:"  # a fresh demo account: a fresh journal (references copied)
@@ -407,9 +426,12 @@ class ConsoleSession(SessionViews, SessionCommands):
                 log.exception("risk feed stop failed")
         if self.app is not None:
             self.app.disconnect()
-        if self.gw is not None:
+        if self.demo is not None:
+            await self.demo.close()  # saves the account and its clock; another may take over
+        elif self.gw is not None:
             await self.gw.stop()
-        if self.journal is not None and self.journal.path.name == ":memory:":
+        in_memory = self.journal is not None and self.journal.path.name == ":memory:"
+        if self.journal is not None and (self.demo is not None or in_memory):
             self.journal.close()
 
     # ---- ib_async events ----------------------------------------------------------

@@ -38,6 +38,8 @@ class HeaderView:
     """Seconds since the figures were last fresh (NaN while fresh)."""
     reconnect_in: float | None = None
     """Seconds to the next reconnect attempt (None when none is scheduled)."""
+    speed: str = ""
+    """The demo's speed next to the SIM badge (``60×``, ``PAUSED``); "" when not shown."""
 
 
 class SessionViews:
@@ -109,6 +111,7 @@ class SessionViews:
                 stale=True,
                 stale_age=self.stale_age,
                 reconnect_in=self._reconnect_in(),
+                speed=self.speed_text(),
             )
         if app is None:
             nan = math.nan
@@ -140,6 +143,7 @@ class SessionViews:
             trading_state=str(app.trading_state),
             trading_reason=app.guard.state_reason,
             live_confirmed=self.badge != "LIVE" or not app.account_guard.check(),
+            speed=self.speed_text(),
         )
         if account and math.isfinite(nlv):
             self._last_header = view

@@ -108,8 +108,8 @@ def run_strategy_command(args: argparse.Namespace, settings) -> int:
             return code
     journal = Path(args.journal) if getattr(args, "journal", None) else None
     if args.command == "strategies":
-        if journal is None and args.demo:
-            journal = runner.sim_journal_path()
+        if journal is None and (args.demo or not settings.broker_configured):
+            journal = runner.sim_journal_path(settings)
         return runner.print_strategies(settings, journal_path=journal)
     if args.command == "run":
         return asyncio.run(

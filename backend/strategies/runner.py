@@ -33,11 +33,12 @@ DEMO_START_AFTER_OPEN = 1800.0
 """The embedded demo gateway starts this many seconds after its session's open."""
 
 
-def sim_journal_path() -> Path:
+def sim_journal_path(settings=None) -> Path:
     """The journal of runs against the embedded demo gateway: the demo account's."""
-    from livedesk.backend.journal import account_journal_path
+    from livedesk.backend.config import Settings
+    from livedesk.backend.demo.account import demo_journal_path
 
-    return account_journal_path()
+    return demo_journal_path(settings or Settings())
 
 
 class Style:
@@ -182,25 +183,19 @@ async def session(
         limits = GuardLimits.from_mapping(settings.guard)
     except ValueError as exc:
         raise ConfigError(f"[guard] {exc}") from exc
-    gw = None
-    if port is None:
-        from livedesk.backend.sim.gateway import SimGateway
-        from livedesk.backend.sim.market.model import MarketModel
+    demo = None
+    if port is None:  # the persistent demo account, shared with the console and other runs
+        from livedesk.backend.demo.host import DemoHost
 
-        market = MarketModel(seed=settings.sim.seed)
-        gw = SimGateway(
-            port=0,
-            market=market,
-            speed=settings.sim.speed,
-            start_time=market.session_open() + DEMO_START_AFTER_OPEN,
-        )
-        await gw.start()
-        host, port = "127.0.0.1", gw.port
+        demo = await DemoHost(settings, start_after_open=DEMO_START_AFTER_OPEN).open()
+        host, port = "127.0.0.1", demo.port
     host = host or settings.broker.host
     cid = client_id if client_id is not None else settings.broker.client_id
     if journal_path is None:  # one journal per account: demo runs never mix with live ones
-        if gw is not None:
-            journal_path = account_journal_path(gw.broker.account.account_id)
+        if demo is not None:
+            from livedesk.backend.demo.account import demo_journal_path
+
+            journal_path = demo_journal_path(settings)
         elif settings.broker.account:
             journal_path = account_journal_path(settings.broker.account)
         else:  # the account is known only after connecting
@@ -208,8 +203,8 @@ async def session(
     try:
         journal = Journal(journal_path)
     except Exception:
-        if gw is not None:
-            await gw.stop()
+        if demo is not None:
+            await demo.close()
         raise
     try:
         app = await TradingApp.connect(
@@ -225,23 +220,26 @@ async def session(
         )
     except ConnectionError:
         journal.close()
-        if gw is not None:
-            await gw.stop()
+        if demo is not None:
+            await demo.close()
         raise
-    if gw is not None:  # the same gateway clock, read in-process
-        app.clock.exact = gw.now
+    if demo is not None and demo.gateway is not None:  # the same gateway clock, in-process
+        app.clock.exact = demo.gateway.now
     risk = RiskEngine(journal)
     feed = RiskFeed(app, risk)
     feed.start()
-    where = f"{host}:{port}" + (" (embedded demo gateway)" if gw is not None else "")
+    where = f"{host}:{port}"
+    if demo is not None:
+        owner = "" if demo.serving else f" of pid {demo.owner_pid}"
+        where += f" (embedded demo gateway{owner})"
     try:
-        yield Session(app, journal, risk, feed, gw, where)
+        yield Session(app, journal, risk, feed, demo.gateway if demo else None, where)
     finally:
         feed.stop()
         app.disconnect()
         journal.close()
-        if gw is not None:
-            await gw.stop()
+        if demo is not None:
+            await demo.close()
 
 
 # ---- livedesk run -----------------------------------------------------------------------

@@ -18,7 +18,13 @@ def key_table(keymap: dict[str, str], scopes: tuple[str, ...]) -> str:
         if a.scope not in scopes:
             continue
         keys = keymap.get(a.id, a.key)
-        for name, shown in (("question_mark", "?"), ("slash", "/"), ("colon", ":")):
+        for name, shown in (
+            ("question_mark", "?"),
+            ("slash", "/"),
+            ("colon", ":"),
+            ("greater_than_sign", ">"),
+            ("less_than_sign", "<"),
+        ):
             keys = keys.replace(name, shown)
         lines.append(f"  {keys:<18} {a.help or a.description}  [{a.id}]")
     return "\n".join(lines)

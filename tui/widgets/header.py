@@ -72,7 +72,8 @@ class HeaderBar(Widget):
                 t.append(f"\n {v.market.label()}", self._s("dim"))
             return t
         if v.badge:
-            t.append(f" {v.badge} ", self._s(f"badge-{v.badge.lower()}"))
+            speed = f" {v.speed}" if getattr(v, "speed", "") else ""
+            t.append(f" {v.badge}{speed} ", self._s(f"badge-{v.badge.lower()}"))
         if v.readonly:
             t.append(" READ-ONLY ", self._s("warn"))
         if v.badge == "LIVE" and not v.live_confirmed:

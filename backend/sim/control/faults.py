@@ -5,7 +5,8 @@ Python API: ``gw.faults.drop_all()``, ``go_silent()``, ``send_error(1100)``, ``r
 ``set_market_data_fault("delayed" | "no-permission" | None, symbols)``, and the run-time
 execution-cost controls ``set_impact(bps)`` (extra slippage against the trader on every
 marketable fill, on top of the model's spread and square-root impact) and
-``set_latency(ms)`` (an order can fill only that much simulated time after it arrived).
+``set_latency(ms)`` (an order can fill only that much simulated time after it arrived), and
+``set_speed(x)`` (simulated seconds per real second, 0 = paused; continuous across a change).
 The same commands reach a running ``livedesk sim-gateway`` through ``livedesk sim-control``,
 which sends them in-band as a control frame (see :data:`CONTROL_MSG_ID`).  Control frames
 are served only after a completed handshake, only from a loopback peer, and not at all
@@ -46,10 +47,11 @@ MAX_TEXT = 256
 MAX_SYMBOLS = 100
 MAX_IMPACT_BPS = 1000.0
 MAX_LATENCY_MS = 600_000.0
+MAX_SPEED = 100_000.0
 
 COMMANDS = (
     "drop", "silent", "resume", "error", "restart", "reject-next", "partial", "market-data",
-    "impact", "latency", "status",
+    "impact", "latency", "speed", "status",
 )  # fmt: skip
 
 
@@ -145,6 +147,11 @@ class FaultHooks:
         """Delay every new order's fills by ``ms`` (0..600000) simulated milliseconds."""
         self.gw.broker.latency = _bounded(ms, MAX_LATENCY_MS, "latency: MS") / 1000.0
 
+    def set_speed(self, speed: float) -> None:
+        """Run the simulated clock at ``speed`` (0..100000, 0 = paused) from now on; the
+        simulated time is continuous across the change."""
+        self.gw.clock.set_speed(_bounded(speed, MAX_SPEED, "speed: X"))
+
     @property
     def impact_bps(self) -> float:
         """The injected extra slippage, bps."""
@@ -192,11 +199,17 @@ class FaultHooks:
                 raise ValueError(f"usage: {command} {unit} (a number 0..{top:g})")
             setter = self.set_impact if command == "impact" else self.set_latency
             setter(_number(args[0]))
+        elif command == "speed":
+            if len(args) != 1 or _number(args[0]) is None:
+                raise ValueError(f"usage: speed X (a number 0..{MAX_SPEED:g}, 0 = paused)")
+            self.set_speed(_number(args[0]))
         elif command != "status":
             raise ValueError(f"unknown command {command!r}; one of: {', '.join(COMMANDS)}")
         line = f"ok {command}: clients={len(self.gw.sessions)} silent={self.gw.silent}"
         if command in ("impact", "latency", "status"):
             line += f" impact={self.impact_bps:g}bps latency={self.latency_ms:g}ms"
+        if command in ("speed", "status"):
+            line += f" speed={self.gw.clock.speed:g}"
         return line
 
 
