@@ -1,4 +1,4 @@
-"""Pane 3, Equity: equity and Drawdown sparklines over session / week / all, with the numbers."""
+"""Pane 3, Equity: an equity line chart (dollar and % axis, time axis) and the drawdown beneath."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from livedesk.backend.risk.engine import ACCOUNT
 from livedesk.tui import format as fmt
 from livedesk.tui.bindings import bindings
 from livedesk.tui.widgets.pane import Pane
-from livedesk.tui.widgets.spark import SparkLines
+from livedesk.tui.widgets.equity_chart import EquityChart, EquityData
 
 
 class EquityPane(Pane, can_focus=True):
@@ -20,9 +20,12 @@ class EquityPane(Pane, can_focus=True):
     pane_id = "equity"
     BINDINGS = bindings("equity")
     HELP = (
-        "Equity (NetLiquidation) and Drawdown sparklines from the journal's full history, "
-        "downsampled to the pane width keeping every bucket's extreme (the drawdown line "
-        "shows its trough). Beside them: equity, peak, current and maximum drawdown. "
+        "Equity (NetLiquidation) as a line chart from the journal's full history, "
+        "downsampled to the pane width keeping every bucket's low and high; the y axis in "
+        "dollars and % from the window's start (never narrower than 0.5 % of the level, so a "
+        "$7 dip on $1M is a ripple and a flat equity is a flat line), time on x (the broker's "
+        "clock, New York). Below: equity, peak, current and maximum drawdown, and the "
+        "drawdown chart (0 down to the trough, at least 0.5 points deep). "
         "w cycles the window (session / week / all); a switches between the account and "
         "each strategy."
     )
@@ -34,23 +37,28 @@ class EquityPane(Pane, can_focus=True):
         self._last = 0.0
 
     def compose(self) -> ComposeResult:
-        yield SparkLines(id="equity-chart")
+        yield EquityChart(id="equity-chart")
 
     def refresh_from(self, session, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < 1.0:
             return
         self._last = now
-        width = max(2, self.size.width - 2)
+        width = 2 * max(2, self.size.width - 2)  # two braille dots per column
         view = session.equity_view(self.subject, self.window, width)
-        enough = view.samples >= 2  # one point would fill the line: draw from two on
+        enough = view.samples >= 2  # one point is no line: draw from two on
         current, worst = fmt.pct(view.current_dd, 2) or "—", fmt.pct(view.max_dd, 2) or "—"
-        self.query_one(SparkLines).set_data(
-            f"Equity — {self.subject}, {self.window}, samples: {view.samples}",
-            view.equity if enough else [],
-            view.drawdown if enough else [],
-            f"equity {fmt.money(view.last)}   peak {fmt.money(view.peak)}",
-            f"current {current}   max {worst}",
+        self.query_one(EquityChart).set_data(
+            EquityData(
+                f"Equity — {self.subject}, {self.window}, samples: {view.samples}",
+                view.times if enough else [],
+                view.equity_lo if enough else [],
+                view.equity if enough else [],
+                view.drawdown if enough else [],
+                view.first,
+                f"equity {fmt.money(view.last)}  peak {fmt.money(view.peak)}  "
+                f"drawdown {current}  max {worst}",
+            )
         )
 
     def action_cycle_window(self) -> None:
