@@ -10,8 +10,8 @@ from livedesk.backend.console.equity import WINDOWS
 from livedesk.backend.risk.engine import ACCOUNT
 from livedesk.tui import format as fmt
 from livedesk.tui.bindings import bindings
-from livedesk.tui.widgets.pane import Pane
 from livedesk.tui.widgets.equity_chart import EquityChart, EquityData
+from livedesk.tui.widgets.pane import Pane
 
 
 class EquityPane(Pane, can_focus=True):
