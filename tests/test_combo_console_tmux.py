@@ -43,8 +43,7 @@ def test_console_c_builds_sends_and_fills_a_straddle(tmp_path) -> None:
             60,
             "the builder with SPY's chain",
         )
-        keys(name, "Enter")
-        wait_screen(name, lambda s: "buy leg" in s, 20, "focus in the legs table")
+        wait_screen(name, lambda s: "buy leg" in s, 20, "focus starts in the legs table")
         keys(name, "t", "s")
         screen = wait_screen(name, lambda s: len(legs(s)) == 2, 30, "two quoted legs")
         strike = legs(screen)[0][2]

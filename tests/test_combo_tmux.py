@@ -80,7 +80,7 @@ def test_build_preview_send_a_straddle_by_keys_in_tmux() -> None:
             80,
             "the builder with SPY's chain",
         )
-        keys(name, "Enter")  # accept SPY: focus moves to the legs table (its keys in the footer)
+        # focus starts in the legs table (its keys in the footer): t s works at once
         wait_screen(name, lambda s: "buy leg" in s, 20, "focus in the legs table")
         keys(name, "t")
         wait_screen(name, lambda s: "straddle" in s and "Template" in s, 20, "the template menu")
