@@ -94,21 +94,25 @@ def drawdown_axis(values: Sequence[float], intervals: int = 2) -> Axis:
     return value_axis(min(low, 0.0), 0.0, DRAWDOWN_MIN_SPAN, intervals, top=0.0)
 
 
-def _decimals(step: float) -> int:
-    """Decimals that tell ticks ``step`` apart."""
-    return max(0, math.ceil(-math.log10(step) - 1e-9)) if step < 1 else 0
+def step_decimals(step: float) -> int:
+    """The decimals that write every multiple of ``step`` exactly (0.25 → 2, 2000 → 0)."""
+    for d in range(7):
+        scaled = step * 10**d
+        if abs(scaled - round(scaled)) < 1e-6 * max(1.0, abs(scaled)):
+            return d
+    return 6
 
 
 def money_label(value: float, step: float) -> str:
     """``$1,002,000`` (cents only when the step is under a dollar)."""
-    d = _decimals(step)
+    d = step_decimals(step)
     text = f"{abs(value):,.{d}f}"
     return f"-${text}" if value < 0 and float(text.replace(",", "")) != 0 else f"${text}"
 
 
 def pct_label(fraction: float, step: float, sign: bool = True) -> str:
     """A fraction as percent with the decimals the step needs (2 at least): ``+0.20%``."""
-    d = max(2, _decimals(step * 100))
+    d = max(2, step_decimals(step * 100))
     text = f"{fraction * 100:+.{d}f}" if sign else f"{fraction * 100:.{d}f}"
     if float(text) == 0:
         text = f"{0:.{d}f}"  # never "-0.00"
