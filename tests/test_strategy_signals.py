@@ -18,6 +18,7 @@ from livedesk.backend.console.signals import latest_scores, signal_chart
 from livedesk.tui.screens.strategy_detail import StrategyDetailScreen
 from livedesk.tui.widgets.signal_chart import SignalChartView, tick_label
 from tests.console_helpers import connected, make_app, make_session
+from tests.test_console_snapshots import _settled as console_settled
 
 NY = ZoneInfo("America/New_York")
 T0 = dt.datetime(2026, 11, 20, 10, 0, tzinfo=NY).timestamp()
@@ -103,13 +104,19 @@ CASES = {
 }
 
 
-def _detail_app(market, tmp_path, case: str):
+def _detail_app(market, tmp_path, case: str, settled: bool = False):
+    """The console and a coroutine that opens alpha's detail on ``case``'s decisions
+    (``settled``: after the console snapshots' fills, so the panes behind are the same on
+    every run)."""
     session, gw = make_session(market, tmp_path)
     app = make_app(session, tmp_path)
     rows, params = CASES[case]
 
     async def open_detail(pilot) -> None:
-        await connected(pilot)
+        if settled:
+            await console_settled(pilot, session, gw)
+        else:
+            await connected(pilot)
         c = session.controller
         c._infos["alpha"] = replace(c._infos["alpha"], params=params)
         c.recent_decisions = lambda name, limit=20: rows[-limit:]
@@ -146,5 +153,5 @@ async def test_detail_shows_the_signal_and_readable_rows(market, tmp_path, size,
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])
 @pytest.mark.parametrize("case", ["crack", "options", "monthly"])
 def test_detail_snapshot(snap_compare, market, tmp_path, size, case) -> None:
-    app, open_detail = _detail_app(market, tmp_path, case)
+    app, open_detail = _detail_app(market, tmp_path, case, settled=True)
     assert snap_compare(app, terminal_size=size, run_before=open_detail)

@@ -76,6 +76,11 @@ class EquityChart(Widget):
         self._key: tuple | None = None
         self._lines: list[Strip] = []
 
+    @property
+    def caption(self) -> str:
+        """The chart's caption (subject, window, samples)."""
+        return self.data.caption
+
     def set_data(self, data: EquityData) -> None:
         """New data; repaints only when something changed."""
         if data.key() == self.data.key():
