@@ -42,6 +42,13 @@ async def _equity(pilot, session, gw, dip: bool = True) -> None:
     await pilot.pause(0.3)
 
 
+async def _log_followed(pilot) -> None:
+    """The grid's Log shows its newest line (its follow scroll lands after a refresh)."""
+    log = pilot.app.pane("log").table
+    await until(lambda: log.scroll_offset.y >= log.max_scroll_y, 5)
+    await pilot.pause(0.1)
+
+
 @pytest.fixture
 def console_app(market, tmp_path):
     session, gw = make_session(market, tmp_path)
@@ -88,6 +95,7 @@ def test_equity_snapshot(snap_compare, console_app, size) -> None:
 
     async def run_before(pilot) -> None:
         await _equity(pilot, session, gw)
+        await _log_followed(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
@@ -131,6 +139,7 @@ def test_filter_in_the_title_snapshot(snap_compare, console_app, size) -> None:
         if size[0] == 80:
             await pilot.press("right")  # a page of columns: Wt NLV and Strategy come in
             await pilot.pause(0.2)
+        await _log_followed(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 

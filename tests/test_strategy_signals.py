@@ -18,6 +18,7 @@ from livedesk.backend.console.signals import latest_scores, signal_chart
 from livedesk.tui.screens.strategy_detail import StrategyDetailScreen
 from livedesk.tui.widgets.signal_chart import SignalChartView, tick_label
 from tests.console_helpers import connected, make_app, make_session
+from tests.test_console_polish import _log_followed
 from tests.test_console_snapshots import _settled as console_settled
 
 NY = ZoneInfo("America/New_York")
@@ -115,6 +116,7 @@ def _detail_app(market, tmp_path, case: str, settled: bool = False):
     async def open_detail(pilot) -> None:
         if settled:
             await console_settled(pilot, session, gw)
+            await _log_followed(pilot)
         else:
             await connected(pilot)
         c = session.controller
