@@ -150,8 +150,7 @@ async def measure(size: tuple[int, int], port: int | None, opens: int, steps: in
                 app.pop_screen()
                 await pilot.pause(0.3)
         b = screen
-        await pilot.press("enter")  # underlying accepted: focus in the legs table
-        await pilot.pause(0.5)
+        await pilot.pause(0.5)  # focus starts in the legs table
         chart = b.query_one("#combo-chart")
         state: dict = {}
         original_post = app.post_message

@@ -77,10 +77,9 @@ async def quoted(pilot, b: ComboBuilderScreen) -> None:
 
 
 async def start(pilot, b: ComboBuilderScreen, template_key: str | None = None) -> None:
-    """Wait for the chain, accept the underlying, optionally pick a template."""
+    """Wait for the chain (focus starts in the legs table), optionally pick a template."""
     await loaded(pilot, b)
-    await pilot.press("enter")
-    await until(lambda: isinstance(b.app.focused, ComboLegsTable))
+    assert isinstance(b.app.focused, ComboLegsTable)
     if template_key:
         await pilot.press("t", template_key)
         await quoted(pilot, b)
@@ -89,20 +88,39 @@ async def start(pilot, b: ComboBuilderScreen, template_key: str | None = None) -
 # ---- opening, underlying, expiry ------------------------------------------------------------
 
 
-async def test_opens_in_the_underlying_field_with_spy_and_a_20_45_dte_expiry(trading) -> None:
+async def test_opens_on_the_legs_with_spy_and_a_20_45_dte_expiry(trading) -> None:
     app = Host(trading)
     async with app.run_test(size=(100, 30)) as pilot:
         b = app.builder
         await loaded(pilot, b)
         assert b.title == "Combo builder"
-        box = app.focused
-        assert isinstance(box, Input) and box.id == "combo-underlying" and box.value == "SPY"
+        assert isinstance(app.focused, ComboLegsTable)  # the builder's keys work at once
+        assert app.screen.query_one("#combo-underlying", Input).value == "SPY"
         dte = cb.days_to(b.expiry, TEST_SESSION)
         firsts = [e for e in b.chain.expiries if 20 <= cb.days_to(e, TEST_SESSION) <= 45]
         assert 20 <= dte <= 45 and b.expiry == firsts[0]
         assert f"({dte} DTE)" in str(app.screen.query_one("#combo-expiry").render())
-        await pilot.press("right_square_bracket")  # in the input the key is typed, not bound
-        assert b.expiry == firsts[0]
+        await pilot.press("right_square_bracket")  # bound where the focus starts
+        nxt = b.chain.expiries[b.chain.expiries.index(firsts[0]) + 1]
+        assert b.expiry == nxt
+        await pilot.press("u")  # the deliberate key: now letters go to the field
+        box = app.focused
+        assert isinstance(box, Input) and box.id == "combo-underlying"
+        await pilot.press("left_square_bracket")  # in the input the key is typed, not bound
+        assert b.expiry == nxt
+        await pilot.press("escape")  # back to the legs, the builder stays open
+        assert isinstance(app.focused, ComboLegsTable) and app.screen is b
+
+
+async def test_template_keys_work_where_the_focus_starts(trading) -> None:
+    app = Host(trading)
+    async with app.run_test(size=(80, 24)) as pilot:
+        b = app.builder
+        await loaded(pilot, b)
+        await pilot.press("t", "s")  # no click, no tab: t then s is a straddle
+        await quoted(pilot, b)
+        assert b.form.template == "straddle" and len(b.form.legs) == 2
+        assert app.screen.query_one("#combo-underlying", Input).value == "SPY"
 
 
 async def test_typing_replaces_completes_and_enter_moves_to_the_legs(trading) -> None:
@@ -110,7 +128,7 @@ async def test_typing_replaces_completes_and_enter_moves_to_the_legs(trading) ->
     async with app.run_test(size=(100, 30)) as pilot:
         b = app.builder
         await loaded(pilot, b)
-        await pilot.press("m", "s")  # replaces the selected "SPY"
+        await pilot.press("u", "m", "s")  # u, then typing replaces the selected "SPY"
         box = app.focused
         assert box.value == "ms"
         await until(lambda: box._suggestion.upper() == "MSFT")
@@ -122,7 +140,7 @@ async def test_typing_replaces_completes_and_enter_moves_to_the_legs(trading) ->
     again = Host(trading)  # the last underlying used is pre-filled next time
     async with again.run_test(size=(100, 30)) as pilot:
         await loaded(pilot, again.builder)
-        assert again.focused.value == "MSFT"
+        assert again.screen.query_one("#combo-underlying", Input).value == "MSFT"
 
 
 async def test_unknown_symbol_is_shown_beside_the_field(trading, gw) -> None:
@@ -130,7 +148,7 @@ async def test_unknown_symbol_is_shown_beside_the_field(trading, gw) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         b = app.builder
         await loaded(pilot, b)
-        await pilot.press("z", "z", "z", "q", "enter")
+        await pilot.press("u", "z", "z", "z", "q", "enter")
         await until(lambda: "unknown contract" in b.underlying_error)
         assert "ZZZQ" in str(app.screen.query_one("#combo-underlying-msg").render())
         assert isinstance(app.focused, Input) and b.chain.symbol == "SPY"
@@ -419,7 +437,7 @@ async def test_quantity_zero_and_collar(trading, gw) -> None:
         app.focused.value = ""
         far = cb.round_tick(b.net.mid) + 2.0
         await pilot.press(*f"{far:.2f}", "enter")
-        await preview_refused(pilot, b, gw, "outside the guard's collar")
+        await preview_refused(pilot, b, gw, "the guard allows")
         await pilot.press("e")
         app.focused.value = ""
         await pilot.press("x", "enter")  # restricted input: nothing typed → empty → not a number

@@ -16,7 +16,6 @@ from tests.conftest import TEST_SESSION, until
 async def _settled(pilot) -> None:
     app = pilot.app
     await until(lambda: app.builder is not None and app.builder.ready.is_set(), 15)
-    await pilot.press("enter")  # accept SPY: focus to the legs table (no blinking cursor)
     chart = app.builder.query_one("#combo-chart")
     await until(lambda: chart.renders >= 1 and "expiry" in chart.text, 10)
     await pilot.pause(0.3)

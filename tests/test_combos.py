@@ -362,7 +362,9 @@ def test_condor_and_butterfly_shapes() -> None:
 def test_collar_of_the_guard() -> None:
     # mid -3.00: 5 % is 0.15, below the 0.10 combo minimum? no: max(0.15, 0.10) = 0.15
     assert cb.collar_problem(-3.10, -3.0, 0.05, 0.10) is None
-    assert "outside the guard's collar of 0.15" in cb.collar_problem(-3.20, -3.0, 0.05, 0.10)
+    assert cb.collar_problem(-3.20, -3.0, 0.05, 0.10) == (
+        "limit -3.20 is 0.20 from the mid -3.00; the guard allows 0.15 (5 % of the mid)"
+    )
     # mid 0.40: 5 % is 0.02, the combo minimum 0.10 applies
     assert cb.collar_problem(0.49, 0.40, 0.05, 0.10) is None
     assert cb.collar_problem(0.51, 0.40, 0.05, 0.10) is not None
@@ -424,7 +426,7 @@ def test_form_problems() -> None:
     f.custom_limit, f.price_mode = -4.0, "custom"
     msgs = [p.message for p in f.problems(net, chains, TODAY, 0.05, 0.10, ["read-only"])]
     assert "quantity must be 1 or more, got 0" in msgs[0]
-    assert "outside the guard's collar" in msgs[1] and msgs[2] == "read-only"
+    assert "the guard allows" in msgs[1] and msgs[2] == "read-only"
     f.order_type = "MKT"
     nan = NetPrice(math.nan, math.nan, math.nan)
     assert any(

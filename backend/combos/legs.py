@@ -412,12 +412,22 @@ def shape_problems(legs: Sequence[Leg], template: str) -> list[Problem]:
 
 
 def collar_problem(limit: float, mid: float, collar: float, min_combo_collar: float) -> str | None:
-    """The pre-trade guard's BAG collar: ``|limit - mid| <= max(collar*|mid|, min)``."""
-    allowed = max(collar * abs(mid), min_combo_collar)
+    """The pre-trade guard's BAG collar in words: ``|limit - mid| <= max(collar*|mid|, min)``.
+
+    E.g. "limit -9.00 is 6.00 from the mid -3.00; the guard allows 0.45 (15 % of the mid)",
+    or "... allows 0.10 (its minimum for combos)" when the floor is the larger.
+    """
+    by_pct = collar * abs(mid)
+    allowed = max(by_pct, min_combo_collar)
     if abs(limit - mid) > allowed + 1e-12:
+        why = (
+            f"{collar * 100:g} % of the mid"
+            if by_pct >= min_combo_collar
+            else ("its minimum for combos")
+        )
         return (
-            f"limit {limit:.2f} is {abs(limit - mid):.2f} from the mid {mid:.2f}: outside "
-            f"the guard's collar of {allowed:.2f}"
+            f"limit {limit:.2f} is {abs(limit - mid):.2f} from the mid {mid:.2f}; "
+            f"the guard allows {allowed:.2f} ({why})"
         )
     return None
 

@@ -258,7 +258,7 @@ def payoff_summary(
             )
 
         pop = _pop(f, roots, spot, t, atm_iv, rate)
-        return PayoffSummary(tuple(roots), float(ys.max()), float(-ys.min()), pop, True)
+        return PayoffSummary(tuple(roots), float(ys.max()), max(0.0, float(-ys.min())), pop, True)
     strikes = sorted({leg.strike for leg in legs})
     points = [0.0, *strikes]
 
@@ -278,7 +278,7 @@ def payoff_summary(
         ys.append(values[-1] + slope * (far - strikes[-1]))
     roots = _roots(xs, ys)
     max_profit = math.inf if slope > 0 else max(values)
-    max_loss = math.inf if slope < 0 else -min(values)
+    max_loss = math.inf if slope < 0 else max(0.0, -min(values))  # a loss is never negative
     return PayoffSummary(
         tuple(roots), max_profit, max_loss, _pop(f, roots, spot, t, atm_iv, rate), False
     )

@@ -3,15 +3,15 @@
 :class:`EquitySeries` loads a key's NetLiquidation samples from the journal once, then
 appends the risk engine's latest sample whenever it changes. :meth:`EquitySeries.view`
 cuts the window (session / week / all) and min/max-downsamples it to the pane width with
-:func:`livedesk.backend.risk.downsample.downsample_minmax`: equity keeps each bucket's high,
-drawdown each bucket's low, so the trough always shows.
+:func:`livedesk.backend.risk.downsample.downsample_minmax`: equity keeps each bucket's low and
+high (and its first sample's time), drawdown each bucket's low, so the trough always shows.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,12 @@ class EquityView:
     current_dd: float
     max_dd: float
     samples: int
+    times: list[float] = field(default_factory=list)
+    """Broker-clock time of each point (its bucket's first sample)."""
+    equity_lo: list[float] = field(default_factory=list)
+    """Each bucket's low (``equity`` holds its high): a line chart draws low..high."""
+    first: float = math.nan
+    """The window's first equity: the chart's percent axis is measured from it."""
 
 
 class EquitySeries:
@@ -75,8 +81,11 @@ class EquitySeries:
         peaks = np.maximum.accumulate(values)
         dd = values / peaks - 1.0
         width = max(1, width)
-        _, eq_hi = downsample_minmax(values, width)
+        eq_lo, eq_hi = downsample_minmax(values, width)
         dd_lo, _ = downsample_minmax(dd, width)
+        times = np.asarray(self.t[i:], dtype=np.float64)
+        if times.size > width:
+            times = times[(np.arange(width, dtype=np.int64) * times.size) // width]
         return EquityView(
             key=self.key,
             window=window,
@@ -87,4 +96,7 @@ class EquitySeries:
             current_dd=float(dd[-1]),
             max_dd=float(dd.min()),
             samples=int(values.size),
+            times=times.tolist(),
+            equity_lo=eq_lo.tolist(),
+            first=float(values[0]),
         )

@@ -49,7 +49,7 @@ from livedesk.backend.contracts import ContractError
 from livedesk.backend.trading.app import TradingApp
 from livedesk.backend.trading.guard import TradingState
 from livedesk.tui.screens.combo_edit import ComboEditMixin
-from livedesk.tui.screens.combo_preview import ComboPreviewScreen
+from livedesk.tui.screens.combo_preview import ComboPreviewScreen, ComboTemplatePicker
 from livedesk.tui.screens.combo_send import ComboSendMixin, Preview
 from livedesk.tui.widgets.combo_legs import ComboLegsTable
 from livedesk.tui.widgets.combo_line import ComboLine
@@ -74,6 +74,7 @@ class ComboBuilderScreen(ComboEditMixin, ComboSendMixin, Screen):
         Binding("e", "edit_limit", "limit", id="combo.edit_limit"),
         Binding("u", "focus_underlying", "underlying", id="combo.underlying", show=False),
         Binding("escape", "close", "close", id="combo.close"),
+        Binding("question_mark,f1", "help", "help", id="combo.help"),
     ]
 
     def __init__(
@@ -132,17 +133,17 @@ class ComboBuilderScreen(ComboEditMixin, ComboSendMixin, Screen):
             yield ComboLine(id="combo-template")
         yield ComboLegsTable(id="combo-legs")
         yield ComboLine(id="combo-legs-msg")
+        yield ComboLine(id="combo-status")  # under the legs, where the eye is while editing
         with Horizontal(id="combo-bottom"):
             with Vertical(id="combo-left"):
                 yield ComboOrderPanel(id="combo-order")
-                yield Input(
+                yield Input(  # opens over the Limit row, beside its label (see the .tcss)
                     id="combo-limit",
-                    placeholder="signed limit, -3.15 = credit",
+                    placeholder="-3.15 = credit",
                     compact=True,
                     restrict=r"[-+0-9.]*",
                 )
             yield ComboPayoffChart(id="combo-chart")
-        yield ComboLine(id="combo-status")
         yield Footer()
 
     def _symbols(self) -> list[str]:
@@ -151,7 +152,9 @@ class ComboBuilderScreen(ComboEditMixin, ComboSendMixin, Screen):
 
     def on_mount(self) -> None:
         self.query_one("#combo-limit", Input).display = False
-        self.query_one("#combo-underlying", Input).focus()
+        # focus starts where the builder's keys work (t, b, s, …); the underlying field takes
+        # letters only after u
+        self.query_one(ComboLegsTable).focus()
         self.set_interval(0.05, self._poll)
         self._load(self.symbol)
         self.repaint()
@@ -459,12 +462,33 @@ class ComboBuilderScreen(ComboEditMixin, ComboSendMixin, Screen):
         self.query_one("#combo-underlying", Input).focus()
 
     def action_close(self) -> None:
+        """Escape: out of a field (the limit editor closes, the underlying field gives the
+        focus back to the legs), else close the builder."""
         box = self.query_one("#combo-limit", Input)
         if box.display and box.has_focus:
             box.display = False
             self.query_one(ComboOrderPanel).focus()
             return
+        if self.query_one("#combo-underlying", Input).has_focus:
+            self.query_one(ComboLegsTable).focus()
+            return
         self.app.pop_screen()
+
+    def action_help(self) -> None:
+        """The builder's own keys (``?``, ``f1``)."""
+        from livedesk.tui.screens.combo_help import ComboHelpScreen
+
+        self.app.push_screen(
+            ComboHelpScreen(
+                [
+                    ("Anywhere", self.BINDINGS),
+                    ("Legs table", ComboLegsTable.BINDINGS),
+                    ("Order panel", ComboOrderPanel.BINDINGS),
+                    ("Template (t, then)", ComboTemplatePicker.BINDINGS),
+                    ("Preview", ComboPreviewScreen.BINDINGS),
+                ]
+            )
+        )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

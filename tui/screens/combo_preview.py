@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
@@ -64,7 +64,7 @@ class ComboPreviewScreen(ModalScreen[str | None]):
         self.ready = False
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="combo-preview"):
+        with VerticalScroll(id="combo-preview"):  # Send/Cancel docked: always in view
             yield Label("Preview", id="combo-preview-title")
             yield Label(self.order.words(), id="combo-preview-words")
             limit = "market" if self.order.limit is None else f"{self.order.limit:+.2f}"
@@ -75,12 +75,17 @@ class ComboPreviewScreen(ModalScreen[str | None]):
             yield Static("\n".join(self.legs_text), id="combo-preview-legs")
             yield Static("\n".join(self.summary_text), id="combo-preview-summary")
             yield Static("what-if: asking the gateway…", id="combo-preview-whatif")
-            yield Label("", id="combo-preview-validity")
-            with Horizontal(id="combo-preview-buttons"):
-                yield Button("Cancel", id="combo-preview-cancel", compact=True)
-                yield Button(
-                    "Send", id="combo-preview-send", variant="error", disabled=True, compact=True
-                )
+            with Vertical(id="combo-preview-foot"):
+                yield Label("", id="combo-preview-validity")
+                with Horizontal(id="combo-preview-buttons"):
+                    yield Button("Cancel", id="combo-preview-cancel", compact=True)
+                    yield Button(
+                        "Send",
+                        id="combo-preview-send",
+                        variant="error",
+                        disabled=True,
+                        compact=True,
+                    )
 
     def on_mount(self) -> None:
         self.query_one("#combo-preview-cancel", Button).focus()

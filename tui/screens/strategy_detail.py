@@ -1,4 +1,5 @@
-"""A strategy's detail: parameters, recent decisions with their inputs, errors, its risk row."""
+"""A strategy's detail: its signal over time (a chart from the journaled decisions),
+parameters, recent decisions as readable rows with their inputs, errors, its risk rows."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from livedesk.backend.console.market_clock import NEW_YORK
+from livedesk.backend.console.signals import latest_scores, signal_chart
 from livedesk.tui.widgets.risk import risk_table_rows
+from livedesk.tui.widgets.signal_chart import SignalChartView
 
 
 def _value(v) -> str | None:
@@ -59,6 +62,7 @@ class StrategyDetailScreen(ModalScreen[None]):
         info = c.info(self.strategy)
         params = "\n".join(f"  {k} = {v!r}" for k, v in dict(info.params).items()) or "  (none)"
         decisions = c.recent_decisions(self.strategy, limit=20)
+        chart = signal_chart(c.recent_decisions(self.strategy, limit=500), dict(info.params))
         errors = [d for d in decisions if d.get("kind") == "error"]
         risk = ""
         if self.session.risk_table is not None and self.strategy in self.session.engine.keys():
@@ -69,6 +73,15 @@ class StrategyDetailScreen(ModalScreen[None]):
             risk = "\n".join(lines)
         with VerticalScroll(classes="dialog detail"):
             yield Static(f"{info.name} — {info.status} — {info.schedule}", classes="dialog-title")
+            if chart is not None:
+                yield SignalChartView(chart, id="signal-chart")
+                scores = latest_scores(decisions)
+                if scores:
+                    yield Static(
+                        "Scores of the last picks: "
+                        + "  ".join(f"{sym} {v:+.2f}" for sym, v in scores),
+                        markup=False,
+                    )
             yield Static(f"Parameters:\n{params}")
             yield Static(
                 "Recent decisions (newest last):\n"

@@ -267,10 +267,11 @@ class ComboPayoffChart(Widget):
                 for k in ("expiry", "today", "axis", "text")
             }
             width = self.content_size.width
+            base = self.rich_style  # the padding too: never the terminal's default background
             self._strips = [
-                Strip(line_segments(line, styles)).crop_extend(0, width, None)
+                Strip(line_segments(line, styles)).crop_extend(0, width, base)
                 for line in self._lines
             ]
         if 0 <= y < len(self._strips):
             return self._strips[y]
-        return Strip.blank(self.content_size.width)
+        return Strip.blank(self.content_size.width, self.rich_style)

@@ -1,4 +1,4 @@
-"""Pane 3, Equity: equity and Drawdown sparklines over session / week / all, with the numbers."""
+"""Pane 3, Equity: an equity line chart (dollar and % axis, time axis) and the drawdown beneath."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from livedesk.backend.risk.engine import ACCOUNT
 from livedesk.tui import format as fmt
 from livedesk.tui.bindings import bindings
 from livedesk.tui.widgets.account import AccountLines
+from livedesk.tui.widgets.equity_chart import EquityChart, EquityData
 from livedesk.tui.widgets.pane import Pane
-from livedesk.tui.widgets.spark import SparkLines
 
 
 class EquityPane(Pane, can_focus=True):
@@ -24,9 +24,12 @@ class EquityPane(Pane, can_focus=True):
         "At the top, the account: cash, buying power, excess liquidity, initial and "
         "maintenance margin, realised and unrealised day PnL, each in its currency (IB's "
         "account values and day PnL; 'stale' while disconnected). Below, "
-        "Equity (NetLiquidation) and Drawdown sparklines from the journal's full history, "
-        "downsampled to the pane width keeping every bucket's extreme (the drawdown line "
-        "shows its trough). Beside them: equity, peak, current and maximum drawdown. "
+        "Equity (NetLiquidation) as a line chart from the journal's full history, "
+        "downsampled to the pane width keeping every bucket's low and high; the y axis in "
+        "dollars and % from the window's start (never narrower than 0.5 % of the level, so a "
+        "$7 dip on $1M is a ripple and a flat equity is a flat line), time on x (the broker's "
+        "clock, New York). Below: equity, peak, current and maximum drawdown, and the "
+        "drawdown chart (0 down to the trough, at least 0.5 points deep). "
         "w cycles the window (session / week / all); a switches between the account and "
         "each strategy."
     )
@@ -39,7 +42,7 @@ class EquityPane(Pane, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield AccountLines(id="account-figures")
-        yield SparkLines(id="equity-chart")
+        yield EquityChart(id="equity-chart")
 
     def refresh_from(self, session, force: bool = False) -> None:
         now = time.monotonic()
@@ -47,16 +50,21 @@ class EquityPane(Pane, can_focus=True):
             return
         self._last = now
         self.query_one(AccountLines).show(session.account_figures(), not session.link_up)
-        width = max(2, self.size.width - 2)
+        width = 2 * max(2, self.size.width - 2)  # two braille dots per column
         view = session.equity_view(self.subject, self.window, width)
-        enough = view.samples >= 2  # one point would fill the line: draw from two on
+        enough = view.samples >= 2  # one point is no line: draw from two on
         current, worst = fmt.pct(view.current_dd, 2) or "—", fmt.pct(view.max_dd, 2) or "—"
-        self.query_one(SparkLines).set_data(
-            f"Equity — {self.subject}, {self.window}, samples: {view.samples}",
-            view.equity if enough else [],
-            view.drawdown if enough else [],
-            f"equity {fmt.money(view.last)}   peak {fmt.money(view.peak)}",
-            f"current {current}   max {worst}",
+        self.query_one(EquityChart).set_data(
+            EquityData(
+                f"Equity — {self.subject}, {self.window}, samples: {view.samples}",
+                view.times if enough else [],
+                view.equity_lo if enough else [],
+                view.equity if enough else [],
+                view.drawdown if enough else [],
+                view.first,
+                f"equity {fmt.money(view.last)}  peak {fmt.money(view.peak)}  "
+                f"drawdown {current}  max {worst}",
+            )
         )
 
     def action_cycle_window(self) -> None:
