@@ -133,7 +133,7 @@ class LiveDeskApp(ManualTrading, ConsoleOperations, DemoSpeedActions, App[int]):
         )
         with Container(id="panes"):
             # DOM order is the grid's order at 160x50 (see console.tcss)
-            for name in ("positions", "equity", "risk", "strategies", "orders", "log", "watchlist"):
+            for name in ("positions", "equity", "risk", "strategies", "watchlist", "orders", "log"):
                 yield self.panes[name]
         yield KeyBar(id="keys")
 

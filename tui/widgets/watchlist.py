@@ -17,7 +17,6 @@ from livedesk.tui import format as fmt
 from livedesk.tui.bindings import bindings
 from livedesk.tui.widgets.line_table import Column, Row
 from livedesk.tui.widgets.pane import TablePane
-from livedesk.tui.widgets.spark import BARS
 
 SPARK_WIDTH = 14
 COLUMNS = (
@@ -30,6 +29,9 @@ COLUMNS = (
     Column("volume", "Volume", 10, "right", True),
     Column("spark", "Intraday", SPARK_WIDTH, flex=True),
 )
+
+BARS = " ▁▂▃▄▅▆▇█"
+"""Eighth-cell blocks, low to high, for the intraday sparkline."""
 
 
 def spark_text(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
