@@ -74,3 +74,53 @@ def mkt_depth_l2(
         f"13\x001\x00{req_id}\x00{position}\x00{market_maker}\x00{operation}\x00{side}\x00"
         f"{fmt(price)}\x00{fmt(size)}\x001\x00"
     )
+
+
+class TickFrames:
+    """The tickPrice / tickSize / tickOptionComputation frames of one subscription, its
+    reqId and tick types formatted once: byte-for-byte the functions above."""
+
+    __slots__ = ("_prices", "_sizes", "_options", "_req_id")
+
+    def __init__(self, req_id: int) -> None:
+        self._req_id = req_id
+        self._prices: dict[int, str] = {}
+        self._sizes: dict[int, str] = {}
+        self._options: dict[int, str] = {}
+
+    def price(self, tick_type: int, price: float, wire_size: float | int) -> bytes:
+        """:func:`tick_price`."""
+        head = self._prices.get(tick_type)
+        if head is None:
+            head = self._prices[tick_type] = f"1\x006\x00{self._req_id}\x00{tick_type}\x00"
+        text = f"{head}{fmt(price)}\x00{fmt(wire_size)}\x000\x00"
+        return _LEN(len(text)) + text.encode()
+
+    def size(self, tick_type: int, wire_size: float | int) -> bytes:
+        """:func:`tick_size`."""
+        head = self._sizes.get(tick_type)
+        if head is None:
+            head = self._sizes[tick_type] = f"2\x006\x00{self._req_id}\x00{tick_type}\x00"
+        text = f"{head}{fmt(wire_size)}\x00"
+        return _LEN(len(text)) + text.encode()
+
+    def option(
+        self,
+        tick_type: int,
+        implied_vol: float,
+        delta: float,
+        opt_price: float,
+        gamma: float,
+        vega: float,
+        theta: float,
+        und_price: float,
+    ) -> bytes:
+        """:func:`tick_option_computation`."""
+        head = self._options.get(tick_type)
+        if head is None:
+            head = self._options[tick_type] = f"21\x00{self._req_id}\x00{tick_type}\x001\x00"
+        text = (
+            f"{head}{fmt(implied_vol)}\x00{fmt(delta)}\x00{fmt(opt_price)}\x000\x00"
+            f"{fmt(gamma)}\x00{fmt(vega)}\x00{fmt(theta)}\x00{fmt(und_price)}\x00"
+        )
+        return _LEN(len(text)) + text.encode()
