@@ -52,6 +52,7 @@ async def main():
     gw = SimGateway(port=0, market=market, speed={speed}, tick_interval={interval},
                     start_time=market.session_open() + 3600)
     gw.max_depth_books = {books}
+    gw.max_market_data_lines = {lines}
     await gw.start()
     print(f"listening on 127.0.0.1:{{gw.port}}", flush=True)
     await asyncio.Event().wait()
@@ -138,9 +139,11 @@ def cpu_seconds(pid: int) -> float:
 class ScriptGateway(GatewayProcess):
     """A gateway process built in Python (clock speed, streaming interval, depth-book cap)."""
 
-    def __init__(self, speed: float, interval: float, books: int = 3) -> None:
+    def __init__(self, speed: float, interval: float, books: int = 3, lines: int = 250) -> None:
         super().__init__()
-        self.code = _GATEWAY_SCRIPT.format(speed=speed, interval=interval, books=books)
+        self.code = _GATEWAY_SCRIPT.format(
+            speed=speed, interval=interval, books=books, lines=lines
+        )  # ``lines``: market-data lines (IB's default 100 would refuse half of 200 subscriptions)
 
     async def __aenter__(self) -> ScriptGateway:
         self.proc = await asyncio.create_subprocess_exec(

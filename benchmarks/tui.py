@@ -7,8 +7,10 @@ Prints, with their conditions:
   CONNECTED and the Strategies rows (target <= 2 s);
 * keypress -> repaint latency p50 / p95 / max for cursor moves and pane switches while 500
   positions tick at 4 Hz, headless and in a real terminal under tmux, at 160x50 (grid) and
-  80x24 (tabs) (target p95 <= 50 ms). Latency is measured from the key event reaching the
-  app (``post_message``) to the end of the first screen refresh after its action ran;
+  80x24 (tabs) (target p95 <= 16.7 ms, one frame at 60 Hz, #21), and the main thread's CPU
+  time per keypress (what the key costs without waiting for a shared core). Latency is
+  measured from the key event reaching the app (``post_message``) to the end of the first
+  screen refresh after its action ran;
 * frame cost per tick cycle: the 4 Hz refresh handler plus the screen refresh it causes
   (target p95 <= 15 ms);
 * CPU while ticking (target <= 10 % of a core) and idle (target < 1 %);
@@ -447,11 +449,11 @@ def main() -> None:
         )
         layout = "grid" if size[0] >= 140 else "tabs"
         print(f"headless {size[0]}x{size[1]} ({layout}):")
-        print(f"  cursor move  {stats(probe.latencies['cursor'])}  (target p95 <= 50)")
-        print(f"  pane switch  {stats(probe.latencies['switch'])}  (target p95 <= 50)")
+        print(f"  cursor move  {stats(probe.latencies['cursor'])}  (target p95 <= 16.7)")
+        print(f"  pane switch  {stats(probe.latencies['switch'])}  (target p95 <= 16.7)")
         print("  CPU time of the main thread per keypress (excludes waiting for a core):")
-        print(f"    cursor     {stats(probe.cpu['cursor'])}")
-        print(f"    switch     {stats(probe.cpu['switch'])}")
+        print(f"    cursor     {stats(probe.cpu['cursor'])}  (target p95 <= 16.7)")
+        print(f"    switch     {stats(probe.cpu['switch'])}  (target p95 <= 16.7)")
         print(f"  tick cycle   {stats(cycles)}  (handler + repaint; target p95 <= 15)")
         print(f"  frames       {stats(probe.frames)}")
         print(
@@ -478,8 +480,8 @@ def main() -> None:
             if res is None:
                 print("  failed to run")
                 continue
-            print(f"  cursor move  {stats(res['cursor'])}  (target p95 <= 50)")
-            print(f"  pane switch  {stats(res['switch'])}  (target p95 <= 50)")
+            print(f"  cursor move  {stats(res['cursor'])}  (target p95 <= 16.7)")
+            print(f"  pane switch  {stats(res['switch'])}  (target p95 <= 16.7)")
             print(f"  tick cycle   {stats(res['cycles'])}  (target p95 <= 15)")
             print(f"  CPU per key: cursor {stats(res['cpu_cursor'])}")
             print(f"               switch {stats(res['cpu_switch'])}")

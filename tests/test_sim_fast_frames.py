@@ -52,3 +52,25 @@ def test_depth_rows(req_id, pos, op, side, price, size):
     assert ff.mkt_depth_l2(req_id, pos, "ARCA", op, side, price, size) == encode_frame(
         dm.mkt_depth_l2(req_id, pos, "ARCA", op, side, price, size, True)
     )
+
+
+@given(
+    ids,
+    st.sampled_from([1, 2, 4, 6, 7, 14]),
+    prices,
+    st.integers(0, 10**7),
+    st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=7, max_size=7),
+)
+def test_subscription_frames(req_id, tick, price, shares, v):
+    """A subscription's cached frame heads give the field encoders' frames, every time."""
+    proto = protocol(178)
+    frames = ff.TickFrames(req_id)
+    for _ in range(2):  # the first call builds a head, the second reuses it
+        want = encode_frame(m.tick_price(req_id, tick, price, shares, proto=proto, sec_type="STK"))
+        assert frames.price(tick, price, proto.tick_size(shares, "STK")) == want
+        want = encode_frame(m.tick_size(req_id, 8, shares, proto=proto, sec_type="STK"))
+        assert frames.size(8, proto.tick_size(shares, "STK")) == want
+        want = encode_frame(
+            m.tick_option_computation(req_id, 13, 1, v[0], v[1], v[2], 0.0, v[3], v[4], v[5], v[6])
+        )
+        assert frames.option(13, *v) == want

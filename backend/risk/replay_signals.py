@@ -110,7 +110,8 @@ def batch_z(records: Sequence[Mapping[str, Any]]) -> list[float | None]:
 
     The recorded windows are stitched into one series (a window whose first rows are the
     previous window's last rows, bit for bit, adds only its last bar; any other window is
-    appended whole), and crack_signal's own :func:`signal_arrays` runs over it once per chunk.
+    appended whole), and crack_signal's own :func:`signal_z` (the z of :func:`signal_arrays`,
+    at the windows' last rows only) runs over it once per chunk.
     A row's rank uses its last ``window`` rows and its z the last ``window`` differences, so
     the value at a window's last row depends on that window's ``2·window − 1`` rows only: it
     is the number ``evaluate`` computes, by the same code. None where a record cannot be
@@ -131,9 +132,10 @@ def batch_z(records: Sequence[Mapping[str, Any]]) -> list[float | None]:
             for (_, lo, hi), col in zip(cs.UNIT_RANGES, bars[:, 1:].T, strict=True):
                 ok = ok and lo <= float(col.min()) and float(col.max()) <= hi
             if ok:  # no window's median can leave the units range: no window would raise
-                z = cs.signal_arrays(*bars.T, window=state["window"])["z"]
-                for k, row in ends:
-                    out[k] = float(z[row])
+                rows = np.array([row for _, row in ends])
+                z = cs.signal_z(*bars.T, rows=rows, window=state["window"])
+                for (k, _), value in zip(ends, z.tolist(), strict=True):
+                    out[k] = value
         parts.clear()
         ends.clear()
         state.update(rows=0, prev=None)

@@ -59,38 +59,47 @@ def crack_321(cl, ho, rb):
     return out if out.ndim else float(out)
 
 
-def rolling_pct_rank(x: np.ndarray, window: int) -> np.ndarray:
+def _windows(x: np.ndarray, window: int, rows: np.ndarray | None) -> np.ndarray:
+    """The ``window``-value windows ending at ``rows`` (indices of ``x``, each at least
+    ``window - 1``), or at every row from ``window - 1`` on when ``rows`` is None."""
+    win = np.lib.stride_tricks.sliding_window_view(x, window)
+    return win if rows is None else win[rows - (window - 1)]
+
+
+def rolling_pct_rank(x: np.ndarray, window: int, rows: np.ndarray | None = None) -> np.ndarray:
     """Rank of each value among the last ``window`` values, divided by ``window``.
 
     Ties get their average rank (pandas' ``rolling(window).rank(pct=True)``); NaN for the
-    first ``window - 1`` rows and for windows holding a NaN.
+    first ``window - 1`` rows and for windows holding a NaN. ``rows`` (indices, each at
+    least ``window - 1``): rank only those rows, NaN elsewhere; each is the same number.
     """
     x = np.asarray(x, dtype=float)
     out = np.full(len(x), np.nan)
     if len(x) < window:
         return out
-    win = np.lib.stride_tricks.sliding_window_view(x, window)
+    win = _windows(x, window, rows)
     last = win[:, -1:]
     less = (win < last).sum(axis=1)
     equal = (win == last).sum(axis=1)  # includes the value itself
     ranks = (less + (equal + 1) / 2) / window
     ranks[np.isnan(win).any(axis=1)] = np.nan
-    out[window - 1 :] = ranks
+    out[slice(window - 1, None) if rows is None else rows] = ranks
     return out
 
 
-def rolling_z(x: np.ndarray, window: int) -> np.ndarray:
-    """``(x - mean) / std`` over the last ``window`` values (sample std; NaN when std is 0)."""
+def rolling_z(x: np.ndarray, window: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """``(x - mean) / std`` over the last ``window`` values (sample std; NaN when std is 0).
+    ``rows`` as in :func:`rolling_pct_rank`."""
     x = np.asarray(x, dtype=float)
     out = np.full(len(x), np.nan)
     if len(x) < window:
         return out
-    win = np.lib.stride_tricks.sliding_window_view(x, window)
+    win = _windows(x, window, rows)
     mean = win.mean(axis=1)
     std = win.std(axis=1, ddof=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(std > 1e-12, (win[:, -1] - mean) / std, np.nan)
-    out[window - 1 :] = z
+    out[slice(window - 1, None) if rows is None else rows] = z
     return out
 
 
@@ -107,6 +116,21 @@ def signal_arrays(psx, cl, ho, rb, window: int = 60) -> dict[str, np.ndarray]:
         "diff": diff,
         "z": rolling_z(diff, window),
     }
+
+
+def signal_z(psx, cl, ho, rb, rows: np.ndarray, window: int = 60) -> np.ndarray:
+    """:func:`signal_arrays`' z-score at ``rows`` only (indices, each at least
+    ``2 * window - 2``): the ranks of the ``window`` rows each needs, then its z — the
+    same functions on the same windows, so the same numbers, without the rows between."""
+    rows = np.asarray(rows, dtype=np.intp)
+    mask = np.zeros(len(psx), dtype=bool)
+    mask[rows[:, None] - np.arange(window)[None, :]] = True
+    need = None if mask[window - 1 :].all() else np.flatnonzero(mask)  # None: every row
+    crack = np.asarray(crack_321(cl, ho, rb), dtype=float)
+    diff = rolling_pct_rank(np.asarray(psx, dtype=float), window, need) - rolling_pct_rank(
+        crack, window, need
+    )
+    return rolling_z(diff, window, rows)[rows]
 
 
 def signal_frame(bars: pd.DataFrame, window: int = 60) -> pd.DataFrame:

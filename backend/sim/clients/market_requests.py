@@ -55,6 +55,7 @@ class MarketDataSub:
     last: Quote | None = None
     legs: list[combos.Leg] | None = None
     generic: frozenset[int] = frozenset()
+    frames: ff.TickFrames | None = None  # its frame heads, built at the first push
 
 
 @dataclass
@@ -124,27 +125,36 @@ class MarketDataRequests(GenericTicks):
 
     def _push_ticks(self, req_id: int, sub: MarketDataSub, now: float) -> None:
         market = self.gw.market
-        if sub.legs is not None:
-            q = combos.combo_quote(market, sub.legs, now)
+        legs = sub.legs
+        if legs is not None:
+            q = combos.combo_quote(market, legs, now)
         else:
             q = market.quote(sub.inst.con_id, now)
-        if q == sub.last:
-            return
-        last_moved = sub.last is None or q.last != sub.last.last
+        prev = sub.last
+        if prev is not None:
+            volume = q.volume  # moves nearly every pass: a cheap test before the full one
+            if (volume is prev.volume or volume == prev.volume) and q == prev:
+                return
+            last_moved = q.last != prev.last
+        else:
+            last_moved = True
         sub.last = q
         sent = sub.sent
+        frames = sub.frames
+        if frames is None:
+            frames = sub.frames = ff.TickFrames(req_id)
         # sizes go out in the negotiated version's unit (lots of 100 shares before 159)
         sec_type = "BAG" if sub.inst is None else sub.inst.sec_type
         proto = self.proto
         if sent.get("session") != market.session:  # first push, or a new session began
             sent["session"] = market.session
-            if sub.legs is not None:
-                prev = combos.combo_prev_close(market, sub.legs)
+            if legs is not None:
+                prev_close = combos.combo_prev_close(market, legs)
             else:
-                prev = market.prev_close(sub.inst.con_id)
-            self.send(m.tick_price(req_id, CLOSE, prev, 0, proto=proto, sec_type=sec_type))
-        size = proto.tick_size
+                prev_close = market.prev_close(sub.inst.con_id)
+            self.send(m.tick_price(req_id, CLOSE, prev_close, 0, proto=proto, sec_type=sec_type))
         as_is = proto.fractional_size and (proto.market_data_in_shares or sec_type != "STK")
+        send_frame = self.send_frame
         for tick, value in (
             (BID, (q.bid, q.bid_size)),
             (ASK, (q.ask, q.ask_size)),
@@ -152,15 +162,15 @@ class MarketDataRequests(GenericTicks):
         ):
             if sent.get(tick) != value:
                 sent[tick] = value
-                wire = value[1] if as_is else size(value[1], sec_type)
-                self.send_frame(ff.tick_price(req_id, tick, value[0], wire))
-        if sub.legs is not None:
+                wire = value[1] if as_is else proto.tick_size(value[1], sec_type)
+                send_frame(frames.price(tick, value[0], wire))
+        if legs is not None:
             return
         if sent.get(VOLUME) != q.volume:
             sent[VOLUME] = q.volume
-            wire = q.volume if as_is else size(q.volume, sec_type)
-            self.send_frame(ff.tick_size(req_id, VOLUME, wire))
-        if sub.inst.sec_type == "OPT":
+            wire = q.volume if as_is else proto.tick_size(q.volume, sec_type)
+            send_frame(frames.size(VOLUME, wire))
+        if sec_type == "OPT":
             self._push_greeks(req_id, sub, now, q)
         if sub.generic:
             self.push_generic(req_id, sub, now, q)
@@ -169,7 +179,7 @@ class MarketDataRequests(GenericTicks):
             for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):
                 if sent.get(tick) != value:
                     sent[tick] = value
-                    self.send_frame(ff.tick_price(req_id, tick, value, 0))
+                    send_frame(frames.price(tick, value, 0))
 
     def _push_greeks(self, req_id: int, sub: MarketDataSub, now: float, q: Quote) -> None:
         """tickOptionComputation for the bid, ask, last (implied vols) and the model."""
@@ -189,7 +199,7 @@ class MarketDataRequests(GenericTicks):
             sub.sent[key] = value
             values = (vol, g.delta, g.price, g.gamma, g.vega, g.theta, st.und_price)
             if all(map(math.isfinite, values)):
-                self.send_frame(ff.tick_option_computation(req_id, tick, *values))
+                self.send_frame(sub.frames.option(tick, *values))
                 continue
             self.send(
                 m.tick_option_computation(

@@ -59,14 +59,16 @@ def greeks(call: bool, s: float, k: float, t: float, r: float, vol: float) -> Gr
     disc = k * math.exp(-r * t)
     pdf = math.exp(-0.5 * d1 * d1) * _INV_SQRT_2PI
     decay = -s * pdf * vol / (2.0 * sqrt_t)
-    if call:
-        value = s * _ncdf(d1) - disc * _ncdf(d2)
-        delta = _ncdf(d1)
-        theta = decay - r * disc * _ncdf(d2)
+    if call:  # each N(.) evaluated once
+        n_d1, n_d2 = _ncdf(d1), _ncdf(d2)
+        value = s * n_d1 - disc * n_d2
+        delta = n_d1
+        theta = decay - r * disc * n_d2
     else:
-        value = disc * _ncdf(-d2) - s * _ncdf(-d1)
+        n_minus_d2 = _ncdf(-d2)
+        value = disc * n_minus_d2 - s * _ncdf(-d1)
         delta = _ncdf(d1) - 1.0
-        theta = decay + r * disc * _ncdf(-d2)
+        theta = decay + r * disc * n_minus_d2
     return Greeks(value, delta, pdf / (s * sd), s * pdf * sqrt_t / 100.0, theta / 365.0)
 
 

@@ -140,6 +140,8 @@ class HistoryBuilder:
         self.market = market
         self._range_cache: dict[tuple[int, int], tuple[float, float, float]] = {}
         self._range_session = 0.0  # the open of the session the cached ranges belong to
+        # per instrument, its session's first open and running high / low by minute
+        self._range_runs: dict[int, tuple[list[float], list[float], list[float]]] = {}
         self._minutes: dict[tuple[int, dt.date], _Minutes] = {}
         self._daily_rows: dict[int, list[tuple]] = {}
         self._token: tuple[float, int] = (math.nan, -1)  # (session open, sessions generated)
@@ -168,11 +170,20 @@ class HistoryBuilder:
         if self._range_session != start:  # a new session: the old ranges are dropped
             self._range_session = start
             self._range_cache.clear()
+            self._range_runs.clear()
         hit = self._range_cache.get(key)
         if hit is None:
-            mb = self.market.minute_bars(con_id, self.market.session)[: max(minute, 0)]
-            if len(mb):
-                hit = (float(mb["open"][0]), float(mb["high"].max()), float(mb["low"].min()))
+            runs = self._range_runs.get(con_id)
+            if runs is None:  # the session's minutes once, not once a minute
+                mb = self.market.minute_bars(con_id, self.market.session)
+                runs = self._range_runs[con_id] = (
+                    mb["open"][:1].tolist(),
+                    np.maximum.accumulate(mb["high"]).tolist(),
+                    np.minimum.accumulate(mb["low"]).tolist(),
+                )
+            n = min(max(minute, 0), len(runs[1]))  # the minutes finished by now
+            if n:
+                hit = (runs[0][0], runs[1][n - 1], runs[2][n - 1])
             else:
                 hit = (math.nan, -math.inf, math.inf)
             if len(self._range_cache) > 100_000:

@@ -103,6 +103,7 @@ from livedesk.backend.sim.market.paths import (
     ar1,
     extend_draws,
     half_life_phi,
+    make_quote,
     minute_bars,
     round_to_tick,
     seeded_rng,
@@ -253,6 +254,7 @@ class _SessionPath:
     __slots__ = (
         "con_id", "start", "n", "opens", "highs", "lows", "closes", "amps", "cum_volume",
         "volumes", "prev_close", "tick", "spread_frac", "lots", "second", "per_second",
+        "minute", "per_minute", "grid",
     )  # fmt: skip
 
     def __init__(
@@ -271,6 +273,9 @@ class _SessionPath:
         self.lots = DISPLAY_LOTS * math.sqrt(liquidity)
         self.second = None  # the whole second ``per_second`` was computed for
         self.per_second: tuple[float, float, int, int, int] = (0.0, 0.0, 0, 0, 0)
+        self.minute = -1  # the minute ``per_minute`` holds (its bar's values, for ``state``)
+        self.per_minute: tuple = ()
+        self.grid: tuple = (None, None, None, 0.0, 0.0, 0.0)  # the last quote's tick grid
 
     def state(self, t: float, shapes: list[list[float]]) -> tuple[float, int, int]:
         """Unrounded trade price, minute index (-1 before the open, n after) and volume at t."""
@@ -281,14 +286,24 @@ class _SessionPath:
         if k >= self.n:
             return self.closes[-1], self.n, self.cum_volume[-1]
         u = (elapsed - 60.0 * k) / 60.0
-        o, c = self.opens[k], self.closes[k]
-        shape = shapes[(self.con_id * 40503 + k * 9973) % _SHAPES]
+        if k != self.minute:  # the bar's values, looked up once a minute (the hot path)
+            o = self.opens[k]
+            self.minute = k
+            self.per_minute = (
+                o, self.closes[k] - o, self.amps[k],
+                shapes[(self.con_id * 40503 + k * 9973) % _SHAPES],
+                self.lows[k], self.highs[k], self.cum_volume[k], self.volumes[k],
+            )  # fmt: skip
+        o, move, amp, shape, low, high, cum_volume, volume = self.per_minute
         s = u * _SHAPE_POINTS
         i = int(s)
         bridge = shape[i] + (s - i) * (shape[i + 1] - shape[i])
-        price = o + (c - o) * u + self.amps[k] * bridge
-        price = min(max(price, self.lows[k]), self.highs[k])
-        return price, k, self.cum_volume[k] + int(self.volumes[k] * u)
+        price = o + move * u + amp * bridge
+        if low > price:  # min(max(price, low), high), without the calls
+            price = low
+        if high < price:
+            price = high
+        return price, k, cum_volume + int(volume * u)
 
 
 class MarketModel:
@@ -503,9 +518,11 @@ class MarketModel:
         """Bid, ask, displayed sizes, last trade and session volume at epoch ``t``."""
         path = self._current.get(con_id)
         if path is None:
-            pricer = self._pricer(con_id)
-            if pricer is not None:
-                return pricer.quote(self._instrument(con_id), t)
+            if self._pricers:  # :meth:`_pricer`, the instrument looked up once
+                inst = self._instrument(con_id)
+                pricer = self._pricers.get(inst.sec_type)
+                if pricer is not None:
+                    return pricer.quote(inst, t)
             path = self._session_path(con_id)
         price, minute, volume = path.state(t, self._shapes)
         tick, second = path.tick, int(t)
@@ -524,18 +541,19 @@ class MarketModel:
             )
         widening, spread_noise, bid_size, ask_size, last_size = path.per_second
         spread = price * path.spread_frac * widening * spread_noise  # the order of old: same bits
-        n_ticks = max(1, round(spread / tick))
+        n_ticks = round(spread / tick)
+        if n_ticks < 1:
+            n_ticks = 1
         centre = price / tick
         bid_ticks = math.floor(centre - n_ticks / 2 + 0.5)
-        return Quote(
-            bid=round(bid_ticks * tick, 8),
-            ask=round((bid_ticks + n_ticks) * tick, 8),
-            bid_size=bid_size,
-            ask_size=ask_size,
-            last=round(round(centre) * tick, 8),
-            last_size=last_size,
-            volume=volume,
-        )
+        last_ticks = round(centre)
+        grid = path.grid  # prices on the tick grid, rounded again only when they move
+        if grid[0] != bid_ticks or grid[1] != n_ticks or grid[2] != last_ticks:
+            grid = path.grid = (
+                bid_ticks, n_ticks, last_ticks, round(bid_ticks * tick, 8),
+                round((bid_ticks + n_ticks) * tick, 8), round(last_ticks * tick, 8),
+            )  # fmt: skip
+        return make_quote(grid[3], grid[4], bid_size, ask_size, grid[5], last_size, volume)
 
     def _instrument(self, con_id: int) -> Instrument:
         inst = self.registry.by_con_id(con_id)

@@ -59,6 +59,7 @@ from livedesk.backend.sim.market.paths import (
     MINUTE_DTYPE,
     NEW_YORK,
     Quote,
+    make_quote,
     round_to_tick,
 )
 
@@ -280,6 +281,7 @@ class OptionPricer:
         self._close_time: dict[str, float] = {}
         self._state: dict[int, tuple[float, OptionState]] = {}
         self._prev_close: dict[int, float] = {}
+        self._und_last: dict[int, tuple[float, float]] = {}  # underlying: (t, last price)
 
     # ---- model ------------------------------------------------------------------------
     def base_vol(self, und_con_id: int) -> float:
@@ -309,6 +311,7 @@ class OptionPricer:
         """Forget per-session caches (a new session started)."""
         self._base_vol.clear()
         self._state.clear()
+        self._und_last.clear()
 
     def expiry_time(self, inst: Instrument) -> float:
         """Epoch seconds of the close of the expiry session (16:00 New York, or the early
@@ -329,7 +332,12 @@ class OptionPricer:
         hit = self._state.get(inst.con_id)
         if hit is not None and hit[0] == t:
             return hit[1]
-        s = self.market.last_price(inst.underlying_con_id, t)
+        und = self._und_last.get(inst.underlying_con_id)
+        if und is not None and und[0] == t:  # one underlying price per instant for its chain
+            s = und[1]
+        else:
+            s = self.market.last_price(inst.underlying_con_id, t)
+            self._und_last[inst.underlying_con_id] = (t, s)
         years = max(self.expiry_time(inst) - t, 0.0) / YEAR
         vol = self.vol_at(inst, s, years)
         call = inst.right == "C"
@@ -347,14 +355,14 @@ class OptionPricer:
         last = min(max(round(mid / TICK) * TICK, bid), ask)
         salt = (inst.con_id * 2654435761 + int(t) * 40503) & 0xFFFF
         lots = 1 + int(20 * math.sqrt(max(inst.liquidity, 0.01)) * math.exp(-0.3 * min(z, 4)))
-        q = Quote(
-            bid=round(bid, 8),
-            ask=round(ask, 8),
-            bid_size=lots + salt % 7,
-            ask_size=lots + (salt >> 3) % 7,
-            last=round(last, 8),
-            last_size=1 + salt % 5,
-            volume=self._volume(inst, t, z),
+        q = make_quote(
+            round(bid, 8),
+            round(ask, 8),
+            lots + salt % 7,
+            lots + (salt >> 3) % 7,
+            round(last, 8),
+            1 + salt % 5,
+            self._volume(inst, t, z),
         )
         st = OptionState(q, s, vol, g, years)
         if len(self._state) > 50_000:

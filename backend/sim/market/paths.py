@@ -51,6 +51,30 @@ class Quote:
     volume: int
 
 
+_QUOTE_SETTERS = tuple(
+    Quote.__dict__[name].__set__
+    for name in ("bid", "ask", "bid_size", "ask_size", "last", "last_size", "volume")
+)
+
+
+def make_quote(
+    bid: float, ask: float, bid_size: int, ask_size: int, last: float, last_size: int, volume: int
+) -> Quote:
+    """``Quote(...)`` for the streaming hot path: the same frozen object, its slots filled
+    through their descriptors instead of ``__init__``'s per-field ``object.__setattr__``
+    (a third of the cost)."""
+    q = object.__new__(Quote)
+    s_bid, s_ask, s_bid_size, s_ask_size, s_last, s_last_size, s_volume = _QUOTE_SETTERS
+    s_bid(q, bid)
+    s_ask(q, ask)
+    s_bid_size(q, bid_size)
+    s_ask_size(q, ask_size)
+    s_last(q, last)
+    s_last_size(q, last_size)
+    s_volume(q, volume)
+    return q
+
+
 @dataclass(frozen=True)
 class DailyPath:
     """Unrounded daily prices over ``MarketModel.sessions`` (last entry: current session)."""

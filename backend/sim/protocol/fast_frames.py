@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-from livedesk.backend.sim.protocol.wire import fmt
+from livedesk.backend.sim.protocol.wire import UNSET_DOUBLE, UNSET_DOUBLE_TEXT, fmt
 
 _LEN = struct.Struct(">I").pack
 
@@ -74,3 +74,65 @@ def mkt_depth_l2(
         f"13\x001\x00{req_id}\x00{position}\x00{market_maker}\x00{operation}\x00{side}\x00"
         f"{fmt(price)}\x00{fmt(size)}\x001\x00"
     )
+
+
+def _num(x: float | int) -> str:
+    """:func:`~livedesk.backend.sim.protocol.wire.fmt` of a price or size, its float case
+    inlined (the hot path: one call instead of two)."""
+    if type(x) is float:
+        if x.is_integer():
+            if abs(x) < 1e16:
+                return str(int(x))
+            return UNSET_DOUBLE_TEXT if x == UNSET_DOUBLE else repr(x)
+        return "" if x != x else repr(x)  # NaN: an empty field
+    return fmt(x)
+
+
+class TickFrames:
+    """The tickPrice / tickSize / tickOptionComputation frames of one subscription, its
+    reqId and tick types formatted once: byte-for-byte the functions above."""
+
+    __slots__ = ("_prices", "_sizes", "_options", "_req_id")
+
+    def __init__(self, req_id: int) -> None:
+        self._req_id = req_id
+        self._prices: dict[int, str] = {}
+        self._sizes: dict[int, str] = {}
+        self._options: dict[int, str] = {}
+
+    def price(self, tick_type: int, price: float, wire_size: float | int) -> bytes:
+        """:func:`tick_price`."""
+        head = self._prices.get(tick_type)
+        if head is None:
+            head = self._prices[tick_type] = f"1\x006\x00{self._req_id}\x00{tick_type}\x00"
+        text = f"{head}{_num(price)}\x00{_num(wire_size)}\x000\x00"
+        return _LEN(len(text)) + text.encode()
+
+    def size(self, tick_type: int, wire_size: float | int) -> bytes:
+        """:func:`tick_size`."""
+        head = self._sizes.get(tick_type)
+        if head is None:
+            head = self._sizes[tick_type] = f"2\x006\x00{self._req_id}\x00{tick_type}\x00"
+        text = f"{head}{_num(wire_size)}\x00"
+        return _LEN(len(text)) + text.encode()
+
+    def option(
+        self,
+        tick_type: int,
+        implied_vol: float,
+        delta: float,
+        opt_price: float,
+        gamma: float,
+        vega: float,
+        theta: float,
+        und_price: float,
+    ) -> bytes:
+        """:func:`tick_option_computation`."""
+        head = self._options.get(tick_type)
+        if head is None:
+            head = self._options[tick_type] = f"21\x00{self._req_id}\x00{tick_type}\x001\x00"
+        text = (
+            f"{head}{_num(implied_vol)}\x00{_num(delta)}\x00{_num(opt_price)}\x000\x00"
+            f"{_num(gamma)}\x00{_num(vega)}\x00{_num(theta)}\x00{_num(und_price)}\x00"
+        )
+        return _LEN(len(text)) + text.encode()
