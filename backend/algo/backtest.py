@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from livedesk.backend.algo.parity import OrderRow
+from livedesk.backend.risk.figures import MIN_SESSIONS
 
 DEFAULT_CAPITAL = 1_000_000.0
 
@@ -171,8 +172,8 @@ def _reference_class():
     class AlgoReference(BacktestResult):
         """The backtest reference; its summary adds the parity report when one was made."""
 
-        def summary(self) -> str:
-            return "\n".join([super().summary(), *self.notes.get("parity", [])])
+        def summary(self, min_sessions: int = MIN_SESSIONS) -> str:
+            return "\n".join([super().summary(min_sessions), *self.notes.get("parity", [])])
 
     return AlgoReference
 

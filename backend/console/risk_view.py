@@ -29,7 +29,7 @@ from livedesk.backend.risk.divergence import (
     sharpe_divergence,
 )
 from livedesk.backend.risk.engine import ACCOUNT, RiskEngine
-from livedesk.backend.risk.figures import SessionFigures
+from livedesk.backend.risk.figures import SessionFigures, reference_figure
 
 METRICS = (
     ("cum_returns", "cum return"),
@@ -122,10 +122,21 @@ class RiskTable:
         figures = self.engine.figures(key)
         for metric, label in METRICS:
             fig = figures[metric]
-            bv = float(ref.metrics.get(metric, NAN)) if ref is not None else NAN
+            bv, bt_reason = NAN, ""
+            if ref is not None:
+                bt = reference_figure(
+                    metric,
+                    float(ref.metrics.get(metric, NAN)),
+                    int(ref.returns.size),
+                    self.engine.min_sessions,
+                    self.engine.daily_annualization,
+                )
+                bv, bt_reason = bt.value, bt.reason
             flag, detail = tests.get(metric, (None, ""))
             if not fig.shown:
                 flag, detail = None, fig.reason
+            if bt_reason:
+                flag, detail = None, f"backtest {bt_reason}" if fig.shown else detail
             lv = fig.value
             lines.append(
                 RiskLine(key, metric, label, lv, bv, lv - bv, flag, detail, fig.reason, fig.se)

@@ -59,6 +59,7 @@ from livedesk.backend.momentum.factor import (
     Picks,
 )
 from livedesk.backend.momentum.pipeline import FactorEngine
+from livedesk.backend.risk.figures import MIN_SESSIONS
 from livedesk.backend.strategies.backtest import BacktestResult as Reference
 from livedesk.backend.strategies.replay import summary_metrics
 
@@ -289,8 +290,8 @@ def run_backtest(
 class ZiplineReference(Reference):
     """The runtime's backtest result, its summary stating the bundle, costs and skipped runs."""
 
-    def summary(self) -> str:
-        lines = [super().summary().replace(" trades", " rebalances")]
+    def summary(self, min_sessions: int = MIN_SESSIONS) -> str:
+        lines = [super().summary(min_sessions).replace(" trades", " rebalances")]
         lines.append(f"  bundle {self.notes['bundle']!r}; costs: {self.notes['costs']}")
         lines += [f"  skipped {s}" for s in self.notes["skipped"]]
         return "\n".join(lines)

@@ -32,7 +32,7 @@ from typing import Any, TextIO
 from livedesk.backend.journal import Journal, account_journal_path, default_journal_path
 from livedesk.backend.risk.engine import ACCOUNT, RiskEngine, RiskRow, series_name, session_time
 from livedesk.backend.risk.execution import distribution
-from livedesk.backend.risk.figures import MIN_SESSIONS, Figure, SessionFigures
+from livedesk.backend.risk.figures import MIN_SESSIONS, Figure, SessionFigures, reference_figure
 
 PERCENT_METRICS = frozenset(
     "cum_returns annual_return annual_volatility max_drawdown current_drawdown "
@@ -253,7 +253,7 @@ def _print_key(engine: RiskEngine, key: str, out: TextIO, width: int, color: boo
     )
     print(session_line(engine.session_figures(key)), file=out)
     rows = [r for r in engine.view() if r.key == key]
-    print(metric_table(rows, engine.figures(key)), file=out)
+    print(metric_table(rows, engine.figures(key), reference_figures(engine, key)), file=out)
     ex = engine.execution(_strategy(key))
     if ex.fills:
         s, c = ex.slippage, ex.commission
@@ -313,17 +313,41 @@ def live_cell(metric: str, figure: Figure) -> str:
     return fmt(metric, figure.value)
 
 
-def metric_table(rows: list[RiskRow], figures: dict[str, Figure]) -> str:
-    """The live-versus-backtest table as fixed-width text (live figures as shown)."""
+def reference_figures(engine: RiskEngine, key: str) -> dict[str, Figure]:
+    """The backtest reference's figures as shown: gated like live, on its own number of
+    daily returns (empty without a reference)."""
+    ref = engine.backtest_reference(key)
+    if ref is None:
+        return {}
+    return {
+        metric: reference_figure(
+            metric,
+            float(value),
+            int(ref.returns.size),
+            engine.min_sessions,
+            engine.daily_annualization,
+        )
+        for metric, value in ref.metrics.items()
+    }
+
+
+def metric_table(
+    rows: list[RiskRow], figures: dict[str, Figure], references: dict[str, Figure] | None = None
+) -> str:
+    """The live-versus-backtest table as fixed-width text (live and backtest figures as
+    shown: each only when its own sample supports it)."""
     head = ("metric", "live daily", "backtest", "difference", "flag")
-    lines = [f"{head[0]:<18}{head[1]:>22}{head[2]:>12}{head[3]:>12}  {head[4]}"]
+    lines = [f"{head[0]:<18}{head[1]:>22}{head[2]:>24}{head[3]:>12}  {head[4]}"]
+    references = references or {}
     for r in rows:
         fig = figures[r.metric]
-        diff = fmt(r.metric, r.diff, True) if fig.shown else ""
-        flag = _flag(r.flag) if fig.shown else ""
+        ref = references.get(r.metric)
+        both = fig.shown and (ref is None or ref.shown)
+        diff = fmt(r.metric, r.diff, True) if both else ""
+        flag = _flag(r.flag) if both else ""
+        backtest = ref.reason if ref is not None and not ref.shown else fmt(r.metric, r.backtest)
         lines.append(
-            f"{r.metric:<18}{live_cell(r.metric, fig):>22}"
-            f"{fmt(r.metric, r.backtest):>12}{diff:>12}  {flag}".rstrip()
+            f"{r.metric:<18}{live_cell(r.metric, fig):>22}{backtest:>24}{diff:>12}  {flag}".rstrip()
         )
     return "\n".join(lines)
 

@@ -71,6 +71,12 @@ def daily_figure(metric: str, value: float, n: int, minimum: int, periods: float
     return Figure(value)
 
 
+def reference_figure(metric: str, value: float, n: int, minimum: int, periods: float) -> Figure:
+    """A backtest reference's ``metric`` as shown: the same rule as live, on the reference's
+    own number of daily returns ``n`` (a 5-session backtest has no Sharpe either)."""
+    return daily_figure(metric, value, n, minimum, periods)
+
+
 @dataclass(frozen=True)
 class SessionFigures:
     """The session under way: what a handful of intraday samples can say."""

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from livedesk.backend.risk.figures import MIN_SESSIONS, sessions_reason
+
 if TYPE_CHECKING:
     from livedesk.backend.journal import Journal
     from livedesk.backend.risk.engine import RiskEngine
@@ -70,13 +72,17 @@ class BacktestResult:
             "notes": self.notes,
         }
 
-    def summary(self) -> str:
-        """One line: span, total return, Sharpe, max drawdown, trades."""
+    def summary(self, min_sessions: int = MIN_SESSIONS) -> str:
+        """One line: span, total return, Sharpe (only from ``min_sessions`` daily returns, as
+        everywhere else), max drawdown, trades."""
         m = self.metrics
+        n = int(np.size(self.daily_returns))
+        reason = sessions_reason(n, min_sessions)
+        sharpe = reason or f"{m.get('sharpe_ratio', math.nan):.2f}"
         return (
             f"{self.strategy} backtest {self.span_start:%F} .. {self.span_end:%F}: "
             f"{len(self.dates)} days, total {m.get('total_return', math.nan):+.2%}, "
-            f"Sharpe {m.get('sharpe_ratio', math.nan):.2f}, "
+            f"Sharpe {sharpe}, "
             f"max drawdown {m.get('max_drawdown', math.nan):.2%}, {self.trades} trades"
         )
 

@@ -524,7 +524,9 @@ async def run_backtest(
                 return EXIT_FAILED
             store_reference(result, journal=s.journal)
             print(
-                f"{style.ok('OK')} {result.summary()}; stored as the backtest reference", file=out
+                f"{style.ok('OK')} {result.summary(settings.risk.min_sessions)}; "
+                "stored as the backtest reference",
+                file=out,
             )
             return EXIT_OK
     except ConnectionError as exc:
