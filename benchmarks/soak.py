@@ -19,6 +19,7 @@ import os
 import platform
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness lives in tests/
@@ -44,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)
     steps = int(args.days * 23_400 / args.step)
+    t0 = time.monotonic()
+
+    def progress(res) -> None:  # a long run shows its figures as it goes
+        print(f"  day {res.sessions}: RSS {res.rss_by_day[-1]:.1f} MiB, orders sent "
+              f"{res.orders_sent}, decisions {res.decisions}, faults "
+              f"{sum(res.faults.values())}, reconnects {len(res.reconnect_seconds)}, "
+              f"{time.monotonic() - t0:.0f} s wall", flush=True)  # fmt: skip
+
     cfg = SoakConfig(
         seed=args.seed,
         steps=steps,
@@ -53,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         strategies=tuple(n for n in args.strategies.split(",") if n),
         strategy_params={"crack-spread": {"threshold": 0.02, "weight": 0.02}},
         step_pause=args.step_pause if args.strategies else 0.005,
+        on_day=progress,
     )
     with tempfile.TemporaryDirectory() as d:
         os.environ.setdefault("LIVEDESK_DATA_DIR", str(Path(d) / "data"))

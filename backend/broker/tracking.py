@@ -68,6 +68,13 @@ class OrderTracker:
         for key in finished[: max(0, len(finished) - self.keep_finished)]:
             del self.orders[key]
 
+    def release(self, trades: list[Trade]) -> None:
+        """``ib_async`` forgot these (finished) trades: drop our links to them too."""
+        gone = {id(t) for t in trades}
+        for t in self.orders.values():
+            if t.trade is not None and id(t.trade) in gone:
+                t.trade = None
+
     def on_status(self, trade: Trade) -> TrackedOrder | None:
         """Follow a live status update of one of our orders."""
         tracked = self.orders.get(key_of(trade.order.orderRef))
