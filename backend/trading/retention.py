@@ -46,8 +46,9 @@ def _before(trade: Trade, today: dt.date) -> bool:
 
 
 def fill_date(fill: Fill) -> dt.date | None:
-    """The New York date of an execution (None when its time is unknown)."""
-    t = fill.time or getattr(fill.execution, "time", None)
+    """The New York date of an execution, by the gateway's execution time (``Fill.time`` is
+    the local clock when the message arrived); None when unknown."""
+    t = getattr(fill.execution, "time", None) or fill.time  # Fill.time: when it arrived
     if not isinstance(t, dt.datetime):
         return None
     if t.tzinfo is None:
