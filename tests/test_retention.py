@@ -200,3 +200,15 @@ def test_a_feed_keeps_what_its_owner_needs_and_a_minimum() -> None:
         wide.trim()
         assert len(wide.bars) <= 3300
     assert wide.bars[-1].close == 3399 and wide.bars[0].close >= 3399 - 3300
+
+
+def test_a_failing_pass_is_logged_never_raised_into_the_heartbeat(caplog) -> None:
+    ib = IB()
+    _trade(ib, 1, "Filled", [dt.datetime(2026, 11, 17, 14, 30, tzinfo=dt.UTC)])
+
+    def broken() -> dt.date:
+        raise RuntimeError("no clock")
+
+    retention = SessionRetention(ib, broken)
+    assert retention.check() is None
+    assert "retention pass failed" in caplog.text and len(ib.wrapper.trades) == 1

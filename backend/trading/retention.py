@@ -82,7 +82,15 @@ class SessionRetention:
         """Totals dropped since the start."""
 
     def check(self) -> PruneReport | None:
-        """Prune if the broker date changed since the last check (cheap otherwise)."""
+        """Prune if the broker date changed since the last check (cheap otherwise); called
+        from the heartbeat's clock reading, so a failure is logged, never raised."""
+        try:
+            return self._check()
+        except Exception:
+            log.exception("retention pass failed")
+            return None
+
+    def _check(self) -> PruneReport | None:
         day = self.today()
         if self.day is None or day <= self.day:
             self.day = day if self.day is None else max(day, self.day)
