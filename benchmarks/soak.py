@@ -101,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     print("resident memory MiB at each simulated day: "
           + " ".join(f"{m:.1f}" for m in res.rss_by_day)
           + f"; trend {res.rss_growth_per_day:+.2f} MiB/day (target <= 1)")  # fmt: skip
+    after = res.rss_by_day[1:]  # the trend leaves out the first day (warm-up)
+    if after:
+        print(f"resident memory after the warm-up day: first {after[0]:.1f} MiB, last "
+              f"{after[-1]:.1f} MiB over {len(after)} days "
+              f"({(after[-1] - after[0]) / max(len(after) - 1, 1):+.2f} MiB/day end to end)")  # fmt: skip
+    if res.steps < steps:
+        print(f"stopped by the wall limit ({args.wall_limit:g} s) after {res.steps} of {steps} "
+              f"steps: {res.sessions} of {args.days:g} sessions")  # fmt: skip
     if res.halted:
         print(f"final reconciliation failed: {res.halted}")
     return 0 if res.ok and not res.halted and not res.strategy_errors else 1

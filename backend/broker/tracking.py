@@ -92,12 +92,17 @@ class OrderTracker:
         return tracked
 
     def mark_unknown(self) -> list[TrackedOrder]:
-        """The link went down: every order not known to be finished becomes UNKNOWN."""
+        """The link went down: every order not known to be finished becomes UNKNOWN.
+
+        Every link to a Trade of the dead connection is dropped, finished orders' too
+        (``ib_async`` forgets them with the connection; reconciliation links each order to
+        the new connection's Trade), so up to ``keep_finished`` old Trades are not kept
+        alive after every reconnect."""
         out = []
         for t in self.orders.values():
+            t.trade = None
             if t.status not in TERMINAL:
                 t.status = UNKNOWN
-                t.trade = None
                 out.append(t)
         return out
 
