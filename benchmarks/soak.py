@@ -19,6 +19,7 @@ import os
 import platform
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness lives in tests/
@@ -44,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)
     steps = int(args.days * 23_400 / args.step)
+    t0 = time.monotonic()
+
+    def progress(res) -> None:  # a long run shows its figures as it goes
+        print(f"  day {res.sessions}: RSS {res.rss_by_day[-1]:.1f} MiB, orders sent "
+              f"{res.orders_sent}, decisions {res.decisions}, faults "
+              f"{sum(res.faults.values())}, reconnects {len(res.reconnect_seconds)}, "
+              f"{time.monotonic() - t0:.0f} s wall", flush=True)  # fmt: skip
+
     cfg = SoakConfig(
         seed=args.seed,
         steps=steps,
@@ -53,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         strategies=tuple(n for n in args.strategies.split(",") if n),
         strategy_params={"crack-spread": {"threshold": 0.02, "weight": 0.02}},
         step_pause=args.step_pause if args.strategies else 0.005,
+        on_day=progress,
     )
     with tempfile.TemporaryDirectory() as d:
         os.environ.setdefault("LIVEDESK_DATA_DIR", str(Path(d) / "data"))
@@ -91,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     print("resident memory MiB at each simulated day: "
           + " ".join(f"{m:.1f}" for m in res.rss_by_day)
           + f"; trend {res.rss_growth_per_day:+.2f} MiB/day (target <= 1)")  # fmt: skip
+    after = res.rss_by_day[1:]  # the trend leaves out the first day (warm-up)
+    if after:
+        print(f"resident memory after the warm-up day: first {after[0]:.1f} MiB, last "
+              f"{after[-1]:.1f} MiB over {len(after)} days "
+              f"({(after[-1] - after[0]) / max(len(after) - 1, 1):+.2f} MiB/day end to end)")  # fmt: skip
+    if res.steps < steps:
+        print(f"stopped by the wall limit ({args.wall_limit:g} s) after {res.steps} of {steps} "
+              f"steps: {res.sessions} of {args.days:g} sessions")  # fmt: skip
     if res.halted:
         print(f"final reconciliation failed: {res.halted}")
     return 0 if res.ok and not res.halted and not res.strategy_errors else 1

@@ -105,6 +105,8 @@ class SoakConfig:
     """Real seconds to yield after each step (real strategies need time to decide)."""
     resume_steps: int = 12
     """A fault after which no trader decides again within this many steps is counted."""
+    on_day: Callable[[SoakResult], None] | None = None
+    """Called at the start of every new simulated session (progress of long runs)."""
 
 
 @dataclass
@@ -296,6 +298,8 @@ class Soak:
             gw.advance(nxt - now + 1.0)
             self.result.sessions += 1
             self.result.rss_by_day.append(rss_mib())
+            if self.cfg.on_day is not None:
+                self.cfg.on_day(self.result)
         await asyncio.sleep(self.cfg.step_pause)
         self._snapshot()
         if not app.session.ready:

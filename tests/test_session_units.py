@@ -101,3 +101,24 @@ def test_tracker_keeps_unfinished_orders_and_prunes_old_finished_ones() -> None:
         "k6",
         "k8",
     ]
+
+
+def test_tracker_drops_every_link_to_a_dead_connections_trades() -> None:
+    """After a drop no tracked order keeps an old Trade alive (finished ones included), and a
+    day's forgotten trades are released."""
+    tr = OrderTracker()
+    old = {
+        k: _trade(f"s#{k}", i, s) for i, (k, s) in enumerate((("a", "Filled"), ("b", "Submitted")))
+    }
+    for k, trade in old.items():
+        tr.add(
+            TrackedOrder(k, f"s#{k}", 1, "BUY", 10, status=trade.orderStatus.status)
+        ).trade = trade
+    tr.mark_unknown()
+    assert [(t.status, t.trade) for t in tr.orders.values()] == [("Filled", None), (UNKNOWN, None)]
+    fresh = _trade("s#a", 7, "Filled")
+    tr.orders["a"].trade = fresh
+    tr.release([_trade("s#a", 7, "Filled")])  # another object: the link stays
+    assert tr.orders["a"].trade is fresh
+    tr.release([fresh])
+    assert tr.orders["a"].trade is None

@@ -68,6 +68,13 @@ class OrderTracker:
         for key in finished[: max(0, len(finished) - self.keep_finished)]:
             del self.orders[key]
 
+    def release(self, trades: list[Trade]) -> None:
+        """``ib_async`` forgot these (finished) trades: drop our links to them too."""
+        gone = {id(t) for t in trades}
+        for t in self.orders.values():
+            if t.trade is not None and id(t.trade) in gone:
+                t.trade = None
+
     def on_status(self, trade: Trade) -> TrackedOrder | None:
         """Follow a live status update of one of our orders."""
         tracked = self.orders.get(key_of(trade.order.orderRef))
@@ -85,12 +92,17 @@ class OrderTracker:
         return tracked
 
     def mark_unknown(self) -> list[TrackedOrder]:
-        """The link went down: every order not known to be finished becomes UNKNOWN."""
+        """The link went down: every order not known to be finished becomes UNKNOWN.
+
+        Every link to a Trade of the dead connection is dropped, finished orders' too
+        (``ib_async`` forgets them with the connection; reconciliation links each order to
+        the new connection's Trade), so up to ``keep_finished`` old Trades are not kept
+        alive after every reconnect."""
         out = []
         for t in self.orders.values():
+            t.trade = None
             if t.status not in TERMINAL:
                 t.status = UNKNOWN
-                t.trade = None
                 out.append(t)
         return out
 

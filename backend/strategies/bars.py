@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 BAR_SECONDS = {"1 min": 60, "5 mins": 300, "15 mins": 900, "1 hour": 3600, "1 day": 86400}
 MAX_MINUTE_DAYS = 5
 """IB serves at most one week (five sessions) of 1-minute bars per request."""
+MIN_KEEP = 1000
+"""A feed keeps at least this many bars, however short its warm-up history was."""
 
 
 class NoData(RuntimeError):
@@ -68,7 +70,13 @@ class BarFeed:
     """One contract's bars: a history request kept up to date by the gateway."""
 
     def __init__(
-        self, contract: Contract, bars, bar_size: str, what: str = "TRADES", generation: int = 0
+        self,
+        contract: Contract,
+        bars,
+        bar_size: str,
+        what: str = "TRADES",
+        generation: int = 0,
+        keep: int = 0,
     ) -> None:
         self.contract = contract
         self.bars = bars
@@ -79,6 +87,10 @@ class BarFeed:
         """The broker session's restore count when the subscription was made."""
         self.revivals = 0
         self._backfills = 0
+        self.max_bars = max(len(bars), MIN_KEEP, keep)
+        """The most bars held: as many as the warm-up brought (at least :data:`MIN_KEEP` and
+        the owner's ``keep``); the oldest are dropped as new ones stream in, so weeks of
+        streaming stay bounded."""
 
     @classmethod
     async def open(
@@ -88,13 +100,15 @@ class BarFeed:
         duration: str = "1 W",
         bar_size: str = "1 min",
         what: str = "TRADES",
+        keep: int = 0,
     ) -> BarFeed:
-        """Request ``duration`` of history with ``keepUpToDate=True``."""
+        """Request ``duration`` of history with ``keepUpToDate=True``; ``keep``: the fewest
+        bars the feed must be able to hold (the owner's window)."""
         generation = link_generation(ctx)
         bars = await ctx.bars(contract, duration, bar_size, what=what, keep_up_to_date=True)
         if bars is None or len(bars) == 0:
             raise NoData(f"no {bar_size} bars for {describe(contract)}")
-        return cls(contract, bars, bar_size, what, generation)
+        return cls(contract, bars, bar_size, what, generation, keep)
 
     async def revive(self, ctx: StrategyContext, now: float) -> bool:
         """Subscribe again if the link was restored since the subscription was made.
@@ -120,6 +134,7 @@ class BarFeed:
         old = self.bars
         fresh[0:0] = [b for b in old if _epoch(b.date) < first]
         self.bars = fresh
+        self.trim()
         self.generation = generation
         self.revivals += 1
         ib = ctx.app.ib
@@ -129,7 +144,18 @@ class BarFeed:
 
     def tail(self, now: float, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(start epochs, closes) of the last ``n`` completed bars (no request)."""
+        self.trim()
         return tail_arrays(self.bars, now, self.step, n)
+
+    def trim(self) -> int:
+        """Drop the oldest bars beyond :attr:`max_bars` (in batches of a tenth, so a
+        streaming list is not shifted at every bar); returns how many were dropped. The
+        live list is trimmed in place: ``ib_async`` keeps appending to it."""
+        excess = len(self.bars) - self.max_bars
+        if excess <= max(1, self.max_bars // 10):
+            return 0
+        del self.bars[:excess]
+        return excess
 
     def complete_through(self, now: float) -> bool:
         """Whether the bar ending at or before ``now`` is complete (a later bar follows it)."""
@@ -161,6 +187,7 @@ class BarFeed:
         if extra:
             merged = sorted([*self.bars[:-1], *extra], key=lambda b: _epoch(b.date))
             self.bars[:-1] = merged  # the in-progress bar stays last for the live updates
+            self.trim()
         return len(extra)
 
     def last_start(self) -> float:

@@ -115,6 +115,11 @@ class CrackSpread(Strategy):
         )
 
     # ---- data ------------------------------------------------------------------------
+    def _keep(self) -> int:
+        """Bars a feed must be able to hold: two windows (one decision needs
+        ``2 * window - 1``), so trimming never starves a decision."""
+        return 2 * sig.min_bars(self.params.window)
+
     async def _feeds(self, ctx: StrategyContext) -> dict[str, BarFeed]:
         feeds = ctx.state.get("feeds")
         if feeds is not None:  # after a reconnect or 1101: subscribe again, gap backfilled
@@ -128,7 +133,7 @@ class CrackSpread(Strategy):
             feeds = {}
             try:
                 for key, c in contracts.items():
-                    feeds[key] = await BarFeed.open(ctx, c, self.params.history)
+                    feeds[key] = await BarFeed.open(ctx, c, self.params.history, keep=self._keep())
             except Exception:
                 for f in feeds.values():
                     f.close(ctx)
@@ -158,7 +163,7 @@ class CrackSpread(Strategy):
             if new.conId == feed.contract.conId:
                 continue
             feed.close(ctx)
-            feeds[key] = await BarFeed.open(ctx, new, self.params.history)
+            feeds[key] = await BarFeed.open(ctx, new, self.params.history, keep=self._keep())
             rolled.append(f"{sym} {describe(feed.contract)} -> {describe(new)}")
         return f"futures roll inside the window: {', '.join(rolled)}" if rolled else None
 

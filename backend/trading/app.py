@@ -57,6 +57,7 @@ from livedesk.backend.trading.results import (
     RebalanceResult,
     WhatIfUnavailable,
 )
+from livedesk.backend.trading.retention import SessionRetention
 
 if TYPE_CHECKING:
     from livedesk.backend.config import Settings
@@ -120,6 +121,15 @@ class TradingApp(OrderPrimitives):
         self.rebalance_band = NO_BAND
         """The default tolerance band of :meth:`rebalance` (``[rebalance]`` settings)."""
         ib.accountValueEvent += self._on_account_value
+        self.retention = SessionRetention(
+            ib,
+            lambda: self.today(),
+            settled=self.ledger.reflected,
+            forget=[self.ledger.forget] + ([session.tracker.release] if session else []),
+        )
+        """Forgets earlier broker days' finished trades and fills (checked at every clock
+        reading: the heartbeat)."""
+        self.clock.listeners.append(self.retention.check)
         if session is not None:
             session.add_restore_hook(self._restore_market_data)
             session.adopted_listeners.append(self.ledger.absorb)

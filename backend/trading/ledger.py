@@ -117,6 +117,23 @@ class PositionLedger:
             for con_id, unit in trade_legs(trade):
                 self._reflected.setdefault(con_id, {})[id(trade)] = _filled(trade, con_id, unit)
 
+    def reflected(self, trade: Trade) -> bool:
+        """Whether every position message has reflected all ``trade`` filled (so forgetting
+        the trade leaves :meth:`snapshot` unchanged)."""
+        for con_id, unit in trade_legs(trade):
+            mark = self._reflected.get(con_id, {}).get(id(trade), 0.0)
+            if abs(_filled(trade, con_id, unit) - mark) > 1e-9:
+                return False
+        return True
+
+    def forget(self, trades: Iterable[Trade]) -> None:
+        """``trades`` left ``ib_async`` (an earlier day's): drop their marks (an id may be
+        reused by a new Trade object)."""
+        gone = {id(t) for t in trades}
+        for marks in self._reflected.values():
+            for i in gone & marks.keys():
+                del marks[i]
+
     def _on_position(self, position) -> None:
         if position.account == self._account() or not self._account():
             con_id = position.contract.conId
