@@ -375,3 +375,32 @@ async def test_a_futures_roll_rebuilds_the_feed_and_skips() -> None:
     assert reason.startswith("futures roll inside the window: CL")
     assert ctx.state["feeds"]["cl"].contract is new and ctx.forgotten == ["cl"]
     assert await s.roll_feeds(ctx, now) is None  # the new front month is fine
+
+
+async def test_options_combo_without_enough_history_skips_instead_of_failing(
+    gw, app, journal, monkeypatch
+) -> None:
+    """A daily history cut short (a drop or a pacing fault mid-request) is no decision this
+    time, journaled with the reason; the strategy keeps running and decides once it has the
+    history (before: a LookupError put it in error for good)."""
+    from livedesk.backend.strategies.context import StrategyContext
+
+    real_bars = StrategyContext.bars
+    short = {"on": True}
+
+    async def bars(self, contract, duration, bar_size, *a, **kw):
+        got = await real_bars(self, contract, duration, bar_size, *a, **kw)
+        return got[:30] if short["on"] and bar_size == "1 day" else got
+
+    monkeypatch.setattr(StrategyContext, "bars", bars)
+    ctl = make(app, journal, "options-combo", underlying="XOM")
+    d = await ctl.run_now("options-combo")
+    assert d.skipped_reason == "only 29 daily returns of XOM; 60 needed"  # 30 closes → 29
+    assert ctl.info("options-combo").status != "error"
+    assert not tagged(gw, "options-combo")
+    short["on"] = False
+    for session in gw.sessions.values():  # the next poll is 5 minutes later: IB's 15 s
+        session.hist_pacer.requests.clear()  # identical-request window has passed
+    d = await ctl.run_now("options-combo")
+    assert d.skipped_reason is None and "forecast" in d.values
+    await ctl.close()

@@ -107,6 +107,10 @@ def years_to(expiry: str, now: dt.datetime) -> float:
     return max((close - now).total_seconds(), 0.0) / (365 * 86400)
 
 
+class NotEnoughHistory(LookupError):
+    """Too few daily returns for a forecast: no decision this time (not an error)."""
+
+
 @register
 class OptionsCombo(Strategy):
     """Volatility forecast vs implied: long straddles or short iron condors on one underlying."""
@@ -133,7 +137,9 @@ class OptionsCombo(Strategy):
             bars = await ctx.bars(und, p.history, "1 day")
             returns = vol.log_returns([b.close for b in bars])
             if len(returns) < 60:
-                raise LookupError(f"only {len(returns)} daily returns of {p.underlying}; 60 needed")
+                raise NotEnoughHistory(
+                    f"only {len(returns)} daily returns of {p.underlying}; 60 needed"
+                )
             ctx.state = {
                 k: v for k, v in ctx.state.items() if not (isinstance(k, tuple) and k[0] == "daily")
             }
@@ -277,7 +283,11 @@ class OptionsCombo(Strategy):
         t = years_to(expiry, now)
         days = om.dte(expiry, now.date())
         horizon = max(1, round(days * 252 / 365))
-        f = await self.forecasts(ctx, horizon)
+        try:
+            f = await self.forecasts(ctx, horizon)
+        except NotEnoughHistory as exc:  # e.g. a history request cut by a drop: try again later
+            reason = str(exc)
+            return Decision(now, f"no decision: {reason}", skipped_reason=reason)
         atm = om.atm_strike(chain.strikes, spot)
         q = await snapshot_options(ctx, p.underlying, expiry, [(atm, "C"), (atm, "P")])
         ivs = [x.iv for x in q.values() if math.isfinite(x.iv)]
