@@ -13,6 +13,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from livedesk.backend.bundles.command import add_bundle_parser
+from livedesk.backend.demo.headless import add_demo_run_args
 from livedesk.backend.sim.control.faults import COMMANDS
 from livedesk.backend.strategies.command import COMMANDS as STRATEGY_COMMANDS
 from livedesk.backend.strategies.command import add_strategy_parsers
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_bundle_parser(sub)
     add_strategy_parsers(sub)
+    add_demo_run_args(sub.add_parser("demo", help="the demo account: fast-forward, scenarios"))
     return p
 
 
@@ -205,6 +207,10 @@ def _dispatch(args: argparse.Namespace, settings) -> int:
         return _sim_gateway(args, settings)
     if args.command == "sim-control":
         return _sim_control(args)
+    if args.command == "demo":
+        from livedesk.backend.demo.headless import run_demo_run
+
+        return run_demo_run(args, settings)
     if args.command == "bundle":
         from livedesk.backend.bundles.command import run_bundle_command
 
