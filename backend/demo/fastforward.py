@@ -82,6 +82,17 @@ def session_span(i: int) -> tuple[float, float]:
     return float(s.opens[i]), float(s.closes[i])
 
 
+def checkpoint(t: float) -> float:
+    """The next instant after ``t`` at which the clock stops even without a decision: a
+    second after each session's open (orders sent after the close fill then) and a second
+    before its close (its closing NetLiquidation is sampled)."""
+    open_, close = session_span(session_index(t))
+    for at in (open_ + 1.0, close - 1.0):
+        if at > t:
+            return at
+    return checkpoint(close)
+
+
 async def _yield(times: int = 3) -> None:
     """Let the loopback messages of a pulse reach the client (same event loop)."""
     for _ in range(times):
@@ -102,18 +113,22 @@ async def jump(gw, to: float) -> None:
     await _yield()
 
 
-async def settle(gw, app, limit: int = SETTLE_SECONDS) -> None:
-    """Step a second at a time until no order of the app is working (market orders fill in
-    a few seconds; a limit order left working is cancelled by the strategy's next run or
-    expires at the close)."""
+async def settle(gw, app, order_ids: set[int], limit: int = SETTLE_SECONDS) -> set[int]:
+    """Step a second at a time (market open) until the orders ``order_ids`` are done; the
+    ones still working after ``limit`` seconds (a resting limit order) are returned."""
+    trades = [t for t in app.ib.trades() if t.order.orderId in order_ids]
     for _ in range(limit):
-        working = [t for t in app.ib.openTrades() if not t.isDone()]
-        if not working or not any(
-            o.status not in ("Filled", "Cancelled", "Inactive") for o in gw.broker.orders.values()
-        ):
-            return
+        if all(t.isDone() for t in trades):
+            break
         gw.advance(1)
-        await asyncio.sleep(0.001)
+        await _yield()
+    return {t.order.orderId for t in trades if not t.isDone()}
+
+
+def is_open(t: float) -> bool:
+    """Whether XNYS regular hours hold ``t``."""
+    open_, close = session_span(session_index(t))
+    return open_ <= t < close
 
 
 async def decide(ctl, name: str, patience: float = 20.0):
@@ -159,6 +174,7 @@ async def step_sessions(
     schedules = {n: ctl.strategy(n).schedule for n in names}
     reported = 0
     due: dict[str, dt.datetime | None] = {}
+    pending: set[int] = set()  # orders sent and not done yet
     while live and not (stop is not None and stop.is_set()):
         now = gw.now()
         passed = session_index(now) - first  # sessions whose close the clock has passed
@@ -172,6 +188,12 @@ async def step_sessions(
         nxt = min((d.timestamp() for n, d in due.items() if d is not None), default=end_open)
         if nxt >= end_open:
             break
+        stop_at = checkpoint(now)
+        if stop_at < nxt:  # an open or a close before the next decision
+            await jump(gw, stop_at)
+            if pending and is_open(gw.now()):
+                pending = await settle(gw, app, pending)
+            continue
         if nxt - BAR_SETTLE > gw.now():
             await jump(gw, nxt - BAR_SETTLE)
         await jump(gw, nxt + AFTER_BAR)
@@ -186,11 +208,11 @@ async def step_sessions(
                 continue
             result.decisions[name] += 1
             result.orders[name] += sum(1 for o in decision.orders if o.get("sent"))
-            if decision.orders:
-                await settle(gw, app)
+            pending |= {o["order_id"] for o in decision.orders if o.get("sent")}
+        if pending and is_open(gw.now()):
+            pending = await settle(gw, app, pending)
     if not (stop is not None and stop.is_set()):
         await jump(gw, end_open)  # the last session's close runs; the clock rests at the open
-        await settle(gw, app)
     result.sessions = min(sessions, max(0, session_index(gw.now()) - first))
     if report is not None:
         report(result.sessions, sessions, "done")

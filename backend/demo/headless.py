@@ -149,7 +149,9 @@ class Outcome:
     def summary(self) -> str:
         lines = [f"fast-forward: {self.result.summary()} in {self.seconds:.0f} s"]
         lines += [f"  {n} FAILED: {e}" for n, e in self.result.errors.items()]
-        lines += [f"  backtest reference of {n} FAILED: {e}" for n, e in self.reference_errors.items()]
+        lines += [
+            f"  backtest reference of {n} FAILED: {e}" for n, e in self.reference_errors.items()
+        ]
         return "\n".join(lines)
 
 
