@@ -21,6 +21,7 @@ from livedesk.backend.console.actions import ACTIONS, PANE_TITLES, PANES
 from livedesk.backend.console.session import ConsoleConnectError, ConsoleSession
 from livedesk.tui.bindings import bindings
 from livedesk.tui.commands import ConsoleCommands
+from livedesk.tui.demo_actions import DemoActions
 from livedesk.tui.manual import ManualTrading
 from livedesk.tui.operations import ConsoleOperations
 from livedesk.tui.screens.connect_failed import ConnectFailedScreen
@@ -60,7 +61,7 @@ class MainScreen(Screen):
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
 
-class LiveDeskApp(ManualTrading, ConsoleOperations, App[int]):
+class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, App[int]):
     """The LiveDesk console."""
 
     CSS_PATH = str(Path(__file__).with_name("console.tcss"))  # absolute: subclasses elsewhere
@@ -251,6 +252,7 @@ class LiveDeskApp(ManualTrading, ConsoleOperations, App[int]):
         self.connected = True
         self.status = ""
         self.set_class(self.session.badge == "LIVE", "-live")
+        self.start_demo_prepare()
         self.tick(force=True)
         if self.session.needs_live_confirmation:
             account = self.session.app.account

@@ -69,6 +69,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
         show=False,
         help="command line: buy AAPL 100 lmt 180, close AAPL, cancel all",
     ),
+    ActionSpec(
+        "fast_forward",
+        "f",
+        "fast_forward",
+        "Fast-forward the demo",
+        help="run the strategies over 25 demo sessions at top speed (demo only)",
+    ),
     ActionSpec("freeze", "Z", "freeze", "Freeze", help="freeze / resume screen updates"),
     ActionSpec("follow", "F", "follow", "Follow", help="keep the cursor on the newest row"),
     ActionSpec("combo", "c", "combo_builder", "Combo", help="open the option combo builder"),

@@ -222,15 +222,16 @@ async def step_sessions(
 async def store_references(
     ctl,
     names: list[str],
-    days: int,
+    days: int | None,
     *,
     journal=None,
     risk=None,
     cost_bps: float = 1.0,
     report: Report | None = None,
 ) -> dict[str, str]:
-    """Backtest each strategy of ``names`` over the last ``days`` sessions (the gateway's
-    history) and store it as its reference; returns the errors by strategy."""
+    """Backtest each strategy of ``names`` over the last ``days`` sessions (None: each
+    strategy's own ``backtest_days``) of the gateway's history and store it as its
+    reference; returns the errors by strategy."""
     from livedesk.backend.strategies.backtest import store_reference
     from livedesk.backend.strategies.context import StrategyContext
 
@@ -242,7 +243,8 @@ async def store_references(
         ctx = StrategyContext(ctl.app, name, dry_run=True, journal=journal, bus=ctl.app.bus)
         await ctx.now()
         try:
-            result = await strategy.backtest(ctx, days, cost_bps, None)
+            span = days or strategy.backtest_days
+            result = await strategy.backtest(ctx, span, cost_bps, None)
         except Exception as exc:
             log.warning("backtest reference of %s failed: %s", name, exc)
             errors[name] = str(exc) or type(exc).__name__

@@ -98,8 +98,8 @@ async def run_slippage(
     """Run the slippage scenario on the demo account; ``inspect(rig)`` (tests) sees the
     live rig (gateway, app, journal) before it closes."""
     from livedesk.backend.demo.fastforward import step_sessions, store_references
-    from livedesk.backend.demo.headless import open_demo
     from livedesk.backend.demo.prepare import ensure_bundle
+    from livedesk.backend.demo.rig import open_demo
 
     await asyncio.to_thread(ensure_bundle, settings)
     async with open_demo(settings, [STRATEGY], sessions) as rig:
@@ -122,8 +122,8 @@ async def run_slippage(
 
 def run_scenario_command(args: argparse.Namespace, settings, err: TextIO) -> int:
     """``livedesk demo --scenario NAME``; returns the exit code."""
-    from livedesk.backend.demo.headless import ProgressBar
     from livedesk.backend.demo.lock import DemoBusy
+    from livedesk.backend.demo.progress import ProgressBar
 
     if args.sessions < 21:
         print(f"livedesk demo: --sessions {args.sessions}: at least 21 (a month)", file=err)
