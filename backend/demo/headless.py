@@ -132,9 +132,9 @@ async def fast_forward(settings, sessions: int, names: list[str], report=None) -
     from livedesk.backend.demo.rig import open_demo
 
     started = time.monotonic()
-    if "monthly-factor" in names:
-        await asyncio.to_thread(ensure_bundle, settings)
     async with open_demo(settings, names, sessions) as rig:
+        if "monthly-factor" in names:
+            await asyncio.to_thread(ensure_bundle, settings)
         result = await step_sessions(rig.gateway, rig.controller, names, sessions, report)
         errors = await store_references(
             rig.controller,

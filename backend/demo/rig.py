@@ -39,8 +39,11 @@ class DemoRig:
 
 
 @contextlib.asynccontextmanager
-async def open_demo(settings, names: list[str], sessions: int) -> AsyncIterator[DemoRig]:
-    """The demo account under its lock, its clock frozen; saved and closed on exit."""
+async def open_demo(
+    settings, names: list[str], sessions: int, start: dt.date | None = None
+) -> AsyncIterator[DemoRig]:
+    """The demo account under its lock, its clock frozen; saved and closed on exit. A new
+    account starts at ``start`` (default: ``sessions`` sessions before the latest one)."""
     from livedesk.backend.demo.account import demo_journal_path, demo_state_path
     from livedesk.backend.demo.lock import demo_lock
     from livedesk.backend.events import EventBus
@@ -56,7 +59,7 @@ async def open_demo(settings, names: list[str], sessions: int) -> AsyncIterator[
     with demo_lock(settings):
         state = demo_state_path(settings)
         state.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        start = None if state.exists() else fresh_start(sessions).isoformat()
+        first = None if state.exists() else (start or fresh_start(sessions)).isoformat()
         gw = await asyncio.to_thread(
             SimGateway,
             port=0,
@@ -64,7 +67,7 @@ async def open_demo(settings, names: list[str], sessions: int) -> AsyncIterator[
             account=settings.sim.account,
             speed=0.0,
             state_file=state,
-            start=start,
+            start=first,
         )
         await gw.start()
         journal = Journal(demo_journal_path(settings))

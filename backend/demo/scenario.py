@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,16 +94,20 @@ async def run_slippage(
     sessions: int = 252,
     cost_bps: float = 6.0,
     report=None,
-    inspect: Callable | None = None,
+    hook: Callable | None = None,
+    start: dt.date | None = None,
 ) -> ScenarioFigures:
-    """Run the slippage scenario on the demo account; ``inspect(rig)`` (tests) sees the
-    live rig (gateway, app, journal) before it closes."""
+    """Run the slippage scenario on the demo account (a new one starts at ``start``, by
+    default ``sessions`` before the latest session); ``hook(rig)`` (tests) is called with
+    the opened rig (gateway, app, journal) before the first session."""
     from livedesk.backend.demo.fastforward import step_sessions, store_references
     from livedesk.backend.demo.prepare import ensure_bundle
     from livedesk.backend.demo.rig import open_demo
 
-    await asyncio.to_thread(ensure_bundle, settings)
-    async with open_demo(settings, [STRATEGY], sessions) as rig:
+    async with open_demo(settings, [STRATEGY], sessions, start) as rig:
+        await asyncio.to_thread(ensure_bundle, settings)
+        if hook is not None:
+            hook(rig)
         rig.gateway.faults.set_impact(cost_bps)
         try:
             result = await step_sessions(rig.gateway, rig.controller, [STRATEGY], sessions, report)
@@ -115,8 +120,6 @@ async def run_slippage(
         )
         if errors:
             raise RuntimeError(f"backtest reference of {STRATEGY} failed: {errors[STRATEGY]}")
-        if inspect is not None:
-            inspect(rig)
         return read_figures(rig.journal, rig.engine, result.sessions)
 
 
