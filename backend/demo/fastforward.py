@@ -243,7 +243,8 @@ async def store_references(
         ctx = StrategyContext(ctl.app, name, dry_run=True, journal=journal, bus=ctl.app.bus)
         await ctx.now()
         try:
-            span = days or strategy.backtest_days
+            # the clock rests at the open of the session after them: it counts as one day
+            span = days + 1 if days else strategy.backtest_days
             result = await strategy.backtest(ctx, span, cost_bps, None)
         except Exception as exc:
             log.warning("backtest reference of %s failed: %s", name, exc)
