@@ -15,7 +15,7 @@ import logging
 
 log = logging.getLogger("livedesk.tui")
 
-FF_SESSIONS = 25
+FF_SESSIONS = 22
 """Sessions the console's fast-forward runs (enough for 20 daily returns per strategy)."""
 HINT = (
     f"new here? press f to fast-forward the demo {FF_SESSIONS} sessions, then 4 Risk, a Attribution"
@@ -127,7 +127,6 @@ class DemoActions:
                 )
             finally:
                 gw.clock.set_speed(speed)
-                gw.account_interval = 1.0
             for n in running:
                 await ctl.start(n)
             self.notify(f"fast-forward done: {result.summary()}", timeout=15)

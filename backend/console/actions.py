@@ -74,7 +74,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "f",
         "fast_forward",
         "Fast-forward the demo",
-        help="run the strategies over 25 demo sessions at top speed (demo only)",
+        help="run the strategies over 22 demo sessions at top speed (demo only)",
     ),
     ActionSpec("freeze", "Z", "freeze", "Freeze", help="freeze / resume screen updates"),
     ActionSpec("follow", "F", "follow", "Follow", help="keep the cursor on the newest row"),

@@ -5,8 +5,9 @@ next: each move is a jump with a single pulse just before the decision's bar end
 after (so the bar is final), then every due strategy decides through its controller
 (``run_now``: the same code path as a live run, journaled), and working orders are stepped a
 second at a time until they are done. Between two decisions nothing is simulated second by
-second, which is what makes a session take seconds. Every pulse pushes account values and
-PnL (``account_interval`` 0), so the risk feed sees each session's close.
+second, which is what makes a session take seconds. The pulses a second after each open and
+a second before each close push account values and PnL, so the risk feed samples each
+session's close (other pulses push them at the gateway's own pace, once a wall second).
 
 :func:`step_sessions` drives a gateway the caller owns (the headless ``livedesk demo
 --fast-forward`` and the console's action share it); :func:`store_references` then stores
@@ -99,9 +100,17 @@ async def _yield(times: int = 3) -> None:
         await asyncio.sleep(0)
 
 
-async def jump(gw, to: float) -> None:
+async def jump(gw, to: float, push_account: bool = False) -> None:
     """Move the frozen clock to ``to`` with a single pulse there (closes and opens in
-    between are still run in turn by the gateway's session cycle)."""
+    between are still run in turn by the gateway's session cycle); ``push_account``: that
+    pulse pushes account values and PnL whenever the last push was."""
+    if push_account:
+        interval, gw.account_interval = gw.account_interval, 0.0
+        try:
+            await jump(gw, to)
+        finally:
+            gw.account_interval = interval
+        return
     now = gw.now()
     if to - 1 > now:
         gw.clock.advance(to - 1 - now)
@@ -163,7 +172,6 @@ async def step_sessions(
         raise ValueError("sessions must be >= 1")
     if gw.clock.speed != 0:
         raise ValueError("fast-forward needs the gateway's clock frozen (speed 0)")
-    gw.account_interval = 0.0  # every pulse pushes PnL: each session's close is sampled
     app = ctl.app
     result = FastForwardResult(decisions=dict.fromkeys(names, 0), orders=dict.fromkeys(names, 0))
     first = session_index(gw.now())
@@ -190,7 +198,7 @@ async def step_sessions(
             break
         stop_at = checkpoint(now)
         if stop_at < nxt:  # an open or a close before the next decision
-            await jump(gw, stop_at)
+            await jump(gw, stop_at, push_account=True)
             if pending and is_open(gw.now()):
                 pending = await settle(gw, app, pending)
             continue
@@ -212,7 +220,9 @@ async def step_sessions(
         if pending and is_open(gw.now()):
             pending = await settle(gw, app, pending)
     if not (stop is not None and stop.is_set()):
-        await jump(gw, end_open)  # the last session's close runs; the clock rests at the open
+        await jump(
+            gw, end_open, push_account=True
+        )  # the last session's close runs; the clock rests at the open
     result.sessions = min(sessions, max(0, session_index(gw.now()) - first))
     if report is not None:
         report(result.sessions, sessions, "done")

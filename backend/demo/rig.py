@@ -70,7 +70,9 @@ async def open_demo(
             start=first,
         )
         await gw.start()
-        journal = Journal(demo_journal_path(settings))
+        # NORMAL: a crash of this process loses nothing (WAL); a power cut may lose the last
+        # simulated minutes, not worth an fsync per PnL sample at top speed
+        journal = Journal(demo_journal_path(settings), synchronous="NORMAL")
         try:
             app = await TradingApp.connect(
                 "127.0.0.1",
