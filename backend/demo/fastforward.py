@@ -194,14 +194,14 @@ async def step_sessions(
             if n not in due:
                 due[n] = schedules[n].next_run(at)
         nxt = min((d.timestamp() for n, d in due.items() if d is not None), default=end_open)
-        if nxt >= end_open:
-            break
         stop_at = checkpoint(now)
-        if stop_at < nxt:  # an open or a close before the next decision
+        if stop_at < min(nxt, end_open):  # an open or a close before the next decision
             await jump(gw, stop_at, push_account=True)
             if pending and is_open(gw.now()):
                 pending = await settle(gw, app, pending)
             continue
+        if nxt >= end_open:
+            break
         if nxt - BAR_SETTLE > gw.now():
             await jump(gw, nxt - BAR_SETTLE)
         await jump(gw, nxt + AFTER_BAR)
@@ -220,9 +220,11 @@ async def step_sessions(
         if pending and is_open(gw.now()):
             pending = await settle(gw, app, pending)
     if not (stop is not None and stop.is_set()):
-        await jump(
-            gw, end_open, push_account=True
-        )  # the last session's close runs; the clock rests at the open
+        # the last session's close runs; the clock rests at the next open, where orders
+        # sent after that close fill
+        await jump(gw, end_open, push_account=True)
+        if pending:
+            await settle(gw, app, pending)
     result.sessions = min(sessions, max(0, session_index(gw.now()) - first))
     if report is not None:
         report(result.sessions, sessions, "done")
