@@ -27,10 +27,18 @@ class DemoActions:
 
     _demo_task: asyncio.Task | None = None
     _ff_running = False
+    ff_sessions = FF_SESSIONS
+    demo_prepare: bool | None = None
+    """Prepare the demo and show the hint: None = on the console's own embedded demo
+    gateway (not one a caller supplied, as tests do)."""
 
     def start_demo_prepare(self) -> None:
         """After connecting to the embedded demo: prepare it in the background and hint."""
-        if getattr(self.session, "gw", None) is None:
+        s = self.session
+        auto = getattr(s, "gateway_factory", None) is None
+        if getattr(s, "gw", None) is None or not (
+            auto if self.demo_prepare is None else self.demo_prepare
+        ):
             return
         self.status = HINT
         self._demo_task = asyncio.ensure_future(self._prepare_demo())
@@ -84,7 +92,7 @@ class DemoActions:
             disk.import_references(journal)
 
     async def action_fast_forward(self) -> None:
-        """Fast-forward the demo FF_SESSIONS sessions (a worker; progress in the header)."""
+        """Fast-forward the demo ``ff_sessions`` sessions (a worker; progress in the header)."""
         if getattr(self.session, "gw", None) is None:
             self.notify("fast-forward runs on the demo gateway only", severity="warning")
             return
@@ -92,7 +100,7 @@ class DemoActions:
             self.notify("a fast-forward is already running")
             return
         self._ff_running = True
-        self.run_worker(self._fast_forward(FF_SESSIONS), exclusive=False, group="demo")
+        self.run_worker(self._fast_forward(self.ff_sessions), exclusive=False, group="demo")
 
     async def _fast_forward(self, sessions: int) -> None:
         from livedesk.backend.demo.fastforward import BUILTINS, step_sessions, store_references

@@ -74,6 +74,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "f",
         "fast_forward",
         "Fast-forward the demo",
+        show=False,
         help="run the strategies over 22 demo sessions at top speed (demo only)",
     ),
     ActionSpec("freeze", "Z", "freeze", "Freeze", help="freeze / resume screen updates"),
