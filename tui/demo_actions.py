@@ -41,6 +41,7 @@ class DemoActions:
         ):
             return
         self.status = HINT
+        self.notify(HINT, title="demo", timeout=30)  # the header may be too narrow for it
         self._demo_task = asyncio.ensure_future(self._prepare_demo())
 
     async def _controller(self):
