@@ -62,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
             if not marks or done > marks[-1][0]:
                 marks.append((done, time.monotonic(), rss_mib()))
                 print(f"  {done}/{total} {what} rss {marks[-1][2]:.1f} MiB", file=sys.stderr)
+                if done % 10 == 0:  # a running figure, should the run be stopped early
+                    wall = marks[-1][1] - marks[0][1]
+                    print(
+                        f"after {done} sessions: {done / wall * 60:.1f} sessions per wall "
+                        f"minute, rss {marks[-1][2]:.1f} MiB (start {marks[0][2]:.1f}), "
+                        f"load {os.getloadavg()[0]:.2f}",
+                        flush=True,
+                    )
 
         async def run():
             async with open_demo(settings, names, args.sessions) as rig:
