@@ -41,6 +41,12 @@ def wait_screen(name: str, predicate, deadline: float, what: str) -> str:
     raise AssertionError(f"timed out waiting for {what}; screen:\n{screen}")
 
 
+def toasts(screen: str) -> str:
+    """The text of the toasts on screen (right of their ``▌`` edge), wrapped lines joined."""
+    parts = [line.split("▌", 1)[1].strip(" │") for line in screen.splitlines() if "▌" in line]
+    return " ".join(" ".join(parts).split())
+
+
 def strategies_with_record(screen: str) -> dict[str, int]:
     """Strategy blocks of the Risk pane with a backtest reference: name -> daily returns."""
     out = {}
@@ -63,10 +69,11 @@ def test_fresh_demo_tells_its_story_within_five_minutes(tmp_path):
     deadline = started + BAR_SECONDS
     tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "80", command)
     try:
-        screen = wait_screen(name, lambda s: "press f" in s, deadline, "the hint")
-        hint = next(line for line in screen.splitlines() if "press f" in line)
+        screen = wait_screen(name, lambda s: "press f" in toasts(s), deadline, "the hint")
+        hint = toasts(screen)
         # the keys used below are the ones the hint names
-        assert "f to fast-forward" in hint and "4 Risk" in hint and "a Attribution" in hint
+        assert "press f to fast-forward" in hint, hint
+        assert "then 4 Risk, a Attribution" in hint, hint
         tmux("send-keys", "-t", name, "f")
         wait_screen(name, lambda s: "fast-forward done" in s, deadline, "the fast-forward")
         tmux("send-keys", "-t", name, "4")
