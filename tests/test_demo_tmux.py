@@ -68,6 +68,8 @@ def test_fresh_demo_tells_its_story_within_five_minutes(tmp_path):
     started = time.monotonic()
     deadline = started + BAR_SECONDS
     tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "80", command)
+    tmux("set-option", "-t", name, "window-size", "manual")  # a server's default-size aside
+    tmux("resize-window", "-t", name, "-x", "120", "-y", "80")
     try:
         screen = wait_screen(name, lambda s: "press f" in toasts(s), deadline, "the hint")
         hint = toasts(screen)
