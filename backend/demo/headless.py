@@ -56,6 +56,9 @@ def add_demo_run_args(p: argparse.ArgumentParser) -> None:
 def run_demo_run(args: argparse.Namespace, settings, err: TextIO | None = None) -> int:
     """Run ``livedesk demo --fast-forward`` / ``--scenario``; returns the exit code."""
     err = err or sys.stderr
+    if args.scenario and args.fast_forward is not None:
+        print("livedesk demo: --fast-forward and --scenario: one at a time", file=err)
+        return 2
     if args.scenario:
         from livedesk.backend.demo.scenario import run_scenario_command
 
