@@ -78,7 +78,7 @@ def read_figures(journal, engine, sessions: int) -> ScenarioFigures:
     nlv = engine.snapshot().get("nlv") or math.nan
     return ScenarioFigures(
         sessions=sessions,
-        trades=len(journal.fills(STRATEGY)),
+        trades=len({f["order_id"] for f in journal.fills(STRATEGY)}),  # orders, not partials
         notional=a.notional if a is not None else 0.0,
         spread_impact_usd=a.usd["spread_impact"] if a is not None else 0.0,
         nlv=float(nlv),
