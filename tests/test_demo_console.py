@@ -49,12 +49,17 @@ async def test_first_launch_builds_the_references_once(
         session.controller_factory = crack_only
         app = make_app(session, tmp_path)
         app.demo_prepare = True
+        report = app._prep_report
+
+        def shown(done, total, what, app=app, report=report, launch=launch):
+            report(done, total, what)
+            seen.append(f"{launch}:{app.status}")  # what the header shows meanwhile
+
+        app._prep_report = shown
         async with app.run_test(size=(160, 50)) as pilot:
             await connected(pilot)
             await until(lambda a=app: a._demo_task is not None, 10)
-            while not app._demo_task.done():
-                seen.append(f"{launch}:{app.status}")
-                await pilot.pause(0.05)
+            await until(lambda a=app: a._demo_task.done(), 120)
             await pilot.pause()
             assert app.status == HINT
             ref = session.journal.backtest_reference("crack-spread")
@@ -66,7 +71,7 @@ async def test_first_launch_builds_the_references_once(
             else:
                 assert built == first  # nothing rebuilt on the second launch
         await gw.stop()
-    assert any(s.startswith("1:preparing the demo: backtest crack-spread") for s in seen)
+    assert any(s.startswith("1:preparing the demo: backtest crack-spread") for s in seen), seen
     assert not any(s.startswith("2:preparing") for s in seen)
 
 

@@ -26,6 +26,7 @@ class DemoActions:
     """Mixin of :class:`~livedesk.tui.app.LiveDeskApp`: demo preparation and fast-forward."""
 
     _demo_task: asyncio.Task | None = None
+    _prep_stop: asyncio.Event | None = None
     _ff_running = False
     ff_sessions = FF_SESSIONS
     demo_prepare: bool | None = None
@@ -42,6 +43,7 @@ class DemoActions:
             return
         self.status = HINT
         self.notify(HINT, title="demo", timeout=30)  # the header may be too narrow for it
+        self._prep_stop = asyncio.Event()
         self._demo_task = asyncio.ensure_future(self._prepare_demo())
 
     async def _controller(self):
@@ -67,9 +69,15 @@ class DemoActions:
                 await asyncio.to_thread(ensure_bundle, s.settings)
             if refs:
                 await store_references(
-                    ctl, refs, None, journal=s.journal, risk=s.engine, report=self._prep_report
+                    ctl,
+                    refs,
+                    None,
+                    journal=s.journal,
+                    risk=s.engine,
+                    report=self._prep_report,
+                    stop=self._prep_stop,
                 )
-                self._save_references(refs)
+                self._save_references([n for n in refs if s.journal.backtest_reference(n)])
         except Exception as exc:  # the console goes on without them
             log.exception("demo preparation failed")
             self.notify(f"demo preparation failed: {exc}", severity="warning")
@@ -111,7 +119,8 @@ class DemoActions:
         gw = s.gw
         try:
             self.status = "fast-forward: waiting for the demo's preparation…"
-            if self._demo_task is not None:
+            if self._demo_task is not None:  # the bundle is needed; the references the
+                self._prep_stop.set()  # fast-forward stores over its own sessions are not
                 await asyncio.gather(self._demo_task, return_exceptions=True)
             ctl = await self._controller()
             names = [n for n in BUILTINS if ctl is not None and n in ctl.names]

@@ -240,15 +240,18 @@ async def store_references(
     risk=None,
     cost_bps: float = 1.0,
     report: Report | None = None,
+    stop: asyncio.Event | None = None,
 ) -> dict[str, str]:
     """Backtest each strategy of ``names`` over the last ``days`` sessions (None: each
     strategy's own ``backtest_days``) of the gateway's history and store it as its
-    reference; returns the errors by strategy."""
+    reference (``stop`` set: no further one); returns the errors by strategy."""
     from livedesk.backend.strategies.backtest import store_reference
     from livedesk.backend.strategies.context import StrategyContext
 
     errors: dict[str, str] = {}
     for k, name in enumerate(names):
+        if stop is not None and stop.is_set():  # the rest is not wanted any more
+            break
         if report is not None:
             report(k, len(names), f"backtest {name}")
         strategy = ctl.strategy(name)
