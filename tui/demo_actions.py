@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 log = logging.getLogger("livedesk.tui")
 
@@ -133,6 +134,7 @@ class DemoActions:
                 await ctl.stop(n)
             speed = gw.clock.speed
             gw.clock.set_speed(0)
+            s.app.guard.use_clock(gw.now)  # the order rate on the clock it runs at
             try:
                 result = await step_sessions(gw, ctl, names, sessions, self._ff_report)
                 await store_references(
@@ -145,6 +147,7 @@ class DemoActions:
                 )
             finally:
                 gw.clock.set_speed(speed)
+                s.app.guard.use_clock(time.monotonic)
             for n in running:
                 await ctl.start(n)
             self.notify(f"fast-forward done: {result.summary()}", timeout=15)

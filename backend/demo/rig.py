@@ -87,6 +87,7 @@ async def open_demo(
             await gw.stop()
             raise
         app.clock.exact = gw.now
+        app.guard.use_clock(gw.now)  # the order rate on the simulated clock it runs at
         engine = RiskEngine(journal, min_sessions=settings.risk.min_sessions)
         engine.restore()
         feed = RiskFeed(app, engine, clock=gw.now)
