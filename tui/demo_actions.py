@@ -134,7 +134,8 @@ class DemoActions:
                 await ctl.stop(n)
             speed = gw.clock.speed
             gw.clock.set_speed(0)
-            s.app.guard.use_clock(gw.now)  # the order rate on the clock it runs at
+            s.app.guard.use_clock(gw.now)  # the order rate and the history pacing on
+            pacing, gw.pacing_clock = gw.pacing_clock, gw.now  # the clock it runs at
             try:
                 result = await step_sessions(gw, ctl, names, sessions, self._ff_report)
                 await store_references(
@@ -148,6 +149,7 @@ class DemoActions:
             finally:
                 gw.clock.set_speed(speed)
                 s.app.guard.use_clock(time.monotonic)
+                gw.pacing_clock = pacing
             for n in running:
                 await ctl.start(n)
             self.notify(f"fast-forward done: {result.summary()}", timeout=15)

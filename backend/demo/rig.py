@@ -88,6 +88,7 @@ async def open_demo(
             raise
         app.clock.exact = gw.now
         app.guard.use_clock(gw.now)  # the order rate on the simulated clock it runs at
+        gw.pacing_clock = gw.now  # and the historical-data pacing
         engine = RiskEngine(journal, min_sessions=settings.risk.min_sessions)
         engine.restore()
         feed = RiskFeed(app, engine, clock=gw.now)
