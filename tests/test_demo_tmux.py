@@ -72,6 +72,9 @@ def test_fresh_demo_tells_its_story_within_five_minutes(tmp_path):
     tmux("resize-window", "-t", name, "-x", "120", "-y", "80")
     try:
         screen = wait_screen(name, lambda s: "press f" in toasts(s), deadline, "the hint")
+        tmux("resize-window", "-t", name, "-x", "120", "-y", "80")  # room for every Risk block
+        size = tmux("display", "-p", "-t", name, "#{window_width}x#{window_height}").strip()
+        assert size == "120x80", size
         hint = toasts(screen)
         # the keys used below are the ones the hint names
         assert "press f to fast-forward" in hint, hint
