@@ -64,17 +64,17 @@ def test_fresh_demo_tells_its_story_within_five_minutes(tmp_path):
         f"{k}={tmp_path / k.lower()}"
         for k in ("LIVEDESK_STATE_DIR", "LIVEDESK_CONFIG_DIR", "LIVEDESK_DATA_DIR")
     )
-    command = f"env TERM=xterm-256color {env} {livedesk}; echo EXIT=$?; sleep 30"
+    # the console starts once the window has its size (a fresh tmux server may begin 80x24)
+    command = f"sleep 1; env TERM=xterm-256color {env} {livedesk}; echo EXIT=$?; sleep 30"
     started = time.monotonic()
     deadline = started + BAR_SECONDS
     tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "80", command)
     tmux("set-option", "-t", name, "window-size", "manual")  # a server's default-size aside
-    tmux("resize-window", "-t", name, "-x", "120", "-y", "80")
+    tmux("resize-window", "-t", name, "-x", "120", "-y", "80")  # room for every Risk block
+    size = tmux("display", "-p", "-t", name, "#{window_width}x#{window_height}").strip()
+    assert size == "120x80", size
     try:
         screen = wait_screen(name, lambda s: "press f" in toasts(s), deadline, "the hint")
-        tmux("resize-window", "-t", name, "-x", "120", "-y", "80")  # room for every Risk block
-        size = tmux("display", "-p", "-t", name, "#{window_width}x#{window_height}").strip()
-        assert size == "120x80", size
         hint = toasts(screen)
         # the keys used below are the ones the hint names
         assert "press f to fast-forward" in hint, hint
