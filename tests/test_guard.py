@@ -391,3 +391,17 @@ def test_guard_combines_account_and_limit_reasons():
     assert "no usable reference price" in decision.reasons[1]
     live = replace(guard.account_guard, live=True, confirmed_account="U1")
     assert PreTradeGuard(account_guard=live, clock=Clock()).check(intent()).allowed
+
+
+def test_use_clock_measures_the_rate_on_a_simulated_clock():
+    """A fast-forward counts 120 orders per simulated minute, whatever the wall time."""
+    wall, sim = Clock(), Clock()
+    g = PreTradeGuard(GuardLimits(max_orders_per_minute=3), clock=wall)
+    for _ in range(2):
+        assert g.check(intent()).allowed
+    g.use_clock(sim)  # the orders counted on the wall clock are dropped
+    for _ in range(3):
+        assert g.check(intent()).allowed
+    assert "rate limit" in only_reason(g.check(intent()))
+    sim.now += 60.5  # a simulated minute later, no wall time at all
+    assert g.check(intent()).allowed

@@ -21,6 +21,7 @@ from livedesk.backend.console.actions import ACTIONS, PANE_TITLES, PANES
 from livedesk.backend.console.session import ConsoleConnectError, ConsoleSession
 from livedesk.tui.bindings import bindings
 from livedesk.tui.commands import ConsoleCommands
+from livedesk.tui.demo_actions import DemoActions
 from livedesk.tui.demo_speed import DemoSpeedActions, DemoSpeedCommands
 from livedesk.tui.manual import ManualTrading
 from livedesk.tui.operations import ConsoleOperations
@@ -62,7 +63,7 @@ class MainScreen(Screen):
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
 
-class LiveDeskApp(ManualTrading, ConsoleOperations, DemoSpeedActions, App[int]):
+class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, DemoSpeedActions, App[int]):
     """The LiveDesk console."""
 
     CSS_PATH = str(Path(__file__).with_name("console.tcss"))  # absolute: subclasses elsewhere
@@ -254,6 +255,7 @@ class LiveDeskApp(ManualTrading, ConsoleOperations, DemoSpeedActions, App[int]):
         self.connected = True
         self.status = ""
         self.set_class(self.session.badge == "LIVE", "-live")
+        self.start_demo_prepare()
         self.tick(force=True)
         if self.session.needs_live_confirmation:
             account = self.session.app.account

@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from livedesk.backend.bundles.command import add_bundle_parser
 from livedesk.backend.demo.command import add_demo_parser
+from livedesk.backend.demo.headless import add_demo_run_args
 from livedesk.backend.sim.control.faults import COMMANDS
 from livedesk.backend.strategies.command import COMMANDS as STRATEGY_COMMANDS
 from livedesk.backend.strategies.command import add_strategy_parsers
@@ -110,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --attribution: the NetLiquidation to scale by, for a journal without one",
     )
     add_bundle_parser(sub)
-    add_demo_parser(sub)
+    add_demo_run_args(add_demo_parser(sub))
     add_strategy_parsers(sub)
     return p
 

@@ -16,7 +16,7 @@ def add_demo_parser(sub) -> argparse.ArgumentParser:
     """Add ``livedesk demo`` (options on ``demo`` itself, actions as sub-commands)."""
     d = sub.add_parser(
         "demo",
-        help="the persistent demo account: `livedesk demo reset` starts it over",
+        help="the persistent demo account: --fast-forward N, --scenario slippage, reset",
         description="The demo account (the embedded simulated gateway's positions, orders, "
         "cash and clock, and its journal) persists in the user data directory and is shared "
         "by `livedesk`, `livedesk run`, `livedesk strategies` and `livedesk report`.",
@@ -46,5 +46,6 @@ def run_demo_command(
         from livedesk.backend.demo.reset import reset_command
 
         return reset_command(settings, yes=args.yes, stdin=stdin or sys.stdin, out=out, err=err)
-    print("usage: livedesk demo reset [--yes]", file=err)
-    return EXIT_USAGE
+    from livedesk.backend.demo.headless import run_demo_run
+
+    return run_demo_run(args, settings, err)

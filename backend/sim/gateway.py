@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from livedesk.backend.sim.broker.account import SimAccount
@@ -127,6 +127,9 @@ class SimGateway:
         self.connections: set[Connection] = set()
         self.faults = FaultHooks(self, remote=control)
         self.silent = False
+        self.pacing_clock: Callable[[], float] = time.monotonic
+        """The clock historical-data pacing counts on: wall time, as IB's; a fast-forward
+        sets the simulated clock (hours of trading pass in seconds of wall time)."""
         self._server: asyncio.base_events.Server | None = None
         self._pulse: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()

@@ -228,6 +228,12 @@ class PreTradeGuard:
         """Kill-switch transition: HALTED, only cancels from now on."""
         self.set_state(TradingState.HALTED, reason)
 
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """Measure the order rate on ``clock`` from now on (a fast-forwarded simulated
+        gateway's: 120 orders a *simulated* minute); the orders counted so far are dropped."""
+        self._clock = clock
+        self._sent.clear()
+
     # ----------------------------------------------------------------- checks
 
     def orders_in_window(self) -> int:

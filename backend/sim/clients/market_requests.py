@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -262,7 +261,7 @@ class MarketDataRequests(GenericTicks):
             )
             return
         key = (inst.con_id, req.end_date_time, req.duration, req.bar_size, what, req.use_rth)
-        reason = self.hist_pacer.check(key, (inst.con_id, what), time.monotonic())
+        reason = self.hist_pacer.check(key, (inst.con_id, what), self.gw.pacing_clock())
         if reason:
             self.send_error(
                 req.req_id,
