@@ -64,7 +64,11 @@ def run_demo_run(args: argparse.Namespace, settings, err: TextIO | None = None) 
 
         return run_scenario_command(args, settings, err)
     if args.fast_forward is None:
-        print("livedesk demo: say what to do: --fast-forward N or --scenario NAME", file=err)
+        print(
+            "livedesk demo: say what to do: --fast-forward N, --scenario NAME, "
+            "or livedesk demo reset",
+            file=err,
+        )
         return 2
     try:
         names = check_request(args.fast_forward, args.strategies, settings)
