@@ -41,11 +41,18 @@ class BrokerSettings:
     """Where the IB API lives and who we are to it."""
 
     host: str = "127.0.0.1"
+    """TWS / IB Gateway host. Naming a broker here (or by ``LIVEDESK_HOST`` /
+    ``LIVEDESK_PORT``) makes bare ``livedesk`` connect to it instead of the demo."""
     port: int = 4002
+    """API port: 7497 TWS paper, 7496 TWS live, 4002 IB Gateway paper, 4001 IB Gateway live."""
     client_id: int = 1
+    """API client id (1..2³¹-1; 0 is TWS's own manual-order client)."""
     fallback_client_id: int = 11
+    """The client id used when ``client_id`` is already in use (IB error 326)."""
     account: str = ""
+    """The account id: names its journal (``journal-ACCOUNT.sqlite3``) before connecting."""
     timeout: float = 4.0
+    """Seconds to wait for the API handshake."""
 
     def __post_init__(self) -> None:
         if not self.host.strip():
@@ -73,9 +80,14 @@ class SimSettings:
     """The embedded simulated gateway."""
 
     seed: int = 7
+    """Market seed: the same seed gives the same prices."""
     speed: float = 1.0
+    """Simulated seconds per real second (0 freezes the clock)."""
     account: str = "DU0000001"
+    """The demo account id (a paper ``DU`` id)."""
     state_file: str = ""
+    """Where the demo gateway keeps positions, cash, orders, fills and its clock (default:
+    ``demo/gateway-ACCOUNT.json`` in the user data directory)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.speed < math.inf:
@@ -90,7 +102,9 @@ class RebalanceSettings:
     or ``band_percent`` % of its target quantity sends nothing (0 = exact)."""
 
     band_shares: float = 0.0
+    """A leg whose delta is at most this many shares (or contracts) sends nothing."""
     band_percent: float = 0.0
+    """A leg whose delta is at most this % of its target quantity sends nothing."""
 
     def __post_init__(self) -> None:
         for name in ("band_shares", "band_percent"):
@@ -116,6 +130,8 @@ class WatchlistSettings:
     """``[watchlist]``: the symbols the Watchlist pane starts with."""
 
     symbols: tuple[str, ...] = ()
+    """Contracts as the command line reads them (``["AAPL", "CL F27", "SPY 31DEC26 528 C"]``);
+    ``+`` and ``d`` in the pane add and remove, remembered in ``watchlist.json``."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +142,11 @@ class Settings:
     sim: SimSettings = field(default_factory=SimSettings)
     guard: dict[str, float] = field(default_factory=dict)
     theme: str = "livedesk-dark"
+    """The console theme (``livedesk-dark``, ``livedesk-light``, ``livedesk-high-contrast`` or
+    one of ``<config dir>/themes/*.toml``); the last one chosen in the console wins."""
     log_level: str = "INFO"
+    """Level of ``livedesk.log`` in the user state directory: DEBUG, INFO, WARNING, ERROR or
+    CRITICAL."""
     strategies: dict[str, dict[str, Any]] = field(default_factory=dict)
     """``[strategies.NAME]`` tables, checked by ``livedesk.backend.strategies.create_strategy``."""
     strategy_paths: tuple[str, ...] = ()
@@ -169,6 +189,25 @@ def data_dir() -> Path:
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SECTIONS = ("broker", "sim", "guard", "keys", "strategies", "rebalance", "risk", "watchlist")
+TOP_LEVEL_KEYS = ("theme", "log_level")
+"""Keys at the top of ``config.toml``, outside any table."""
+
+BROKER_ENV = {
+    "LIVEDESK_HOST": "host",
+    "LIVEDESK_PORT": "port",
+    "LIVEDESK_CLIENT_ID": "client_id",
+    "LIVEDESK_ACCOUNT": "account",
+}
+"""Environment variables that override a ``[broker]`` key."""
+
+ENVIRONMENT = {
+    **{var: f"[broker] {key}" for var, key in BROKER_ENV.items()},
+    "LIVEDESK_SEED": "[sim] seed",
+    "LIVEDESK_CONFIG_DIR": "the user config directory (config.toml, themes/, strategies/)",
+    "LIVEDESK_DATA_DIR": "the user data directory (journals, demo account, bundles)",
+    "LIVEDESK_STATE_DIR": "the user state directory (livedesk.log, console.json, screenshots)",
+}
+"""Every ``LIVEDESK_*`` variable LiveDesk reads and what it sets."""
 
 
 def check_port(value: object, name: str, *, allow_zero: bool = False) -> int:
@@ -321,8 +360,7 @@ def load_settings(
     broker = _table(raw, "broker")
     sim = _table(raw, "sim")
     from_env: dict[str, str] = {}
-    for key in ("host", "port", "client_id", "account"):
-        var = f"LIVEDESK_{key.upper()}"
+    for var, key in BROKER_ENV.items():
         if var in env:
             broker[key] = env[var].strip() if key in ("port", "client_id") else env[var]
             from_env[key] = var
@@ -354,7 +392,7 @@ def load_settings(
         if names:
             raise ConfigError(f"{exc} (set by the environment: {', '.join(names)})") from exc
         raise
-    for key in ("theme", "log_level"):
+    for key in TOP_LEVEL_KEYS:
         if key in top:
             value = top.pop(key)
             if not isinstance(value, str) or not value.strip():

@@ -63,13 +63,21 @@ class CrackSpreadParams:
     """Parameters of ``crack-spread`` (``[strategies.crack-spread]``)."""
 
     threshold: float = 2.0
+    """|z| of rank(PSX) − rank(crack) needed to enter (from flat only)."""
     weight: float = 0.10
+    """Position size as a fraction of NetLiquidation (long or short)."""
     interval: float = 60.0
+    """Seconds between decisions in regular hours."""
     window: int = 60
+    """Bars in the rolling percentile ranks and the z-score."""
     flatten_before_close_min: float = 5.0
+    """Minutes before the close at which the strategy goes flat."""
     stale_after: float = 180.0
+    """Seconds after which a bar feed counts as stale (no decision)."""
     history: str = "1 W"
+    """History requested at start per contract (an IB duration, e.g. `1 W`)."""
     symbol: str = "PSX"
+    """The refiner traded against the crack."""
 
     def __post_init__(self) -> None:
         require(self.threshold > 0, "threshold", f"must be > 0, got {self.threshold}")

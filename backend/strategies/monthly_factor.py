@@ -67,10 +67,15 @@ class MonthlyFactorParams:
     """Parameters of ``monthly-factor`` (``[strategies.monthly-factor]``)."""
 
     bundle: str = DEMO_BUNDLE
+    """The zipline bundle the Pipeline reads."""
     top_k: int = DEFAULT_TOP_K
+    """Universe: the assets with the highest 30-session average dollar volume."""
     n: int = DEFAULT_N
+    """Names held long and short."""
     offset_minutes: float = 30.0
+    """Minutes after the month's last close at which the month-end run happens."""
     refresh_demo: bool = True
+    """Rebuild the demo bundle from the gateway's history before each run."""
 
     def __post_init__(self) -> None:
         try:

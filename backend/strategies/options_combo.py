@@ -46,22 +46,39 @@ class OptionsComboParams:
     """Parameters of ``options-combo`` (``[strategies.options-combo]``)."""
 
     underlying: str = "SPY"
+    """The optionable underlying."""
     forecast: str = "mean"
+    """Volatility forecast: `garch`, `ewma` or `mean` of both."""
     ewma_lambda: float = 0.94
+    """Decay of the EWMA forecast."""
     threshold: float = 0.02
+    """Volatility points between forecast and implied needed to trade."""
     min_dte: int = 20
+    """Shortest days to expiry considered."""
     max_dte: int = 45
+    """Longest days to expiry considered."""
     target_dte: int = 30
+    """Preferred days to expiry (the expiry nearest it is used)."""
     short_delta: float = 0.16
+    """Delta of an iron condor's short strikes."""
     risk_fraction: float = 0.02
+    """Maximum loss per combo as a fraction of NetLiquidation."""
     max_contracts: int = 50
+    """Most combos per entry."""
     profit_target: float = 0.5
+    """Exit at this fraction of the maximum profit."""
     condor_stop: float = 1.0
+    """Iron condor stop as a multiple of its maximum loss."""
     straddle_stop: float = 0.5
+    """Straddle stop as a fraction of the premium paid."""
     exit_dte: int = 7
+    """Exit this many days before expiry."""
     poll_interval: float = 300.0
+    """Seconds between polls in regular hours."""
     history: str = "1 Y"
+    """Daily history for the forecast: `6 M`, `1 Y` or `2 Y`."""
     entry_timeout: float = 1800.0
+    """Seconds before an unfilled entry order is cancelled."""
 
     def __post_init__(self) -> None:
         require(bool(self.underlying.strip()), "underlying", "must not be empty")

@@ -58,13 +58,25 @@ class GuardLimits:
     """Pre-trade limits (from settings; these defaults suit a small paper account)."""
 
     max_order_notional: float = 250_000.0
+    """Largest order, in dollars: qty × multiplier × max(|limit|, |stop|, |mid|) (a combo: the
+    sum of its legs' ratio × multiplier × |price|)."""
     max_position_weight: float = 0.25
+    """Largest position after the order, working orders counted, as a fraction of
+    NetLiquidation."""
     max_gross_leverage: float = 2.0
+    """Largest gross exposure after the order, working orders counted, ÷ NetLiquidation."""
     max_orders_per_minute: int = 120
+    """Orders per rolling minute (an integer)."""
     limit_collar: float = 0.05
+    """A limit price may be at most this fraction of the mid away from the mid (a stop-limit's
+    limit: from its stop)."""
     stop_collar: float = 0.25
+    """A stop must be on the far side of the mid and within this fraction of it."""
     min_combo_collar: float = 0.10
-    nlv_max_age: float = 600.0  # IB refreshes account values every 3 minutes
+    """A combo's collar in dollars per unit at least (its net mid can be near zero)."""
+    nlv_max_age: float = 600.0
+    """Seconds after which NetLiquidation is too old for percent orders (IB refreshes account
+    values every 3 minutes)."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
