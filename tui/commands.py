@@ -23,16 +23,27 @@ def _entries(app) -> list[tuple[str, str, object]]:
     return out
 
 
-class ConsoleCommands(Provider):
-    """Palette entries for the console's actions and themes."""
+class EntriesProvider(Provider):
+    """A palette provider over a list of (display, help, command) entries."""
+
+    def entries(self) -> list:
+        """The provider's entries (subclasses say which)."""
+        raise NotImplementedError
 
     async def discover(self) -> Hits:
-        for display, help_text, command in _entries(self.app):
+        for display, help_text, command in self.entries():
             yield DiscoveryHit(display, command, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for display, help_text, command in _entries(self.app):
+        for display, help_text, command in self.entries():
             score = matcher.match(display)
             if score > 0:
                 yield Hit(score, matcher.highlight(display), command, help=help_text)
+
+
+class ConsoleCommands(EntriesProvider):
+    """Palette entries for the console's actions and themes."""
+
+    def entries(self) -> list:
+        return _entries(self.app)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
-
 from livedesk.backend.demo.speed import SPEEDS, speed_label
+from livedesk.tui.commands import EntriesProvider
 
 
 class DemoSpeedActions:
@@ -42,16 +41,8 @@ def _entries(app) -> list[tuple[str, str, object]]:
     ]
 
 
-class DemoSpeedCommands(Provider):
+class DemoSpeedCommands(EntriesProvider):
     """Palette entries: the demo's speed steps."""
 
-    async def discover(self) -> Hits:
-        for display, help_text, command in _entries(self.app):
-            yield DiscoveryHit(display, command, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for display, help_text, command in _entries(self.app):
-            score = matcher.match(display)
-            if score > 0:
-                yield Hit(score, matcher.highlight(display), command, help=help_text)
+    def entries(self) -> list:
+        return _entries(self.app)
