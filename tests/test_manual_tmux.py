@@ -103,6 +103,15 @@ def test_buy_modify_close_and_a_bracket_by_hand(tmp_path) -> None:
         screen = wait_screen(
             name, lambda s: rows(s, "AAPL", "BUY", "10/0", "MKT", "Filled"), 30, "the fill"
         )
+        keys(name, "e")  # the Executions view of the Orders pane: the fill, with its commission
+        wait_screen(
+            name,
+            lambda s: "no executions" not in s and rows(s, "manual", "AAPL", "BUY", " 10 ", "USD"),
+            30,
+            "the fill in Executions",
+        )
+        keys(name, "e")  # back to the orders
+        wait_screen(name, lambda s: rows(s, "AAPL", "BUY", "10/0", "Filled"), 30, "Orders again")
         # 2. a limit buy under the market, modified to another price with m
         first, second = round(mid * 0.97, 2), round(mid * 0.975, 2)
         command(name, f"buy AAPL 5 lmt {first:.2f}")
