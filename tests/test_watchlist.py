@@ -341,3 +341,22 @@ async def test_disconnected_keeps_the_last_figures_marked_stale_then_streams_aga
         await _quoted(pilot, ("MSFT",))
         await pilot.pause(1.2)
         assert "stale" not in str(app.query_one(AccountLines).render())
+
+
+async def test_the_command_line_completes_watchlist_symbols(market, tmp_path):
+    """Nothing held: the command line's completion offers the watched symbols."""
+    from livedesk.tui.screens.command_line import CommandLineScreen
+
+    session, gw = make_session(market, tmp_path, settings=_settings("XOM", "CL F27"))
+    app = make_app(session, tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await connected(pilot)
+        await pilot.press("colon")
+        await until(lambda: isinstance(app.screen, CommandLineScreen), 5)
+        app.screen.query_one(Input).value = "buy X"
+        await pilot.press("tab")
+        assert app.screen.query_one(Input).value == "buy XOM "
+        app.screen.query_one(Input).value = "buy C"
+        await pilot.press("tab")
+        assert app.screen.query_one(Input).value == "buy CL "
+        await pilot.press("escape")

@@ -42,7 +42,11 @@ class ManualTrading(ManualOrders):
         return ManualDesk(app, now=self.session.now, today=lambda: app.today())
 
     def _symbols(self) -> list[str]:
-        return sorted({row.symbol.split()[0] for row in self.session.positions() if row.symbol})
+        """Completion: the symbols held and those on the watchlist."""
+        held = {row.symbol.split()[0] for row in self.session.positions() if row.symbol}
+        watchlist = getattr(self.session, "watchlist", None)
+        watched = {s.split()[0] for s in watchlist.symbols} if watchlist is not None else set()
+        return sorted(held | watched)
 
     def _strategy_names(self) -> list[str]:
         return [i.name for i in self.session.strategies()]
