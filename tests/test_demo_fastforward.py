@@ -160,7 +160,7 @@ def test_refused_while_the_demo_account_is_held(tmp_path) -> None:
     [
         (["--fast-forward", "0"], "at least 1 session"),
         (["--fast-forward", "3", "--strategies", "nope"], "unknown nope"),
-        ([], "--fast-forward N or --scenario"),
+        ([], "--fast-forward N, --scenario NAME, or livedesk demo reset"),
         (["--fast-forward", "3", "--scenario", "slippage"], "one at a time"),
     ],
 )
