@@ -25,6 +25,7 @@ from livedesk.tui.demo_actions import DemoActions
 from livedesk.tui.demo_speed import DemoSpeedActions, DemoSpeedCommands
 from livedesk.tui.manual import ManualTrading
 from livedesk.tui.operations import ConsoleOperations
+from livedesk.tui.pane_focus import mark_focused_pane
 from livedesk.tui.screens.connect_failed import ConnectFailedScreen
 from livedesk.tui.screens.dialogs import TypedConfirmScreen
 from livedesk.tui.screens.help import HelpScreen
@@ -61,6 +62,9 @@ class MainScreen(Screen):
     default, which made every pane jump a full 160x50 repaint."""
 
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
+    def watch_focused(self, blurred: Widget | None, focused: Widget | None) -> None:
+        mark_focused_pane(blurred, focused)
 
 
 class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, DemoSpeedActions, App[int]):

@@ -35,6 +35,10 @@ class Pane(Vertical):
         """The widget that takes focus when the pane is jumped to."""
         return self
 
+    def watch_has_focus(self, _has_focus: bool) -> None:
+        """No restyle of the pane's subtree on focus (Textual's default): its focused look
+        is the ``-has-focus`` class, set by ``livedesk.tui.pane_focus`` on the pane alone."""
+
     def refresh_from(self, session, force: bool = False) -> None:
         """Redraw from ``session`` if the data it depends on changed (or ``force``)."""
 
