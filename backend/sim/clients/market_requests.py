@@ -17,6 +17,7 @@ from livedesk.backend.sim.errors import OrderReject
 from livedesk.backend.sim.market.history import NEW_YORK, Bar, bar_seconds
 from livedesk.backend.sim.market.instruments import Instrument
 from livedesk.backend.sim.market.model import Quote
+from livedesk.backend.sim.market.paths import make_quote
 from livedesk.backend.sim.protocol import fast_frames as ff
 from livedesk.backend.sim.protocol import messages as m
 from livedesk.backend.sim.protocol import requests as rq
@@ -54,7 +55,7 @@ class MarketDataSub:
 
     inst: Instrument | None
     sent: dict = field(default_factory=dict)
-    last: Quote | None = None
+    last: Quote | tuple | None = None  # a Quote (combos) or its fields as a tuple
     legs: list[combos.Leg] | None = None
     generic: frozenset[int] = frozenset()
     frames: ff.TickFrames | None = None  # its frame heads, built at the first push
@@ -133,13 +134,11 @@ class MarketDataRequests(GenericTicks):
             return
         inst = sub.inst
         market = self.gw.market
-        q = market.quote(inst.con_id, now)
+        v = market.quote_values(inst.con_id, now)  # the Quote's fields: a tuple compares fast
         prev = sub.last
-        if prev is not None:
-            volume = q.volume  # moves nearly every pass: a cheap test before the full one
-            if (volume is prev.volume or volume == prev.volume) and q == prev:
-                return
-        sub.last = q
+        if prev is not None and v == prev:
+            return
+        sub.last = v
         sent = sub.sent
         proto = self.proto
         frames = sub.frames
@@ -157,14 +156,13 @@ class MarketDataRequests(GenericTicks):
             out.append(encode_frame(
                 m.tick_price(req_id, CLOSE, prev_close, 0, proto=proto, sec_type=inst.sec_type)
             ))  # fmt: skip
-        last_moved = frames.quote(q, prev, out)
-        sec_type = inst.sec_type
-        if sec_type == "OPT":
-            self._push_greeks(req_id, sub, now, q)
+        last_moved = frames.quote(v, prev, out)
+        if inst.sec_type == "OPT":
+            self._push_greeks(req_id, sub, now, make_quote(*v))
         if sub.generic:
-            self.push_generic(req_id, sub, now, q)
+            self.push_generic(req_id, sub, now, make_quote(*v))
         if last_moved and market.session_open() <= now:
-            day = self.gw.history.day_range(inst.con_id, now)
+            day = self.gw.history.day_range(inst.con_id, now, v[4])  # v[4]: its last price
             for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):
                 if sent.get(tick) != value:
                     sent[tick] = value

@@ -524,6 +524,24 @@ class MarketModel:
                 if pricer is not None:
                     return pricer.quote(inst, t)
             path = self._session_path(con_id)
+        return make_quote(*self._path_quote(path, con_id, t))
+
+    def quote_values(self, con_id: int, t: float) -> tuple:
+        """:meth:`quote`'s fields as a tuple ``(bid, ask, bid_size, ask_size, last, last_size,
+        volume)``, the same values without building the Quote (the streaming hot path)."""
+        path = self._current.get(con_id)
+        if path is None:
+            if self._pricers:
+                inst = self._instrument(con_id)
+                pricer = self._pricers.get(inst.sec_type)
+                if pricer is not None:
+                    q = pricer.quote(inst, t)
+                    return (q.bid, q.ask, q.bid_size, q.ask_size, q.last, q.last_size, q.volume)
+            path = self._session_path(con_id)
+        return self._path_quote(path, con_id, t)
+
+    def _path_quote(self, path: _SessionPath, con_id: int, t: float) -> tuple:
+        """The quote's fields from an instrument's own session path (see :meth:`quote`)."""
         price, minute, volume = path.state(t, self._shapes)
         tick, second = path.tick, int(t)
         if path.second != second:  # what the noise of this second sets (cached: the hot path)
@@ -553,7 +571,7 @@ class MarketModel:
                 bid_ticks, n_ticks, last_ticks, round(bid_ticks * tick, 8),
                 round((bid_ticks + n_ticks) * tick, 8), round(last_ticks * tick, 8),
             )  # fmt: skip
-        return make_quote(grid[3], grid[4], bid_size, ask_size, grid[5], last_size, volume)
+        return (grid[3], grid[4], bid_size, ask_size, grid[5], last_size, volume)
 
     def _instrument(self, con_id: int) -> Instrument:
         inst = self.registry.by_con_id(con_id)

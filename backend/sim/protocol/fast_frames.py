@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from livedesk.backend.sim.protocol.wire import UNSET_DOUBLE, UNSET_DOUBLE_TEXT, fmt
 
 if TYPE_CHECKING:
-    from livedesk.backend.sim.market.paths import Quote
     from livedesk.backend.sim.protocol.versions import Protocol
 
 _LEN = struct.Struct(">I").pack
@@ -121,10 +120,12 @@ class TickFrames:
             f"2\x006\x00{req_id}\x00{VOLUME}\x00",
         )
 
-    def quote(self, q: Quote, prev: Quote | None, out: list[bytes]) -> bool:
+    def quote(self, q: tuple, prev: tuple | None, out: list[bytes]) -> bool:
         """Append to ``out`` the bid, ask and last tickPrice (with their sizes) and the volume
-        tickSize whose values differ from ``prev`` (all of them when None), in that order, as
-        :func:`tick_price` / :func:`tick_size` write them; whether the last price moved.
+        tickSize of a quote's fields ``q`` (``(bid, ask, bid_size, ask_size, last, last_size,
+        volume)``, see ``MarketModel.quote_values``) whose values differ from ``prev`` (all
+        of them when None), in that order, as :func:`tick_price` / :func:`tick_size` write
+        them; whether the last price moved.
 
         "Differ" is a tuple comparison's (identity, then ``==``), so a NaN that is the very
         same object counts as unchanged, as it did when the sent values were kept in tuples."""
@@ -136,35 +137,37 @@ class TickFrames:
             wire = None  # sizes as they are
         else:
             wire = proto.tick_size
-        price, size = q.bid, q.bid_size
+        price, ask_price, size, ask_size, last_price, last_size, volume = q
         if prev is None:
-            moved = True
-            bid = ask = last = vol = True
+            moved = bid = ask = last = vol = True
         else:
-            p, z = prev.bid, prev.bid_size
-            bid = (price != p and price is not p) or (size != z and size is not z)
-            p, z = prev.ask, prev.ask_size
-            ask = (q.ask != p and q.ask is not p) or (q.ask_size != z and q.ask_size is not z)
-            p, z = prev.last, prev.last_size
-            moved = q.last != p
-            last = (moved and q.last is not p) or (q.last_size != z and q.last_size is not z)
-            vol = q.volume != prev.volume and q.volume is not prev.volume
+            p0, p1, z0, z1, p4, z5, v6 = prev
+            bid = (price != p0 and price is not p0) or (size != z0 and size is not z0)
+            ask = (ask_price != p1 and ask_price is not p1) or (
+                ask_size != z1 and ask_size is not z1
+            )
+            moved = last_price != p4
+            last = (moved and last_price is not p4) or (last_size != z5 and last_size is not z5)
+            vol = volume != v6 and volume is not v6
         if bid:
             if wire is not None:
                 size = wire(size, sec_type)
             text = f"{bid_head}{num(price)}\x00{num(size)}\x000\x00"
             append(pack(len(text)) + text.encode())
         if ask:
-            size = q.ask_size if wire is None else wire(q.ask_size, sec_type)
-            text = f"{ask_head}{num(q.ask)}\x00{num(size)}\x000\x00"
+            if wire is not None:
+                ask_size = wire(ask_size, sec_type)
+            text = f"{ask_head}{num(ask_price)}\x00{num(ask_size)}\x000\x00"
             append(pack(len(text)) + text.encode())
         if last:
-            size = q.last_size if wire is None else wire(q.last_size, sec_type)
-            text = f"{last_head}{num(q.last)}\x00{num(size)}\x000\x00"
+            if wire is not None:
+                last_size = wire(last_size, sec_type)
+            text = f"{last_head}{num(last_price)}\x00{num(last_size)}\x000\x00"
             append(pack(len(text)) + text.encode())
         if vol:
-            size = q.volume if wire is None else wire(q.volume, sec_type)
-            text = f"{vol_head}{num(size)}\x00"
+            if wire is not None:
+                volume = wire(volume, sec_type)
+            text = f"{vol_head}{num(volume)}\x00"
             append(pack(len(text)) + text.encode())
         return moved
 
