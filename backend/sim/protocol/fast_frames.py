@@ -152,22 +152,26 @@ class TickFrames:
         if bid:
             if wire is not None:
                 size = wire(size, sec_type)
-            text = f"{bid_head}{num(price)}\x00{num(size)}\x000\x00"
+            z = str(size) if type(size) is int else num(size)  # sizes: ints, mostly
+            text = f"{bid_head}{num(price)}\x00{z}\x000\x00"
             append(pack(len(text)) + text.encode())
         if ask:
             if wire is not None:
                 ask_size = wire(ask_size, sec_type)
-            text = f"{ask_head}{num(ask_price)}\x00{num(ask_size)}\x000\x00"
+            z = str(ask_size) if type(ask_size) is int else num(ask_size)  # sizes: ints, mostly
+            text = f"{ask_head}{num(ask_price)}\x00{z}\x000\x00"
             append(pack(len(text)) + text.encode())
         if last:
             if wire is not None:
                 last_size = wire(last_size, sec_type)
-            text = f"{last_head}{num(last_price)}\x00{num(last_size)}\x000\x00"
+            z = str(last_size) if type(last_size) is int else num(last_size)  # sizes: ints, mostly
+            text = f"{last_head}{num(last_price)}\x00{z}\x000\x00"
             append(pack(len(text)) + text.encode())
         if vol:
             if wire is not None:
                 volume = wire(volume, sec_type)
-            text = f"{vol_head}{num(volume)}\x00"
+            z = str(volume) if type(volume) is int else num(volume)
+            text = f"{vol_head}{z}\x00"
             append(pack(len(text)) + text.encode())
         return moved
 
