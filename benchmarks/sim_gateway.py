@@ -1,11 +1,13 @@
 """Benchmarks of the simulated gateway, driven by the unmodified ib_async client over loopback.
 
 Prints: connect + start-up sync time, market-order round trip (placeOrder → Filled seen by
-ib_async, 1,000 orders paced under ib_async's 45 requests/s), ticks/s delivered to one
-client with 200 subscriptions, ticks/s with 200 *option* subscriptions (tickOptionComputation
-messages counted as ticks), the time to answer ``reqSecDefOptParams`` plus 100 option
-``reqContractDetails``, and the gateway's memory with 500+ instruments and two years of
-history.  Run: ``python benchmarks/sim_gateway.py [--orders N] [--seconds S]``.
+ib_async, 1,000 orders paced under ib_async's 45 requests/s), ticks delivered to one
+client with 200 stock subscriptions and with 200 *option* subscriptions (tickOptionComputation
+messages counted as ticks) per CPU-second (user + system) of the gateway process, which is
+what #26's targets count (wall rates and the client's CPU printed beside them), the time
+to answer ``reqSecDefOptParams`` plus 100 option ``reqContractDetails``, and the gateway's
+memory with 500+ instruments and two years of history.
+Run: ``python benchmarks/sim_gateway.py [--orders N] [--seconds S]``.
 
 ``--state-round-trip`` runs only the persistence comparison: the same market-order round
 trip against two ``livedesk sim-gateway`` processes side by side, without and with
@@ -25,6 +27,7 @@ import datetime as dt
 import gc
 import logging
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -43,7 +46,7 @@ TICK_SPEED, TICK_INTERVAL = 30.0, 0.001
 DEPTH_BOOKS, DEPTH_ROWS = 50, 5
 
 _GATEWAY_SCRIPT = """
-import asyncio, sys
+import asyncio, signal, sys
 from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.sim.market.model import MarketModel
 
@@ -53,6 +56,18 @@ async def main():
                     start_time=market.session_open() + 3600)
     gw.max_depth_books = {books}
     gw.max_market_data_lines = {lines}
+    passes = 0
+    pulse = gw.pulse
+
+    def counted():
+        nonlocal passes
+        passes += 1
+        pulse()
+
+    gw.pulse = counted  # SIGUSR1 prints the streaming passes so far and the simulated time
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGUSR1, lambda: print(f"passes {{passes}} {{gw.now()!r}}", flush=True)
+    )
     await gw.start()
     print(f"listening on 127.0.0.1:{{gw.port}}", flush=True)
     await asyncio.Event().wait()
@@ -129,11 +144,17 @@ class GatewayProcess:
         await self.proc.wait()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (Linux /proc)."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time of process ``pid`` in seconds (Linux /proc)."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc)."""
+    return sum(cpu_times(pid))
 
 
 class ScriptGateway(GatewayProcess):
@@ -154,38 +175,79 @@ class ScriptGateway(GatewayProcess):
         return self
 
 
+async def gateway_passes(proc) -> tuple[int, float]:
+    """Streaming passes so far and the simulated time of a :class:`ScriptGateway` process."""
+    proc.send_signal(signal.SIGUSR1)
+    while True:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
+        if line.startswith("passes "):
+            _, n, now = line.split()
+            return int(n), float(now)
+
+
 class Measured:
-    """Wall time and CPU time (this client and the gateway process) over a window."""
+    """Wall time and CPU time (this client and the gateway process) over a window.
+
+    The gateway's CPU is its process's user + system time (the kernel's share of the
+    loopback sends included), read from /proc before and after the window."""
 
     def __init__(self, gw_pid: int) -> None:
         self.pid = gw_pid
 
+    def _gateway(self) -> tuple[float, float]:
+        return cpu_times(self.pid) if self.pid else (0.0, 0.0)
+
     def __enter__(self) -> Measured:
-        self.t0, self.c0, self.g0 = (
-            time.perf_counter(),
-            time.process_time(),
-            (cpu_seconds(self.pid) if self.pid else 0.0),
-        )
+        self.t0, self.c0, self.g0 = time.perf_counter(), time.process_time(), self._gateway()
         return self
 
     def __exit__(self, *exc) -> None:
         self.wall = time.perf_counter() - self.t0
         self.client_cpu = time.process_time() - self.c0
-        self.gateway_cpu = (cpu_seconds(self.pid) if self.pid else 0.0) - self.g0
+        user, system = self._gateway()
+        self.gateway_user, self.gateway_sys = user - self.g0[0], system - self.g0[1]
+        self.gateway_cpu = self.gateway_user + self.gateway_sys
+
+    def per_gateway_cpu(self, count: int) -> float:
+        """``count`` per CPU-second (user + system) of the gateway process."""
+        return count / self.gateway_cpu if self.gateway_cpu > 0 else float("nan")
 
     def cpu_text(self, count: int = 0, unit: str = "ticks") -> str:
         """The CPU used, and ``count`` per CPU-second of the gateway and of the client (what
         one core each would sustain when the machine is shared)."""
         text = (
-            f"CPU over {self.wall:.1f} s wall: gateway {self.gateway_cpu:.1f} s, "
-            f"client {self.client_cpu:.1f} s"
+            f"CPU over {self.wall:.1f} s wall: gateway {self.gateway_cpu:.2f} s "
+            f"(user {self.gateway_user:.2f} + sys {self.gateway_sys:.2f}), "
+            f"client {self.client_cpu:.2f} s"
         )
+        passes = getattr(self, "passes", None)
+        if passes:
+            n, sim = passes
+            text += (
+                f"; {n:,} streaming passes ({n / self.wall:,.0f}/s wall, "
+                f"{sim / max(n, 1) * 1e3:.0f} ms simulated time"
+                + (f" and {count / max(n, 1):,.0f} {unit}" if count else "")
+                + " each)"
+            )
         if count and self.gateway_cpu > 0 and self.client_cpu > 0:
             text += (
-                f"; {count / self.gateway_cpu:,.0f} {unit} per gateway CPU-second, "
-                f"{count / self.client_cpu:,.0f} per client CPU-second"
+                f"; {count:,} {unit}; {count / self.gateway_cpu:,.0f} {unit} per gateway "
+                f"CPU-second, {count / self.client_cpu:,.0f} per client CPU-second, "
+                f"{count / self.wall:,.0f} per wall second"
             )
         return text
+
+
+async def measure_window(proc, seconds: float) -> Measured:
+    """CPU of both sides over ``seconds``, and the gateway's streaming passes in that window
+    (``proc``: a :class:`ScriptGateway` process; None measures the client alone)."""
+    p0 = await gateway_passes(proc) if proc is not None else None
+    with Measured(proc.pid if proc is not None else 0) as m:
+        await asyncio.sleep(seconds)
+    if p0 is not None:
+        p1 = await gateway_passes(proc)
+        m.passes = (p1[0] - p0[0], p1[1] - p0[1])
+    return m
 
 
 async def warm_up(tickers, ready=lambda t: t.bid == t.bid, limit: float = 60.0) -> None:
@@ -197,8 +259,9 @@ async def warm_up(tickers, ready=lambda t: t.bid == t.bid, limit: float = 60.0) 
     await asyncio.sleep(1.0)
 
 
-async def bench_ticks(port: int, subs: int, seconds: float, pid: int = 0) -> tuple[float, str]:
-    """Ticks/s seen by one ib_async client subscribed to ``subs`` stocks (and the CPU text)."""
+async def bench_ticks(port: int, subs: int, seconds: float, proc=None) -> tuple[float, str]:
+    """Ticks seen by one ib_async client subscribed to ``subs`` stocks, per gateway CPU-second
+    (and the CPU text)."""
     ib = IB()
     await ib.connectAsync("127.0.0.1", port, clientId=1)
     stocks = [i for i in default_registry() if i.sec_type == "STK" and i.currency == "USD"]
@@ -211,10 +274,9 @@ async def bench_ticks(port: int, subs: int, seconds: float, pid: int = 0) -> tup
     tickers = [ib.reqMktData(Stock(conId=inst.con_id, exchange="SMART")) for inst in stocks[:subs]]
     await warm_up(tickers)
     ib.pendingTickersEvent += on_pending
-    with Measured(pid) as m:
-        await asyncio.sleep(seconds)
+    m = await measure_window(proc, seconds)
     ib.disconnect()
-    return count / m.wall, m.cpu_text(count)
+    return m.per_gateway_cpu(count), m.cpu_text(count)
 
 
 def option_universe(market: MarketModel, n: int = 200) -> list[int]:
@@ -236,9 +298,10 @@ def option_universe(market: MarketModel, n: int = 200) -> list[int]:
 
 
 async def bench_option_ticks(
-    port: int, con_ids: list[int], seconds: float, pid: int = 0
+    port: int, con_ids: list[int], seconds: float, proc=None
 ) -> tuple[float, str]:
-    """Ticks/s (price, size and option-computation messages) for option subscriptions."""
+    """Ticks (price, size and option-computation messages) for option subscriptions, per
+    gateway CPU-second (and the CPU text)."""
     ib = IB()
     await ib.connectAsync("127.0.0.1", port, clientId=2)
     count = 0
@@ -259,14 +322,14 @@ async def bench_option_ticks(
     await warm_up(tickers)
     ib.pendingTickersEvent += on_pending
     count = 0
-    with Measured(pid) as m:
-        await asyncio.sleep(seconds)
+    m = await measure_window(proc, seconds)
     ib.disconnect()
-    return count / m.wall, m.cpu_text(count)
+    return m.per_gateway_cpu(count), m.cpu_text(count)
 
 
-async def bench_depth(port: int, books: int, seconds: float, pid: int) -> tuple[float, str]:
-    """Market-depth row updates/s seen by one ib_async client with ``books`` books."""
+async def bench_depth(port: int, books: int, seconds: float, proc=None) -> tuple[float, str]:
+    """Market-depth row updates seen by one ib_async client with ``books`` books, per gateway
+    CPU-second (and the CPU text)."""
     ib = IB()
     await ib.connectAsync("127.0.0.1", port, clientId=3)
     stocks = [i for i in default_registry() if i.sec_type == "STK" and i.currency == "USD"]
@@ -285,34 +348,37 @@ async def bench_depth(port: int, books: int, seconds: float, pid: int) -> tuple[
     ]
     await warm_up(tickers, lambda t: bool(t.domBids))
     count = 0
-    with Measured(pid) as m:
-        await asyncio.sleep(seconds)
+    m = await measure_window(proc, seconds)
     ib.disconnect()
-    return count / m.wall, m.cpu_text(count, "updates")
+    return m.per_gateway_cpu(count), m.cpu_text(count, "updates")
 
 
 async def run_tick_benches(market: MarketModel, seconds: float) -> None:
-    """The streaming rates: stock ticks, option ticks, depth updates (each with its CPU)."""
+    """The streaming rates: stock ticks, option ticks, depth updates, each per CPU-second
+    (user + system) of the gateway process — what the targets of #26 count — with the CPU
+    of both sides and the wall rate."""
     where = (
         f"gateway process at speed {TICK_SPEED:g}, streaming every {TICK_INTERVAL * 1e3:g} ms, "
-        f"{os.cpu_count()} CPUs"
+        f"one ib_async client, {seconds:g} s window, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f}"
     )
     async with ScriptGateway(TICK_SPEED, TICK_INTERVAL) as gw:
-        rate, cpu = await bench_ticks(gw.port, 200, seconds, gw.proc.pid)
+        rate, cpu = await bench_ticks(gw.port, 200, seconds, gw.proc)
     print(
-        f"ticks delivered, 200 stock subscriptions: {rate:,.0f} ticks/s (target >= 200,000; {where}; {cpu})"
+        f"ticks delivered, 200 stock subscriptions: {rate:,.0f} ticks per gateway CPU-second "
+        f"(target >= 200,000; {where}; {cpu})"
     )
     async with ScriptGateway(TICK_SPEED, TICK_INTERVAL) as gw:
-        rate, cpu = await bench_option_ticks(gw.port, option_universe(market), seconds, gw.proc.pid)
+        rate, cpu = await bench_option_ticks(gw.port, option_universe(market), seconds, gw.proc)
     print(
-        f"ticks delivered, 200 option subscriptions (greeks included): {rate:,.0f} ticks/s "
-        f"(target >= 100,000; {where}; {cpu})"
+        f"ticks delivered, 200 option subscriptions (greeks included): {rate:,.0f} ticks per "
+        f"gateway CPU-second (target >= 100,000; {where}; {cpu})"
     )
     async with ScriptGateway(TICK_SPEED, TICK_INTERVAL, DEPTH_BOOKS) as gw:
-        rate, cpu = await bench_depth(gw.port, DEPTH_BOOKS, seconds, gw.proc.pid)
+        rate, cpu = await bench_depth(gw.port, DEPTH_BOOKS, seconds, gw.proc)
     print(
         f"market-depth updates delivered, {DEPTH_BOOKS} books of {DEPTH_ROWS} rows a side: "
-        f"{rate:,.0f} updates/s ({where}; {cpu})"
+        f"{rate:,.0f} updates per gateway CPU-second ({where}; {cpu})"
     )
 
 
@@ -459,7 +525,7 @@ async def bench_week(days: int, start: str, speed: float = 3600.0) -> None:
         contracts = await ib.qualifyContractsAsync(*(Stock(s, "SMART", "USD") for s in symbols))
         tickers = [ib.reqMktData(c) for c in contracts]
         pnl = ib.reqPnL(ib.managedAccounts()[0])
-        rss0 = rss_mib(gw.proc.pid)
+        rss0 = rss_mib(gw.proc)
         sim0 = (await ib.reqCurrentTimeAsync()).timestamp()
         wall0 = time.perf_counter()
         per_day: dict[str, dict] = {}
@@ -469,7 +535,7 @@ async def bench_week(days: int, start: str, speed: float = 3600.0) -> None:
             sim = (await ib.reqCurrentTimeAsync()).timestamp()
             day = dt.datetime.fromtimestamp(sim, ny).strftime("%a %Y-%m-%d")
             row = per_day.setdefault(day, {"rss": [], "nlv": set(), "pnl": set(), "last": set()})
-            row["rss"].append(rss_mib(gw.proc.pid))
+            row["rss"].append(rss_mib(gw.proc))
             row["nlv"].update(v.value for v in ib.accountValues() if v.tag == "NetLiquidation")
             row["pnl"].add(round(pnl.dailyPnL, 2))
             row["last"].add(tickers[0].last)
@@ -483,7 +549,7 @@ async def bench_week(days: int, start: str, speed: float = 3600.0) -> None:
             i += 1
         wall = time.perf_counter() - wall0
         await asyncio.sleep(0.5)
-        rss1 = rss_mib(gw.proc.pid)
+        rss1 = rss_mib(gw.proc)
         fills = [f for t, _ in trades for f in t.fills]
         fill_days = {f.execution.time.astimezone(ny).strftime("%a %Y-%m-%d") for f in fills}
         expired = sum(t.orderStatus.status == "Cancelled" and not t.fills for t, _ in trades)

@@ -74,3 +74,37 @@ def test_subscription_frames(req_id, tick, price, shares, v):
             m.tick_option_computation(req_id, 13, 1, v[0], v[1], v[2], 0.0, v[3], v[4], v[5], v[6])
         )
         assert frames.option(13, *v) == want
+
+
+@pytest.mark.parametrize("version", [157, 160, 178])
+@pytest.mark.parametrize("sec_type", ["STK", "OPT"])
+def test_quote_frames_write_what_changed_as_the_encoders_do(version, sec_type):
+    proto = protocol(version)
+    frames = ff.TickFrames(42, proto, sec_type)
+
+    def price(tick, p, size):
+        return encode_frame(m.tick_price(42, tick, p, size, proto=proto, sec_type=sec_type))
+
+    def size(tick, shares):
+        return encode_frame(m.tick_size(42, tick, shares, proto=proto, sec_type=sec_type))
+
+    first = (150.01, 150.03, 300, 500, 150.02, 200, 1_234_500)
+    out: list[bytes] = []
+    assert frames.quote(first, None, out) is True  # the first quote: everything, in order
+    assert out == [
+        price(1, 150.01, 300),
+        price(2, 150.03, 500),
+        price(4, 150.02, 200),
+        size(8, 1_234_500),
+    ]
+    second = (150.01, 150.04, 300, 500, 150.02, 200, 1_234_800)  # the ask and the volume moved
+    out = []
+    assert frames.quote(second, first, out) is False  # the last did not move
+    assert out == [price(2, 150.04, 500), size(8, 1_234_800)]
+    third = (150.01, 150.04, 400, 500, 150.03, 200, 1_234_800)  # bid size and the last moved
+    out = []
+    assert frames.quote(third, second, out) is True
+    assert out == [price(1, 150.01, 400), price(4, 150.03, 200)]
+    out = []
+    assert frames.quote(third, third, out) is False
+    assert out == []

@@ -4,6 +4,7 @@ option chain parameters, head timestamps (a mixin of
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 from dataclasses import dataclass, field
@@ -15,9 +16,11 @@ from livedesk.backend.sim.errors import OrderReject
 from livedesk.backend.sim.market.history import NEW_YORK, Bar, bar_seconds
 from livedesk.backend.sim.market.instruments import Instrument
 from livedesk.backend.sim.market.model import Quote
+from livedesk.backend.sim.market.paths import make_quote
 from livedesk.backend.sim.protocol import fast_frames as ff
 from livedesk.backend.sim.protocol import messages as m
 from livedesk.backend.sim.protocol import requests as rq
+from livedesk.backend.sim.protocol.wire import encode_frame
 
 if TYPE_CHECKING:
     from livedesk.backend.sim.clients.pacing import HistoricalPacer
@@ -51,7 +54,7 @@ class MarketDataSub:
 
     inst: Instrument | None
     sent: dict = field(default_factory=dict)
-    last: Quote | None = None
+    last: Quote | tuple | None = None  # a Quote (combos) or its fields as a tuple
     legs: list[combos.Leg] | None = None
     generic: frozenset[int] = frozenset()
     frames: ff.TickFrames | None = None  # its frame heads, built at the first push
@@ -123,37 +126,66 @@ class MarketDataRequests(GenericTicks):
         self.mkt.pop(req.req_id, None)
 
     def _push_ticks(self, req_id: int, sub: MarketDataSub, now: float) -> None:
+        """The ticks of one subscription whose values changed since its last push (the
+        streaming hot path: frames appended straight to the session's output)."""
+        if sub.legs is not None:
+            self._push_combo_ticks(req_id, sub, now)
+            return
+        inst = sub.inst
+        market = self.gw.market
+        v = market.quote_values(inst.con_id, now)  # the Quote's fields: a tuple compares fast
+        prev = sub.last
+        if prev is not None and v == prev:
+            return
+        sub.last = v
+        sent = sub.sent
+        proto = self.proto
+        frames = sub.frames
+        if frames is None or frames.proto is not proto:
+            frames = sub.frames = ff.TickFrames(req_id, proto, inst.sec_type)
+        if self.closed or self.gw.silent:
+            out: list[bytes] = []  # the values count as sent, the frames go nowhere
+        else:
+            out = self._out
+            if not out:
+                asyncio.get_running_loop().call_soon(self.flush)
+        if sent.get("session") != market.session:  # first push, or a new session began
+            sent["session"] = market.session
+            prev_close = market.prev_close(inst.con_id)
+            out.append(encode_frame(
+                m.tick_price(req_id, CLOSE, prev_close, 0, proto=proto, sec_type=inst.sec_type)
+            ))  # fmt: skip
+        last_moved = frames.quote(v, prev, out)
+        if inst.sec_type == "OPT":
+            self._push_greeks(req_id, sub, now, make_quote(*v))
+        if sub.generic:
+            self.push_generic(req_id, sub, now, make_quote(*v))
+        if last_moved and market.session_open() <= now:
+            day = self.gw.history.day_range(inst.con_id, now, v[4])  # v[4]: its last price
+            for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):
+                if sent.get(tick) != value:
+                    sent[tick] = value
+                    out.append(frames.price(tick, value, 0))
+
+    def _push_combo_ticks(self, req_id: int, sub: MarketDataSub, now: float) -> None:
+        """A combo (BAG) subscription: its bid, ask and last from the legs' quotes."""
         market = self.gw.market
         legs = sub.legs
-        if legs is not None:
-            q = combos.combo_quote(market, legs, now)
-        else:
-            q = market.quote(sub.inst.con_id, now)
+        q = combos.combo_quote(market, legs, now)
         prev = sub.last
-        if prev is not None:
-            volume = q.volume  # moves nearly every pass: a cheap test before the full one
-            if (volume is prev.volume or volume == prev.volume) and q == prev:
-                return
-            last_moved = q.last != prev.last
-        else:
-            last_moved = True
+        if prev is not None and q == prev:
+            return
         sub.last = q
         sent = sub.sent
         frames = sub.frames
         if frames is None:
             frames = sub.frames = ff.TickFrames(req_id)
-        # sizes go out in the negotiated version's unit (lots of 100 shares before 159)
-        sec_type = "BAG" if sub.inst is None else sub.inst.sec_type
         proto = self.proto
         if sent.get("session") != market.session:  # first push, or a new session began
             sent["session"] = market.session
-            if legs is not None:
-                prev_close = combos.combo_prev_close(market, legs)
-            else:
-                prev_close = market.prev_close(sub.inst.con_id)
-            self.send(m.tick_price(req_id, CLOSE, prev_close, 0, proto=proto, sec_type=sec_type))
-        as_is = proto.fractional_size and (proto.market_data_in_shares or sec_type != "STK")
-        send_frame = self.send_frame
+            prev_close = combos.combo_prev_close(market, legs)
+            self.send(m.tick_price(req_id, CLOSE, prev_close, 0, proto=proto, sec_type="BAG"))
+        as_is = proto.fractional_size
         for tick, value in (
             (BID, (q.bid, q.bid_size)),
             (ASK, (q.ask, q.ask_size)),
@@ -161,24 +193,8 @@ class MarketDataRequests(GenericTicks):
         ):
             if sent.get(tick) != value:
                 sent[tick] = value
-                wire = value[1] if as_is else proto.tick_size(value[1], sec_type)
-                send_frame(frames.price(tick, value[0], wire))
-        if legs is not None:
-            return
-        if sent.get(VOLUME) != q.volume:
-            sent[VOLUME] = q.volume
-            wire = q.volume if as_is else proto.tick_size(q.volume, sec_type)
-            send_frame(frames.size(VOLUME, wire))
-        if sec_type == "OPT":
-            self._push_greeks(req_id, sub, now, q)
-        if sub.generic:
-            self.push_generic(req_id, sub, now, q)
-        if last_moved and market.session_open() <= now:
-            day = self.gw.history.day_range(sub.inst.con_id, now)
-            for tick, value in ((OPEN, day[0]), (HIGH, day[1]), (LOW, day[2])):
-                if sent.get(tick) != value:
-                    sent[tick] = value
-                    send_frame(frames.price(tick, value, 0))
+                wire = value[1] if as_is else proto.tick_size(value[1], "BAG")
+                self.send_frame(frames.price(tick, value[0], wire))
 
     def _push_greeks(self, req_id: int, sub: MarketDataSub, now: float, q: Quote) -> None:
         """tickOptionComputation for the bid, ask, last (implied vols) and the model."""

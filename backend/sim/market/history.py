@@ -162,8 +162,11 @@ class HistoryBuilder:
             out += self._intraday(con_id, day, step, start, end)
         return out
 
-    def day_range(self, con_id: int, now: float) -> tuple[float, float, float]:
-        """Open, high and low of the current session up to ``now`` (cached per minute)."""
+    def day_range(
+        self, con_id: int, now: float, last: float | None = None
+    ) -> tuple[float, float, float]:
+        """Open, high and low of the current session up to ``now`` (cached per minute);
+        ``last``: the last price at ``now`` when the caller has it (the quote's)."""
         start = self.market.session_open()
         minute = int((now - start) // 60)
         key = (con_id, minute)
@@ -189,7 +192,8 @@ class HistoryBuilder:
             if len(self._range_cache) > 100_000:
                 self._range_cache.clear()
             self._range_cache[key] = hit
-        last = self.market.last_price(con_id, now)
+        if last is None:
+            last = self.market.last_price(con_id, now)
         o = hit[0] if not math.isnan(hit[0]) else last
         return o, max(hit[1], last), min(hit[2], last)
 

@@ -134,6 +134,7 @@ DISPLAY_LOTS = 3.0  # displayed round lots of a stock of liquidity 1
 
 _STREAM_FACTORS, _STREAM_DAILY, _STREAM_MINUTE, _STREAM_SHAPES = range(4)
 _SHAPES, _SHAPE_POINTS = 256, 60
+_floor = math.floor
 _NOISE_SIZE = 4096
 
 
@@ -524,7 +525,40 @@ class MarketModel:
                 if pricer is not None:
                     return pricer.quote(inst, t)
             path = self._session_path(con_id)
-        price, minute, volume = path.state(t, self._shapes)
+        return make_quote(*self._path_quote(path, con_id, t))
+
+    def quote_values(self, con_id: int, t: float) -> tuple:
+        """:meth:`quote`'s fields as a tuple ``(bid, ask, bid_size, ask_size, last, last_size,
+        volume)``, the same values without building the Quote (the streaming hot path)."""
+        path = self._current.get(con_id)
+        if path is None:
+            if self._pricers:
+                inst = self._instrument(con_id)
+                pricer = self._pricers.get(inst.sec_type)
+                if pricer is not None:
+                    q = pricer.quote(inst, t)
+                    return (q.bid, q.ask, q.bid_size, q.ask_size, q.last, q.last_size, q.volume)
+            path = self._session_path(con_id)
+        return self._path_quote(path, con_id, t)
+
+    def _path_quote(self, path: _SessionPath, con_id: int, t: float) -> tuple:
+        """The quote's fields from an instrument's own session path (see :meth:`quote`)."""
+        elapsed = t - path.start
+        k = int(elapsed // 60.0)
+        if elapsed >= 0.0 and k == path.minute:  # _SessionPath.state's hot path, inlined
+            u = (elapsed - 60.0 * k) / 60.0
+            o, move, amp, shape, low, high, cum_volume, volume = path.per_minute
+            s = u * _SHAPE_POINTS
+            i = int(s)
+            bridge = shape[i] + (s - i) * (shape[i + 1] - shape[i])
+            price = o + move * u + amp * bridge
+            if low > price:
+                price = low
+            if high < price:
+                price = high
+            minute, volume = k, cum_volume + int(volume * u)
+        else:
+            price, minute, volume = path.state(t, self._shapes)
         tick, second = path.tick, int(t)
         if path.second != second:  # what the noise of this second sets (cached: the hot path)
             noise, mask = self._noise, _NOISE_SIZE - 1
@@ -545,7 +579,7 @@ class MarketModel:
         if n_ticks < 1:
             n_ticks = 1
         centre = price / tick
-        bid_ticks = math.floor(centre - n_ticks / 2 + 0.5)
+        bid_ticks = _floor(centre - n_ticks / 2 + 0.5)
         last_ticks = round(centre)
         grid = path.grid  # prices on the tick grid, rounded again only when they move
         if grid[0] != bid_ticks or grid[1] != n_ticks or grid[2] != last_ticks:
@@ -553,7 +587,7 @@ class MarketModel:
                 bid_ticks, n_ticks, last_ticks, round(bid_ticks * tick, 8),
                 round((bid_ticks + n_ticks) * tick, 8), round(last_ticks * tick, 8),
             )  # fmt: skip
-        return make_quote(grid[3], grid[4], bid_size, ask_size, grid[5], last_size, volume)
+        return (grid[3], grid[4], bid_size, ask_size, grid[5], last_size, volume)
 
     def _instrument(self, con_id: int) -> Instrument:
         inst = self.registry.by_con_id(con_id)
