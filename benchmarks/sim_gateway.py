@@ -14,6 +14,11 @@ trip against two ``livedesk sim-gateway`` processes side by side, without and wi
 ``--state FILE``, orders interleaved (``--state-orders`` each, default 750): median / p95 /
 max and the ratio of the medians (target ≤ 1.5).
 
+``--ticks`` prints only the streaming rates: ticks to one client with 200 stock and with 200
+option subscriptions, and market-depth updates with 50 books, each per CPU-second (user +
+sys) of the gateway process, with its conditions (streaming passes, simulated time and ticks
+per pass, load average), the CPU time the gateway and the client used, and the wall rate.
+
 ``--week`` runs only the continuous-calendar soak: a simulated week (``--week-days``, default
 7, from ``--week-start``) at ``--speed 3600`` with one trading client; wall time, the
 gateway's RSS at the start, the end and per simulated day, and the RSS trend (target: none).
