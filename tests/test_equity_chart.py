@@ -79,6 +79,9 @@ def test_labels() -> None:
     assert money_label(-2_000, 1000) == "-$2,000"
     assert pct_label(0.0012, 0.001) == "+0.12%"
     assert pct_label(-0.00001, 0.001) == "0.00%"  # never "-0.00%"
+    # a round $20,000 step on a $975,880 base is 2.0494…% a step: 2 decimals, not 6
+    assert pct_label(1_000_000 / 975_880 - 1, 20_000 / 975_880) == "+2.47%"
+    assert pct_label(0.00005, 0.00005) == "+0.005%"  # a step under 0.01 %: its decimals
     with pytest.raises(ValueError):
         value_axis(2.0, 1.0, 0.0)
 

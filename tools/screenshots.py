@@ -41,7 +41,7 @@ class Shot:
 SHOTS = (
     Shot("console.svg", (160, 50), ("1",)),
     Shot("risk.svg", (100, 30), ("4",)),
-    Shot("attribution.svg", (120, 40), ("4", "a"), settle=3.0),
+    Shot("attribution.svg", (120, 40), ("4", "a"), settle=15.0),
     Shot("combo-builder.svg", (120, 40), ("c", "t", "i"), settle=3.0),
     Shot("help.svg", (100, 30), ("1", "question_mark")),
 )

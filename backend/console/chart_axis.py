@@ -111,8 +111,9 @@ def money_label(value: float, step: float) -> str:
 
 
 def pct_label(fraction: float, step: float, sign: bool = True) -> str:
-    """A fraction as percent with the decimals the step needs (2 at least): ``+0.20%``."""
-    d = max(2, step_decimals(step * 100))
+    """A fraction as percent: 2 decimals, more only for a step under 0.01 % (at most 4) —
+    a dollar step is round, its percent of the level rarely is (``+2.47%``, not ``+2.46856%``)."""
+    d = 2 if step * 100 >= 0.01 else min(4, max(2, step_decimals(step * 100)))
     text = f"{fraction * 100:+.{d}f}" if sign else f"{fraction * 100:.{d}f}"
     if float(text) == 0:
         text = f"{0:.{d}f}"  # never "-0.00"
