@@ -66,6 +66,10 @@ async def take(shot: Shot, out: Path, timeout: float) -> Path:
             await pilot.press(key)
             await pilot.pause(0.5)
         await pilot.pause(shot.settle)
+        for _ in range(int(timeout)):  # a view still computing its figures: wait for them
+            if "computing" not in app.export_screenshot():
+                break
+            await pilot.pause(1.0)
         path = out / shot.name
         path.write_text(app.export_screenshot(title="LiveDesk"), encoding="utf-8")
     return path
