@@ -37,6 +37,7 @@ STRATEGIES = ("crack-spread", "options-combo", "monthly-factor")
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)  # the soak bounds itself at wall_limit=150 s; pytest's 120 s cut it first
 async def test_soak_with_the_three_strategies_loses_nothing(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("LIVEDESK_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LIVEDESK_STATE_DIR", str(tmp_path / "state"))
