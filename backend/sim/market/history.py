@@ -294,6 +294,8 @@ class HistoryBuilder:
                 return []
             bucket = mins.buckets(step)
             first = int(np.searchsorted(bucket, bucket[last], side="left"))
+            if tail_only and last - first < _SCALAR_TAIL:
+                return [self._tail_bar(con_id, mins, first, last, end, step)]
             cols = [a[first : last + 1] for a in (mins.t, mins.o, mins.h, mins.lo, mins.c, mins.v)]
             tail = self._aggregate(con_id, cols, end, mins.midnight, step)
             if tail_only:
@@ -315,6 +317,40 @@ class HistoryBuilder:
             hit = mins.full[step] = (bars, starts)
         bars, starts = hit
         return bars[: int(np.searchsorted(starts, first, side="left"))]
+
+    def _tail_bar(
+        self, con_id: int, mins: _Minutes, first: int, last: int, end: float, step: int
+    ) -> Bar:
+        """The bar of minutes ``first..last`` (one bucket, fewer than ``_SCALAR_TAIL``),
+        the last minute cut at ``end``: :meth:`_aggregate`'s arithmetic on Python floats
+        (numpy sums fewer than 8 values left to right too, so the values are identical),
+        without its array overhead — keepUpToDate asks for this bar on every pulse."""
+        sl = slice(first, last + 1)
+        t, o, h, lo, c, v = (
+            a[sl].tolist() for a in (mins.t, mins.o, mins.h, mins.lo, mins.c, mins.v)
+        )
+        if t[-1] + 60 > end:  # the minute in progress: cut it at "now"
+            price = self.market.last_price(con_id, end)
+            c[-1] = price
+            h[-1] = max(o[-1], price)
+            lo[-1] = min(o[-1], price)
+            v[-1] = v[-1] * max(0.0, min(1.0, (end - t[-1]) / 60))
+        vol = 0.0
+        weighted = 0.0
+        for hi, low, close, size in zip(h, lo, c, v, strict=True):
+            vol += size
+            weighted += (hi + low + close) / 3 * size
+        bucket = int(mins.buckets(step)[last])
+        return Bar(
+            start=float(max(mins.midnight + bucket * step, t[0])),
+            open=float(o[0]),
+            high=float(max(h)),
+            low=float(min(lo)),
+            close=float(c[-1]),
+            volume=round(vol),
+            wap=round(weighted / vol if vol > 0 else c[-1], 4),
+            count=len(t) * 20,
+        )
 
     def _aggregate(
         self, con_id: int, cols: list[np.ndarray], end: float, midnight: float, step: int
@@ -391,6 +427,10 @@ class HistoryBuilder:
         if step > 86400:
             bars = _group(bars, step)
         return bars
+
+
+_SCALAR_TAIL = 8
+"""A bar in progress of fewer minutes than this is built with scalar arithmetic."""
 
 
 class _Minutes:
