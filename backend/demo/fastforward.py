@@ -33,6 +33,11 @@ AFTER_BAR = 5.0
 SETTLE_SECONDS = 120
 """At most this many one-second steps for the orders of one decision to finish."""
 
+ACK_PATIENCE = 10.0
+"""Wall seconds an order sent on the frozen clock may take to be acknowledged."""
+UNACKNOWLEDGED = ("PendingSubmit", "ApiPending")
+"""ib_async statuses of an order the gateway has not answered yet."""
+
 Report = Callable[[int, int, str], None]
 
 
@@ -122,10 +127,28 @@ async def jump(gw, to: float, push_account: bool = False) -> None:
     await _yield()
 
 
+async def acknowledged(trades, patience: float = ACK_PATIENCE) -> bool:
+    """Wait (wall time, the clock frozen) until the gateway has acknowledged every order
+    of ``trades``: a frame the client wrote is served in turn after the frames before it,
+    so on a frozen clock an order would otherwise reach the gateway while the clock is
+    stepped on, seconds of simulated time after its decision. False when ``patience``
+    wall seconds were not enough."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while any(t.orderStatus.status in UNACKNOWLEDGED for t in trades):
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0)
+    return True
+
+
 async def settle(gw, app, order_ids: set[int], limit: int = SETTLE_SECONDS) -> set[int]:
     """Step a second at a time (market open) until the orders ``order_ids`` are done; the
-    ones still working after ``limit`` seconds (a resting limit order) are returned."""
+    ones still working after ``limit`` seconds (a resting limit order) are returned.
+    The clock does not move before the gateway has acknowledged them."""
     trades = [t for t in app.ib.trades() if t.order.orderId in order_ids]
+    if not await acknowledged(trades):
+        log.warning("fast-forward: orders %s not acknowledged in %.0f s", order_ids, ACK_PATIENCE)
     for _ in range(limit):
         if all(t.isDone() for t in trades):
             break
