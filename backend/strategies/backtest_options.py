@@ -225,7 +225,7 @@ async def backtest_options(
     if expiry is None:
         raise LookupError(f"no {p.underlying} expiry within {p.min_dte}..{p.max_dte} days")
     atm = om.atm_strike(chain.strikes, spot)
-    q = await snapshot_options(ctx, p.underlying, expiry, [(atm, "C"), (atm, "P")])
+    q = await snapshot_options(ctx, p.underlying, expiry, [(atm, "C"), (atm, "P")], keep=False)
     ivs = [x.iv for x in q.values() if math.isfinite(x.iv)]
     if not ivs or not math.isfinite(rv[-1]):
         raise LookupError("no live implied volatility to calibrate the replay")

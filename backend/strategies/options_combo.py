@@ -32,7 +32,11 @@ from livedesk.backend.strategies import volatility as vol
 from livedesk.backend.strategies.backtest_options import backtest_options
 from livedesk.backend.strategies.base import Decision, Strategy, require
 from livedesk.backend.strategies.context import StrategyContext
-from livedesk.backend.strategies.options_data import option_chain, snapshot_options
+from livedesk.backend.strategies.options_data import (
+    option_chain,
+    release_option_lines,
+    snapshot_options,
+)
 from livedesk.backend.strategies.registry import register
 from livedesk.backend.strategies.schedules import NEW_YORK, Event, is_open
 from livedesk.backend.trading.orders import is_usable_price, limit
@@ -143,14 +147,17 @@ class OptionsCombo(Strategy):
     def make_schedule(self) -> Event:
         return Event(self.params.poll_interval, calendar="XNYS", market_hours=True)
 
+    async def on_stop(self, ctx: StrategyContext) -> None:
+        release_option_lines(ctx)
+
     # ---- data ------------------------------------------------------------------------
     async def forecasts(self, ctx: StrategyContext, horizon: int) -> dict[str, float]:
         """EWMA and GARCH(1,1) forecasts from daily bars (downloaded once per gateway day)."""
         p = self.params
         und = await ctx.resolve(stock(p.underlying), "underlying")
         key = ("daily", ctx.clock.today())
-        returns = ctx.state.get(key)
-        if returns is None:
+        cached = ctx.state.get(key)
+        if cached is None:
             bars = await ctx.bars(und, p.history, "1 day")
             returns = vol.log_returns([b.close for b in bars])
             if len(returns) < 60:
@@ -160,8 +167,10 @@ class OptionsCombo(Strategy):
             ctx.state = {
                 k: v for k, v in ctx.state.items() if not (isinstance(k, tuple) and k[0] == "daily")
             }
-            ctx.state[key] = returns
-        fit = vol.fit_garch(returns)
+            # The fit depends only on the day's returns: one GARCH fit per gateway day, not one
+            # per poll (a fit is ~20 ms of BFGS; a session polls dozens of times).
+            cached = ctx.state[key] = (returns, vol.fit_garch(returns))
+        returns, fit = cached
         garch = fit.forecast_vol(max(horizon, 1))
         ewma = vol.ewma_vol(returns, p.ewma_lambda)
         return {
