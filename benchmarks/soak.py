@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{res.duplicate_intents} (must be 0); faults striking orders in flight "
           f"{res.inflight_faults}; faults not resumed from within {cfg.resume_steps} steps "
           f"{len(res.unresumed_faults)} (must be 0) {res.unresumed_faults[:5]}")  # fmt: skip
+    for line in res.duplicate_detail[:5]:
+        print(f"  duplicate intent: {line}")
     for name in cfg.strategies:
         print(f"strategy {name}: {res.strategy_status.get(name)}, journaled "
               f"{dict(res.strategy_kinds.get(name, {}))}"

@@ -134,6 +134,7 @@ class SoakResult:
     phantom_fills: int = 0
     duplicate_orders: int = 0
     duplicate_intents: int = 0
+    duplicate_detail: list[str] = field(default_factory=list)
     """Gateway orders beyond the first for one (strategy, contract, decision)."""
     inflight_faults: int = 0
     """Faults that struck with an order in flight (send → ack, partial fills, rebalance)."""
@@ -203,6 +204,9 @@ class Soak:
         self._pending: list[tuple[int, Callable[[], None]]] = []
         self.intents: dict[tuple[str, int], list[float]] = {}
         """(strategy, conId) → gateway times of its decisions (the intents)."""
+        self.sent_at: dict[int, float] = {}
+        """Order id → the gateway's time when the app sent it (it may arrive steps later,
+        behind ib_async's 45-per-second throttle, after the trader's next decision)."""
         self.gateway_orders: dict[tuple, tuple[str, int, float]] = {}
         """(clientId, orderId, permId) → (strategy, conId, submitted at)."""
         self._drop_on_send = 0
@@ -300,14 +304,42 @@ class Soak:
             self.result.rss_by_day.append(rss_mib())
             if self.cfg.on_day is not None:
                 self.cfg.on_day(self.result)
-        await asyncio.sleep(self.cfg.step_pause)
+        await self._pause()
         self._snapshot()
         if not app.session.ready:
             await app.session.wait_ready(0.5)
 
+    async def _pause(self) -> None:
+        """Give the step ``step_pause`` wall seconds, less once every running strategy has
+        taken what was due (its next run lies after the gateway's now): a paused or slow
+        one still gets the whole pause, so the soak is no kinder to it than before."""
+        ctl = getattr(self, "controller", None)
+        if ctl is None:
+            await asyncio.sleep(self.cfg.step_pause)
+            return
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.cfg.step_pause
+        await asyncio.sleep(0.01)
+        while loop.time() < end and not self._caught_up(ctl):
+            await asyncio.sleep(0.01)
+
+    def _caught_up(self, ctl) -> bool:
+        from livedesk.backend.strategies.base import StrategyStatus
+
+        now = self.gw.now()
+        for info in ctl.infos():
+            if info.status == StrategyStatus.RUNNING:
+                return False
+            if info.status == StrategyStatus.WAITING and (
+                info.next_run is None or info.next_run.timestamp() <= now
+            ):
+                return False
+        return True
+
     def _count(self, ev) -> None:
         if isinstance(ev, OrderSent):
             self.result.orders_sent += 1
+            self.sent_at.setdefault(ev.order_id, self.gw.now())
             if self._drop_on_send:
                 self._drop_on_send -= 1
                 if not self._drop_on_send:  # right after placeOrder, before any ack
@@ -346,7 +378,7 @@ class Soak:
             bus=self.app.bus,
             journal=self.journal,
             strategies=[create_strategy(n, cfg.strategy_params.get(n, {})) for n in cfg.strategies],
-            clock=GatewayClock.of(self.app.ib, max_age=0, max_sleep=0.2),
+            clock=GatewayClock.of(self.app.ib, max_age=0, max_sleep=0.05),  # notice each step soon
         )
         self.controller.pause_poll = 0.05
         for name in cfg.strategies:
@@ -542,15 +574,29 @@ class Soak:
 
     def _duplicate_intents(self) -> int:
         """Gateway orders beyond one per intent: orders of a strategy on a contract after
-        the same decision of it (the latest decision at or before the order arrived) —
-        whatever their idempotency keys, so a re-send under a new key is caught too."""
+        the same decision of it (the latest decision at or before the order was sent, or
+        arrived when no send was seen: a re-send by reconciliation) — whatever their
+        idempotency keys, so a re-send under a new key is caught too."""
         per_intent: Counter = Counter()
-        for strategy, con_id, t in self.gateway_orders.values():
+        for (cid, oid, _), (strategy, con_id, arrived) in self.gateway_orders.items():
             times = self.intents.get((strategy, con_id))
             if not times:
                 continue  # a real strategy's order: its decisions are not traced here
+            t = self.sent_at.get(oid, arrived) if cid == 1 else arrived
             decision = max((d for d in times if d <= t + 1e-6), default=None)
             per_intent[(strategy, con_id, decision)] += 1
+        for (strategy, con_id, decision), n in per_intent.items():
+            if n > 1:
+                orders = sorted(
+                    (t, key, oid)
+                    for (cid, oid, perm), (s, c, t) in self.gateway_orders.items()
+                    if (s, c) == (strategy, con_id)
+                    for key in [self.gateway_keys[(cid, oid, perm)]]
+                    if t + 1e-6 >= (decision or 0)
+                )[: n + 1]
+                self.result.duplicate_detail.append(
+                    f"{strategy} conId {con_id} decision at {decision}: orders (t, key, id) {orders}"
+                )
         return sum(n - 1 for n in per_intent.values() if n > 1)
 
 
