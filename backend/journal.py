@@ -268,6 +268,8 @@ class Journal:
                 check_journal_file(self.path)  # before anything touches it
             private_file(self.path)
         self.compact_every = compact_every
+        self.synchronous = synchronous.upper()
+        """The durability level the journal was opened with."""
         self.clock: Callable[[], float] = time.time
         """Stamps rows written without a time: the broker clock once a session attaches."""
         self._lock = threading.RLock()
@@ -283,6 +285,20 @@ class Journal:
         self._hot = dict(self._db.execute("SELECT key, count(*) FROM samples GROUP BY key"))
 
     # ----------------------------------------------------------- infrastructure
+    @contextmanager
+    def relaxed(self) -> Iterator[None]:
+        """``synchronous=NORMAL`` inside the block, then the journal's own level again: for a
+        simulated record written thousands of rows a minute (a fast-forward). In WAL mode a
+        committed row still survives a crash of the process; only an OS crash or power loss
+        may take the last transactions."""
+        with self._lock:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._db.execute(f"PRAGMA synchronous={self.synchronous}")
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:

@@ -77,6 +77,8 @@ def test_decisions_follow_the_schedule_over_the_sessions(ff) -> None:
         rows = [r for run in j.runs() for r in j.decisions(run["id"])]
         fills = j.fills("crack-spread")
     assert len(rows) == expected
+    with Journal(path) as j:  # the fast-forward is one journal run, not one per decision
+        assert [r["strategy"] for r in j.runs()] == ["crack-spread"]
     assert [dt.datetime.fromtimestamp(r["t"], dt.UTC).date() for r in rows[:1]] == [days[0].date()]
     # crack-spread is flat before every close: its fills net to zero per contract
     assert fills, "crack-spread traded"

@@ -80,13 +80,16 @@ def test_fresh_demo_tells_its_story_with_the_hinted_keys(tmp_path):
     size = tmux("display", "-p", "-t", name, "#{window_width}x#{window_height}").strip()
     assert size == "120x80", size
     try:
+        marks = {}
         screen = wait_screen(name, lambda s: "press f" in toasts(s), deadline, "the hint")
+        marks["hint"] = time.monotonic() - started
         hint = toasts(screen)
         # the keys used below are the ones the hint names
         assert "press f to fast-forward" in hint, hint
         assert "then 4 Risk, a Attribution" in hint, hint
         tmux("send-keys", "-t", name, "f")
         wait_screen(name, lambda s: "fast-forward done" in s, deadline, "the fast-forward")
+        marks["fast-forward done"] = time.monotonic() - started
         tmux("send-keys", "-t", name, "4")
         screen = wait_screen(
             name,
@@ -96,6 +99,7 @@ def test_fresh_demo_tells_its_story_with_the_hinted_keys(tmp_path):
         )
         shown = strategies_with_record(screen)
         assert any(n >= 20 for n in shown.values()), shown
+        marks["Risk"] = time.monotonic() - started
         tmux("send-keys", "-t", name, "a")
         screen = wait_screen(
             name,
@@ -106,6 +110,10 @@ def test_fresh_demo_tells_its_story_with_the_hinted_keys(tmp_path):
         for component in ("component", "USD", "bps/year"):
             assert component in screen
         took = time.monotonic() - started
-        print(f"\nthe demo's story took {took:.0f} s of wall time (the bar: {BAR_SECONDS:.0f} s)")
+        steps = ", ".join(f"{k} at {v:.0f} s" for k, v in marks.items())
+        print(
+            f"\nthe demo's story took {took:.0f} s of wall time (the bar: {BAR_SECONDS:.0f} s; "
+            f"load {os.getloadavg()[0]:.1f}): {steps}, the Attribution at {took:.0f} s"
+        )
     finally:
         tmux("kill-session", "-t", name)

@@ -231,3 +231,17 @@ def test_rejects_bad_settings(tmp_path):
         Journal(tmp_path / "a.sqlite3", synchronous="OFF")
     with pytest.raises(ValueError):
         Journal(tmp_path / "b.sqlite3", compact_every=0)
+
+
+def test_relaxed_lowers_durability_only_inside_the_block(tmp_path) -> None:
+    """PRAGMA synchronous: 2 = FULL, 1 = NORMAL (SQLite's documented values)."""
+    j = Journal(tmp_path / "j.sqlite3")
+    level = lambda: j._db.execute("PRAGMA synchronous").fetchone()[0]  # noqa: E731, SLF001
+    assert level() == 2
+    with j.relaxed():
+        assert level() == 1
+        j.save_state("k", {"v": 1})
+    assert level() == 2
+    j.close()
+    with Journal(tmp_path / "j.sqlite3") as again:  # what was written inside is committed
+        assert again.state("k") == {"v": 1}

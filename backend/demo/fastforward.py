@@ -20,6 +20,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 log = logging.getLogger("livedesk.demo")
@@ -195,12 +196,32 @@ async def step_sessions(
         raise ValueError("sessions must be >= 1")
     if gw.clock.speed != 0:
         raise ValueError("fast-forward needs the gateway's clock frozen (speed 0)")
-    app = ctl.app
     result = FastForwardResult(decisions=dict.fromkeys(names, 0), orders=dict.fromkeys(names, 0))
     first = session_index(gw.now())
     last = first + sessions - 1
-    end_open, _ = session_span(last + 1)
     result.first_session, result.last_session = session_date(first), session_date(last)
+    journal = getattr(ctl, "journal", None)
+    with ctl.one_run(names), (journal.relaxed() if journal is not None else nullcontext()):
+        await _step_all(gw, ctl, names, sessions, result, report, stop)
+    result.sessions = min(sessions, max(0, session_index(gw.now()) - first))
+    if report is not None:
+        report(result.sessions, sessions, "done")
+    return result
+
+
+async def _step_all(
+    gw,
+    ctl,
+    names: list[str],
+    sessions: int,
+    result: FastForwardResult,
+    report: Report | None,
+    stop: asyncio.Event | None,
+) -> None:
+    """The loop of :func:`step_sessions`: decisions, opens and closes in time order."""
+    app = ctl.app
+    first = session_index(gw.now())
+    end_open, _ = session_span(first + sessions)
     live = list(names)
     schedules = {n: ctl.strategy(n).schedule for n in names}
     reported = 0
@@ -248,10 +269,6 @@ async def step_sessions(
         await jump(gw, end_open, push_account=True)
         if pending:
             await settle(gw, app, pending)
-    result.sessions = min(sessions, max(0, session_index(gw.now()) - first))
-    if report is not None:
-        report(result.sessions, sessions, "done")
-    return result
 
 
 async def store_references(

@@ -22,7 +22,8 @@ import datetime as dt
 import logging
 import math
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -309,6 +310,23 @@ class StrategyController:
             params = dict(slot.strategy.param_values())
             params["dry_run"] = self.dry_run
             slot.run_id = self.journal.start_run(slot.strategy.name, _jsonable(params))
+
+    @contextmanager
+    def one_run(self, names: Iterable[str]) -> Iterator[None]:
+        """Journal the :meth:`run_now` decisions of ``names`` inside the block as one run
+        each (a fast-forward's thousands of decisions are one run, not one per decision)."""
+        opened = []
+        for name in names:
+            slot = self._slot(name)
+            if slot.run_id is None:
+                self._open_run(slot)
+                opened.append(slot)
+        try:
+            yield
+        finally:
+            for slot in opened:
+                if slot.task is None or slot.task.done():
+                    self._close_run(slot, str(slot.status))
 
     def _close_run(self, slot: _Slot, status: str) -> None:
         if self.journal is not None and slot.run_id is not None:
