@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  day {res.sessions}: RSS {res.rss_by_day[-1]:.1f} MiB, orders sent "
               f"{res.orders_sent}, decisions {res.decisions}, faults "
               f"{sum(res.faults.values())}, reconnects {len(res.reconnect_seconds)}, "
+              f"link {res.link}, "
               f"{time.monotonic() - t0:.0f} s wall", flush=True)  # fmt: skip
 
     cfg = SoakConfig(

@@ -135,6 +135,8 @@ class SoakResult:
     duplicate_orders: int = 0
     duplicate_intents: int = 0
     duplicate_detail: list[str] = field(default_factory=list)
+    link: str = ""
+    """The broker link at the last session roll (state, readiness, data quality)."""
     """Gateway orders beyond the first for one (strategy, contract, decision)."""
     inflight_faults: int = 0
     """Faults that struck with an order in flight (send → ack, partial fills, rebalance)."""
@@ -302,6 +304,11 @@ class Soak:
             gw.advance(nxt - now + 1.0)
             self.result.sessions += 1
             self.result.rss_by_day.append(rss_mib())
+            session = app.session
+            self.result.link = (
+                f"{session.state} ready={session.ready} "
+                f"data={app.data_stale_reason or 'ok'} paused={self.result.paused}"
+            )
             if self.cfg.on_day is not None:
                 self.cfg.on_day(self.result)
         await self._pause()
