@@ -177,3 +177,22 @@ async def test_the_risk_pane_shows_the_raised_execution_flag(market, tmp_path) -
             "40 trades, t=31.2 > 3"
         )
     await gw.stop()
+
+
+def test_livedesk_report_prints_the_execution_test(tmp_path) -> None:
+    import io
+
+    from livedesk.backend.report.metrics import run_report
+
+    with Journal(tmp_path / "j.sqlite3") as j:
+        record(j, [7.0, 5.0] * 20)
+    out = io.StringIO()
+    assert run_report(journal=str(tmp_path / "j.sqlite3"), out=out, strategy="alpha") == 0
+    line = "execution test: live 6.0 vs modelled 1.0 bps/trade, 40 trades, t=31.2 > 3  DIVERGES"
+    assert line in out.getvalue().splitlines()
+    out = io.StringIO()  # the [risk] thresholds apply: 5 bps a trade is below a 6 bps margin
+    run_report(
+        journal=str(tmp_path / "j.sqlite3"), out=out, strategy="alpha",
+        risk=RiskSettings(execution_min_bps=6.0),
+    )  # fmt: skip
+    assert "t=31.2: +5.0 bps, below the 6 bps margin  ok" in out.getvalue()
