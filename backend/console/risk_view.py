@@ -132,6 +132,7 @@ class RiskTable:
         """Each strategy's current parameters (None: references are not checked)."""
         self._records: dict[str, tuple[Any, dict | None]] = {}
         self._tests: dict[str, tuple[tuple, dict[str, tuple[bool | None, str]]]] = {}
+        self._executions: dict[str, tuple[tuple, tuple[bool | None, str]]] = {}
 
     def blocks(self) -> list[RiskBlock]:
         """One block per key: the account first, then each strategy."""
@@ -167,7 +168,7 @@ class RiskTable:
                 RiskLine(key, metric, label, lv, bv, lv - bv, flag, detail, fig.reason, fig.se)
             )
         ex = self.engine.execution(None if key == ACCOUNT else key)
-        ex_flag, ex_detail = tests.get("execution", (None, ""))
+        ex_flag, ex_detail = self._execution_test(key, ref) if ref is not None else (None, "")
         execution = ExecutionLine(
             key,
             ex.fills,
@@ -209,7 +210,7 @@ class RiskTable:
         return span, (stale_reason(record, params) or "") if params is not None else ""
 
     def _test(self, key: str, daily: dict, ref) -> dict[str, tuple[bool | None, str]]:
-        token = (daily["n"], id(ref), len(self.engine.fills(None if key == ACCOUNT else key)))
+        token = (daily["n"], id(ref))
         cached = self._tests.get(key)
         if cached is not None and cached[0] == token:
             return cached[1]
@@ -231,23 +232,29 @@ class RiskTable:
             out["max_drawdown"] = (d.flag, f"q95 {d.threshold:.1%} p={d.p_value:.2f}")
         else:
             out["max_drawdown"] = (None, "needs a daily return")
-        out["execution"] = self._execution_test(key, ref)
         self._tests[key] = (token, out)
         return out
 
     def _execution_test(self, key: str, ref) -> tuple[bool | None, str]:
-        """The execution test of a strategy against its reference's modelled cost."""
+        """The execution test of a strategy against its reference's modelled cost (made
+        again only when a fill arrives or the reference changes)."""
         modelled = ref.metrics.get("cost_bps")
         if key == ACCOUNT or modelled is None or not math.isfinite(modelled):
             return None, ""  # a reference without a cost model: no test to make
+        fills = self.engine.fills(key)
+        token = (len(fills), id(ref))
+        cached = self._executions.get(key)
+        if cached is not None and cached[0] == token:
+            return cached[1]
         r = self.risk
         test = execution_divergence(
-            trade_costs_bps(self.engine.fills(key)),
+            trade_costs_bps(fills),
             float(modelled),
             r.execution_z,
             r.execution_min_bps,
             r.execution_min_trades,
         )
+        self._executions[key] = (token, (test.flag, test.text()))
         return test.flag, test.text()
 
     def _why(self, key: str, s) -> str | None:
