@@ -119,10 +119,28 @@ class RiskSettings:
 
     min_sessions: int = 20
     """Daily returns needed before annualised figures (Sharpe, volatility, drag/yr…) show."""
+    execution_z: float = 3.0
+    """The execution divergence test (beside the Sharpe band): raised when a strategy's live
+    cost per trade (spread and impact against the mid, bps) exceeds the cost its backtest
+    reference models by more than this many standard errors of the live mean (one-sided)…"""
+    execution_min_bps: float = 2.0
+    """…and by at least this many bps a trade (a material margin, not only a significant one)."""
+    execution_min_trades: int = 20
+    """Trades (filled orders) a strategy needs before the execution test is made."""
 
     def __post_init__(self) -> None:
         if not self.min_sessions >= 2:
             raise ConfigError(f"[risk] min_sessions = {self.min_sessions} must be at least 2")
+        if not (math.isfinite(self.execution_z) and self.execution_z > 0):
+            raise ConfigError(f"[risk] execution_z = {self.execution_z} must be above 0")
+        if not (math.isfinite(self.execution_min_bps) and self.execution_min_bps >= 0):
+            raise ConfigError(
+                f"[risk] execution_min_bps = {self.execution_min_bps} must be 0 or more"
+            )
+        if not self.execution_min_trades >= 2:
+            raise ConfigError(
+                f"[risk] execution_min_trades = {self.execution_min_trades} must be at least 2"
+            )
 
 
 @dataclass(frozen=True)

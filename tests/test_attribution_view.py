@@ -142,3 +142,42 @@ async def test_a_failing_strategy_is_its_own_page_and_the_others_show(tmp_path) 
             attribution_report(j, buf)
             manual = buf.getvalue().split("== Strategy manual ==")[1].split("== Total")[0]
             assert components.splitlines()[1] in manual
+
+
+async def test_a_progressive_view_shows_each_page_while_the_rest_is_computed(journal) -> None:
+    import threading
+
+    gate = threading.Event()
+
+    def held(partial=None):  # alpha's page, then the rest waits (as a slow strategy would)
+        def first(pages):
+            partial(pages)
+            if "alpha" in pages.per and "beta" not in pages.per:
+                gate.wait(10)
+
+        return attribute_pages(journal, partial=first)
+
+    class ProgressiveHost(App):
+        def on_mount(self) -> None:
+            self.push_screen(AttributionScreen(held, None, progressive=True))
+
+    app = ProgressiveHost()
+    async with app.run_test(size=(140, 50)) as pilot:
+        screen = app.screen
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if screen.current is not None:
+                break
+        assert screen.order == ["alpha"] and screen.pending == ("beta", "total")
+        assert "Attribution — alpha  (1/1 + 2 computing)" in _text(screen, "attribution-title")
+        assert "still computing: beta, total" in _text(screen, "attribution-help")
+        assert "ALPHA #11 -3.00" in _text(screen, "attribution-top")  # 100 × (50.01 − 50.04)
+        gate.set()
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if not screen.pending and "total" in screen.order:
+                break
+        assert screen.order == ["alpha", "beta", "total"] and screen.current == "alpha"
+        assert "still computing" not in _text(screen, "attribution-help")
+        await pilot.press("right")
+        assert "BETA #12 -1.00" in _text(screen, "attribution-top")

@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import io
 import math
+import statistics
 
 import pytest
 
@@ -91,6 +92,55 @@ async def test_the_attribution_recovers_the_injected_cost(tmp_path) -> None:
     # the scenario's own figures are the attribution's
     assert figures.trades == len({ex.orderId for ex, _, _ in seen})  # orders, partials joined
     assert figures.bps_per_trade == pytest.approx(spread_bps)
+    # the execution test on the same record, by hand: each order's fills against the mid at
+    # the fill (none streams: the order's arrival mid), in bps of its notional, vs the
+    # reference's modelled 1 bp a fill
+    with Journal(path) as j:
+        arrival = {o["order_id"]: o["arrival_mid"] for o in j.orders(STRATEGY)}
+        per_order: dict[int, list[float]] = {}
+        for f in j.fills(STRATEGY):
+            side = 1 if f["side"] == "BOT" else -1
+            mid = f["fill_mid"] if f["fill_mid"] is not None else arrival[f["order_id"]]
+            acc = per_order.setdefault(f["order_id"], [0.0, 0.0])
+            acc[0] += side * f["qty"] * (f["price"] - mid)
+            acc[1] += f["qty"] * mid
+        modelled = j.backtest_reference(STRATEGY).metrics["cost_bps"]
+    costs = [usd / notional * 1e4 for usd, notional in per_order.values()]
+    mean = statistics.fmean(costs)
+    t = (mean - modelled) / (statistics.stdev(costs) / math.sqrt(len(costs)))
+    execution = (
+        f"execution test: live {mean:.1f} vs modelled {modelled:.1f} bps/trade, "
+        f"{len(costs)} trades, t={t:.1f}"
+    )
+    assert modelled == 1.0 and figures.execution.startswith(execution)
+    raised = len(costs) >= 20 and t > 3 and mean - modelled >= 2
+    assert figures.flag is raised or figures.flag is None and raised is False
+    await _console_shows(tmp_path, execution, raised)
+
+
+async def _console_shows(root, execution: str, raised: bool) -> None:
+    """The console opened on the scenario's record shows that line in its Risk pane."""
+    from livedesk.tui.console import build_app, console_target
+    from livedesk.tui.widgets.risk import RiskPane
+    from tests.conftest import until
+
+    with data_dir(root):
+        settings = load_settings(None)
+        app = build_app(settings, console_target(settings))
+        app.demo_prepare = False
+        async with app.run_test(size=(160, 50), notifications=False) as pilot:
+            await until(lambda: app.connected, 60)
+            await pilot.press("4")
+            pane = app.query_one(RiskPane)
+
+            def shown() -> bool:
+                app.tick(force=True)
+                return (STRATEGY, "execution") in [r.key for r in pane.table.rows]
+
+            await until(shown, 30)
+            cells = pane.table.cells((STRATEGY, "execution"))
+            assert execution in cells[5][0]
+            assert cells[4][0] == ("DIVERG" if raised else "ok")
 
 
 def test_scenario_flags_are_checked_and_nothing_is_written(tmp_path) -> None:

@@ -256,6 +256,7 @@ def _dispatch(args: argparse.Namespace, settings) -> int:
             min_sessions=(
                 settings.risk.min_sessions if args.min_sessions is None else args.min_sessions
             ),
+            risk=settings.risk,
         )
     return _console(args, settings)
 

@@ -201,10 +201,10 @@ class ConsoleOperations:
         from livedesk.backend.risk.replay_signals import strategy_signals
         from livedesk.tui.screens.attribution import AttributionScreen
 
-        signals = strategy_signals()
-        self.push_screen(
-            AttributionScreen(lambda: attribute_pages(journal, signals=signals), strategy)
-        )
+        def pages(partial=None):  # in the view's worker thread, imports included
+            return attribute_pages(journal, signals=strategy_signals(), partial=partial)
+
+        self.push_screen(AttributionScreen(pages, strategy, progressive=True))
 
     def open_strategy_detail(self, name: str | None) -> None:
         """``enter``: the selected strategy's detail screen."""

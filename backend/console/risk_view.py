@@ -8,7 +8,10 @@ way has its own lines: return since the open, intraday drawdown, realised volati
 annualised) and fills. Sharpe and maximum
 drawdown carry the divergence test of :mod:`livedesk.backend.risk.divergence` (the Sharpe
 band, the bootstrapped drawdown threshold and p-value); the other metrics show the
-difference only. Execution quality comes from the engine's fills. A raised Sharpe flag of a
+difference only. Execution quality comes from the engine's fills, with the execution
+divergence test (:func:`~livedesk.backend.risk.divergence.execution_divergence`: live cost
+per trade against the reference's modelled ``cost_bps``, thresholds from ``[risk]``) on its
+line; :meth:`RiskBlock.divergence` says which test raised a key's flag. A raised Sharpe flag of a
 strategy says why in one line, from its attribution over the journal (computed once per new
 daily return). A strategy's backtest reference carries its span and, when it was built with
 other parameters than the strategy's current ones, why it is stale
@@ -22,11 +25,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from livedesk.backend.config import RiskSettings
 from livedesk.backend.risk.divergence import (
     DivergenceRow,
     divergence_reason,
     drawdown_divergence,
+    execution_divergence,
     sharpe_divergence,
+    trade_costs_bps,
 )
 from livedesk.backend.risk.engine import ACCOUNT, RiskEngine
 from livedesk.backend.risk.figures import SessionFigures, reference_figure
@@ -73,6 +79,10 @@ class ExecutionLine:
     commission_bps: float
     drag_bps: float
     drag_reason: str = ""
+    flag: bool | None = None
+    """The execution divergence test (None: not made: no reference cost, too few trades)."""
+    detail: str = ""
+    """The test's numbers (live vs modelled bps a trade, trades, t) or why it is not made."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,18 @@ class RiskBlock:
     """Why the reference no longer describes the strategy ("stale: built with window=60
     (now 30)"; "" when current or unknown)."""
 
+    def divergence(self) -> tuple[bool | None, str]:
+        """The key's divergence flag: raised when the Sharpe test or the execution test
+        raises it, with the raising tests' lines ("" and None/False when none does)."""
+        sharpe = next((line for line in self.lines if line.metric == "sharpe_ratio"), None)
+        tests = [(sharpe.flag, f"Sharpe test: {sharpe.detail}")] if sharpe is not None else []
+        tests.append((self.execution.flag, self.execution.detail))
+        raised = [text for flag, text in tests if flag]
+        if raised:
+            return True, "; ".join(raised)
+        made = [flag for flag, _ in tests if flag is not None]
+        return (False if made else None), ""
+
 
 class RiskTable:
     """Builds :class:`RiskBlock` rows from a :class:`RiskEngine`, caching the tests."""
@@ -100,13 +122,17 @@ class RiskTable:
         engine: RiskEngine,
         n_boot: int = 2000,
         params: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+        risk: RiskSettings | None = None,
     ) -> None:
         self.engine = engine
         self.n_boot = n_boot
+        self.risk = risk or RiskSettings()
+        """The ``[risk]`` thresholds of the execution test."""
         self.params = params
         """Each strategy's current parameters (None: references are not checked)."""
         self._records: dict[str, tuple[Any, dict | None]] = {}
         self._tests: dict[str, tuple[tuple, dict[str, tuple[bool | None, str]]]] = {}
+        self._executions: dict[str, tuple[tuple, tuple[bool | None, str]]] = {}
 
     def blocks(self) -> list[RiskBlock]:
         """One block per key: the account first, then each strategy."""
@@ -142,6 +168,7 @@ class RiskTable:
                 RiskLine(key, metric, label, lv, bv, lv - bv, flag, detail, fig.reason, fig.se)
             )
         ex = self.engine.execution(None if key == ACCOUNT else key)
+        ex_flag, ex_detail = self._execution_test(key, ref) if ref is not None else (None, "")
         execution = ExecutionLine(
             key,
             ex.fills,
@@ -149,6 +176,8 @@ class RiskTable:
             ex.commission.mean,
             ex.drag_bps_per_year,
             ex.drag_reason,
+            ex_flag,
+            ex_detail,
         )
         basis = f"daily n={daily['n']} (annualised from {self.engine.min_sessions})"
         reference, stale = self._reference(key, ref) if ref is not None else ("", "")
@@ -205,6 +234,28 @@ class RiskTable:
             out["max_drawdown"] = (None, "needs a daily return")
         self._tests[key] = (token, out)
         return out
+
+    def _execution_test(self, key: str, ref) -> tuple[bool | None, str]:
+        """The execution test of a strategy against its reference's modelled cost (made
+        again only when a fill arrives or the reference changes)."""
+        modelled = ref.metrics.get("cost_bps")
+        if key == ACCOUNT or modelled is None or not math.isfinite(modelled):
+            return None, ""  # a reference without a cost model: no test to make
+        fills = self.engine.fills(key)
+        token = (len(fills), id(ref))
+        cached = self._executions.get(key)
+        if cached is not None and cached[0] == token:
+            return cached[1]
+        r = self.risk
+        test = execution_divergence(
+            trade_costs_bps(fills),
+            float(modelled),
+            r.execution_z,
+            r.execution_min_bps,
+            r.execution_min_trades,
+        )
+        self._executions[key] = (token, (test.flag, test.text()))
+        return test.flag, test.text()
 
     def _why(self, key: str, s) -> str | None:
         """The one-line reason of a raised Sharpe flag, from the strategy's attribution."""

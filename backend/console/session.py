@@ -326,7 +326,9 @@ class ConsoleSession(SessionViews, SessionCommands, DemoSpeed):
             self.app.session.attach_journal(self.journal)
         self.engine = RiskEngine(self.journal, min_sessions=self.settings.risk.min_sessions)
         self.engine.restore()
-        self.risk_table = RiskTable(self.engine, params=self.strategy_params)
+        self.risk_table = RiskTable(
+            self.engine, params=self.strategy_params, risk=self.settings.risk
+        )
         self.feed = RiskFeed(self.app, self.engine, clock=self.now)
         self.feed.start()
         self.tracker.load_fills(self.journal.fills())

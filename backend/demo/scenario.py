@@ -4,8 +4,10 @@ The monthly factor runs live on the demo account over a simulated year (``--sess
 252) with an execution cost injected on every fill (the gateway's impact fault,
 ``sim-control impact BPS``; ``--cost-bps``, 6 by default), then its backtest over the same
 sessions is stored as its reference. The record then shows backtest Sharpe against live
-Sharpe, the divergence flag, and the attribution naming execution (spread and impact):
-bps per trade × trades per month ≈ bps per year.
+Sharpe, the divergence flag (raised by the execution test when live pays more a trade than
+the reference's modelled cost: see :mod:`livedesk.backend.risk.divergence`), and the
+attribution naming execution (spread and impact): bps per trade × trades per month ≈ bps
+per year.
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ class ScenarioFigures:
     backtest_sharpe: float
     live_sharpe: float
     flag: bool | None
+    """The strategy's divergence flag: the Sharpe test's or the execution test's."""
     detail: str
+    """Which test raised it and its numbers (the Sharpe band when none did)."""
+    execution: str = ""
+    """The execution test's line (live vs modelled cost per trade, trades, t)."""
 
     @property
     def bps_per_trade(self) -> float:
@@ -53,11 +59,13 @@ class ScenarioFigures:
     def lines(self, cost_bps: float) -> list[str]:
         flag = {True: "RAISED", False: "not raised", None: "untested"}[self.flag]
         per_trade_notional = self.notional / max(self.trades, 1) / self.nlv if self.nlv else 0
+        execution = [f"  {self.execution}"] if self.execution not in self.detail else []
         return [
             f"slippage scenario: {STRATEGY} over {self.sessions} sessions, "
             f"{cost_bps:g} bps injected on every fill",
             f"  Sharpe: backtest {self.backtest_sharpe:.2f}, live {self.live_sharpe:.2f}; "
             f"divergence flag {flag} ({self.detail})",
+            *execution,
             f"  attribution: execution (spread and impact) {self.bps_per_trade:.1f} bps per trade"
             f" x {self.trades_per_month:.1f} trades per month x 12"
             f" x {per_trade_notional:.2%} of NLV a trade = {self.bps_per_year:.0f} bps per year",
@@ -66,15 +74,17 @@ class ScenarioFigures:
         ]
 
 
-def read_figures(journal, engine, sessions: int) -> ScenarioFigures:
-    """The scenario's figures from the demo journal and its risk engine."""
+def read_figures(journal, engine, sessions: int, risk=None) -> ScenarioFigures:
+    """The scenario's figures from the demo journal and its risk engine (``risk``: the
+    ``[risk]`` settings of the tests, the defaults when None)."""
     from livedesk.backend.console.risk_view import RiskTable
     from livedesk.backend.risk.attribution_source import attribute_pages
 
     pages = attribute_pages(journal, [STRATEGY])
     a = pages.per.get(STRATEGY)
-    block = RiskTable(engine, n_boot=500).block(STRATEGY)
+    block = RiskTable(engine, n_boot=500, risk=risk).block(STRATEGY)
     sharpe = next(line for line in block.lines if line.metric == "sharpe_ratio")
+    flag, raised = block.divergence()
     nlv = engine.snapshot().get("nlv") or math.nan
     return ScenarioFigures(
         sessions=sessions,
@@ -84,8 +94,9 @@ def read_figures(journal, engine, sessions: int) -> ScenarioFigures:
         nlv=float(nlv),
         backtest_sharpe=sharpe.backtest,
         live_sharpe=sharpe.live,
-        flag=sharpe.flag,
-        detail=sharpe.detail or sharpe.reason,
+        flag=flag,
+        detail=raised or sharpe.detail or sharpe.reason,
+        execution=block.execution.detail,
     )
 
 
@@ -120,7 +131,7 @@ async def run_slippage(
         )
         if errors:
             raise RuntimeError(f"backtest reference of {STRATEGY} failed: {errors[STRATEGY]}")
-        return read_figures(rig.journal, rig.engine, result.sessions)
+        return read_figures(rig.journal, rig.engine, result.sessions, settings.risk)
 
 
 def run_scenario_command(args: argparse.Namespace, settings, err: TextIO) -> int:

@@ -94,8 +94,12 @@ def run_report(
     account: str | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     min_sessions: int = MIN_SESSIONS,
+    risk=None,
 ) -> int:
     """Print the report (see the module docstring); returns the process exit code.
+
+    ``risk`` (the ``[risk]`` settings; defaults when None) sets the execution test's
+    thresholds.
 
     Without ``journal`` it reads the journal of ``account`` (the configured one), the demo
     account's when none is configured. ``params`` (strategy → its current parameters) marks
@@ -113,7 +117,9 @@ def run_report(
             raise ReportError(f"--min-sessions must be at least 2, got {min_sessions}", 2)
         if attribution:
             return _attribution(since, strategy, csv_dir, journal, out, width, nlv)
-        return _report(since, strategy, csv_dir, journal, out, width, params or {}, min_sessions)
+        return _report(
+            since, strategy, csv_dir, journal, out, width, params or {}, min_sessions, risk
+        )
     except ReportError as exc:
         print(f"livedesk report: {exc}", file=sys.stderr)
         return exc.code
@@ -163,6 +169,7 @@ def _report(
     width: int,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     min_sessions: int = MIN_SESSIONS,
+    risk=None,
 ) -> int:
     since_t = parse_since(since)
     with _open(journal) as j:
@@ -185,6 +192,9 @@ def _report(
         color = bool(getattr(out, "isatty", lambda: False)())
         for key in keys:
             _print_key(engine, key, out, width, color)
+            test = execution_test_line(engine, key, risk)
+            if test:
+                print(test, file=out)
             note = reference_note(j, key, (params or {}).get(key))
             if note:
                 print(note, file=out)
@@ -195,6 +205,19 @@ def _report(
             written = export_csv(engine, j, keys, Path(csv_dir), since_t)
             print(f"\nWrote {', '.join(p.name for p in written)} to {csv_dir}", file=out)
     return 0
+
+
+def execution_test_line(engine: RiskEngine, key: str, risk=None) -> str:
+    """The execution divergence test of a strategy, as the Risk pane shows it ("" when its
+    reference models no cost): ``execution test: live … vs modelled … bps/trade, … DIVERG``."""
+    from livedesk.backend.console.risk_view import RiskTable
+
+    if key == ACCOUNT or engine.backtest_reference(key) is None:
+        return ""
+    ex = RiskTable(engine, n_boot=200, risk=risk).block(key).execution
+    if not ex.detail:
+        return ""
+    return f"{ex.detail}  {_flag(ex.flag)}".rstrip()
 
 
 def divergence_why(journal: Journal, engine: RiskEngine, key: str, since: float | None) -> str:

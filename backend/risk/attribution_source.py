@@ -186,6 +186,30 @@ def start_nlv(journal: Journal, t: float) -> float | None:
     return None
 
 
+@dataclass(frozen=True)
+class StrategyRecords:
+    """A strategy's whole record in the journal, read once (:func:`read_records`) and
+    windowed by :func:`load` as often as needed."""
+
+    orders: list[dict[str, Any]]
+    fills: list[dict[str, Any]]
+    decisions: list[DecisionRecord]
+    """The decisions with a replay record, by time."""
+
+
+def read_records(journal: Journal, strategy: str) -> StrategyRecords:
+    """The orders, fills and replayable decisions of ``strategy`` (three queries)."""
+    decisions = sorted(
+        (
+            rec
+            for row in journal.strategy_decisions(strategy)
+            if (rec := decision_record(row)) is not None
+        ),
+        key=lambda d: d.t,
+    )
+    return StrategyRecords(journal.orders(strategy), journal.fills(strategy), decisions)
+
+
 def load(
     journal: Journal,
     strategy: str,
@@ -194,24 +218,18 @@ def load(
     until: float | None = None,
     end_marks: Mapping[int, float] | None = None,
     nlv: float | None = None,
+    records: StrategyRecords | None = None,
 ) -> StrategyInputs:
-    """Build a strategy's attribution inputs over ``[since, until)`` from the journal.
+    """Build a strategy's attribution inputs over ``[since, until)`` from the journal
+    (its ``records`` when already read).
 
     Without ``since``/``until`` the window spans the strategy's first to last record (at
     least one second). ValueError when there is no NetLiquidation to scale by, or a record
     has no usable time (see :func:`check_times`).
     """
-    all_orders = journal.orders(strategy)
-    all_fills = journal.fills(strategy)
-    all_decisions = sorted(
-        (
-            rec
-            for run in journal.runs(strategy)
-            for row in journal.decisions(run["id"])
-            if (rec := decision_record(row)) is not None
-        ),
-        key=lambda d: d.t,
-    )
+    if records is None:
+        records = read_records(journal, strategy)
+    all_orders, all_fills, all_decisions = records.orders, records.fills, records.decisions
     check_times(strategy, all_orders, all_fills, all_decisions)
     times = (
         [o["submitted_at"] for o in all_orders]
@@ -342,11 +360,15 @@ def strategies_with_records(journal: Journal) -> list[str]:
 @dataclass(frozen=True)
 class AttributionPages:
     """One page per strategy (its attribution, or why it could not be attributed) and the
-    total over the strategies that could, over their common window (None without any)."""
+    total over the strategies that could, over their common window (None without any).
+    A partial result (see :func:`attribute_pages`'s ``partial``) names what is still being
+    computed in ``pending``."""
 
     per: Mapping[str, Attribution]
     errors: Mapping[str, str]
     total: Attribution | None
+    pending: tuple[str, ...] = ()
+    """Strategies (and ``"total"``) not computed yet; empty in a final result."""
 
     @property
     def names(self) -> list[str]:
@@ -379,25 +401,33 @@ def attribute_pages(
     signals: Mapping[str, Callable] | None = None,
     end_marks: Mapping[int, float] | None = None,
     nlv: float | None = None,
+    partial: Callable[[AttributionPages], None] | None = None,
 ) -> AttributionPages:
     """Every strategy attributed on its own page (its own window unless ``since``/``until``
     are given); a strategy that fails is an error page, never an exception that blanks the
     others. Each strategy is replayed through its own signal in ``signals`` when given (its
     recorded targets when the recorded inputs do not fit the signal: logged, and the
-    result's ``signal`` is then None)."""
+    result's ``signal`` is then None). Each strategy's record is read from the journal once.
+    ``partial`` is called with the pages done so far after each strategy (``pending`` names
+    the rest, ``"total"`` included), so a view can show them before the total is ready."""
     names = list(strategies) if strategies is not None else strategies_with_records(journal)
     per: dict[str, Attribution] = {}
     errors: dict[str, str] = {}
     spans: dict[str, tuple[float, float]] = {}
-    for name in names:
+    records: dict[str, StrategyRecords] = {}
+    window = {"end_marks": end_marks, "nlv": nlv}
+    for k, name in enumerate(names):
         signal = (signals or {}).get(name)
         try:
-            inputs_window = {"since": since, "until": until, "end_marks": end_marks, "nlv": nlv}
-            per[name], inputs = _attribute_one(journal, name, signal, **inputs_window)
+            records[name] = read_records(journal, name)
+            per[name], inputs = _attribute_one(
+                journal, name, signal, since=since, until=until, records=records[name], **window
+            )
+            spans[name] = (inputs.since, inputs.until)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             errors[name] = str(exc) or type(exc).__name__
-            continue
-        spans[name] = (inputs.since, inputs.until)
+        if partial is not None:
+            partial(AttributionPages(dict(per), dict(errors), None, (*names[k + 1 :], "total")))
     total = None
     fixed = since is not None and until is not None
     if len(per) == 1 or (per and fixed):
@@ -414,8 +444,8 @@ def attribute_pages(
                         (signals or {}).get(n),
                         since=lo,
                         until=hi,
-                        end_marks=end_marks,
-                        nlv=nlv,
+                        records=records[n],
+                        **window,
                     )[0]  # fmt: skip
                     for n in per
                 ]

@@ -145,6 +145,8 @@ class FillRecord:
     order_key: str | None = None
     """``p<permId>`` (else ``o<orderId>``): groups the leg fills of a combo order."""
     con_id: int | None = None
+    fill_mid: float | None = None
+    """The live mid when the fill arrived (None when no quote streamed)."""
 
     def cost(self) -> FillCost:
         """Slippage and commission of this fill (see :mod:`livedesk.backend.risk.execution`)."""
@@ -385,6 +387,7 @@ class RiskEngine:
                     multiplier=f.get("multiplier") if _finite(f.get("multiplier")) else 1.0,
                     order_key=key,
                     con_id=f.get("con_id"),
+                    fill_mid=f.get("fill_mid") if _finite(f.get("fill_mid")) else None,
                 )
             )
 
@@ -503,6 +506,7 @@ class RiskEngine:
             float(multiplier or 1.0),
             order_key(perm_id, order_id),
             con_id,
+            fill_mid if fill_mid is not None and math.isfinite(fill_mid) else None,
         )
         if exec_id in self._fill_index:
             return False

@@ -113,6 +113,11 @@ def risk_table_rows(blocks) -> list[Row]:
                 )
             )
         ex = b.execution
+        if ex.flag is None:
+            ex_flag = ("", "")
+        else:
+            ex_flag = ("DIVERG", "bad") if ex.flag else ("ok", "good")
+        detail = f"{ex.fills} fills, + = cost" + (f"; {ex.detail}" if ex.detail else "")
         rows.append(
             Row(
                 (b.key, "execution"),
@@ -121,8 +126,8 @@ def risk_table_rows(blocks) -> list[Row]:
                     (fmt.bps(ex.slippage_bps) or "—", ""),
                     ("comm bps", "dim"),
                     (fmt.bps(ex.commission_bps) or "—", ""),
-                    ("", ""),
-                    (f"{ex.fills} fills, + = cost", "dim"),
+                    ex_flag,
+                    (detail, "bad" if ex.flag else "dim"),
                 ),
                 parent=(b.key, ""),
             )
@@ -162,7 +167,10 @@ class RiskPane(TablePane):
         "the line says why (n/a: 3 of 20 sessions). Sharpe shows ± its standard error (Lo "
         "2002). The session under way: return since the open, intraday drawdown, realised "
         "volatility (not annualised) and fills. Execution quality: average slippage and "
-        "commission (bps, + = cost) and the annualised drag. The Backtest column is the "
+        "commission (bps, + = cost) and the annualised drag; on that line the execution "
+        "divergence test: the live spread and impact per trade against the cost the backtest "
+        "models (DIVERG when above it by more than [risk] execution_z standard errors and "
+        "execution_min_bps, from execution_min_trades trades), with its numbers. The Backtest column is the "
         "reference stored by livedesk backtest (its span on the strategy's first line); one "
         "built with other parameters than the current ones is marked STALE, with what "
         "changed (stale: built with window=60 (now 30)), and its figures in the warning "
