@@ -305,7 +305,10 @@ class OptionPricer:
             return np.clip(1.1 * realised, 0.10, 0.80)
         out = []
         for j in days:  # returns j-61 .. j-2: between the 61 closes before session j
-            realised = float(np.std(returns[max(j - 61, 0) : max(j - 1, 0)])) * math.sqrt(252)
+            window = returns[max(j - 61, 0) : max(j - 1, 0)]
+            if len(window) < 20:  # the first sessions of the path: its first 60 returns
+                window = returns[:60]
+            realised = float(np.std(window)) * math.sqrt(252)
             out.append(min(max(1.1 * realised, 0.10), 0.80))
         return np.asarray(out)
 
