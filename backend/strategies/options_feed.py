@@ -121,7 +121,12 @@ class LiveOptionsFeed:
         return {key: LegQuote(v.strike, v.right, v.bid, v.ask) for key, v in q.items()}
 
     async def daily_closes(self) -> list[float]:
-        bars = await self.ctx.bars(await self._und(), self.history, "1 day")
+        """The daily closes over ``history`` up to now (the session in progress last). The
+        request names its end (now, UTC) rather than leaving it blank: the same request a
+        gateway day later is then not "identical" to IB's pacing (on a fast clock a gateway
+        day may pass in under IB's 15 wall seconds)."""
+        end = (await self.ctx.now()).astimezone(dt.UTC).strftime("%Y%m%d-%H:%M:%S")
+        bars = await self.ctx.bars(await self._und(), self.history, "1 day", end=end)
         return [b.close for b in bars]
 
     def nlv(self) -> float:
