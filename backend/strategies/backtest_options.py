@@ -225,7 +225,10 @@ async def backtest_options(
     if _in_progress(bars[-1].date, now):  # live has no close for it yet: not a replay day
         bars = bars[:-1]
     dates = [b.date if isinstance(b.date, dt.date) else b.date.date() for b in bars]
-    spans = intraday.replay_sessions(now.timestamp(), days, p.min_dte)
+    planned = await intraday.plan(
+        strategy, ctx, intraday.replay_sessions(now.timestamp(), days, p.min_dte), und
+    )
+    spans = planned.spans
     first_intraday = dt.datetime.fromtimestamp(spans[0][0], NEW_YORK).date() if spans else dates[-1]
     notes: dict = {}
     out_days: list[dt.date] = []
@@ -241,7 +244,7 @@ async def backtest_options(
     run = await intraday.replay(
         strategy,
         ctx,
-        spans,
+        planned,
         cost_bps,
         und,
         [(d, float(b.close)) for d, b in zip(dates, bars, strict=True)],

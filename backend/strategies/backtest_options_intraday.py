@@ -321,31 +321,49 @@ class IntradayReplay:
     feed: ReplayFeed | None = None
 
 
-async def replay(
-    strategy,
-    ctx: StrategyContext,
-    spans: list[tuple[float, float]],
-    cost_bps: float,
-    und,
-    daily: list[tuple[dt.date, float]],
-) -> IntradayReplay:
-    """Run ``strategy.decide`` at its schedule's times over the sessions ``spans``
-    (``und``: the underlying resolved; ``daily``: its daily closes by date)."""
-    p = strategy.params
-    out = IntradayReplay()
+@dataclass
+class Plan:
+    """The sessions an intraday replay covers and the data it plans them with."""
+
+    spans: list[tuple[float, float]]
+    times: list[list[float]]
+    spots: dict[float, float]
+    chain: Chain | None
+    sessions_back: int
+
+
+async def plan(strategy, ctx: StrategyContext, spans: list[tuple[float, float]], und) -> Plan:
+    """The most recent of ``spans`` that fit the request budget (:func:`fit_budget`), with
+    the underlying's minutes and the listing."""
     if not spans:
-        return out
+        return Plan([], [], {}, None, 0)
     cal = sessions("XNYS")
     now = (await ctx.now()).timestamp()
     n = cal.index_at_or_after(now) - cal.index_at_or_after(spans[0][0]) + 1
     spots = await minute_spots(ctx, und, n)
     chain = await option_chain(ctx, und)
     times = poll_times(strategy.schedule, spans)
-    spans, times = fit_budget(p, spans, times, spots, chain)
-    if not spans:
+    spans, times = fit_budget(strategy.params, spans, times, spots, chain)
+    return Plan(spans, times, spots, chain, n)
+
+
+async def replay(
+    strategy,
+    ctx: StrategyContext,
+    planned: Plan,
+    cost_bps: float,
+    und,
+    daily: list[tuple[dt.date, float]],
+) -> IntradayReplay:
+    """Run ``strategy.decide`` at its schedule's times over the sessions ``planned``
+    (``und``: the underlying resolved; ``daily``: its daily closes by date)."""
+    p = strategy.params
+    out = IntradayReplay()
+    spans, times, spots, chain = planned.spans, planned.times, planned.spots, planned.chain
+    if not spans or chain is None:
         return out
     feed = ReplayFeed(ctx, und, p.underlying, p.history, chain, spots, daily, cost_bps)
-    feed.span = f"{n} D"
+    feed.span = f"{planned.sessions_back} D"
     out.feed = feed
     equity = feed.cash
     for (open_, close), session_times in zip(spans, times, strict=True):
