@@ -271,12 +271,12 @@ class MarketDataRequests(GenericTicks):
                 f"Historical Market Data Service error message:No data of type {what} is available",
             )
             return
-        if req.keep_up_to_date and what == "BID_ASK":
+        if what == "BID_ASK" and (req.keep_up_to_date or " ".join(req.bar_size.split()) != "1 min"):
             self.send_error(
                 req.req_id,
                 162,
                 "Historical Market Data Service error message:"
-                "BID_ASK bars are not served with live updates",
+                "BID_ASK bars of options are served in 1 min bars, without live updates",
             )
             return
         if req.keep_up_to_date and req.end_date_time:
