@@ -108,7 +108,8 @@ class ReplayFeed:
         return dt.datetime.fromtimestamp(self.t, NEW_YORK).date()
 
     async def spot(self) -> float:
-        return self.spots[self.minute(self.t)]
+        """The last trade at the poll (its minute's open; NaN without a bar then)."""
+        return self.spots.get(self.minute(self.t), math.nan)
 
     @staticmethod
     def minute(t: float) -> float:

@@ -294,6 +294,9 @@ class OptionsCombo(Strategy):
     async def _enter(self, feed: OptionsFeed, now: dt.datetime) -> Decision:
         p = self.params
         spot = await feed.spot()
+        if not is_usable_price(spot):
+            reason = f"no price for {p.underlying}"
+            return Decision(now, f"no decision: {reason}", skipped_reason=reason)
         chain = await feed.chain()
         expiry = om.choose_expiry(chain.expiries, now.date(), p.min_dte, p.max_dte, p.target_dte)
         if expiry is None:
