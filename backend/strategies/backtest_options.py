@@ -1,4 +1,11 @@
-"""Simplified daily replay of ``options-combo`` (documented approximations).
+"""Backtest of ``options-combo``: the live decisions replayed, then a daily proxy before them.
+
+The most recent sessions (up to :data:`~.backtest_options_intraday.MAX_SESSIONS`, within
+``min_dte`` days of today so that every expiry they may choose is still listed) are replayed
+at the live decision times by the strategy's own decision code on the gateway's history
+(:mod:`.backtest_options_intraday`). The gateway serves no history of options that are no
+longer listed, so the sessions before them fall back on a simplified daily replay
+(documented approximations):
 
 What is the same as live: the forecasts (:mod:`.volatility` — EWMA every day, GARCH(1,1)
 refitted every ``refit`` sessions on the trailing year and filtered daily), the decision
@@ -8,15 +15,15 @@ rule (:func:`.volatility.combine_forecast`, ``threshold``), the condor strike pi
 
 What is simplified:
 
-* **Implied volatility history.** The gateway serves no option history, so the historical
-  ATM implied vol is a proxy: ``iv[t] = k * realised60[t]``, with ``k`` the ratio of today's
-  live ATM implied vol (from the chain) to today's 60-session realised vol. It is recorded
-  in the reference's notes.
+* **Implied volatility history.** The historical ATM implied vol is a proxy:
+  ``iv[t] = k * realised60[t]``, with ``k`` the ratio of today's live ATM implied vol (from
+  the chain) to today's 60-session realised vol. It is recorded in the reference's notes.
 * **Prices.** Black-Scholes at that implied vol, flat across strikes (no skew), rate 0,
   on the underlying's daily bars: decisions at the close, fills at the next day's open
   (plus ``cost_bps`` of the premium traded), marks at each close.
 * **Expiries.** Every entry uses an expiry ``target_dte`` calendar days after the fill;
-  the strike grid is today's chain spacing.
+  the strike grid is today's chain spacing. A combo still held when the intraday replay
+  begins is left at its last mark (the intraday replay starts flat).
 
 Only completed sessions are replayed: a backtest run during a session leaves the session in
 progress out (its bar's close is not final).
@@ -30,6 +37,7 @@ import math
 import numpy as np
 
 from livedesk.backend.contracts import stock
+from livedesk.backend.strategies import backtest_options_intraday as intraday
 from livedesk.backend.strategies import options_math as om
 from livedesk.backend.strategies import volatility as vol
 from livedesk.backend.strategies.backtest import BacktestResult, Progress
@@ -201,7 +209,10 @@ def _in_progress(day, now: dt.datetime) -> bool:
 async def backtest_options(
     strategy, ctx: StrategyContext, days: int, cost_bps: float, progress: Progress | None = None
 ) -> BacktestResult:
-    """Daily replay over ``days`` sessions (after a one-year warm-up)."""
+    """The last ``days`` completed sessions: the most recent (up to
+    :data:`~.backtest_options_intraday.MAX_SESSIONS`, within ``min_dte`` days) replayed at
+    the live decision times (:mod:`.backtest_options_intraday`), the earlier ones by the
+    daily proxy replay (module doc), after a one-year warm-up."""
     p = strategy.params
     und = await ctx.resolve(stock(p.underlying), "underlying")
     years = max(2, math.ceil((days + WARMUP + 5) / 252))
@@ -213,6 +224,73 @@ async def backtest_options(
     now = await ctx.now()
     if _in_progress(bars[-1].date, now):  # live has no close for it yet: not a replay day
         bars = bars[:-1]
+    dates = [b.date if isinstance(b.date, dt.date) else b.date.date() for b in bars]
+    planned = await intraday.plan(
+        strategy, ctx, intraday.replay_sessions(now.timestamp(), days, p.min_dte), und
+    )
+    spans = planned.spans
+    first_intraday = dt.datetime.fromtimestamp(spans[0][0], NEW_YORK).date() if spans else dates[-1]
+    notes: dict = {}
+    out_days: list[dt.date] = []
+    daily = np.zeros(0)
+    trades = 0
+    proxy_days = days - len(spans)
+    if proxy_days > 0:
+        keep = [i for i, d in enumerate(dates) if d < first_intraday or not spans]
+        proxy = await _proxy(strategy, ctx, und, [bars[i] for i in keep], proxy_days, cost_bps)
+        out_days, daily, trades, notes = proxy
+    if progress is not None:
+        progress(2, 4, f"replaying {len(spans)} sessions at the live decision times")
+    run = await intraday.replay(
+        strategy,
+        ctx,
+        planned,
+        cost_bps,
+        und,
+        [(d, float(b.close)) for d, b in zip(dates, bars, strict=True)],
+    )
+    out_days = [*out_days, *run.dates]
+    daily = np.concatenate((daily, np.asarray(run.returns, dtype=float)))
+    trades += sum(1 for o in run.orders if o["status"] == "Filled")
+    if progress is not None:
+        progress(4, 4, "replayed")
+    if not out_days:
+        raise LookupError("no completed session to replay")
+    to_dt = lambda d: dt.datetime.combine(d, dt.time(16), NEW_YORK)  # noqa: E731
+    notes = notes | {
+        "intraday": {
+            "sessions": len(run.dates),
+            "first": run.dates[0].isoformat() if run.dates else None,
+            "polls": run.polls,
+            "requests": run.feed.requests if run.feed is not None else 0,
+            "replay": "the live decisions at the schedule's times on the gateway's history; "
+            "BAG limits at the mid fill when the combo's last trade goes through them",
+            "decisions": run.decisions[-100:],
+            "orders": run.orders[-100:],
+        }
+    }
+    return BacktestResult(
+        strategy=strategy.name,
+        dates=out_days,
+        daily_returns=daily,
+        metrics=summary_metrics(daily),
+        params=strategy.param_values(),
+        span_start=to_dt(out_days[0]),
+        span_end=to_dt(out_days[-1]),
+        cost_bps=cost_bps,
+        bars=len(out_days),
+        trades=trades,
+        notes=notes,
+    )
+
+
+async def _proxy(strategy, ctx: StrategyContext, und, bars, days: int, cost_bps: float):
+    """The daily proxy replay (module doc) over the last ``days`` of ``bars``: its dates,
+    daily returns, trades and notes."""
+    p = strategy.params
+    if len(bars) < WARMUP + 10:
+        raise LookupError(f"only {len(bars)} daily bars of {p.underlying} before the replay")
+    now = await ctx.now()
     dates = [b.date if isinstance(b.date, dt.date) else b.date.date() for b in bars]
     opens = np.array([b.open for b in bars], dtype=float)
     closes = np.array([b.close for b in bars], dtype=float)
@@ -231,33 +309,16 @@ async def backtest_options(
         raise LookupError("no live implied volatility to calibrate the replay")
     ratio = (sum(ivs) / len(ivs)) / rv[-1]
     iv = ratio * rv
-    if progress is not None:
-        progress(2, 4, f"implied-vol proxy: {ratio:.3f} x 60-day realised vol")
     horizon = round(p.target_dte * 252 / 365)
     forecast = forecasts_over(p, returns, horizon)  # index i = after return i-1 = close i
-    if progress is not None:
-        progress(3, 4, "forecasts computed")
     start = max(WARMUP, len(dates) - days)
     out_days, daily, trades, log = simulate(
         p, dates, opens, closes, iv, forecast, om.strike_step(chain.strikes), cost_bps, start
     )
-    if progress is not None:
-        progress(4, 4, "replayed")
-    to_dt = lambda d: dt.datetime.combine(d, dt.time(16), NEW_YORK)  # noqa: E731
-    return BacktestResult(
-        strategy=strategy.name,
-        dates=out_days,
-        daily_returns=daily,
-        metrics=summary_metrics(daily),
-        params=strategy.param_values(),
-        span_start=to_dt(dates[start]),
-        span_end=to_dt(dates[-1]),
-        cost_bps=cost_bps,
-        bars=len(out_days),
-        trades=trades,
-        notes={
-            "iv_proxy_ratio": ratio,
-            "replay": "daily, Black-Scholes at the implied-vol proxy, fills at the next open",
-            "trades": log[-50:],
-        },
-    )
+    notes = {
+        "iv_proxy_ratio": ratio,
+        "replay": "daily, Black-Scholes at the implied-vol proxy, fills at the next open "
+        f"(the {len(out_days)} sessions before the intraday replay)",
+        "trades": log[-50:],
+    }
+    return out_days, daily, trades, notes

@@ -40,7 +40,9 @@ def add_strategy_parsers(sub) -> None:
     )
     s.add_argument("--journal", help="journal file (default: in the user data dir)")
     s.add_argument(
-        "--demo", action="store_true", help="last runs from the demo account's journal (journal-DU0000001.sqlite3)"
+        "--demo",
+        action="store_true",
+        help="last runs from the demo account's journal (journal-DU0000001.sqlite3)",
     )
 
     r = sub.add_parser(

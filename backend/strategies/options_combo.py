@@ -9,14 +9,19 @@ Each poll (an :class:`Event` schedule in regular hours):
 3. Flat: forecast the volatility over the expiry's horizon from ~1 y of daily returns —
    EWMA (λ = 0.94) and GARCH(1,1) (numpy + scipy, :mod:`.volatility`), combined as set by
    ``forecast`` — and compare with the at-the-money implied volatility of the expiry
-   nearest 30 DTE within ``min_dte..max_dte``. Forecast above implied by ``threshold`` →
+   nearest 30 DTE within ``min_dte..max_dte`` (each leg's volatility implied by its mid,
+   Black-Scholes at rate 0 on the underlying's last trade). Forecast above implied by ``threshold`` →
    buy the ATM straddle; implied above forecast by ``threshold`` → sell an iron condor with
-   short strikes nearest ``short_delta`` (16) and wings one strike further out. Sized so
+   short strikes nearest ``short_delta`` (16; Black-Scholes deltas at each leg's own implied
+   volatility) and wings one strike further out. Sized so
    the combo's max loss is ``risk_fraction`` (2 %) of NetLiquidation; one BAG order built
    with ``option`` / ``combo_leg`` / ``spread``, limit at the mid (credits negative).
 
-The pure parts (forecasts, expiry/strike picks, sizing, exits) are in :mod:`.volatility`
-and :mod:`.options_math`, shared with the backtest.
+The decision reads its data and trades only through an :class:`~.options_feed.OptionsFeed`
+(:meth:`OptionsCombo.decide`): live the gateway now, in the backtest the gateway's history at
+the same poll times — the same code on the same inputs. The pure parts (forecasts,
+expiry/strike picks, implied vols, sizing, exits) are in :mod:`.volatility` and
+:mod:`.options_math`.
 """
 
 from __future__ import annotations
@@ -26,23 +31,22 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from livedesk.backend.contracts import combo_leg, option, spread, stock
 from livedesk.backend.strategies import options_math as om
 from livedesk.backend.strategies import volatility as vol
 from livedesk.backend.strategies.backtest_options import backtest_options
 from livedesk.backend.strategies.base import Decision, Strategy, require
 from livedesk.backend.strategies.context import StrategyContext
-from livedesk.backend.strategies.options_data import (
-    option_chain,
-    release_option_lines,
-    snapshot_options,
+from livedesk.backend.strategies.options_data import release_option_lines
+from livedesk.backend.strategies.options_feed import (
+    LegQuote,
+    LiveOptionsFeed,
+    OptionsFeed,
 )
 from livedesk.backend.strategies.registry import register
 from livedesk.backend.strategies.schedules import NEW_YORK, Event, is_open
-from livedesk.backend.trading.orders import is_usable_price, limit
+from livedesk.backend.trading.orders import is_usable_price
 
 FORECASTS = ("garch", "ewma", "mean")
-STATE_KEY = "combo"
 
 
 @dataclass(frozen=True)
@@ -151,25 +155,27 @@ class OptionsCombo(Strategy):
         release_option_lines(ctx)
 
     # ---- data ------------------------------------------------------------------------
-    async def forecasts(self, ctx: StrategyContext, horizon: int) -> dict[str, float]:
-        """EWMA and GARCH(1,1) forecasts from daily bars (downloaded once per gateway day)."""
+    def feed(self, ctx: StrategyContext) -> LiveOptionsFeed:
+        """The live :class:`~.options_feed.OptionsFeed` of ``ctx``."""
+        return LiveOptionsFeed(ctx, self.params.underlying, self.params.history)
+
+    async def forecasts(self, feed: OptionsFeed, horizon: int) -> dict[str, float]:
+        """EWMA and GARCH(1,1) forecasts from the daily closes (read and fitted once per
+        gateway day, at the first decision that needs them)."""
         p = self.params
-        und = await ctx.resolve(stock(p.underlying), "underlying")
-        key = ("daily", ctx.clock.today())
-        cached = ctx.state.get(key)
+        key = ("daily", feed.today())
+        cached = feed.cache.get(key)
         if cached is None:
-            bars = await ctx.bars(und, p.history, "1 day")
-            returns = vol.log_returns([b.close for b in bars])
+            returns = vol.log_returns(await feed.daily_closes())
             if len(returns) < 60:
                 raise NotEnoughHistory(
                     f"only {len(returns)} daily returns of {p.underlying}; 60 needed"
                 )
-            ctx.state = {
-                k: v for k, v in ctx.state.items() if not (isinstance(k, tuple) and k[0] == "daily")
-            }
+            for k in [k for k in feed.cache if isinstance(k, tuple) and k[0] == "daily"]:
+                del feed.cache[k]
             # The fit depends only on the day's returns: one GARCH fit per gateway day, not one
             # per poll (a fit is ~20 ms of BFGS; a session polls dozens of times).
-            cached = ctx.state[key] = (returns, vol.fit_garch(returns))
+            cached = feed.cache[key] = (returns, vol.fit_garch(returns))
         returns, fit = cached
         garch = fit.forecast_vol(max(horizon, 1))
         ewma = vol.ewma_vol(returns, p.ewma_lambda)
@@ -184,24 +190,25 @@ class OptionsCombo(Strategy):
 
     # ---- the iteration ---------------------------------------------------------------
     async def run_once(self, ctx: StrategyContext) -> Decision:
-        now = await ctx.now()
+        return await self.decide(self.feed(ctx))
+
+    async def decide(self, feed: OptionsFeed) -> Decision:
+        """One decision on ``feed`` (live or replayed: the same code)."""
+        now = await feed.now()
         if not is_open(now, self.schedule.calendar):
             return Decision(now, "market closed: no decision", skipped_reason="market closed")
-        held = ctx.load_state(STATE_KEY)
+        held = feed.load()
         if held and held.get("status") == "pending":
-            return await self._pending(ctx, now, held)
+            return await self._pending(feed, now, held)
         if held and held.get("status") in ("open", "closing"):
-            return await self._manage(ctx, now, held)
-        return await self._enter(ctx, now)
+            return await self._manage(feed, now, held)
+        return await self._enter(feed, now)
 
-    def _trade(self, ctx: StrategyContext, order_id: int):
-        return next((t for t in ctx.app.ib.trades() if t.order.orderId == order_id), None)
-
-    async def _pending(self, ctx: StrategyContext, now: dt.datetime, held: dict) -> Decision:
-        trade = self._trade(ctx, int(held["order_id"]))
+    async def _pending(self, feed: OptionsFeed, now: dt.datetime, held: dict) -> Decision:
+        order = feed.order(int(held["order_id"]))
         combo = om.OpenCombo.from_dict(held["combo"])
-        if trade is not None and trade.orderStatus.status == "Filled":
-            price = float(trade.orderStatus.avgFillPrice or combo.entry_price)
+        if order is not None and order.status == "Filled":
+            price = float(order.avg_price or combo.entry_price)
             if combo.kind == "condor" and price > 0 and combo.entry_price < 0:
                 price = -price  # a credit reported as a positive average price
             filled = om.OpenCombo(
@@ -213,58 +220,49 @@ class OptionsCombo(Strategy):
                 combo.max_profit,
                 combo.max_loss,
             )
-            ctx.save_state(STATE_KEY, {"status": "open", "combo": filled.as_dict()})
+            feed.save({"status": "open", "combo": filled.as_dict()})
             return Decision(
                 now,
                 f"{combo.kind} entry filled at {price:+.2f} x {combo.quantity}",
                 {"entry_price": price, "quantity": float(combo.quantity)},
             )
         age = now.timestamp() - float(held["sent_at"])
-        if trade is None or trade.isDone():
-            ctx.save_state(STATE_KEY, None)
-            why = "entry order not found" if trade is None else trade.orderStatus.status
+        if order is None or order.done:
+            feed.save(None)
+            why = "entry order not found" if order is None else order.status
             return Decision(now, f"{combo.kind} entry not filled ({why}); flat", {})
         if age > self.params.entry_timeout:
-            await ctx.cancel_working()
-            ctx.save_state(STATE_KEY, None)
+            await feed.cancel()
+            feed.save(None)
             return Decision(now, f"{combo.kind} entry unfilled after {age:.0f} s: cancelled", {})
         return Decision(now, f"{combo.kind} entry working ({age:.0f} s)", {"age": age})
-
-    def _bag_spec(self, combo: om.OpenCombo):
-        return spread(
-            [
-                combo_leg(option(self.params.underlying, combo.expiry, k, right), 1, action)
-                for k, right, action in combo.legs
-            ]
-        )
 
     async def flatten(self, ctx: StrategyContext) -> list[dict[str, Any]]:
         """Close the combo held (one BAG order at the mid); an unfilled entry is cancelled."""
         before = len(ctx.orders)
-        held = ctx.load_state(STATE_KEY)
+        feed = self.feed(ctx)
+        held = feed.load()
         if held and held.get("status") == "pending":
-            await ctx.cancel_working()
-            ctx.save_state(STATE_KEY, None)
+            await feed.cancel()
+            feed.save(None)
         elif held and held.get("status") == "open":
-            await self._manage(ctx, await ctx.now(), held, force="flatten requested")
+            await self._manage(feed, await feed.now(), held, force="flatten requested")
         return ctx.orders[before:]
 
     async def _manage(
-        self, ctx: StrategyContext, now: dt.datetime, held: dict, force: str | None = None
+        self, feed: OptionsFeed, now: dt.datetime, held: dict, force: str | None = None
     ) -> Decision:
         p = self.params
         combo = om.OpenCombo.from_dict(held["combo"])
         if held.get("status") == "closing":
-            trade = self._trade(ctx, int(held["order_id"]))
-            if trade is not None and trade.orderStatus.status == "Filled":
-                ctx.save_state(STATE_KEY, None)
+            order = feed.order(int(held["order_id"]))
+            if order is not None and order.status == "Filled":
+                feed.save(None)
                 return Decision(now, f"{combo.kind} closed", {})
-            if trade is not None and not trade.isDone():
+            if order is not None and not order.done:
                 return Decision(now, f"{combo.kind} exit working", {})
             held = {"status": "open", "combo": combo.as_dict()}  # exit died: try again
-        quotes = await snapshot_options(
-            ctx, p.underlying, combo.expiry, [(k, r) for k, r, _ in combo.legs]
-        )
+        quotes = await feed.quotes(combo.expiry, [(k, r) for k, r, _ in combo.legs])
         mark = 0.0
         for k, r, action in combo.legs:
             mid = quotes[(k, r)].mid
@@ -288,20 +286,18 @@ class OptionsCombo(Strategy):
             return Decision(
                 now, f"hold {combo.kind}: P/L {values['pnl_per_unit']:+.2f}/unit", values
             )
-        bag = await ctx.resolve(self._bag_spec(combo), ("bag", combo.expiry, combo.legs))
-        result = await ctx.send_order(bag, limit("SELL", combo.quantity, round(mark, 2)))
-        if result.sent and result.order is not None:
-            ctx.save_state(
-                STATE_KEY,
-                {"status": "closing", "combo": combo.as_dict(), "order_id": result.order.orderId},
-            )
+        order_id = await feed.send(combo, "SELL", round(mark, 2))
+        if order_id is not None:
+            feed.save({"status": "closing", "combo": combo.as_dict(), "order_id": order_id})
         return Decision(now, f"close {combo.kind}: {why}", values, {combo.kind: 0.0})
 
-    async def _enter(self, ctx: StrategyContext, now: dt.datetime) -> Decision:
+    async def _enter(self, feed: OptionsFeed, now: dt.datetime) -> Decision:
         p = self.params
-        und = await ctx.resolve(stock(p.underlying), "underlying")
-        spot = (await ctx.quote(und)).price
-        chain = await option_chain(ctx, und)
+        spot = await feed.spot()
+        if not is_usable_price(spot):
+            reason = f"no price for {p.underlying}"
+            return Decision(now, f"no decision: {reason}", skipped_reason=reason)
+        chain = await feed.chain()
         expiry = om.choose_expiry(chain.expiries, now.date(), p.min_dte, p.max_dte, p.target_dte)
         if expiry is None:
             reason = f"no expiry within {p.min_dte}..{p.max_dte} days"
@@ -310,13 +306,13 @@ class OptionsCombo(Strategy):
         days = om.dte(expiry, now.date())
         horizon = max(1, round(days * 252 / 365))
         try:
-            f = await self.forecasts(ctx, horizon)
+            f = await self.forecasts(feed, horizon)
         except NotEnoughHistory as exc:  # e.g. a history request cut by a drop: try again later
             reason = str(exc)
             return Decision(now, f"no decision: {reason}", skipped_reason=reason)
         atm = om.atm_strike(chain.strikes, spot)
-        q = await snapshot_options(ctx, p.underlying, expiry, [(atm, "C"), (atm, "P")])
-        ivs = [x.iv for x in q.values() if math.isfinite(x.iv)]
+        q = await feed.quotes(expiry, [(atm, "C"), (atm, "P")])
+        ivs = [iv for iv in (leg_iv(x, spot, t) for x in q.values()) if math.isfinite(iv)]
         if not ivs:
             reason = f"no implied volatility for the {expiry} {atm:g} options"
             return Decision(now, f"no decision: {reason}", skipped_reason=reason)
@@ -330,21 +326,21 @@ class OptionsCombo(Strategy):
         }
         text = f"forecast {f['forecast']:.1%} vs implied {implied:.1%} ({expiry}, {days} DTE)"
         if f["forecast"] - implied >= p.threshold:
-            return await self._straddle(ctx, now, values, text, expiry, atm, q)
+            return await self._straddle(feed, now, values, text, expiry, atm, q)
         if implied - f["forecast"] >= p.threshold:
-            return await self._condor(ctx, now, values, text, expiry, spot, t, implied, chain)
+            return await self._condor(feed, now, values, text, expiry, spot, t, implied, chain)
         return Decision(now, f"{text}: within {p.threshold:.1%}, no trade", values)
 
     async def _send_entry(
         self,
-        ctx: StrategyContext,
+        feed: OptionsFeed,
         now: dt.datetime,
         combo: om.OpenCombo,
         values: dict[str, float],
         summary: str,
     ) -> Decision:
         p = self.params
-        nlv = ctx.app.checked_nlv()
+        nlv = feed.nlv()
         qty = om.contracts_for_risk(combo.max_loss, nlv, p.risk_fraction, 100.0, p.max_contracts)
         values = values | {"max_loss": combo.max_loss, "nlv": nlv, "quantity": float(qty)}
         if qty < 1:
@@ -362,21 +358,19 @@ class OptionsCombo(Strategy):
             combo.max_profit,
             combo.max_loss,
         )
-        bag = await ctx.resolve(self._bag_spec(combo), ("bag", combo.expiry, combo.legs))
-        result = await ctx.send_order(bag, limit("BUY", qty, round(combo.entry_price, 2)))
-        if result.sent and result.order is not None:
-            ctx.save_state(
-                STATE_KEY,
+        order_id = await feed.send(combo, "BUY", round(combo.entry_price, 2))
+        if order_id is not None:
+            feed.save(
                 {
                     "status": "pending",
                     "combo": combo.as_dict(),
-                    "order_id": result.order.orderId,
+                    "order_id": order_id,
                     "sent_at": now.timestamp(),
-                },
+                }
             )
         return Decision(now, summary + f" x {qty}", values, {combo.kind: float(qty)})
 
-    async def _straddle(self, ctx, now, values, text, expiry, atm, q) -> Decision:
+    async def _straddle(self, feed, now, values, text, expiry, atm, q) -> Decision:
         mids = [q[(atm, "C")].mid, q[(atm, "P")].mid]
         if not all(is_usable_price(m) for m in mids):
             return Decision(now, "no decision: no ATM quotes", values, skipped_reason="no quotes")
@@ -386,20 +380,18 @@ class OptionsCombo(Strategy):
         )
         values = values | {"debit": debit}
         return await self._send_entry(
-            ctx, now, combo, values, f"{text}: buy {expiry} {atm:g} straddle at {debit:.2f}"
+            feed, now, combo, values, f"{text}: buy {expiry} {atm:g} straddle at {debit:.2f}"
         )
 
-    async def _condor(self, ctx, now, values, text, expiry, spot, t, implied, chain) -> Decision:
+    async def _condor(self, feed, now, values, text, expiry, spot, t, implied, chain) -> Decision:
         p = self.params
         puts, calls = om.condor_candidates(chain.strikes, spot, implied, t, p.short_delta)
-        q = await snapshot_options(
-            ctx, p.underlying, expiry, [(k, "P") for k in puts] + [(k, "C") for k in calls]
-        )
+        q = await feed.quotes(expiry, [(k, "P") for k in puts] + [(k, "C") for k in calls])
         try:
             c = om.pick_condor(
                 chain.strikes,
-                {k: q[(k, "P")].delta for k in puts},
-                {k: q[(k, "C")].delta for k in calls},
+                {k: leg_delta(q[(k, "P")], spot, t) for k in puts},
+                {k: leg_delta(q[(k, "C")], spot, t) for k in calls},
                 spot,
                 p.short_delta,
             )
@@ -411,9 +403,7 @@ class OptionsCombo(Strategy):
             (c.short_call, "C", "SELL"),
             (c.long_call, "C", "BUY"),
         )
-        wings = await snapshot_options(
-            ctx, p.underlying, expiry, [(c.long_put, "P"), (c.long_call, "C")]
-        )
+        wings = await feed.quotes(expiry, [(c.long_put, "P"), (c.long_call, "C")])
         q = q | wings
         mids = {(k, r): q[(k, r)].mid for k, r, _ in legs}
         if not all(math.isfinite(m) for m in mids.values()):
@@ -433,14 +423,29 @@ class OptionsCombo(Strategy):
             "short_call": c.short_call,
             "long_put": c.long_put,
             "long_call": c.long_call,
-            "short_put_delta": q[(c.short_put, "P")].delta,
-            "short_call_delta": q[(c.short_call, "C")].delta,
+            "short_put_delta": leg_delta(q[(c.short_put, "P")], spot, t),
+            "short_call_delta": leg_delta(q[(c.short_call, "C")], spot, t),
         }
         desc = f"{c.long_put:g}/{c.short_put:g}P {c.short_call:g}/{c.long_call:g}C"
         return await self._send_entry(
-            ctx, now, combo, values, f"{text}: sell {expiry} {desc} iron condor for {credit:.2f}"
+            feed, now, combo, values, f"{text}: sell {expiry} {desc} iron condor for {credit:.2f}"
         )
 
     async def backtest(self, ctx: StrategyContext, days: int, cost_bps: float, progress=None):
-        """Simplified daily replay (:mod:`.backtest_options`)."""
+        """The live decisions replayed on the gateway's history (:mod:`.backtest_options`)."""
         return await backtest_options(self, ctx, days, cost_bps, progress)
+
+
+def leg_iv(q: LegQuote, spot: float, t: float) -> float:
+    """The leg's implied volatility: Black-Scholes (rate 0) at its mid, the underlying at
+    ``spot``, ``t`` years left (NaN when the mid prices no volatility)."""
+    mid = q.mid
+    if not math.isfinite(mid):
+        return math.nan
+    return om.bs_implied_vol(q.right == "C", mid, spot, q.strike, t)
+
+
+def leg_delta(q: LegQuote, spot: float, t: float) -> float:
+    """The leg's Black-Scholes delta (rate 0) at its own implied volatility (NaN without)."""
+    iv = leg_iv(q, spot, t)
+    return om.bs_delta(q.right == "C", spot, q.strike, t, iv) if math.isfinite(iv) else math.nan

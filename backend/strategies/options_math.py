@@ -48,6 +48,26 @@ def bs_delta(call: bool, s: float, k: float, t: float, vol: float, rate: float =
     return ncdf(d1) if call else ncdf(d1) - 1.0
 
 
+def bs_implied_vol(
+    call: bool, price: float, s: float, k: float, t: float, rate: float = 0.0
+) -> float:
+    """The volatility at which :func:`bs_price` is ``price`` (bisection to 1e-10 over
+    0.1 %..500 %); NaN when no volatility in that range prices it (below intrinsic, or no
+    time left)."""
+    if not (price > 0 and s > 0 and k > 0 and t > 0):
+        return math.nan
+    lo, hi = 1e-3, 5.0
+    if not bs_price(call, s, k, t, lo, rate) <= price <= bs_price(call, s, k, t, hi, rate):
+        return math.nan
+    while hi - lo > 1e-10:
+        mid = (lo + hi) / 2
+        if bs_price(call, s, k, t, mid, rate) < price:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
 def dte(expiry: str | dt.date, today: dt.date) -> int:
     """Calendar days from ``today`` to ``expiry`` (``YYYYMMDD`` or a date)."""
     if isinstance(expiry, str):

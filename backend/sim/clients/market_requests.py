@@ -262,11 +262,21 @@ class MarketDataRequests(GenericTicks):
             self.send_error(req.req_id, exc.code, exc.message)
             return
         what = req.what_to_show.upper()
-        if what not in ("TRADES", "MIDPOINT"):
+        if what not in ("TRADES", "MIDPOINT") and not (
+            what == "BID_ASK" and inst.sec_type == "OPT"
+        ):
             self.send_error(
                 req.req_id,
                 162,
                 f"Historical Market Data Service error message:No data of type {what} is available",
+            )
+            return
+        if what == "BID_ASK" and (req.keep_up_to_date or " ".join(req.bar_size.split()) != "1 min"):
+            self.send_error(
+                req.req_id,
+                162,
+                "Historical Market Data Service error message:"
+                "BID_ASK bars of options are served in 1 min bars, without live updates",
             )
             return
         if req.keep_up_to_date and req.end_date_time:
@@ -289,8 +299,8 @@ class MarketDataRequests(GenericTicks):
 
         now = self.gw.now()
         end = parse_end(req.end_date_time, now)
-        bars = self.gw.history.bars(inst.con_id, end, req.duration, req.bar_size, now)
-        midpoint = what == "MIDPOINT"
+        bars = self.gw.history.bars(inst.con_id, end, req.duration, req.bar_size, now, what)
+        midpoint = what != "TRADES"
         rows = [b.fields(req.format_date, midpoint) for b in bars]
         fmt_t = lambda t: dt.datetime.fromtimestamp(t, NEW_YORK).strftime("%Y%m%d %H:%M:%S")  # noqa: E731
         start = fmt_t(bars[0].start) if bars else fmt_t(end)

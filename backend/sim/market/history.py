@@ -144,13 +144,27 @@ class HistoryBuilder:
         self._range_runs: dict[int, tuple[list[float], list[float], list[float]]] = {}
         self._minutes: dict[tuple[int, dt.date], _Minutes] = {}
         self._daily_rows: dict[int, list[tuple]] = {}
+        self._quote_minutes: dict[tuple[int, dt.date], np.ndarray] = {}
         self._token: tuple[float, int] = (math.nan, -1)  # (session open, sessions generated)
 
-    def bars(self, con_id: int, end: float, duration: str, bar_size: str, now: float) -> list[Bar]:
-        """Bars ending at or before ``end`` and covering ``duration``."""
+    def bars(
+        self,
+        con_id: int,
+        end: float,
+        duration: str,
+        bar_size: str,
+        now: float,
+        what: str = "TRADES",
+    ) -> list[Bar]:
+        """Bars ending at or before ``end`` and covering ``duration`` (``what``: TRADES and
+        MIDPOINT share the path's bars; BID_ASK: :meth:`quote_bars`)."""
         step = bar_seconds(bar_size)
         n, unit = duration_seconds(duration)
         end = min(end, now)
+        if what == "BID_ASK":
+            if step != 60:
+                raise HistoryError("BID_ASK history is served in 1 min bars only")
+            return self.quote_bars(con_id, end, n, unit)
         if step < 60:
             return self._seconds(con_id, end - n if unit == "S" else -math.inf, end, step, now)
         if step >= 86400:
@@ -160,6 +174,30 @@ class HistoryBuilder:
         out: list[Bar] = []
         for day in sessions:
             out += self._intraday(con_id, day, step, start, end)
+        return out
+
+    def quote_bars(self, con_id: int, end: float, n: int, unit: str) -> list[Bar]:
+        """BID_ASK 1-minute bars of an option (:meth:`OptionPricer.quote_minutes`: open = the
+        bid and close = the ask at each bar's start), completed bars up to ``end``."""
+        pricer = self.market.options_pricer
+        inst = self.market.registry.by_con_id(con_id)
+        if pricer is None or inst is None or inst.sec_type != "OPT":
+            raise HistoryError("BID_ASK history is served for options only")
+        self._check_session()
+        start = end - n if unit == "S" else -math.inf
+        out: list[Bar] = []
+        for day in self._sessions_back(end, n, unit):
+            key = (con_id, day)
+            rows = self._quote_minutes.get(key)
+            if rows is None:
+                if len(self._quote_minutes) >= _MAX_CACHED_SESSIONS:
+                    self._quote_minutes.clear()
+                rows = self._quote_minutes[key] = pricer.quote_minutes(inst, day)
+            for r in rows:
+                t = float(r["time"])
+                if t >= start and t + 60 <= end:
+                    o, h, lo, c = (float(r[k]) for k in ("open", "high", "low", "close"))
+                    out.append(Bar(t, o, h, lo, c, -1, -1, -1))
         return out
 
     def day_range(
@@ -238,6 +276,7 @@ class HistoryBuilder:
             self._token = token
             self._minutes.clear()
             self._daily_rows.clear()
+            self._quote_minutes.clear()
 
     def _session_minutes(self, con_id: int, day: dt.date) -> _Minutes:
         """The 1-minute bars of one session as float columns, cached until the session rolls

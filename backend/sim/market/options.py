@@ -285,17 +285,38 @@ class OptionPricer:
 
     # ---- model ------------------------------------------------------------------------
     def base_vol(self, und_con_id: int) -> float:
-        """The underlying's base volatility (1.1x its 60-session realised volatility)."""
+        """The underlying's base volatility in the current session (1.1x its realised
+        volatility over the 60 sessions before it)."""
         vol = self._base_vol.get(und_con_id)
         if vol is None:
-            closes = self.market.daily_path(und_con_id).close[-62:-1]
-            realised = float(np.std(np.diff(np.log(closes)))) * math.sqrt(252)
-            vol = self._base_vol[und_con_id] = min(max(1.1 * realised, 0.10), 0.80)
+            closes = self.market.daily_path(und_con_id).close
+            vol = self._base_vol[und_con_id] = float(self.base_vols(closes, [len(closes) - 1])[0])
         return vol
 
-    def vol(self, inst: Instrument, s: float | np.ndarray, t: float | np.ndarray):
-        """Volatility of the smile and term structure at underlying ``s``, time ``t`` (years)."""
-        base = self.base_vol(inst.underlying_con_id)
+    @staticmethod
+    def base_vols(closes: np.ndarray, days) -> np.ndarray:
+        """The base volatility in each session ``days`` (indices into the daily ``closes``):
+        1.1x the realised volatility of the 61 closes before it, clipped to 10-80 %."""
+        days = np.asarray(days, dtype=int)
+        returns = np.diff(np.log(closes))
+        if len(days) > 8 and days.min() >= 61:  # a whole history: one vectorised pass
+            windows = np.lib.stride_tricks.sliding_window_view(returns, 60)
+            realised = np.std(windows[days - 61], axis=1) * math.sqrt(252)
+            return np.clip(1.1 * realised, 0.10, 0.80)
+        out = []
+        for j in days:  # returns j-61 .. j-2: between the 61 closes before session j
+            window = returns[max(j - 61, 0) : max(j - 1, 0)]
+            if len(window) < 20:  # the first sessions of the path: its first 60 returns
+                window = returns[:60]
+            realised = float(np.std(window)) * math.sqrt(252)
+            out.append(min(max(1.1 * realised, 0.10), 0.80))
+        return np.asarray(out)
+
+    def vol(self, inst: Instrument, s: float | np.ndarray, t: float | np.ndarray, base=None):
+        """Volatility of the smile and term structure at underlying ``s``, time ``t`` (years);
+        ``base``: the base volatility (per element; default: the current session's)."""
+        if base is None:
+            base = self.base_vol(inst.underlying_con_id)
         atm = base * (0.95 + 0.12 * (1 - np.exp(-np.asarray(t) / 0.5)))
         m = np.log(inst.strike / np.asarray(s)) / np.sqrt(np.maximum(t, 1 / 52))
         return atm * np.clip(1 + SKEW * m + SMILE * m * m, 0.7, 2.5)
@@ -338,8 +359,20 @@ class OptionPricer:
         else:
             s = self.market.last_price(inst.underlying_con_id, t)
             self._und_last[inst.underlying_con_id] = (t, s)
+        base = self._base_vol.get(inst.underlying_con_id) or self.base_vol(inst.underlying_con_id)
+        st = self.state_at(inst, t, s, base, self._volume)
+        if len(self._state) > 50_000:
+            self._state.clear()
+        self._state[inst.con_id] = (t, st)
+        return st
+
+    def state_at(self, inst: Instrument, t: float, s: float, base: float, volume=None):
+        """The :class:`OptionState` at epoch ``t`` with the underlying at ``s`` and the base
+        volatility ``base`` (the streaming quote's arithmetic, for any instant)."""
         years = max(self.expiry_time(inst) - t, 0.0) / YEAR
-        vol = self.vol_at(inst, s, years)
+        atm = base * (0.95 + 0.12 * (1 - math.exp(-years / 0.5)))
+        m = math.log(inst.strike / s) / math.sqrt(max(years, 1 / 52))
+        vol = atm * min(max(1 + SKEW * m + SMILE * m * m, 0.7), 2.5)
         call = inst.right == "C"
         g = bs.greeks(call, s, inst.strike, years, RATE, vol)
         mid = g.price
@@ -362,13 +395,31 @@ class OptionPricer:
             lots + (salt >> 3) % 7,
             round(last, 8),
             1 + salt % 5,
-            self._volume(inst, t, z),
+            volume(inst, t, z) if volume is not None else 0,
         )
-        st = OptionState(q, s, vol, g, years)
-        if len(self._state) > 50_000:
-            self._state.clear()
-        self._state[inst.con_id] = (t, st)
-        return st
+        return OptionState(q, s, vol, g, years)
+
+    def quote_minutes(self, inst: Instrument, session: date) -> np.ndarray:
+        """1-minute BID_ASK bars of one session (sampled at minute starts, module doc):
+        open = the bid and close = the ask at the bar's start, high = the higher ask and
+        low = the lower bid of the quotes at its start and its end."""
+        und = self.market.minute_bars(inst.underlying_con_id, session)
+        base = self.session_base_vol(inst, session)
+        t = und["time"].astype(float)
+        starts = [
+            self.state_at(inst, a, s, base).quote for a, s in zip(t, und["open"], strict=True)
+        ]
+        ends = [
+            self.state_at(inst, a + 60, s, base).quote for a, s in zip(t, und["close"], strict=True)
+        ]
+        out = np.empty(len(und), MINUTE_DTYPE)
+        out["time"] = und["time"]
+        out["open"] = [q.bid for q in starts]
+        out["close"] = [q.ask for q in starts]
+        out["high"] = [max(a.ask, b.ask) for a, b in zip(starts, ends, strict=True)]
+        out["low"] = [min(a.bid, b.bid) for a, b in zip(starts, ends, strict=True)]
+        out["volume"] = 0
+        return out
 
     def _volume(self, inst: Instrument, t: float, z: float) -> int:
         m = self.market
@@ -414,18 +465,27 @@ class OptionPricer:
             close = self._prev_close[inst.con_id] = float(self.daily_bars(inst)["close"][-1])
         return close
 
-    def _price(self, inst: Instrument, s: np.ndarray, when: np.ndarray) -> np.ndarray:
+    def _price(self, inst: Instrument, s: np.ndarray, when: np.ndarray, base) -> np.ndarray:
         years = np.maximum(self.expiry_time(inst) - when, 0.0) / YEAR
-        vol = self.vol(inst, s, years)
+        vol = self.vol(inst, s, years, base)
         return bs.price_array(inst.right == "C", s, inst.strike, years, RATE, vol)
 
-    def _bars(self, inst: Instrument, und: np.ndarray, opens: np.ndarray, closes: np.ndarray):
-        o = self._price(inst, und["open"], opens)
-        c = self._price(inst, und["close"], closes)
+    def _bars(self, inst: Instrument, und: np.ndarray, opens: np.ndarray, closes: np.ndarray, base):
+        o = self._price(inst, und["open"], opens, base)
+        c = self._price(inst, und["close"], closes, base)
         hi_s, lo_s = (und["high"], und["low"]) if inst.right == "C" else (und["low"], und["high"])
-        h = np.maximum(np.maximum(o, c), self._price(inst, hi_s, closes))
-        lo = np.minimum(np.minimum(o, c), self._price(inst, lo_s, opens))
+        h = np.maximum(np.maximum(o, c), self._price(inst, hi_s, closes, base))
+        lo = np.minimum(np.minimum(o, c), self._price(inst, lo_s, opens, base))
         return [round_to_tick(x, TICK) for x in (o, h, lo, c)]
+
+    def session_base_vol(self, inst: Instrument, session: date) -> float:
+        """The base volatility the options of ``inst``'s underlying had in ``session`` (the
+        one they were quoted with then: history agrees with what was streamed)."""
+        day = self.market.window.day_of(session)
+        if day is None:
+            raise ValueError(f"{session} is not one of the model's sessions")
+        closes = self.market.daily_path(inst.underlying_con_id).close
+        return float(self.base_vols(closes, [day])[0])
 
     def daily_bars(self, inst: Instrument) -> np.ndarray:
         """Daily bars of the history sessions, from the underlying's daily bars."""
@@ -435,11 +495,13 @@ class OptionPricer:
         sessions = m.sessions[:-1]
         opens = np.array([cal.session_open(s).timestamp() for s in sessions[-len(und) :]])
         closes = np.array([cal.session_close(s).timestamp() for s in sessions[-len(und) :]])
+        path = m.daily_path(inst.underlying_con_id).close
+        cur = len(path) - 1  # the current session's index: the history rows are before it
+        base = self.base_vols(path, range(cur - len(und), cur))
         out = np.empty(len(und), DAILY_DTYPE)
         out["date"] = und["date"]
-        for name, values in zip(
-            ("open", "high", "low", "close"), self._bars(inst, und, opens, closes), strict=True
-        ):
+        bars = self._bars(inst, und, opens, closes, base)
+        for name, values in zip(("open", "high", "low", "close"), bars, strict=True):
             out[name] = values
         out["volume"] = np.maximum(und["volume"] // 5000, 1)
         return out
@@ -450,9 +512,8 @@ class OptionPricer:
         t = und["time"].astype(float)
         out = np.empty(len(und), MINUTE_DTYPE)
         out["time"] = und["time"]
-        for name, values in zip(
-            ("open", "high", "low", "close"), self._bars(inst, und, t, t + 60), strict=True
-        ):
+        bars = self._bars(inst, und, t, t + 60, self.session_base_vol(inst, session))
+        for name, values in zip(("open", "high", "low", "close"), bars, strict=True):
             out[name] = values
         out["volume"] = np.maximum(und["volume"] // 5000, 0)
         return out
