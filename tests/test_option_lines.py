@@ -101,3 +101,23 @@ async def test_a_one_off_read_and_a_stop_cancel_their_lines(gw, app) -> None:
     release_option_lines(ctx)
     await app.market_data.drain()
     await until(lambda: gateway_lines(gw) == before)
+
+
+async def test_a_line_opened_again_never_shows_the_prices_of_its_cancel(gw, app) -> None:
+    """ib_async hands back the same Ticker for a contract subscribed again after a cancel,
+    with the prices it had then: they must not pass for the fresh quote."""
+    ctx = StrategyContext(app, "options-combo")
+    expiry, legs = await chain_legs(ctx, 2)
+    q1 = await snapshot_options(ctx, "SPY", expiry, legs, keep=False)
+    await app.market_data.drain()
+    con_id = q1[legs[0]].contract.conId
+    await until(lambda: con_id not in gateway_lines(gw).values())
+    gw.advance(3 * 3600)  # the market moves on while nobody watches the line
+    now_quote = gw.market.quote(con_id, gw.now())
+    assert round(now_quote.bid, 2) != round(q1[legs[0]].bid, 2)
+    ticker = await app.ticker(q1[legs[0]].contract)
+    assert ticker.bid != ticker.bid  # NaN until the gateway answers, not the old 'bid'
+    await until(lambda: ticker.bid == ticker.bid)
+    assert ticker.bid == pytest.approx(now_quote.bid, abs=0.005)
+    q2 = await snapshot_options(ctx, "SPY", expiry, legs)
+    assert q2[legs[0]].bid == pytest.approx(now_quote.bid, abs=0.005)

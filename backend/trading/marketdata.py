@@ -27,7 +27,7 @@ from livedesk.backend.trading.orders import Quote
 
 log = logging.getLogger("livedesk.marketdata")
 
-__all__ = ["MarketData", "contract_key", "finite"]
+__all__ = ["MarketData", "clear_quote", "contract_key", "finite"]
 
 
 def contract_key(contract: Contract) -> Hashable:
@@ -46,6 +46,21 @@ def finite(x: object) -> bool:
         and x == x
         and abs(x) != float("inf")
     )
+
+
+QUOTE_FIELDS = ("bid", "ask", "last", "bidSize", "askSize", "lastSize", "close")
+GREEK_FIELDS = ("bidGreeks", "askGreeks", "lastGreeks", "modelGreeks")
+
+
+def clear_quote(ticker: Ticker) -> None:
+    """Forget a ticker's prices and greeks until its next tick. ib_async keeps one Ticker per
+    contract for the whole connection: a contract subscribed again after a cancel gets the
+    same object back, still holding the prices of when it was cancelled — which a caller
+    waiting for "a usable bid and ask" would take for the fresh quote."""
+    for name in QUOTE_FIELDS:
+        setattr(ticker, name, math.nan)
+    for name in GREEK_FIELDS:
+        setattr(ticker, name, None)
 
 
 class MarketData:
@@ -91,6 +106,7 @@ class MarketData:
     async def _subscribe(self, key: Hashable, contract: Contract) -> Ticker:
         await self.pacing.acquire()
         t = self.ib.reqMktData(contract, "", False, False)
+        clear_quote(t)  # a Ticker reused from an earlier, cancelled line holds its old prices
         self.tickers[key] = t
         return t
 
@@ -106,12 +122,12 @@ class MarketData:
             contract = old.contract
             if self.ib.isConnected() and self.ib.ticker(contract) is not None:
                 self.ib.cancelMktData(contract)  # 1101: the gateway forgot it; we forget it too
-            for name in ("bid", "ask", "last", "bidSize", "askSize", "lastSize"):
-                setattr(old, name, math.nan)
+            clear_quote(old)
             await self.pacing.acquire()
             if self.tickers.get(key) is not old:
                 continue  # cancelled meanwhile
             self.tickers[key] = self.ib.reqMktData(contract, "", False, False)
+            clear_quote(self.tickers[key])
             if on_line is not None:
                 on_line(contract)
         return len(self.tickers)
