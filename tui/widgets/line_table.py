@@ -26,6 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from livedesk.tui.bindings import bindings
+from livedesk.tui.widgets.cached_scrollbar import CachedScrollBar
 
 CELL_STYLES: dict[str, tuple[str | None, bool]] = {
     "up": ("pnl-up", False),
@@ -382,6 +383,30 @@ class LineTable(ScrollView, can_focus=True):
             self.move_cursor(self._index[self.newest_key()])
 
     # ---- rendering ------------------------------------------------------------------
+    @property
+    def vertical_scrollbar(self) -> CachedScrollBar:
+        """The vertical scrollbar (created on first use): one that keeps its drawn lines, so
+        showing the pane again does not redraw an unchanged bar."""
+        if self._vertical_scrollbar is None:
+            self._vertical_scrollbar = self._new_scrollbar(True)
+        return self._vertical_scrollbar
+
+    @property
+    def horizontal_scrollbar(self) -> CachedScrollBar:
+        """The horizontal scrollbar (a wide table at 80 columns), kept like the vertical one."""
+        if self._horizontal_scrollbar is None:
+            self._horizontal_scrollbar = self._new_scrollbar(False)
+        return self._horizontal_scrollbar
+
+    def _new_scrollbar(self, vertical: bool) -> CachedScrollBar:
+        size = self.scrollbar_size_vertical if vertical else self.scrollbar_size_horizontal
+        bar = CachedScrollBar(
+            vertical=vertical, name="vertical" if vertical else "horizontal", thickness=size
+        )
+        bar.display = False
+        self.app._start_widget(self, bar)
+        return bar
+
     def notify_style_update(self) -> None:
         """Drop the cached styles and strips only when what they are built from changed.
 
