@@ -19,6 +19,7 @@ from rich.style import Style
 from textual import events
 from textual.cache import LRUCache
 from textual.color import Color, ColorParseError
+from textual.dom import NoScreen
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -538,6 +539,19 @@ class LineTable(ScrollView, can_focus=True):
             )
             self._cache[cache_key] = strip
         return strip
+
+    def focus(self, scroll_visible: bool = True) -> LineTable:
+        """Give the table the focus, like Textual's ``Widget.focus`` but without its repaint of
+        the whole table: the cursor row, all that focus changes, is redrawn on the Focus event."""
+
+        def set_focus(table: LineTable) -> None:
+            try:
+                table.screen.set_focus(table, scroll_visible=scroll_visible)
+            except NoScreen:
+                pass
+
+        self.app.call_later(set_focus, self)
+        return self
 
     def watch_has_focus(self, _has_focus: bool) -> None:
         """No restyle on focus: no rule styles a LineTable by ``:focus``; the cursor row,
