@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
@@ -59,13 +60,13 @@ class Column:
 Cells = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One row: per-column ``(text, style)`` cells, per-column sort values, optional parent.
 
     A row may give raw ``values`` instead of ``cells``: the table's ``formatter`` turns them
     into cells only when the row is drawn (or filtered), so a tick that reprices 500 rows
-    formats only the visible ones. ``values`` then also serve as the sort values.
+    formats only the visible ones. ``values`` then also serve as the sort values. (A named
+    tuple: a pane builds hundreds of rows per refresh, twice as fast as a frozen dataclass.)
     """
 
     key: Hashable
@@ -189,27 +190,41 @@ class LineTable(ScrollView, can_focus=True):
         return None if key is None else self._rows[key]
 
     def set_rows(self, rows: Sequence[Row]) -> None:
-        """Replace the table's content; only rows whose cells changed are repainted."""
+        """Replace the table's content; only rows whose cells changed are repainted.
+
+        The display order is recomputed only when it can change: rows added, removed or
+        re-parented, a filter or a sort column in force (a tick that reprices every row of
+        an unsorted table keeps the order as it was)."""
         new: dict[Hashable, Row] = {}
         changed: list[Hashable] = []
+        rows_before = self._rows
+        structural = False
         for r in rows:
             new[r.key] = r
-            old = self._rows.get(r.key)
+            old = rows_before.get(r.key)
             if old is None:
                 self._seq += 1
                 self._born[r.key] = self._seq
                 self._versions[r.key] = 0
+                structural = True
             elif old.values != r.values or old.cells != r.cells or old.parent != r.parent:
                 self._versions[r.key] += 1
                 changed.append(r.key)
+                structural = structural or old.parent != r.parent
             elif old.sort != r.sort:
                 changed.append(r.key)
-        for gone in self._rows.keys() - new.keys():
-            self._versions.pop(gone, None)
-            self._born.pop(gone, None)
-            self._formatted.pop(gone, None)
+        if len(new) != len(rows_before) or structural:
+            structural = True
+            for gone in rows_before.keys() - new.keys():
+                self._versions.pop(gone, None)
+                self._born.pop(gone, None)
+                self._formatted.pop(gone, None)
         self._rows = new
-        if not self._reorder() and self.is_attached and changed:
+        if structural or self.filter_text or self.sort_column is not None:
+            reordered = self._reorder()
+        else:
+            reordered = False
+        if not reordered and self.is_attached and changed:
             self._refresh_rows(changed)
 
     def _refresh_rows(self, keys: list[Hashable]) -> None:
