@@ -7,11 +7,12 @@ loopback socket; strategies come from a fake controller that follows the contrac
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Button, Input, Tabs
+from textual.widgets import Button, Input
 
 from livedesk.backend.console.actions import PANES
 from livedesk.tui.screens.dialogs import ConfirmScreen, TypedConfirmScreen
 from livedesk.tui.screens.help import HelpScreen
+from livedesk.tui.widgets.pane_tabs import PaneTabs
 from tests.conftest import until
 from tests.console_helpers import buy, connected, make_app, make_session
 
@@ -39,7 +40,7 @@ async def test_panes_titles_and_number_keys(console):
             assert app.pane(name).display and app.pane(name).region.height > 0
             others = [p for p in PANES if p != name]
             assert all(app.pane(p).region.height == 0 for p in others)  # tabs: one pane shown
-        assert app.query_one(Tabs).active == "tab-watchlist"
+        assert app.query_one(PaneTabs).active == "tab-watchlist"
 
 
 async def test_sim_badge_header_and_layouts(console):
@@ -55,11 +56,11 @@ async def test_sim_badge_header_and_layouts(console):
         text = str(app.query_one("HeaderBar").render())
         assert " SIM " in text and "DU0000001" in text and "$1,000,000" in text
         assert "open, closes in 5h30m" in text
-        assert app.query_one(Tabs).display and not app.grid
+        assert app.query_one(PaneTabs).display and not app.grid
         await pilot.resize_terminal(160, 50)
         await pilot.pause()
         assert app.grid and app.screen.has_class("-grid")
-        assert app.query_one(Tabs).region.height == 0
+        assert app.query_one(PaneTabs).region.height == 0
         for name in ("positions", "equity", "risk", "strategies"):
             assert app.pane(name).region.height >= 8, name
 

@@ -102,3 +102,29 @@ async def test_right_scrolls_by_a_page_of_columns_and_back() -> None:
         await pilot.press("left")
         await pilot.pause()
         assert t.scroll_offset.x == 0
+
+
+async def test_the_order_is_kept_or_recomputed_as_the_rows_require():
+    """Unsorted and unfiltered, a repricing tick keeps the order (it is not recomputed);
+    an added, removed or re-parented row, or a row that starts matching the filter, changes it."""
+    app = Host()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(LineTable)
+        table.focus()
+        data = {"b": 2.0, "a": 1.0, "c": 3.0}
+        table.set_rows(rows(data))
+        await pilot.press("down")
+        assert table.cursor_key == "a"
+        table.set_rows(rows({"c": 30.0, "a": 10.0, "b": 20.0}))  # repriced, listed in another order
+        assert [r.key for r in table.rows] == ["b", "a", "c"] and table.cursor_key == "a"
+        assert [r.cells[1][0] for r in table.rows] == ["20.00", "10.00", "30.00"]
+        table.set_rows(rows({"b": 20.0, "a": 10.0, "c": 30.0}, {"c": "b"}))  # c under b
+        assert [r.key for r in table.rows] == ["b", "c", "a"] and table.cursor_key == "a"
+        table.set_rows(rows({"b": 20.0, "c": 30.0}))  # a gone: the cursor stays in range
+        assert [r.key for r in table.rows] == ["b", "c"] and table.cursor_key == "c"
+        table.set_rows(rows({"b": 20.0, "c": 30.0, "d": 4.0}))
+        assert [r.key for r in table.rows] == ["b", "c", "d"]
+        table.set_filter("7")
+        assert table.rows == []
+        table.set_rows(rows({"b": 20.0, "c": 37.0, "d": 4.0}))  # c's cell now holds a 7
+        assert [r.key for r in table.rows] == ["c"]

@@ -64,3 +64,46 @@ async def test_a_focused_table_still_tells_the_app(console) -> None:
         await pilot.pause()
         assert app.active_pane == "log"  # from the table's DescendantFocus
         assert marked(app) == ["log"]
+
+
+async def test_a_mark_that_changes_more_than_the_title_restyles_the_subtree() -> None:
+    """The title-only restyle keeps the descendants' lines; a focus rule that changes what
+    they inherit (here the background) must still reach them."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import Static
+
+    from livedesk.tui.pane_focus import restyle_title
+    from livedesk.tui.widgets.pane import Pane
+
+    class Marked(Pane):
+        pane_id = "positions"
+
+        def compose(self) -> ComposeResult:
+            yield Static("x", id="inside")
+
+    class Tiny(App):
+        CSS = ".pane { background: #000000; } .pane.-has-focus { background: #ff0000; }"
+
+        def compose(self) -> ComposeResult:
+            yield Marked()
+
+    def drawn_background(app) -> str:  # the screen cell drawn under the "x" inside the pane
+        region = app.query_one("#inside").region
+        strip = app.screen._compositor.render_strips()[region.y]
+        x = 0
+        for segment in strip:
+            if x <= region.x < x + len(segment.text):
+                return segment.style.bgcolor.triplet.hex
+            x += len(segment.text)
+        raise AssertionError("not drawn")
+
+    app = Tiny()
+    async with app.run_test(size=(20, 5)) as pilot:
+        await pilot.pause()
+        assert drawn_background(app) == "#000000"
+        pane = app.query_one(Marked)
+        pane.set_class(True, FOCUS_CLASS, update=False)
+        restyle_title(pane)
+        await pilot.pause()
+        assert pane.styles.background == Color.parse("#ff0000")
+        assert drawn_background(app) == "#ff0000"

@@ -15,7 +15,6 @@ from textual.containers import Container
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Tab, Tabs
 
 from livedesk.backend.console.actions import ACTIONS, PANE_TITLES, PANES
 from livedesk.backend.console.session import ConsoleConnectError, ConsoleSession
@@ -44,6 +43,7 @@ from livedesk.tui.widgets.keybar import KeyBar
 from livedesk.tui.widgets.line_table import LineTable
 from livedesk.tui.widgets.log import LogPane
 from livedesk.tui.widgets.pane import Pane, TablePane
+from livedesk.tui.widgets.pane_tabs import PaneTabs
 from livedesk.tui.widgets.positions import PositionsPane
 from livedesk.tui.widgets.risk import RiskPane
 from livedesk.tui.widgets.strategies import StrategiesPane
@@ -132,8 +132,8 @@ class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, DemoSpeedAction
 
     def compose(self) -> ComposeResult:
         yield self.header
-        yield Tabs(
-            *(Tab(f"{i} {PANE_TITLES[p]}", id=f"tab-{p}") for i, p in enumerate(PANES, 1)),
+        yield PaneTabs(
+            [(f"tab-{p}", f"{i} {PANE_TITLES[p]}") for i, p in enumerate(PANES, 1)],
             id="pane-tabs",
         )
         with Container(id="panes"):
@@ -163,7 +163,7 @@ class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, DemoSpeedAction
     def _apply_layout(self, width: int, height: int) -> None:
         grid = width >= GRID_MIN_WIDTH and height >= GRID_MIN_HEIGHT
         if self.grid and not grid:
-            self.query_one(Tabs).active = f"tab-{self.active_pane}"
+            self.query_one(PaneTabs).active = f"tab-{self.active_pane}"
         self.grid = grid
         (self.main_screen or self.screen).set_class(grid, "-grid")
         for name in PANES:
@@ -349,7 +349,7 @@ class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, DemoSpeedAction
             return
         self._activate(name)
         if not self.grid:  # hidden in the grid: synced when the tabs come back
-            self.query_one(Tabs).active = f"tab-{name}"
+            self.query_one(PaneTabs).active = f"tab-{name}"
         self.pane(name).focus_target().focus()
 
     def _activate(self, name: str) -> None:
@@ -367,10 +367,10 @@ class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, DemoSpeedAction
             except Exception:  # e.g. a pane already torn down while quitting
                 log.exception("pane %s refresh failed", name)
 
-    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
-        if not self.is_running or event.tab is None or event.tab.id is None:
+    def on_pane_tabs_activated(self, event: PaneTabs.Activated) -> None:
+        if not self.is_running:
             return
-        name = event.tab.id.removeprefix("tab-")
+        name = event.tab_id.removeprefix("tab-")
         self._activate(name)
         if self.focused is event.tabs or self.focused is None:
             return

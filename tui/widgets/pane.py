@@ -16,6 +16,9 @@ class Pane(Vertical):
 
     pane_id = ""
     HELP = ""
+    repaint_children = True
+    """False while only the pane's own title is restyled (``livedesk.tui.pane_focus``): a
+    style change then does not repaint its descendants."""
     DEFAULT_CSS = """
     Pane { height: 1fr; }
     """
@@ -25,6 +28,13 @@ class Pane(Vertical):
         number = PANES.index(self.pane_id) + 1
         self.border_title = f"{number} {PANE_TITLES[self.pane_id]}"
         self.versions: dict[str, int] = {}
+
+    def walk_children(self, *args, **kwargs):
+        """Textual's walk, except while ``repaint_children`` is off: a style change of the
+        pane then reaches the pane alone (Textual's style refresh walks the children)."""
+        if not self.repaint_children:
+            return [self] if kwargs.get("with_self") else []
+        return super().walk_children(*args, **kwargs)
 
     @property
     def title(self) -> str:
