@@ -584,27 +584,22 @@ class Soak:
         the same decision of it (the latest decision at or before the order was sent, or
         arrived when no send was seen: a re-send by reconciliation) — whatever their
         idempotency keys, so a re-send under a new key is caught too."""
-        per_intent: Counter = Counter()
+        per_intent: dict[tuple, list] = {}
         for (cid, oid, _), (strategy, con_id, arrived) in self.gateway_orders.items():
             times = self.intents.get((strategy, con_id))
             if not times:
                 continue  # a real strategy's order: its decisions are not traced here
-            t = self.sent_at.get(oid, arrived) if cid == 1 else arrived
+            sent = self.sent_at.get(oid) if cid == 1 else None
+            t = arrived if sent is None else sent
             decision = max((d for d in times if d <= t + 1e-6), default=None)
-            per_intent[(strategy, con_id, decision)] += 1
-        for (strategy, con_id, decision), n in per_intent.items():
-            if n > 1:
-                orders = sorted(
-                    (t, key, oid)
-                    for (cid, oid, perm), (s, c, t) in self.gateway_orders.items()
-                    if (s, c) == (strategy, con_id)
-                    for key in [self.gateway_keys[(cid, oid, perm)]]
-                    if t + 1e-6 >= (decision or 0)
-                )[: n + 1]
+            per_intent.setdefault((strategy, con_id, decision), []).append((oid, sent, arrived))
+        for (strategy, con_id, decision), orders in per_intent.items():
+            if len(orders) > 1:
                 self.result.duplicate_detail.append(
-                    f"{strategy} conId {con_id} decision at {decision}: orders (t, key, id) {orders}"
+                    f"{strategy} conId {con_id} decision at {decision}: orders "
+                    f"(id, sent, arrived) {sorted(orders, key=lambda o: o[2])}"
                 )
-        return sum(n - 1 for n in per_intent.values() if n > 1)
+        return sum(len(v) - 1 for v in per_intent.values() if len(v) > 1)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -48,7 +48,8 @@ def finite(x: object) -> bool:
     )
 
 
-QUOTE_FIELDS = ("bid", "ask", "last", "bidSize", "askSize", "lastSize", "close")
+QUOTE_FIELDS = ("bid", "ask", "last", "bidSize", "askSize", "lastSize")
+"""Cleared on a new line (the previous close is kept: it names a past session, not now)."""
 GREEK_FIELDS = ("bidGreeks", "askGreeks", "lastGreeks", "modelGreeks")
 
 
