@@ -47,9 +47,13 @@ class OptionLines:
         key = contract_key(contract)
         if key in self.owned:
             self.owned.move_to_end(key)
-        elif key not in md.tickers:  # we open this line, so we close it
-            self.owned[key] = contract
-        return await md.ticker(contract)
+            return await md.ticker(contract)
+        if key in md.tickers:  # someone else's line: read it, never cancel it
+            return await md.ticker(contract)
+        self.owned[key] = contract  # we open this line, so we close it
+        # ib_async hands back the Ticker of an earlier, cancelled line of this contract with
+        # the prices it had then: they must not pass for the quote the snapshot waits for
+        return await md.ticker(contract, fresh=True)
 
     def trim(self, ctx: StrategyContext, reading: set[Hashable]) -> None:
         """Cancel the least recently used lines beyond the limit (never one in ``reading``)."""

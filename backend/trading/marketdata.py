@@ -81,11 +81,13 @@ class MarketData:
         self.cancel_spacing = 0.05
         """Seconds between two background cancels."""
 
-    async def ticker(self, contract: Contract, *, pin: bool = True) -> Ticker:
+    async def ticker(self, contract: Contract, *, pin: bool = True, fresh: bool = False) -> Ticker:
         """The streaming ticker of ``contract``: one ``reqMktData`` however many callers.
 
         ``pin`` keeps the subscription past any :meth:`transient` block (a caller that
-        will read the ticker later); internal sizing quotes pass ``pin=False``.
+        will read the ticker later); internal sizing quotes pass ``pin=False``. ``fresh``:
+        a new line starts with no prices (:func:`clear_quote`) rather than those ib_async
+        kept from an earlier, cancelled line of the contract.
         """
         key = contract_key(contract)
         if pin:
@@ -97,17 +99,18 @@ class MarketData:
             return t
         task = self._pending.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._subscribe(key, contract))
+            task = asyncio.ensure_future(self._subscribe(key, contract, fresh))
             self._pending[key] = task
             task.add_done_callback(lambda _t, k=key: self._pending.pop(k, None))
             for scope in self._scopes:
                 scope.add(key)
         return await asyncio.shield(task)
 
-    async def _subscribe(self, key: Hashable, contract: Contract) -> Ticker:
+    async def _subscribe(self, key: Hashable, contract: Contract, fresh: bool = False) -> Ticker:
         await self.pacing.acquire()
         t = self.ib.reqMktData(contract, "", False, False)
-        clear_quote(t)  # a Ticker reused from an earlier, cancelled line holds its old prices
+        if fresh:  # before any answer can arrive: nothing of the new line is lost
+            clear_quote(t)
         self.tickers[key] = t
         return t
 
