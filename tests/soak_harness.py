@@ -206,7 +206,7 @@ class Soak:
         self._pending: list[tuple[int, Callable[[], None]]] = []
         self.intents: dict[tuple[str, int], list[float]] = {}
         """(strategy, conId) → gateway times of its decisions (the intents)."""
-        self.sent_at: dict[int, float] = {}
+        self.sent_at: dict[int, tuple[float, int]] = {}
         """Order id → the gateway's time when the app sent it (it may arrive steps later,
         behind ib_async's 45-per-second throttle, after the trader's next decision)."""
         self.gateway_orders: dict[tuple, tuple[str, int, float]] = {}
@@ -346,7 +346,9 @@ class Soak:
     def _count(self, ev) -> None:
         if isinstance(ev, OrderSent):
             self.result.orders_sent += 1
-            self.sent_at.setdefault(ev.order_id, self.gw.now())
+            # an id whose order was lost in a drop is handed out again after the reconnect
+            # (the gateway never saw it): the latest send of an id is the one it may hold
+            self.sent_at[ev.order_id] = (self.gw.now(), ev.con_id)
             if self._drop_on_send:
                 self._drop_on_send -= 1
                 if not self._drop_on_send:  # right after placeOrder, before any ack
@@ -589,7 +591,8 @@ class Soak:
             times = self.intents.get((strategy, con_id))
             if not times:
                 continue  # a real strategy's order: its decisions are not traced here
-            sent = self.sent_at.get(oid) if cid == 1 else None
+            seen = self.sent_at.get(oid) if cid == 1 else None
+            sent = seen[0] if seen is not None and seen[1] == con_id else None
             t = arrived if sent is None else sent
             decision = max((d for d in times if d <= t + 1e-6), default=None)
             per_intent.setdefault((strategy, con_id, decision), []).append((oid, sent, arrived))
