@@ -461,6 +461,7 @@ class StrategyController:
                         raise
                     if not await self._wait_until_clear(slot, force=True):
                         return
+                    await self._catch_up(slot, "the broker link was down")
                     continue
                 slot.next_run = strategy.schedule.next_run(now)
                 if slot.next_run is None:
@@ -476,6 +477,7 @@ class StrategyController:
                         raise
                     if not await self._wait_until_clear(slot, force=True):
                         return
+                    await self._catch_up(slot, "the broker link was down")
                     continue
                 if self.app.trading_state == TradingState.HALTED:  # kill switch pressed elsewhere
                     self._set(slot, StrategyStatus.HALTED, self.app.guard.state_reason)
@@ -494,18 +496,27 @@ class StrategyController:
         except Exception as exc:  # on_start or the clock failed
             self._fail(slot, exc)
 
-    async def _catch_up(self, slot: _Slot) -> None:
+    async def _catch_up(self, slot: _Slot, why: str = "") -> None:
+        """Make a monthly run that is due, still valid, and not made: at start (``why`` is
+        empty: the process was down over it) and after the link comes back (the due time
+        passed while the loop waited out the drop; the schedule alone would skip a month).
+        A link lost again here is left to the loop, which calls this again."""
         schedule = slot.strategy.schedule
         if not isinstance(schedule, Monthly):
             return
-        now = await self.clock.refresh()
+        try:
+            now = await self.clock.refresh()
+        except (ConnectionError, TimeoutError):
+            if not why:
+                raise
+            return
         due = schedule.missed(slot.last_run, now)
         if due is None:
             return
         self._alert(
             "warning",
             slot.strategy.name,
-            f"missed the {due:%F %H:%M %Z} run (process was down); running it now",
+            f"missed the {due:%F %H:%M %Z} run ({why or 'process was down'}); running it now",
         )
         if await self._wait_until_clear(slot):
             await self._iterate(slot)
