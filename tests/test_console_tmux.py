@@ -111,3 +111,46 @@ def test_console_end_to_end_in_tmux(tmp_path):
         assert flags == ["0", "1"], f"alternate screen / cursor flags after exit: {flags}"
     finally:
         tmux("kill-session", "-t", name)
+
+
+def title_style(screen: str, title: str) -> str:
+    """The escape sequences tmux draws right before a pane's border title (``-e`` capture)."""
+    found = re.search(r"((?:\x1b\[[0-9;]*m)+) " + re.escape(title) + " ", screen)
+    assert found, f"no styled title {title!r} on screen:\n{screen!r}"
+    return found.group(1)
+
+
+def test_the_focus_mark_moves_between_pane_titles_on_screen(tmp_path):
+    """In the grid a pane switch repaints the two titles' rows only (``Pane.refresh``): the
+    terminal must still show the new focused title in the accent and the old one plain."""
+    livedesk = Path(sys.executable).with_name("livedesk")
+    name = f"ld-focus-{os.getpid()}"
+    env = " ".join(
+        f"{k}={tmp_path}"
+        for k in ("LIVEDESK_STATE_DIR", "LIVEDESK_CONFIG_DIR", "LIVEDESK_DATA_DIR")
+    )
+    # pytest's own COLUMNS=80 / LINES=24 would size the console before the terminal does
+    command = f"env -u COLUMNS -u LINES TERM=xterm-256color {env} {livedesk}; sleep 30"
+    # the pane has its size before the console starts (a fresh server starts it at 80x24)
+    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "50", "sleep 60")
+    tmux("respawn-pane", "-k", "-t", name, command)
+    try:
+        wait_screen(name, lambda s: "CONNECTED" in s and "─ 3 Equity ─" in s, 30, "the grid")
+        titles = ("1 Positions", "2 Orders", "3 Equity")
+        marked: set[str] = set()  # the focused look, the same whichever pane holds it
+        for key, focused in (("2", "2 Orders"), ("3", "3 Equity"), ("1", "1 Positions")):
+            tmux("send-keys", "-t", name, key)
+            deadline = time.monotonic() + 10
+            while True:
+                screen = tmux("capture-pane", "-e", "-p", "-t", name)
+                seen = {t: title_style(screen, t) for t in titles}
+                others = {seen[t] for t in titles if t != focused}
+                if seen[focused] not in others and "48;5;" in seen[focused]:
+                    break
+                assert time.monotonic() < deadline, f"after {key}: title styles {seen}"
+                time.sleep(0.1)
+            marked.add(seen[focused])
+            assert not any("48;5;" in seen[t] for t in titles if t != focused), seen
+        assert len(marked) == 1, marked
+    finally:
+        tmux("kill-session", "-t", name)

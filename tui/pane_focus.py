@@ -9,7 +9,8 @@ Textual repaints every descendant when a pane's title colours change (a colour r
 refreshes its node's children), which threw away the drawn lines of the pane's table and
 scrollbars on each switch. The title is drawn by the pane itself, so the restyle here
 keeps the descendants' lines, unless it changed a rule other than the border title's
-(then the descendants are repainted, as Textual would).
+(then the pane and its descendants are repainted, as Textual would). While the title alone
+is restyled, the pane marks only its title row for repaint (``Pane.refresh``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def restyle_title(pane: DOMNode) -> None:
         pane.app.stylesheet.apply(pane, animate=False)
     finally:
         pane.repaint_children = True
-    if _other_rules(pane) != before:  # more than the title changed: repaint what inherits it
+    if _other_rules(pane) != before:  # more than the title changed: repaint it all
+        pane.refresh()  # (the restyle above repainted the title's row only)
         for node in pane.walk_children():
             node.notify_style_update()
             node.refresh()
