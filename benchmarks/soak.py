@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import os
 import platform
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness lives in tests/
@@ -42,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         help="real strategies under fault beside the traders (comma-separated; '' for none)",
     )
     p.add_argument("--step-pause", type=float, default=0.3, help="real seconds per step")
+    p.add_argument(
+        "--start",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="the first session, YYYY-MM-DD (default today's; e.g. a month's last days: "
+        "the monthly factor's month-end run in a short soak)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)
     steps = int(args.days * 23_400 / args.step)
@@ -63,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         strategies=tuple(n for n in args.strategies.split(",") if n),
         strategy_params={"crack-spread": {"threshold": 0.02, "weight": 0.02}},
         step_pause=args.step_pause if args.strategies else 0.005,
+        session=args.start,
         on_day=progress,
     )
     with tempfile.TemporaryDirectory() as d:
@@ -99,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"strategy {name}: {res.strategy_status.get(name)}, journaled "
               f"{dict(res.strategy_kinds.get(name, {}))}"
               + (f", error {res.strategy_errors[name]}" if name in res.strategy_errors else ""))  # fmt: skip
+        for reason, n in res.strategy_skips.get(name, Counter()).most_common(4):
+            print(f"  skipped {n}x: {reason}")
     print("resident memory MiB at each tenth: " + " ".join(f"{m:.1f}" for m in res.rss_mib)
           + f"; peak {res.peak_rss_mib:.1f}")  # fmt: skip
     print("resident memory MiB at each simulated day: "

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import random
 import resource
@@ -105,6 +106,9 @@ class SoakConfig:
     """Real seconds to yield after each step (real strategies need time to decide)."""
     resume_steps: int = 12
     """A fault after which no trader decides again within this many steps is counted."""
+    session: dt.date | None = None
+    """The gateway's first session (None: today's); e.g. a month's last days to see the
+    monthly factor's month-end run in a short soak."""
     on_day: Callable[[SoakResult], None] | None = None
     """Called at the start of every new simulated session (progress of long runs)."""
 
@@ -155,6 +159,8 @@ class SoakResult:
     strategy_status: dict[str, str] = field(default_factory=dict)
     strategy_kinds: dict[str, Counter] = field(default_factory=dict)
     strategy_last: dict[str, str] = field(default_factory=dict)
+    strategy_skips: dict[str, Counter] = field(default_factory=dict)
+    """Why each real strategy skipped (not paused): reason → count."""
     strategy_errors: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -226,7 +232,7 @@ class Soak:
         """Run every step, then settle and check the invariants."""
         res, cfg = self.result, self.cfg
         t0 = time.monotonic()
-        market_model = MarketModel(seed=cfg.seed)
+        market_model = MarketModel(seed=cfg.seed, session=cfg.session)
         self.gw = SimGateway(
             port=0,
             market=market_model,
@@ -408,6 +414,13 @@ class Soak:
             res.strategy_decisions[name] = len(rows)
             res.strategy_kinds[name] = Counter(
                 d["kind"] + (":paused" if (d["detail"] or {}).get("paused") else "") for d in rows
+            )
+            res.strategy_skips[name] = Counter(
+                str(
+                    (d["detail"] or {}).get("skipped_reason") or (d["detail"] or {}).get("summary")
+                )[:90]
+                for d in rows
+                if d["kind"] == "skip" and not (d["detail"] or {}).get("paused")
             )
             if rows:
                 res.strategy_last[name] = str(rows[-1]["detail"])[:300]

@@ -17,7 +17,7 @@ import pytest
 
 from livedesk.backend.events import Alert
 from livedesk.backend.journal import Journal
-from livedesk.backend.strategies import GatewayClock, StrategyController
+from livedesk.backend.strategies import Decision, GatewayClock, StrategyController
 from tests.conftest import until
 from tests.reliability_helpers import connect
 from tests.test_strategy_controller import MonthEnd
@@ -103,4 +103,42 @@ async def test_a_month_end_run_passed_during_a_drop_is_made_after_it(
         assert len(missed) == 1 and "the broker link was down" in missed[0]
     else:
         assert made == [] and missed == []
+    await ctl.close()
+
+
+class SkippingMonthEnd(MonthEnd):
+    """Its month-end run is made but decides nothing (e.g. no data)."""
+
+    name = "month-end"
+    runs = 0
+
+    async def run_once(self, ctx) -> Decision:
+        SkippingMonthEnd.runs += 1
+        return Decision(await ctx.now(), "no decision", skipped_reason="no data for the run")
+
+
+async def test_a_month_end_run_made_and_skipped_is_not_made_again_after_a_drop(
+    app, journal
+) -> None:
+    source = Source(dt.datetime(2026, 12, 31, 16, 20, tzinfo=NY))
+    clock = GatewayClock(source, max_age=0, max_sleep=0.02)
+    alerts: list[str] = []
+    app.bus.subscribe(lambda ev: alerts.append(ev.message) if isinstance(ev, Alert) else None)
+    SkippingMonthEnd.runs = 0
+    ctl = StrategyController(
+        app, bus=app.bus, journal=journal, strategies=[SkippingMonthEnd()], clock=clock
+    )
+    ctl.pause_poll = 0.02
+    await ctl.start("month-end")
+    await until(lambda: ctl.info("month-end").next_run is not None, timeout=10)
+    source.t = dt.datetime(2026, 12, 31, 16, 31, tzinfo=NY)  # the run's time, the link up
+    await until(lambda: SkippingMonthEnd.runs == 1, timeout=10)
+    source.down = True  # then a drop over the weekend
+    await asyncio.sleep(0.3)
+    source.t = dt.datetime(2027, 1, 4, 10, 0, tzinfo=NY)  # the run would still be valid
+    source.down = False
+    await asyncio.sleep(0.5)  # many loop turns at pause_poll 0.02 s
+    assert SkippingMonthEnd.runs == 1
+    assert not [m for m in alerts if "missed" in m]
+    assert ctl.info("month-end").next_run == dt.datetime(2027, 1, 29, 16, 30, tzinfo=NY)
     await ctl.close()

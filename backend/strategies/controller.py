@@ -85,6 +85,8 @@ class _Slot:
     next_run: dt.datetime | None = None
     last_run: dt.datetime | None = None
     last_decision: Decision | None = None
+    attempted: dt.datetime | None = None
+    """When a decision last ran to its end (made or skipped; not one the link cut)."""
     last_error: str | None = None
     undecided: int = 0
     """Consecutive intervals without a decision (skips other than BENIGN_SKIPS), the link up."""
@@ -511,8 +513,8 @@ class StrategyController:
                 raise
             return
         due = schedule.missed(slot.last_run, now)
-        if due is None:
-            return
+        if due is None or (why and slot.attempted is not None and slot.attempted >= due):
+            return  # (after a drop: a run that was made and skipped is not made again)
         self._alert(
             "warning",
             slot.strategy.name,
@@ -573,6 +575,8 @@ class StrategyController:
         slot.last_decision = decision
         if not decision.skipped:
             slot.last_run = decision.t
+        if not link_down:
+            slot.attempted = decision.t
         self._count_undecided(slot, decision, link_down)
         for fn in list(self.listeners):
             try:
