@@ -464,7 +464,9 @@ async def test_daily_pnl_of_a_position_opened_today_counts_from_the_fill(gw, ib)
     [c] = await ib.qualifyContractsAsync(aapl())
     trade = ib.placeOrder(c, MarketOrder("BUY", 100))
     await until(lambda: trade.orderStatus.status == "Filled", timeout=BOUND)
-    await until(lambda: trade.fills and trade.fills[0].commissionReport.commission > 0, timeout=BOUND)
+    await until(
+        lambda: trade.fills and trade.fills[0].commissionReport.commission > 0, timeout=BOUND
+    )
     fill = trade.fills[0]
     pnl = ib.reqPnLSingle("DU0000001", "", c.conId)
     await until(lambda: not math.isnan(pnl.dailyPnL) and pnl.position == 100, timeout=BOUND)

@@ -202,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
             from livedesk.backend.strategies.registry import check_strategy_tables, strategy_class
 
             check_strategy_tables(settings)
-            if args.command in ("run", "backtest") and args.name and not getattr(args, "algo", None):
+            if (
+                args.command in ("run", "backtest")
+                and args.name
+                and not getattr(args, "algo", None)
+            ):
                 strategy_class(args.name)
         if args.command in (None, "console") and getattr(args, "speed", None) is not None:
             from livedesk.tui.console import console_target

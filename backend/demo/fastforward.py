@@ -201,7 +201,7 @@ async def step_sessions(
     last = first + sessions - 1
     result.first_session, result.last_session = session_date(first), session_date(last)
     journal = getattr(ctl, "journal", None)
-    with ctl.one_run(names), (journal.relaxed() if journal is not None else nullcontext()):
+    with ctl.one_run(names), journal.relaxed() if journal is not None else nullcontext():
         await _step_all(gw, ctl, names, sessions, result, report, stop)
     result.sessions = min(sessions, max(0, session_index(gw.now()) - first))
     if report is not None:
