@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         strategy_params={"crack-spread": {"threshold": 0.02, "weight": 0.02}},
         step_pause=args.step_pause if args.strategies else 0.005,
         session=args.start,
+        demo_bundle="monthly-factor" in args.strategies.split(","),
         on_day=progress,
     )
     with tempfile.TemporaryDirectory() as d:
@@ -116,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     print("resident memory MiB at each simulated day: "
           + " ".join(f"{m:.1f}" for m in res.rss_by_day)
           + f"; trend {res.rss_growth_per_day:+.2f} MiB/day (target <= 1)")  # fmt: skip
-    after = res.rss_by_day[1:]  # the trend leaves out the first day (warm-up)
+    after = res.rss_by_day[res.warm_from :]  # the trend leaves out the warm-up
     if after:
-        print(f"resident memory after the warm-up day: first {after[0]:.1f} MiB, last "
+        print(f"resident memory after the warm-up ({res.warm_from} days: until every strategy "
+              f"had decided once): first {after[0]:.1f} MiB, last "
               f"{after[-1]:.1f} MiB over {len(after)} days "
               f"({(after[-1] - after[0]) / max(len(after) - 1, 1):+.2f} MiB/day end to end)")  # fmt: skip
     if res.steps < steps:

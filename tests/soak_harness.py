@@ -106,6 +106,9 @@ class SoakConfig:
     """Real seconds to yield after each step (real strategies need time to decide)."""
     resume_steps: int = 12
     """A fault after which no trader decides again within this many steps is counted."""
+    demo_bundle: bool = False
+    """Ingest the demo bundle for the soak's market first: the monthly factor's month-end
+    run ranks on it (without it that run skips with "no bundle")."""
     session: dt.date | None = None
     """The gateway's first session (None: today's); e.g. a month's last days to see the
     monthly factor's month-end run in a short soak."""
@@ -147,6 +150,10 @@ class SoakResult:
     unresumed_faults: list[str] = field(default_factory=list)
     """Faults after which no decision was made within ``resume_steps`` steps."""
     rss_by_day: list[float] = field(default_factory=list)
+    warm_from: int = 1
+    """First entry of ``rss_by_day`` taken once every real strategy had made its first
+    decision or skip (the monthly factor's first run loads zipline and its bundle: a one-time
+    step); the memory trend starts there (the first day's entry is always left out)."""
     """Resident memory at the start of each simulated session."""
     position_mismatches: dict[int, tuple[float, float, float]] = field(default_factory=dict)
     """conId → (gateway, journal net fills, app view)."""
@@ -176,7 +183,7 @@ class SoakResult:
     @property
     def rss_growth_per_day(self) -> float:
         """Least-squares slope of the resident memory over simulated days (MiB/day)."""
-        ys = self.rss_by_day[1:]  # the first day includes the warm-up
+        ys = self.rss_by_day[self.warm_from :]  # after the warm-up
         if len(ys) < 2:
             return float("nan")
         n = len(ys)
@@ -221,6 +228,7 @@ class Soak:
         """Drop every connection on the n-th next order sent (0: not armed)."""
         self._open_faults: list[tuple[int, str]] = []
         self._rebalance_next = False
+        self._warm = not config.strategies
         self.decide: Callable[[str, int], Awaitable[None]] = self._decide
         self.books = (
             {f"load-{k}": v for k, v in BOOKS.items()} if config.strategies else dict(BOOKS)
@@ -233,6 +241,10 @@ class Soak:
         res, cfg = self.result, self.cfg
         t0 = time.monotonic()
         market_model = MarketModel(seed=cfg.seed, session=cfg.session)
+        if cfg.demo_bundle:  # before the gateway starts: nothing to keep waiting meanwhile
+            from livedesk.backend.bundles.ingest import ingest_demo
+
+            ingest_demo(cfg.seed, cfg.session)
         self.gw = SimGateway(
             port=0,
             market=market_model,
@@ -310,6 +322,9 @@ class Soak:
             gw.advance(nxt - now + 1.0)
             self.result.sessions += 1
             self.result.rss_by_day.append(rss_mib())
+            if not self._warm and self._strategies_warm():
+                self._warm = True
+                self.result.warm_from = max(1, len(self.result.rss_by_day) - 1)
             session = app.session
             self.result.link = (
                 f"{session.state} ready={session.ready} "
@@ -321,6 +336,16 @@ class Soak:
         self._snapshot()
         if not app.session.ready:
             await app.session.wait_ready(0.5)
+
+    def _strategies_warm(self) -> bool:
+        """Every real strategy has made a decision or a skip the link did not cut."""
+        ctl = getattr(self, "controller", None)
+        if ctl is None:
+            return True
+        return all(
+            any((d["detail"] or {}).get("summary") != "paused" for d in ctl.recent_decisions(n))
+            for n in self.cfg.strategies
+        )
 
     async def _pause(self) -> None:
         """Give the step ``step_pause`` wall seconds, less once every running strategy has

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +29,10 @@ from livedesk.backend.bundles.paths import (
     check_name,
     zipline_root_env,
 )
+
+# zipline's asset writer warns about a pandas deprecation on every ingest (the monthly
+# factor's own rebuild of the demo bundle printed it in a cron job's output)
+warnings.filterwarnings("ignore", category=FutureWarning, module="zipline")
 
 LIVE_END_DAYS = 366
 Progress = Callable[[str, int, int], None]
