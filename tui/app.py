@@ -9,7 +9,7 @@ import logging
 import time
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.containers import Container
 from textual.reactive import Reactive
@@ -53,6 +53,8 @@ log = logging.getLogger("livedesk.tui")
 
 GRID_MIN_WIDTH = 140
 GRID_MIN_HEIGHT = 40
+KEY_FIRST = 0.02
+"""Seconds a refresh cycle due right after a keypress waits: the key's frame comes first."""
 SPEC = {a.id: a for a in ACTIONS}
 
 
@@ -107,6 +109,9 @@ class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, DemoSpeedAction
         self._stale = False
         self._stale_subtitle = ""
         self._timer = None
+        self.last_key_at = -1.0
+        """When the last key reached the app (monotonic seconds)."""
+        self._tick_deferred = ""
         self.main_screen = None
         self.header = HeaderBar(id="header")
         self.panes: dict[str, Pane] = {
@@ -294,8 +299,33 @@ class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, DemoSpeedAction
             pane.set_class(stale, "-stale")
             pane.border_subtitle = subtitle
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.last_key_at = time.monotonic()
+        await super().on_event(event)
+
+    def _key_first(self) -> bool:
+        """Put this refresh cycle off for a keypress that has just arrived: its frame is
+        drawn first, without the cycle's repaint in it (#21). A cycle waits at most once."""
+        if self._tick_deferred == "due":
+            self._tick_deferred = ""
+            return False
+        wait = self.last_key_at + KEY_FIRST - time.monotonic()
+        if wait <= 0:
+            return False
+        if not self._tick_deferred:
+            self._tick_deferred = "waiting"
+            self.set_timer(wait, self._deferred_tick)
+        return True
+
+    def _deferred_tick(self) -> None:
+        self._tick_deferred = "due"
+        self.tick()
+
     def tick(self, force: bool = False) -> None:
         """One refresh cycle: header always; panes unless frozen; toasts."""
+        if not force and self._key_first():
+            return
         s = self.session
         header = self.header
         if self._session_closed or not header.is_attached:
