@@ -352,16 +352,29 @@ class BrokerSession(SessionOrders):
             except ConnectionError as exc:
                 self._set_state(DISCONNECTED, f"reconnect attempt {attempt} failed: {exc}")
                 continue
+            except Exception as exc:  # never end the only reconnect loop on a surprise
+                log.exception("reconnect attempt %d failed", attempt)
+                self._set_state(DISCONNECTED, f"reconnect attempt {attempt} failed: {exc}")
+                continue
             self.stats.reconnects += 1
             self.gateway_clock.reset()  # the gateway may have restarted on another clock
-            await self.sync_clock()
-            await self._restore()
-            await self.reconcile()
+            try:
+                await self.sync_clock()
+                await self._restore()
+                await self.reconcile()
+            except (ConnectionError, OSError) as exc:  # the link went again meanwhile
+                log.warning("link lost while restoring after a reconnect: %s", exc)
+            if not self.ib.isConnected():
+                # dropped again before the session was restored: this loop is still the
+                # one reconnecting (the drop found it running and started no other)
+                self._set_state(DISCONNECTED, "link lost again while restoring; reconnecting")
+                continue
             if self._down_since is not None:
                 self.stats.reconnect_seconds.append(time.monotonic() - self._down_since)
                 self._down_since = None
-            if self.ib.isConnected():
-                self._start_heartbeat()
+            if not self.reconciled and not self.halt_reason:  # cut short without a verdict
+                await self.reconcile()
+            self._start_heartbeat()
             return
 
     async def _restore(self) -> None:
