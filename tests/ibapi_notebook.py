@@ -220,14 +220,38 @@ class Session:
     """One connected NotebookApp with its message loop thread."""
 
     def __init__(self, host: str, port: int, client_id: int, timeout: float) -> None:
-        self.app = NotebookApp()
         self.timeout = timeout
         self.timeouts: list[str] = []
+        for attempt in range(3):
+            self._start(host, port, client_id)
+            if not self._refused():
+                break
+            # 326: the gateway has not yet seen the previous connection of this client id
+            # close (a reconnect straight after a disconnect, as TWS answers it too): retry
+            self.close()
+            time.sleep(0.5 * (attempt + 1))
+        self.wait(lambda: {"nextValidId", "managedAccounts"} <= self.app.done, "connect")
+        self._req = 9000
+
+    def _start(self, host: str, port: int, client_id: int) -> None:
+        self.app = NotebookApp()
         self.app.connect(host, port, client_id)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
-        self.wait(lambda: {"nextValidId", "managedAccounts"} <= self.app.done, "connect")
-        self._req = 9000
+
+    def _refused(self) -> bool:
+        """Wait for the handshake's answer; True when it was "client id in use" (326)."""
+
+        def answered() -> bool:
+            return {"nextValidId", "managedAccounts"} <= self.app.done or any(
+                code == 326 for _, code, _ in self.app.errors
+            )
+
+        self.app.wait(answered, self.timeout, "connect", [])
+        with self.app.cond:
+            return not {"nextValidId", "managedAccounts"} <= self.app.done and any(
+                code == 326 for _, code, _ in self.app.errors
+            )
 
     def _run(self) -> None:
         try:
