@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{res.duplicate_intents} (must be 0); faults striking orders in flight "
           f"{res.inflight_faults}; faults not resumed from within {cfg.resume_steps} steps "
           f"{len(res.unresumed_faults)} (must be 0) {res.unresumed_faults[:5]}")  # fmt: skip
+    print(f"strategies stopped on an error: {len(res.strategy_errors)} (must be 0)")
     for line in res.duplicate_detail[:5]:
         print(f"  duplicate intent: {line}")
     for name in cfg.strategies:

@@ -12,6 +12,7 @@ import pytest
 
 from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.contracts import stock
+from livedesk.backend.errors import PriceUnavailable
 from livedesk.backend.events import Alert, EventBus, StrategyState
 from livedesk.backend.journal import Journal
 from livedesk.backend.strategies import (
@@ -261,3 +262,48 @@ async def test_missed_month_end_runs_once_on_start(app, journal) -> None:
     await asyncio.sleep(0.2)
     assert journal.decisions(journal.runs("month-end")[-1]["id"]) == []
     await ctl2.close()
+
+
+class Unpriced(Ticking):
+    """Its first two runs find no usable price (a quote not in yet), then it decides."""
+
+    name: ClassVar[str] = "unpriced"
+    runs = 0
+
+    async def run_once(self, ctx) -> Decision:
+        Unpriced.runs += 1
+        if Unpriced.runs <= 2:
+            raise PriceUnavailable("no usable price for SPY STK: bid NaN, ask NaN, last NaN")
+        return await super().run_once(ctx)
+
+
+async def test_no_usable_price_is_a_skipped_decision_not_a_failure(gw, app, journal) -> None:
+    # the 20-day soak's options-combo stopped for good on its first poll: "PriceUnavailable:
+    # no usable price for SPY STK" (ERROR, no decision in 20 days)
+    Unpriced.runs = 0
+    events: list = []
+    ctl = controller(app, journal, [Unpriced()], events)
+    await ctl.start("unpriced")
+    await tick(gw, 6)
+    await until(lambda: Unpriced.runs >= 3, timeout=10)
+    await until(lambda: ctl.info("unpriced").last_decision == "tick", timeout=10)
+    info = ctl.info("unpriced")
+    assert info.status in (StrategyStatus.WAITING, StrategyStatus.RUNNING)
+    assert info.last_error is None
+    run = journal.runs("unpriced")[-1]
+    kinds = [
+        (d["kind"], (d["detail"] or {}).get("skipped_reason")) for d in journal.decisions(run["id"])
+    ]
+    assert (
+        kinds[:2]
+        == [
+            (
+                "skip",
+                "no usable market data: no usable price for SPY STK: bid NaN, ask NaN, last NaN",
+            )
+        ]
+        * 2
+    )
+    assert kinds[2][0] == "decision"
+    assert not [e for e in events if isinstance(e, Alert) and "stopped on an error" in e.message]
+    await ctl.close()

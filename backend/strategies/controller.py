@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from livedesk.backend.config import ConfigError
+from livedesk.backend.errors import AccountValueUnavailable, PriceUnavailable
 from livedesk.backend.events import Alert, EventBus, StrategyState
 from livedesk.backend.strategies.base import BENIGN_SKIPS, Decision, Strategy, StrategyStatus
 from livedesk.backend.strategies.clock import NEW_YORK, GatewayClock
@@ -546,6 +547,8 @@ class StrategyController:
                     self._record(slot, decision, link_down=True)
                     self._set(slot, StrategyStatus.WAITING, reason)
                     return decision
+                if isinstance(exc, PriceUnavailable | AccountValueUnavailable):
+                    return self._no_data(slot, exc)
                 self._fail(slot, exc)
                 if raise_errors:
                     raise
@@ -562,6 +565,20 @@ class StrategyController:
             self._set(slot, after, decision.summary)
             log.info("%s: %s", name, decision.summary)
             return decision
+
+    def _no_data(self, slot: _Slot, exc: Exception) -> Decision:
+        """A decision that found no usable price or NetLiquidation (a quote not in yet, a
+        data farm down) is skipped with the reason, not a strategy failure: the strategy
+        decides again at its next run, and the could-not-decide alert counts it."""
+        reason = f"no usable market data: {exc}"
+        decision = Decision(self.clock.datetime(), f"no decision: {reason}", skipped_reason=reason)
+        if slot.ctx.orders:  # orders already sent by this decision stay on its record
+            decision = _with_orders(decision, slot.ctx.orders)
+        log.warning("strategy %s: %s", slot.strategy.name, reason)
+        self._record(slot, decision)
+        running = slot.task is not None and not slot.task.done()
+        self._set(slot, StrategyStatus.WAITING if running else StrategyStatus.STOPPED, reason)
+        return decision
 
     def _record(self, slot: _Slot, decision: Decision, link_down: bool = False) -> None:
         kind = "skip" if decision.skipped else "decision"
