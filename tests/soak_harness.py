@@ -46,6 +46,7 @@ from livedesk.backend.trading.app import TradingApp
 from livedesk.backend.trading.guard import GuardLimits
 from livedesk.backend.trading.orders import limit, market
 from livedesk.backend.trading.results import OrderRefused
+from tests.soak_records import SoakRecords
 
 log = logging.getLogger("livedesk.soak")
 
@@ -214,16 +215,12 @@ class Soak:
         self.app: TradingApp | None = None
         self.journal: Journal | None = None
         self.contracts: dict[str, object] = {}
-        self.gateway_execs: set[str] = set()
-        self.gateway_keys: dict[tuple, str] = {}
         self._pending: list[tuple[int, Callable[[], None]]] = []
-        self.intents: dict[tuple[str, int], list[float]] = {}
-        """(strategy, conId) → gateway times of its decisions (the intents)."""
-        self.sent_at: dict[int, tuple[float, int]] = {}
-        """Order id → the gateway's time when the app sent it (it may arrive steps later,
-        behind ib_async's 45-per-second throttle, after the trader's next decision)."""
-        self.gateway_orders: dict[tuple, tuple[str, int, float]] = {}
-        """(clientId, orderId, permId) → (strategy, conId, submitted at)."""
+        self.records = SoakRecords(journal_path.with_name("soak-records.sqlite3"))
+        """Orders sent (with the gateway's time: an order may arrive steps later, behind
+        ib_async's 45-per-second throttle, after the trader's next decision), the traders'
+        intents, and every order and execution the gateway made — on disk, not in the
+        measured process's memory."""
         self._drop_on_send = 0
         """Drop every connection on the n-th next order sent (0: not armed)."""
         self._open_faults: list[tuple[int, str]] = []
@@ -259,6 +256,7 @@ class Soak:
         def snapshot_then_roll(close: float) -> None:  # the gateway forgets a day's fills
             self._snapshot()
             roll(close)
+            self.records.new_session()
 
         self.gw.broker.roll_session = snapshot_then_roll
         self.journal = Journal(self.journal_path, synchronous="NORMAL")
@@ -296,6 +294,7 @@ class Soak:
                 self.app.disconnect()
             await self.gw.stop()
             self.journal.close()
+            self.records.close()
         res.wall_seconds = time.monotonic() - t0
         res.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return res
@@ -379,7 +378,7 @@ class Soak:
             self.result.orders_sent += 1
             # an id whose order was lost in a drop is handed out again after the reconnect
             # (the gateway never saw it): the latest send of an id is the one it may hold
-            self.sent_at[ev.order_id] = (self.gw.now(), ev.con_id)
+            self.records.sent(ev.order_id, self.gw.now(), ev.con_id)
             if self._drop_on_send:
                 self._drop_on_send -= 1
                 if not self._drop_on_send:  # right after placeOrder, before any ack
@@ -398,15 +397,15 @@ class Soak:
 
     def _snapshot(self) -> None:
         """The gateway's executions and orders so far (its lists restart each day)."""
+        records = self.records
         for fe in self.gw.broker.executions:
-            self.gateway_execs.add(fe.execution.execId)
+            records.gateway_exec(fe.execution.execId)
         for (cid, oid), so in self.gw.broker.orders.items():
-            self.gateway_keys[(cid, oid, so.perm_id)] = key_of(so.order.orderRef)
-            self.gateway_orders[(cid, oid, so.perm_id)] = (
-                strategy_of(so.order.orderRef),
-                so.contract.conId,
+            ref = so.order.orderRef
+            records.gateway_order(
+                (cid, oid, so.perm_id), key_of(ref), strategy_of(ref), so.contract.conId,
                 so.submitted_at,
-            )
+            )  # fmt: skip
 
     # ---- real strategies -----------------------------------------------------------
     async def _start_strategies(self) -> None:
@@ -464,7 +463,7 @@ class Soak:
             return
         sym = self.rng.choice(self.books[name])
         contract = self.contracts[sym]
-        self.intents.setdefault((name, contract.conId), []).append(self.gw.now())
+        self.records.intent(name, contract.conId, self.gw.now())
         target = self.rng.randint(-self.cfg.max_quantity // 3, self.cfg.max_quantity)
         order_type = market
         if self.rng.random() < 0.4:
@@ -490,7 +489,7 @@ class Soak:
         weights = {self.contracts[s]: self.rng.uniform(0.0, 0.02) for s in self.books[name]}
         now = self.gw.now()
         for c in weights:
-            self.intents.setdefault((name, c.conId), []).append(now)
+            self.records.intent(name, c.conId, now)
         res.decisions += 1
         try:
             await asyncio.wait_for(app.rebalance(weights, strategy=name, cancel_stray=False), 10)
@@ -600,12 +599,13 @@ class Soak:
         res, journal, gw, app = self.result, self.journal, self.gw, self.app
         fills = journal.fills()
         ids = [f["exec_id"] for f in fills]
-        res.gateway_fills = len(self.gateway_execs)
+        gateway_execs = self.records.exec_ids()
+        res.gateway_fills = len(gateway_execs)
         res.journal_fills = len(ids)
-        res.lost_fills = len(self.gateway_execs - set(ids))
-        res.phantom_fills = len(set(ids) - self.gateway_execs) + (len(ids) - len(set(ids)))
-        res.gateway_orders = len(self.gateway_keys)
-        keys = Counter(self.gateway_keys.values())
+        res.lost_fills = len(gateway_execs - set(ids))
+        res.phantom_fills = len(set(ids) - gateway_execs) + (len(ids) - len(set(ids)))
+        res.gateway_orders = self.records.order_count()
+        keys = self.records.key_counts()
         res.duplicate_orders = sum(n - 1 for k, n in keys.items() if n > 1) + keys.get("", 0)
         res.duplicate_intents = self._duplicate_intents()
         gw_pos = {c: h.qty for c, h in gw.broker.account.holdings.items() if h.qty}
@@ -625,11 +625,12 @@ class Soak:
         arrived when no send was seen: a re-send by reconciliation) — whatever their
         idempotency keys, so a re-send under a new key is caught too."""
         per_intent: dict[tuple, list] = {}
-        for (cid, oid, _), (strategy, con_id, arrived) in self.gateway_orders.items():
-            times = self.intents.get((strategy, con_id))
+        intents, sends = self.records.intents(), self.records.sends()
+        for cid, oid, strategy, con_id, arrived in self.records.orders():
+            times = intents.get((strategy, con_id))
             if not times:
                 continue  # a real strategy's order: its decisions are not traced here
-            seen = self.sent_at.get(oid) if cid == 1 else None
+            seen = sends.get(oid) if cid == 1 else None
             sent = seen[0] if seen is not None and seen[1] == con_id else None
             t = arrived if sent is None else sent
             decision = max((d for d in times if d <= t + 1e-6), default=None)
