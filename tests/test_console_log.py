@@ -65,6 +65,33 @@ async def test_the_log_follows_through_50_fills_and_stays_where_scrolled(market,
         assert table.follow and newest_visible(table)
 
 
+async def test_lines_that_arrive_behind_another_tab_are_followed_when_it_is_shown(market, tmp_path):
+    """At 80x24 the Log is a hidden tab while the trader looks at Positions; its rows are kept
+    current there, and switching to it shows the newest line at once (the view follows)."""
+    session, gw = make_session(market, tmp_path)
+    app = make_app(session, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot)
+        await pilot.press("6")
+        await pilot.pause(0.3)
+        await pilot.press("1")
+        table = app.pane("log").table
+        for _ in range(30):
+            await send(session, "BUY", 1)
+        gw.advance(2)
+        await until(lambda: sum("fill" == e.source for e in session.logs) >= 30, 10)
+        await pilot.pause(0.6)
+        assert not app.pane("log").display
+        await pilot.press("6")
+        await pilot.pause(0.3)
+        assert table.row_count > 60 and table.follow
+        assert table.cursor_key == table.newest_key() and newest_visible(table)
+        newest = session.logs[-1].message
+        assert newest[:30] in "\n".join(
+            app.screen._compositor.render_strips()[i].text for i in range(24)
+        )
+
+
 async def test_cancel_reject_fold_wrap_and_enter(market, tmp_path):
     session, gw = make_session(market, tmp_path)
     app = make_app(session, tmp_path)

@@ -45,6 +45,8 @@ async def _equity(pilot, session, gw, dip: bool = True) -> None:
 async def _log_followed(pilot) -> None:
     """The grid's Log shows its newest line (its follow scroll lands after a refresh)."""
     log = pilot.app.pane("log").table
+    if not pilot.app.pane("log").display:  # a hidden tab (80x24): nothing on screen to follow
+        return
     await until(lambda: log.scroll_offset.y >= log.max_scroll_y, 5)
     await pilot.pause(0.1)
 

@@ -66,44 +66,60 @@ async def test_a_focused_table_still_tells_the_app(console) -> None:
         assert marked(app) == ["log"]
 
 
-async def test_a_mark_that_changes_more_than_the_title_restyles_the_subtree() -> None:
-    """The title-only restyle keeps the descendants' lines; a focus rule that changes what
-    they inherit (here the background) must still reach them."""
-    from textual.app import App, ComposeResult
-    from textual.widgets import Static
-
-    from livedesk.tui.pane_focus import restyle_title
-    from livedesk.tui.widgets.pane import Pane
-
-    class Marked(Pane):
-        pane_id = "positions"
-
-        def compose(self) -> ComposeResult:
-            yield Static("x", id="inside")
-
-    class Tiny(App):
-        CSS = ".pane { background: #000000; } .pane.-has-focus { background: #ff0000; }"
-
-        def compose(self) -> ComposeResult:
-            yield Marked()
-
-    def drawn_background(app) -> str:  # the screen cell drawn under the "x" inside the pane
-        region = app.query_one("#inside").region
-        strip = app.screen._compositor.render_strips()[region.y]
-        x = 0
-        for segment in strip:
-            if x <= region.x < x + len(segment.text):
-                return segment.style.bgcolor.triplet.hex
-            x += len(segment.text)
-        raise AssertionError("not drawn")
-
-    app = Tiny()
-    async with app.run_test(size=(20, 5)) as pilot:
+async def test_the_mark_follows_a_theme_change(console) -> None:
+    """The accent is set from the theme: after a theme change the focused title takes the new
+    theme's $accent, the others keep none."""
+    app = console
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot)
+        await pilot.press("2")
         await pilot.pause()
-        assert drawn_background(app) == "#000000"
-        pane = app.query_one(Marked)
-        pane.set_class(True, FOCUS_CLASS, update=False)
-        restyle_title(pane)
+        before = Color.parse(app.get_css_variables()["accent"])
+        other = next(n for n in app.available_themes if n != app.theme and n.startswith("livedesk"))
+        app.theme = other
         await pilot.pause()
-        assert pane.styles.background == Color.parse("#ff0000")
-        assert drawn_background(app) == "#ff0000"
+        await pilot.pause()
+        after = Color.parse(app.get_css_variables()["accent"])
+        assert after != before  # the check below would not notice otherwise
+        assert app.pane("orders").styles.border_title_background == after
+        assert app.pane("orders").styles.border_title_color == Color.parse(
+            app.get_css_variables()["background"]
+        )
+        assert app.pane("positions").styles.border_title_background != after
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.pane("positions").styles.border_title_background == after
+        assert app.pane("orders").styles.border_title_background != after
+        assert not app.pane("orders").styles.border_title_style.bold
+
+
+async def test_moving_the_mark_repaints_only_the_two_title_rows(console, monkeypatch) -> None:
+    """A focus switch marks only the two panes' title rows and the tables' cursor rows for
+    repaint, never a whole pane or table (what Textual itself is asked to repaint)."""
+    from textual.widget import Widget
+
+    app = console
+    async with app.run_test(size=(160, 50)) as pilot:
+        await connected(pilot)
+        await pilot.press("1")
+        await pilot.pause()
+        await pilot.pause(0.3)
+        watched = {app.pane(n): n for n in ("positions", "orders")}
+        watched.update({app.pane(n).table: f"{n} table" for n in ("positions", "orders")})
+        asked: list[tuple[str, tuple]] = []
+        original = Widget.refresh
+
+        def spy(self, *regions, **kw):
+            if self in watched:
+                asked.append((watched[self], regions))
+            return original(self, *regions, **kw)
+
+        monkeypatch.setattr(Widget, "refresh", spy)
+        app.frozen = True  # no ticking repaint in the window
+        await pilot.press("2")
+        await pilot.pause()
+        monkeypatch.undo()
+        assert {n for n, _ in asked} >= {"positions", "orders"}
+        for name, regions in asked:
+            assert regions, f"{name}: repainted whole"
+            assert all(r.height == 1 for r in regions), (name, regions)

@@ -24,7 +24,7 @@ from livedesk.tui.demo_actions import DemoActions
 from livedesk.tui.demo_speed import DemoSpeedActions, DemoSpeedCommands
 from livedesk.tui.manual import ManualTrading
 from livedesk.tui.operations import ConsoleOperations
-from livedesk.tui.pane_focus import mark_focused_pane
+from livedesk.tui.pane_focus import mark_focused_pane, restyle_marks
 from livedesk.tui.screens.connect_failed import ConnectFailedScreen
 from livedesk.tui.screens.dialogs import TypedConfirmScreen
 from livedesk.tui.screens.help import HelpScreen
@@ -202,6 +202,7 @@ class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, DemoSpeedAction
         self.theme = wanted
 
     def _on_theme_changed(self, theme) -> None:
+        restyle_marks(self.panes.values())  # the focus mark is set from the theme's colours
         if self.theme_state is not None:
             try:
                 remember_theme(self.theme_state, theme.name)
@@ -356,8 +357,7 @@ class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, DemoSpeedAction
                 log.exception("risk check failed")
         if self.frozen and not force:
             return
-        names = PANES if self.grid else (self.active_pane,)
-        for name in names:
+        for name in PANES:  # hidden tabs too: a switch then shows rows already current
             try:
                 self.pane(name).refresh_from(s, force)
             except Exception:
@@ -389,13 +389,9 @@ class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, DemoSpeedAction
         if not self.grid:  # the grid shows every pane: nothing to restyle
             self._show(previous, False)
             self._show(name, True)
-        if self.grid:
-            return  # the grid refreshes every pane each cycle: nothing stale to redraw
-        if self.connected and not self.frozen and not self._session_closed and self.is_running:
-            try:
-                self.pane(name).refresh_from(self.session, True)
-            except Exception:  # e.g. a pane already torn down while quitting
-                log.exception("pane %s refresh failed", name)
+        # Nothing to redraw here: every cycle refreshes the hidden tabs too (``tick``), so the
+        # pane shown is as current as a visible one (a forced rebuild of its rows here cost
+        # ~1.5 ms of a switch to 500 positions).
 
     def on_pane_tabs_activated(self, event: PaneTabs.Activated) -> None:
         if not self.is_running:

@@ -3,7 +3,9 @@
 Textual draws a scrollbar through a Rich renderable on every repaint of it (~1 ms for a
 pane-high bar), which a pane switch pays for the shown table's bar although it is drawn
 exactly as when the pane was last shown. This keeps the lines per (size, position, window,
-hover/grab) state; a style change (theme switch) clears them.
+hover/grab) state; a style change (theme switch) clears them. A line drawn before the bar is
+mounted is not kept: Textual has not rendered it yet (a blank placeholder), and keeping it
+drew a table's horizontal bar without its thumb when a layout pass created the bar.
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ class CachedScrollBar(ScrollBar):
         key = (state, y)
         strip = self._strips.get(key)
         if strip is None:
+            strip = super().render_line(y)
+            if not self.is_mounted:  # drawn before its mount (a layout pass): Textual's line
+                return strip  # is a blank placeholder until the mount repaints the bar
             if len(self._strips) >= 512:
                 self._strips.clear()
-            strip = self._strips[key] = super().render_line(y)
+            self._strips[key] = strip
         return strip
