@@ -29,6 +29,16 @@ async def send(session, action: str, qty: float, order_type: str = "MKT", limit:
     return await session.app.send_order(c, o, strategy="alpha")
 
 
+async def buy_and_fill(pilot, session, gw, n: int) -> None:
+    """``n`` market buys of 1 share, filled, then one refresh cycle."""
+    before = sum("fill" == e.source for e in session.logs)
+    for _ in range(n):
+        await send(session, "BUY", 1)
+    gw.advance(2)
+    await until(lambda: sum("fill" == e.source for e in session.logs) >= before + n, 10)
+    await pilot.pause(0.6)
+
+
 async def test_the_log_follows_through_50_fills_and_stays_where_scrolled(market, tmp_path):
     session, gw = make_session(market, tmp_path)
     app = make_app(session, tmp_path)
@@ -36,11 +46,7 @@ async def test_the_log_follows_through_50_fills_and_stays_where_scrolled(market,
         await connected(pilot)
         await pilot.press("6")
         table = app.pane("log").table
-        for _ in range(50):
-            await send(session, "BUY", 1)
-        gw.advance(2)
-        await until(lambda: sum("fill" == e.source for e in session.logs) >= 50, 10)
-        await pilot.pause(0.6)
+        await buy_and_fill(pilot, session, gw, 50)
         assert table.row_count > 100 and table.follow
         assert table.cursor_key == table.newest_key() and newest_visible(table)
         assert table.scroll_offset.y > 0
@@ -76,11 +82,7 @@ async def test_lines_that_arrive_behind_another_tab_are_followed_when_it_is_show
         await pilot.pause(0.3)
         await pilot.press("1")
         table = app.pane("log").table
-        for _ in range(30):
-            await send(session, "BUY", 1)
-        gw.advance(2)
-        await until(lambda: sum("fill" == e.source for e in session.logs) >= 30, 10)
-        await pilot.pause(0.6)
+        await buy_and_fill(pilot, session, gw, 30)
         assert not app.pane("log").display
         await pilot.press("6")
         await pilot.pause(0.3)
