@@ -456,20 +456,20 @@ class BrokerSession(SessionOrders):
         """Reconcile now; on failure trading stays halted with the reason (returns None)."""
         self.reconciled = False
         self.stats.reconciliations += 1
-        self._load_journal_orders()
         try:
+            self._load_journal_orders()
             report = await self.reconciler.run(self.fill_sink, self.client_id)
+            self.stats.missed_fills += len(report.missed_fills)
+            self._seen_execs.update(f.execution.execId for f in self.ib.fills())
+            for t in report.settled:
+                self._journal_status(t)
         except ReconcileFailed as exc:
-            self.stats.reconcile_failures += 1
-            self.halt_reason = str(exc)
-            self._alert("error", f"reconciliation failed, trading halted: {exc}")
-            if self.ib.isConnected():
-                self._set_state(CONNECTED, f"HALTED: {exc}")
-            return None
-        self.stats.missed_fills += len(report.missed_fills)
-        self._seen_execs.update(f.execution.execId for f in self.ib.fills())
-        for t in report.settled:
-            self._journal_status(t)
+            return self._reconcile_failed(str(exc))
+        except (ConnectionError, OSError):
+            raise  # the link went meanwhile: the reconnect loop tries again
+        except Exception as exc:  # a bug, or the journal's disk: halted with the reason, and
+            log.exception("reconciliation raised")  # the reconnect loop and heartbeat go on
+            return self._reconcile_failed(f"unexpected {type(exc).__name__}: {exc}")
         if report.adopted:
             owners = sorted({t.client_id for t in report.adopted})
             self._alert(
@@ -487,6 +487,13 @@ class BrokerSession(SessionOrders):
         if self.ib.isConnected():
             self._set_state(CONNECTED, f"reconciled: {report.summary()}")
         return report
+
+    def _reconcile_failed(self, reason: str) -> None:
+        self.stats.reconcile_failures += 1
+        self.halt_reason = reason
+        self._alert("error", f"reconciliation failed, trading halted: {reason}")
+        if self.ib.isConnected():
+            self._set_state(CONNECTED, f"HALTED: {reason}")
 
     def _start_adopted_poll(self) -> None:
         if self._adopted_task is None or self._adopted_task.done():
