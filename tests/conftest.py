@@ -124,6 +124,26 @@ async def gw(market, tmp_path):
 
 
 @pytest.fixture
+def journal(tmp_path):
+    """A journal in the test's directory (a test module may define its own)."""
+    from livedesk.backend.journal import Journal
+
+    j = Journal(tmp_path / "journal.sqlite3", synchronous="NORMAL")
+    yield j
+    j.close()
+
+
+@pytest.fixture
+async def app(gw, journal):
+    """A TradingApp on ``gw`` with the reliability tests' fast reconnect settings."""
+    from tests.reliability_helpers import connect
+
+    a = await connect(gw, journal)
+    yield a
+    a.disconnect()
+
+
+@pytest.fixture
 async def ib(gw, ib_log_guard):
     """An unmodified ib_async client connected and synced to ``gw``."""
     from ib_async import IB

@@ -22,20 +22,6 @@ from tests.conftest import until
 from tests.reliability_helpers import assert_books, connect
 
 
-@pytest.fixture
-def journal(tmp_path):
-    j = Journal(tmp_path / "journal.sqlite3", synchronous="NORMAL")
-    yield j
-    j.close()
-
-
-@pytest.fixture
-async def app(gw: SimGateway, journal: Journal):
-    a = await connect(gw, journal)
-    yield a
-    a.disconnect()
-
-
 def recorder(app: TradingApp) -> tuple[list[ConnectionState], list[Alert]]:
     states: list[ConnectionState] = []
     alerts: list[Alert] = []

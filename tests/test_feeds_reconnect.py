@@ -27,23 +27,8 @@ from livedesk.backend.strategies import (
     runner,
 )
 from tests.conftest import until
-from tests.reliability_helpers import connect
 
 INTERVAL = 60
-
-
-@pytest.fixture
-def journal(tmp_path):
-    j = Journal(tmp_path / "journal.sqlite3", synchronous="NORMAL")
-    yield j
-    j.close()
-
-
-@pytest.fixture
-async def app(gw: SimGateway, journal: Journal):
-    a = await connect(gw, journal)
-    yield a
-    a.disconnect()
 
 
 def controller(app, journal, name: str, **params) -> tuple[StrategyController, list]:

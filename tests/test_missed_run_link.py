@@ -16,27 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from livedesk.backend.events import Alert
-from livedesk.backend.journal import Journal
 from livedesk.backend.strategies import Decision, GatewayClock, StrategyController
 from tests.conftest import until
-from tests.reliability_helpers import connect
 from tests.test_strategy_controller import MonthEnd
 
 NY = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def journal(tmp_path):
-    j = Journal(tmp_path / "journal.sqlite3", synchronous="NORMAL")
-    yield j
-    j.close()
-
-
-@pytest.fixture
-async def app(gw, journal):
-    a = await connect(gw, journal)
-    yield a
-    a.disconnect()
 
 
 class Source:

@@ -10,17 +10,9 @@ import pytest
 from livedesk.backend.broker.session import CONNECTED, DISCONNECTED
 from livedesk.backend.contracts import stock
 from livedesk.backend.events import Alert
-from livedesk.backend.journal import Journal
 from livedesk.backend.trading.orders import market as mkt
 from tests.conftest import until
 from tests.reliability_helpers import connect
-
-
-@pytest.fixture
-def journal(tmp_path):
-    j = Journal(tmp_path / "journal.sqlite3", synchronous="NORMAL")
-    yield j
-    j.close()
 
 
 def raising_once(session, exc: Exception):

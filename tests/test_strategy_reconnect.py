@@ -12,7 +12,6 @@ import pytest
 from livedesk.backend.broker.session import DISCONNECTED
 from livedesk.backend.contracts import stock
 from livedesk.backend.events import EventBus
-from livedesk.backend.journal import Journal
 from livedesk.backend.sim.gateway import SimGateway
 from livedesk.backend.strategies import (
     Decision,
@@ -24,7 +23,7 @@ from livedesk.backend.strategies import (
 )
 from livedesk.backend.trading.orders import market as mkt
 from tests.conftest import until
-from tests.reliability_helpers import assert_books, connect
+from tests.reliability_helpers import assert_books
 
 
 @dataclass(frozen=True)
@@ -45,20 +44,6 @@ class Counting(Strategy):
     async def run_once(self, ctx) -> Decision:
         Counting.runs += 1
         return Decision(await ctx.now(), "tick", {})
-
-
-@pytest.fixture
-def journal(tmp_path):
-    j = Journal(tmp_path / "journal.sqlite3", synchronous="NORMAL")
-    yield j
-    j.close()
-
-
-@pytest.fixture
-async def app(gw: SimGateway, journal: Journal):
-    a = await connect(gw, journal)
-    yield a
-    a.disconnect()
 
 
 def make(app, journal) -> StrategyController:

@@ -13,33 +13,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import pytest
-
 from livedesk.backend.broker.session import DISCONNECTED
 from livedesk.backend.events import Alert
-from livedesk.backend.journal import Journal
 from livedesk.backend.strategies import GatewayClock, StrategyController
 from livedesk.backend.strategies.base import Decision, Strategy
 from livedesk.backend.strategies.schedules import Event
 from tests.conftest import until
-from tests.reliability_helpers import connect
 from tests.test_feeds_reconnect import INTERVAL, minute
 
 N = 3
-
-
-@pytest.fixture
-def journal(tmp_path):
-    j = Journal(tmp_path / "journal.sqlite3", synchronous="NORMAL")
-    yield j
-    j.close()
-
-
-@pytest.fixture
-async def app(gw, journal):
-    a = await connect(gw, journal)
-    yield a
-    a.disconnect()
 
 
 @dataclass(frozen=True)
