@@ -6,7 +6,9 @@ Figures: faults injected by type (incl. those striking orders in flight), reconn
 p50/p95/max (from the gateway being reachable again to the session reconciled), orders
 sent, fills, lost fills, duplicate orders (by key and by strategy/contract/decision at the
 gateway), final position mismatches, faults after which decisions did not resume, the
-three strategies' decisions, and resident memory per simulated day with its trend.
+three strategies' decisions, and resident memory per simulated day with its trend. The
+process holds LiveDesk and the simulated gateway; the soak's own records of every order and
+execution (for the final checks) are kept in an SQLite file, not in its memory.
 ``--strategies ''`` runs the stand-in traders alone.
 """
 
