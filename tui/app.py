@@ -179,7 +179,11 @@ class LiveDeskApp(DemoActions, ManualTrading, ConsoleOperations, DemoSpeedAction
         re-match the stylesheet over the pane's subtree: ~5 ms per tab switch)."""
         pane = self.pane(name)
         if pane.display != shown:
-            pane.display = shown
+            pane.keep_lines = True  # its own lines are drawn as before: keep them (~2 ms)
+            try:
+                pane.display = shown
+            finally:
+                pane.keep_lines = False
 
     # ---- themes ---------------------------------------------------------------------
     def _load_themes(self) -> None:

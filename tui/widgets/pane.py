@@ -22,6 +22,9 @@ class Pane(Vertical):
     repaint_children = True
     """False while only the pane's own title is restyled (``livedesk.tui.pane_focus``): a
     style change then does not repaint its descendants."""
+    keep_lines = False
+    """True while the pane is only shown or hidden (a tab switch): its drawn lines (border,
+    title, background) stay valid, so the layout it needs does not also throw them away."""
     DEFAULT_CSS = """
     Pane { height: 1fr; }
     """
@@ -53,6 +56,8 @@ class Pane(Vertical):
         if not self.repaint_children and not regions and not (layout or recompose):
             left, top = self.content_offset
             regions = (Region(-left, -top, self.outer_size.width, 1),)
+        if self.keep_lines and layout and not regions and not recompose:
+            repaint = False  # shown again as drawn: a resize, if any, marks it dirty itself
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     @property

@@ -1,0 +1,69 @@
+"""A tab switch keeps the shown pane's own drawn lines (border, title, background: #21, ~2 ms
+of an 80x24 switch) — but never stale ones: what changed while the pane was hidden (its
+stale mark and subtitle, its focus mark, the terminal's size) is on screen once it is shown.
+The screen is read from the compositor's own rendering of every widget's kept lines."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import until
+from tests.console_helpers import buy, connected, make_app, make_session
+
+
+def screen_lines(app) -> list[str]:
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+async def test_a_pane_shown_again_shows_what_changed_while_it_was_hidden(market, tmp_path):
+    session, gw = make_session(market, tmp_path)
+    app = make_app(session, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot)
+        await buy(session, "AAPL", 100, "alpha")
+        gw.advance(2)
+        await until(lambda: len(session.positions()) == 1, 5)
+        await pilot.press("1")
+        await pilot.pause(0.4)
+        before = screen_lines(app)
+        assert "1 Positions" in "".join(before) and "stale" not in "".join(before)
+        await pilot.press("2")
+        await pilot.pause(0.3)
+        restart = asyncio.ensure_future(gw.faults.restart(downtime=2.0))
+        await until(lambda: not session.link_up, 3)
+        await pilot.pause(1.2)  # the hidden Positions pane is marked stale meanwhile
+        await pilot.press("1")
+        await pilot.pause(0.3)
+        shown = screen_lines(app)
+        bottom = next(line for line in reversed(shown) if line.startswith("╰"))
+        assert "stale" in bottom and "disconnected" in bottom, bottom
+        assert any("AAPL" in line for line in shown)
+        await restart
+        await until(lambda: session.link_up and session.app.session.ready, 10)
+        await pilot.press("2")
+        await pilot.pause(1.2)  # fresh again while hidden
+        await pilot.press("1")
+        await pilot.pause(0.3)
+        assert "stale" not in "".join(screen_lines(app))
+
+
+async def test_a_pane_shown_again_after_a_resize_fits_the_new_size(market, tmp_path):
+    session, gw = make_session(market, tmp_path)
+    app = make_app(session, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot)
+        await pilot.press("1")
+        await pilot.pause(0.3)
+        await pilot.press("2")
+        await pilot.pause(0.3)
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause(0.3)
+        await pilot.press("1")
+        await pilot.pause(0.3)
+        lines = screen_lines(app)
+        top = next(line for line in lines if line.startswith("╭") and "Positions" in line)
+        assert top.startswith("╭") and top.endswith("╮") and len(top) == 100, top
+        assert sum(line.startswith("╰") and line.endswith("╯") for line in lines) == 1
+        title_row = lines.index(top)
+        for line in lines[title_row + 1 : title_row + 5]:  # the pane's sides at the new width
+            assert line.startswith("│") and line.endswith("│") and len(line) == 100, line
