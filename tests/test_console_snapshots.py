@@ -28,6 +28,7 @@ async def _settled(pilot, session, gw) -> None:
     await until(lambda: len(session.positions()) == 3, 5)
     await until(lambda: all(o.status == "Filled" for o in session.orders()), 5)
     await until(lambda: _risk_settled(session), 5)  # fills, commissions and an NLV sample
+    await until(lambda: _account_settled(session, gw), 5)  # the commissions in NLV and PnL
     await pilot.pause(0.6)  # one refresh cycle after the last update
     # the equity line's last point is taken when the pane next draws: rebuild it from the
     # journal once the account values have settled, so it does not depend on timing
@@ -50,6 +51,20 @@ def _risk_settled(session) -> bool:
         and all(f.commission is not None for f in fills)
         and track is not None
         and track["nlv"] > 0
+    )
+
+
+def _account_settled(session, gw) -> bool:
+    """The app holds the gateway's own NetLiquidation and unrealised PnL (after the last
+    commission: a frame drawn before showed them $1 to $3 off, a flaky snapshot)."""
+    truth = gw.broker.account_values(gw.now())
+    ib = session.app.ib
+    nlv = [float(v.value) for v in ib.accountValues() if v.tag == "NetLiquidation"]
+    pnl = [p.unrealizedPnL for p in ib.pnl()]
+    return (
+        bool(nlv and pnl)
+        and abs(nlv[0] - truth["NetLiquidation"]) < 0.01
+        and abs(pnl[0] - truth["UnrealizedPnL"]) < 0.01
     )
 
 
