@@ -6,6 +6,7 @@ The screen is read from the compositor's own rendering of every widget's kept li
 from __future__ import annotations
 
 import asyncio
+import time
 
 from tests.conftest import until
 from tests.console_helpers import buy, connected, make_app, make_session
@@ -67,3 +68,31 @@ async def test_a_pane_shown_again_after_a_resize_fits_the_new_size(market, tmp_p
         title_row = lines.index(top)
         for line in lines[title_row + 1 : title_row + 5]:  # the pane's sides at the new width
             assert line.startswith("│") and line.endswith("│") and len(line) == 100, line
+
+
+async def test_hidden_tabs_refresh_every_cycle_when_quiet_and_once_a_second_while_keys_come(
+    market, tmp_path
+):
+    """Input first: while keys arrive a refresh cycle does what is on screen (and a hidden tab
+    once a second); when the keys stop, every cycle keeps the hidden tabs current too."""
+    session, gw = make_session(market, tmp_path)
+    app = make_app(session, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot)
+        await pilot.press("2")
+        await pilot.pause(1.2)
+        calls: list[float] = []
+        pane = app.pane("positions")
+        original = pane.refresh_from
+        pane.refresh_from = lambda s, force=False: (calls.append(1), original(s, force))
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 2.0
+        while loop.time() < end:  # a key every 50 ms (the cycle runs at 4 Hz)
+            app.last_key_at = time.monotonic()
+            await asyncio.sleep(0.05)
+        busy = len(calls)
+        calls.clear()
+        await asyncio.sleep(2.2)  # no key
+        quiet = len(calls)
+        assert 1 <= busy <= 3, busy  # about once a second
+        assert quiet >= 2 * busy and quiet >= 6, (quiet, busy)  # every cycle (4 Hz)
