@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from tests.conftest import until
 from tests.console_helpers import buy, connected, make_app, make_session
 
@@ -16,51 +18,54 @@ def screen_lines(app) -> list[str]:
     return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
-async def test_a_pane_shown_again_shows_what_changed_while_it_was_hidden(market, tmp_path):
+@pytest.fixture
+def console(market, tmp_path):
+    """(app, session, gateway) at 80x24 (tabs)."""
     session, gw = make_session(market, tmp_path)
-    app = make_app(session, tmp_path)
+    return make_app(session, tmp_path), session, gw
+
+
+async def tab(pilot, *keys: str, pause: float = 0.3) -> None:
+    """Switch tabs with ``keys``, one refresh cycle after each."""
+    for key in keys:
+        await pilot.press(key)
+        await pilot.pause(pause)
+
+
+async def test_a_pane_shown_again_shows_what_changed_while_it_was_hidden(console):
+    app, session, gw = console
     async with app.run_test(size=(80, 24)) as pilot:
         await connected(pilot)
         await buy(session, "AAPL", 100, "alpha")
         gw.advance(2)
         await until(lambda: len(session.positions()) == 1, 5)
-        await pilot.press("1")
-        await pilot.pause(0.4)
+        await tab(pilot, "1", pause=0.4)
         before = screen_lines(app)
         assert "1 Positions" in "".join(before) and "stale" not in "".join(before)
-        await pilot.press("2")
-        await pilot.pause(0.3)
+        await tab(pilot, "2")
         restart = asyncio.ensure_future(gw.faults.restart(downtime=2.0))
         await until(lambda: not session.link_up, 3)
         await pilot.pause(1.2)  # the hidden Positions pane is marked stale meanwhile
-        await pilot.press("1")
-        await pilot.pause(0.3)
+        await tab(pilot, "1")
         shown = screen_lines(app)
         bottom = next(line for line in reversed(shown) if line.startswith("╰"))
         assert "stale" in bottom and "disconnected" in bottom, bottom
         assert any("AAPL" in line for line in shown)
         await restart
         await until(lambda: session.link_up and session.app.session.ready, 10)
-        await pilot.press("2")
-        await pilot.pause(1.2)  # fresh again while hidden
-        await pilot.press("1")
-        await pilot.pause(0.3)
+        await tab(pilot, "2", pause=1.2)  # fresh again while hidden
+        await tab(pilot, "1")
         assert "stale" not in "".join(screen_lines(app))
 
 
-async def test_a_pane_shown_again_after_a_resize_fits_the_new_size(market, tmp_path):
-    session, gw = make_session(market, tmp_path)
-    app = make_app(session, tmp_path)
+async def test_a_pane_shown_again_after_a_resize_fits_the_new_size(console):
+    app, _session, _gw = console
     async with app.run_test(size=(80, 24)) as pilot:
         await connected(pilot)
-        await pilot.press("1")
-        await pilot.pause(0.3)
-        await pilot.press("2")
-        await pilot.pause(0.3)
+        await tab(pilot, "1", "2")
         await pilot.resize_terminal(100, 30)
         await pilot.pause(0.3)
-        await pilot.press("1")
-        await pilot.pause(0.3)
+        await tab(pilot, "1")
         lines = screen_lines(app)
         top = next(line for line in lines if line.startswith("╭") and "Positions" in line)
         assert top.startswith("╭") and top.endswith("╮") and len(top) == 100, top
@@ -71,16 +76,14 @@ async def test_a_pane_shown_again_after_a_resize_fits_the_new_size(market, tmp_p
 
 
 async def test_hidden_tabs_refresh_every_cycle_when_quiet_and_once_a_second_while_keys_come(
-    market, tmp_path
+    console,
 ):
     """Input first: while keys arrive a refresh cycle does what is on screen (and a hidden tab
     once a second); when the keys stop, every cycle keeps the hidden tabs current too."""
-    session, gw = make_session(market, tmp_path)
-    app = make_app(session, tmp_path)
+    app, _session, _gw = console
     async with app.run_test(size=(80, 24)) as pilot:
         await connected(pilot)
-        await pilot.press("2")
-        await pilot.pause(1.2)
+        await tab(pilot, "2", pause=1.2)
         calls: list[float] = []
         pane = app.pane("positions")
         original = pane.refresh_from
