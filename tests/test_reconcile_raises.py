@@ -5,6 +5,8 @@ clears the halt."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from livedesk.backend.broker.session import CONNECTED, DISCONNECTED
@@ -64,5 +66,42 @@ async def test_the_reconnect_loop_survives_a_reconciliation_that_raises(gw, jour
         await until(lambda: app.session.state == DISCONNECTED)
         await until(lambda: app.session.ready, timeout=10)
         assert app.session.halt_reason == "" and len(calls) >= 2
+    finally:
+        app.disconnect()
+
+
+async def test_a_failure_while_reporting_the_failure_still_halts_and_keeps_the_heartbeat(
+    gw, journal
+) -> None:
+    """Even when recording the alert fails too (the journal's disk is the broken part), the
+    reconnect loop ends normally — trading halted with the reason, the heartbeat running — so
+    a link that then goes silent (only the heartbeat can tell) is still noticed and healed."""
+    from tests.reliability_helpers import FAST
+
+    quick = {**FAST, "heartbeat_interval": 0.1, "heartbeat_timeout": 0.3}
+    app = await connect(gw, journal, session_options=quick)
+    try:
+        calls = raising_once(app.session, RuntimeError("disk I/O error"))
+        real_alert = journal.record_alert
+
+        def broken(level, message, *args, **kwargs):  # recording this alert fails too
+            if "reconciliation failed" in message:
+                raise sqlite3.OperationalError("disk I/O error")
+            return real_alert(level, message, *args, **kwargs)
+
+        journal.record_alert = broken
+        gw.faults.drop_all()
+        await until(lambda: app.session.state == DISCONNECTED)
+        await until(lambda: calls and "RuntimeError" in app.session.halt_reason, timeout=10)
+        await until(lambda: app.session.state == CONNECTED, timeout=5)
+        assert not app.session.ready
+        journal.record_alert = real_alert
+        failures = app.session.stats.heartbeat_failures
+        gw.faults.go_silent()
+        await until(lambda: app.session.state == DISCONNECTED, timeout=5)
+        assert app.session.stats.heartbeat_failures == failures + 1
+        gw.faults.go_silent(False)
+        await until(lambda: app.session.ready, timeout=10)
+        assert app.session.halt_reason == ""
     finally:
         app.disconnect()

@@ -364,6 +364,9 @@ class BrokerSession(SessionOrders):
                 await self.reconcile()
             except (ConnectionError, OSError) as exc:  # the link went again meanwhile
                 log.warning("link lost while restoring after a reconnect: %s", exc)
+            except Exception as exc:  # never end the only reconnect loop on a surprise:
+                log.exception("restoring the session after a reconnect failed")  # halted
+                self.halt_reason = self.halt_reason or f"unexpected {type(exc).__name__}: {exc}"
             if not self.ib.isConnected():
                 # dropped again before the session was restored: this loop is still the
                 # one reconnecting (the drop found it running and started no other)
@@ -491,9 +494,9 @@ class BrokerSession(SessionOrders):
     def _reconcile_failed(self, reason: str) -> None:
         self.stats.reconcile_failures += 1
         self.halt_reason = reason
-        self._alert("error", f"reconciliation failed, trading halted: {reason}")
         if self.ib.isConnected():
             self._set_state(CONNECTED, f"HALTED: {reason}")
+        self._alert("error", f"reconciliation failed, trading halted: {reason}")  # may raise
 
     def _start_adopted_poll(self) -> None:
         if self._adopted_task is None or self._adopted_task.done():
