@@ -607,7 +607,7 @@ class Soak:
         res.gateway_orders = self.records.order_count()
         keys = self.records.key_counts()
         res.duplicate_orders = sum(n - 1 for k, n in keys.items() if n > 1) + keys.get("", 0)
-        res.duplicate_intents = self._duplicate_intents()
+        res.duplicate_intents = self.duplicate_intents()
         gw_pos = {c: h.qty for c, h in gw.broker.account.holdings.items() if h.qty}
         net = {c: q for c, q in journal.net_fills().items() if abs(q) > 1e-9}
         view = {c: p.position for c, p in app.positions.items()}
@@ -619,7 +619,7 @@ class Soak:
         res.faults = Counter(dict(res.faults))
         _ = app.session.stats
 
-    def _duplicate_intents(self) -> int:
+    def duplicate_intents(self) -> int:
         """Gateway orders beyond one per intent: orders of a strategy on a contract after
         the same decision of it (the latest decision at or before the order was sent, or
         arrived when no send was seen: a re-send by reconciliation) — whatever their
