@@ -230,7 +230,7 @@ class Session:
             # close (a reconnect straight after a disconnect, as TWS answers it too): retry
             self.close()
             time.sleep(0.5 * (attempt + 1))
-        self.wait(lambda: {"nextValidId", "managedAccounts"} <= self.app.done, "connect")
+        self.wait(self._handshaken, "connect")
         self._req = 9000
 
     def _start(self, host: str, port: int, client_id: int) -> None:
@@ -239,19 +239,17 @@ class Session:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
+    def _handshaken(self) -> bool:
+        return {"nextValidId", "managedAccounts"} <= self.app.done
+
+    def _in_use(self) -> bool:
+        return any(code == 326 for _, code, _ in self.app.errors)
+
     def _refused(self) -> bool:
         """Wait for the handshake's answer; True when it was "client id in use" (326)."""
-
-        def answered() -> bool:
-            return {"nextValidId", "managedAccounts"} <= self.app.done or any(
-                code == 326 for _, code, _ in self.app.errors
-            )
-
-        self.app.wait(answered, self.timeout, "connect", [])
+        self.app.wait(lambda: self._handshaken() or self._in_use(), self.timeout, "connect", [])
         with self.app.cond:
-            return not {"nextValidId", "managedAccounts"} <= self.app.done and any(
-                code == 326 for _, code, _ in self.app.errors
-            )
+            return not self._handshaken() and self._in_use()
 
     def _run(self) -> None:
         try:

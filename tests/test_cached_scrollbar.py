@@ -1,7 +1,7 @@
-"""`CachedScrollBar` keeps a bar's drawn lines per state, but never a line drawn before the
-bar was mounted: Textual's line is then a blank placeholder, and keeping it drew a wide
-table's horizontal bar without its thumb (found when the hidden tabs began to refresh: a
-layout pass created the bar and drew it in the same frame)."""
+"""`CachedScrollBar` on a wide table: the horizontal bar is drawn with its thumb and its line
+is kept once the bar is mounted. (A line drawn before the mount, a blank placeholder, is not
+kept: the frame that reproduces that, a layout pass creating the bar and drawing it at once,
+is the 80x24 Positions snapshot in tests/test_console_snapshots.py.)"""
 
 from __future__ import annotations
 

@@ -15,16 +15,8 @@ import asyncio
 
 import pytest
 
-from livedesk.backend.journal import Journal
 from tests.conftest import until
 from tests.reliability_helpers import connect
-
-
-@pytest.fixture
-def journal(tmp_path):
-    j = Journal(tmp_path / "journal.sqlite3", synchronous="NORMAL")
-    yield j
-    j.close()
 
 
 @pytest.mark.parametrize("where", ["restore", "reconcile"])

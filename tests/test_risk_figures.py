@@ -27,13 +27,6 @@ def lo_se(sharpe_annual: float, n: int, periods: int = 252) -> float:
     return math.sqrt(periods) * math.sqrt((1 + 0.5 * sr * sr) / n)
 
 
-@pytest.fixture
-def journal(tmp_path):
-    j = Journal(tmp_path / "j.sqlite3", synchronous="NORMAL")
-    yield j
-    j.close()
-
-
 def three_samples(eng: RiskEngine) -> None:
     # baseline, then three samples 5 s apart: NLV 1,000,000 → 1,001,000 → 999,000 → 1,000,500
     for i, (pnl, nlv) in enumerate(

@@ -14,7 +14,6 @@ from livedesk.backend.broker.orderref import strategy_of
 from livedesk.backend.contracts import stock
 from livedesk.backend.errors import PriceUnavailable
 from livedesk.backend.events import Alert, EventBus, StrategyState
-from livedesk.backend.journal import Journal
 from livedesk.backend.strategies import (
     Decision,
     Event,
@@ -96,13 +95,6 @@ async def app(gw, ib_log_guard):
     a = await TradingApp.connect("127.0.0.1", gw.port, 1)
     yield a
     a.disconnect()
-
-
-@pytest.fixture
-def journal(tmp_path):
-    j = Journal(tmp_path / "journal.sqlite3", synchronous="NORMAL")
-    yield j
-    j.close()
 
 
 def controller(app, journal, strategies, events=None, clock=None) -> StrategyController:

@@ -26,13 +26,6 @@ async def app(gw, ib_log_guard):
     a.disconnect()
 
 
-@pytest.fixture
-def journal(tmp_path):
-    j = Journal(tmp_path / "journal.sqlite3", synchronous="NORMAL")
-    yield j
-    j.close()
-
-
 def make(app, journal, name: str, risk=None, **overrides) -> StrategyController:
     return StrategyController(
         app,
