@@ -23,7 +23,7 @@ from livedesk.backend.risk.live import RiskFeed
 from livedesk.backend.risk.replay_signals import CrackSpreadReplay
 from livedesk.backend.strategies import crack_spread
 from tests.conftest import until
-from tests.test_strategy_live import app, filled, journal, make, step, tagged  # noqa: F401
+from tests.test_strategy_live import app, filled, make, step, tagged  # noqa: F401
 
 INJECTED = 25.0
 

@@ -370,6 +370,12 @@ class LineTable(ScrollView, can_focus=True):
         """A followed table keeps its newest row in view when its size changes."""
         self._follow_scroll()
 
+    def on_show(self) -> None:
+        """A followed table shown again (a tab switch) scrolls to its newest row once laid
+        out: rows set while it was hidden could not scroll it."""
+        if self.follow:
+            self.call_after_refresh(self._follow_scroll)
+
     def on_mouse_scroll_up(self, event) -> None:
         """Scrolling back stops following (the view stays where the user scrolled)."""
         if self.follow:
